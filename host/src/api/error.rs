@@ -1,0 +1,165 @@
+//! Every client mistake is a 4xx with `{"error":{"code","message"}}`, naming the field when
+//! there is one; server faults are 5xx with a generic message (details go to the log only).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+use crate::callbacks::CallbackError;
+use crate::intake::IntakeError;
+use crate::model::Violation;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `invalid_json`, `invalid_request`, `validation_failed`, ...
+    pub code: String,
+    pub message: String,
+    /// The JSON path of the offending field, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), field: None, violations: Vec::new() }
+    }
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request may be retried")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail { code: self.code.into(), message: self.message, field: self.field, violations: self.violations },
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        ApiError::internal()
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::UnknownChannel { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_channel", e.to_string()).field("channel")
+            }
+            IntakeError::Invalid { channel, violations } => {
+                let summary: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.message)).collect();
+                ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "validation_failed",
+                    message: format!("not valid for channel `{channel}`: {}", summary.join("; ")),
+                    field: violations.first().map(|v| v.field.clone()),
+                    violations,
+                }
+            }
+            IntakeError::Plugin(call) => {
+                tracing::warn!(error = %call, "plugin failed during intake");
+                ApiError::new(StatusCode::BAD_GATEWAY, "plugin_error", call.to_string())
+            }
+        }
+    }
+}
+
+impl From<CallbackError> for ApiError {
+    fn from(e: CallbackError) -> Self {
+        match e {
+            CallbackError::UnknownConnection(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            CallbackError::Unauthorized(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
+            CallbackError::BadRequest(_) => ApiError::new(StatusCode::BAD_REQUEST, "bad_callback", e.to_string()),
+            CallbackError::Plugin(_) => {
+                tracing::warn!(error = %e, "plugin failed on a callback");
+                ApiError::new(StatusCode::BAD_GATEWAY, "plugin_error", e.to_string())
+            }
+            CallbackError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Parse a JSON body, naming the offending field on error.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "the request body is empty; expected a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {inner}"));
+        }
+        let text = inner.to_string();
+        // serde reports missing and unknown fields at the parent's path, naming the field.
+        let named = ["missing field `", "unknown field `"].iter().find_map(|p| {
+            text.strip_prefix(p).and_then(|rest| rest.split('`').next()).map(str::to_string)
+        });
+        let field = match (path.as_str(), named) {
+            (".", Some(n)) => n,
+            (p, Some(n)) => format!("{p}.{n}"),
+            (p, None) => p.to_string(),
+        };
+        let message = text.split(" at line ").next().unwrap_or(&text).to_string();
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{field}: {message}")).field(field)
+    })?;
+    de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NewMessage;
+
+    fn err(body: &str) -> ApiError {
+        parse_json::<NewMessage>(body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = err(r#"{"channel":"sms","content":{"text":"x"}}"#);
+        assert_eq!((e.code, e.field.as_deref()), ("invalid_request", Some("to")));
+        let e = err(r#"{"channel":"sms","to":{"phone":5},"content":{"text":"x"}}"#);
+        assert_eq!(e.field.as_deref(), Some("to.phone"));
+        let e = err(r#"{"channel":"sms","to":{"fone":"+1"},"content":{"text":"x"}}"#);
+        assert_eq!(e.field.as_deref(), Some("to.fone"));
+        let e = err(r#"{"channel":"sms","to":{}"#);
+        assert_eq!(e.code, "invalid_json");
+        let e = err("");
+        assert_eq!(e.code, "invalid_json");
+        let e = err(r#"{"channel":"sms","to":{},"content":{}} trailing"#);
+        assert_eq!(e.code, "invalid_json");
+    }
+}

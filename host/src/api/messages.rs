@@ -1,0 +1,179 @@
+//! `/v1/messages`: accept, preview, read and list.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+
+use super::auth::Workspace;
+use super::error::{ApiError, ErrorBody, parse_json};
+use crate::Gateway;
+use crate::metrics::ChannelLabels;
+use crate::model::{Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id};
+use crate::store::{InsertMessage, Inserted};
+
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body exceeds the size limit")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+        }
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let bad = || {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", format!("Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"))
+            .field("Idempotency-Key")
+    };
+    let s = v.to_str().map_err(|_| bad())?;
+    if s.is_empty() || s.len() > MAX_IDEMPOTENCY_KEY || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Answer for a key seen before: the original message, or a conflict if the body differs.
+fn replay(id: String, status: Status, same_request: bool) -> Result<Response, ApiError> {
+    if !same_request {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            format!("this Idempotency-Key was used for a different request (message {id})"),
+        )
+        .field("Idempotency-Key"));
+    }
+    Ok((StatusCode::ACCEPTED, [("idempotent-replayed", "true")], Json(Accepted { id, status })).into_response())
+}
+
+/// Send a message. 202 means it is durably committed and will be dispatched.
+#[utoipa::path(post, path = "/v1/messages", tag = "messages", request_body = NewMessage,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the same key returns the original message")),
+    responses(
+        (status = 202, description = "Committed", body = Accepted),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Not valid for the channel", body = ErrorBody),
+    ),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body_bytes(body)?;
+    let key = idempotency_key(&headers)?;
+    let request: NewMessage = parse_json(&body)?;
+    let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&request).unwrap_or_default()));
+    if let Some(key) = &key
+        && let Some((id, status, hash)) = gw.store.find_idempotent(&ws, key).await?
+    {
+        return replay(id, status, hash == request_hash);
+    }
+
+    let prepared = gw.prepare(&ws, request).await?;
+    let id = new_id("msg");
+    let channel = prepared.request.channel.clone();
+    let insert = InsertMessage {
+        id: id.clone(),
+        workspace_id: ws,
+        request: prepared.request,
+        request_hash,
+        idempotency_key: key,
+        delivery: prepared.delivery,
+    };
+    match gw.store.insert_message(insert).await? {
+        Inserted::New => {
+            gw.dispatcher.wake();
+            gw.metrics.accepted.get_or_create(&ChannelLabels { channel }).inc();
+            Ok((StatusCode::ACCEPTED, Json(Accepted { id, status: Status::Queued })).into_response())
+        }
+        // A concurrent request with the same key committed first.
+        Inserted::Existing { id, status, same_request } => replay(id, status, same_request),
+    }
+}
+
+/// Validate and quote without sending or storing anything.
+#[utoipa::path(post, path = "/v1/messages/preview", tag = "messages", request_body = NewMessage,
+    responses(
+        (status = 200, description = "What sending would do", body = Preview),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 422, description = "Unknown channel", body = ErrorBody),
+    ),
+    security(("api_key" = [])))]
+pub async fn preview(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Preview>, ApiError> {
+    let body = body_bytes(body)?;
+    let request: NewMessage = parse_json(&body)?;
+    let a = gw.assess(&ws, request).await?;
+    Ok(Json(Preview {
+        valid: a.violations.is_empty(),
+        violations: a.violations,
+        product: a.quote.as_ref().map(|q| q.product.clone()),
+        units: a.quote.as_ref().map(|q| q.units),
+        encoding: a.quote.as_ref().map(|q| q.encoding.clone()),
+        country: a.quote.as_ref().and_then(|q| q.country.clone()).or(a.request.to.country),
+    }))
+}
+
+/// A message with its deliveries, attempts, failure and timeline.
+#[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(State(gw): State<Arc<Gateway>>, Workspace(ws): Workspace, Path(id): Path<String>) -> Result<Json<MessageView>, ApiError> {
+    gw.store.message_view(&ws, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("message"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only messages with this overall status.
+    pub status: Option<String>,
+    /// Only messages on this channel.
+    pub channel: Option<String>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// Messages, newest first, with cursor pagination.
+#[utoipa::path(get, path = "/v1/messages", tag = "messages", params(ListQuery),
+    responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let status = match q.status.as_deref() {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("status {s:?} is not one of queued, sending, sent, delivered, seen, failed"))
+                .field("status")
+        })?),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be between 1 and 200").field("limit"));
+    }
+    Ok(Json(gw.store.list_messages(&ws, status, q.channel, q.cursor, limit).await?))
+}

@@ -1,0 +1,49 @@
+//! The OpenAPI document, generated from the handlers and model types. The checked-in copy
+//! (`schemas/openapi.json`) is compared with this in a test, so it cannot go stale.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::model;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard", description = "Messaging gateway API: one schema for every channel."),
+    paths(
+        super::messages::create,
+        super::messages::preview,
+        super::messages::get,
+        super::messages::list,
+        super::webhooks::receive,
+        super::webhooks::verify,
+        super::system::plugins,
+        super::system::healthz,
+        super::system::metrics,
+    ),
+    components(schemas(
+        model::NewMessage, model::Recipient, model::Content, model::Media, model::MediaKind, model::Button,
+        model::CarouselElement, model::Category, model::Accepted, model::MessageView, model::DeliveryView,
+        model::AttemptView, model::AttemptOutcome, model::FailureView, model::TimelineEntry, model::MessagePage,
+        model::MessageSummary, model::Violation, model::Preview, model::PluginView, model::PluginList,
+        model::ConfigKeyView, model::ContentLimitsView, model::Status, model::FailureReason,
+        super::error::ErrorBody, super::error::ErrorDetail, super::system::Health,
+    )),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The document as checked in: pretty JSON with a trailing newline.
+pub fn document() -> String {
+    let mut s = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}

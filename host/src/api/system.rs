@@ -1,0 +1,42 @@
+//! Health, metrics and the plugin list.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::Workspace;
+use super::error::ErrorBody;
+use crate::Gateway;
+use crate::model::PluginList;
+use crate::runtime::convert;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub plugins: usize,
+    /// `pooling` or `on-demand`.
+    pub allocator: String,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
+pub async fn healthz(State(gw): State<Arc<Gateway>>) -> Json<Health> {
+    Json(Health { status: "ok".into(), plugins: gw.runtime.plugins().len(), allocator: gw.runtime.allocator().into() })
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], gw.metrics.encode())
+}
+
+/// Loaded channel plugins and their manifests.
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+    responses((status = 200, body = PluginList), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: Workspace) -> Json<PluginList> {
+    Json(PluginList { data: gw.runtime.plugins().iter().map(|p| convert::plugin_view(p)).collect() })
+}

@@ -1,0 +1,171 @@
+//! Wiring: open the store, load plugins, start the simulators when asked, and serve.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use crate::connections::Connections;
+use crate::dispatch::{DispatchConfig, Dispatcher};
+use crate::metrics::Metrics;
+use crate::runtime::{PluginRuntime, RuntimeError, RuntimeLimits};
+use crate::store::{Store, StoreError};
+use crate::{api, sandbox_setup};
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Base URL providers use to reach this gateway; default `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// Create the sandbox workspace and point every bundled channel at the simulators.
+    pub sandbox: bool,
+    /// Use simulators already running there instead of starting them in process.
+    pub sandbox_url: Option<String>,
+    /// Extra plugins (`*.wasm` components) to load.
+    pub plugins_dir: Option<PathBuf>,
+    pub limits: RuntimeLimits,
+    pub dispatch: DispatchConfig,
+    pub max_body_bytes: usize,
+}
+
+impl GatewayConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        GatewayConfig {
+            data_dir: data_dir.into(),
+            listen,
+            public_url: None,
+            sandbox: false,
+            sandbox_url: None,
+            plugins_dir: None,
+            limits: RuntimeLimits::default(),
+            dispatch: DispatchConfig::default(),
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{what}: {detail}")]
+    Io { what: String, detail: String },
+    #[error("data directory {0} is in use by another switchboard process")]
+    Locked(PathBuf),
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+}
+
+/// Everything a request handler or the dispatcher needs, shared behind one `Arc`.
+pub struct Gateway {
+    pub store: Arc<Store>,
+    pub runtime: Arc<PluginRuntime>,
+    pub connections: Arc<Connections>,
+    pub dispatcher: Arc<Dispatcher>,
+    pub metrics: Arc<Metrics>,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    /// API key digest -> workspace; filled on first use so auth costs no query per request.
+    pub(crate) key_cache: RwLock<HashMap<String, String>>,
+}
+
+/// A running gateway. Dropping it does not stop the server; call [`Running::serve`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    /// The sandbox workspace's API key, in sandbox mode.
+    pub sandbox_key: Option<String>,
+    /// In-process simulators, when started here.
+    pub sandbox: Option<switchboard_sandbox::SandboxHandle>,
+    listener: tokio::net::TcpListener,
+    _lock: std::fs::File,
+}
+
+pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
+    let lock = lock_data_dir(&config.data_dir)?;
+    let store = Arc::new(Store::open(&config.data_dir)?);
+    // We hold the data-directory lock, so no other dispatcher can own these leases.
+    let released = store.release_leases().await?;
+    if released > 0 {
+        tracing::info!(released, "recovered deliveries leased by a previous process");
+    }
+
+    let runtime = PluginRuntime::new(config.limits.clone(), Some(config.data_dir.join("plugin-cache")))?;
+    for (name, wasm) in crate::bundled::PLUGINS {
+        runtime.load(&format!("bundled:{name}"), wasm.to_vec()).await?;
+    }
+    if let Some(dir) = &config.plugins_dir {
+        load_dir(&runtime, dir).await?;
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Io { what: format!("bind {}", config.listen), detail: e.to_string() })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Io { what: "local_addr".into(), detail: e.to_string() })?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+
+    let mut sandbox_key = None;
+    let mut sandbox = None;
+    if config.sandbox {
+        let setup = sandbox_setup::prepare(&store, &runtime, &config.data_dir, config.sandbox_url.clone()).await?;
+        sandbox_key = Some(setup.api_key);
+        sandbox = setup.handle;
+    }
+
+    let connections = Arc::new(Connections::default());
+    connections.reload(&store, &public_url).await?;
+    let metrics = Arc::new(Metrics::default());
+    let dispatcher = Dispatcher::new(store.clone(), runtime.clone(), connections.clone(), metrics.clone(), config.dispatch.clone());
+    tokio::spawn(dispatcher.clone().run());
+
+    let gateway = Arc::new(Gateway {
+        store,
+        runtime,
+        connections,
+        dispatcher,
+        metrics,
+        public_url,
+        max_body_bytes: config.max_body_bytes,
+        key_cache: RwLock::new(HashMap::new()),
+    });
+    Ok(Running { addr, gateway, sandbox_key, sandbox, listener, _lock: lock })
+}
+
+impl Running {
+    /// Serve the HTTP API until the process ends.
+    pub async fn serve(self) -> Result<(), StartError> {
+        let app = api::router(self.gateway.clone());
+        axum::serve(self.listener, app).await.map_err(|e| StartError::Io { what: "serve".into(), detail: e.to_string() })
+    }
+}
+
+async fn load_dir(runtime: &Arc<PluginRuntime>, dir: &Path) -> Result<(), StartError> {
+    let io = |e: std::io::Error| StartError::Io { what: format!("plugins dir {}", dir.display()), detail: e.to_string() };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let wasm = std::fs::read(&path).map_err(io)?;
+        runtime.load(&path.display().to_string(), wasm).await?;
+    }
+    Ok(())
+}
+
+/// One process per data directory: the dispatcher's crash recovery relies on it.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
+    std::fs::create_dir_all(dir).map_err(|e| StartError::Io { what: format!("create {}", dir.display()), detail: e.to_string() })?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))
+        .map_err(|e| StartError::Io { what: "open lock file".into(), detail: e.to_string() })?;
+    file.try_lock().map_err(|_| StartError::Locked(dir.to_path_buf()))?;
+    Ok(file)
+}

@@ -1,0 +1,86 @@
+//! Channel connections held in memory: the dispatcher and webhook handler look one up per
+//! message, so this must not cost a database read. Each connection carries its own in-flight
+//! limit, so one slow provider cannot take every dispatch slot.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Semaphore;
+
+use crate::runtime::{ConnectionCtx, Secret};
+use crate::store::{ConnectionRecord, Store, StoreError};
+
+pub struct Connection {
+    pub id: String,
+    pub workspace_id: String,
+    pub channel: String,
+    pub plugin: String,
+    pub status: String,
+    pub ctx: Arc<ConnectionCtx>,
+    pub in_flight: Arc<Semaphore>,
+}
+
+#[derive(Default)]
+pub struct Connections {
+    by_id: RwLock<HashMap<String, Arc<Connection>>>,
+}
+
+impl Connections {
+    /// Re-read every connection from the store. `public_url` is where providers reach us.
+    pub async fn reload(&self, store: &Store, public_url: &str) -> Result<(), StoreError> {
+        let records = store.connections().await?;
+        let mut map = HashMap::new();
+        for rec in records {
+            let existing = self.get(&rec.id);
+            let conn = build(rec, public_url, existing.as_deref());
+            map.insert(conn.id.clone(), Arc::new(conn));
+        }
+        *self.by_id.write().unwrap_or_else(|p| p.into_inner()) = map;
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
+        self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// The workspace's active connection for a channel (the oldest, when there are several).
+    pub fn for_channel(&self, workspace_id: &str, channel: &str) -> Option<Arc<Connection>> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        let mut found: Vec<_> = map
+            .values()
+            .filter(|c| c.workspace_id == workspace_id && c.channel == channel && c.status == "active")
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.into_iter().next()
+    }
+}
+
+pub fn webhook_url(public_url: &str, connection_id: &str) -> String {
+    format!("{}/v1/webhooks/{connection_id}", public_url.trim_end_matches('/'))
+}
+
+fn build(rec: ConnectionRecord, public_url: &str, existing: Option<&Connection>) -> Connection {
+    // Keep the semaphore across reloads so in-flight sends stay counted.
+    let in_flight = existing
+        .filter(|e| e.in_flight.available_permits() <= rec.max_in_flight as usize)
+        .map(|e| e.in_flight.clone())
+        .unwrap_or_else(|| Arc::new(Semaphore::new(rec.max_in_flight.max(1) as usize)));
+    let ctx = ConnectionCtx {
+        id: rec.id.clone(),
+        name: rec.name.clone(),
+        webhook_url: webhook_url(public_url, &rec.id),
+        config: rec.config,
+        secrets: rec.secrets.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
+        allowed_origins: rec.allowed_origins,
+    };
+    Connection {
+        id: rec.id,
+        workspace_id: rec.workspace_id,
+        channel: rec.channel,
+        plugin: rec.plugin,
+        status: rec.status,
+        ctx: Arc::new(ctx),
+        in_flight,
+    }
+}

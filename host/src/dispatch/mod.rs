@@ -1,0 +1,176 @@
+//! The dispatcher: turns committed deliveries into provider calls.
+//!
+//! One loop claims due deliveries from the outbox in batches, as many as there are free
+//! dispatch slots, and spawns one task per delivery. A task waits for a slot on its
+//! connection (bounded concurrency per provider account), calls the plugin's `send` in a
+//! fresh sandboxed instance, and records the outcome: accepted, retry at a time chosen by
+//! [`RetryPolicy`], or failed for good. Outcomes from many tasks share group commits.
+
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+pub use retry::RetryPolicy;
+
+use crate::connections::Connections;
+use crate::metrics::{AttemptLabels, ChannelLabels, Metrics};
+use crate::model::{FailureReason, now_ms};
+use crate::runtime::{PluginRuntime, convert};
+use crate::store::{Completion, Failure, Job, SendOutcome, Store};
+
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    pub retry: RetryPolicy,
+    /// Deliveries in flight at once across all connections.
+    pub max_in_flight: u32,
+    /// How long a claimed delivery stays ours; longer than any send deadline.
+    pub lease: Duration,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig { retry: RetryPolicy::default(), max_in_flight: 512, lease: Duration::from_secs(120) }
+    }
+}
+
+pub struct Dispatcher {
+    store: Arc<Store>,
+    runtime: Arc<PluginRuntime>,
+    connections: Arc<Connections>,
+    metrics: Arc<Metrics>,
+    config: DispatchConfig,
+    slots: Arc<Semaphore>,
+    wake: Notify,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<Store>,
+        runtime: Arc<PluginRuntime>,
+        connections: Arc<Connections>,
+        metrics: Arc<Metrics>,
+        config: DispatchConfig,
+    ) -> Arc<Self> {
+        let slots = Arc::new(Semaphore::new(config.max_in_flight as usize));
+        Arc::new(Dispatcher { store, runtime, connections, metrics, config, slots, wake: Notify::new() })
+    }
+
+    /// New work was committed: claim it now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let free = self.slots.available_permits();
+            if free == 0 {
+                // Wait for one task to finish before claiming more.
+                drop(self.slots.clone().acquire_owned().await);
+                continue;
+            }
+            match self.store.claim(free.min(1024) as u32, self.config.lease.as_millis() as i64).await {
+                Ok(jobs) if !jobs.is_empty() => {
+                    for job in jobs {
+                        let Ok(slot) = self.slots.clone().acquire_owned().await else { return };
+                        tokio::spawn(self.clone().deliver(job, slot));
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+            let wait = match self.store.next_due().await {
+                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(2, 1000) as u64),
+                _ => Duration::from_secs(1),
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn deliver(self: Arc<Self>, job: Job, _slot: OwnedSemaphorePermit) {
+        let started_at = now_ms();
+        let (channel, outcome) = self.attempt(&job).await;
+        let finished_at = now_ms();
+        let retry_at = match &outcome {
+            SendOutcome::Failed(f) if f.retryable => self
+                .config
+                .retry
+                .next_delay(job.attempts + 1, f.retry_after_ms.map(Duration::from_millis))
+                .map(|d| finished_at + d.as_millis() as i64),
+            _ => None,
+        };
+        let (label, reason) = match &outcome {
+            SendOutcome::Accepted { .. } => ("accepted", String::new()),
+            SendOutcome::Failed(f) => (if retry_at.is_some() { "retry_scheduled" } else { "failed" }, f.reason.as_str().to_string()),
+        };
+        self.metrics.attempts.get_or_create(&AttemptLabels { channel: channel.clone(), outcome: label.into(), reason }).inc();
+        self.metrics
+            .send_seconds
+            .get_or_create(&ChannelLabels { channel })
+            .observe((finished_at - started_at) as f64 / 1000.0);
+        if let SendOutcome::Failed(f) = &outcome {
+            tracing::info!(delivery = %job.delivery_id, attempt = job.attempts + 1, reason = f.reason.as_str(), detail = %f.detail, retry = retry_at.is_some(), "attempt failed");
+        }
+        let completion = Completion {
+            delivery_id: job.delivery_id.clone(),
+            lease_token: job.lease_token.clone(),
+            started_at,
+            finished_at,
+            outcome,
+            retry_at,
+        };
+        match self.store.complete(completion).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(delivery = %job.delivery_id, "lease lost before the outcome was recorded; discarded"),
+            // The lease expires and the delivery is attempted again with the same idempotency key.
+            Err(e) => tracing::error!(delivery = %job.delivery_id, error = %e, "recording the outcome failed"),
+        }
+        if retry_at.is_some() {
+            self.wake();
+        }
+    }
+
+    /// One attempt through the plugin; returns the channel (for metrics) and the outcome.
+    async fn attempt(&self, job: &Job) -> (String, SendOutcome) {
+        let channel = job.request.channel.clone();
+        let Some(conn) = self.connections.get(&job.connection_id) else {
+            return (channel, failed(FailureReason::NoConnection, format!("connection {} no longer exists", job.connection_id), true));
+        };
+        let Some(plugin) = self.runtime.plugin(&conn.plugin) else {
+            return (channel, failed(FailureReason::NoConnection, format!("plugin `{}` is not loaded", conn.plugin), true));
+        };
+        let Ok(_permit) = conn.in_flight.clone().acquire_owned().await else {
+            return (channel, failed(FailureReason::NoConnection, "connection closed".into(), true));
+        };
+        // The delivery id is the provider idempotency key: stable across every attempt.
+        let msg = convert::wit_message(&job.message_id, &job.workspace_id, &job.request, &job.delivery_id);
+        let outcome = match self.runtime.send(&plugin, conn.ctx.clone(), &msg).await {
+            Ok(Ok(sent)) => SendOutcome::Accepted { provider_message_id: sent.provider_message_id },
+            Ok(Err(e)) => SendOutcome::Failed(Failure {
+                reason: convert::reason(e.reason),
+                provider_code: e.provider_code,
+                detail: e.detail,
+                retryable: e.retryable,
+                retry_after_ms: e.retry_after_ms,
+            }),
+            // A misbehaving plugin is not retried: it would fail the same way. The message
+            // stays resendable once the plugin is fixed.
+            Err(call) => failed(FailureReason::PluginError, call.to_string(), false),
+        };
+        (channel, outcome)
+    }
+}
+
+fn failed(reason: FailureReason, detail: String, retryable: bool) -> SendOutcome {
+    SendOutcome::Failed(Failure { reason, provider_code: None, detail, retryable, retry_after_ms: None })
+}

@@ -1,0 +1,113 @@
+//! The `switchboard` binary: `serve` the gateway, run the `sandbox` simulators on their own,
+//! or regenerate `schemas`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard::GatewayConfig;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Messaging gateway with sandboxed WebAssembly channel plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Run the provider simulators on their own.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8025")]
+        listen: SocketAddr,
+    },
+    /// Rewrite the generated files under schemas/ (JSON Schema, OpenAPI).
+    Schemas {
+        #[arg(long, default_value = "schemas")]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./switchboard-data")]
+    data_dir: PathBuf,
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Base URL providers use to call back, if not http://<listen>.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Create a sandbox workspace and point every bundled channel at the simulators.
+    #[arg(long)]
+    sandbox: bool,
+    /// Simulators already running elsewhere (`switchboard sandbox`); implies --sandbox.
+    #[arg(long)]
+    sandbox_url: Option<String>,
+    /// Load extra plugins (*.wasm components) from this directory.
+    #[arg(long)]
+    plugins_dir: Option<PathBuf>,
+    /// First retry delay; later ones double, with full jitter.
+    #[arg(long, default_value_t = 1000)]
+    retry_base_ms: u64,
+    #[arg(long, default_value_t = 5)]
+    max_attempts: u32,
+    /// Deadline for one plugin `send` call, provider round trips included.
+    #[arg(long, default_value_t = 15_000)]
+    send_deadline_ms: u64,
+    /// Memory cap per plugin instance.
+    #[arg(long, default_value_t = 64)]
+    plugin_memory_mib: usize,
+    /// Deliveries in flight at once.
+    #[arg(long, default_value_t = 512)]
+    max_in_flight: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Sandbox { listen } => {
+            let handle = switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default()).await?;
+            println!("simulators listening on {}", handle.base_url());
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+        Command::Schemas { out } => {
+            switchboard::schemas::write_all(&out).with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote generated schemas under {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = GatewayConfig::new(&args.data_dir, args.listen);
+    config.public_url = args.public_url;
+    config.sandbox = args.sandbox || args.sandbox_url.is_some();
+    config.sandbox_url = args.sandbox_url;
+    config.plugins_dir = args.plugins_dir;
+    config.dispatch.retry.base = Duration::from_millis(args.retry_base_ms);
+    config.dispatch.retry.max_attempts = args.max_attempts.max(1);
+    config.dispatch.max_in_flight = args.max_in_flight.max(1);
+    config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
+    config.limits.memory_bytes = args.plugin_memory_mib << 20;
+
+    let running = switchboard::start(config).await.context("starting the gateway")?;
+    println!("switchboard listening on http://{}", running.addr);
+    if let Some(key) = &running.sandbox_key {
+        println!("sandbox API key: {key}");
+        println!("(also in {}/sandbox.key)", args.data_dir.display());
+    }
+    if let Some(sim) = &running.sandbox {
+        println!("simulators on {}", sim.base_url());
+    }
+    running.serve().await.context("serving")
+}

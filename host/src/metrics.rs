@@ -1,0 +1,59 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub channel: String,
+    pub outcome: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallbackLabels {
+    pub connection: String,
+    pub outcome: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub accepted: Family<ChannelLabels, Counter>,
+    pub attempts: Family<AttemptLabels, Counter>,
+    pub callbacks: Family<CallbackLabels, Counter>,
+    pub send_seconds: Family<ChannelLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("switchboard");
+        let accepted = Family::<ChannelLabels, Counter>::default();
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        let callbacks = Family::<CallbackLabels, Counter>::default();
+        let send_seconds =
+            Family::<ChannelLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        registry.register("messages_accepted", "Messages accepted with 202", accepted.clone());
+        registry.register("delivery_attempts", "Provider attempts by outcome and failure reason", attempts.clone());
+        registry.register("provider_callbacks", "Provider callbacks by outcome", callbacks.clone());
+        registry.register("send_duration_seconds", "Plugin send call duration, provider round trip included", send_seconds.clone());
+        Metrics { registry, accepted, attempts, callbacks, send_seconds }
+    }
+}
+
+impl Metrics {
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

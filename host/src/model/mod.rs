@@ -1,0 +1,36 @@
+//! One schema for every channel: what a client sends ([`NewMessage`]), what the gateway
+//! reports ([`MessageView`], [`DeliveryView`]), and the status and failure vocabulary shared by
+//! all plugins ([`Status`], [`FailureReason`]).
+//!
+//! These types are the source of `schemas/json/*.schema.json` (schemars) and of the
+//! component schemas in `schemas/openapi.json` (utoipa); tests fail when either is stale.
+
+mod message;
+mod status;
+mod views;
+
+pub use message::*;
+pub use status::*;
+pub use views::*;
+
+/// Milliseconds since the Unix epoch, as stored.
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(ms: Millis) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// A new time-ordered id with a type prefix (`msg_`, `dlv_`, ...). Time order makes cursor
+/// pagination by id the same as pagination by creation time.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}

@@ -1,0 +1,159 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Where a delivery (and, aggregated, a message) stands.
+///
+/// Statuses only move forward: `queued < sending < sent < delivered < seen`. A late or
+/// out-of-order provider callback is recorded in the timeline but never moves a status back.
+/// `failed` is final except that a provider may still report the message delivered or seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Seen,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [Status::Queued, Status::Sending, Status::Sent, Status::Delivered, Status::Seen, Status::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Seen => "seen",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Status::Queued => 0,
+            Status::Sending => 1,
+            Status::Sent => 2,
+            Status::Delivered => 3,
+            Status::Seen => 4,
+            Status::Failed => 2,
+        }
+    }
+
+    /// Whether moving from `self` to `next` is progress.
+    pub fn can_become(self, next: Status) -> bool {
+        match (self, next) {
+            (a, b) if a == b => false,
+            (Status::Failed, b) => matches!(b, Status::Delivered | Status::Seen),
+            (a, Status::Failed) => a.rank() < Status::Delivered.rank(),
+            (a, b) => b.rank() > a.rank(),
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Delivered | Status::Seen | Status::Failed)
+    }
+}
+
+/// The one failure taxonomy across channels. Plugins map provider codes into it; the host
+/// adds the reasons only it can know (`plugin_error`, `no_connection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    InvalidFormat,
+    RecipientInvalid,
+    RecipientUnavailable,
+    OptedOut,
+    Blocked,
+    WindowClosed,
+    TokenExpired,
+    PermissionDenied,
+    RateLimited,
+    ProviderTransient,
+    ProviderError,
+    FileTooLarge,
+    MediaFetchFailed,
+    UrlBlocked,
+    ThreadOwned,
+    ContentRejected,
+    Timeout,
+    Unknown,
+    /// The plugin trapped, ran past its deadline or exceeded its memory limit.
+    PluginError,
+    /// No usable connection or plugin for the channel at dispatch time.
+    NoConnection,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        use FailureReason::*;
+        match self {
+            InvalidFormat => "invalid_format",
+            RecipientInvalid => "recipient_invalid",
+            RecipientUnavailable => "recipient_unavailable",
+            OptedOut => "opted_out",
+            Blocked => "blocked",
+            WindowClosed => "window_closed",
+            TokenExpired => "token_expired",
+            PermissionDenied => "permission_denied",
+            RateLimited => "rate_limited",
+            ProviderTransient => "provider_transient",
+            ProviderError => "provider_error",
+            FileTooLarge => "file_too_large",
+            MediaFetchFailed => "media_fetch_failed",
+            UrlBlocked => "url_blocked",
+            ThreadOwned => "thread_owned",
+            ContentRejected => "content_rejected",
+            Timeout => "timeout",
+            Unknown => "unknown",
+            PluginError => "plugin_error",
+            NoConnection => "no_connection",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FailureReason> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    /// Whether sending the same message again later can succeed without changing it: after a
+    /// reconnect, a plugin fix or a transient outage, yes; for a bad number or an opt-out, no.
+    pub fn resendable(self) -> bool {
+        use FailureReason::*;
+        !matches!(self, InvalidFormat | RecipientInvalid | OptedOut | Blocked | FileTooLarge | ContentRejected | UrlBlocked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_never_go_backwards() {
+        use Status::*;
+        assert!(Queued.can_become(Sending));
+        assert!(Sending.can_become(Sent));
+        assert!(Sent.can_become(Delivered));
+        assert!(Delivered.can_become(Seen));
+        assert!(Queued.can_become(Delivered), "a callback may skip steps");
+        assert!(!Delivered.can_become(Sent));
+        assert!(!Seen.can_become(Delivered));
+        assert!(!Delivered.can_become(Failed));
+        assert!(Sent.can_become(Failed));
+        assert!(Failed.can_become(Delivered));
+        assert!(!Failed.can_become(Sent));
+    }
+
+    #[test]
+    fn reason_names_round_trip() {
+        for r in [FailureReason::PluginError, FailureReason::RecipientInvalid, FailureReason::RateLimited] {
+            assert_eq!(FailureReason::parse(r.as_str()), Some(r));
+        }
+    }
+}

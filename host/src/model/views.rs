@@ -1,0 +1,207 @@
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Category, Content, FailureReason, Recipient, Status};
+
+/// The answer to an accepted `POST /v1/messages`: the message is durably committed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    pub status: Status,
+}
+
+/// A message with every delivery, attempt and status change.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub workspace: String,
+    pub channel: String,
+    /// The overall status across the message's deliveries.
+    pub status: Status,
+    pub to: Recipient,
+    pub content: Content,
+    pub category: Category,
+    pub metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// One channel's attempt chain for a message.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub channel: String,
+    pub connection: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    /// Billable product from the plugin's quote, e.g. `sms`, `lms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// When the next attempt is due, while a retry is scheduled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    pub attempts: Vec<AttemptView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureView>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The provider accepted the message.
+    Accepted,
+    /// Failed; another attempt is scheduled.
+    RetryScheduled,
+    /// Failed; no more attempts.
+    Failed,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Accepted => "accepted",
+            AttemptOutcome::RetryScheduled => "retry_scheduled",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [AttemptOutcome::Accepted, AttemptOutcome::RetryScheduled, AttemptOutcome::Failed].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// One call to the provider through the plugin.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct AttemptView {
+    pub number: u32,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: i64,
+    pub outcome: AttemptOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The provider's Retry-After hint, when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Why a delivery failed, and what can be done about it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct FailureView {
+    pub reason: FailureReason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_code: Option<String>,
+    pub detail: String,
+    /// Whether the failure was of a kind the gateway retries (it ran out of attempts).
+    pub retryable: bool,
+    /// Whether sending the same message again can succeed without changing it.
+    pub resendable: bool,
+}
+
+/// A status change, with where it came from: `api`, `dispatcher` or `provider`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct TimelineEntry {
+    pub status: Status,
+    pub at: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// False when the event arrived late or out of order and did not change the status.
+    pub applied: bool,
+}
+
+/// A page of messages, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct MessagePage {
+    pub data: Vec<MessageSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct MessageSummary {
+    pub id: String,
+    pub channel: String,
+    pub status: Status,
+    pub to: Recipient,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A problem with a message, addressed by a JSON path such as `content.text`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct Violation {
+    pub code: String,
+    pub field: String,
+    pub message: String,
+}
+
+/// `POST /v1/messages/preview`: what would happen, without sending.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct Preview {
+    pub valid: bool,
+    pub violations: Vec<Violation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+/// A loaded channel plugin and its manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct PluginView {
+    pub name: String,
+    pub channel: String,
+    pub version: String,
+    /// `bundled` or the file it was loaded from.
+    pub source: String,
+    pub capabilities: Vec<String>,
+    pub config_keys: Vec<ConfigKeyView>,
+    pub outbound_hosts: Vec<String>,
+    pub limits: ContentLimitsView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConfigKeyView {
+    pub name: String,
+    pub secret: bool,
+    pub required: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ContentLimitsView {
+    pub max_text_bytes: u32,
+    pub max_subject_bytes: u32,
+    pub max_media: u32,
+    pub max_media_bytes: u64,
+    pub max_carousel_elements: u32,
+    pub max_buttons: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct PluginList {
+    pub data: Vec<PluginView>,
+}

@@ -1,0 +1,130 @@
+//! Between the gateway's schema ([`crate::model`]) and the WIT types plugins see. Kept here
+//! so the rest of the host never touches generated bindings.
+
+use super::ConnectionCtx;
+use super::bindings::wit;
+use crate::model::{self, FailureReason};
+
+pub fn wit_connection(c: &ConnectionCtx) -> wit::Connection {
+    wit::Connection { id: c.id.clone(), name: c.name.clone(), webhook_url: c.webhook_url.clone() }
+}
+
+/// The message as a plugin sees it. `idempotency_key` is stable across a delivery's attempts.
+pub fn wit_message(id: &str, workspace: &str, m: &model::NewMessage, idempotency_key: &str) -> wit::Message {
+    let to = &m.to;
+    wit::Message {
+        id: id.to_string(),
+        workspace: workspace.to_string(),
+        to: wit::Recipient {
+            phone: to.phone.clone(),
+            country: to.country.clone(),
+            email: to.email.clone(),
+            psid: to.psid.clone(),
+            push_token: to.push_token.clone(),
+            name: to.name.clone(),
+        },
+        content: wit::Content {
+            text: m.content.text.clone(),
+            subject: m.content.subject.clone(),
+            media: m.content.media.iter().map(wit_media).collect(),
+            carousel: m
+                .content
+                .carousel
+                .iter()
+                .map(|e| wit::CarouselElement {
+                    title: e.title.clone(),
+                    subtitle: e.subtitle.clone(),
+                    image_url: e.image_url.clone(),
+                    buttons: e
+                        .buttons
+                        .iter()
+                        .map(|b| wit::Button { title: b.title.clone(), url: b.url.clone(), payload: b.payload.clone() })
+                        .collect(),
+                })
+                .collect(),
+        },
+        category: match m.category {
+            model::Category::Transactional => wit::Category::Transactional,
+            model::Category::Marketing => wit::Category::Marketing,
+            model::Category::FollowUp => wit::Category::FollowUp,
+        },
+        metadata: m.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        idempotency_key: idempotency_key.to_string(),
+    }
+}
+
+fn wit_media(m: &model::Media) -> wit::Media {
+    wit::Media {
+        kind: match m.kind {
+            model::MediaKind::Image => wit::MediaKind::Image,
+            model::MediaKind::Video => wit::MediaKind::Video,
+            model::MediaKind::Audio => wit::MediaKind::Audio,
+            model::MediaKind::File => wit::MediaKind::File,
+        },
+        url: m.url.clone(),
+        mime_type: m.mime_type.clone(),
+        size: m.size,
+    }
+}
+
+pub fn violation(v: wit::Violation) -> model::Violation {
+    model::Violation { code: v.code, field: v.field, message: v.message }
+}
+
+pub fn reason(r: wit::FailureReason) -> FailureReason {
+    use wit::FailureReason as W;
+    match r {
+        W::InvalidFormat => FailureReason::InvalidFormat,
+        W::RecipientInvalid => FailureReason::RecipientInvalid,
+        W::RecipientUnavailable => FailureReason::RecipientUnavailable,
+        W::OptedOut => FailureReason::OptedOut,
+        W::Blocked => FailureReason::Blocked,
+        W::WindowClosed => FailureReason::WindowClosed,
+        W::TokenExpired => FailureReason::TokenExpired,
+        W::PermissionDenied => FailureReason::PermissionDenied,
+        W::RateLimited => FailureReason::RateLimited,
+        W::ProviderTransient => FailureReason::ProviderTransient,
+        W::ProviderError => FailureReason::ProviderError,
+        W::FileTooLarge => FailureReason::FileTooLarge,
+        W::MediaFetchFailed => FailureReason::MediaFetchFailed,
+        W::UrlBlocked => FailureReason::UrlBlocked,
+        W::ThreadOwned => FailureReason::ThreadOwned,
+        W::ContentRejected => FailureReason::ContentRejected,
+        W::Timeout => FailureReason::Timeout,
+        W::Unknown => FailureReason::Unknown,
+    }
+}
+
+pub fn status(s: wit::DeliveryState) -> model::Status {
+    match s {
+        wit::DeliveryState::Sent => model::Status::Sent,
+        wit::DeliveryState::Delivered => model::Status::Delivered,
+        wit::DeliveryState::Seen => model::Status::Seen,
+        wit::DeliveryState::Failed => model::Status::Failed,
+    }
+}
+
+pub fn plugin_view(p: &super::LoadedPlugin) -> model::PluginView {
+    let m = &p.manifest;
+    model::PluginView {
+        name: m.name.clone(),
+        channel: m.channel.clone(),
+        version: m.version.clone(),
+        source: p.source.clone(),
+        capabilities: m.capabilities.clone(),
+        config_keys: m
+            .config_keys
+            .iter()
+            .map(|k| model::ConfigKeyView { name: k.name.clone(), secret: k.secret, required: k.required, description: k.description.clone() })
+            .collect(),
+        outbound_hosts: m.outbound_hosts.clone(),
+        limits: model::ContentLimitsView {
+            max_text_bytes: m.limits.max_text_bytes,
+            max_subject_bytes: m.limits.max_subject_bytes,
+            max_media: m.limits.max_media,
+            max_media_bytes: m.limits.max_media_bytes,
+            max_carousel_elements: m.limits.max_carousel_elements,
+            max_buttons: m.limits.max_buttons,
+        },
+    }
+}

@@ -1,0 +1,153 @@
+//! Per-call state and the host side of every import a plugin may use.
+//!
+//! A fresh [`CallState`] is built for each call, scoped to one connection: `config.get` and
+//! `secrets.*` only ever see that connection, and the HTTP budget resets per call.
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::switchboard::channel::{clock, config, http, log, secrets, types};
+use super::outbound::{self, OriginPattern};
+use super::{ConnectionCtx, RuntimeLimits};
+
+/// Records that the memory cap was hit, so a resulting trap is reported as what it is.
+pub struct MemoryLimiter {
+    pub max_bytes: usize,
+    pub hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+pub struct CallState {
+    pub plugin: Arc<str>,
+    pub conn: Option<Arc<ConnectionCtx>>,
+    pub allowed: Arc<[OriginPattern]>,
+    pub limits: Arc<RuntimeLimits>,
+    pub client: reqwest::Client,
+    pub requests_made: u32,
+    /// Set when the host denied a request, so the call's outcome can say so.
+    pub denied: Option<String>,
+    pub limiter: MemoryLimiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl CallState {
+    pub fn new(
+        plugin: Arc<str>,
+        conn: Option<Arc<ConnectionCtx>>,
+        allowed: Arc<[OriginPattern]>,
+        limits: Arc<RuntimeLimits>,
+        client: reqwest::Client,
+    ) -> Self {
+        // std on wasm32-wasip2 imports WASI; give it nothing: no args, env, files or sockets.
+        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let max_bytes = limits.memory_bytes;
+        CallState {
+            plugin,
+            conn,
+            allowed,
+            limits,
+            client,
+            requests_made: 0,
+            denied: None,
+            limiter: MemoryLimiter { max_bytes, hit: false },
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    fn connection_id(&self) -> &str {
+        self.conn.as_deref().map(|c| c.id.as_str()).unwrap_or("-")
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for CallState {}
+
+impl http::Host for CallState {
+    async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        if self.requests_made >= self.limits.http_max_requests_per_call {
+            return Ok(Err(http::HttpError::BudgetExhausted));
+        }
+        self.requests_made += 1;
+        let result = outbound::execute(&self.client, &self.limits, &self.allowed, self.conn.as_deref(), req).await;
+        if let Err(http::HttpError::Denied(why)) = &result {
+            tracing::warn!(plugin = %self.plugin, connection = %self.connection_id(), %why, "plugin request denied");
+            self.denied = Some(why.clone());
+        }
+        Ok(result)
+    }
+}
+
+impl config::Host for CallState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.conn.as_deref().and_then(|c| c.config.get(&key).cloned()))
+    }
+}
+
+impl secrets::Host for CallState {
+    fn has(&mut self, name: String) -> wasmtime::Result<bool> {
+        Ok(self.conn.as_deref().is_some_and(|c| c.secrets.contains_key(&name)))
+    }
+
+    fn hmac(&mut self, algorithm: secrets::HmacAlgorithm, name: String, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        let Some(secret) = self.conn.as_deref().and_then(|c| c.secrets.get(&name)) else {
+            return Ok(Err(format!("connection has no secret `{name}`")));
+        };
+        let key = secret.expose().as_bytes();
+        Ok(Ok(match algorithm {
+            secrets::HmacAlgorithm::Sha1 => {
+                let mut m = Hmac::<sha1::Sha1>::new_from_slice(key).map_err(wasmtime::Error::msg)?;
+                m.update(&data);
+                m.finalize().into_bytes().to_vec()
+            }
+            secrets::HmacAlgorithm::Sha256 => {
+                let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).map_err(wasmtime::Error::msg)?;
+                m.update(&data);
+                m.finalize().into_bytes().to_vec()
+            }
+        }))
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        // Bound what one line can cost: a plugin cannot flood the log with a huge string.
+        let message: String = message.chars().take(2048).collect();
+        let (plugin, connection) = (&*self.plugin, self.connection_id());
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, connection, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, connection, "{message}"),
+            log::Level::Info => tracing::info!(plugin, connection, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, connection, "{message}"),
+            log::Level::Error => tracing::error!(plugin, connection, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl clock::Host for CallState {
+    fn now_ms(&mut self) -> wasmtime::Result<u64> {
+        Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0))
+    }
+}

@@ -1,0 +1,392 @@
+//! The plugin runtime: untrusted channel plugins (WebAssembly components) run here.
+//!
+//! Why it is shaped this way:
+//! - **One shared [`Engine`]**, with the pooling allocator when the address space allows it
+//!   (instantiation in tens of microseconds) and the on-demand allocator otherwise.
+//! - **A fresh instance per call** from a pre-instantiated component ([`ChannelPluginPre`]):
+//!   no state leaks between calls, connections or workspaces, and a plugin that corrupts its
+//!   own memory only breaks that one call.
+//! - **Every call is bounded**: an epoch deadline per export (the engine's epoch ticks every
+//!   [`EPOCH_TICK`]), a memory cap through a store limiter, a tokio timeout around the whole call
+//!   (epochs do not interrupt a host call that is waiting on the network), and a budget of
+//!   outbound requests. A trap, an endless loop or a memory bomb becomes a [`CallError`] for
+//!   that call; the host keeps serving.
+//! - **Compiled artifacts are cached** on disk ([`cache`]), so a restart does not recompile.
+//! - **No global lock around calls**: plugins are looked up through a read-mostly map and
+//!   concurrency is bounded by a semaphore sized to the instance pool.
+
+pub mod bindings;
+pub mod cache;
+pub mod convert;
+pub mod imports;
+pub mod outbound;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use bindings::{ChannelPlugin, ChannelPluginPre, wit};
+use imports::CallState;
+use outbound::OriginPattern;
+
+/// How often the engine's epoch advances; deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits applied to every plugin call.
+#[derive(Debug, Clone)]
+pub struct RuntimeLimits {
+    /// Linear memory cap per instance.
+    pub memory_bytes: usize,
+    /// Deadline for `describe`, `validate` and `quote`: pure functions, no I/O.
+    pub pure_deadline: Duration,
+    /// Deadline for `send`, including the provider round trips it makes.
+    pub send_deadline: Duration,
+    /// Deadline for `handle-webhook`.
+    pub webhook_deadline: Duration,
+    /// Cap on one outbound request.
+    pub http_timeout: Duration,
+    pub http_max_requests_per_call: u32,
+    pub http_max_response_bytes: usize,
+    /// Instances alive at once (sizes the pooling allocator).
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeLimits {
+    fn default() -> Self {
+        RuntimeLimits {
+            memory_bytes: 64 << 20,
+            pure_deadline: Duration::from_millis(500),
+            send_deadline: Duration::from_secs(15),
+            webhook_deadline: Duration::from_secs(2),
+            http_timeout: Duration::from_secs(10),
+            http_max_requests_per_call: 4,
+            http_max_response_bytes: 1 << 20,
+            max_instances: 256,
+        }
+    }
+}
+
+/// A secret value. Its `Debug` is redacted so it cannot reach a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The connection a call runs for: the only config and secrets the plugin can reach.
+#[derive(Debug, Clone)]
+pub struct ConnectionCtx {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: String,
+    pub config: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, Secret>,
+    /// Origins the operator allows beyond the manifest's (e.g. a sandbox simulator).
+    pub allowed_origins: Vec<String>,
+}
+
+/// Why a plugin call failed as a call (as opposed to the plugin returning an error).
+/// Every variant surfaces as failure reason `plugin_error` with this text as the detail.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("plugin `{plugin}` {export} exceeded its {ms} ms deadline")]
+    Deadline { plugin: String, export: &'static str, ms: u128 },
+    #[error("plugin `{plugin}` {export} exceeded its memory limit of {limit_mib} MiB")]
+    Memory { plugin: String, export: &'static str, limit_mib: usize },
+    #[error("plugin `{plugin}` {export} trapped: {detail}")]
+    Trap { plugin: String, export: &'static str, detail: String },
+    #[error("plugin `{plugin}` could not be instantiated: {detail}")]
+    Instantiate { plugin: String, detail: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("wasmtime engine: {0}")]
+    Engine(String),
+    #[error("plugin {source_name}: {detail}")]
+    Load { source_name: String, detail: String },
+    #[error("plugin {source_name}: invalid manifest: {detail}")]
+    Manifest { source_name: String, detail: String },
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// A compiled, linked plugin ready to instantiate.
+pub struct LoadedPlugin {
+    pub manifest: wit::Manifest,
+    /// Where it came from: `bundled` or a file path.
+    pub source: String,
+    pub from_cache: bool,
+    pre: ChannelPluginPre<CallState>,
+    allowed_without_connection: Arc<[OriginPattern]>,
+}
+
+impl LoadedPlugin {
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+    pub fn channel(&self) -> &str {
+        &self.manifest.channel
+    }
+}
+
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    limits: Arc<RuntimeLimits>,
+    client: reqwest::Client,
+    cache: cache::ArtifactCache,
+    slots: Semaphore,
+    allocator: &'static str,
+}
+
+impl PluginRuntime {
+    pub fn new(limits: RuntimeLimits, cache_dir: Option<PathBuf>) -> Result<Arc<Self>, RuntimeError> {
+        let (engine, allocator) = build_engine(&limits)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        ChannelPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+
+        // The engine's clock for deadlines. The thread holds a weak reference and ends with
+        // the engine.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let slots = Semaphore::new(limits.max_instances as usize);
+        tracing::info!(allocator, "plugin runtime ready");
+        Ok(Arc::new(PluginRuntime {
+            engine,
+            linker,
+            plugins: RwLock::new(HashMap::new()),
+            limits: Arc::new(limits),
+            client,
+            cache: cache::ArtifactCache::new(cache_dir),
+            slots,
+            allocator,
+        }))
+    }
+
+    /// `pooling` or `on-demand`: which instance allocator the engine ended up with.
+    pub fn allocator(&self) -> &'static str {
+        self.allocator
+    }
+
+    pub fn limits(&self) -> &RuntimeLimits {
+        &self.limits
+    }
+
+    /// Compile (or load from cache), link, smoke-test with `describe`, then register.
+    /// A plugin with the same name replaces the old one; calls already running finish on the
+    /// old instance-pre.
+    pub async fn load(self: &Arc<Self>, source: &str, wasm: Vec<u8>) -> Result<Arc<LoadedPlugin>, RuntimeError> {
+        let this = self.clone();
+        let source_name = source.to_string();
+        let (component, from_cache) = tokio::task::spawn_blocking(move || this.cache.load(&this.engine, &wasm))
+            .await
+            .map_err(|e| RuntimeError::Load { source_name: source_name.clone(), detail: e.to_string() })?
+            .map_err(|e| RuntimeError::Load { source_name: source_name.clone(), detail: format!("{e:#}") })?;
+        let load_err = |e: wasmtime::Error| RuntimeError::Load { source_name: source_name.clone(), detail: format!("{e:#}") };
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(load_err)?;
+        let pre = ChannelPluginPre::new(instance_pre).map_err(load_err)?;
+
+        let manifest = {
+            let (mut store, inst) = self.instantiate(&pre, source, None, Arc::from([]), self.limits.pure_deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(self.limits.pure_deadline, inst.switchboard_channel_plugin().call_describe(&mut store)).await;
+            finish(source, "describe", &store, started, self.limits.pure_deadline, r)?
+        };
+        check_manifest(&manifest).map_err(|detail| RuntimeError::Manifest { source_name: source_name.clone(), detail })?;
+        let allowed: Arc<[OriginPattern]> = outbound::allow_list(&manifest.outbound_hosts, None).into();
+        let plugin = Arc::new(LoadedPlugin { manifest, source: source_name, from_cache, pre, allowed_without_connection: allowed });
+        self.plugins.write().unwrap_or_else(|p| p.into_inner()).insert(plugin.name().to_string(), plugin.clone());
+        tracing::info!(plugin = plugin.name(), channel = plugin.channel(), from_cache, "plugin loaded");
+        Ok(plugin)
+    }
+
+    pub fn plugin(&self, name: &str) -> Option<Arc<LoadedPlugin>> {
+        self.plugins.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    /// Loaded plugins, sorted by name.
+    pub fn plugins(&self) -> Vec<Arc<LoadedPlugin>> {
+        let mut all: Vec<_> = self.plugins.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
+    }
+
+    pub async fn validate(&self, plugin: &LoadedPlugin, msg: &wit::Message) -> Result<Vec<wit::Violation>, CallError> {
+        let deadline = self.limits.pure_deadline;
+        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), None, plugin.allowed_without_connection.clone(), deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_validate(&mut store, msg)).await;
+        finish(plugin.name(), "validate", &store, started, deadline, r)
+    }
+
+    pub async fn quote(&self, plugin: &LoadedPlugin, msg: &wit::Message) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
+        let deadline = self.limits.pure_deadline;
+        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), None, plugin.allowed_without_connection.clone(), deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_quote(&mut store, msg)).await;
+        finish(plugin.name(), "quote", &store, started, deadline, r)
+    }
+
+    pub async fn send(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Arc<ConnectionCtx>,
+        msg: &wit::Message,
+    ) -> Result<Result<wit::Sent, wit::SendError>, CallError> {
+        let deadline = self.limits.send_deadline;
+        let allowed: Arc<[OriginPattern]> = outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
+        let wit_conn = convert::wit_connection(&conn);
+        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_send(&mut store, msg, &wit_conn)).await;
+        finish(plugin.name(), "send", &store, started, deadline, r)
+    }
+
+    pub async fn handle_webhook(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Arc<ConnectionCtx>,
+        req: &wit::WebhookRequest,
+    ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
+        let deadline = self.limits.webhook_deadline;
+        let allowed: Arc<[OriginPattern]> = outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
+        let wit_conn = convert::wit_connection(&conn);
+        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_handle_webhook(&mut store, req, &wit_conn))
+            .await;
+        finish(plugin.name(), "handle-webhook", &store, started, deadline, r)
+    }
+
+    async fn instantiate(
+        &self,
+        pre: &ChannelPluginPre<CallState>,
+        plugin: &str,
+        conn: Option<Arc<ConnectionCtx>>,
+        allowed: Arc<[OriginPattern]>,
+        deadline: Duration,
+    ) -> Result<(Store<CallState>, ChannelPlugin), CallError> {
+        // Bounded by the pool size: waiting here is back-pressure, not failure.
+        let _slot = self.slots.acquire().await.map_err(|e| CallError::Instantiate { plugin: plugin.into(), detail: e.to_string() })?;
+        let state = CallState::new(Arc::from(plugin), conn, allowed, self.limits.clone(), self.client.clone());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(deadline_ticks(deadline));
+        store.epoch_deadline_trap();
+        let inst = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| CallError::Instantiate { plugin: plugin.into(), detail: format!("{e:#}") })?;
+        Ok((store, inst))
+    }
+}
+
+fn deadline_ticks(deadline: Duration) -> u64 {
+    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// Turn the raw outcome of a call into the value or a [`CallError`] that says what happened.
+fn finish<R>(
+    plugin: &str,
+    export: &'static str,
+    store: &Store<CallState>,
+    started: Instant,
+    deadline: Duration,
+    outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+) -> Result<R, CallError> {
+    let err = match outcome {
+        Ok(Ok(v)) => return Ok(v),
+        Err(_) => return Err(CallError::Deadline { plugin: plugin.into(), export, ms: deadline.as_millis() }),
+        Ok(Err(e)) => e,
+    };
+    if store.data().limiter.hit {
+        return Err(CallError::Memory { plugin: plugin.into(), export, limit_mib: store.data().limiter.max_bytes >> 20 });
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Err(CallError::Deadline { plugin: plugin.into(), export, ms: started.elapsed().as_millis().max(deadline.as_millis()) }),
+        Some(trap) => Err(CallError::Trap { plugin: plugin.into(), export, detail: trap.to_string() }),
+        None => Err(CallError::Trap { plugin: plugin.into(), export, detail: format!("{err:#}").lines().next().unwrap_or_default().to_string() }),
+    }
+}
+
+fn check_manifest(m: &wit::Manifest) -> Result<(), String> {
+    let valid_name = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid_name(&m.channel) {
+        return Err(format!("channel {:?} must be 1-64 of [A-Za-z0-9_-]", m.channel));
+    }
+    if !valid_name(&m.name) {
+        return Err(format!("name {:?} must be 1-64 of [A-Za-z0-9_-]", m.name));
+    }
+    for h in &m.outbound_hosts {
+        if OriginPattern::parse(h).is_none() {
+            return Err(format!("outbound host {h:?} is not scheme://host[:port]"));
+        }
+    }
+    Ok(())
+}
+
+fn build_engine(limits: &RuntimeLimits) -> Result<(Engine, &'static str), RuntimeError> {
+    let base = || {
+        let mut cfg = Config::new();
+        cfg.epoch_interruption(true);
+        // Plugins use no component-model concurrency; turning it off halves the cost of a call.
+        cfg.concurrency_support(false);
+        cfg.max_wasm_stack(1 << 20);
+        cfg
+    };
+    let mut pooled = base();
+    let mut pool = PoolingAllocationConfig::default();
+    let n = limits.max_instances;
+    pool.total_component_instances(n)
+        .total_core_instances(n * 4)
+        .total_memories(n * 2)
+        .total_tables(n * 4)
+        .total_stacks(n)
+        .max_memories_per_component(2)
+        .max_tables_per_component(4)
+        .max_memory_size(limits.memory_bytes);
+    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&pooled) {
+        Ok(engine) => Ok((engine, "pooling")),
+        Err(e) => {
+            tracing::warn!(error = %e, "pooling allocator unavailable (address space?); using on-demand allocation");
+            let engine = Engine::new(&base()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+            Ok((engine, "on-demand"))
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The `http` import: every outbound request a plugin makes passes through here.
+//!
+//! Network is denied by default. A request goes out only when its origin
+//! (`scheme://host[:port]`) matches the plugin manifest's `outbound-hosts` or an origin the
+//! operator allow-listed on the connection (the sandbox allow-lists its simulators). Redirects
+//! are not followed, so the checked URL is the URL that is fetched. Secrets are attached here,
+//! after the check, so a plugin cannot aim a secret at a host it may not reach.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::bindings::switchboard::channel::http::{Auth, HttpError, Request, Response};
+use super::{ConnectionCtx, RuntimeLimits};
+
+/// One origin pattern: `https://api.twilio.com`, `https://*.example.com`, `http://127.0.0.1:9000`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginPattern {
+    scheme: String,
+    host: String,
+    wildcard: bool,
+    port: u16,
+}
+
+impl OriginPattern {
+    pub fn parse(s: &str) -> Option<Self> {
+        let url = Url::parse(s).ok()?;
+        let host = url.host_str()?.to_ascii_lowercase();
+        let port = url.port_or_known_default()?;
+        let (wildcard, host) = match host.strip_prefix("*.") {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, host),
+        };
+        // `Url` percent-encodes a literal `*` in hosts; accept the raw form too.
+        let (wildcard, host) = match host.strip_prefix("%2a.") {
+            Some(rest) => (true, rest.to_string()),
+            None => (wildcard, host),
+        };
+        Some(OriginPattern { scheme: url.scheme().to_string(), host, wildcard, port })
+    }
+
+    pub fn matches(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str() else { return false };
+        let host = host.to_ascii_lowercase();
+        let host_ok = if self.wildcard {
+            host.len() > self.host.len() && host.ends_with(&self.host) && host[..host.len() - self.host.len()].ends_with('.')
+        } else {
+            host == self.host
+        };
+        host_ok && url.scheme() == self.scheme && url.port_or_known_default() == Some(self.port)
+    }
+}
+
+/// What a call may reach: the manifest's hosts plus the connection's operator allow-list.
+pub fn allow_list(manifest_hosts: &[String], conn: Option<&ConnectionCtx>) -> Vec<OriginPattern> {
+    manifest_hosts
+        .iter()
+        .map(String::as_str)
+        .chain(conn.into_iter().flat_map(|c| c.allowed_origins.iter().map(String::as_str)))
+        .filter_map(OriginPattern::parse)
+        .collect()
+}
+
+/// Replace `{{secret:NAME}}` with the connection's secret. Unknown names stay as they are,
+/// so a typo shows up at the provider as an auth failure rather than leaking anything.
+fn fill_secrets(text: &str, conn: Option<&ConnectionCtx>) -> String {
+    let Some(conn) = conn else { return text.to_string() };
+    if !text.contains("{{secret:") {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    for (name, value) in &conn.secrets {
+        out = out.replace(&format!("{{{{secret:{name}}}}}"), value.expose());
+    }
+    out
+}
+
+pub async fn execute(
+    client: &reqwest::Client,
+    limits: &RuntimeLimits,
+    allowed: &[OriginPattern],
+    conn: Option<&ConnectionCtx>,
+    req: Request,
+) -> Result<Response, HttpError> {
+    let url = Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("bad url {:?}: {e}", req.url)))?;
+    if !allowed.iter().any(|p| p.matches(&url)) {
+        let origin = url.origin().ascii_serialization();
+        return Err(HttpError::Denied(format!("{origin} is not on this plugin's allow-list")));
+    }
+    let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        .map_err(|_| HttpError::Invalid(format!("bad method {:?}", req.method)))?;
+    let timeout = req
+        .timeout_ms
+        .map(|ms| Duration::from_millis(ms.into()))
+        .unwrap_or(limits.http_timeout)
+        .min(limits.http_timeout);
+
+    let mut builder = client.request(method, url).timeout(timeout);
+    for (name, value) in &req.headers {
+        builder = builder.header(name.as_str(), fill_secrets(value, conn));
+    }
+    match &req.auth {
+        Some(Auth::Basic(b)) => {
+            let conn = conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
+            let user = conn.config.get(&b.username_key).cloned().unwrap_or_default();
+            let pass = conn.secrets.get(&b.password_secret).map(|s| s.expose().to_string());
+            builder = builder.basic_auth(user, pass);
+        }
+        Some(Auth::Bearer(name)) => {
+            let conn = conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
+            let token = conn.secrets.get(name).map(|s| s.expose().to_string()).unwrap_or_default();
+            builder = builder.bearer_auth(token);
+        }
+        None => {}
+    }
+    let body = if req.body.windows(9).any(|w| w == b"{{secret:") {
+        fill_secrets(&String::from_utf8_lossy(&req.body), conn).into_bytes()
+    } else {
+        req.body
+    };
+    let mut resp = builder.body(body).send().await.map_err(classify)?;
+
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > limits.http_max_response_bytes {
+            return Err(HttpError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response { status, headers, body })
+}
+
+fn classify(e: reqwest::Error) -> HttpError {
+    if e.is_timeout() {
+        HttpError::Timeout
+    } else {
+        // reqwest's Display omits the cause; walk the chain for a useful detail.
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            detail.push_str(": ");
+            detail.push_str(&s.to_string());
+            source = s.source();
+        }
+        HttpError::Connect(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, u: &str) -> bool {
+        OriginPattern::parse(p).unwrap().matches(&Url::parse(u).unwrap())
+    }
+
+    #[test]
+    fn origin_patterns() {
+        assert!(m("https://api.twilio.com", "https://api.twilio.com/2010-04-01/x"));
+        assert!(m("https://api.twilio.com", "https://API.twilio.com:443/"));
+        assert!(!m("https://api.twilio.com", "http://api.twilio.com/"));
+        assert!(!m("https://api.twilio.com", "https://api.twilio.com:8443/"));
+        assert!(!m("https://api.twilio.com", "https://api.twilio.com.evil.com/"));
+        assert!(m("https://*.example.com", "https://a.b.example.com/"));
+        assert!(!m("https://*.example.com", "https://example.com/"));
+        assert!(!m("https://*.example.com", "https://badexample.com/"));
+        assert!(m("http://127.0.0.1:9000", "http://127.0.0.1:9000/x"));
+        assert!(!m("http://127.0.0.1:9000", "http://127.0.0.1:9001/x"));
+    }
+}

@@ -1,0 +1,260 @@
+//! Accepting messages and reading them back with their deliveries, attempts and timeline.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Store, StoreError};
+use crate::model::{
+    AttemptOutcome, AttemptView, DeliveryView, FailureReason, FailureView, MessagePage, MessageSummary, MessageView,
+    Millis, NewMessage, Status, TimelineEntry, now_ms, rfc3339,
+};
+
+/// A delivery planned at accept time: which connection, and the plugin's quote.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: String,
+    pub connection_id: String,
+    pub product: Option<String>,
+    pub units: Option<u32>,
+    pub encoding: Option<String>,
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InsertMessage {
+    pub id: String,
+    pub workspace_id: String,
+    pub request: NewMessage,
+    /// SHA-256 of the canonical request, to tell a retried request from a reused key.
+    pub request_hash: String,
+    pub idempotency_key: Option<String>,
+    pub delivery: NewDelivery,
+}
+
+/// What an accept did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// The idempotency key was seen before: this is the original message.
+    Existing { id: String, status: Status, same_request: bool },
+}
+
+impl Store {
+    /// Commit a new message and its first delivery, due now. With an idempotency key already
+    /// used in this workspace, nothing is written and the original is returned.
+    pub async fn insert_message(&self, m: InsertMessage) -> Result<Inserted, StoreError> {
+        self.write(move |t| {
+            if let Some(key) = &m.idempotency_key
+                && let Some(found) = find_by_key(t, &m.workspace_id, key)?
+            {
+                return Ok(Inserted::Existing { same_request: found.2 == m.request_hash, id: found.0, status: found.1 });
+            }
+            let now = now_ms();
+            let request = serde_json::to_string(&m.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            t.prepare_cached(
+                "INSERT INTO messages (id, workspace_id, channel, status, request, request_hash, idempotency_key, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![m.id, m.workspace_id, m.request.channel, request, m.request_hash, m.idempotency_key, now])?;
+            let d = &m.delivery;
+            t.prepare_cached(
+                "INSERT INTO deliveries (id, message_id, connection_id, channel, status, product, units, encoding, country,
+                    next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
+            )?
+            .execute(params![d.id, m.id, d.connection_id, m.request.channel, d.product, d.units, d.encoding, d.country, now])?;
+            insert_event(t, &d.id, Status::Queued, now, "api", None, true)?;
+            Ok(Inserted::New)
+        })
+        .await
+    }
+
+    /// Look up an idempotency key without writing: the fast path for a repeated request.
+    pub async fn find_idempotent(&self, workspace_id: &str, key: &str) -> Result<Option<(String, Status, String)>, StoreError> {
+        let (ws, key) = (workspace_id.to_string(), key.to_string());
+        self.read(move |c| find_by_key(c, &ws, &key)).await
+    }
+
+    pub async fn message_view(&self, workspace_id: &str, id: &str) -> Result<Option<MessageView>, StoreError> {
+        let (ws, id) = (workspace_id.to_string(), id.to_string());
+        self.read(move |c| load_view(c, &ws, &id)).await
+    }
+
+    /// Newest first; `cursor` is the last id of the previous page.
+    pub async fn list_messages(
+        &self,
+        workspace_id: &str,
+        status: Option<Status>,
+        channel: Option<String>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<MessagePage, StoreError> {
+        let ws = workspace_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, channel, status, request, created_at, updated_at FROM messages
+                 WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR channel = ?3)
+                   AND (?4 IS NULL OR id < ?4)
+                 ORDER BY id DESC LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?)),
+            )?;
+            let mut data = Vec::new();
+            for row in rows {
+                let (id, channel, status, request, created, updated) = row?;
+                let req: NewMessage = serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                data.push(MessageSummary {
+                    status: parse_status(&status)?,
+                    id,
+                    channel,
+                    to: req.to,
+                    created_at: rfc3339(created),
+                    updated_at: rfc3339(updated),
+                });
+            }
+            let next_cursor = if data.len() > limit as usize {
+                data.truncate(limit as usize);
+                data.last().map(|m| m.id.clone())
+            } else {
+                None
+            };
+            Ok(MessagePage { data, next_cursor })
+        })
+        .await
+    }
+}
+
+pub(super) fn parse_status(s: &str) -> Result<Status, StoreError> {
+    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
+}
+
+fn find_by_key(c: &Connection, ws: &str, key: &str) -> Result<Option<(String, Status, String)>, StoreError> {
+    let row = c
+        .prepare_cached("SELECT id, status, request_hash FROM messages WHERE workspace_id = ?1 AND idempotency_key = ?2")?
+        .query_row(params![ws, key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .optional()?;
+    row.map(|(id, st, h)| Ok((id, parse_status(&st)?, h))).transpose()
+}
+
+pub(super) fn insert_event(
+    t: &Transaction,
+    delivery_id: &str,
+    status: Status,
+    at: Millis,
+    source: &str,
+    detail: Option<&str>,
+    applied: bool,
+) -> Result<(), StoreError> {
+    t.prepare_cached("INSERT INTO events (delivery_id, status, at, source, detail, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![delivery_id, status.as_str(), at, source, detail, applied])?;
+    Ok(())
+}
+
+fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, StoreError> {
+    let row = c
+        .prepare_cached(
+            "SELECT channel, status, request, idempotency_key, created_at, updated_at FROM messages WHERE id = ?1 AND workspace_id = ?2",
+        )?
+        .query_row(params![id, ws], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
+        })
+        .optional()?;
+    let Some((channel, status, request, idempotency_key, created, updated)) = row else { return Ok(None) };
+    let req: NewMessage = serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+
+    let mut stmt = c.prepare_cached(
+        "SELECT id, channel, connection_id, status, provider_message_id, product, units, encoding, country, next_attempt_at,
+                failure_reason, failure_code, failure_detail, failure_retryable
+         FROM deliveries WHERE message_id = ?1 ORDER BY id",
+    )?;
+    let mut deliveries = Vec::new();
+    let mut rows = stmt.query([id])?;
+    while let Some(r) = rows.next()? {
+        let delivery_id: String = r.get(0)?;
+        let failure = match r.get::<_, Option<String>>(10)? {
+            Some(reason) => {
+                let reason = FailureReason::parse(&reason).unwrap_or(FailureReason::Unknown);
+                Some(FailureView {
+                    reason,
+                    provider_code: r.get(11)?,
+                    detail: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                    retryable: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
+                    resendable: reason.resendable(),
+                })
+            }
+            None => None,
+        };
+        deliveries.push(DeliveryView {
+            attempts: load_attempts(c, &delivery_id)?,
+            timeline: load_timeline(c, &delivery_id)?,
+            id: delivery_id,
+            channel: r.get(1)?,
+            connection: r.get(2)?,
+            status: parse_status(&r.get::<_, String>(3)?)?,
+            provider_message_id: r.get(4)?,
+            product: r.get(5)?,
+            units: r.get(6)?,
+            encoding: r.get(7)?,
+            country: r.get(8)?,
+            next_attempt_at: r.get::<_, Option<i64>>(9)?.map(rfc3339),
+            failure,
+        });
+    }
+    Ok(Some(MessageView {
+        id: id.to_string(),
+        workspace: ws.to_string(),
+        channel,
+        status: parse_status(&status)?,
+        to: req.to,
+        content: req.content,
+        category: req.category,
+        metadata: req.metadata,
+        idempotency_key,
+        created_at: rfc3339(created),
+        updated_at: rfc3339(updated),
+        deliveries,
+    }))
+}
+
+fn load_attempts(c: &Connection, delivery_id: &str) -> Result<Vec<AttemptView>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT number, started_at, finished_at, outcome, reason, provider_code, detail, retry_after_ms
+         FROM attempts WHERE delivery_id = ?1 ORDER BY number",
+    )?;
+    let mut out = Vec::new();
+    let mut rows = stmt.query([delivery_id])?;
+    while let Some(r) = rows.next()? {
+        let (started, finished): (i64, i64) = (r.get(1)?, r.get(2)?);
+        let outcome: String = r.get(3)?;
+        out.push(AttemptView {
+            number: r.get(0)?,
+            started_at: rfc3339(started),
+            finished_at: rfc3339(finished),
+            duration_ms: finished - started,
+            outcome: AttemptOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("attempt outcome {outcome:?}")))?,
+            reason: r.get::<_, Option<String>>(4)?.and_then(|s| FailureReason::parse(&s)),
+            provider_code: r.get(5)?,
+            detail: r.get(6)?,
+            retry_after_ms: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+        });
+    }
+    Ok(out)
+}
+
+fn load_timeline(c: &Connection, delivery_id: &str) -> Result<Vec<TimelineEntry>, StoreError> {
+    let mut stmt = c.prepare_cached("SELECT status, at, source, detail, applied FROM events WHERE delivery_id = ?1 ORDER BY seq")?;
+    let mut out = Vec::new();
+    let mut rows = stmt.query([delivery_id])?;
+    while let Some(r) = rows.next()? {
+        out.push(TimelineEntry {
+            status: parse_status(&r.get::<_, String>(0)?)?,
+            at: rfc3339(r.get(1)?),
+            source: r.get(2)?,
+            detail: r.get(3)?,
+            applied: r.get(4)?,
+        });
+    }
+    Ok(out)
+}
+

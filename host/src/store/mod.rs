@@ -1,0 +1,179 @@
+//! Durable state in one SQLite file (WAL mode) under the data directory.
+//!
+//! Writes go through one writer thread that commits in groups: every write submitted while
+//! the previous commit was in flight joins the next transaction, so thousands of accepts per
+//! second cost a handful of fsyncs, not thousands. Each write runs inside its own savepoint,
+//! so one failing write (say, a duplicate idempotency key) rolls back alone. A write's future
+//! resolves only after its transaction has committed with `synchronous=FULL`: that is what
+//! lets the API answer 202 only for messages that survive a crash.
+//!
+//! Reads run on a small pool of read-only connections; WAL lets them proceed while the
+//! writer commits.
+
+mod messages;
+mod outbox;
+mod schema;
+mod tenants;
+
+pub use messages::*;
+pub use outbox::*;
+pub use tenants::*;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most writes that share one commit.
+const MAX_GROUP: usize = 2048;
+const READERS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("cannot open {path}: {detail}")]
+    Open { path: PathBuf, detail: String },
+}
+
+impl StoreError {
+    /// A UNIQUE constraint failed, e.g. a concurrent insert with the same idempotency key.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+    }
+}
+
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+type WriteJob = Box<dyn FnOnce(&Transaction) -> Reply + Send>;
+
+pub struct Store {
+    writer: mpsc::Sender<WriteJob>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) `switchboard.db` in `data_dir` and run migrations.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open { path: data_dir.into(), detail: e.to_string() })?;
+        let path = data_dir.join("switchboard.db");
+        let mut conn = Connection::open(&path).map_err(|e| StoreError::Open { path: path.clone(), detail: e.to_string() })?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             PRAGMA foreign_keys=ON;
+             PRAGMA busy_timeout=5000;
+             PRAGMA wal_autocheckpoint=4000;",
+        )?;
+        schema::migrate(&mut conn)?;
+
+        let (tx, rx) = mpsc::channel::<WriteJob>(65_536);
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Open { path: path.clone(), detail: e.to_string() })?;
+        Ok(Store { writer: tx, readers: Mutex::new(Vec::new()), path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` in the next group commit; resolves after the commit is durable.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteJob = Box::new(move |t: &Transaction| {
+            let result = in_savepoint(t, f);
+            Box::new(move |commit: Result<(), String>| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Commit(e)),
+                });
+            })
+        });
+        self.writer.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Run `f` on a pooled read-only connection, off the async threads.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let conn = self.take_reader()?;
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let r = f(&conn);
+            (conn, r)
+        })
+        .await
+        .map_err(|e| StoreError::Commit(e.to_string()))?;
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        if let Some(c) = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        c.execute_batch("PRAGMA busy_timeout=5000;")?;
+        Ok(c)
+    }
+}
+
+fn in_savepoint<R>(t: &Transaction, f: impl FnOnce(&Transaction) -> Result<R, StoreError>) -> Result<R, StoreError> {
+    t.execute_batch("SAVEPOINT op")?;
+    match f(t) {
+        Ok(v) => {
+            t.execute_batch("RELEASE op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            t.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let tx = match conn.transaction() {
+            Ok(tx) => tx,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot begin transaction");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+        };
+        let replies: Vec<Reply> = jobs.into_iter().map(|job| job(&tx)).collect();
+        let outcome = tx.commit().map_err(|e| e.to_string());
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, "group commit failed");
+        }
+        for reply in replies {
+            reply(outcome.clone());
+        }
+    }
+}

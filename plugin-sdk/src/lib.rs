@@ -1,0 +1,162 @@
+//! The Switchboard plugin SDK: write a channel plugin as one Rust trait and one macro.
+//!
+//! A channel plugin knows one provider's wire format and nothing else. The host owns
+//! validation policy, retries, routing, billing and storage; the plugin answers five questions
+//! (see [`Plugin`]) and reaches the outside world only through host imports: [`http`],
+//! [`config`], [`secrets`], [`log`] and [`clock`].
+//!
+//! wit-bindgen stays behind this crate: plugin authors never write bindings, and the WIT
+//! package (`schemas/wit`, `switchboard:channel@0.1.0`) can evolve behind the same trait.
+//!
+//! ```ignore
+//! use switchboard_plugin_sdk::prelude::*;
+//!
+//! struct Echo;
+//!
+//! impl Plugin for Echo {
+//!     fn describe() -> Manifest { /* ... */ }
+//!     fn validate(msg: &Message) -> Vec<Violation> { Vec::new() }
+//!     fn quote(msg: &Message) -> Result<Quote, Vec<Violation>> { /* ... */ }
+//!     fn send(msg: Message, conn: Connection) -> Result<Sent, SendError> {
+//!         let resp = http::send(Request::post("https://api.example.com/send").json_body(b"{}"))
+//!             .map_err(SendError::from_http)?;
+//!         Ok(Sent { provider_message_id: resp.header("x-id").unwrap_or_default().into() })
+//!     }
+//!     fn handle_webhook(req: WebhookRequest, conn: Connection)
+//!         -> Result<WebhookOutcome, WebhookError> { /* ... */ }
+//! }
+//!
+//! switchboard_plugin_sdk::export_plugin!(Echo);
+//! ```
+//!
+//! Plugin logic is unit-tested natively, without wasmtime: [`testing::MockHost`] stands in
+//! for the host imports on the test thread.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../schemas/wit",
+        world: "channel-plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_channel_plugin",
+        default_bindings_module: "switchboard_plugin_sdk::bindings",
+        generate_all,
+    });
+}
+
+pub mod clock;
+pub mod config;
+mod errors;
+pub mod http;
+pub mod log;
+pub mod secrets;
+pub mod testing;
+
+pub use bindings::switchboard::channel::types::{
+    Button, CarouselElement, Category, ConfigKey, Connection, Content, ContentLimits,
+    ContactActivity, DeliveryState, Failure, FailureReason, HttpReply, InboundMessage, Manifest,
+    Media, MediaKind, Message, Quotation as Quote, Recipient, SendError, Sent, StatusUpdate, Violation,
+    WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
+};
+
+/// Everything a plugin usually needs, in one import.
+pub mod prelude {
+    pub use crate::http::{self, Request, Response};
+    pub use crate::{
+        Button, CarouselElement, Category, ConfigKey, Connection, Content, ContentLimits,
+        DeliveryState, Failure, FailureReason, HttpReply, InboundMessage, Manifest, Media,
+        MediaKind, Message, Plugin, Quote, Recipient, SendError, Sent, StatusUpdate, Violation,
+        WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest, clock, config, log, secrets,
+    };
+}
+
+/// A channel plugin. Every function is called on a fresh instance, so keep no state between
+/// calls: anything durable belongs to the host.
+pub trait Plugin {
+    /// The manifest: channel, config keys (and which are secret), outbound hosts, limits.
+    fn describe() -> Manifest;
+    /// A pure check returning every violation, each with a code and a field path.
+    fn validate(msg: &Message) -> Vec<Violation>;
+    /// The billable product and units. Pure: no imports are available meaningfully here.
+    fn quote(msg: &Message) -> Result<Quote, Vec<Violation>>;
+    /// Hand the message to the provider; returns the provider's message id.
+    fn send(msg: Message, conn: Connection) -> Result<Sent, SendError>;
+    /// Verify the provider's signature and normalise its callback into events.
+    fn handle_webhook(req: WebhookRequest, conn: Connection)
+    -> Result<WebhookOutcome, WebhookError>;
+}
+
+impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
+    fn describe() -> Manifest {
+        <T as Plugin>::describe()
+    }
+    fn validate(msg: Message) -> Vec<Violation> {
+        <T as Plugin>::validate(&msg)
+    }
+    fn quote(msg: Message) -> Result<Quote, Vec<Violation>> {
+        <T as Plugin>::quote(&msg)
+    }
+    fn send(msg: Message, conn: Connection) -> Result<Sent, SendError> {
+        <T as Plugin>::send(msg, conn)
+    }
+    fn handle_webhook(
+        req: WebhookRequest,
+        conn: Connection,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        <T as Plugin>::handle_webhook(req, conn)
+    }
+}
+
+/// Export a [`Plugin`] implementation as the component's `plugin` interface.
+///
+/// The exports exist only in the wasm build: natively the crate is an ordinary library whose
+/// logic unit tests call directly.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            $crate::bindings::__export_channel_plugin!($plugin with_types_in $crate::bindings);
+        };
+    };
+}
+
+impl Violation {
+    pub fn new(code: &str, field: &str, message: impl Into<String>) -> Self {
+        Violation { code: code.to_string(), field: field.to_string(), message: message.into() }
+    }
+}
+
+impl WebhookRequest {
+    /// The first header with this name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl FailureReason {
+    /// The snake_case name used in the host's API and database.
+    pub fn as_str(&self) -> &'static str {
+        use FailureReason::*;
+        match self {
+            InvalidFormat => "invalid_format",
+            RecipientInvalid => "recipient_invalid",
+            RecipientUnavailable => "recipient_unavailable",
+            OptedOut => "opted_out",
+            Blocked => "blocked",
+            WindowClosed => "window_closed",
+            TokenExpired => "token_expired",
+            PermissionDenied => "permission_denied",
+            RateLimited => "rate_limited",
+            ProviderTransient => "provider_transient",
+            ProviderError => "provider_error",
+            FileTooLarge => "file_too_large",
+            MediaFetchFailed => "media_fetch_failed",
+            UrlBlocked => "url_blocked",
+            ThreadOwned => "thread_owned",
+            ContentRejected => "content_rejected",
+            Timeout => "timeout",
+            Unknown => "unknown",
+        }
+    }
+}

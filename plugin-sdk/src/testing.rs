@@ -1,0 +1,127 @@
+//! Native unit tests for plugin logic, without wasmtime.
+//!
+//! Install a [`MockHost`] on the test thread with [`MockHost::install`]; the SDK's host
+//! helpers ([`crate::http`], [`crate::config`], [`crate::secrets`], ...) then talk to it. HMACs
+//! are computed the way the real host computes them, so signature checks are tested for real.
+//!
+//! ```ignore
+//! let host = MockHost::new().config("account_sid", "AC1").secret("auth_token", "t0k");
+//! host.on_http(|req| Ok(Response { status: 201, headers: vec![], body: b"{}".to_vec() }));
+//! let _guard = host.install();
+//! ```
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::*;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use crate::http::{HttpError, Request, Response};
+    use crate::log::Level;
+    use crate::secrets::HmacAlgorithm;
+
+    type HttpHandler = Box<dyn FnMut(&Request) -> Result<Response, HttpError>>;
+
+    /// The state a plugin call sees in native tests.
+    pub struct MockHost {
+        pub config: HashMap<String, String>,
+        pub secrets: HashMap<String, String>,
+        pub now_ms: u64,
+        /// Every request the plugin sent, in order.
+        pub requests: Vec<Request>,
+        pub logs: Vec<(Level, String)>,
+        handler: Option<HttpHandler>,
+    }
+
+    thread_local! {
+        static HOST: RefCell<Option<MockHost>> = const { RefCell::new(None) };
+    }
+
+    impl Default for MockHost {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl MockHost {
+        pub fn new() -> Self {
+            MockHost {
+                config: HashMap::new(),
+                secrets: HashMap::new(),
+                now_ms: 1_700_000_000_000,
+                requests: Vec::new(),
+                logs: Vec::new(),
+                handler: None,
+            }
+        }
+        pub fn config(mut self, key: &str, value: &str) -> Self {
+            self.config.insert(key.into(), value.into());
+            self
+        }
+        pub fn secret(mut self, key: &str, value: &str) -> Self {
+            self.secrets.insert(key.into(), value.into());
+            self
+        }
+        /// Answer every outbound request with `f`.
+        pub fn on_http(mut self, f: impl FnMut(&Request) -> Result<Response, HttpError> + 'static) -> Self {
+            self.handler = Some(Box::new(f));
+            self
+        }
+        /// Make this the host for SDK calls on this thread until the guard drops.
+        pub fn install(self) -> MockGuard {
+            HOST.with(|h| *h.borrow_mut() = Some(self));
+            MockGuard(())
+        }
+
+        pub(crate) fn http(&mut self, req: Request) -> Result<Response, HttpError> {
+            self.requests.push(req.clone());
+            match self.handler.as_mut() {
+                Some(f) => f(&req),
+                None => Err(HttpError::Denied("no http handler in MockHost".into())),
+            }
+        }
+
+        pub(crate) fn hmac(&self, algorithm: HmacAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>, String> {
+            use hmac::{Hmac, Mac};
+            let key = self.secrets.get(name).ok_or_else(|| format!("no secret `{name}`"))?;
+            Ok(match algorithm {
+                HmacAlgorithm::Sha1 => {
+                    let mut m = Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).map_err(|e| e.to_string())?;
+                    m.update(data);
+                    m.finalize().into_bytes().to_vec()
+                }
+                HmacAlgorithm::Sha256 => {
+                    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).map_err(|e| e.to_string())?;
+                    m.update(data);
+                    m.finalize().into_bytes().to_vec()
+                }
+            })
+        }
+    }
+
+    /// Removes the mock host when dropped, and gives access to what the plugin did.
+    pub struct MockGuard(());
+
+    impl MockGuard {
+        /// Look at the host's state, e.g. the requests the plugin sent.
+        pub fn inspect<R>(&self, f: impl FnOnce(&mut MockHost) -> R) -> R {
+            with_host(f)
+        }
+    }
+
+    impl Drop for MockGuard {
+        fn drop(&mut self) {
+            HOST.with(|h| *h.borrow_mut() = None);
+        }
+    }
+
+    pub(crate) fn with_host<R>(f: impl FnOnce(&mut MockHost) -> R) -> R {
+        HOST.with(|h| {
+            let mut h = h.borrow_mut();
+            let host = h.as_mut().expect("no MockHost installed on this thread: call MockHost::install() in the test");
+            f(host)
+        })
+    }
+}
