@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ lives in the workspace root").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ lives in the workspace root")
+        .to_path_buf();
     for dir in ["plugins", "plugin-sdk", "schemas/wit", "tests/plugins"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -22,27 +26,48 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "plugin",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (name, _) in bundled.iter().chain(&hostile) {
         cmd.args(["-p", name]);
     }
     // Flags and wrappers meant for the host build (clippy, coverage, sanitizers) must not
     // leak into the guest build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTFLAGS"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("running cargo for the wasm plugins");
     if !status.success() {
-        panic!("building the plugins for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)");
+        panic!(
+            "building the plugins for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+        );
     }
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let wasm_dir = target_dir.join("wasm32-wasip2/plugin");
-    let mut code = String::from("/// `(crate directory name, component bytes)` for each bundled plugin.\npub const PLUGINS: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// `(crate directory name, component bytes)` for each bundled plugin.\npub const PLUGINS: &[(&str, &[u8])] = &[\n",
+    );
     for (name, dir) in &bundled {
         let wasm = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
-        code.push_str(&format!("    ({dir:?}, include_bytes!({:?})),\n", wasm.display().to_string()));
+        code.push_str(&format!(
+            "    ({dir:?}, include_bytes!({:?})),\n",
+            wasm.display().to_string()
+        ));
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("bundled.rs"), code).expect("writing bundled.rs");
@@ -54,19 +79,32 @@ fn main() {
         let src = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
         std::fs::copy(&src, test_dir.join(format!("{dir}.wasm"))).expect("copying a test plugin");
     }
-    println!("cargo:rustc-env=SWITCHBOARD_TEST_PLUGINS_DIR={}", test_dir.display());
+    println!(
+        "cargo:rustc-env=SWITCHBOARD_TEST_PLUGINS_DIR={}",
+        test_dir.display()
+    );
 }
 
 /// `(package name, directory name)` of every crate directly under `dir`.
 fn packages(dir: &Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
     for entry in entries.flatten() {
         let manifest = entry.path().join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
-        let name = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("name").map(|r| r.trim_start().trim_start_matches('=').trim().trim_matches('"').to_string()));
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let name = text.lines().find_map(|l| {
+            l.trim().strip_prefix("name").map(|r| {
+                r.trim_start()
+                    .trim_start_matches('=')
+                    .trim()
+                    .trim_matches('"')
+                    .to_string()
+            })
+        });
         if let Some(name) = name {
             found.push((name, entry.file_name().to_string_lossy().into_owned()));
         }

@@ -90,12 +90,20 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     // We hold the data-directory lock, so no other dispatcher can own these leases.
     let released = store.release_leases().await?;
     if released > 0 {
-        tracing::info!(released, "recovered deliveries leased by a previous process");
+        tracing::info!(
+            released,
+            "recovered deliveries leased by a previous process"
+        );
     }
 
-    let runtime = PluginRuntime::new(config.limits.clone(), Some(config.data_dir.join("plugin-cache")))?;
+    let runtime = PluginRuntime::new(
+        config.limits.clone(),
+        Some(config.data_dir.join("plugin-cache")),
+    )?;
     for (name, wasm) in crate::bundled::PLUGINS {
-        runtime.load(&format!("bundled:{name}"), wasm.to_vec()).await?;
+        runtime
+            .load(&format!("bundled:{name}"), wasm.to_vec())
+            .await?;
     }
     if let Some(dir) = &config.plugins_dir {
         load_dir(&runtime, dir).await?;
@@ -103,14 +111,29 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| StartError::Io { what: format!("bind {}", config.listen), detail: e.to_string() })?;
-    let addr = listener.local_addr().map_err(|e| StartError::Io { what: "local_addr".into(), detail: e.to_string() })?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        .map_err(|e| StartError::Io {
+            what: format!("bind {}", config.listen),
+            detail: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Io {
+        what: "local_addr".into(),
+        detail: e.to_string(),
+    })?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
 
     let mut sandbox_key = None;
     let mut sandbox = None;
     if config.sandbox {
-        let setup = sandbox_setup::prepare(&store, &runtime, &config.data_dir, config.sandbox_url.clone()).await?;
+        let setup = sandbox_setup::prepare(
+            &store,
+            &runtime,
+            &config.data_dir,
+            config.sandbox_url.clone(),
+        )
+        .await?;
         sandbox_key = Some(setup.api_key);
         sandbox = setup.handle;
     }
@@ -118,7 +141,13 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let connections = Arc::new(Connections::default());
     connections.reload(&store, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
-    let dispatcher = Dispatcher::new(store.clone(), runtime.clone(), connections.clone(), metrics.clone(), config.dispatch.clone());
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        runtime.clone(),
+        connections.clone(),
+        metrics.clone(),
+        config.dispatch.clone(),
+    );
     tokio::spawn(dispatcher.clone().run());
 
     let gateway = Arc::new(Gateway {
@@ -131,19 +160,34 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         max_body_bytes: config.max_body_bytes,
         key_cache: RwLock::new(HashMap::new()),
     });
-    Ok(Running { addr, gateway, sandbox_key, sandbox, listener, _lock: lock })
+    Ok(Running {
+        addr,
+        gateway,
+        sandbox_key,
+        sandbox,
+        listener,
+        _lock: lock,
+    })
 }
 
 impl Running {
     /// Serve the HTTP API until the process ends.
     pub async fn serve(self) -> Result<(), StartError> {
         let app = api::router(self.gateway.clone());
-        axum::serve(self.listener, app).await.map_err(|e| StartError::Io { what: "serve".into(), detail: e.to_string() })
+        axum::serve(self.listener, app)
+            .await
+            .map_err(|e| StartError::Io {
+                what: "serve".into(),
+                detail: e.to_string(),
+            })
     }
 }
 
 async fn load_dir(runtime: &Arc<PluginRuntime>, dir: &Path) -> Result<(), StartError> {
-    let io = |e: std::io::Error| StartError::Io { what: format!("plugins dir {}", dir.display()), detail: e.to_string() };
+    let io = |e: std::io::Error| StartError::Io {
+        what: format!("plugins dir {}", dir.display()),
+        detail: e.to_string(),
+    };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -159,13 +203,20 @@ async fn load_dir(runtime: &Arc<PluginRuntime>, dir: &Path) -> Result<(), StartE
 
 /// One process per data directory: the dispatcher's crash recovery relies on it.
 fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
-    std::fs::create_dir_all(dir).map_err(|e| StartError::Io { what: format!("create {}", dir.display()), detail: e.to_string() })?;
+    std::fs::create_dir_all(dir).map_err(|e| StartError::Io {
+        what: format!("create {}", dir.display()),
+        detail: e.to_string(),
+    })?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(dir.join("lock"))
-        .map_err(|e| StartError::Io { what: "open lock file".into(), detail: e.to_string() })?;
-    file.try_lock().map_err(|_| StartError::Locked(dir.to_path_buf()))?;
+        .map_err(|e| StartError::Io {
+            what: "open lock file".into(),
+            detail: e.to_string(),
+        })?;
+    file.try_lock()
+        .map_err(|_| StartError::Locked(dir.to_path_buf()))?;
     Ok(file)
 }

@@ -40,25 +40,58 @@ pub enum CallbackError {
 }
 
 impl Gateway {
-    pub async fn handle_callback(&self, connection_id: &str, req: CallbackRequest) -> Result<CallbackReply, CallbackError> {
+    pub async fn handle_callback(
+        &self,
+        connection_id: &str,
+        req: CallbackRequest,
+    ) -> Result<CallbackReply, CallbackError> {
         let result = self.handle_callback_inner(connection_id, req).await;
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(CallbackError::Unauthorized(_)) => "unauthorized",
-            Err(CallbackError::UnknownConnection(_)) | Err(CallbackError::BadRequest(_)) => "rejected",
+            Err(CallbackError::UnknownConnection(_)) | Err(CallbackError::BadRequest(_)) => {
+                "rejected"
+            }
             Err(_) => "error",
         };
-        self.metrics.callbacks.get_or_create(&CallbackLabels { connection: connection_id.to_string(), outcome: outcome.into() }).inc();
+        self.metrics
+            .callbacks
+            .get_or_create(&CallbackLabels {
+                connection: connection_id.to_string(),
+                outcome: outcome.into(),
+            })
+            .inc();
         result
     }
 
-    async fn handle_callback_inner(&self, connection_id: &str, req: CallbackRequest) -> Result<CallbackReply, CallbackError> {
-        let conn = self.connections.get(connection_id).ok_or_else(|| CallbackError::UnknownConnection(connection_id.into()))?;
-        let plugin = self.runtime.plugin(&conn.plugin).ok_or_else(|| CallbackError::UnknownConnection(connection_id.into()))?;
-        let wit_req = wit::WebhookRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };
-        let outcome = match self.runtime.handle_webhook(&plugin, conn.ctx.clone(), &wit_req).await? {
+    async fn handle_callback_inner(
+        &self,
+        connection_id: &str,
+        req: CallbackRequest,
+    ) -> Result<CallbackReply, CallbackError> {
+        let conn = self
+            .connections
+            .get(connection_id)
+            .ok_or_else(|| CallbackError::UnknownConnection(connection_id.into()))?;
+        let plugin = self
+            .runtime
+            .plugin(&conn.plugin)
+            .ok_or_else(|| CallbackError::UnknownConnection(connection_id.into()))?;
+        let wit_req = wit::WebhookRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+        };
+        let outcome = match self
+            .runtime
+            .handle_webhook(&plugin, conn.ctx.clone(), &wit_req)
+            .await?
+        {
             Ok(o) => o,
-            Err(wit::WebhookError::Unauthorized(why)) => return Err(CallbackError::Unauthorized(why)),
+            Err(wit::WebhookError::Unauthorized(why)) => {
+                return Err(CallbackError::Unauthorized(why));
+            }
             Err(wit::WebhookError::BadRequest(why)) => return Err(CallbackError::BadRequest(why)),
         };
 
@@ -71,12 +104,16 @@ impl Gateway {
                     provider_message_id: s.provider_message_id,
                     status: convert::status(s.state),
                     provider_status: s.provider_status,
-                    failure: s.failure.map(|f| (convert::reason(f.reason), f.provider_code, f.detail)),
+                    failure: s
+                        .failure
+                        .map(|f| (convert::reason(f.reason), f.provider_code, f.detail)),
                     at: s.timestamp_ms.map(|t| t as i64).unwrap_or(now),
                 }),
                 // Watermarks, inbound messages and contact activity need contacts, which the
                 // channel issue adds; until then they are acknowledged and logged.
-                other => tracing::debug!(connection = %conn.id, event = ?event_kind(&other), "callback event not yet stored"),
+                other => {
+                    tracing::debug!(connection = %conn.id, event = ?event_kind(&other), "callback event not yet stored")
+                }
             }
         }
         if !statuses.is_empty() {
@@ -84,8 +121,16 @@ impl Gateway {
             tracing::debug!(connection = %conn.id, ?moved, "callback applied");
         }
         Ok(match outcome.reply {
-            Some(r) => CallbackReply { status: r.status, headers: r.headers, body: r.body },
-            None => CallbackReply { status: 200, headers: Vec::new(), body: Vec::new() },
+            Some(r) => CallbackReply {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            },
+            None => CallbackReply {
+                status: 200,
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
         })
     }
 }
@@ -98,4 +143,3 @@ fn event_kind(e: &wit::WebhookEvent) -> &'static str {
         wit::WebhookEvent::Activity(_) => "activity",
     }
 }
-

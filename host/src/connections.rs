@@ -40,7 +40,11 @@ impl Connections {
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
-        self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.by_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     /// The workspace's active connection for a channel (the oldest, when there are several).
@@ -48,7 +52,9 @@ impl Connections {
         let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
         let mut found: Vec<_> = map
             .values()
-            .filter(|c| c.workspace_id == workspace_id && c.channel == channel && c.status == "active")
+            .filter(|c| {
+                c.workspace_id == workspace_id && c.channel == channel && c.status == "active"
+            })
             .cloned()
             .collect();
         found.sort_by(|a, b| a.id.cmp(&b.id));
@@ -57,7 +63,10 @@ impl Connections {
 }
 
 pub fn webhook_url(public_url: &str, connection_id: &str) -> String {
-    format!("{}/v1/webhooks/{connection_id}", public_url.trim_end_matches('/'))
+    format!(
+        "{}/v1/webhooks/{connection_id}",
+        public_url.trim_end_matches('/')
+    )
 }
 
 fn build(rec: ConnectionRecord, public_url: &str, existing: Option<&Connection>) -> Connection {
@@ -71,7 +80,11 @@ fn build(rec: ConnectionRecord, public_url: &str, existing: Option<&Connection>)
         name: rec.name.clone(),
         webhook_url: webhook_url(public_url, &rec.id),
         config: rec.config,
-        secrets: rec.secrets.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
+        secrets: rec
+            .secrets
+            .into_iter()
+            .map(|(k, v)| (k, Secret::new(v)))
+            .collect(),
         allowed_origins: rec.allowed_origins,
     };
     Connection {

@@ -20,7 +20,10 @@ pub enum IntakeError {
     #[error("unknown channel `{channel}`; this workspace can send on: {available}")]
     UnknownChannel { channel: String, available: String },
     #[error("the message is not valid for channel `{channel}`")]
-    Invalid { channel: String, violations: Vec<Violation> },
+    Invalid {
+        channel: String,
+        violations: Vec<Violation>,
+    },
     #[error(transparent)]
     Plugin(#[from] CallError),
 }
@@ -41,10 +44,17 @@ pub struct Assessment {
 
 impl Gateway {
     /// Steps 1-3 for a message that must be valid.
-    pub async fn prepare(&self, workspace: &str, request: NewMessage) -> Result<Prepared, IntakeError> {
+    pub async fn prepare(
+        &self,
+        workspace: &str,
+        request: NewMessage,
+    ) -> Result<Prepared, IntakeError> {
         let a = self.assess(workspace, request).await?;
         if !a.violations.is_empty() {
-            return Err(IntakeError::Invalid { channel: a.request.channel, violations: a.violations });
+            return Err(IntakeError::Invalid {
+                channel: a.request.channel,
+                violations: a.violations,
+            });
         }
         let quote = a.quote;
         Ok(Prepared {
@@ -54,18 +64,31 @@ impl Gateway {
                 product: quote.as_ref().map(|q| q.product.clone()),
                 units: quote.as_ref().map(|q| q.units),
                 encoding: quote.as_ref().map(|q| q.encoding.clone()),
-                country: quote.as_ref().and_then(|q| q.country.clone()).or_else(|| a.request.to.country.clone()),
+                country: quote
+                    .as_ref()
+                    .and_then(|q| q.country.clone())
+                    .or_else(|| a.request.to.country.clone()),
             },
             request: a.request,
         })
     }
 
     /// Steps 1-3, reporting violations instead of failing on them (for the preview).
-    pub async fn assess(&self, workspace: &str, mut request: NewMessage) -> Result<Assessment, IntakeError> {
+    pub async fn assess(
+        &self,
+        workspace: &str,
+        mut request: NewMessage,
+    ) -> Result<Assessment, IntakeError> {
         let (connection, plugin) = self.route(workspace, &request.channel)?;
         let mut violations = normalize_recipient(&mut request.to);
         let msg = convert::wit_message("preview", workspace, &request, "preview");
-        violations.extend(self.runtime.validate(&plugin, &msg).await?.into_iter().map(convert::violation));
+        violations.extend(
+            self.runtime
+                .validate(&plugin, &msg)
+                .await?
+                .into_iter()
+                .map(convert::violation),
+        );
         let quote = if violations.is_empty() {
             match self.runtime.quote(&plugin, &msg).await? {
                 Ok(q) => Some(q),
@@ -79,10 +102,19 @@ impl Gateway {
         };
         // Plugins report what they see; a host-side check may have seen the same field.
         violations.dedup();
-        Ok(Assessment { request, connection, violations, quote })
+        Ok(Assessment {
+            request,
+            connection,
+            violations,
+            quote,
+        })
     }
 
-    fn route(&self, workspace: &str, channel: &str) -> Result<(Arc<Connection>, Arc<LoadedPlugin>), IntakeError> {
+    fn route(
+        &self,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<(Arc<Connection>, Arc<LoadedPlugin>), IntakeError> {
         let found = self
             .connections
             .for_channel(workspace, channel)
@@ -92,13 +124,21 @@ impl Gateway {
                 .runtime
                 .plugins()
                 .iter()
-                .filter(|p| self.connections.for_channel(workspace, p.channel()).is_some())
+                .filter(|p| {
+                    self.connections
+                        .for_channel(workspace, p.channel())
+                        .is_some()
+                })
                 .map(|p| p.channel().to_string())
                 .collect();
             available.dedup();
             IntakeError::UnknownChannel {
                 channel: channel.to_string(),
-                available: if available.is_empty() { "(none)".into() } else { available.join(", ") },
+                available: if available.is_empty() {
+                    "(none)".into()
+                } else {
+                    available.join(", ")
+                },
             }
         })
     }
@@ -113,33 +153,51 @@ pub fn normalize_recipient(to: &mut model::Recipient) -> Vec<Violation> {
         match phonenumber::parse(None, raw) {
             // Full validity is the carrier's call (and test ranges such as +1 555 are not
             // "valid"); the gateway insists on international form and a plausible length.
-            Ok(number) if raw.trim_start().starts_with('+') && (4..=14).contains(&number.national().to_string().len()) => {
+            Ok(number)
+                if raw.trim_start().starts_with('+')
+                    && (4..=14).contains(&number.national().to_string().len()) =>
+            {
                 let code = number.country().code();
                 to.country = number
                     .country()
                     .id()
                     .map(|c| c.as_ref().to_string())
-                    .or_else(|| phonenumber::metadata::DATABASE.region(&code).and_then(|r| r.first().map(|s| s.to_string())));
+                    .or_else(|| {
+                        phonenumber::metadata::DATABASE
+                            .region(&code)
+                            .and_then(|r| r.first().map(|s| s.to_string()))
+                    });
                 to.phone = Some(number.format().mode(phonenumber::Mode::E164).to_string());
             }
             _ => violations.push(Violation {
                 code: "invalid_format".into(),
                 field: "to.phone".into(),
-                message: format!("{raw:?} is not a phone number in international E.164 form (e.g. +15551234567)"),
+                message: format!(
+                    "{raw:?} is not a phone number in international E.164 form (e.g. +15551234567)"
+                ),
             }),
         }
     }
     if let Some(email) = to.email.as_deref()
         && !looks_like_email(email)
     {
-        violations.push(Violation { code: "invalid_format".into(), field: "to.email".into(), message: format!("{email:?} is not an email address") });
+        violations.push(Violation {
+            code: "invalid_format".into(),
+            field: "to.email".into(),
+            message: format!("{email:?} is not an email address"),
+        });
     }
     violations
 }
 
 fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !s.contains(char::is_whitespace),
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !s.contains(char::is_whitespace)
+        }
         None => false,
     }
 }
@@ -149,18 +207,37 @@ mod tests {
     use super::*;
 
     fn norm(phone: &str) -> (Option<String>, Option<String>, usize) {
-        let mut to = model::Recipient { phone: Some(phone.into()), ..Default::default() };
+        let mut to = model::Recipient {
+            phone: Some(phone.into()),
+            ..Default::default()
+        };
         let v = normalize_recipient(&mut to);
         (to.phone, to.country, v.len())
     }
 
     #[test]
     fn phones_normalise_to_e164_with_country() {
-        assert_eq!(norm("+1 555-123-4567"), (Some("+15551234567".into()), Some("US".into()), 0));
-        assert_eq!(norm("+15005550006"), (Some("+15005550006".into()), Some("US".into()), 0));
-        assert_eq!(norm("+1 415 555 2671"), (Some("+14155552671".into()), Some("US".into()), 0));
-        assert_eq!(norm("+82 10-1234-5678"), (Some("+821012345678".into()), Some("KR".into()), 0));
-        assert_eq!(norm("010-1234-5678").2, 1, "national format needs a country code");
+        assert_eq!(
+            norm("+1 555-123-4567"),
+            (Some("+15551234567".into()), Some("US".into()), 0)
+        );
+        assert_eq!(
+            norm("+15005550006"),
+            (Some("+15005550006".into()), Some("US".into()), 0)
+        );
+        assert_eq!(
+            norm("+1 415 555 2671"),
+            (Some("+14155552671".into()), Some("US".into()), 0)
+        );
+        assert_eq!(
+            norm("+82 10-1234-5678"),
+            (Some("+821012345678".into()), Some("KR".into()), 0)
+        );
+        assert_eq!(
+            norm("010-1234-5678").2,
+            1,
+            "national format needs a country code"
+        );
         assert_eq!(norm("hello").2, 1);
     }
 }

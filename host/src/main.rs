@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use switchboard::GatewayConfig;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Messaging gateway with sandboxed WebAssembly channel plugins")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Messaging gateway with sandboxed WebAssembly channel plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,7 +38,11 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./switchboard-data")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
     data_dir: PathBuf,
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -69,19 +77,24 @@ struct ServeArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Sandbox { listen } => {
-            let handle = switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default()).await?;
+            let handle =
+                switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default())
+                    .await?;
             println!("simulators listening on {}", handle.base_url());
             tokio::signal::ctrl_c().await?;
             Ok(())
         }
         Command::Schemas { out } => {
-            switchboard::schemas::write_all(&out).with_context(|| format!("writing {}", out.display()))?;
+            switchboard::schemas::write_all(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote generated schemas under {}", out.display());
             Ok(())
         }
@@ -100,7 +113,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
     config.limits.memory_bytes = args.plugin_memory_mib << 20;
 
-    let running = switchboard::start(config).await.context("starting the gateway")?;
+    let running = switchboard::start(config)
+        .await
+        .context("starting the gateway")?;
     println!("switchboard listening on http://{}", running.addr);
     if let Some(key) = &running.sandbox_key {
         println!("sandbox API key: {key}");

@@ -38,13 +38,36 @@ impl Default for Metrics {
         let accepted = Family::<ChannelLabels, Counter>::default();
         let attempts = Family::<AttemptLabels, Counter>::default();
         let callbacks = Family::<CallbackLabels, Counter>::default();
-        let send_seconds =
-            Family::<ChannelLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
-        registry.register("messages_accepted", "Messages accepted with 202", accepted.clone());
-        registry.register("delivery_attempts", "Provider attempts by outcome and failure reason", attempts.clone());
-        registry.register("provider_callbacks", "Provider callbacks by outcome", callbacks.clone());
-        registry.register("send_duration_seconds", "Plugin send call duration, provider round trip included", send_seconds.clone());
-        Metrics { registry, accepted, attempts, callbacks, send_seconds }
+        let send_seconds = Family::<ChannelLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "messages_accepted",
+            "Messages accepted with 202",
+            accepted.clone(),
+        );
+        registry.register(
+            "delivery_attempts",
+            "Provider attempts by outcome and failure reason",
+            attempts.clone(),
+        );
+        registry.register(
+            "provider_callbacks",
+            "Provider callbacks by outcome",
+            callbacks.clone(),
+        );
+        registry.register(
+            "send_duration_seconds",
+            "Plugin send call duration, provider round trip included",
+            send_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            accepted,
+            attempts,
+            callbacks,
+            send_seconds,
+        }
     }
 }
 

@@ -27,10 +27,13 @@ pub async fn prepare(
     let (base_url, handle) = match sandbox_url {
         Some(url) => (url.trim_end_matches('/').to_string(), None),
         None => {
-            let listen = "127.0.0.1:0".parse().map_err(|e: std::net::AddrParseError| StartError::Sandbox(e.to_string()))?;
-            let handle = switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default())
-                .await
-                .map_err(|e| StartError::Sandbox(e.to_string()))?;
+            let listen = "127.0.0.1:0"
+                .parse()
+                .map_err(|e: std::net::AddrParseError| StartError::Sandbox(e.to_string()))?;
+            let handle =
+                switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default())
+                    .await
+                    .map_err(|e| StartError::Sandbox(e.to_string()))?;
             (handle.base_url(), Some(handle))
         }
     };
@@ -68,9 +71,15 @@ async fn sandbox_key(store: &Store, data_dir: &Path) -> Result<String, StartErro
             return Ok(existing);
         }
     }
-    let key = format!("sk_sandbox_{}", hex::encode(rand::rng().random::<[u8; 16]>()));
+    let key = format!(
+        "sk_sandbox_{}",
+        hex::encode(rand::rng().random::<[u8; 16]>())
+    );
     store.add_api_key(SANDBOX_WORKSPACE, &key).await?;
-    write_private(&path, &key).map_err(|e| StartError::Io { what: format!("write {}", path.display()), detail: e.to_string() })?;
+    write_private(&path, &key).map_err(|e| StartError::Io {
+        what: format!("write {}", path.display()),
+        detail: e.to_string(),
+    })?;
     Ok(key)
 }
 
@@ -87,13 +96,25 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 /// Config and secrets that make a bundled plugin talk to its simulator.
-fn simulator_settings(plugin: &str, base_url: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+fn simulator_settings(
+    plugin: &str,
+    base_url: &str,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let mut config = BTreeMap::from([("base_url".to_string(), base_url.to_string())]);
     let mut secrets = BTreeMap::new();
     if plugin == "twilio-sms" {
-        config.insert("account_sid".into(), switchboard_sandbox::SANDBOX_ACCOUNT_SID.into());
-        config.insert("from".into(), switchboard_sandbox::SANDBOX_FROM_NUMBER.into());
-        secrets.insert("auth_token".into(), switchboard_sandbox::SANDBOX_AUTH_TOKEN.into());
+        config.insert(
+            "account_sid".into(),
+            switchboard_sandbox::SANDBOX_ACCOUNT_SID.into(),
+        );
+        config.insert(
+            "from".into(),
+            switchboard_sandbox::SANDBOX_FROM_NUMBER.into(),
+        );
+        secrets.insert(
+            "auth_token".into(),
+            switchboard_sandbox::SANDBOX_AUTH_TOKEN.into(),
+        );
     }
     (config, secrets)
 }

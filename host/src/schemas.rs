@@ -13,10 +13,22 @@ pub fn generated() -> Vec<(&'static str, String)> {
         s
     };
     vec![
-        ("json/new-message.schema.json", pretty(schema_for!(model::NewMessage).to_value())),
-        ("json/message.schema.json", pretty(schema_for!(model::MessageView).to_value())),
-        ("json/status.schema.json", pretty(schema_for!(model::Status).to_value())),
-        ("json/failure-reason.schema.json", pretty(schema_for!(model::FailureReason).to_value())),
+        (
+            "json/new-message.schema.json",
+            pretty(schema_for!(model::NewMessage).to_value()),
+        ),
+        (
+            "json/message.schema.json",
+            pretty(schema_for!(model::MessageView).to_value()),
+        ),
+        (
+            "json/status.schema.json",
+            pretty(schema_for!(model::Status).to_value()),
+        ),
+        (
+            "json/failure-reason.schema.json",
+            pretty(schema_for!(model::FailureReason).to_value()),
+        ),
         ("openapi.json", crate::api::openapi::document()),
     ]
 }
@@ -44,6 +56,9 @@ mod tests {
                 stale.push(rel);
             }
         }
-        assert!(stale.is_empty(), "stale generated schemas {stale:?}: run `cargo run -p switchboard -- schemas`");
+        assert!(
+            stale.is_empty(),
+            "stale generated schemas {stale:?}: run `cargo run -p switchboard -- schemas`"
+        );
     }
 }

@@ -15,5 +15,7 @@ pub fn get(key: &str) -> Option<String> {
 
 /// A setting the plugin cannot work without; missing means a misconfigured connection.
 pub fn require(key: &str) -> Result<String, SendError> {
-    get(key).filter(|v| !v.is_empty()).ok_or_else(|| SendError::misconfigured(key))
+    get(key)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| SendError::misconfigured(key))
 }

@@ -6,8 +6,18 @@ use crate::{FailureReason, SendError};
 
 impl SendError {
     /// The same request will fail the same way again: the host never retries it.
-    pub fn permanent(reason: FailureReason, provider_code: Option<String>, detail: impl Into<String>) -> Self {
-        SendError { retryable: false, retry_after_ms: None, reason, provider_code, detail: detail.into() }
+    pub fn permanent(
+        reason: FailureReason,
+        provider_code: Option<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        SendError {
+            retryable: false,
+            retry_after_ms: None,
+            reason,
+            provider_code,
+            detail: detail.into(),
+        }
     }
 
     /// A later attempt may succeed; `retry_after_ms` is the provider's hint, if it gave one.
@@ -17,24 +27,62 @@ impl SendError {
         retry_after_ms: Option<u64>,
         detail: impl Into<String>,
     ) -> Self {
-        SendError { retryable: true, retry_after_ms, reason, provider_code, detail: detail.into() }
+        SendError {
+            retryable: true,
+            retry_after_ms,
+            reason,
+            provider_code,
+            detail: detail.into(),
+        }
     }
 
     /// A transport failure talking to the provider. A timeout after the request left may
     /// have delivered it; the host retries with the same idempotency key.
     pub fn from_http(err: HttpError) -> Self {
         match err {
-            HttpError::Denied(d) => Self::permanent(FailureReason::PermissionDenied, None, format!("request denied by host: {d}")),
-            HttpError::Invalid(d) => Self::permanent(FailureReason::ProviderError, None, format!("invalid request: {d}")),
-            HttpError::Timeout => Self::retryable(FailureReason::Timeout, None, None, "provider did not answer in time"),
-            HttpError::Connect(d) => Self::retryable(FailureReason::ProviderTransient, None, None, format!("connection failed: {d}")),
-            HttpError::TooLarge => Self::retryable(FailureReason::ProviderError, None, None, "provider response too large"),
-            HttpError::BudgetExhausted => Self::retryable(FailureReason::ProviderTransient, None, None, "request budget for this call exhausted"),
+            HttpError::Denied(d) => Self::permanent(
+                FailureReason::PermissionDenied,
+                None,
+                format!("request denied by host: {d}"),
+            ),
+            HttpError::Invalid(d) => Self::permanent(
+                FailureReason::ProviderError,
+                None,
+                format!("invalid request: {d}"),
+            ),
+            HttpError::Timeout => Self::retryable(
+                FailureReason::Timeout,
+                None,
+                None,
+                "provider did not answer in time",
+            ),
+            HttpError::Connect(d) => Self::retryable(
+                FailureReason::ProviderTransient,
+                None,
+                None,
+                format!("connection failed: {d}"),
+            ),
+            HttpError::TooLarge => Self::retryable(
+                FailureReason::ProviderError,
+                None,
+                None,
+                "provider response too large",
+            ),
+            HttpError::BudgetExhausted => Self::retryable(
+                FailureReason::ProviderTransient,
+                None,
+                None,
+                "request budget for this call exhausted",
+            ),
         }
     }
 
     /// A required connection setting is missing: the connection needs fixing, not a retry.
     pub fn misconfigured(key: &str) -> Self {
-        Self::permanent(FailureReason::PermissionDenied, None, format!("connection is missing config `{key}`"))
+        Self::permanent(
+            FailureReason::PermissionDenied,
+            None,
+            format!("connection is missing config `{key}`"),
+        )
     }
 }

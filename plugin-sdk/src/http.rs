@@ -6,7 +6,9 @@
 //! [`Request::bearer`]) or substituted from `{{secret:NAME}}` placeholders, so secret values
 //! never pass through plugin memory.
 
-pub use crate::bindings::switchboard::channel::http::{Auth, BasicAuth, HttpError, Request, Response};
+pub use crate::bindings::switchboard::channel::http::{
+    Auth, BasicAuth, HttpError, Request, Response,
+};
 
 /// Send a request through the host. Fails with [`HttpError::Denied`] for any destination not
 /// on the plugin's allow-list.
@@ -23,7 +25,14 @@ pub fn send(req: Request) -> Result<Response, HttpError> {
 
 impl Request {
     pub fn new(method: &str, url: impl Into<String>) -> Self {
-        Request { method: method.to_string(), url: url.into(), headers: Vec::new(), body: Vec::new(), auth: None, timeout_ms: None }
+        Request {
+            method: method.to_string(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            auth: None,
+            timeout_ms: None,
+        }
     }
     pub fn get(url: impl Into<String>) -> Self {
         Self::new("GET", url)
@@ -37,19 +46,26 @@ impl Request {
     }
     /// An `application/x-www-form-urlencoded` body.
     pub fn form_body(mut self, encoded: String) -> Self {
-        self.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        self.headers.push((
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
         self.body = encoded.into_bytes();
         self
     }
     pub fn json_body(mut self, json: impl Into<Vec<u8>>) -> Self {
-        self.headers.push(("content-type".into(), "application/json".into()));
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
         self.body = json.into();
         self
     }
     /// HTTP Basic with the username from config key `username_key` and the password from
     /// secret `password_secret`, both filled in by the host.
     pub fn basic_auth(mut self, username_key: &str, password_secret: &str) -> Self {
-        self.auth = Some(Auth::Basic(BasicAuth { username_key: username_key.into(), password_secret: password_secret.into() }));
+        self.auth = Some(Auth::Basic(BasicAuth {
+            username_key: username_key.into(),
+            password_secret: password_secret.into(),
+        }));
         self
     }
     /// `Authorization: Bearer` with the named secret, filled in by the host.
@@ -66,13 +82,20 @@ impl Request {
 impl Response {
     /// The first header with this name, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
     /// `Retry-After` in milliseconds, when given as delta-seconds.
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.header("retry-after")?.trim().parse::<u64>().ok().map(|s| s.saturating_mul(1000))
+        self.header("retry-after")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(|s| s.saturating_mul(1000))
     }
 }

@@ -53,10 +53,10 @@ pub mod secrets;
 pub mod testing;
 
 pub use bindings::switchboard::channel::types::{
-    Button, CarouselElement, Category, ConfigKey, Connection, Content, ContentLimits,
-    ContactActivity, DeliveryState, Failure, FailureReason, HttpReply, InboundMessage, Manifest,
-    Media, MediaKind, Message, Quotation as Quote, Recipient, SendError, Sent, StatusUpdate, Violation,
-    WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
+    Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, Content,
+    ContentLimits, DeliveryState, Failure, FailureReason, HttpReply, InboundMessage, Manifest,
+    Media, MediaKind, Message, Quotation as Quote, Recipient, SendError, Sent, StatusUpdate,
+    Violation, WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
 };
 
 /// Everything a plugin usually needs, in one import.
@@ -82,8 +82,10 @@ pub trait Plugin {
     /// Hand the message to the provider; returns the provider's message id.
     fn send(msg: Message, conn: Connection) -> Result<Sent, SendError>;
     /// Verify the provider's signature and normalise its callback into events.
-    fn handle_webhook(req: WebhookRequest, conn: Connection)
-    -> Result<WebhookOutcome, WebhookError>;
+    fn handle_webhook(
+        req: WebhookRequest,
+        conn: Connection,
+    ) -> Result<WebhookOutcome, WebhookError>;
 }
 
 impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
@@ -116,21 +118,28 @@ macro_rules! export_plugin {
     ($plugin:ident) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            $crate::bindings::__export_channel_plugin!($plugin with_types_in $crate::bindings);
+    $crate::bindings::__export_channel_plugin!($plugin with_types_in $crate::bindings);
         };
     };
 }
 
 impl Violation {
     pub fn new(code: &str, field: &str, message: impl Into<String>) -> Self {
-        Violation { code: code.to_string(), field: field.to_string(), message: message.into() }
+        Violation {
+            code: code.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        }
     }
 }
 
 impl WebhookRequest {
     /// The first header with this name, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 

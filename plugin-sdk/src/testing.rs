@@ -65,7 +65,10 @@ mod native {
             self
         }
         /// Answer every outbound request with `f`.
-        pub fn on_http(mut self, f: impl FnMut(&Request) -> Result<Response, HttpError> + 'static) -> Self {
+        pub fn on_http(
+            mut self,
+            f: impl FnMut(&Request) -> Result<Response, HttpError> + 'static,
+        ) -> Self {
             self.handler = Some(Box::new(f));
             self
         }
@@ -83,17 +86,27 @@ mod native {
             }
         }
 
-        pub(crate) fn hmac(&self, algorithm: HmacAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>, String> {
+        pub(crate) fn hmac(
+            &self,
+            algorithm: HmacAlgorithm,
+            name: &str,
+            data: &[u8],
+        ) -> Result<Vec<u8>, String> {
             use hmac::{Hmac, Mac};
-            let key = self.secrets.get(name).ok_or_else(|| format!("no secret `{name}`"))?;
+            let key = self
+                .secrets
+                .get(name)
+                .ok_or_else(|| format!("no secret `{name}`"))?;
             Ok(match algorithm {
                 HmacAlgorithm::Sha1 => {
-                    let mut m = Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).map_err(|e| e.to_string())?;
+                    let mut m = Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes())
+                        .map_err(|e| e.to_string())?;
                     m.update(data);
                     m.finalize().into_bytes().to_vec()
                 }
                 HmacAlgorithm::Sha256 => {
-                    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).map_err(|e| e.to_string())?;
+                    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+                        .map_err(|e| e.to_string())?;
                     m.update(data);
                     m.finalize().into_bytes().to_vec()
                 }
@@ -120,7 +133,9 @@ mod native {
     pub(crate) fn with_host<R>(f: impl FnOnce(&mut MockHost) -> R) -> R {
         HOST.with(|h| {
             let mut h = h.borrow_mut();
-            let host = h.as_mut().expect("no MockHost installed on this thread: call MockHost::install() in the test");
+            let host = h.as_mut().expect(
+                "no MockHost installed on this thread: call MockHost::install() in the test",
+            );
             f(host)
         })
     }

@@ -8,12 +8,29 @@ pub fn manifest(channel: &str, hosts: &[&str]) -> Manifest {
         name: channel.into(),
         version: "0.0.1".into(),
         capabilities: vec![],
-        config_keys: vec![ConfigKey { name: "api_key".into(), secret: true, required: false, description: "a secret to try to steal".into() }],
+        config_keys: vec![ConfigKey {
+            name: "api_key".into(),
+            secret: true,
+            required: false,
+            description: "a secret to try to steal".into(),
+        }],
         outbound_hosts: hosts.iter().map(|h| h.to_string()).collect(),
-        limits: ContentLimits { max_text_bytes: 1000, max_subject_bytes: 0, max_media: 0, max_media_bytes: 0, max_carousel_elements: 0, max_buttons: 0 },
+        limits: ContentLimits {
+            max_text_bytes: 1000,
+            max_subject_bytes: 0,
+            max_media: 0,
+            max_media_bytes: 0,
+            max_carousel_elements: 0,
+            max_buttons: 0,
+        },
     }
 }
 
 pub fn quote() -> Quote {
-    Quote { product: "test".into(), units: 1, encoding: "utf-8".into(), country: None }
+    Quote {
+        product: "test".into(),
+        units: 1,
+        encoding: "utf-8".into(),
+        country: None,
+    }
 }

@@ -30,12 +30,20 @@ impl FromRequestParts<Arc<Gateway>> for Workspace {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized("Authorization must be `Bearer <api key>`"))?;
         let digest = hash_api_key(key);
-        if let Some(ws) = gw.key_cache.read().unwrap_or_else(|p| p.into_inner()).get(&digest) {
+        if let Some(ws) = gw
+            .key_cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
+        {
             return Ok(Workspace(ws.clone()));
         }
         match gw.store.workspace_for_key(key).await? {
             Some(ws) => {
-                gw.key_cache.write().unwrap_or_else(|p| p.into_inner()).insert(digest, ws.clone());
+                gw.key_cache
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(digest, ws.clone());
                 Ok(Workspace(ws))
             }
             None => Err(unauthorized("unknown API key")),

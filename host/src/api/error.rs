@@ -40,24 +40,43 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, violations: Vec::new() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            violations: Vec::new(),
+        }
     }
     pub fn field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request may be retried")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the request may be retried",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.into(), message: self.message, field: self.field, violations: self.violations },
+            error: ErrorDetail {
+                code: self.code.into(),
+                message: self.message,
+                field: self.field,
+                violations: self.violations,
+            },
         };
         (self.status, axum::Json(body)).into_response()
     }
@@ -73,11 +92,20 @@ impl From<StoreError> for ApiError {
 impl From<IntakeError> for ApiError {
     fn from(e: IntakeError) -> Self {
         match e {
-            IntakeError::UnknownChannel { .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_channel", e.to_string()).field("channel")
-            }
-            IntakeError::Invalid { channel, violations } => {
-                let summary: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.message)).collect();
+            IntakeError::UnknownChannel { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_channel",
+                e.to_string(),
+            )
+            .field("channel"),
+            IntakeError::Invalid {
+                channel,
+                violations,
+            } => {
+                let summary: Vec<String> = violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.message))
+                    .collect();
                 ApiError {
                     status: StatusCode::UNPROCESSABLE_ENTITY,
                     code: "validation_failed",
@@ -97,9 +125,15 @@ impl From<IntakeError> for ApiError {
 impl From<CallbackError> for ApiError {
     fn from(e: CallbackError) -> Self {
         match e {
-            CallbackError::UnknownConnection(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            CallbackError::Unauthorized(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
-            CallbackError::BadRequest(_) => ApiError::new(StatusCode::BAD_REQUEST, "bad_callback", e.to_string()),
+            CallbackError::UnknownConnection(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            CallbackError::Unauthorized(_) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
+            }
+            CallbackError::BadRequest(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_callback", e.to_string())
+            }
             CallbackError::Plugin(_) => {
                 tracing::warn!(error = %e, "plugin failed on a callback");
                 ApiError::new(StatusCode::BAD_GATEWAY, "plugin_error", e.to_string())
@@ -112,19 +146,29 @@ impl From<CallbackError> for ApiError {
 /// Parse a JSON body, naming the offending field on error.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "the request body is empty; expected a JSON object"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the request body is empty; expected a JSON object",
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {inner}"));
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("malformed JSON: {inner}"),
+            );
         }
         let text = inner.to_string();
         // serde reports missing and unknown fields at the parent's path, naming the field.
         let named = ["missing field `", "unknown field `"].iter().find_map(|p| {
-            text.strip_prefix(p).and_then(|rest| rest.split('`').next()).map(str::to_string)
+            text.strip_prefix(p)
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_string)
         });
         let field = match (path.as_str(), named) {
             (".", Some(n)) => n,
@@ -132,9 +176,20 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             (p, None) => p.to_string(),
         };
         let message = text.split(" at line ").next().unwrap_or(&text).to_string();
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{field}: {message}")).field(field)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("{field}: {message}"),
+        )
+        .field(field)
     })?;
-    de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {e}")))?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("malformed JSON: {e}"),
+        )
+    })?;
     Ok(value)
 }
 
@@ -150,7 +205,10 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = err(r#"{"channel":"sms","content":{"text":"x"}}"#);
-        assert_eq!((e.code, e.field.as_deref()), ("invalid_request", Some("to")));
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("invalid_request", Some("to"))
+        );
         let e = err(r#"{"channel":"sms","to":{"phone":5},"content":{"text":"x"}}"#);
         assert_eq!(e.field.as_deref(), Some("to.phone"));
         let e = err(r#"{"channel":"sms","to":{"fone":"+1"},"content":{"text":"x"}}"#);

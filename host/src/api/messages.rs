@@ -24,7 +24,11 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body exceeds the size limit")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body exceeds the size limit",
+            )
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
         }
@@ -32,10 +36,16 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     let bad = || {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", format!("Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"))
-            .field("Idempotency-Key")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        )
+        .field("Idempotency-Key")
     };
     let s = v.to_str().map_err(|_| bad())?;
     if s.is_empty() || s.len() > MAX_IDEMPOTENCY_KEY || !s.bytes().all(|b| b.is_ascii_graphic()) {
@@ -54,7 +64,12 @@ fn replay(id: String, status: Status, same_request: bool) -> Result<Response, Ap
         )
         .field("Idempotency-Key"));
     }
-    Ok((StatusCode::ACCEPTED, [("idempotent-replayed", "true")], Json(Accepted { id, status })).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [("idempotent-replayed", "true")],
+        Json(Accepted { id, status }),
+    )
+        .into_response())
 }
 
 /// Send a message. 202 means it is durably committed and will be dispatched.
@@ -77,7 +92,9 @@ pub async fn create(
     let body = body_bytes(body)?;
     let key = idempotency_key(&headers)?;
     let request: NewMessage = parse_json(&body)?;
-    let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&request).unwrap_or_default()));
+    let request_hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&request).unwrap_or_default(),
+    ));
     if let Some(key) = &key
         && let Some((id, status, hash)) = gw.store.find_idempotent(&ws, key).await?
     {
@@ -98,11 +115,25 @@ pub async fn create(
     match gw.store.insert_message(insert).await? {
         Inserted::New => {
             gw.dispatcher.wake();
-            gw.metrics.accepted.get_or_create(&ChannelLabels { channel }).inc();
-            Ok((StatusCode::ACCEPTED, Json(Accepted { id, status: Status::Queued })).into_response())
+            gw.metrics
+                .accepted
+                .get_or_create(&ChannelLabels { channel })
+                .inc();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(Accepted {
+                    id,
+                    status: Status::Queued,
+                }),
+            )
+                .into_response())
         }
         // A concurrent request with the same key committed first.
-        Inserted::Existing { id, status, same_request } => replay(id, status, same_request),
+        Inserted::Existing {
+            id,
+            status,
+            same_request,
+        } => replay(id, status, same_request),
     }
 }
 
@@ -128,7 +159,11 @@ pub async fn preview(
         product: a.quote.as_ref().map(|q| q.product.clone()),
         units: a.quote.as_ref().map(|q| q.units),
         encoding: a.quote.as_ref().map(|q| q.encoding.clone()),
-        country: a.quote.as_ref().and_then(|q| q.country.clone()).or(a.request.to.country),
+        country: a
+            .quote
+            .as_ref()
+            .and_then(|q| q.country.clone())
+            .or(a.request.to.country),
     }))
 }
 
@@ -137,8 +172,16 @@ pub async fn preview(
     params(("id" = String, Path, description = "Message id")),
     responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn get(State(gw): State<Arc<Gateway>>, Workspace(ws): Workspace, Path(id): Path<String>) -> Result<Json<MessageView>, ApiError> {
-    gw.store.message_view(&ws, &id).await?.map(Json).ok_or_else(|| ApiError::not_found("message"))
+pub async fn get(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    gw.store
+        .message_view(&ws, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("message"))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -163,17 +206,33 @@ pub async fn list(
     Workspace(ws): Workspace,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let status = match q.status.as_deref() {
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("status {s:?} is not one of queued, sending, sent, delivered, seen, failed"))
-                .field("status")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!(
+                    "status {s:?} is not one of queued, sending, sent, delivered, seen, failed"
+                ),
+            )
+            .field("status")
         })?),
         None => None,
     };
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be between 1 and 200").field("limit"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit must be between 1 and 200",
+        )
+        .field("limit"));
     }
-    Ok(Json(gw.store.list_messages(&ws, status, q.channel, q.cursor, limit).await?))
+    Ok(Json(
+        gw.store
+            .list_messages(&ws, status, q.channel, q.cursor, limit)
+            .await?,
+    ))
 }

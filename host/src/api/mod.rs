@@ -23,11 +23,16 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/messages", post(messages::create).get(messages::list))
         .route("/v1/messages/preview", post(messages::preview))
         .route("/v1/messages/{id}", get(messages::get))
-        .route("/v1/webhooks/{connection}", get(webhooks::verify).post(webhooks::receive))
+        .route(
+            "/v1/webhooks/{connection}",
+            get(webhooks::verify).post(webhooks::receive),
+        )
         .route("/v1/plugins", get(system::plugins))
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
         .layer(DefaultBodyLimit::max(gw.max_body_bytes))
         .with_state(gw)
 }

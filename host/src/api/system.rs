@@ -25,12 +25,22 @@ pub struct Health {
 
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
 pub async fn healthz(State(gw): State<Arc<Gateway>>) -> Json<Health> {
-    Json(Health { status: "ok".into(), plugins: gw.runtime.plugins().len(), allocator: gw.runtime.allocator().into() })
+    Json(Health {
+        status: "ok".into(),
+        plugins: gw.runtime.plugins().len(),
+        allocator: gw.runtime.allocator().into(),
+    })
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], gw.metrics.encode())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        gw.metrics.encode(),
+    )
 }
 
 /// Loaded channel plugins and their manifests.
@@ -38,5 +48,12 @@ pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
     responses((status = 200, body = PluginList), (status = 401, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: Workspace) -> Json<PluginList> {
-    Json(PluginList { data: gw.runtime.plugins().iter().map(|p| convert::plugin_view(p)).collect() })
+    Json(PluginList {
+        data: gw
+            .runtime
+            .plugins()
+            .iter()
+            .map(|p| convert::plugin_view(p))
+            .collect(),
+    })
 }

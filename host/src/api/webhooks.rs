@@ -15,6 +15,7 @@ use crate::callbacks::CallbackRequest;
 
 /// A provider callback (status report, verification handshake, inbound message).
 #[utoipa::path(post, path = "/v1/webhooks/{connection}", tag = "webhooks",
+    request_body(content = String, description = "The provider's payload, exactly as sent", content_type = "application/octet-stream"),
     params(("connection" = String, Path, description = "Connection id")),
     responses(
         (status = 200, description = "Accepted; the body is whatever the plugin answers"),
@@ -34,11 +35,23 @@ pub async fn receive(
     let req = CallbackRequest {
         method: method.to_string(),
         url: format!("{}{}", gw.public_url.trim_end_matches('/'), path_and_query),
-        headers: headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
         body: body.to_vec(),
     };
     let reply = gw.handle_callback(&connection, req).await?;
-    let mut resp = (StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK), reply.body).into_response();
+    let mut resp = (
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
+        reply.body,
+    )
+        .into_response();
     for (k, v) in reply.headers {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
             resp.headers_mut().append(k, v);
@@ -49,6 +62,7 @@ pub async fn receive(
 
 /// GET callbacks, e.g. a subscription verification handshake.
 #[utoipa::path(get, path = "/v1/webhooks/{connection}", tag = "webhooks",
+    request_body(content = String, description = "Usually empty", content_type = "application/octet-stream"),
     params(("connection" = String, Path, description = "Connection id")),
     responses((status = 200, description = "The plugin's answer, e.g. the challenge"), (status = 404, body = ErrorBody)))]
 pub async fn verify(

@@ -32,7 +32,11 @@ pub struct DispatchConfig {
 
 impl Default for DispatchConfig {
     fn default() -> Self {
-        DispatchConfig { retry: RetryPolicy::default(), max_in_flight: 512, lease: Duration::from_secs(120) }
+        DispatchConfig {
+            retry: RetryPolicy::default(),
+            max_in_flight: 512,
+            lease: Duration::from_secs(120),
+        }
     }
 }
 
@@ -55,7 +59,15 @@ impl Dispatcher {
         config: DispatchConfig,
     ) -> Arc<Self> {
         let slots = Arc::new(Semaphore::new(config.max_in_flight as usize));
-        Arc::new(Dispatcher { store, runtime, connections, metrics, config, slots, wake: Notify::new() })
+        Arc::new(Dispatcher {
+            store,
+            runtime,
+            connections,
+            metrics,
+            config,
+            slots,
+            wake: Notify::new(),
+        })
     }
 
     /// New work was committed: claim it now rather than at the next poll.
@@ -71,10 +83,16 @@ impl Dispatcher {
                 drop(self.slots.clone().acquire_owned().await);
                 continue;
             }
-            match self.store.claim(free.min(1024) as u32, self.config.lease.as_millis() as i64).await {
+            match self
+                .store
+                .claim(free.min(1024) as u32, self.config.lease.as_millis() as i64)
+                .await
+            {
                 Ok(jobs) if !jobs.is_empty() => {
                     for job in jobs {
-                        let Ok(slot) = self.slots.clone().acquire_owned().await else { return };
+                        let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                            return;
+                        };
                         tokio::spawn(self.clone().deliver(job, slot));
                     }
                     continue;
@@ -105,15 +123,32 @@ impl Dispatcher {
             SendOutcome::Failed(f) if f.retryable => self
                 .config
                 .retry
-                .next_delay(job.attempts + 1, f.retry_after_ms.map(Duration::from_millis))
+                .next_delay(
+                    job.attempts + 1,
+                    f.retry_after_ms.map(Duration::from_millis),
+                )
                 .map(|d| finished_at + d.as_millis() as i64),
             _ => None,
         };
         let (label, reason) = match &outcome {
             SendOutcome::Accepted { .. } => ("accepted", String::new()),
-            SendOutcome::Failed(f) => (if retry_at.is_some() { "retry_scheduled" } else { "failed" }, f.reason.as_str().to_string()),
+            SendOutcome::Failed(f) => (
+                if retry_at.is_some() {
+                    "retry_scheduled"
+                } else {
+                    "failed"
+                },
+                f.reason.as_str().to_string(),
+            ),
         };
-        self.metrics.attempts.get_or_create(&AttemptLabels { channel: channel.clone(), outcome: label.into(), reason }).inc();
+        self.metrics
+            .attempts
+            .get_or_create(&AttemptLabels {
+                channel: channel.clone(),
+                outcome: label.into(),
+                reason,
+            })
+            .inc();
         self.metrics
             .send_seconds
             .get_or_create(&ChannelLabels { channel })
@@ -131,9 +166,13 @@ impl Dispatcher {
         };
         match self.store.complete(completion).await {
             Ok(true) => {}
-            Ok(false) => tracing::warn!(delivery = %job.delivery_id, "lease lost before the outcome was recorded; discarded"),
+            Ok(false) => {
+                tracing::warn!(delivery = %job.delivery_id, "lease lost before the outcome was recorded; discarded")
+            }
             // The lease expires and the delivery is attempted again with the same idempotency key.
-            Err(e) => tracing::error!(delivery = %job.delivery_id, error = %e, "recording the outcome failed"),
+            Err(e) => {
+                tracing::error!(delivery = %job.delivery_id, error = %e, "recording the outcome failed")
+            }
         }
         if retry_at.is_some() {
             self.wake();
@@ -144,18 +183,46 @@ impl Dispatcher {
     async fn attempt(&self, job: &Job) -> (String, SendOutcome) {
         let channel = job.request.channel.clone();
         let Some(conn) = self.connections.get(&job.connection_id) else {
-            return (channel, failed(FailureReason::NoConnection, format!("connection {} no longer exists", job.connection_id), true));
+            return (
+                channel,
+                failed(
+                    FailureReason::NoConnection,
+                    format!("connection {} no longer exists", job.connection_id),
+                    true,
+                ),
+            );
         };
         let Some(plugin) = self.runtime.plugin(&conn.plugin) else {
-            return (channel, failed(FailureReason::NoConnection, format!("plugin `{}` is not loaded", conn.plugin), true));
+            return (
+                channel,
+                failed(
+                    FailureReason::NoConnection,
+                    format!("plugin `{}` is not loaded", conn.plugin),
+                    true,
+                ),
+            );
         };
         let Ok(_permit) = conn.in_flight.clone().acquire_owned().await else {
-            return (channel, failed(FailureReason::NoConnection, "connection closed".into(), true));
+            return (
+                channel,
+                failed(
+                    FailureReason::NoConnection,
+                    "connection closed".into(),
+                    true,
+                ),
+            );
         };
         // The delivery id is the provider idempotency key: stable across every attempt.
-        let msg = convert::wit_message(&job.message_id, &job.workspace_id, &job.request, &job.delivery_id);
+        let msg = convert::wit_message(
+            &job.message_id,
+            &job.workspace_id,
+            &job.request,
+            &job.delivery_id,
+        );
         let outcome = match self.runtime.send(&plugin, conn.ctx.clone(), &msg).await {
-            Ok(Ok(sent)) => SendOutcome::Accepted { provider_message_id: sent.provider_message_id },
+            Ok(Ok(sent)) => SendOutcome::Accepted {
+                provider_message_id: sent.provider_message_id,
+            },
             Ok(Err(e)) => SendOutcome::Failed(Failure {
                 reason: convert::reason(e.reason),
                 provider_code: e.provider_code,
@@ -172,5 +239,11 @@ impl Dispatcher {
 }
 
 fn failed(reason: FailureReason, detail: String, retryable: bool) -> SendOutcome {
-    SendOutcome::Failed(Failure { reason, provider_code: None, detail, retryable, retry_after_ms: None })
+    SendOutcome::Failed(Failure {
+        reason,
+        provider_code: None,
+        detail,
+        retryable,
+        retry_after_ms: None,
+    })
 }

@@ -19,7 +19,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [Status::Queued, Status::Sending, Status::Sent, Status::Delivered, Status::Seen, Status::Failed];
+    pub const ALL: [Status; 6] = [
+        Status::Queued,
+        Status::Sending,
+        Status::Sent,
+        Status::Delivered,
+        Status::Seen,
+        Status::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,7 +133,16 @@ impl FailureReason {
     /// reconnect, a plugin fix or a transient outage, yes; for a bad number or an opt-out, no.
     pub fn resendable(self) -> bool {
         use FailureReason::*;
-        !matches!(self, InvalidFormat | RecipientInvalid | OptedOut | Blocked | FileTooLarge | ContentRejected | UrlBlocked)
+        !matches!(
+            self,
+            InvalidFormat
+                | RecipientInvalid
+                | OptedOut
+                | Blocked
+                | FileTooLarge
+                | ContentRejected
+                | UrlBlocked
+        )
     }
 }
 
@@ -152,7 +168,11 @@ mod tests {
 
     #[test]
     fn reason_names_round_trip() {
-        for r in [FailureReason::PluginError, FailureReason::RecipientInvalid, FailureReason::RateLimited] {
+        for r in [
+            FailureReason::PluginError,
+            FailureReason::RecipientInvalid,
+            FailureReason::RateLimited,
+        ] {
             assert_eq!(FailureReason::parse(r.as_str()), Some(r));
         }
     }

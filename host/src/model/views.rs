@@ -79,7 +79,13 @@ impl AttemptOutcome {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [AttemptOutcome::Accepted, AttemptOutcome::RetryScheduled, AttemptOutcome::Failed].into_iter().find(|o| o.as_str() == s)
+        [
+            AttemptOutcome::Accepted,
+            AttemptOutcome::RetryScheduled,
+            AttemptOutcome::Failed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 

@@ -22,9 +22,15 @@ impl ArtifactCache {
     fn path_for(&self, engine: &Engine, wasm: &[u8]) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
         let digest = Sha256::digest(wasm);
-        Some(dir.join(format!("{}-{:016x}.cwasm", hex::encode(&digest[..16]), engine_hash.finish())))
+        Some(dir.join(format!(
+            "{}-{:016x}.cwasm",
+            hex::encode(&digest[..16]),
+            engine_hash.finish()
+        )))
     }
 
     /// Load from the cache, or compile and store. Cache failures only cost a recompile.
@@ -38,7 +44,9 @@ impl ArtifactCache {
             // private data directory.
             match unsafe { Component::deserialize_file(engine, path) } {
                 Ok(c) => return Ok((c, true)),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unreadable plugin artifact"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unreadable plugin artifact")
+                }
             }
         }
         let component = Component::new(engine, wasm)?;

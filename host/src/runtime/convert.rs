@@ -6,11 +6,20 @@ use super::bindings::wit;
 use crate::model::{self, FailureReason};
 
 pub fn wit_connection(c: &ConnectionCtx) -> wit::Connection {
-    wit::Connection { id: c.id.clone(), name: c.name.clone(), webhook_url: c.webhook_url.clone() }
+    wit::Connection {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        webhook_url: c.webhook_url.clone(),
+    }
 }
 
 /// The message as a plugin sees it. `idempotency_key` is stable across a delivery's attempts.
-pub fn wit_message(id: &str, workspace: &str, m: &model::NewMessage, idempotency_key: &str) -> wit::Message {
+pub fn wit_message(
+    id: &str,
+    workspace: &str,
+    m: &model::NewMessage,
+    idempotency_key: &str,
+) -> wit::Message {
     let to = &m.to;
     wit::Message {
         id: id.to_string(),
@@ -38,7 +47,11 @@ pub fn wit_message(id: &str, workspace: &str, m: &model::NewMessage, idempotency
                     buttons: e
                         .buttons
                         .iter()
-                        .map(|b| wit::Button { title: b.title.clone(), url: b.url.clone(), payload: b.payload.clone() })
+                        .map(|b| wit::Button {
+                            title: b.title.clone(),
+                            url: b.url.clone(),
+                            payload: b.payload.clone(),
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -48,7 +61,11 @@ pub fn wit_message(id: &str, workspace: &str, m: &model::NewMessage, idempotency
             model::Category::Marketing => wit::Category::Marketing,
             model::Category::FollowUp => wit::Category::FollowUp,
         },
-        metadata: m.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        metadata: m
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         idempotency_key: idempotency_key.to_string(),
     }
 }
@@ -68,7 +85,11 @@ fn wit_media(m: &model::Media) -> wit::Media {
 }
 
 pub fn violation(v: wit::Violation) -> model::Violation {
-    model::Violation { code: v.code, field: v.field, message: v.message }
+    model::Violation {
+        code: v.code,
+        field: v.field,
+        message: v.message,
+    }
 }
 
 pub fn reason(r: wit::FailureReason) -> FailureReason {
@@ -115,7 +136,12 @@ pub fn plugin_view(p: &super::LoadedPlugin) -> model::PluginView {
         config_keys: m
             .config_keys
             .iter()
-            .map(|k| model::ConfigKeyView { name: k.name.clone(), secret: k.secret, required: k.required, description: k.description.clone() })
+            .map(|k| model::ConfigKeyView {
+                name: k.name.clone(),
+                secret: k.secret,
+                required: k.required,
+                description: k.description.clone(),
+            })
             .collect(),
         outbound_hosts: m.outbound_hosts.clone(),
         limits: model::ContentLimitsView {

@@ -20,14 +20,24 @@ pub struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.hit = true;
             return Ok(false);
         }
         Ok(true)
     }
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -55,7 +65,11 @@ impl CallState {
         client: reqwest::Client,
     ) -> Self {
         // std on wasm32-wasip2 imports WASI; give it nothing: no args, env, files or sockets.
-        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
         let max_bytes = limits.memory_bytes;
         CallState {
             plugin,
@@ -65,7 +79,10 @@ impl CallState {
             client,
             requests_made: 0,
             denied: None,
-            limiter: MemoryLimiter { max_bytes, hit: false },
+            limiter: MemoryLimiter {
+                max_bytes,
+                hit: false,
+            },
             wasi,
             table: ResourceTable::new(),
         }
@@ -78,51 +95,74 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl types::Host for CallState {}
 
 impl http::Host for CallState {
-    async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+    async fn send(&mut self, req: http::Request) -> Result<http::Response, http::HttpError> {
         if self.requests_made >= self.limits.http_max_requests_per_call {
-            return Ok(Err(http::HttpError::BudgetExhausted));
+            return Err(http::HttpError::BudgetExhausted);
         }
         self.requests_made += 1;
-        let result = outbound::execute(&self.client, &self.limits, &self.allowed, self.conn.as_deref(), req).await;
+        let result = outbound::execute(
+            &self.client,
+            &self.limits,
+            &self.allowed,
+            self.conn.as_deref(),
+            req,
+        )
+        .await;
         if let Err(http::HttpError::Denied(why)) = &result {
             tracing::warn!(plugin = %self.plugin, connection = %self.connection_id(), %why, "plugin request denied");
             self.denied = Some(why.clone());
         }
-        Ok(result)
+        result
     }
 }
 
 impl config::Host for CallState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.conn.as_deref().and_then(|c| c.config.get(&key).cloned()))
+        Ok(self
+            .conn
+            .as_deref()
+            .and_then(|c| c.config.get(&key).cloned()))
     }
 }
 
 impl secrets::Host for CallState {
     fn has(&mut self, name: String) -> wasmtime::Result<bool> {
-        Ok(self.conn.as_deref().is_some_and(|c| c.secrets.contains_key(&name)))
+        Ok(self
+            .conn
+            .as_deref()
+            .is_some_and(|c| c.secrets.contains_key(&name)))
     }
 
-    fn hmac(&mut self, algorithm: secrets::HmacAlgorithm, name: String, data: Vec<u8>) -> wasmtime::Result<Result<Vec<u8>, String>> {
+    fn hmac(
+        &mut self,
+        algorithm: secrets::HmacAlgorithm,
+        name: String,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<Vec<u8>, String>> {
         let Some(secret) = self.conn.as_deref().and_then(|c| c.secrets.get(&name)) else {
             return Ok(Err(format!("connection has no secret `{name}`")));
         };
         let key = secret.expose().as_bytes();
         Ok(Ok(match algorithm {
             secrets::HmacAlgorithm::Sha1 => {
-                let mut m = Hmac::<sha1::Sha1>::new_from_slice(key).map_err(wasmtime::Error::msg)?;
+                let mut m =
+                    Hmac::<sha1::Sha1>::new_from_slice(key).map_err(wasmtime::Error::msg)?;
                 m.update(&data);
                 m.finalize().into_bytes().to_vec()
             }
             secrets::HmacAlgorithm::Sha256 => {
-                let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).map_err(wasmtime::Error::msg)?;
+                let mut m =
+                    Hmac::<sha2::Sha256>::new_from_slice(key).map_err(wasmtime::Error::msg)?;
                 m.update(&data);
                 m.finalize().into_bytes().to_vec()
             }
@@ -148,6 +188,9 @@ impl log::Host for CallState {
 
 impl clock::Host for CallState {
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0))
+        Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0))
     }
 }

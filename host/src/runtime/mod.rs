@@ -107,11 +107,23 @@ pub struct ConnectionCtx {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("plugin `{plugin}` {export} exceeded its {ms} ms deadline")]
-    Deadline { plugin: String, export: &'static str, ms: u128 },
+    Deadline {
+        plugin: String,
+        export: &'static str,
+        ms: u128,
+    },
     #[error("plugin `{plugin}` {export} exceeded its memory limit of {limit_mib} MiB")]
-    Memory { plugin: String, export: &'static str, limit_mib: usize },
+    Memory {
+        plugin: String,
+        export: &'static str,
+        limit_mib: usize,
+    },
     #[error("plugin `{plugin}` {export} trapped: {detail}")]
-    Trap { plugin: String, export: &'static str, detail: String },
+    Trap {
+        plugin: String,
+        export: &'static str,
+        detail: String,
+    },
     #[error("plugin `{plugin}` could not be instantiated: {detail}")]
     Instantiate { plugin: String, detail: String },
 }
@@ -159,11 +171,16 @@ pub struct PluginRuntime {
 }
 
 impl PluginRuntime {
-    pub fn new(limits: RuntimeLimits, cache_dir: Option<PathBuf>) -> Result<Arc<Self>, RuntimeError> {
+    pub fn new(
+        limits: RuntimeLimits,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Arc<Self>, RuntimeError> {
         let (engine, allocator) = build_engine(&limits)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        ChannelPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        ChannelPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         // The engine's clock for deadlines. The thread holds a weak reference and ends with
         // the engine.
@@ -210,55 +227,144 @@ impl PluginRuntime {
     /// Compile (or load from cache), link, smoke-test with `describe`, then register.
     /// A plugin with the same name replaces the old one; calls already running finish on the
     /// old instance-pre.
-    pub async fn load(self: &Arc<Self>, source: &str, wasm: Vec<u8>) -> Result<Arc<LoadedPlugin>, RuntimeError> {
+    pub async fn load(
+        self: &Arc<Self>,
+        source: &str,
+        wasm: Vec<u8>,
+    ) -> Result<Arc<LoadedPlugin>, RuntimeError> {
         let this = self.clone();
         let source_name = source.to_string();
-        let (component, from_cache) = tokio::task::spawn_blocking(move || this.cache.load(&this.engine, &wasm))
-            .await
-            .map_err(|e| RuntimeError::Load { source_name: source_name.clone(), detail: e.to_string() })?
-            .map_err(|e| RuntimeError::Load { source_name: source_name.clone(), detail: format!("{e:#}") })?;
-        let load_err = |e: wasmtime::Error| RuntimeError::Load { source_name: source_name.clone(), detail: format!("{e:#}") };
+        let (component, from_cache) =
+            tokio::task::spawn_blocking(move || this.cache.load(&this.engine, &wasm))
+                .await
+                .map_err(|e| RuntimeError::Load {
+                    source_name: source_name.clone(),
+                    detail: e.to_string(),
+                })?
+                .map_err(|e| RuntimeError::Load {
+                    source_name: source_name.clone(),
+                    detail: format!("{e:#}"),
+                })?;
+        let load_err = |e: wasmtime::Error| RuntimeError::Load {
+            source_name: source_name.clone(),
+            detail: format!("{e:#}"),
+        };
         let instance_pre = self.linker.instantiate_pre(&component).map_err(load_err)?;
         let pre = ChannelPluginPre::new(instance_pre).map_err(load_err)?;
 
         let manifest = {
-            let (mut store, inst) = self.instantiate(&pre, source, None, Arc::from([]), self.limits.pure_deadline).await?;
+            let (mut store, inst) = self
+                .instantiate(&pre, source, None, Arc::from([]), self.limits.pure_deadline)
+                .await?;
             let started = Instant::now();
-            let r = tokio::time::timeout(self.limits.pure_deadline, inst.switchboard_channel_plugin().call_describe(&mut store)).await;
-            finish(source, "describe", &store, started, self.limits.pure_deadline, r)?
+            let r = tokio::time::timeout(
+                self.limits.pure_deadline,
+                inst.switchboard_channel_plugin().call_describe(&mut store),
+            )
+            .await;
+            finish(
+                source,
+                "describe",
+                &store,
+                started,
+                self.limits.pure_deadline,
+                r,
+            )?
         };
-        check_manifest(&manifest).map_err(|detail| RuntimeError::Manifest { source_name: source_name.clone(), detail })?;
-        let allowed: Arc<[OriginPattern]> = outbound::allow_list(&manifest.outbound_hosts, None).into();
-        let plugin = Arc::new(LoadedPlugin { manifest, source: source_name, from_cache, pre, allowed_without_connection: allowed });
-        self.plugins.write().unwrap_or_else(|p| p.into_inner()).insert(plugin.name().to_string(), plugin.clone());
-        tracing::info!(plugin = plugin.name(), channel = plugin.channel(), from_cache, "plugin loaded");
+        check_manifest(&manifest).map_err(|detail| RuntimeError::Manifest {
+            source_name: source_name.clone(),
+            detail,
+        })?;
+        let allowed: Arc<[OriginPattern]> =
+            outbound::allow_list(&manifest.outbound_hosts, None).into();
+        let plugin = Arc::new(LoadedPlugin {
+            manifest,
+            source: source_name,
+            from_cache,
+            pre,
+            allowed_without_connection: allowed,
+        });
+        self.plugins
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(plugin.name().to_string(), plugin.clone());
+        tracing::info!(
+            plugin = plugin.name(),
+            channel = plugin.channel(),
+            from_cache,
+            "plugin loaded"
+        );
         Ok(plugin)
     }
 
     pub fn plugin(&self, name: &str) -> Option<Arc<LoadedPlugin>> {
-        self.plugins.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.plugins
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Loaded plugins, sorted by name.
     pub fn plugins(&self) -> Vec<Arc<LoadedPlugin>> {
-        let mut all: Vec<_> = self.plugins.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let mut all: Vec<_> = self
+            .plugins
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
         all.sort_by(|a, b| a.name().cmp(b.name()));
         all
     }
 
-    pub async fn validate(&self, plugin: &LoadedPlugin, msg: &wit::Message) -> Result<Vec<wit::Violation>, CallError> {
+    pub async fn validate(
+        &self,
+        plugin: &LoadedPlugin,
+        msg: &wit::Message,
+    ) -> Result<Vec<wit::Violation>, CallError> {
         let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), None, plugin.allowed_without_connection.clone(), deadline).await?;
+        let (mut store, inst) = self
+            .instantiate(
+                &plugin.pre,
+                plugin.name(),
+                None,
+                plugin.allowed_without_connection.clone(),
+                deadline,
+            )
+            .await?;
         let started = Instant::now();
-        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_validate(&mut store, msg)).await;
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_validate(&mut store, msg),
+        )
+        .await;
         finish(plugin.name(), "validate", &store, started, deadline, r)
     }
 
-    pub async fn quote(&self, plugin: &LoadedPlugin, msg: &wit::Message) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
+    pub async fn quote(
+        &self,
+        plugin: &LoadedPlugin,
+        msg: &wit::Message,
+    ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
         let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), None, plugin.allowed_without_connection.clone(), deadline).await?;
+        let (mut store, inst) = self
+            .instantiate(
+                &plugin.pre,
+                plugin.name(),
+                None,
+                plugin.allowed_without_connection.clone(),
+                deadline,
+            )
+            .await?;
         let started = Instant::now();
-        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_quote(&mut store, msg)).await;
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_quote(&mut store, msg),
+        )
+        .await;
         finish(plugin.name(), "quote", &store, started, deadline, r)
     }
 
@@ -269,11 +375,19 @@ impl PluginRuntime {
         msg: &wit::Message,
     ) -> Result<Result<wit::Sent, wit::SendError>, CallError> {
         let deadline = self.limits.send_deadline;
-        let allowed: Arc<[OriginPattern]> = outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
+        let allowed: Arc<[OriginPattern]> =
+            outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
         let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline).await?;
+        let (mut store, inst) = self
+            .instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline)
+            .await?;
         let started = Instant::now();
-        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_send(&mut store, msg, &wit_conn)).await;
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_send(&mut store, msg, &wit_conn),
+        )
+        .await;
         finish(plugin.name(), "send", &store, started, deadline, r)
     }
 
@@ -284,13 +398,27 @@ impl PluginRuntime {
         req: &wit::WebhookRequest,
     ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
         let deadline = self.limits.webhook_deadline;
-        let allowed: Arc<[OriginPattern]> = outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
+        let allowed: Arc<[OriginPattern]> =
+            outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
         let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline).await?;
+        let (mut store, inst) = self
+            .instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline)
+            .await?;
         let started = Instant::now();
-        let r = tokio::time::timeout(deadline, inst.switchboard_channel_plugin().call_handle_webhook(&mut store, req, &wit_conn))
-            .await;
-        finish(plugin.name(), "handle-webhook", &store, started, deadline, r)
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_handle_webhook(&mut store, req, &wit_conn),
+        )
+        .await;
+        finish(
+            plugin.name(),
+            "handle-webhook",
+            &store,
+            started,
+            deadline,
+            r,
+        )
     }
 
     async fn instantiate(
@@ -302,8 +430,21 @@ impl PluginRuntime {
         deadline: Duration,
     ) -> Result<(Store<CallState>, ChannelPlugin), CallError> {
         // Bounded by the pool size: waiting here is back-pressure, not failure.
-        let _slot = self.slots.acquire().await.map_err(|e| CallError::Instantiate { plugin: plugin.into(), detail: e.to_string() })?;
-        let state = CallState::new(Arc::from(plugin), conn, allowed, self.limits.clone(), self.client.clone());
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| CallError::Instantiate {
+                plugin: plugin.into(),
+                detail: e.to_string(),
+            })?;
+        let state = CallState::new(
+            Arc::from(plugin),
+            conn,
+            allowed,
+            self.limits.clone(),
+            self.client.clone(),
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(deadline_ticks(deadline));
@@ -311,7 +452,10 @@ impl PluginRuntime {
         let inst = pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| CallError::Instantiate { plugin: plugin.into(), detail: format!("{e:#}") })?;
+            .map_err(|e| CallError::Instantiate {
+                plugin: plugin.into(),
+                detail: format!("{e:#}"),
+            })?;
         Ok((store, inst))
     }
 }
@@ -331,23 +475,57 @@ fn finish<R>(
 ) -> Result<R, CallError> {
     let err = match outcome {
         Ok(Ok(v)) => return Ok(v),
-        Err(_) => return Err(CallError::Deadline { plugin: plugin.into(), export, ms: deadline.as_millis() }),
+        Err(_) => {
+            return Err(CallError::Deadline {
+                plugin: plugin.into(),
+                export,
+                ms: deadline.as_millis(),
+            });
+        }
         Ok(Err(e)) => e,
     };
     if store.data().limiter.hit {
-        return Err(CallError::Memory { plugin: plugin.into(), export, limit_mib: store.data().limiter.max_bytes >> 20 });
+        return Err(CallError::Memory {
+            plugin: plugin.into(),
+            export,
+            limit_mib: store.data().limiter.max_bytes >> 20,
+        });
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Err(CallError::Deadline { plugin: plugin.into(), export, ms: started.elapsed().as_millis().max(deadline.as_millis()) }),
-        Some(trap) => Err(CallError::Trap { plugin: plugin.into(), export, detail: trap.to_string() }),
-        None => Err(CallError::Trap { plugin: plugin.into(), export, detail: format!("{err:#}").lines().next().unwrap_or_default().to_string() }),
+        Some(Trap::Interrupt) => Err(CallError::Deadline {
+            plugin: plugin.into(),
+            export,
+            ms: started.elapsed().as_millis().max(deadline.as_millis()),
+        }),
+        Some(trap) => Err(CallError::Trap {
+            plugin: plugin.into(),
+            export,
+            detail: trap.to_string(),
+        }),
+        None => Err(CallError::Trap {
+            plugin: plugin.into(),
+            export,
+            detail: format!("{err:#}")
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        }),
     }
 }
 
 fn check_manifest(m: &wit::Manifest) -> Result<(), String> {
-    let valid_name = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let valid_name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
     if !valid_name(&m.channel) {
-        return Err(format!("channel {:?} must be 1-64 of [A-Za-z0-9_-]", m.channel));
+        return Err(format!(
+            "channel {:?} must be 1-64 of [A-Za-z0-9_-]",
+            m.channel
+        ));
     }
     if !valid_name(&m.name) {
         return Err(format!("name {:?} must be 1-64 of [A-Za-z0-9_-]", m.name));

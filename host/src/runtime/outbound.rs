@@ -36,14 +36,23 @@ impl OriginPattern {
             Some(rest) => (true, rest.to_string()),
             None => (wildcard, host),
         };
-        Some(OriginPattern { scheme: url.scheme().to_string(), host, wildcard, port })
+        Some(OriginPattern {
+            scheme: url.scheme().to_string(),
+            host,
+            wildcard,
+            port,
+        })
     }
 
     pub fn matches(&self, url: &Url) -> bool {
-        let Some(host) = url.host_str() else { return false };
+        let Some(host) = url.host_str() else {
+            return false;
+        };
         let host = host.to_ascii_lowercase();
         let host_ok = if self.wildcard {
-            host.len() > self.host.len() && host.ends_with(&self.host) && host[..host.len() - self.host.len()].ends_with('.')
+            host.len() > self.host.len()
+                && host.ends_with(&self.host)
+                && host[..host.len() - self.host.len()].ends_with('.')
         } else {
             host == self.host
         };
@@ -56,7 +65,10 @@ pub fn allow_list(manifest_hosts: &[String], conn: Option<&ConnectionCtx>) -> Ve
     manifest_hosts
         .iter()
         .map(String::as_str)
-        .chain(conn.into_iter().flat_map(|c| c.allowed_origins.iter().map(String::as_str)))
+        .chain(
+            conn.into_iter()
+                .flat_map(|c| c.allowed_origins.iter().map(String::as_str)),
+        )
         .filter_map(OriginPattern::parse)
         .collect()
 }
@@ -64,7 +76,9 @@ pub fn allow_list(manifest_hosts: &[String], conn: Option<&ConnectionCtx>) -> Ve
 /// Replace `{{secret:NAME}}` with the connection's secret. Unknown names stay as they are,
 /// so a typo shows up at the provider as an auth failure rather than leaking anything.
 fn fill_secrets(text: &str, conn: Option<&ConnectionCtx>) -> String {
-    let Some(conn) = conn else { return text.to_string() };
+    let Some(conn) = conn else {
+        return text.to_string();
+    };
     if !text.contains("{{secret:") {
         return text.to_string();
     }
@@ -82,10 +96,13 @@ pub async fn execute(
     conn: Option<&ConnectionCtx>,
     req: Request,
 ) -> Result<Response, HttpError> {
-    let url = Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("bad url {:?}: {e}", req.url)))?;
+    let url = Url::parse(&req.url)
+        .map_err(|e| HttpError::Invalid(format!("bad url {:?}: {e}", req.url)))?;
     if !allowed.iter().any(|p| p.matches(&url)) {
         let origin = url.origin().ascii_serialization();
-        return Err(HttpError::Denied(format!("{origin} is not on this plugin's allow-list")));
+        return Err(HttpError::Denied(format!(
+            "{origin} is not on this plugin's allow-list"
+        )));
     }
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| HttpError::Invalid(format!("bad method {:?}", req.method)))?;
@@ -101,14 +118,27 @@ pub async fn execute(
     }
     match &req.auth {
         Some(Auth::Basic(b)) => {
-            let conn = conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
-            let user = conn.config.get(&b.username_key).cloned().unwrap_or_default();
-            let pass = conn.secrets.get(&b.password_secret).map(|s| s.expose().to_string());
+            let conn =
+                conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
+            let user = conn
+                .config
+                .get(&b.username_key)
+                .cloned()
+                .unwrap_or_default();
+            let pass = conn
+                .secrets
+                .get(&b.password_secret)
+                .map(|s| s.expose().to_string());
             builder = builder.basic_auth(user, pass);
         }
         Some(Auth::Bearer(name)) => {
-            let conn = conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
-            let token = conn.secrets.get(name).map(|s| s.expose().to_string()).unwrap_or_default();
+            let conn =
+                conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
+            let token = conn
+                .secrets
+                .get(name)
+                .map(|s| s.expose().to_string())
+                .unwrap_or_default();
             builder = builder.bearer_auth(token);
         }
         None => {}
@@ -124,7 +154,12 @@ pub async fn execute(
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
@@ -133,7 +168,11 @@ pub async fn execute(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn classify(e: reqwest::Error) -> HttpError {
@@ -157,16 +196,24 @@ mod tests {
     use super::*;
 
     fn m(p: &str, u: &str) -> bool {
-        OriginPattern::parse(p).unwrap().matches(&Url::parse(u).unwrap())
+        OriginPattern::parse(p)
+            .unwrap()
+            .matches(&Url::parse(u).unwrap())
     }
 
     #[test]
     fn origin_patterns() {
-        assert!(m("https://api.twilio.com", "https://api.twilio.com/2010-04-01/x"));
+        assert!(m(
+            "https://api.twilio.com",
+            "https://api.twilio.com/2010-04-01/x"
+        ));
         assert!(m("https://api.twilio.com", "https://API.twilio.com:443/"));
         assert!(!m("https://api.twilio.com", "http://api.twilio.com/"));
         assert!(!m("https://api.twilio.com", "https://api.twilio.com:8443/"));
-        assert!(!m("https://api.twilio.com", "https://api.twilio.com.evil.com/"));
+        assert!(!m(
+            "https://api.twilio.com",
+            "https://api.twilio.com.evil.com/"
+        ));
         assert!(m("https://*.example.com", "https://a.b.example.com/"));
         assert!(!m("https://*.example.com", "https://example.com/"));
         assert!(!m("https://*.example.com", "https://badexample.com/"));

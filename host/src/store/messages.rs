@@ -4,8 +4,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::{
-    AttemptOutcome, AttemptView, DeliveryView, FailureReason, FailureView, MessagePage, MessageSummary, MessageView,
-    Millis, NewMessage, Status, TimelineEntry, now_ms, rfc3339,
+    AttemptOutcome, AttemptView, DeliveryView, FailureReason, FailureView, MessagePage,
+    MessageSummary, MessageView, Millis, NewMessage, Status, TimelineEntry, now_ms, rfc3339,
 };
 
 /// A delivery planned at accept time: which connection, and the plugin's quote.
@@ -35,7 +35,11 @@ pub struct InsertMessage {
 pub enum Inserted {
     New,
     /// The idempotency key was seen before: this is the original message.
-    Existing { id: String, status: Status, same_request: bool },
+    Existing {
+        id: String,
+        status: Status,
+        same_request: bool,
+    },
 }
 
 impl Store {
@@ -69,12 +73,20 @@ impl Store {
     }
 
     /// Look up an idempotency key without writing: the fast path for a repeated request.
-    pub async fn find_idempotent(&self, workspace_id: &str, key: &str) -> Result<Option<(String, Status, String)>, StoreError> {
+    pub async fn find_idempotent(
+        &self,
+        workspace_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, Status, String)>, StoreError> {
         let (ws, key) = (workspace_id.to_string(), key.to_string());
         self.read(move |c| find_by_key(c, &ws, &key)).await
     }
 
-    pub async fn message_view(&self, workspace_id: &str, id: &str) -> Result<Option<MessageView>, StoreError> {
+    pub async fn message_view(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<MessageView>, StoreError> {
         let (ws, id) = (workspace_id.to_string(), id.to_string());
         self.read(move |c| load_view(c, &ws, &id)).await
     }
@@ -129,12 +141,17 @@ pub(super) fn parse_status(s: &str) -> Result<Status, StoreError> {
     Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
 }
 
-fn find_by_key(c: &Connection, ws: &str, key: &str) -> Result<Option<(String, Status, String)>, StoreError> {
+fn find_by_key(
+    c: &Connection,
+    ws: &str,
+    key: &str,
+) -> Result<Option<(String, Status, String)>, StoreError> {
     let row = c
         .prepare_cached("SELECT id, status, request_hash FROM messages WHERE workspace_id = ?1 AND idempotency_key = ?2")?
         .query_row(params![ws, key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
         .optional()?;
-    row.map(|(id, st, h)| Ok((id, parse_status(&st)?, h))).transpose()
+    row.map(|(id, st, h)| Ok((id, parse_status(&st)?, h)))
+        .transpose()
 }
 
 pub(super) fn insert_event(
@@ -160,8 +177,11 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
         })
         .optional()?;
-    let Some((channel, status, request, idempotency_key, created, updated)) = row else { return Ok(None) };
-    let req: NewMessage = serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let Some((channel, status, request, idempotency_key, created, updated)) = row else {
+        return Ok(None);
+    };
+    let req: NewMessage =
+        serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
 
     let mut stmt = c.prepare_cached(
         "SELECT id, channel, connection_id, status, provider_message_id, product, units, encoding, country, next_attempt_at,
@@ -232,8 +252,11 @@ fn load_attempts(c: &Connection, delivery_id: &str) -> Result<Vec<AttemptView>, 
             started_at: rfc3339(started),
             finished_at: rfc3339(finished),
             duration_ms: finished - started,
-            outcome: AttemptOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("attempt outcome {outcome:?}")))?,
-            reason: r.get::<_, Option<String>>(4)?.and_then(|s| FailureReason::parse(&s)),
+            outcome: AttemptOutcome::parse(&outcome)
+                .ok_or_else(|| StoreError::Corrupt(format!("attempt outcome {outcome:?}")))?,
+            reason: r
+                .get::<_, Option<String>>(4)?
+                .and_then(|s| FailureReason::parse(&s)),
             provider_code: r.get(5)?,
             detail: r.get(6)?,
             retry_after_ms: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
@@ -257,4 +280,3 @@ fn load_timeline(c: &Connection, delivery_id: &str) -> Result<Vec<TimelineEntry>
     }
     Ok(out)
 }
-

@@ -62,9 +62,15 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) `switchboard.db` in `data_dir` and run migrations.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open { path: data_dir.into(), detail: e.to_string() })?;
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
+            path: data_dir.into(),
+            detail: e.to_string(),
+        })?;
         let path = data_dir.join("switchboard.db");
-        let mut conn = Connection::open(&path).map_err(|e| StoreError::Open { path: path.clone(), detail: e.to_string() })?;
+        let mut conn = Connection::open(&path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=FULL;
@@ -78,8 +84,15 @@ impl Store {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer_loop(conn, rx))
-            .map_err(|e| StoreError::Open { path: path.clone(), detail: e.to_string() })?;
-        Ok(Store { writer: tx, readers: Mutex::new(Vec::new()), path })
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(Store {
+            writer: tx,
+            readers: Mutex::new(Vec::new()),
+            path,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -102,7 +115,10 @@ impl Store {
                 });
             })
         });
-        self.writer.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -130,13 +146,19 @@ impl Store {
         if let Some(c) = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
         }
-        let c = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         c.execute_batch("PRAGMA busy_timeout=5000;")?;
         Ok(c)
     }
 }
 
-fn in_savepoint<R>(t: &Transaction, f: impl FnOnce(&Transaction) -> Result<R, StoreError>) -> Result<R, StoreError> {
+fn in_savepoint<R>(
+    t: &Transaction,
+    f: impl FnOnce(&Transaction) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
     t.execute_batch("SAVEPOINT op")?;
     match f(t) {
         Ok(v) => {

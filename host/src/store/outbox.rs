@@ -68,7 +68,10 @@ pub struct StatusEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// The delivery moved to the new status.
-    Moved { message_id: String, delivery_id: String },
+    Moved {
+        message_id: String,
+        delivery_id: String,
+    },
     /// Recorded in the timeline only: late, duplicate or out of order.
     Ignored { delivery_id: String },
     /// No delivery has this provider id yet: held until the send is recorded.
@@ -198,12 +201,22 @@ impl Store {
     }
 
     /// Apply provider callbacks, in order, in one commit.
-    pub async fn apply_status_events(&self, events: Vec<StatusEvent>) -> Result<Vec<Applied>, StoreError> {
-        self.write(move |t| events.iter().map(|e| apply_status(t, e)).collect()).await
+    pub async fn apply_status_events(
+        &self,
+        events: Vec<StatusEvent>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        self.write(move |t| events.iter().map(|e| apply_status(t, e)).collect())
+            .await
     }
 }
 
-fn insert_attempt(t: &Transaction, c: &Completion, number: u32, outcome: AttemptOutcome, f: Option<&Failure>) -> Result<(), StoreError> {
+fn insert_attempt(
+    t: &Transaction,
+    c: &Completion,
+    number: u32,
+    outcome: AttemptOutcome,
+    f: Option<&Failure>,
+) -> Result<(), StoreError> {
     t.prepare_cached(
         "INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, reason, provider_code, detail, retry_after_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -222,15 +235,23 @@ fn insert_attempt(t: &Transaction, c: &Completion, number: u32, outcome: Attempt
     Ok(())
 }
 
-fn set_status(t: &Transaction, delivery_id: &str, status: Status, now: Millis) -> Result<(), StoreError> {
-    t.prepare_cached("UPDATE deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![delivery_id, status.as_str(), now])?;
+fn set_status(
+    t: &Transaction,
+    delivery_id: &str,
+    status: Status,
+    now: Millis,
+) -> Result<(), StoreError> {
+    t.prepare_cached("UPDATE deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![delivery_id, status.as_str(), now])?;
     Ok(())
 }
 
 /// The message's status is its best delivery's: any progress wins over a failed sibling.
 fn refresh_message(t: &Transaction, message_id: &str, now: Millis) -> Result<(), StoreError> {
     let mut stmt = t.prepare_cached("SELECT status FROM deliveries WHERE message_id = ?1")?;
-    let statuses = stmt.query_map([message_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let statuses = stmt
+        .query_map([message_id], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
     let mut overall: Option<Status> = None;
     for s in statuses {
         let s = parse_status(&s)?;
@@ -242,7 +263,8 @@ fn refresh_message(t: &Transaction, message_id: &str, now: Millis) -> Result<(),
         });
     }
     if let Some(status) = overall {
-        t.prepare_cached("UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![message_id, status.as_str(), now])?;
+        t.prepare_cached("UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute(params![message_id, status.as_str(), now])?;
     }
     Ok(())
 }
@@ -270,11 +292,25 @@ fn apply_status(t: &Transaction, e: &StatusEvent) -> Result<Applied, StoreError>
     };
     let current = parse_status(&current)?;
     let detail = match &e.failure {
-        Some((reason, code, detail)) => format!("{}: {detail}{}", reason.as_str(), code.as_ref().map(|c| format!(" (code {c})")).unwrap_or_default()),
+        Some((reason, code, detail)) => format!(
+            "{}: {detail}{}",
+            reason.as_str(),
+            code.as_ref()
+                .map(|c| format!(" (code {c})"))
+                .unwrap_or_default()
+        ),
         None => format!("provider status {}", e.provider_status),
     };
     if !current.can_become(e.status) {
-        insert_event(t, &delivery_id, e.status, e.at, "provider", Some(&format!("{detail}; ignored, already {}", current.as_str())), false)?;
+        insert_event(
+            t,
+            &delivery_id,
+            e.status,
+            e.at,
+            "provider",
+            Some(&format!("{detail}; ignored, already {}", current.as_str())),
+            false,
+        )?;
         return Ok(Applied::Ignored { delivery_id });
     }
     set_status(t, &delivery_id, e.status, e.at)?;
@@ -282,26 +318,54 @@ fn apply_status(t: &Transaction, e: &StatusEvent) -> Result<Applied, StoreError>
         t.prepare_cached("UPDATE deliveries SET failure_reason = ?2, failure_code = ?3, failure_detail = ?4, failure_retryable = 0 WHERE id = ?1")?
             .execute(params![delivery_id, reason.as_str(), code, text])?;
     }
-    insert_event(t, &delivery_id, e.status, e.at, "provider", Some(&detail), true)?;
+    insert_event(
+        t,
+        &delivery_id,
+        e.status,
+        e.at,
+        "provider",
+        Some(&detail),
+        true,
+    )?;
     refresh_message(t, &message_id, e.at)?;
-    Ok(Applied::Moved { message_id, delivery_id })
+    Ok(Applied::Moved {
+        message_id,
+        delivery_id,
+    })
 }
 
-fn replay_early_callbacks(t: &Transaction, connection_id: &str, provider_message_id: &str) -> Result<(), StoreError> {
+fn replay_early_callbacks(
+    t: &Transaction,
+    connection_id: &str,
+    provider_message_id: &str,
+) -> Result<(), StoreError> {
     let mut stmt = t.prepare_cached(
         "DELETE FROM early_callbacks WHERE connection_id = ?1 AND provider_message_id = ?2
          RETURNING seq, status, at, detail, failure_reason, failure_code",
     )?;
     let mut held = stmt
         .query_map(params![connection_id, provider_message_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     drop(stmt);
     held.sort_by_key(|h| h.0);
     for (_, status, at, detail, reason, code) in held {
         let status = parse_status(&status)?;
-        let failure = reason.map(|r| (FailureReason::parse(&r).unwrap_or(FailureReason::Unknown), code, detail.clone().unwrap_or_default()));
+        let failure = reason.map(|r| {
+            (
+                FailureReason::parse(&r).unwrap_or(FailureReason::Unknown),
+                code,
+                detail.clone().unwrap_or_default(),
+            )
+        });
         let e = StatusEvent {
             connection_id: connection_id.to_string(),
             provider_message_id: provider_message_id.to_string(),

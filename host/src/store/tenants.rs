@@ -32,14 +32,21 @@ impl Store {
     pub async fn ensure_workspace(&self, id: &str, name: &str) -> Result<(), StoreError> {
         let (id, name) = (id.to_string(), name.to_string());
         self.write(move |t| {
-            t.execute("INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)", params![id, name, now_ms()])?;
+            t.execute(
+                "INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![id, name, now_ms()],
+            )?;
             Ok(())
         })
         .await
     }
 
     pub async fn add_api_key(&self, workspace_id: &str, key: &str) -> Result<(), StoreError> {
-        let (ws, hash, prefix) = (workspace_id.to_string(), hash_api_key(key), key.chars().take(12).collect::<String>());
+        let (ws, hash, prefix) = (
+            workspace_id.to_string(),
+            hash_api_key(key),
+            key.chars().take(12).collect::<String>(),
+        );
         self.write(move |t| {
             t.execute(
                 "INSERT OR IGNORE INTO api_keys (key_hash, workspace_id, prefix, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -54,7 +61,12 @@ impl Store {
     pub async fn workspace_for_key(&self, key: &str) -> Result<Option<String>, StoreError> {
         let hash = hash_api_key(key);
         self.read(move |c| {
-            Ok(c.query_row("SELECT workspace_id FROM api_keys WHERE key_hash = ?1", [hash], |r| r.get(0)).optional()?)
+            Ok(c.query_row(
+                "SELECT workspace_id FROM api_keys WHERE key_hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }

@@ -65,12 +65,20 @@ pub fn segment(text: &str) -> Segmentation {
     match gsm {
         Some(costs) => {
             let units = costs.iter().sum();
-            Segmentation { encoding: Encoding::Gsm7, units, segments: count_segments(&costs, units, GSM7_SINGLE, GSM7_PER_SEGMENT) }
+            Segmentation {
+                encoding: Encoding::Gsm7,
+                units,
+                segments: count_segments(&costs, units, GSM7_SINGLE, GSM7_PER_SEGMENT),
+            }
         }
         None => {
             let costs: Vec<usize> = text.chars().map(char::len_utf16).collect();
             let units = costs.iter().sum();
-            Segmentation { encoding: Encoding::Ucs2, units, segments: count_segments(&costs, units, UCS2_SINGLE, UCS2_PER_SEGMENT) }
+            Segmentation {
+                encoding: Encoding::Ucs2,
+                units,
+                segments: count_segments(&costs, units, UCS2_SINGLE, UCS2_PER_SEGMENT),
+            }
         }
     }
 }
@@ -217,6 +225,11 @@ mod tests {
 
     #[test]
     fn characters_outside_euc_kr_are_reported_with_position() {
-        assert_eq!(euc_kr_len("안녕 😀"), Err(Unencodable { ch: '😀', index: 3 }));
+        assert_eq!(
+            euc_kr_len("안녕 😀"),
+            Err(Unencodable {
+                ch: '😀', index: 3
+            })
+        );
     }
 }

@@ -14,7 +14,7 @@ pub mod encoding;
 pub mod twilio;
 pub mod webhook;
 
-use encoding::{KoreanProduct, KR_LMS_MAX_BYTES, KR_SUBJECT_MAX_BYTES};
+use encoding::{KR_LMS_MAX_BYTES, KR_SUBJECT_MAX_BYTES, KoreanProduct};
 use switchboard_plugin_sdk::prelude::*;
 
 /// Twilio rejects bodies over 1,600 characters.
@@ -35,13 +35,37 @@ impl Plugin for SmsPlugin {
             channel: "sms".into(),
             name: "twilio-sms".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: vec!["status-callbacks".into(), "idempotency-key".into(), "korean-lms".into()],
+            capabilities: vec![
+                "status-callbacks".into(),
+                "idempotency-key".into(),
+                "korean-lms".into(),
+            ],
             config_keys: vec![
                 key("account_sid", false, true, "Twilio Account SID (AC...)"),
-                key("auth_token", true, true, "Twilio auth token: authenticates sends and signs callbacks"),
-                key("from", false, false, "Sender number in E.164; required unless messaging_service_sid is set"),
-                key("messaging_service_sid", false, false, "Twilio Messaging Service SID (MG...)"),
-                key("base_url", false, false, "API origin, default https://api.twilio.com"),
+                key(
+                    "auth_token",
+                    true,
+                    true,
+                    "Twilio auth token: authenticates sends and signs callbacks",
+                ),
+                key(
+                    "from",
+                    false,
+                    false,
+                    "Sender number in E.164; required unless messaging_service_sid is set",
+                ),
+                key(
+                    "messaging_service_sid",
+                    false,
+                    false,
+                    "Twilio Messaging Service SID (MG...)",
+                ),
+                key(
+                    "base_url",
+                    false,
+                    false,
+                    "API origin, default https://api.twilio.com",
+                ),
             ],
             outbound_hosts: vec![twilio::DEFAULT_BASE_URL.into()],
             limits: ContentLimits {
@@ -67,7 +91,10 @@ impl Plugin for SmsPlugin {
         twilio::send(&msg, &conn)
     }
 
-    fn handle_webhook(req: WebhookRequest, _conn: Connection) -> Result<WebhookOutcome, WebhookError> {
+    fn handle_webhook(
+        req: WebhookRequest,
+        _conn: Connection,
+    ) -> Result<WebhookOutcome, WebhookError> {
         webhook::handle(&req)
     }
 }
@@ -84,22 +111,42 @@ fn analyze(msg: &Message) -> Result<Quote, Vec<Violation>> {
     let mut violations = Vec::new();
     let country = msg.to.country.clone();
     if msg.to.phone.as_deref().is_none_or(str::is_empty) {
-        violations.push(Violation::new("required", "to.phone", "an SMS needs a phone number in E.164"));
+        violations.push(Violation::new(
+            "required",
+            "to.phone",
+            "an SMS needs a phone number in E.164",
+        ));
     }
     let text = msg.content.text.as_deref().unwrap_or("");
     let has_media = !msg.content.media.is_empty();
     if text.is_empty() && !has_media {
-        violations.push(Violation::new("required", "content.text", "text must not be empty"));
+        violations.push(Violation::new(
+            "required",
+            "content.text",
+            "text must not be empty",
+        ));
     }
     if !msg.content.carousel.is_empty() {
-        violations.push(Violation::new("unsupported", "content.carousel", "SMS cannot carry a carousel"));
+        violations.push(Violation::new(
+            "unsupported",
+            "content.carousel",
+            "SMS cannot carry a carousel",
+        ));
     }
     if msg.content.media.len() > MAX_MEDIA {
-        violations.push(Violation::new("too_many", "content.media", format!("at most {MAX_MEDIA} media per message")));
+        violations.push(Violation::new(
+            "too_many",
+            "content.media",
+            format!("at most {MAX_MEDIA} media per message"),
+        ));
     }
     for (i, m) in msg.content.media.iter().enumerate() {
         if m.kind != MediaKind::Image {
-            violations.push(Violation::new("unsupported", &format!("content.media[{i}].kind"), "MMS carries images only"));
+            violations.push(Violation::new(
+                "unsupported",
+                &format!("content.media[{i}].kind"),
+                "MMS carries images only",
+            ));
         }
     }
 
@@ -109,14 +156,22 @@ fn analyze(msg: &Message) -> Result<Quote, Vec<Violation>> {
         international_quote(msg, text, has_media, &mut violations)
     };
     match quote {
-        Some((product, units, encoding)) if violations.is_empty() => {
-            Ok(Quote { product: product.into(), units, encoding: encoding.into(), country })
-        }
+        Some((product, units, encoding)) if violations.is_empty() => Ok(Quote {
+            product: product.into(),
+            units,
+            encoding: encoding.into(),
+            country,
+        }),
         _ => Err(violations),
     }
 }
 
-fn korean_quote(msg: &Message, text: &str, has_media: bool, violations: &mut Vec<Violation>) -> Option<(&'static str, u32, &'static str)> {
+fn korean_quote(
+    msg: &Message,
+    text: &str,
+    has_media: bool,
+    violations: &mut Vec<Violation>,
+) -> Option<(&'static str, u32, &'static str)> {
     let bytes = match encoding::euc_kr_len(text) {
         Ok(n) => n,
         Err(bad) => {
@@ -140,7 +195,10 @@ fn korean_quote(msg: &Message, text: &str, has_media: bool, violations: &mut Vec
             Err(bad) => violations.push(Violation::new(
                 "unsupported_character",
                 "content.subject",
-                format!("character {:?} (U+{:04X}) cannot be sent to a Korean number (not in EUC-KR)", bad.ch, bad.ch as u32),
+                format!(
+                    "character {:?} (U+{:04X}) cannot be sent to a Korean number (not in EUC-KR)",
+                    bad.ch, bad.ch as u32
+                ),
             )),
         }
     }
@@ -159,9 +217,23 @@ fn korean_quote(msg: &Message, text: &str, has_media: bool, violations: &mut Vec
     }
 }
 
-fn international_quote(msg: &Message, text: &str, has_media: bool, violations: &mut Vec<Violation>) -> Option<(&'static str, u32, &'static str)> {
-    if msg.content.subject.as_deref().is_some_and(|s| !s.is_empty()) {
-        violations.push(Violation::new("unsupported", "content.subject", "a subject is only carried by Korean LMS"));
+fn international_quote(
+    msg: &Message,
+    text: &str,
+    has_media: bool,
+    violations: &mut Vec<Violation>,
+) -> Option<(&'static str, u32, &'static str)> {
+    if msg
+        .content
+        .subject
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        violations.push(Violation::new(
+            "unsupported",
+            "content.subject",
+            "a subject is only carried by Korean LMS",
+        ));
     }
     let chars = text.chars().count();
     if chars > MAX_TEXT_CHARS {
@@ -196,7 +268,12 @@ mod tests {
                 push_token: None,
                 name: None,
             },
-            content: Content { text: Some(text.into()), subject: None, media: vec![], carousel: vec![] },
+            content: Content {
+                text: Some(text.into()),
+                subject: None,
+                media: vec![],
+                carousel: vec![],
+            },
             category: Category::Transactional,
             metadata: vec![],
             idempotency_key: "dlv_1".into(),
@@ -211,28 +288,52 @@ mod tests {
     #[test]
     fn gsm_and_ucs2_quotes() {
         let us = |t: &str| message("+15005550006", "US", t);
-        assert_eq!(quote(&us(&"a".repeat(160))), ("sms".into(), 1, "gsm-7".into()));
-        assert_eq!(quote(&us(&"a".repeat(161))), ("sms".into(), 2, "gsm-7".into()));
+        assert_eq!(
+            quote(&us(&"a".repeat(160))),
+            ("sms".into(), 1, "gsm-7".into())
+        );
+        assert_eq!(
+            quote(&us(&"a".repeat(161))),
+            ("sms".into(), 2, "gsm-7".into())
+        );
         assert_eq!(quote(&us("hi 😀")), ("sms".into(), 1, "ucs-2".into()));
-        assert_eq!(quote(&us(&"{".repeat(81))), ("sms".into(), 2, "gsm-7".into()));
+        assert_eq!(
+            quote(&us(&"{".repeat(81))),
+            ("sms".into(), 2, "gsm-7".into())
+        );
     }
 
     #[test]
     fn korean_sms_lms_boundaries() {
         let kr = |t: &str| message("+821012345678", "KR", t);
-        assert_eq!(quote(&kr(&"가".repeat(45))), ("sms".into(), 1, "euc-kr".into()));
-        assert_eq!(quote(&kr(&format!("{}a", "가".repeat(45)))), ("lms".into(), 1, "euc-kr".into()));
-        assert_eq!(quote(&kr(&"가".repeat(1000))), ("lms".into(), 1, "euc-kr".into()));
+        assert_eq!(
+            quote(&kr(&"가".repeat(45))),
+            ("sms".into(), 1, "euc-kr".into())
+        );
+        assert_eq!(
+            quote(&kr(&format!("{}a", "가".repeat(45)))),
+            ("lms".into(), 1, "euc-kr".into())
+        );
+        assert_eq!(
+            quote(&kr(&"가".repeat(1000))),
+            ("lms".into(), 1, "euc-kr".into())
+        );
         let v = SmsPlugin::validate(&kr(&format!("{}a", "가".repeat(1000))));
         assert_eq!(v.len(), 1);
-        assert_eq!((v[0].code.as_str(), v[0].field.as_str()), ("too_long", "content.text"));
+        assert_eq!(
+            (v[0].code.as_str(), v[0].field.as_str()),
+            ("too_long", "content.text")
+        );
     }
 
     #[test]
     fn korean_rejects_characters_outside_euc_kr() {
         let v = SmsPlugin::validate(&message("+821012345678", "KR", "안녕하세요 😀"));
         assert_eq!(v.len(), 1);
-        assert_eq!((v[0].code.as_str(), v[0].field.as_str()), ("unsupported_character", "content.text"));
+        assert_eq!(
+            (v[0].code.as_str(), v[0].field.as_str()),
+            ("unsupported_character", "content.text")
+        );
         assert!(v[0].message.contains("U+1F600"), "{}", v[0].message);
         // The same text is fine for a US number (UCS-2).
         assert!(SmsPlugin::validate(&message("+15005550006", "US", "안녕하세요 😀")).is_empty());

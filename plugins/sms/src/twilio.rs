@@ -8,12 +8,19 @@ pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 /// token (attached by the host), and our delivery's idempotency key.
 pub fn build_request(msg: &Message, conn: &Connection) -> Result<Request, SendError> {
     let account_sid = config::require("account_sid")?;
-    let base = config::get("base_url").filter(|b| !b.is_empty()).unwrap_or_else(|| DEFAULT_BASE_URL.into());
-    let to = msg.to.phone.clone().ok_or_else(|| SendError::permanent(FailureReason::InvalidFormat, None, "no phone number"))?;
+    let base = config::get("base_url")
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| DEFAULT_BASE_URL.into());
+    let to = msg.to.phone.clone().ok_or_else(|| {
+        SendError::permanent(FailureReason::InvalidFormat, None, "no phone number")
+    })?;
 
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("To", &to);
-    match (config::get("messaging_service_sid").filter(|s| !s.is_empty()), config::get("from").filter(|s| !s.is_empty())) {
+    match (
+        config::get("messaging_service_sid").filter(|s| !s.is_empty()),
+        config::get("from").filter(|s| !s.is_empty()),
+    ) {
         (Some(service), _) => form.append_pair("MessagingServiceSid", &service),
         (None, Some(from)) => form.append_pair("From", &from),
         (None, None) => return Err(SendError::misconfigured("from")),
@@ -31,7 +38,11 @@ pub fn build_request(msg: &Message, conn: &Connection) -> Result<Request, SendEr
     if !conn.webhook_url.is_empty() {
         form.append_pair("StatusCallback", &conn.webhook_url);
     }
-    let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", base.trim_end_matches('/'), account_sid);
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Messages.json",
+        base.trim_end_matches('/'),
+        account_sid
+    );
     Ok(Request::post(url)
         .basic_auth("account_sid", "auth_token")
         .header("accept", "application/json")
@@ -44,12 +55,28 @@ pub fn send(msg: &Message, conn: &Connection) -> Result<Sent, SendError> {
     let resp = http::send(req).map_err(SendError::from_http)?;
     if resp.is_success() {
         let body: serde_json::Value = serde_json::from_slice(&resp.body).map_err(|e| {
-            SendError::retryable(FailureReason::ProviderError, None, None, format!("unreadable success body: {e}"))
+            SendError::retryable(
+                FailureReason::ProviderError,
+                None,
+                None,
+                format!("unreadable success body: {e}"),
+            )
         })?;
-        let sid = body.get("sid").and_then(|s| s.as_str()).filter(|s| !s.is_empty()).ok_or_else(|| {
-            SendError::retryable(FailureReason::ProviderError, None, None, "success body has no sid")
-        })?;
-        return Ok(Sent { provider_message_id: sid.to_string() });
+        let sid = body
+            .get("sid")
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                SendError::retryable(
+                    FailureReason::ProviderError,
+                    None,
+                    None,
+                    "success body has no sid",
+                )
+            })?;
+        return Ok(Sent {
+            provider_message_id: sid.to_string(),
+        });
     }
     Err(map_error(&resp))
 }
@@ -83,7 +110,12 @@ pub fn map_error(resp: &Response) -> SendError {
         429 => SendError::retryable(FailureReason::RateLimited, code_str, retry_after, detail),
         401 => SendError::permanent(FailureReason::TokenExpired, code_str, detail),
         403 => SendError::permanent(FailureReason::PermissionDenied, code_str, detail),
-        s if s >= 500 => SendError::retryable(FailureReason::ProviderTransient, code_str, retry_after, detail),
+        s if s >= 500 => SendError::retryable(
+            FailureReason::ProviderTransient,
+            code_str,
+            retry_after,
+            detail,
+        ),
         _ => SendError::permanent(FailureReason::ProviderError, code_str, detail),
     }
 }
@@ -114,13 +146,20 @@ mod tests {
     use switchboard_plugin_sdk::testing::MockHost;
 
     fn conn() -> Connection {
-        Connection { id: "con_1".into(), name: "sms".into(), webhook_url: "https://gw.example/v1/webhooks/con_1".into() }
+        Connection {
+            id: "con_1".into(),
+            name: "sms".into(),
+            webhook_url: "https://gw.example/v1/webhooks/con_1".into(),
+        }
     }
 
     fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
         Response {
             status,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -150,16 +189,40 @@ mod tests {
 
     #[test]
     fn errors_map_to_the_taxonomy() {
-        let e = map_error(&resp(400, &[], r#"{"code":21211,"message":"invalid To","status":400}"#));
-        assert_eq!((e.reason, e.retryable, e.provider_code.as_deref()), (FailureReason::RecipientInvalid, false, Some("21211")));
-        let e = map_error(&resp(429, &[("Retry-After", "2")], r#"{"code":20429,"message":"slow down"}"#));
-        assert_eq!((e.reason, e.retryable, e.retry_after_ms), (FailureReason::RateLimited, true, Some(2000)));
+        let e = map_error(&resp(
+            400,
+            &[],
+            r#"{"code":21211,"message":"invalid To","status":400}"#,
+        ));
+        assert_eq!(
+            (e.reason, e.retryable, e.provider_code.as_deref()),
+            (FailureReason::RecipientInvalid, false, Some("21211"))
+        );
+        let e = map_error(&resp(
+            429,
+            &[("Retry-After", "2")],
+            r#"{"code":20429,"message":"slow down"}"#,
+        ));
+        assert_eq!(
+            (e.reason, e.retryable, e.retry_after_ms),
+            (FailureReason::RateLimited, true, Some(2000))
+        );
         let e = map_error(&resp(503, &[], "upstream down"));
-        assert_eq!((e.reason, e.retryable), (FailureReason::ProviderTransient, true));
+        assert_eq!(
+            (e.reason, e.retryable),
+            (FailureReason::ProviderTransient, true)
+        );
         let e = map_error(&resp(400, &[], r#"{"code":21610,"message":"STOP"}"#));
         assert_eq!((e.reason, e.retryable), (FailureReason::OptedOut, false));
-        let e = map_error(&resp(401, &[], r#"{"code":20003,"message":"Authenticate"}"#));
-        assert_eq!((e.reason, e.retryable), (FailureReason::TokenExpired, false));
+        let e = map_error(&resp(
+            401,
+            &[],
+            r#"{"code":20003,"message":"Authenticate"}"#,
+        ));
+        assert_eq!(
+            (e.reason, e.retryable),
+            (FailureReason::TokenExpired, false)
+        );
     }
 
     #[test]

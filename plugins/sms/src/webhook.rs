@@ -10,9 +10,18 @@ use switchboard_plugin_sdk::secrets::HmacAlgorithm;
 pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
     let params: Vec<(String, String)> = form_urlencoded::parse(&req.body).into_owned().collect();
     verify(req, &params)?;
-    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let sid = get("MessageSid").or_else(|| get("SmsSid")).ok_or_else(|| WebhookError::BadRequest("missing MessageSid".into()))?;
-    let status = get("MessageStatus").or_else(|| get("SmsStatus")).ok_or_else(|| WebhookError::BadRequest("missing MessageStatus".into()))?;
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let sid = get("MessageSid")
+        .or_else(|| get("SmsSid"))
+        .ok_or_else(|| WebhookError::BadRequest("missing MessageSid".into()))?;
+    let status = get("MessageStatus")
+        .or_else(|| get("SmsStatus"))
+        .ok_or_else(|| WebhookError::BadRequest("missing MessageStatus".into()))?;
     let error_code = get("ErrorCode").filter(|c| !c.is_empty());
 
     let state = match status {
@@ -46,7 +55,10 @@ pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
             })]
         })
         .unwrap_or_default();
-    Ok(WebhookOutcome { events, reply: None })
+    Ok(WebhookOutcome {
+        events,
+        reply: None,
+    })
 }
 
 fn verify(req: &WebhookRequest, params: &[(String, String)]) -> Result<(), WebhookError> {
@@ -56,8 +68,15 @@ fn verify(req: &WebhookRequest, params: &[(String, String)]) -> Result<(), Webho
     let given = base64::engine::general_purpose::STANDARD
         .decode(given.trim())
         .map_err(|_| WebhookError::Unauthorized("X-Twilio-Signature is not base64".into()))?;
-    if !secrets::verify_hmac(HmacAlgorithm::Sha1, "auth_token", &signed_payload(&req.url, params), &given) {
-        return Err(WebhookError::Unauthorized("X-Twilio-Signature does not match".into()));
+    if !secrets::verify_hmac(
+        HmacAlgorithm::Sha1,
+        "auth_token",
+        &signed_payload(&req.url, params),
+        &given,
+    ) {
+        return Err(WebhookError::Unauthorized(
+            "X-Twilio-Signature does not match".into(),
+        ));
     }
     Ok(())
 }
@@ -80,7 +99,9 @@ mod tests {
     use switchboard_plugin_sdk::testing::MockHost;
 
     fn request(url: &str, params: &[(&str, &str)], signature: &str) -> WebhookRequest {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
         WebhookRequest {
             method: "POST".into(),
             url: url.into(),
@@ -99,11 +120,25 @@ mod tests {
             ("From", "+12349013030"),
             ("To", "+18005551212"),
         ];
-        let req = request("https://mycompany.com/myapp.php?foo=1&bar=2", &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
-        let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let req = request(
+            "https://mycompany.com/myapp.php?foo=1&bar=2",
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+        );
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert!(verify(&req, &owned).is_ok());
-        let bad = request("https://mycompany.com/myapp.php?foo=1&bar=3", &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
-        assert!(matches!(verify(&bad, &owned), Err(WebhookError::Unauthorized(_))));
+        let bad = request(
+            "https://mycompany.com/myapp.php?foo=1&bar=3",
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+        );
+        assert!(matches!(
+            verify(&bad, &owned),
+            Err(WebhookError::Unauthorized(_))
+        ));
     }
 
     #[test]
@@ -111,28 +146,56 @@ mod tests {
         let _h = MockHost::new().secret("auth_token", "tok").install();
         let url = "http://gw/v1/webhooks/c1";
         let sign = |params: &[(&str, &str)]| {
-            let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            let mac = secrets::hmac(HmacAlgorithm::Sha1, "auth_token", &signed_payload(url, &owned)).unwrap();
+            let owned: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let mac = secrets::hmac(
+                HmacAlgorithm::Sha1,
+                "auth_token",
+                &signed_payload(url, &owned),
+            )
+            .unwrap();
             base64::engine::general_purpose::STANDARD.encode(mac)
         };
         let p = [("MessageSid", "SM1"), ("MessageStatus", "delivered")];
         let out = handle(&request(url, &p, &sign(&p))).unwrap();
-        assert!(matches!(&out.events[..], [WebhookEvent::Status(s)] if s.state == DeliveryState::Delivered && s.provider_message_id == "SM1"));
+        assert!(
+            matches!(&out.events[..], [WebhookEvent::Status(s)] if s.state == DeliveryState::Delivered && s.provider_message_id == "SM1")
+        );
 
-        let p = [("MessageSid", "SM2"), ("MessageStatus", "undelivered"), ("ErrorCode", "30007")];
+        let p = [
+            ("MessageSid", "SM2"),
+            ("MessageStatus", "undelivered"),
+            ("ErrorCode", "30007"),
+        ];
         let out = handle(&request(url, &p, &sign(&p))).unwrap();
-        let WebhookEvent::Status(s) = &out.events[0] else { panic!("status expected") };
+        let WebhookEvent::Status(s) = &out.events[0] else {
+            panic!("status expected")
+        };
         let f = s.failure.as_ref().unwrap();
-        assert_eq!((s.state, f.reason, f.provider_code.as_deref()), (DeliveryState::Failed, FailureReason::Blocked, Some("30007")));
+        assert_eq!(
+            (s.state, f.reason, f.provider_code.as_deref()),
+            (DeliveryState::Failed, FailureReason::Blocked, Some("30007"))
+        );
 
         let p = [("MessageSid", "SM3"), ("MessageStatus", "queued")];
-        assert!(handle(&request(url, &p, &sign(&p))).unwrap().events.is_empty());
+        assert!(
+            handle(&request(url, &p, &sign(&p)))
+                .unwrap()
+                .events
+                .is_empty()
+        );
     }
 
     #[test]
     fn tampered_body_is_unauthorized() {
         let _h = MockHost::new().secret("auth_token", "tok").install();
-        let req = request("http://gw/x", &[("MessageSid", "SM1"), ("MessageStatus", "delivered")], "AAAA");
+        let req = request(
+            "http://gw/x",
+            &[("MessageSid", "SM1"), ("MessageStatus", "delivered")],
+            "AAAA",
+        );
         assert!(matches!(handle(&req), Err(WebhookError::Unauthorized(_))));
     }
 }

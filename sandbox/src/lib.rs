@@ -1,0 +1,264 @@
+//! Provider simulators for Switchboard.
+//!
+//! The gateway's channel plugins talk to real providers over their real wire formats. Mocking at
+//! the plugin boundary would test our idea of those formats against itself, so instead this
+//! crate runs an HTTP server that *is* a provider as far as a client can tell: same paths, same
+//! auth, same JSON and error envelopes, same signed delivery callbacks (see
+//! `/work/shared/reference/providers.md`). On top of that it offers what a real provider cannot:
+//! a control API under `/_sandbox` to inject faults (errors, rate limits, latency, timeouts,
+//! connection resets, lost/duplicated/reordered callbacks) and to observe what the gateway
+//! actually sent, so tests can assert on exactly-once behaviour.
+//!
+//! Today it simulates the Twilio Messages API (`sms`). The fault book ([`faults`]) and the
+//! callback sender ([`callbacks`]) know nothing about Twilio, so simulators for email, push or
+//! messenger providers plug into the same control API.
+//!
+//! # Sandbox extension: send-side idempotency
+//!
+//! Real Twilio has no idempotency key on message creation, which makes "timeout after the
+//! request was sent" impossible to retry safely. The sandbox honours an `Idempotency-Key`
+//! request header: the first response produced for a key (per account) is stored and replayed
+//! verbatim (status and body, hence the same `sid`) for every later request with that key,
+//! without creating a message or scheduling callbacks. Injected faults are not stored, since
+//! they simulate the request never reaching the provider; a fault with `accept: true` is
+//! processed first, so the retry finds the stored acceptance. Clients that want to be correct
+//! against the real Twilio must not rely on this.
+
+pub mod callbacks;
+mod conn;
+mod control;
+pub mod faults;
+pub mod sms;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::callbacks::CallbackSender;
+use crate::conn::{ConnKill, KillableListener};
+use crate::faults::FaultBook;
+
+pub use crate::sms::signature::twilio_signature;
+
+/// The only account the simulated Twilio knows.
+pub const SANDBOX_ACCOUNT_SID: &str = "AC5a4db0c0ffee0000000000000000000b";
+/// Auth token of [`SANDBOX_ACCOUNT_SID`]; also the key of every callback signature.
+pub const SANDBOX_AUTH_TOKEN: &str = "5a4db0c0ffee00000000000000000a17";
+/// Twilio's magic "valid" test number; also the sender used for Messaging Service sends.
+pub const SANDBOX_FROM_NUMBER: &str = "+15005550006";
+
+/// How long a `timeout` fault holds a request before dropping the connection.
+const TIMEOUT_HOLD: Duration = Duration::from_secs(60);
+/// How long `shutdown` waits for in-flight requests before aborting the server.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    pub sms: SmsSimConfig,
+}
+
+/// Timing of the simulated SMS delivery; both delays are measured from acceptance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmsSimConfig {
+    pub sent_delay: Duration,
+    pub delivered_delay: Duration,
+}
+
+impl Default for SmsSimConfig {
+    fn default() -> Self {
+        Self {
+            sent_delay: Duration::from_millis(20),
+            delivered_delay: Duration::from_millis(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot bind the sandbox to {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read the sandbox's local address: {0}")]
+    LocalAddr(std::io::Error),
+    #[error("cannot build the callback HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
+
+/// State shared by every simulator and the control API.
+pub(crate) struct Shared {
+    initial: SandboxConfig,
+    pub(crate) config: Mutex<SandboxConfig>,
+    pub(crate) faults: FaultBook,
+    pub(crate) callbacks: CallbackSender,
+    pub(crate) sms: sms::SmsState,
+    /// Flipped once on shutdown so requests held by a `timeout` fault let go.
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn new(cfg: SandboxConfig, client: reqwest::Client) -> Arc<Self> {
+        Arc::new(Self {
+            initial: cfg.clone(),
+            config: Mutex::new(cfg),
+            faults: FaultBook::new(vec![sms::CHANNEL]),
+            callbacks: CallbackSender::new(client),
+            sms: sms::SmsState::default(),
+            shutdown: watch::Sender::new(false),
+        })
+    }
+
+    pub(crate) fn sms_config(&self) -> SmsSimConfig {
+        self.config.lock().expect("config poisoned").sms
+    }
+
+    /// Back to the state right after `start`: no messages, counters, faults or pending
+    /// callbacks, and the configuration given at start.
+    pub(crate) fn reset(&self) {
+        self.callbacks.clear();
+        self.faults.clear();
+        self.sms.clear();
+        *self.config.lock().expect("config poisoned") = self.initial.clone();
+    }
+
+    /// Holds a request as a `timeout` fault does, letting go early on shutdown.
+    pub(crate) async fn hold(&self) {
+        let mut stop = self.shutdown.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(TIMEOUT_HOLD) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+}
+
+/// Drops the connection a request came in on without answering. Without the sandbox's own
+/// listener (the router mounted elsewhere) there is no socket to reset; the closest is an
+/// empty 502 with `Connection: close`.
+pub(crate) fn drop_connection(kill: Option<&ConnKill>) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    if let Some(kill) = kill {
+        kill.kill();
+    }
+    (StatusCode::BAD_GATEWAY, [(header::CONNECTION, "close")]).into_response()
+}
+
+fn callback_client() -> reqwest::Result<reqwest::Client> {
+    // Callbacks go to 127.0.0.1; an HTTP(S)_PROXY in the environment must not divert them.
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(callbacks::CALLBACK_TIMEOUT)
+        .build()
+}
+
+fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(sms::routes())
+        .merge(control::routes())
+        .fallback(sms::not_found)
+        .with_state(shared)
+}
+
+/// The simulator as a plain router, for mounting in another server. `reset` faults degrade to
+/// an empty 502 there (see [`start`] for the real thing).
+pub fn router(cfg: SandboxConfig) -> Router {
+    let client = callback_client().unwrap_or_default();
+    app(Shared::new(cfg, client))
+}
+
+/// A running sandbox. Dropping it stops the server as well, without waiting.
+pub struct SandboxHandle {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxHandle {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, releases held requests, aborts pending callbacks and waits briefly for
+    /// in-flight requests before aborting the server.
+    pub async fn shutdown(mut self) {
+        self.signal_stop();
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+
+    fn signal_stop(&self) {
+        self.shared.shutdown.send_replace(true);
+        self.shared.callbacks.clear();
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
+/// Binds `listen` (port 0 picks a free port) and serves the sandbox on the current tokio
+/// runtime until the handle is shut down or dropped.
+pub async fn start(listen: SocketAddr, cfg: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| SandboxError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(SandboxError::LocalAddr)?;
+    let shared = Shared::new(cfg, callback_client()?);
+    let service = app(shared.clone()).into_make_service_with_connect_info::<ConnKill>();
+    let mut stop = shared.shutdown.subscribe();
+    let server =
+        axum::serve(KillableListener::new(listener), service).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+    let task = tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::warn!("sandbox server stopped: {e}");
+        }
+    });
+    tracing::info!(%addr, "provider sandbox listening");
+    Ok(SandboxHandle {
+        addr,
+        shared,
+        task: Some(task),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower_hex(s: &str) -> bool {
+        s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    }
+
+    #[test]
+    fn credentials_look_like_twilio_ones() {
+        let sid = SANDBOX_ACCOUNT_SID.strip_prefix("AC").expect("AC prefix");
+        assert!(sid.len() == 32 && lower_hex(sid));
+        assert!(SANDBOX_AUTH_TOKEN.len() == 32 && lower_hex(SANDBOX_AUTH_TOKEN));
+    }
+}

@@ -1,0 +1,237 @@
+//! Accepted messages, counters and stored idempotent responses of the SMS simulator.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::errors::TwilioError;
+use super::message::{self, Message};
+use crate::callbacks::CallbackRecord;
+
+/// Later statuses never move a message back (matters for reordered callbacks).
+fn rank(status: &str) -> u8 {
+    match status {
+        "accepted" | "queued" => 0,
+        "sending" => 1,
+        "sent" => 2,
+        _ => 3,
+    }
+}
+
+fn intern(status: &str) -> &'static str {
+    match status {
+        "sent" => "sent",
+        "delivered" => "delivered",
+        "undelivered" => "undelivered",
+        "failed" => "failed",
+        "read" => "read",
+        _ => "unknown",
+    }
+}
+
+/// What a processed send produced.
+pub enum Outcome {
+    /// A repeated `Idempotency-Key`: the first response, byte for byte.
+    Replay {
+        status: StatusCode,
+        body: Bytes,
+    },
+    Rejected(TwilioError),
+    Accepted {
+        msg: Box<Message>,
+        body: Bytes,
+    },
+}
+
+#[derive(Clone)]
+struct Stored {
+    status: StatusCode,
+    body: Bytes,
+    sid: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SmsStats {
+    pub requests: u64,
+    pub unique_accepted: u64,
+    pub duplicates: u64,
+    pub callbacks_sent: u64,
+    pub callbacks_failed: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    stats: SmsStats,
+    messages: Vec<Message>,
+    by_sid: HashMap<String, usize>,
+    idempotency: HashMap<(String, String), Stored>,
+}
+
+#[derive(Default)]
+pub struct SmsState {
+    inner: Mutex<Inner>,
+}
+
+/// The resource JSON as sent on the wire.
+pub fn resource_body(msg: &Message) -> Bytes {
+    Bytes::from(msg.resource().to_string())
+}
+
+impl SmsState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("sms state poisoned")
+    }
+
+    pub fn count_request(&self) {
+        self.lock().stats.requests += 1;
+    }
+
+    /// Idempotency lookup, validation and acceptance under one lock, so two concurrent
+    /// requests with the same key cannot both create a message.
+    pub fn accept(
+        &self,
+        account: &str,
+        form: Vec<(String, String)>,
+        idempotency_key: Option<String>,
+        fault_id: Option<String>,
+    ) -> Outcome {
+        let mut inner = self.lock();
+        let store_key = idempotency_key
+            .as_ref()
+            .map(|k| (account.to_owned(), k.clone()));
+        if let Some(stored) = store_key
+            .as_ref()
+            .and_then(|k| inner.idempotency.get(k))
+            .cloned()
+        {
+            inner.stats.duplicates += 1;
+            if let Some(i) = stored.sid.and_then(|sid| inner.by_sid.get(&sid).copied()) {
+                inner.messages[i].times_requested += 1;
+            }
+            return Outcome::Replay {
+                status: stored.status,
+                body: stored.body,
+            };
+        }
+        let draft = match message::validate(&form) {
+            Ok(draft) => draft,
+            Err(err) => {
+                if let Some(k) = store_key {
+                    let stored = Stored {
+                        status: err.status,
+                        body: err.body(),
+                        sid: None,
+                    };
+                    inner.idempotency.insert(k, stored);
+                }
+                return Outcome::Rejected(err);
+            }
+        };
+        let msg = Message::new(account, draft, form, idempotency_key, fault_id);
+        let body = resource_body(&msg);
+        if let Some(k) = store_key {
+            let stored = Stored {
+                status: StatusCode::CREATED,
+                body: body.clone(),
+                sid: Some(msg.sid.clone()),
+            };
+            inner.idempotency.insert(k, stored);
+        }
+        inner.stats.unique_accepted += 1;
+        let index = inner.messages.len();
+        inner.by_sid.insert(msg.sid.clone(), index);
+        inner.messages.push(msg.clone());
+        Outcome::Accepted {
+            msg: Box::new(msg),
+            body,
+        }
+    }
+
+    pub fn advance(&self, sid: &str, status: &str, error_code: Option<u32>) {
+        let mut inner = self.lock();
+        let Some(i) = inner.by_sid.get(sid).copied() else {
+            return;
+        };
+        let msg = &mut inner.messages[i];
+        if rank(status) < rank(msg.status) {
+            return;
+        }
+        let now = SystemTime::now();
+        msg.status = intern(status);
+        msg.date_updated = now;
+        if error_code.is_some() {
+            msg.error_code = error_code;
+        }
+        if msg.date_sent.is_none() {
+            msg.date_sent = Some(now);
+        }
+    }
+
+    pub fn get(&self, account: &str, sid: &str) -> Option<Message> {
+        let inner = self.lock();
+        let i = *inner.by_sid.get(sid)?;
+        let msg = &inner.messages[i];
+        (msg.account_sid == account).then(|| msg.clone())
+    }
+
+    pub fn stats(&self) -> SmsStats {
+        self.lock().stats
+    }
+
+    pub fn messages(&self) -> Vec<Message> {
+        self.lock().messages.clone()
+    }
+
+    pub fn clear(&self) {
+        *self.lock() = Inner::default();
+    }
+}
+
+/// A message as the control API lists it.
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub sid: String,
+    pub to: String,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub body: String,
+    pub media_urls: Vec<String>,
+    pub status_callback: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// Every form field as received, in order, repeated keys included.
+    pub form: Vec<(String, String)>,
+    pub times_requested: u64,
+    pub status: &'static str,
+    pub error_code: Option<u32>,
+    pub encoding: &'static str,
+    pub num_segments: usize,
+    pub fault_id: Option<String>,
+    pub callbacks: Vec<CallbackRecord>,
+}
+
+impl MessageView {
+    pub fn new(msg: Message, callbacks: Vec<CallbackRecord>) -> Self {
+        Self {
+            sid: msg.sid,
+            to: msg.draft.to,
+            from: msg.draft.from,
+            messaging_service_sid: msg.draft.messaging_service_sid,
+            body: msg.draft.body,
+            media_urls: msg.draft.media_urls,
+            status_callback: msg.draft.status_callback,
+            idempotency_key: msg.idempotency_key,
+            form: msg.form,
+            times_requested: msg.times_requested,
+            status: msg.status,
+            error_code: msg.error_code,
+            encoding: msg.encoding.as_str(),
+            num_segments: msg.num_segments,
+            fault_id: msg.fault_id,
+            callbacks,
+        }
+    }
+}
