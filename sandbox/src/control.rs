@@ -1,6 +1,19 @@
 //! The `/_sandbox` control API: fault rules, counters, recorded messages, runtime config and
 //! reset. Plain JSON, errors as `{"error": "..."}`; it never shares a path with a simulated
 //! provider, so a gateway pointed at the sandbox cannot reach it by accident.
+//!
+//! | endpoint | effect |
+//! |---|---|
+//! | `POST /_sandbox/faults` | add a [`FaultSpec`] rule → 201 `{"id": "fault-N"}`, 400 if invalid |
+//! | `GET /_sandbox/faults` | rules in evaluation order, with `remaining` and `hits` |
+//! | `DELETE /_sandbox/faults[/{id}]` | remove all rules (or one) → 204 |
+//! | `GET /_sandbox/stats` | `{"sms": {requests, unique_accepted, duplicates, callbacks_sent, callbacks_failed}}` |
+//! | `GET /_sandbox/sms/messages` | array of accepted messages with raw form and callback outcomes |
+//! | `GET`/`PUT /_sandbox/config` | `{"sms": {"sent_delay_ms", "delivered_delay_ms"}}`; PUT is partial |
+//! | `POST /_sandbox/reset` | forget messages, counters, faults, pending callbacks; restore start config → 204 |
+//!
+//! `callbacks_sent` counts attempts the receiver answered with 2xx, `callbacks_failed` all
+//! other attempts (non-2xx or transport error).
 
 use std::sync::Arc;
 use std::time::Duration;

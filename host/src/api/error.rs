@@ -164,14 +164,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             );
         }
         let text = inner.to_string();
-        // serde reports missing and unknown fields at the parent's path, naming the field.
-        let named = ["missing field `", "unknown field `"].iter().find_map(|p| {
-            text.strip_prefix(p)
-                .and_then(|rest| rest.split('`').next())
-                .map(str::to_string)
-        });
-        let field = match (path.as_str(), named) {
-            (".", Some(n)) => n,
+        // serde reports a missing field at its parent's path; an unknown one at its own.
+        let missing = text
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(n)) => n.to_string(),
             (p, Some(n)) => format!("{p}.{n}"),
             (p, None) => p.to_string(),
         };

@@ -14,5 +14,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::switchboard::channel::plugin as exports_plugin;
-pub use switchboard::channel::types as wit;
+pub use self::exports::switchboard::channel::plugin as exports_plugin;
+pub use self::switchboard::channel::types as wit;

@@ -1,0 +1,150 @@
+//! Bad input gets a 4xx with a code naming the problem, and nothing is stored.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::Gateway;
+
+#[tokio::test]
+async fn bad_requests_get_4xx_with_a_code_and_store_nothing() {
+    let gw = Gateway::start("e2e-input", &[]);
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str, Option<&str>)> = vec![
+        (
+            "missing recipient",
+            serde_json::to_vec(&json!({"channel": "sms", "content": {"text": "hi"}})).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            Some("to"),
+        ),
+        (
+            "recipient without a phone",
+            serde_json::to_vec(&json!({"channel": "sms", "to": {}, "content": {"text": "hi"}})).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("to.phone"),
+        ),
+        (
+            "unknown channel",
+            serde_json::to_vec(&json!({"channel": "carrier-pigeon", "to": {"phone": "+14155550100"}, "content": {"text": "hi"}})).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_channel",
+            Some("channel"),
+        ),
+        (
+            "empty text",
+            serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": "+14155550100"}, "content": {"text": ""}})).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("content.text"),
+        ),
+        (
+            "malformed JSON",
+            br#"{"channel": "sms", "to": {"phone": "+14155550100"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            None,
+        ),
+        (
+            "not a phone number",
+            serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": "call me"}, "content": {"text": "hi"}})).unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("to.phone"),
+        ),
+        (
+            "misspelt field",
+            serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": "+14155550100"}, "content": {"txt": "hi"}})).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            Some("content.txt"),
+        ),
+        (
+            "oversized body",
+            serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": "+14155550100"}, "content": {"text": "x".repeat(300 * 1024)}})).unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            None,
+        ),
+    ];
+    for (name, body, status, code, field) in cases {
+        let (got, err) = gw.post_raw("/v1/messages", body, None).await;
+        assert_eq!(got, status, "{name}: {err}");
+        assert_eq!(err["error"]["code"], code, "{name}: {err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{name}: {err}"
+        );
+        if let Some(field) = field {
+            assert_eq!(err["error"]["field"], field, "{name}: {err}");
+        }
+    }
+
+    // No key, wrong key.
+    let resp = gw
+        .http()
+        .post(format!("{}/v1/messages", gw.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = gw
+        .http()
+        .get(format!("{}/v1/messages", gw.url))
+        .bearer_auth("sk_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, list) = gw.get("/v1/messages").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        0,
+        "nothing was stored: {list}"
+    );
+    let stats = gw.sim_get("/_sandbox/stats").await;
+    assert_eq!(stats["sms"]["requests"], 0, "nothing reached the provider");
+}
+
+#[tokio::test]
+async fn listing_filters_and_paginates() {
+    let gw = Gateway::start("e2e-list", &[]);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(gw.send_sms(&format!("+1415555020{i}"), "page me").await);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/messages?limit=2&channel=sms&cursor={c}"),
+            None => "/v1/messages?limit=2&channel=sms".to_string(),
+        };
+        let (status, page) = gw.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, each exactly once");
+    let (status, err) = gw.get("/v1/messages?status=lost").await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("status"))
+    );
+    let (_, none) = gw.get("/v1/messages?channel=email").await;
+    assert_eq!(none["data"].as_array().unwrap().len(), 0);
+}

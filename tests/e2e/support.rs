@@ -1,0 +1,314 @@
+//! Run the real `switchboard` binary on a fresh data directory and talk to it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_switchboard")
+}
+
+/// The hostile test plugins built by host/build.rs.
+pub fn test_plugins_dir() -> &'static str {
+    env!("SWITCHBOARD_TEST_PLUGINS_DIR")
+}
+
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-test-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A free loopback port (bound then released: a restart must find the gateway at the same
+/// address because providers call back to it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Gateway {
+    child: Child,
+    pub url: String,
+    pub key: String,
+    /// The simulators' base URL.
+    pub sim: String,
+    pub data_dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Gateway {
+    /// `serve --sandbox` on a fresh data directory, with fast retries for tests.
+    pub fn start(name: &str, extra: &[&str]) -> Gateway {
+        let dir = fresh_dir(name);
+        let listen = format!("127.0.0.1:{}", free_port());
+        Gateway::start_in(&dir, &listen, extra)
+    }
+
+    pub fn start_in(data_dir: &Path, listen: &str, extra: &[&str]) -> Gateway {
+        let mut args: Vec<String> = [
+            "serve",
+            "--sandbox",
+            "--retry-base-ms",
+            "50",
+            "--listen",
+            listen,
+            "--data-dir",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(data_dir.display().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("gateway.log"))
+            .unwrap();
+        let mut child = Command::new(bin())
+            .args(&args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawning switchboard");
+        let lines = read_lines(child.stdout.take().unwrap());
+        let mut url = None;
+        let mut sim = None;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while url.is_none() || sim.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(u) = line.strip_prefix("switchboard listening on ") {
+                        url = Some(u.trim().to_string());
+                    }
+                    if let Some(s) = line.strip_prefix("simulators on ") {
+                        sim = Some(s.trim().to_string());
+                    }
+                }
+                Err(_) => {
+                    let log =
+                        std::fs::read_to_string(data_dir.join("gateway.log")).unwrap_or_default();
+                    let _ = child.kill();
+                    panic!("gateway did not start; log:\n{log}");
+                }
+            }
+            // With --sandbox-url there is no in-process simulator line.
+            if url.is_some() && args.iter().any(|a| a == "--sandbox-url") {
+                let i = args.iter().position(|a| a == "--sandbox-url").unwrap();
+                sim = Some(args[i + 1].clone());
+            }
+        }
+        let key = std::fs::read_to_string(data_dir.join("sandbox.key"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Gateway {
+            child,
+            url: url.unwrap(),
+            key,
+            sim: sim.unwrap(),
+            data_dir: data_dir.to_path_buf(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// SIGKILL: no shutdown hooks, no flushing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("gateway.log")).unwrap_or_default()
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub async fn post_message(&self, body: &Value) -> (StatusCode, Value) {
+        self.post_raw("/v1/messages", serde_json::to_vec(body).unwrap(), None)
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        idempotency_key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.key)
+            .body(body);
+        if let Some(k) = idempotency_key {
+            req = req.header("idempotency-key", k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Send one SMS and return its id, asserting the 202.
+    pub async fn send_sms(&self, to: &str, text: &str) -> String {
+        let (status, body) = self
+            .post_message(
+                &json!({"channel": "sms", "to": {"phone": to}, "content": {"text": text}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["status"], "queued");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Poll until the message reaches `status` (or any final status when `status` is final
+    /// and another final one is reached: the assertion then shows what happened).
+    pub async fn wait_for(&self, id: &str, status: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (code, msg) = self.get(&format!("/v1/messages/{id}")).await;
+            assert_eq!(code, StatusCode::OK, "{msg}");
+            if msg["status"] == status {
+                return msg;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "message {id} did not reach {status} within {within:?}: {msg:#}\n--- gateway log ---\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn sim_get(&self, path: &str) -> Value {
+        sim_get(&self.sim, path).await
+    }
+
+    pub async fn sim_post(&self, path: &str, body: Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.sim))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "simulator control {path}: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub async fn sim_get(sim: &str, path: &str) -> Value {
+    reqwest::get(format!("{sim}{path}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Messages the SMS simulator accepted for one recipient.
+pub async fn sim_messages_to(sim: &str, to: &str) -> Vec<Value> {
+    let all = sim_get(sim, "/_sandbox/sms/messages").await;
+    let list = all
+        .as_array()
+        .cloned()
+        .or_else(|| all["messages"].as_array().cloned())
+        .unwrap_or_default();
+    list.into_iter().filter(|m| m["to"] == to).collect()
+}
+
+/// A separately running `switchboard sandbox` process (the crash-test topology).
+pub struct SandboxProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl SandboxProcess {
+    pub fn start() -> SandboxProcess {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(bin())
+            .args(["sandbox", "--listen", &listen])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning switchboard sandbox");
+        let lines = read_lines(child.stdout.take().unwrap());
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("sandbox did not start");
+        let url = line
+            .strip_prefix("simulators listening on ")
+            .expect("sandbox banner")
+            .trim()
+            .to_string();
+        SandboxProcess { child, url }
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                // Keep draining so the child never blocks on a full pipe.
+                continue;
+            }
+        }
+    });
+    rx
+}
