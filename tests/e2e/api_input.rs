@@ -5,10 +5,13 @@ use serde_json::json;
 
 use crate::support::Gateway;
 
+/// (what, body, expected status, expected error code, expected field)
+type Case = (&'static str, Vec<u8>, StatusCode, &'static str, Option<&'static str>);
+
 #[tokio::test]
 async fn bad_requests_get_4xx_with_a_code_and_store_nothing() {
     let gw = Gateway::start("e2e-input", &[]);
-    let cases: Vec<(&str, Vec<u8>, StatusCode, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "missing recipient",
             serde_json::to_vec(&json!({"channel": "sms", "content": {"text": "hi"}})).unwrap(),

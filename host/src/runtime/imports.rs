@@ -49,8 +49,6 @@ pub struct CallState {
     pub limits: Arc<RuntimeLimits>,
     pub client: reqwest::Client,
     pub requests_made: u32,
-    /// Set when the host denied a request, so the call's outcome can say so.
-    pub denied: Option<String>,
     pub limiter: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -78,7 +76,6 @@ impl CallState {
             limits,
             client,
             requests_made: 0,
-            denied: None,
             limiter: MemoryLimiter {
                 max_bytes,
                 hit: false,
@@ -120,7 +117,6 @@ impl http::Host for CallState {
         .await;
         if let Err(http::HttpError::Denied(why)) = &result {
             tracing::warn!(plugin = %self.plugin, connection = %self.connection_id(), %why, "plugin request denied");
-            self.denied = Some(why.clone());
         }
         result
     }
