@@ -6,7 +6,13 @@ use serde_json::json;
 use crate::support::Gateway;
 
 /// (what, body, expected status, expected error code, expected field)
-type Case = (&'static str, Vec<u8>, StatusCode, &'static str, Option<&'static str>);
+type Case = (
+    &'static str,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+    Option<&'static str>,
+);
 
 #[tokio::test]
 async fn bad_requests_get_4xx_with_a_code_and_store_nothing() {
