@@ -44,6 +44,11 @@ async fn accepted_messages_survive_sigkill_and_are_delivered_exactly_once() {
         .unwrap();
 
     let gw = Gateway::start_in(&dir, &listen, &args);
+    let restart_log = gw.log();
+    assert!(
+        restart_log.contains("plugin loaded plugin=\"twilio-sms\" channel=\"sms\" from_cache=true"),
+        "the restart loads the compiled plugin from the artifact cache:\n{restart_log}"
+    );
     for id in &ids {
         gw.wait_for(id, "delivered", Duration::from_secs(60)).await;
     }

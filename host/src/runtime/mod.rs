@@ -18,6 +18,7 @@
 pub mod bindings;
 pub mod cache;
 pub mod convert;
+mod engine;
 pub mod imports;
 pub mod outbound;
 
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{Engine, Store, Trap};
 
 use bindings::{ChannelPlugin, ChannelPluginPre, wit};
 use imports::CallState;
@@ -175,26 +176,14 @@ impl PluginRuntime {
         limits: RuntimeLimits,
         cache_dir: Option<PathBuf>,
     ) -> Result<Arc<Self>, RuntimeError> {
-        let (engine, allocator) = build_engine(&limits)?;
+        let (engine, allocator) = engine::build(&limits)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
         ChannelPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
-        // The engine's clock for deadlines. The thread holds a weak reference and ends with
-        // the engine.
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("wasm-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        engine::start_epoch_ticker(&engine)?;
 
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -324,15 +313,7 @@ impl PluginRuntime {
         msg: &wit::Message,
     ) -> Result<Vec<wit::Violation>, CallError> {
         let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self
-            .instantiate(
-                &plugin.pre,
-                plugin.name(),
-                None,
-                plugin.allowed_without_connection.clone(),
-                deadline,
-            )
-            .await?;
+        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
         let started = Instant::now();
         let r = tokio::time::timeout(
             deadline,
@@ -349,15 +330,7 @@ impl PluginRuntime {
         msg: &wit::Message,
     ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
         let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self
-            .instantiate(
-                &plugin.pre,
-                plugin.name(),
-                None,
-                plugin.allowed_without_connection.clone(),
-                deadline,
-            )
-            .await?;
+        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
         let started = Instant::now();
         let r = tokio::time::timeout(
             deadline,
@@ -375,12 +348,8 @@ impl PluginRuntime {
         msg: &wit::Message,
     ) -> Result<Result<wit::Sent, wit::SendError>, CallError> {
         let deadline = self.limits.send_deadline;
-        let allowed: Arc<[OriginPattern]> =
-            outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
         let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self
-            .instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline)
-            .await?;
+        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
         let started = Instant::now();
         let r = tokio::time::timeout(
             deadline,
@@ -398,12 +367,8 @@ impl PluginRuntime {
         req: &wit::WebhookRequest,
     ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
         let deadline = self.limits.webhook_deadline;
-        let allowed: Arc<[OriginPattern]> =
-            outbound::allow_list(&plugin.manifest.outbound_hosts, Some(&conn)).into();
         let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self
-            .instantiate(&plugin.pre, plugin.name(), Some(conn), allowed, deadline)
-            .await?;
+        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
         let started = Instant::now();
         let r = tokio::time::timeout(
             deadline,
@@ -419,6 +384,22 @@ impl PluginRuntime {
             deadline,
             r,
         )
+    }
+
+    /// A fresh instance of a loaded plugin, allowed the manifest's hosts plus, with a
+    /// connection, the operator's allow-list for it.
+    async fn instantiate_for(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Option<Arc<ConnectionCtx>>,
+        deadline: Duration,
+    ) -> Result<(Store<CallState>, ChannelPlugin), CallError> {
+        let allowed = match &conn {
+            Some(c) => outbound::allow_list(&plugin.manifest.outbound_hosts, Some(c)).into(),
+            None => plugin.allowed_without_connection.clone(),
+        };
+        self.instantiate(&plugin.pre, plugin.name(), conn, allowed, deadline)
+            .await
     }
 
     async fn instantiate(
@@ -447,7 +428,7 @@ impl PluginRuntime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(deadline_ticks(deadline));
+        store.set_epoch_deadline(engine::deadline_ticks(deadline));
         store.epoch_deadline_trap();
         let inst = pre
             .instantiate_async(&mut store)
@@ -458,10 +439,6 @@ impl PluginRuntime {
             })?;
         Ok((store, inst))
     }
-}
-
-fn deadline_ticks(deadline: Duration) -> u64 {
-    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
 }
 
 /// Turn the raw outcome of a call into the value or a [`CallError`] that says what happened.
@@ -536,35 +513,4 @@ fn check_manifest(m: &wit::Manifest) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn build_engine(limits: &RuntimeLimits) -> Result<(Engine, &'static str), RuntimeError> {
-    let base = || {
-        let mut cfg = Config::new();
-        cfg.epoch_interruption(true);
-        // Plugins use no component-model concurrency; turning it off halves the cost of a call.
-        cfg.concurrency_support(false);
-        cfg.max_wasm_stack(1 << 20);
-        cfg
-    };
-    let mut pooled = base();
-    let mut pool = PoolingAllocationConfig::default();
-    let n = limits.max_instances;
-    pool.total_component_instances(n)
-        .total_core_instances(n * 4)
-        .total_memories(n * 2)
-        .total_tables(n * 4)
-        .total_stacks(n)
-        .max_memories_per_component(2)
-        .max_tables_per_component(4)
-        .max_memory_size(limits.memory_bytes);
-    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    match Engine::new(&pooled) {
-        Ok(engine) => Ok((engine, "pooling")),
-        Err(e) => {
-            tracing::warn!(error = %e, "pooling allocator unavailable (address space?); using on-demand allocation");
-            let engine = Engine::new(&base()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
-            Ok((engine, "on-demand"))
-        }
-    }
 }
