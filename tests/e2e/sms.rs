@@ -88,6 +88,12 @@ async fn sms_travels_to_the_provider_and_back_as_delivered() {
         stats["sms"]["callbacks_sent"].as_u64().unwrap() >= 2,
         "{stats}"
     );
+
+    // The connection's auth token is used on every request and callback, yet never shown.
+    let (_, plugins) = gw.get("/v1/plugins").await;
+    for shown in [msg.to_string(), plugins.to_string(), gw.log()] {
+        assert!(!shown.contains(switchboard_sandbox::SANDBOX_AUTH_TOKEN));
+    }
 }
 
 #[tokio::test]

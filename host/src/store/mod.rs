@@ -159,14 +159,16 @@ fn in_savepoint<R>(
     t: &Transaction,
     f: impl FnOnce(&Transaction) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    t.execute_batch("SAVEPOINT op")?;
+    // Cached statements: these run twice per write, thousands of times a second.
+    t.prepare_cached("SAVEPOINT op")?.execute([])?;
     match f(t) {
         Ok(v) => {
-            t.execute_batch("RELEASE op")?;
+            t.prepare_cached("RELEASE op")?.execute([])?;
             Ok(v)
         }
         Err(e) => {
-            t.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            t.prepare_cached("ROLLBACK TO op")?.execute([])?;
+            t.prepare_cached("RELEASE op")?.execute([])?;
             Err(e)
         }
     }

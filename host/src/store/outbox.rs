@@ -82,51 +82,56 @@ impl Store {
     /// Release every lease. Only safe while no dispatcher runs, i.e. at startup of the one
     /// process that owns the data directory.
     pub async fn release_leases(&self) -> Result<usize, StoreError> {
-        self.write(|t| Ok(t.execute("UPDATE deliveries SET lease_token = NULL, lease_until = NULL WHERE lease_token IS NOT NULL", [])?))
-            .await
+        self.write(|t| {
+            Ok(t.execute(
+                "UPDATE deliveries SET lease_token = NULL, lease_until = NULL, next_attempt_at = ?1 WHERE lease_until IS NOT NULL",
+                [now_ms()],
+            )?)
+        })
+        .await
     }
 
     /// Lease up to `limit` due deliveries for `lease_ms`.
     pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<Job>, StoreError> {
         self.write(move |t| {
             let now = now_ms();
+            let until = now + lease_ms;
             let token = uuid::Uuid::new_v4().simple().to_string();
-            let claimed = t.prepare_cached(
-                "UPDATE deliveries SET lease_token = ?1, lease_until = ?2, updated_at = ?3
-                 WHERE id IN (SELECT id FROM deliveries
-                              WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?3
-                                AND (lease_until IS NULL OR lease_until < ?3)
-                              ORDER BY next_attempt_at LIMIT ?4)",
-            )?
-            .execute(params![token, now + lease_ms, now, limit])?;
-            if claimed == 0 {
-                return Ok(Vec::new());
-            }
-            let mut stmt = t.prepare_cached(
-                "SELECT d.id, d.message_id, m.workspace_id, d.connection_id, d.attempts, m.request, d.status
-                 FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.lease_token = ?1",
+            // A leased delivery's due time moves to its lease expiry: the due index then skips
+            // work in flight without a scan, and a lease that is never completed (a crash)
+            // makes the delivery due again by itself.
+            let mut claim = t.prepare_cached(
+                "UPDATE deliveries SET lease_token = ?1, lease_until = ?2, next_attempt_at = ?2, updated_at = ?3
+                 WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= ?3
+                              ORDER BY next_attempt_at LIMIT ?4)
+                 RETURNING id, message_id, connection_id, attempts, status",
             )?;
-            let mut rows = stmt.query([&token])?;
-            let mut jobs = Vec::with_capacity(claimed);
+            let claimed = claim
+                .query_map(params![token, until, now, limit], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get::<_, String>(4)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(claim);
+            let mut message = t.prepare_cached("SELECT workspace_id, request FROM messages WHERE id = ?1")?;
+            let mut jobs = Vec::with_capacity(claimed.len());
             let mut first_attempts = Vec::new();
-            while let Some(r) = rows.next()? {
-                let request: String = r.get(5)?;
-                let job = Job {
-                    delivery_id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    workspace_id: r.get(2)?,
-                    connection_id: r.get(3)?,
-                    attempts: r.get(4)?,
+            for (delivery_id, message_id, connection_id, attempts, status) in claimed {
+                let (workspace_id, request) =
+                    message.query_row([&message_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+                if parse_status(&status)? == Status::Queued {
+                    first_attempts.push((delivery_id.clone(), message_id.clone()));
+                }
+                jobs.push(Job {
+                    delivery_id,
+                    message_id,
+                    workspace_id,
+                    connection_id,
+                    attempts,
                     lease_token: token.clone(),
                     request: serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                };
-                if parse_status(&r.get::<_, String>(6)?)? == Status::Queued {
-                    first_attempts.push((job.delivery_id.clone(), job.message_id.clone()));
-                }
-                jobs.push(job);
+                });
             }
-            drop(rows);
-            drop(stmt);
+            drop(message);
             for (delivery_id, message_id) in first_attempts {
                 set_status(t, &delivery_id, Status::Sending, now)?;
                 insert_event(t, &delivery_id, Status::Sending, now, "dispatcher", None, true)?;
@@ -137,13 +142,12 @@ impl Store {
         .await
     }
 
-    /// When the next unleased delivery falls due, if any.
+    /// When the next delivery falls due (for a leased one: when its lease expires).
     pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
-                "SELECT MIN(next_attempt_at) FROM deliveries
-                 WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until < ?1)",
-                [now_ms()],
+                "SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL",
+                [],
                 |r| r.get(0),
             )?)
         })

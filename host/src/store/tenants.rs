@@ -13,7 +13,7 @@ pub fn hash_api_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectionRecord {
     pub id: String,
     pub workspace_id: String,
@@ -26,6 +26,31 @@ pub struct ConnectionRecord {
     pub allowed_origins: Vec<String>,
     pub max_in_flight: u32,
     pub status: String,
+}
+
+/// Secret values are redacted: a stray `{:?}` must not put a token in a log line.
+impl std::fmt::Debug for ConnectionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionRecord")
+            .field("id", &self.id)
+            .field("workspace_id", &self.workspace_id)
+            .field("channel", &self.channel)
+            .field("plugin", &self.plugin)
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field(
+                "secrets",
+                &self
+                    .secrets
+                    .keys()
+                    .map(|k| (k, "***"))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .field("allowed_origins", &self.allowed_origins)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 impl Store {
