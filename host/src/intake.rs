@@ -82,22 +82,21 @@ impl Gateway {
         let (connection, plugin) = self.route(workspace, &request.channel)?;
         let mut violations = normalize_recipient(&mut request.to);
         let msg = convert::wit_message("preview", workspace, &request, "preview");
-        violations.extend(
-            self.runtime
-                .validate(&plugin, &msg)
-                .await?
-                .into_iter()
-                .map(convert::violation),
-        );
         let quote = if violations.is_empty() {
-            match self.runtime.quote(&plugin, &msg).await? {
-                Ok(q) => Some(q),
-                Err(v) => {
+            let (found, quote) = self.runtime.assess(&plugin, &msg).await?;
+            violations.extend(found.into_iter().map(convert::violation));
+            match quote {
+                Some(Ok(q)) => Some(q),
+                Some(Err(v)) => {
                     violations.extend(v.into_iter().map(convert::violation));
                     None
                 }
+                None => None,
             }
         } else {
+            // The plugin still reports its own violations, so the client sees them all at once.
+            let found = self.runtime.validate(&plugin, &msg).await?;
+            violations.extend(found.into_iter().map(convert::violation));
             None
         };
         // Plugins report what they see; a host-side check may have seen the same field.

@@ -307,6 +307,35 @@ impl PluginRuntime {
         all
     }
 
+    /// `validate`, then `quote` if the message is valid, in one instance: both are pure
+    /// functions of the same message, so sharing an instance leaks nothing and halves the
+    /// instantiation cost of accepting a message.
+    pub async fn assess(
+        &self,
+        plugin: &LoadedPlugin,
+        msg: &wit::Message,
+    ) -> Result<
+        (
+            Vec<wit::Violation>,
+            Option<Result<wit::Quotation, Vec<wit::Violation>>>,
+        ),
+        CallError,
+    > {
+        let deadline = self.limits.pure_deadline;
+        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+        let started = Instant::now();
+        let exports = inst.switchboard_channel_plugin();
+        let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
+        let violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+        if !violations.is_empty() {
+            return Ok((violations, None));
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
+        let quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+        Ok((violations, Some(quote)))
+    }
+
     pub async fn validate(
         &self,
         plugin: &LoadedPlugin,
