@@ -116,30 +116,29 @@ pub async fn execute(
     for (name, value) in &req.headers {
         builder = builder.header(name.as_str(), fill_secrets(value, conn));
     }
+    // A missing credential is the connection's configuration problem: say so instead of
+    // sending an empty one and reading the provider's 401 as an expired token.
+    let missing = |what: &str| HttpError::Invalid(format!("the connection has no {what}"));
     match &req.auth {
         Some(Auth::Basic(b)) => {
-            let conn =
-                conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
+            let conn = conn.ok_or_else(|| missing("credentials"))?;
             let user = conn
                 .config
                 .get(&b.username_key)
-                .cloned()
-                .unwrap_or_default();
+                .ok_or_else(|| missing(&format!("config `{}`", b.username_key)))?;
             let pass = conn
                 .secrets
                 .get(&b.password_secret)
-                .map(|s| s.expose().to_string());
-            builder = builder.basic_auth(user, pass);
+                .ok_or_else(|| missing(&format!("secret `{}`", b.password_secret)))?;
+            builder = builder.basic_auth(user, Some(pass.expose()));
         }
         Some(Auth::Bearer(name)) => {
-            let conn =
-                conn.ok_or_else(|| HttpError::Invalid("no connection for credentials".into()))?;
+            let conn = conn.ok_or_else(|| missing("credentials"))?;
             let token = conn
                 .secrets
                 .get(name)
-                .map(|s| s.expose().to_string())
-                .unwrap_or_default();
-            builder = builder.bearer_auth(token);
+                .ok_or_else(|| missing(&format!("secret `{name}`")))?;
+            builder = builder.bearer_auth(token.expose());
         }
         None => {}
     }
