@@ -132,6 +132,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
             &runtime,
             &config.data_dir,
             config.sandbox_url.clone(),
+            &public_url,
         )
         .await?;
         sandbox_key = Some(setup.api_key);

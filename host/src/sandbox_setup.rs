@@ -23,6 +23,7 @@ pub async fn prepare(
     runtime: &Arc<PluginRuntime>,
     data_dir: &Path,
     sandbox_url: Option<String>,
+    public_url: &str,
 ) -> Result<SandboxSetup, StartError> {
     let (base_url, handle) = match sandbox_url {
         Some(url) => (url.trim_end_matches('/').to_string(), None),
@@ -44,7 +45,7 @@ pub async fn prepare(
         let (config, secrets) = simulator_settings(plugin.name(), &base_url);
         store
             .upsert_connection(ConnectionRecord {
-                id: format!("con_sandbox_{}", plugin.name().replace('-', "_")),
+                id: connection_id(plugin.name()),
                 workspace_id: SANDBOX_WORKSPACE.into(),
                 channel: plugin.channel().to_string(),
                 plugin: plugin.name().to_string(),
@@ -57,8 +58,31 @@ pub async fn prepare(
             })
             .await?;
     }
+    // SendGrid's event webhook is set per account, not per message: tell the simulator
+    // where this gateway listens.
+    if runtime.plugin("sendgrid-email").is_some() {
+        let events = crate::connections::webhook_url(public_url, &connection_id("sendgrid-email"));
+        let body = serde_json::json!({ "email": { "event_webhook_url": events } });
+        let resp = reqwest::Client::new()
+            .put(format!("{base_url}/_sandbox/config"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| StartError::Sandbox(format!("configuring the email simulator: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(StartError::Sandbox(format!(
+                "configuring the email simulator: HTTP {}",
+                resp.status()
+            )));
+        }
+    }
     tracing::info!(simulators = %base_url, "sandbox ready");
     Ok(SandboxSetup { api_key, handle })
+}
+
+/// Sandbox connections have stable ids, so webhook URLs survive restarts.
+pub fn connection_id(plugin: &str) -> String {
+    format!("con_sandbox_{}", plugin.replace('-', "_"))
 }
 
 /// The key is created once and kept in `<data-dir>/sandbox.key`, so scripts keep working
@@ -102,19 +126,37 @@ fn simulator_settings(
 ) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let mut config = BTreeMap::from([("base_url".to_string(), base_url.to_string())]);
     let mut secrets = BTreeMap::new();
-    if plugin == "twilio-sms" {
-        config.insert(
-            "account_sid".into(),
-            switchboard_sandbox::SANDBOX_ACCOUNT_SID.into(),
-        );
-        config.insert(
-            "from".into(),
-            switchboard_sandbox::SANDBOX_FROM_NUMBER.into(),
-        );
-        secrets.insert(
-            "auth_token".into(),
-            switchboard_sandbox::SANDBOX_AUTH_TOKEN.into(),
-        );
+    match plugin {
+        "twilio-sms" => {
+            config.insert(
+                "account_sid".into(),
+                switchboard_sandbox::SANDBOX_ACCOUNT_SID.into(),
+            );
+            config.insert(
+                "from".into(),
+                switchboard_sandbox::SANDBOX_FROM_NUMBER.into(),
+            );
+            secrets.insert(
+                "auth_token".into(),
+                switchboard_sandbox::SANDBOX_AUTH_TOKEN.into(),
+            );
+        }
+        "sendgrid-email" => {
+            config.insert(
+                "from_email".into(),
+                switchboard_sandbox::SANDBOX_EMAIL_FROM.into(),
+            );
+            config.insert("from_name".into(), "Switchboard Sandbox".into());
+            config.insert(
+                "webhook_public_key".into(),
+                switchboard_sandbox::sendgrid_webhook_public_key(),
+            );
+            secrets.insert(
+                "api_key".into(),
+                switchboard_sandbox::SANDBOX_SENDGRID_API_KEY.into(),
+            );
+        }
+        _ => {}
     }
     (config, secrets)
 }

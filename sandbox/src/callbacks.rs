@@ -22,11 +22,23 @@ use tokio::time::Instant;
 /// Providers give up on a callback after a few seconds; so does the sandbox.
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Computes signature headers over the exact bytes about to be posted. Run at posting time,
+/// not at scheduling time, because providers that sign a timestamp sign the time of the POST
+/// (a receiver with a replay window would otherwise reject late steps).
+pub type Signer = fn(body: &[u8]) -> Vec<(String, String)>;
+
 #[derive(Debug, Clone)]
 pub enum CallbackBody {
     /// `application/x-www-form-urlencoded`, fields in the given order.
     Form(Vec<(String, String)>),
     Json(serde_json::Value),
+    /// Posted byte for byte with this content type, so a signature over the raw body holds;
+    /// `sign` adds its headers to the request when it is posted.
+    Raw {
+        content_type: &'static str,
+        bytes: Vec<u8>,
+        sign: Option<Signer>,
+    },
 }
 
 /// One HTTP callback, fully built by a simulator (including any signature header).
@@ -121,6 +133,17 @@ impl CallbackSender {
                     .body(body)
             }
             CallbackBody::Json(v) => req.json(v),
+            CallbackBody::Raw {
+                content_type,
+                bytes,
+                sign,
+            } => {
+                for (k, v) in sign.map(|sign| sign(bytes)).unwrap_or_default() {
+                    req = req.header(k, v);
+                }
+                req.header("content-type", *content_type)
+                    .body(bytes.clone())
+            }
         };
         let attempted_at_ms = unix_ms();
         let (http_status, error) = match req.send().await {

@@ -7,13 +7,15 @@
 //! | `POST /_sandbox/faults` | add a [`FaultSpec`] rule → 201 `{"id": "fault-N"}`, 400 if invalid |
 //! | `GET /_sandbox/faults` | rules in evaluation order, with `remaining` and `hits` |
 //! | `DELETE /_sandbox/faults[/{id}]` | remove all rules (or one) → 204 |
-//! | `GET /_sandbox/stats` | `{"sms": {requests, unique_accepted, duplicates, callbacks_sent, callbacks_failed}}` |
+//! | `GET /_sandbox/stats` | `{"sms": {…}, "email": {…}}`, each `{requests, unique_accepted, duplicates, callbacks_sent, callbacks_failed}` |
 //! | `GET /_sandbox/sms/messages` | array of accepted messages with raw form and callback outcomes |
-//! | `GET`/`PUT /_sandbox/config` | `{"sms": {"sent_delay_ms", "delivered_delay_ms"}}`; PUT is partial |
+//! | `GET /_sandbox/email/messages` | array of accepted emails with the raw request body, events and their outcomes |
+//! | `GET`/`PUT /_sandbox/config` | `{"sms": {"sent_delay_ms", "delivered_delay_ms"}, "email": {"processed_delay_ms", "delivered_delay_ms", "open_delay_ms", "event_webhook_url"}}`; PUT is partial |
 //! | `POST /_sandbox/reset` | forget messages, counters, faults, pending callbacks; restore start config → 204 |
 //!
 //! `callbacks_sent` counts attempts the receiver answered with 2xx, `callbacks_failed` all
-//! other attempts (non-2xx or transport error).
+//! other attempts (non-2xx or transport error). For email a callback is one event POST.
+//! `event_webhook_url` must be an absolute http(s) URL; `""` removes it (no events are posted).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +30,10 @@ use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::email::{self, state::MessageView as EmailView};
 use crate::faults::FaultSpec;
 use crate::sms::{self, state::MessageView};
-use crate::{Shared, SmsSimConfig};
+use crate::{EmailSimConfig, Shared, SmsSimConfig};
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -41,6 +44,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/faults/{id}", delete(remove_fault))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/sms/messages", get(sms_messages))
+        .route("/_sandbox/email/messages", get(email_messages))
         .route("/_sandbox/config", get(get_config).put(put_config))
         .route("/_sandbox/reset", post(reset))
 }
@@ -88,7 +92,9 @@ async fn remove_fault(State(shared): State<Arc<Shared>>, Path(id): Path<String>)
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let mut sms = shared.sms.stats();
     (sms.callbacks_sent, sms.callbacks_failed) = shared.callbacks.counts(sms::CHANNEL.name);
-    Json(json!({ "sms": sms })).into_response()
+    let mut email = shared.email.stats();
+    (email.callbacks_sent, email.callbacks_failed) = shared.callbacks.counts(email::CHANNEL.name);
+    Json(json!({ "sms": sms, "email": email })).into_response()
 }
 
 async fn sms_messages(State(shared): State<Arc<Shared>>) -> Response {
@@ -99,6 +105,21 @@ async fn sms_messages(State(shared): State<Arc<Shared>>) -> Response {
         .map(|msg| {
             let callbacks = shared.callbacks.records_for(sms::CHANNEL.name, &msg.sid);
             MessageView::new(msg, callbacks)
+        })
+        .collect();
+    Json(views).into_response()
+}
+
+async fn email_messages(State(shared): State<Arc<Shared>>) -> Response {
+    let views: Vec<EmailView> = shared
+        .email
+        .messages()
+        .into_iter()
+        .map(|msg| {
+            let callbacks = shared
+                .callbacks
+                .records_for(email::CHANNEL.name, &msg.x_message_id);
+            EmailView::new(msg, callbacks)
         })
         .collect();
     Json(views).into_response()
@@ -115,9 +136,37 @@ struct SmsConfigDto {
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct EmailConfigDto {
+    #[serde(default)]
+    processed_delay_ms: Option<u64>,
+    #[serde(default)]
+    delivered_delay_ms: Option<u64>,
+    #[serde(default)]
+    open_delay_ms: Option<u64>,
+    /// On PUT: absent or null keeps the URL, `""` removes it.
+    #[serde(default)]
+    event_webhook_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigDto {
     #[serde(default)]
     sms: Option<SmsConfigDto>,
+    #[serde(default)]
+    email: Option<EmailConfigDto>,
+}
+
+/// Receivers are plain HTTP(S) endpoints; catching a typo here beats a run of failed POSTs.
+fn webhook_url(url: String) -> Result<Option<String>, String> {
+    if url.is_empty() {
+        return Ok(None);
+    }
+    match reqwest::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(Some(url)),
+        Ok(_) => Err(format!("event_webhook_url {url:?} is not an http(s) URL")),
+        Err(e) => Err(format!("event_webhook_url {url:?}: {e}")),
+    }
 }
 
 fn millis(d: Duration) -> Option<u64> {
@@ -126,10 +175,17 @@ fn millis(d: Duration) -> Option<u64> {
 
 fn config_json(shared: &Shared) -> Response {
     let sms = shared.sms_config();
+    let email = shared.email_config();
     Json(ConfigDto {
         sms: Some(SmsConfigDto {
             sent_delay_ms: millis(sms.sent_delay),
             delivered_delay_ms: millis(sms.delivered_delay),
+        }),
+        email: Some(EmailConfigDto {
+            processed_delay_ms: millis(email.processed_delay),
+            delivered_delay_ms: millis(email.delivered_delay),
+            open_delay_ms: millis(email.open_delay),
+            event_webhook_url: email.event_webhook_url,
         }),
     })
     .into_response()
@@ -145,6 +201,25 @@ async fn put_config(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
         Ok(dto) => dto,
         Err(e) => return bad_request(format!("invalid config: {e}")),
     };
+    // Checked before anything changes, so a rejected PUT leaves the config as it was.
+    let new_url = match dto.email.as_ref().and_then(|e| e.event_webhook_url.clone()) {
+        Some(url) => match webhook_url(url) {
+            Ok(url) => Some(url),
+            Err(e) => return bad_request(e),
+        },
+        None => None,
+    };
+    if let Some(email) = dto.email {
+        let mut cfg = shared.config.lock().expect("config poisoned");
+        let current = cfg.email.clone();
+        let delay = |ms: Option<u64>, old| ms.map_or(old, Duration::from_millis);
+        cfg.email = EmailSimConfig {
+            processed_delay: delay(email.processed_delay_ms, current.processed_delay),
+            delivered_delay: delay(email.delivered_delay_ms, current.delivered_delay),
+            open_delay: delay(email.open_delay_ms, current.open_delay),
+            event_webhook_url: new_url.unwrap_or(current.event_webhook_url),
+        };
+    }
     if let Some(sms) = dto.sms {
         let mut cfg = shared.config.lock().expect("config poisoned");
         let current = cfg.sms;

@@ -9,9 +9,16 @@
 //! connection resets, lost/duplicated/reordered callbacks) and to observe what the gateway
 //! actually sent, so tests can assert on exactly-once behaviour.
 //!
-//! Today it simulates the Twilio Messages API (`sms`). The fault book ([`faults`]) and the
-//! callback sender ([`callbacks`]) know nothing about Twilio, so simulators for email, push or
-//! messenger providers plug into the same control API.
+//! Simulators:
+//!
+//! - [`sms`]: the Twilio Messages API, with HMAC-SHA1 signed status callbacks.
+//! - [`email`]: SendGrid v3 mail send, with its ECDSA-signed Event Webhook and magic recipient
+//!   addresses for bounces, blocks, drops, spam reports and deferrals.
+//!
+//! The fault book ([`faults`]) and the callback sender ([`callbacks`]) know nothing about
+//! either provider, so push or messenger simulators plug into the same control API. Each
+//! simulator registers a [`faults::ChannelSpec`] (`sms`, `email`) and posts its own signed
+//! callbacks through the shared sender, so the callback faults work the same everywhere.
 //!
 //! # Sandbox extension: send-side idempotency
 //!
@@ -22,11 +29,13 @@
 //! without creating a message or scheduling callbacks. Injected faults are not stored, since
 //! they simulate the request never reaching the provider; a fault with `accept: true` is
 //! processed first, so the retry finds the stored acceptance. Clients that want to be correct
-//! against the real Twilio must not rely on this.
+//! against the real Twilio must not rely on this. The email simulator has the same extension,
+//! keyed on a custom arg instead of a header (see [`email`]).
 
 pub mod callbacks;
 mod conn;
 mod control;
+pub mod email;
 pub mod faults;
 pub mod sms;
 
@@ -35,6 +44,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::Uri;
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -43,6 +54,7 @@ use crate::callbacks::CallbackSender;
 use crate::conn::{ConnKill, KillableListener};
 use crate::faults::FaultBook;
 
+pub use crate::email::signature::{sendgrid_event_signature, sendgrid_webhook_public_key};
 pub use crate::sms::signature::twilio_signature;
 
 /// The only account the simulated Twilio knows.
@@ -51,6 +63,13 @@ pub const SANDBOX_ACCOUNT_SID: &str = "AC5a4db0c0ffee0000000000000000000b";
 pub const SANDBOX_AUTH_TOKEN: &str = "5a4db0c0ffee00000000000000000a17";
 /// Twilio's magic "valid" test number; also the sender used for Messaging Service sends.
 pub const SANDBOX_FROM_NUMBER: &str = "+15005550006";
+/// The only API key the simulated SendGrid accepts (`Authorization: Bearer …`), shaped like a
+/// real one: `SG.`, an id, `.`, 43 characters of URL-safe base64.
+pub const SANDBOX_SENDGRID_API_KEY: &str = "SG.sandbox.c3dpdGNoYm9hcmQtc2FuZGJveC1zZW5kZ3JpZC1rZXk";
+/// Sender address for sandbox email connections. Its domain is also the one of the magic
+/// recipient addresses; the simulator accepts any valid sender, like an account without
+/// sender verification would.
+pub const SANDBOX_EMAIL_FROM: &str = "noreply@sandbox.switchboard.test";
 
 /// How long a `timeout` fault holds a request before dropping the connection.
 const TIMEOUT_HOLD: Duration = Duration::from_secs(60);
@@ -60,6 +79,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Default)]
 pub struct SandboxConfig {
     pub sms: SmsSimConfig,
+    pub email: EmailSimConfig,
 }
 
 /// Timing of the simulated SMS delivery; both delays are measured from acceptance.
@@ -74,6 +94,27 @@ impl Default for SmsSimConfig {
         Self {
             sent_delay: Duration::from_millis(20),
             delivered_delay: Duration::from_millis(60),
+        }
+    }
+}
+
+/// Timing of the simulated email events, all measured from acceptance, and where they go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSimConfig {
+    pub processed_delay: Duration,
+    pub delivered_delay: Duration,
+    pub open_delay: Duration,
+    /// SendGrid's account-wide Event Webhook URL; no events are posted without one.
+    pub event_webhook_url: Option<String>,
+}
+
+impl Default for EmailSimConfig {
+    fn default() -> Self {
+        Self {
+            processed_delay: Duration::from_millis(20),
+            delivered_delay: Duration::from_millis(60),
+            open_delay: Duration::from_millis(100),
+            event_webhook_url: None,
         }
     }
 }
@@ -98,6 +139,7 @@ pub(crate) struct Shared {
     pub(crate) faults: FaultBook,
     pub(crate) callbacks: CallbackSender,
     pub(crate) sms: sms::SmsState,
+    pub(crate) email: email::EmailState,
     /// Flipped once on shutdown so requests held by a `timeout` fault let go.
     shutdown: watch::Sender<bool>,
 }
@@ -107,9 +149,10 @@ impl Shared {
         Arc::new(Self {
             initial: cfg.clone(),
             config: Mutex::new(cfg),
-            faults: FaultBook::new(vec![sms::CHANNEL]),
+            faults: FaultBook::new(vec![sms::CHANNEL, email::CHANNEL]),
             callbacks: CallbackSender::new(client),
             sms: sms::SmsState::default(),
+            email: email::EmailState::default(),
             shutdown: watch::Sender::new(false),
         })
     }
@@ -118,12 +161,18 @@ impl Shared {
         self.config.lock().expect("config poisoned").sms
     }
 
+    pub(crate) fn email_config(&self) -> EmailSimConfig {
+        self.config.lock().expect("config poisoned").email.clone()
+    }
+
     /// Back to the state right after `start`: no messages, counters, faults or pending
-    /// callbacks, and the configuration given at start.
+    /// callbacks, and the configuration given at start (so an event webhook URL set at start
+    /// survives, one set later through the control API does not).
     pub(crate) fn reset(&self) {
         self.callbacks.clear();
         self.faults.clear();
         self.sms.clear();
+        self.email.clear();
         *self.config.lock().expect("config poisoned") = self.initial.clone();
     }
 
@@ -160,9 +209,19 @@ fn callback_client() -> reqwest::Result<reqwest::Client> {
 fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(sms::routes())
+        .merge(email::routes())
         .merge(control::routes())
-        .fallback(sms::not_found)
+        .fallback(not_found)
         .with_state(shared)
+}
+
+/// Each provider's 404 envelope, by the path prefix its API lives under.
+async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/v3/") {
+        email::not_found()
+    } else {
+        sms::not_found(uri).await
+    }
 }
 
 /// The simulator as a plain router, for mounting in another server. `reset` faults degrade to
@@ -260,5 +319,13 @@ mod tests {
         let sid = SANDBOX_ACCOUNT_SID.strip_prefix("AC").expect("AC prefix");
         assert!(sid.len() == 32 && lower_hex(sid));
         assert!(SANDBOX_AUTH_TOKEN.len() == 32 && lower_hex(SANDBOX_AUTH_TOKEN));
+    }
+
+    #[test]
+    fn sendgrid_key_looks_like_a_sendgrid_one() {
+        let parts: Vec<&str> = SANDBOX_SENDGRID_API_KEY.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!((parts[0], parts[2].len()), ("SG", 43));
+        assert!(email::mail::is_valid_email(SANDBOX_EMAIL_FROM));
     }
 }

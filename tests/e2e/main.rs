@@ -3,6 +3,7 @@
 
 mod api_input;
 mod crash;
+mod email;
 mod faults;
 mod plugin_sandbox;
 mod sms;

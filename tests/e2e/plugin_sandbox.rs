@@ -28,7 +28,16 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["test-hog", "test-snoop", "test-spin", "twilio-sms"]);
+    assert_eq!(
+        names,
+        [
+            "sendgrid-email",
+            "test-hog",
+            "test-snoop",
+            "test-spin",
+            "twilio-sms"
+        ]
+    );
 
     let started = Instant::now();
     let send = |channel: &str| json!({"channel": channel, "to": {"phone": "+14155550120"}, "content": {"text": "hi"}});

@@ -102,6 +102,7 @@ impl Sim {
                 sent_delay: Duration::from_millis(10),
                 delivered_delay: Duration::from_millis(30),
             },
+            ..SandboxConfig::default()
         };
         let handle = switchboard_sandbox::start("127.0.0.1:0".parse().unwrap(), cfg)
             .await

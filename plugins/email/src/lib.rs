@@ -1,0 +1,226 @@
+//! Email channel plugin speaking the SendGrid v3 wire format.
+//!
+//! - [`sendgrid`]: `POST /v3/mail/send` with the connection's sender (the business's own
+//!   domain), a default HTML template around plain text, and the error mapping.
+//! - [`events`]: the Signed Event Webhook, verified with ECDSA P-256 over timestamp + raw
+//!   body against the connection's public key, normalised into delivery statuses.
+
+pub mod events;
+pub mod sendgrid;
+pub mod template;
+
+use switchboard_plugin_sdk::prelude::*;
+
+/// RFC 5322 caps a line at 998 characters; a subject is one header line.
+pub const MAX_SUBJECT_BYTES: usize = 998;
+/// SendGrid accepts up to 30 MB per message; text beyond 1 MB is a mistake, not an email.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
+pub struct EmailPlugin;
+
+impl Plugin for EmailPlugin {
+    fn describe() -> Manifest {
+        let key = |name: &str, secret, required, description: &str| ConfigKey {
+            name: name.into(),
+            secret,
+            required,
+            description: description.into(),
+        };
+        Manifest {
+            channel: "email".into(),
+            name: "sendgrid-email".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: vec![
+                "status-callbacks".into(),
+                "seen".into(),
+                "default-template".into(),
+            ],
+            config_keys: vec![
+                key(
+                    "api_key",
+                    true,
+                    true,
+                    "SendGrid API key with mail.send permission",
+                ),
+                key(
+                    "from_email",
+                    false,
+                    true,
+                    "Sender address on the business's own authenticated domain",
+                ),
+                key("from_name", false, false, "Sender display name"),
+                key(
+                    "webhook_public_key",
+                    false,
+                    true,
+                    "Event Webhook verification key (base64 DER, from SendGrid's settings)",
+                ),
+                key(
+                    "base_url",
+                    false,
+                    false,
+                    "API origin, default https://api.sendgrid.com",
+                ),
+            ],
+            outbound_hosts: vec![sendgrid::DEFAULT_BASE_URL.into()],
+            limits: ContentLimits {
+                max_text_bytes: MAX_TEXT_BYTES as u32,
+                max_subject_bytes: MAX_SUBJECT_BYTES as u32,
+                max_media: 0,
+                max_media_bytes: 0,
+                max_carousel_elements: 0,
+                max_buttons: 0,
+            },
+        }
+    }
+
+    fn validate(msg: &Message) -> Vec<Violation> {
+        let mut v = Vec::new();
+        if msg.to.email.as_deref().is_none_or(str::is_empty) {
+            v.push(Violation::new(
+                "required",
+                "to.email",
+                "an email needs a recipient address",
+            ));
+        }
+        let text = msg.content.text.as_deref().unwrap_or("");
+        if text.trim().is_empty() {
+            v.push(Violation::new(
+                "required",
+                "content.text",
+                "text must not be empty",
+            ));
+        } else if text.len() > MAX_TEXT_BYTES {
+            v.push(Violation::new(
+                "too_long",
+                "content.text",
+                format!(
+                    "text is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                    text.len()
+                ),
+            ));
+        }
+        if let Some(subject) = msg.content.subject.as_deref() {
+            if subject.len() > MAX_SUBJECT_BYTES {
+                v.push(Violation::new(
+                    "too_long",
+                    "content.subject",
+                    format!(
+                        "subject is {} bytes; the limit is {MAX_SUBJECT_BYTES}",
+                        subject.len()
+                    ),
+                ));
+            }
+            if subject.contains(['\r', '\n']) {
+                v.push(Violation::new(
+                    "invalid_format",
+                    "content.subject",
+                    "a subject is one line",
+                ));
+            }
+        }
+        if !msg.content.media.is_empty() {
+            v.push(Violation::new(
+                "unsupported",
+                "content.media",
+                "attachments are not supported by this email plugin yet",
+            ));
+        }
+        if !msg.content.carousel.is_empty() {
+            v.push(Violation::new(
+                "unsupported",
+                "content.carousel",
+                "email cannot carry a carousel",
+            ));
+        }
+        v
+    }
+
+    fn quote(msg: &Message) -> Result<Quote, Vec<Violation>> {
+        let v = Self::validate(msg);
+        if !v.is_empty() {
+            return Err(v);
+        }
+        Ok(Quote {
+            product: "email".into(),
+            units: 1,
+            encoding: "utf-8".into(),
+            country: None,
+        })
+    }
+
+    fn send(msg: Message, _conn: Connection) -> Result<Sent, SendError> {
+        sendgrid::send(&msg)
+    }
+
+    fn handle_webhook(
+        req: WebhookRequest,
+        _conn: Connection,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        events::handle(&req)
+    }
+}
+
+switchboard_plugin_sdk::export_plugin!(EmailPlugin);
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn message(email: &str, text: &str) -> Message {
+        Message {
+            id: "msg_1".into(),
+            workspace: "ws_1".into(),
+            to: Recipient {
+                phone: None,
+                country: None,
+                email: Some(email.into()),
+                psid: None,
+                push_token: None,
+                name: Some("Ada".into()),
+            },
+            content: Content {
+                text: Some(text.into()),
+                subject: Some("Your order".into()),
+                media: vec![],
+                carousel: vec![],
+            },
+            category: Category::Transactional,
+            metadata: vec![],
+            idempotency_key: "dlv_1".into(),
+        }
+    }
+
+    #[test]
+    fn validation_names_every_field() {
+        let mut m = message("", "");
+        m.to.email = None;
+        m.content.subject = Some("two\nlines".into());
+        m.content.carousel = vec![CarouselElement {
+            title: "x".into(),
+            subtitle: None,
+            image_url: None,
+            buttons: vec![],
+        }];
+        let fields: Vec<_> = EmailPlugin::validate(&m)
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "to.email",
+                "content.text",
+                "content.subject",
+                "content.carousel"
+            ]
+        );
+        assert!(EmailPlugin::validate(&message("a@b.co", "hi")).is_empty());
+    }
+
+    #[test]
+    fn quote_is_one_email() {
+        let q = EmailPlugin::quote(&message("a@b.co", "hi")).unwrap();
+        assert_eq!((q.product.as_str(), q.units), ("email", 1));
+    }
+}

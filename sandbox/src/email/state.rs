@@ -1,0 +1,195 @@
+//! Accepted emails, counters and idempotency keys of the SendGrid simulator.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::errors::SendGridError;
+use super::mail::{self, Content, Mail};
+use crate::callbacks::CallbackRecord;
+
+/// What a processed send produced.
+pub enum Outcome {
+    /// A repeated idempotency key: the first acceptance's X-Message-Id, nothing scheduled.
+    Replay {
+        x_message_id: String,
+    },
+    Rejected(SendGridError),
+    Accepted(Box<Message>),
+}
+
+/// An event of a message's timeline that came due (whether or not its POST was dropped).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventDue {
+    pub email: String,
+    pub event: String,
+    pub sg_event_id: String,
+}
+
+/// An accepted email and everything the control API reports about it.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub x_message_id: String,
+    pub mail: Mail,
+    /// The request body exactly as received.
+    pub request: String,
+    pub idempotency_key: Option<String>,
+    pub times_requested: u64,
+    pub events: Vec<EventDue>,
+    /// Fault rule applied to the accepting request, if any.
+    pub fault_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct EmailStats {
+    pub requests: u64,
+    pub unique_accepted: u64,
+    pub duplicates: u64,
+    pub callbacks_sent: u64,
+    pub callbacks_failed: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    stats: EmailStats,
+    messages: Vec<Message>,
+    by_id: HashMap<String, usize>,
+    /// Idempotency key → X-Message-Id of the acceptance it produced.
+    idempotency: HashMap<String, String>,
+}
+
+#[derive(Default)]
+pub struct EmailState {
+    inner: Mutex<Inner>,
+}
+
+/// 16 random bytes in URL-safe base64 without padding: 22 characters, the length and alphabet
+/// of SendGrid's X-Message-Id. No `.` can appear, so clients may split `sg_message_id` on it.
+pub fn random_id() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+impl EmailState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("email state poisoned")
+    }
+
+    pub fn count_request(&self) {
+        self.lock().stats.requests += 1;
+    }
+
+    /// Idempotency lookup, validation and acceptance under one lock, so two concurrent
+    /// requests with the same key cannot both create a message. Only acceptances are stored:
+    /// a rejected body is rejected again on retry anyway, since validation is deterministic.
+    pub fn accept(&self, raw: &[u8], body: Option<&Value>, fault_id: Option<String>) -> Outcome {
+        let mut inner = self.lock();
+        let key = body.and_then(idempotency_key).map(str::to_owned);
+        if let Some(x_message_id) = key.as_ref().and_then(|k| inner.idempotency.get(k)).cloned() {
+            inner.stats.duplicates += 1;
+            if let Some(i) = inner.by_id.get(&x_message_id).copied() {
+                inner.messages[i].times_requested += 1;
+            }
+            return Outcome::Replay { x_message_id };
+        }
+        let mail = match body.map(mail::validate) {
+            Some(Ok(mail)) => mail,
+            Some(Err(err)) => return Outcome::Rejected(err),
+            None => return Outcome::Rejected(SendGridError::malformed()),
+        };
+        let msg = Message {
+            x_message_id: random_id(),
+            mail,
+            request: String::from_utf8_lossy(raw).into_owned(),
+            idempotency_key: key.clone(),
+            times_requested: 1,
+            events: Vec::new(),
+            fault_id,
+        };
+        if let Some(k) = key {
+            inner.idempotency.insert(k, msg.x_message_id.clone());
+        }
+        inner.stats.unique_accepted += 1;
+        let index = inner.messages.len();
+        inner.by_id.insert(msg.x_message_id.clone(), index);
+        inner.messages.push(msg.clone());
+        Outcome::Accepted(Box::new(msg))
+    }
+
+    pub fn record_event(&self, x_message_id: &str, event: EventDue) {
+        let mut inner = self.lock();
+        if let Some(i) = inner.by_id.get(x_message_id).copied() {
+            inner.messages[i].events.push(event);
+        }
+    }
+
+    pub fn stats(&self) -> EmailStats {
+        self.lock().stats
+    }
+
+    pub fn messages(&self) -> Vec<Message> {
+        self.lock().messages.clone()
+    }
+
+    pub fn clear(&self) {
+        *self.lock() = Inner::default();
+    }
+}
+
+/// The sandbox's idempotency key: `personalizations[0].custom_args.sb_idempotency_key`.
+pub fn idempotency_key(body: &Value) -> Option<&str> {
+    body.pointer("/personalizations/0/custom_args/sb_idempotency_key")
+        .and_then(Value::as_str)
+}
+
+/// A message as the control API lists it.
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub x_message_id: String,
+    /// Every recipient, across personalizations.
+    pub to: Vec<String>,
+    pub from: String,
+    pub from_name: Option<String>,
+    /// What the first personalization's recipients see as subject.
+    pub subject: Option<String>,
+    pub content: Vec<Content>,
+    /// The first personalization's custom args, top-level ones merged in.
+    pub custom_args: BTreeMap<String, String>,
+    /// The raw JSON request body as received.
+    pub request: String,
+    pub idempotency_key: Option<String>,
+    pub times_requested: u64,
+    pub fault_id: Option<String>,
+    /// Events that came due, in timeline order, including those whose POST was dropped.
+    pub events: Vec<EventDue>,
+    /// Every POST of an event to the webhook, with the receiver's answer.
+    pub callbacks: Vec<CallbackRecord>,
+}
+
+impl MessageView {
+    pub fn new(msg: Message, callbacks: Vec<CallbackRecord>) -> Self {
+        let first = msg.mail.personalizations.first();
+        Self {
+            x_message_id: msg.x_message_id,
+            to: msg
+                .mail
+                .personalizations
+                .iter()
+                .flat_map(|p| p.to.iter().map(|a| a.email.clone()))
+                .collect(),
+            from: msg.mail.from.email.clone(),
+            from_name: msg.mail.from.name.clone(),
+            subject: first.and_then(|p| msg.mail.subject_for(p)),
+            custom_args: first.map(|p| p.custom_args.clone()).unwrap_or_default(),
+            content: msg.mail.content,
+            request: msg.request,
+            idempotency_key: msg.idempotency_key,
+            times_requested: msg.times_requested,
+            fault_id: msg.fault_id,
+            events: msg.events,
+            callbacks,
+        }
+    }
+}
