@@ -133,6 +133,17 @@ impl Violation {
     }
 }
 
+impl ConfigKey {
+    pub fn new(name: &str, secret: bool, required: bool, description: &str) -> Self {
+        ConfigKey {
+            name: name.into(),
+            secret,
+            required,
+            description: description.into(),
+        }
+    }
+}
+
 impl WebhookRequest {
     /// The first header with this name, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -8,12 +8,12 @@ pub fn manifest(channel: &str, hosts: &[&str]) -> Manifest {
         name: channel.into(),
         version: "0.0.1".into(),
         capabilities: vec![],
-        config_keys: vec![ConfigKey {
-            name: "api_key".into(),
-            secret: true,
-            required: false,
-            description: "a secret to try to steal".into(),
-        }],
+        config_keys: vec![ConfigKey::new(
+            "api_key",
+            true,
+            false,
+            "a secret to try to steal",
+        )],
         outbound_hosts: hosts.iter().map(|h| h.to_string()).collect(),
         limits: ContentLimits {
             max_text_bytes: 1000,

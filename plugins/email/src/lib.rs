@@ -20,12 +20,7 @@ pub struct EmailPlugin;
 
 impl Plugin for EmailPlugin {
     fn describe() -> Manifest {
-        let key = |name: &str, secret, required, description: &str| ConfigKey {
-            name: name.into(),
-            secret,
-            required,
-            description: description.into(),
-        };
+        let key = ConfigKey::new;
         Manifest {
             channel: "email".into(),
             name: "sendgrid-email".into(),

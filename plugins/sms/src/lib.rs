@@ -25,12 +25,7 @@ pub struct SmsPlugin;
 
 impl Plugin for SmsPlugin {
     fn describe() -> Manifest {
-        let key = |name: &str, secret, required, description: &str| ConfigKey {
-            name: name.into(),
-            secret,
-            required,
-            description: description.into(),
-        };
+        let key = ConfigKey::new;
         Manifest {
             channel: "sms".into(),
             name: "twilio-sms".into(),
