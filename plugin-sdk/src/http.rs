@@ -32,6 +32,7 @@ impl Request {
             body: Vec::new(),
             auth: None,
             timeout_ms: None,
+            http2: false,
         }
     }
     pub fn get(url: impl Into<String>) -> Self {
@@ -71,6 +72,11 @@ impl Request {
     /// `Authorization: Bearer` with the named secret, filled in by the host.
     pub fn bearer(mut self, secret: &str) -> Self {
         self.auth = Some(Auth::Bearer(secret.into()));
+        self
+    }
+    /// Speak HTTP/2 to this destination (APNs accepts nothing else).
+    pub fn http2(mut self) -> Self {
+        self.http2 = true;
         self
     }
     pub fn timeout_ms(mut self, ms: u32) -> Self {

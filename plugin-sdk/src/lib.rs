@@ -44,29 +44,34 @@ pub mod bindings {
     });
 }
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 mod errors;
 pub mod http;
 pub mod log;
+pub mod media;
 pub mod secrets;
 pub mod testing;
 
 pub use bindings::switchboard::channel::types::{
-    Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, Content,
-    ContentLimits, DeliveryState, Failure, FailureReason, HttpReply, InboundMessage, Manifest,
-    Media, MediaKind, Message, Quotation as Quote, Recipient, SendError, Sent, StatusUpdate,
-    Violation, WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
+    Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, ContactPage,
+    Content, ContentLimits, DeliveryState, Failure, FailureReason, HistoryMessage, HttpReply,
+    InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, QuickReply, Quotation as Quote,
+    Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation,
+    WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
 };
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::http::{self, Request, Response};
     pub use crate::{
-        Button, CarouselElement, Category, ConfigKey, Connection, Content, ContentLimits,
-        DeliveryState, Failure, FailureReason, HttpReply, InboundMessage, Manifest, Media,
-        MediaKind, Message, Plugin, Quote, Recipient, SendError, Sent, StatusUpdate, Violation,
-        WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest, clock, config, log, secrets,
+        Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, ContactPage,
+        Content, ContentLimits, DeliveryState, Failure, FailureReason, HistoryMessage, HttpReply,
+        InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, Plugin, QuickReply, Quote,
+        Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation,
+        WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock,
+        config, log, media, secrets,
     };
 }
 
@@ -86,6 +91,16 @@ pub trait Plugin {
         req: WebhookRequest,
         conn: Connection,
     ) -> Result<WebhookOutcome, WebhookError>;
+    /// One page of the connection's existing contacts, for providers that can list them
+    /// (declare the "contact-sync" capability). The default says the channel cannot.
+    fn sync_contacts(conn: Connection, cursor: Option<String>) -> Result<ContactPage, SendError> {
+        let _ = (conn, cursor);
+        Err(SendError::permanent(
+            FailureReason::PermissionDenied,
+            None,
+            "this channel cannot list its contacts",
+        ))
+    }
 }
 
 impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
@@ -106,6 +121,9 @@ impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
         conn: Connection,
     ) -> Result<WebhookOutcome, WebhookError> {
         <T as Plugin>::handle_webhook(req, conn)
+    }
+    fn sync_contacts(conn: Connection, cursor: Option<String>) -> Result<ContactPage, SendError> {
+        <T as Plugin>::sync_contacts(conn, cursor)
     }
 }
 
@@ -177,6 +195,8 @@ impl FailureReason {
             ContentRejected => "content_rejected",
             Timeout => "timeout",
             Unknown => "unknown",
+            OutsideHours => "outside_hours",
+            InsufficientFunds => "insufficient_funds",
         }
     }
 }

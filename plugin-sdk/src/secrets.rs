@@ -1,7 +1,7 @@
 //! Secrets by name. The plugin asks the host to use a secret (sign, authenticate) and never
 //! holds its value, so a compromised or buggy plugin cannot leak it in a log line or a body.
 
-pub use crate::bindings::switchboard::channel::secrets::HmacAlgorithm;
+pub use crate::bindings::switchboard::channel::secrets::{HmacAlgorithm, SignatureAlgorithm};
 
 pub fn has(name: &str) -> bool {
     #[cfg(target_arch = "wasm32")]
@@ -23,6 +23,20 @@ pub fn hmac(algorithm: HmacAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>
     #[cfg(not(target_arch = "wasm32"))]
     {
         crate::testing::with_host(|h| h.hmac(algorithm, name, data))
+    }
+}
+
+/// A JWS signature over `data` with the named private key, computed by the host: RS256 gives
+/// the PKCS#1 v1.5 signature, ES256 the 64-byte `r || s`. Used for provider JWTs (FCM
+/// service accounts, APNs `.p8` keys) without the key ever entering the plugin.
+pub fn sign(algorithm: SignatureAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>, String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::switchboard::channel::secrets::sign(algorithm, name, data)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        crate::testing::with_host(|h| h.sign(algorithm, name, data))
     }
 }
 

@@ -32,6 +32,8 @@ mod native {
         /// Every request the plugin sent, in order.
         pub requests: Vec<Request>,
         pub logs: Vec<(Level, String)>,
+        /// The per-connection cache: value and expiry (by `now_ms`).
+        pub cache: HashMap<String, (Vec<u8>, u64)>,
         handler: Option<HttpHandler>,
     }
 
@@ -53,6 +55,7 @@ mod native {
                 now_ms: 1_700_000_000_000,
                 requests: Vec::new(),
                 logs: Vec::new(),
+                cache: HashMap::new(),
                 handler: None,
             }
         }
@@ -111,6 +114,57 @@ mod native {
                     m.finalize().into_bytes().to_vec()
                 }
             })
+        }
+    }
+
+    impl MockHost {
+        pub(crate) fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
+            match self.cache.get(key) {
+                Some((v, expires)) if *expires > self.now_ms => Some(v.clone()),
+                _ => None,
+            }
+        }
+
+        pub(crate) fn cache_set(&mut self, key: &str, value: &[u8], ttl_ms: u64) {
+            if key.len() <= crate::cache::MAX_KEY_BYTES
+                && value.len() <= crate::cache::MAX_VALUE_BYTES
+            {
+                let expires = self.now_ms.saturating_add(ttl_ms);
+                self.cache.insert(key.into(), (value.to_vec(), expires));
+            }
+        }
+
+        /// Signs as the real host does (same key formats, same output shapes).
+        pub(crate) fn sign(
+            &self,
+            algorithm: crate::secrets::SignatureAlgorithm,
+            name: &str,
+            data: &[u8],
+        ) -> Result<Vec<u8>, String> {
+            let pem = self
+                .secrets
+                .get(name)
+                .ok_or_else(|| format!("no secret `{name}`"))?;
+            match algorithm {
+                crate::secrets::SignatureAlgorithm::Rs256 => {
+                    use rsa::pkcs1::DecodeRsaPrivateKey;
+                    use rsa::pkcs8::DecodePrivateKey;
+                    use rsa::signature::{SignatureEncoding, Signer};
+                    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+                        .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
+                        .map_err(|e| format!("secret `{name}` is not an RSA private key: {e}"))?;
+                    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+                    Ok(signer.sign(data).to_vec())
+                }
+                crate::secrets::SignatureAlgorithm::Es256 => {
+                    use p256::ecdsa::signature::Signer;
+                    use p256::pkcs8::DecodePrivateKey;
+                    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem)
+                        .map_err(|e| format!("secret `{name}` is not a P-256 private key: {e}"))?;
+                    let sig: p256::ecdsa::Signature = key.sign(data);
+                    Ok(sig.to_bytes().to_vec())
+                }
+            }
         }
     }
 

@@ -47,6 +47,36 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/email/messages", get(email_messages))
         .route("/_sandbox/config", get(get_config).put(put_config))
         .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/clock", get(get_clock).put(put_clock))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockDto {
+    offset_ms: i64,
+}
+
+fn clock_json(shared: &Shared) -> Response {
+    Json(json!({
+        "offset_ms": shared.clock.offset_ms(),
+        "now_ms": shared.clock.now_ms(),
+    }))
+    .into_response()
+}
+
+async fn get_clock(State(shared): State<Arc<Shared>>) -> Response {
+    clock_json(&shared)
+}
+
+/// Sets the offset of every simulator's clock from the wall clock (not cumulative).
+async fn put_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ClockDto>(&body) {
+        Ok(dto) => {
+            shared.clock.set_offset_ms(dto.offset_ms);
+            clock_json(&shared)
+        }
+        Err(e) => bad_request(format!("invalid clock: {e}")),
+    }
 }
 
 fn bad_request(message: impl std::fmt::Display) -> Response {

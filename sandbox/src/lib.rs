@@ -32,11 +32,15 @@
 //! against the real Twilio must not rely on this. The email simulator has the same extension,
 //! keyed on a custom arg instead of a header (see [`email`]).
 
+pub mod alimtalk;
 pub mod callbacks;
+pub mod clock;
 mod conn;
 mod control;
 pub mod email;
 pub mod faults;
+pub mod messenger;
+pub mod push;
 pub mod sms;
 
 use std::net::SocketAddr;
@@ -140,6 +144,10 @@ pub(crate) struct Shared {
     pub(crate) callbacks: CallbackSender,
     pub(crate) sms: sms::SmsState,
     pub(crate) email: email::EmailState,
+    pub(crate) messenger: messenger::MessengerState,
+    pub(crate) push: push::PushState,
+    pub(crate) alimtalk: alimtalk::AlimTalkState,
+    pub(crate) clock: clock::SimClock,
     /// Flipped once on shutdown so requests held by a `timeout` fault let go.
     shutdown: watch::Sender<bool>,
 }
@@ -149,10 +157,20 @@ impl Shared {
         Arc::new(Self {
             initial: cfg.clone(),
             config: Mutex::new(cfg),
-            faults: FaultBook::new(vec![sms::CHANNEL, email::CHANNEL]),
+            faults: FaultBook::new(vec![
+                sms::CHANNEL,
+                email::CHANNEL,
+                messenger::CHANNEL,
+                push::CHANNEL,
+                alimtalk::CHANNEL,
+            ]),
             callbacks: CallbackSender::new(client),
             sms: sms::SmsState::default(),
             email: email::EmailState::default(),
+            messenger: messenger::MessengerState::default(),
+            push: push::PushState::default(),
+            alimtalk: alimtalk::AlimTalkState::default(),
+            clock: clock::SimClock::default(),
             shutdown: watch::Sender::new(false),
         })
     }
@@ -173,6 +191,10 @@ impl Shared {
         self.faults.clear();
         self.sms.clear();
         self.email.clear();
+        self.messenger.clear();
+        self.push.clear();
+        self.alimtalk.clear();
+        self.clock.set_offset_ms(0);
         *self.config.lock().expect("config poisoned") = self.initial.clone();
     }
 
@@ -210,6 +232,9 @@ fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(sms::routes())
         .merge(email::routes())
+        .merge(messenger::routes())
+        .merge(push::routes())
+        .merge(alimtalk::routes())
         .merge(control::routes())
         .fallback(not_found)
         .with_state(shared)

@@ -22,6 +22,10 @@ pub fn manifest(channel: &str, hosts: &[&str]) -> Manifest {
             max_media_bytes: 0,
             max_carousel_elements: 0,
             max_buttons: 0,
+            max_quick_replies: 0,
+            media_rules: vec![],
+            carousel_needs_images: false,
+            carousel_needs_buttons: false,
         },
     }
 }

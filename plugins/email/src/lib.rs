@@ -65,6 +65,10 @@ impl Plugin for EmailPlugin {
                 max_media_bytes: 0,
                 max_carousel_elements: 0,
                 max_buttons: 0,
+                max_quick_replies: 0,
+                media_rules: vec![],
+                carousel_needs_images: false,
+                carousel_needs_buttons: false,
             },
         }
     }
@@ -172,16 +176,23 @@ pub(crate) mod tests {
                 email: Some(email.into()),
                 psid: None,
                 push_token: None,
+                push_platform: None,
                 name: Some("Ada".into()),
+                last_inbound_ms: None,
             },
             content: Content {
                 text: Some(text.into()),
                 subject: Some("Your order".into()),
                 media: vec![],
                 carousel: vec![],
+                buttons: vec![],
+                quick_replies: vec![],
+                template: None,
+                data: vec![],
             },
             category: Category::Transactional,
             metadata: vec![],
+            options: vec![],
             idempotency_key: "dlv_1".into(),
         }
     }

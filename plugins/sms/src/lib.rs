@@ -70,6 +70,10 @@ impl Plugin for SmsPlugin {
                 max_media_bytes: 5 * 1024 * 1024,
                 max_carousel_elements: 0,
                 max_buttons: 0,
+                max_quick_replies: 0,
+                media_rules: switchboard_plugin_sdk::media::image_rules(5 * 1024 * 1024),
+                carousel_needs_images: false,
+                carousel_needs_buttons: false,
             },
         }
     }
@@ -261,16 +265,23 @@ mod tests {
                 email: None,
                 psid: None,
                 push_token: None,
+                push_platform: None,
                 name: None,
+                last_inbound_ms: None,
             },
             content: Content {
                 text: Some(text.into()),
                 subject: None,
                 media: vec![],
                 carousel: vec![],
+                buttons: vec![],
+                quick_replies: vec![],
+                template: None,
+                data: vec![],
             },
             category: Category::Transactional,
             metadata: vec![],
+            options: vec![],
             idempotency_key: "dlv_1".into(),
         }
     }
