@@ -1,0 +1,248 @@
+//! Page webhooks.
+//!
+//! - `GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`: the subscription
+//!   handshake; 200 with C as the body when T is the connection's `verify_token`, else 403.
+//! - `POST`: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(raw body, app secret)>`, checked
+//!   by the host with the `app_secret` secret before the body is parsed. Entries of other pages
+//!   are ignored (one app may serve several pages, each its own connection).
+//!
+//! Events: a user's `message` becomes an inbound message plus contact activity (it opens the
+//! messaging window); `postback` is activity; `delivery` and `read` are watermarks (every
+//! message to that contact up to the watermark is delivered / seen); echoes of the page's own
+//! messages are ignored.
+
+use serde_json::Value;
+use switchboard_plugin_sdk::prelude::*;
+use switchboard_plugin_sdk::secrets::HmacAlgorithm;
+
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
+    if req.method.eq_ignore_ascii_case("GET") {
+        return Ok(handshake(&req.url));
+    }
+    verify(req)?;
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| WebhookError::BadRequest(format!("not JSON: {e}")))?;
+    let page_id = config::get("page_id")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| WebhookError::BadRequest("the connection has no page_id".into()))?;
+    Ok(WebhookOutcome {
+        events: events(&body, &page_id)?,
+        reply: None,
+    })
+}
+
+fn reply(status: u16, body: &str) -> WebhookOutcome {
+    WebhookOutcome {
+        events: Vec::new(),
+        reply: Some(HttpReply {
+            status,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: body.as_bytes().to_vec(),
+        }),
+    }
+}
+
+/// The subscription handshake Facebook makes when the callback URL is set.
+pub fn handshake(url: &str) -> WebhookOutcome {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let query = query.split('#').next().unwrap_or("");
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let expected = config::get("verify_token").filter(|t| !t.is_empty());
+    let token_ok = match (expected.as_deref(), get("hub.verify_token")) {
+        (Some(e), Some(t)) => constant_time_eq(e.as_bytes(), t.as_bytes()),
+        _ => false,
+    };
+    match (get("hub.mode"), get("hub.challenge")) {
+        (Some("subscribe"), Some(challenge)) if token_ok => reply(200, challenge),
+        _ => reply(403, "Forbidden"),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+pub fn verify(req: &WebhookRequest) -> Result<(), WebhookError> {
+    let unauthorized = |m: &str| WebhookError::Unauthorized(m.to_string());
+    let header = req
+        .header(SIGNATURE_HEADER)
+        .ok_or_else(|| unauthorized("missing X-Hub-Signature-256"))?;
+    let hex = header
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or_else(|| unauthorized("X-Hub-Signature-256 is not sha256=<hex>"))?;
+    let mac = unhex(hex).ok_or_else(|| unauthorized("X-Hub-Signature-256 is not hex"))?;
+    if secrets::verify_hmac(HmacAlgorithm::Sha256, "app_secret", &req.body, &mac) {
+        Ok(())
+    } else {
+        Err(unauthorized("X-Hub-Signature-256 does not match the body"))
+    }
+}
+
+fn id_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    let id = v.get(key)?.get("id")?;
+    id.as_str()
+}
+
+fn guess_mime(kind: MediaKind, url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let known = match ext.as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("mp4") => "video/mp4",
+        Some("mov") => "video/quicktime",
+        Some("mp3") => "audio/mpeg",
+        Some("m4a") => "audio/mp4",
+        Some("aac") => "audio/aac",
+        Some("wav") => "audio/wav",
+        Some("ogg") => "audio/ogg",
+        Some("pdf") => "application/pdf",
+        Some("txt") => "text/plain",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.into();
+    }
+    match kind {
+        MediaKind::Image => "image/*",
+        MediaKind::Video => "video/*",
+        MediaKind::Audio => "audio/*",
+        MediaKind::File => "application/octet-stream",
+    }
+    .into()
+}
+
+fn attachments(message: &Value) -> Vec<Media> {
+    let Some(list) = message.get("attachments").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|a| {
+            let kind = match a.get("type")?.as_str()? {
+                "image" => MediaKind::Image,
+                "video" => MediaKind::Video,
+                "audio" => MediaKind::Audio,
+                "file" => MediaKind::File,
+                // location, fallback, template, sticker-less shares: nothing to fetch.
+                _ => return None,
+            };
+            let url = a.get("payload")?.get("url")?.as_str()?.to_string();
+            Some(Media {
+                kind,
+                mime_type: guess_mime(kind, &url),
+                url,
+                size: 0,
+            })
+        })
+        .collect()
+}
+
+/// One `messaging` item as events.
+fn messaging_events(ev: &Value, fallback_ms: u64) -> Vec<WebhookEvent> {
+    let Some(sender) = id_at(ev, "sender") else {
+        return Vec::new();
+    };
+    let sender = sender.to_string();
+    let timestamp_ms = ev
+        .get("timestamp")
+        .and_then(Value::as_u64)
+        .unwrap_or(fallback_ms);
+    let activity = |kind: &str| {
+        WebhookEvent::Activity(ContactActivity {
+            contact: sender.clone(),
+            kind: kind.into(),
+            timestamp_ms,
+        })
+    };
+    let watermark = |body: &Value, state| {
+        body.get("watermark").and_then(Value::as_u64).map(|w| {
+            WebhookEvent::Watermark(WatermarkUpdate {
+                contact: sender.clone(),
+                state,
+                watermark_ms: w,
+            })
+        })
+    };
+    if let Some(m) = ev.get("message") {
+        if m.get("is_echo").and_then(Value::as_bool) == Some(true) {
+            return Vec::new();
+        }
+        let Some(mid) = m.get("mid").and_then(Value::as_str) else {
+            return Vec::new();
+        };
+        let inbound = WebhookEvent::Inbound(InboundMessage {
+            sender: sender.clone(),
+            provider_message_id: mid.into(),
+            text: m.get("text").and_then(Value::as_str).map(str::to_string),
+            media: attachments(m),
+            timestamp_ms,
+        });
+        return vec![inbound, activity("message")];
+    }
+    if ev.get("postback").is_some() {
+        return vec![activity("postback")];
+    }
+    if let Some(d) = ev.get("delivery") {
+        return watermark(d, DeliveryState::Delivered).into_iter().collect();
+    }
+    if let Some(r) = ev.get("read") {
+        return watermark(r, DeliveryState::Seen).into_iter().collect();
+    }
+    Vec::new()
+}
+
+pub fn events(body: &Value, page_id: &str) -> Result<Vec<WebhookEvent>, WebhookError> {
+    let Some(obj) = body.as_object() else {
+        return Err(WebhookError::BadRequest("not a JSON object".into()));
+    };
+    // Instagram or user-object notifications are not this channel's.
+    if obj.get("object").and_then(Value::as_str) != Some("page") {
+        return Ok(Vec::new());
+    }
+    let entries = obj
+        .get("entry")
+        .and_then(Value::as_array)
+        .ok_or_else(|| WebhookError::BadRequest("no entry list".into()))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let id = match entry.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => continue,
+        };
+        if id != page_id {
+            continue;
+        }
+        let time = entry.get("time").and_then(Value::as_u64).unwrap_or(0);
+        for ev in entry
+            .get("messaging")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.extend(messaging_events(ev, time));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "webhook_tests.rs"]
+mod tests;

@@ -1,0 +1,207 @@
+use serde_json::json;
+
+use super::*;
+use crate::MessengerPlugin;
+use crate::tests::{PAGE, PSID, conn, host};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Signed with the named secret of the installed mock host.
+fn signed_with(secret: &str, body: &str) -> WebhookRequest {
+    let mac = secrets::hmac(HmacAlgorithm::Sha256, secret, body.as_bytes()).unwrap();
+    WebhookRequest {
+        method: "POST".into(),
+        url: "https://gw.example/v1/webhooks/conn_1".into(),
+        headers: vec![(
+            "X-Hub-Signature-256".into(),
+            format!("sha256={}", hex(&mac)),
+        )],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn signed(body: &str) -> WebhookRequest {
+    signed_with("app_secret", body)
+}
+
+fn get(query: &str) -> WebhookRequest {
+    WebhookRequest {
+        method: "GET".into(),
+        url: format!("https://gw.example/v1/webhooks/conn_1?{query}"),
+        headers: vec![],
+        body: vec![],
+    }
+}
+
+fn page(messaging: serde_json::Value) -> String {
+    json!({"object": "page", "entry": [{"id": PAGE, "time": 1_800_000_000_500u64, "messaging": messaging}]}).to_string()
+}
+
+#[test]
+fn handshake_echoes_the_challenge_only_for_our_token() {
+    let _h = host().install();
+    let ok = MessengerPlugin::handle_webhook(
+        get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=vt-123"),
+        conn(),
+    )
+    .unwrap();
+    assert!(ok.events.is_empty());
+    let r = ok.reply.unwrap();
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, b"1158201444".as_slice())
+    );
+    for q in [
+        "hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong",
+        "hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=vt-123",
+        "hub.mode=subscribe&hub.verify_token=vt-123",
+        "",
+    ] {
+        let out = MessengerPlugin::handle_webhook(get(q), conn()).unwrap();
+        assert_eq!(out.reply.unwrap().status, 403, "{q}");
+        assert!(out.events.is_empty());
+    }
+    // Percent-encoded tokens are decoded before comparing.
+    drop(_h);
+    let _h = host().config("verify_token", "a b&c").install();
+    let out = MessengerPlugin::handle_webhook(
+        get("hub.mode=subscribe&hub.challenge=9&hub.verify_token=a%20b%26c"),
+        conn(),
+    )
+    .unwrap();
+    assert_eq!(out.reply.unwrap().status, 200);
+}
+
+#[test]
+fn signature_rejects_tampering_wrong_key_and_absence() {
+    let _h = host()
+        .secret("other_secret", "not-the-app-secret")
+        .install();
+    let body = page(
+        json!([{"sender": {"id": PSID}, "recipient": {"id": PAGE}, "read": {"watermark": 5}}]),
+    );
+    assert!(MessengerPlugin::handle_webhook(signed(&body), conn()).is_ok());
+
+    let mut tampered = signed(&body);
+    tampered.body = body
+        .replace("\"watermark\":5", "\"watermark\":6")
+        .into_bytes();
+    assert_ne!(tampered.body, body.as_bytes());
+    assert!(matches!(
+        MessengerPlugin::handle_webhook(tampered, conn()),
+        Err(WebhookError::Unauthorized(_))
+    ));
+
+    let wrong_key = signed_with("other_secret", &body);
+    assert!(matches!(
+        MessengerPlugin::handle_webhook(wrong_key, conn()),
+        Err(WebhookError::Unauthorized(_))
+    ));
+
+    let mut missing = signed(&body);
+    missing.headers.clear();
+    assert!(matches!(
+        MessengerPlugin::handle_webhook(missing, conn()),
+        Err(WebhookError::Unauthorized(_))
+    ));
+
+    let mut sha1 = signed(&body);
+    sha1.headers[0].1 = sha1.headers[0].1.replace("sha256=", "sha1=");
+    assert!(matches!(
+        MessengerPlugin::handle_webhook(sha1, conn()),
+        Err(WebhookError::Unauthorized(_))
+    ));
+
+    let mut not_hex = signed(&body);
+    not_hex.headers[0].1 = "sha256=zz".into();
+    assert!(matches!(
+        MessengerPlugin::handle_webhook(not_hex, conn()),
+        Err(WebhookError::Unauthorized(_))
+    ));
+}
+
+#[test]
+fn bad_json_is_bad_request_after_the_signature() {
+    let _h = host().install();
+    assert!(matches!(
+        MessengerPlugin::handle_webhook(signed("{not json"), conn()),
+        Err(WebhookError::BadRequest(_))
+    ));
+    assert!(matches!(
+        MessengerPlugin::handle_webhook(signed("[1]"), conn()),
+        Err(WebhookError::BadRequest(_))
+    ));
+}
+
+#[test]
+fn message_postback_delivery_read_and_echo() {
+    let _h = host().install();
+    let body = page(json!([
+        {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 1_800_000_000_001u64,
+         "message": {"mid": "m_in1", "text": "Where is my order?",
+                     "attachments": [{"type": "image", "payload": {"url": "https://scontent.example/p.jpg?x=1"}},
+                                     {"type": "location", "payload": {"coordinates": {"lat": 1, "long": 2}}}]}},
+        {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 1_800_000_000_002u64,
+         "postback": {"title": "Buy", "payload": "BUY_RED", "mid": "m_pb"}},
+        {"sender": {"id": PSID}, "recipient": {"id": PAGE},
+         "delivery": {"mids": ["m_out1"], "watermark": 1_800_000_000_003u64}},
+        {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 1_800_000_000_010u64,
+         "read": {"watermark": 1_800_000_000_004u64}},
+        {"sender": {"id": PAGE}, "recipient": {"id": PSID}, "timestamp": 1_800_000_000_005u64,
+         "message": {"is_echo": true, "app_id": 1, "metadata": "dlv_1", "mid": "m_out1", "text": "hi"}},
+    ]));
+    let out = MessengerPlugin::handle_webhook(signed(&body), conn()).unwrap();
+    assert!(out.reply.is_none());
+    let ev = out.events;
+    assert_eq!(ev.len(), 5, "{ev:?}");
+    match &ev[0] {
+        WebhookEvent::Inbound(m) => {
+            assert_eq!(
+                (m.sender.as_str(), m.provider_message_id.as_str()),
+                (PSID, "m_in1")
+            );
+            assert_eq!(m.text.as_deref(), Some("Where is my order?"));
+            assert_eq!(m.timestamp_ms, 1_800_000_000_001);
+            assert_eq!(m.media.len(), 1);
+            assert_eq!(
+                (m.media[0].kind, m.media[0].mime_type.as_str()),
+                (MediaKind::Image, "image/jpeg")
+            );
+            assert_eq!(m.media[0].url, "https://scontent.example/p.jpg?x=1");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&ev[1], WebhookEvent::Activity(a)
+        if a.contact == PSID && a.kind == "message" && a.timestamp_ms == 1_800_000_000_001));
+    assert!(matches!(&ev[2], WebhookEvent::Activity(a)
+        if a.contact == PSID && a.kind == "postback" && a.timestamp_ms == 1_800_000_000_002));
+    assert!(matches!(&ev[3], WebhookEvent::Watermark(w)
+        if w.contact == PSID && w.state == DeliveryState::Delivered && w.watermark_ms == 1_800_000_000_003));
+    assert!(matches!(&ev[4], WebhookEvent::Watermark(w)
+        if w.contact == PSID && w.state == DeliveryState::Seen && w.watermark_ms == 1_800_000_000_004));
+}
+
+#[test]
+fn other_pages_and_objects_are_ignored() {
+    let _h = host().install();
+    let ev =
+        json!([{"sender": {"id": PSID}, "recipient": {"id": "999"}, "read": {"watermark": 5}}]);
+    let body =
+        json!({"object": "page", "entry": [{"id": "999", "time": 1, "messaging": ev}]}).to_string();
+    assert!(
+        MessengerPlugin::handle_webhook(signed(&body), conn())
+            .unwrap()
+            .events
+            .is_empty()
+    );
+    let body = json!({"object": "instagram", "entry": [{"id": PAGE, "time": 1, "messaging": ev}]})
+        .to_string();
+    assert!(
+        MessengerPlugin::handle_webhook(signed(&body), conn())
+            .unwrap()
+            .events
+            .is_empty()
+    );
+}
