@@ -14,6 +14,8 @@
 //! - [`sms`]: the Twilio Messages API, with HMAC-SHA1 signed status callbacks.
 //! - [`email`]: SendGrid v3 mail send, with its ECDSA-signed Event Webhook and magic recipient
 //!   addresses for bounces, blocks, drops, spam reports and deferrals.
+//! - [`messenger`]: the Graph API Send API and conversations for three sandbox pages, with
+//!   signed page webhooks (echoes, deliveries, reads, user messages) and the 24 h window.
 //!
 //! The fault book ([`faults`]) and the callback sender ([`callbacks`]) know nothing about
 //! either provider, so push or messenger simulators plug into the same control API. Each
@@ -59,6 +61,10 @@ use crate::conn::{ConnKill, KillableListener};
 use crate::faults::FaultBook;
 
 pub use crate::email::signature::{sendgrid_event_signature, sendgrid_webhook_public_key};
+pub use crate::messenger::{
+    SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
+    SandboxPage, messenger_signature,
+};
 pub use crate::sms::signature::twilio_signature;
 
 /// The only account the simulated Twilio knows.
