@@ -68,6 +68,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     pub public_url: String,
     pub max_body_bytes: usize,
+    /// The simulators' base URL in sandbox mode (their clock follows the gateway's).
+    pub sandbox_url: Option<String>,
     /// API key digest -> workspace; filled on first use so auth costs no query per request.
     pub(crate) key_cache: RwLock<HashMap<String, String>>,
 }
@@ -126,6 +128,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
 
     let mut sandbox_key = None;
     let mut sandbox = None;
+    let mut sandbox_url = None;
     if config.sandbox {
         let setup = sandbox_setup::prepare(
             &store,
@@ -137,6 +140,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         .await?;
         sandbox_key = Some(setup.api_key);
         sandbox = setup.handle;
+        sandbox_url = Some(setup.base_url);
     }
 
     let connections = Arc::new(Connections::default());
@@ -159,6 +163,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         metrics,
         public_url,
         max_body_bytes: config.max_body_bytes,
+        sandbox_url,
         key_cache: RwLock::new(HashMap::new()),
     });
     Ok(Running {

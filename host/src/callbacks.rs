@@ -7,9 +7,10 @@
 use crate::Gateway;
 use crate::metrics::CallbackLabels;
 use crate::model::now_ms;
+use crate::model::{AddressKey, Recipient};
 use crate::runtime::bindings::wit;
 use crate::runtime::{CallError, convert};
-use crate::store::{StatusEvent, StoreError};
+use crate::store::{Activity, StatusEvent, StoreError, Watermark};
 
 pub struct CallbackRequest {
     pub method: String,
@@ -97,6 +98,19 @@ impl Gateway {
 
         let now = now_ms();
         let mut statuses = Vec::new();
+        let mut watermarks = Vec::new();
+        let mut activity = Vec::new();
+        // A contact's address on this connection's channel, e.g. a PSID on this page.
+        let address = |contact: String| {
+            let to = Recipient {
+                phone: Some(contact.clone()),
+                email: Some(contact.clone()),
+                psid: Some(contact.clone()),
+                push_token: Some(contact),
+                ..Default::default()
+            };
+            AddressKey::for_message(&conn.workspace_id, &conn.channel, &conn.id, &to)
+        };
         for event in outcome.events {
             match event {
                 wit::WebhookEvent::Status(s) => statuses.push(StatusEvent {
@@ -109,16 +123,48 @@ impl Gateway {
                         .map(|f| (convert::reason(f.reason), f.provider_code, f.detail)),
                     at: s.timestamp_ms.map(|t| t as i64).unwrap_or(now),
                 }),
-                // Watermarks, inbound messages and contact activity need contacts, which the
-                // channel issue adds; until then they are acknowledged and logged.
-                other => {
-                    tracing::debug!(connection = %conn.id, event = ?event_kind(&other), "callback event not yet stored")
+                wit::WebhookEvent::Watermark(w) => watermarks.push(Watermark {
+                    connection_id: conn.id.clone(),
+                    address: w.contact,
+                    status: convert::status(w.state),
+                    watermark: w.watermark_ms.min(i64::MAX as u64) as i64,
+                    at: now,
+                }),
+                wit::WebhookEvent::Inbound(m) => {
+                    if let Some(key) = address(m.sender) {
+                        activity.push(Activity {
+                            key,
+                            connection_id: conn.id.clone(),
+                            at: clamp_ms(m.timestamp_ms, now),
+                            message: Some((m.provider_message_id, m.text)),
+                        });
+                    }
+                }
+                wit::WebhookEvent::Activity(a) => {
+                    if let Some(key) = address(a.contact) {
+                        activity.push(Activity {
+                            key,
+                            connection_id: conn.id.clone(),
+                            at: clamp_ms(a.timestamp_ms, now),
+                            message: None,
+                        });
+                    }
                 }
             }
+        }
+        // An inbound message usually comes with an activity event for the same moment:
+        // count the message once, keep the activity only when it adds something.
+        activity.dedup_by(|b, a| a.key == b.key && a.at == b.at && b.message.is_none());
+        if !activity.is_empty() {
+            self.store.record_activity(activity).await?;
         }
         if !statuses.is_empty() {
             let moved = self.store.apply_status_events(statuses).await?;
             tracing::debug!(connection = %conn.id, ?moved, "callback applied");
+        }
+        if !watermarks.is_empty() {
+            let moved = self.store.apply_watermarks(watermarks).await?;
+            tracing::debug!(connection = %conn.id, moved, "watermarks applied");
         }
         Ok(match outcome.reply {
             Some(r) => CallbackReply {
@@ -135,11 +181,8 @@ impl Gateway {
     }
 }
 
-fn event_kind(e: &wit::WebhookEvent) -> &'static str {
-    match e {
-        wit::WebhookEvent::Status(_) => "status",
-        wit::WebhookEvent::Watermark(_) => "watermark",
-        wit::WebhookEvent::Inbound(_) => "inbound",
-        wit::WebhookEvent::Activity(_) => "activity",
-    }
+/// A provider timestamp, trusted unless it is in the future by our clock (a skewed or
+/// hostile clock must not keep a messaging window open).
+fn clamp_ms(t: u64, now: i64) -> i64 {
+    (t.min(i64::MAX as u64) as i64).min(now)
 }

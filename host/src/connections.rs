@@ -47,18 +47,53 @@ impl Connections {
             .cloned()
     }
 
-    /// The workspace's active connection for a channel (the oldest, when there are several).
+    /// The workspace's connection for a channel: the oldest active one, else the oldest
+    /// waiting for a reconnect (its messages are kept and fail `token_expired`, resendable
+    /// after the reconnect, rather than being refused at the door).
     pub fn for_channel(&self, workspace_id: &str, channel: &str) -> Option<Arc<Connection>> {
         let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
         let mut found: Vec<_> = map
             .values()
             .filter(|c| {
-                c.workspace_id == workspace_id && c.channel == channel && c.status == "active"
+                c.workspace_id == workspace_id
+                    && c.channel == channel
+                    && (c.status == "active" || c.status == "needs_reconnect")
             })
             .cloned()
             .collect();
-        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.sort_by(|a, b| (a.status != "active", &a.id).cmp(&(b.status != "active", &b.id)));
         found.into_iter().next()
+    }
+
+    /// Every connection of a workspace, sorted by id.
+    pub fn in_workspace(&self, workspace_id: &str) -> Vec<Arc<Connection>> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        let mut found: Vec<_> = map
+            .values()
+            .filter(|c| c.workspace_id == workspace_id)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found
+    }
+
+    /// Change a connection's status in memory after the store recorded it.
+    pub fn set_status(&self, id: &str, status: &str) {
+        let mut map = self.by_id.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = map.get(id).cloned() {
+            map.insert(
+                id.to_string(),
+                Arc::new(Connection {
+                    id: old.id.clone(),
+                    workspace_id: old.workspace_id.clone(),
+                    channel: old.channel.clone(),
+                    plugin: old.plugin.clone(),
+                    status: status.to_string(),
+                    ctx: old.ctx.clone(),
+                    in_flight: old.in_flight.clone(),
+                }),
+            );
+        }
     }
 }
 

@@ -3,9 +3,13 @@
 //! The order matters and is the same for `POST /v1/messages` and for the preview:
 //! 1. pick the workspace's connection for the channel (which also picks the plugin);
 //! 2. normalise the recipient the same way for every channel (E.164 phone, derived country);
-//! 3. ask the plugin to `validate`, then to `quote` the billable product and units.
+//! 3. check the content against the limits the plugin's manifest declares
+//!    ([`crate::validation`]), and the recipient and URLs against what the gateway has learnt
+//!    (a dead push token, a URL the provider blocked);
+//! 4. ask the plugin to `validate`, then to `quote` the billable product and units.
 //!
-//! Nothing here writes: the caller commits the result, so a rejected request stores nothing.
+//! Nothing here writes: the caller commits the result, so a rejected request stores nothing
+//! and costs nothing.
 
 use std::sync::Arc;
 
@@ -19,6 +23,8 @@ use crate::{Gateway, model};
 pub enum IntakeError {
     #[error("unknown channel `{channel}`; this workspace can send on: {available}")]
     UnknownChannel { channel: String, available: String },
+    #[error("no connection `{connection}` for channel `{channel}` in this workspace")]
+    UnknownConnection { connection: String, channel: String },
     #[error("the message is not valid for channel `{channel}`")]
     Invalid {
         channel: String,
@@ -26,6 +32,8 @@ pub enum IntakeError {
     },
     #[error(transparent)]
     Plugin(#[from] CallError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A message that passed intake, with its planned delivery.
@@ -57,6 +65,12 @@ impl Gateway {
             });
         }
         let quote = a.quote;
+        let address = model::AddressKey::for_message(
+            workspace,
+            &a.request.channel,
+            &a.connection.id,
+            &a.request.to,
+        );
         Ok(Prepared {
             delivery: NewDelivery {
                 id: new_id("dlv"),
@@ -68,6 +82,7 @@ impl Gateway {
                     .as_ref()
                     .and_then(|q| q.country.clone())
                     .or_else(|| a.request.to.country.clone()),
+                address,
             },
             request: a.request,
         })
@@ -79,8 +94,14 @@ impl Gateway {
         workspace: &str,
         mut request: NewMessage,
     ) -> Result<Assessment, IntakeError> {
-        let (connection, plugin) = self.route(workspace, &request.channel)?;
+        let (connection, plugin) =
+            self.route(workspace, &request.channel, request.connection.as_deref())?;
         let mut violations = normalize_recipient(&mut request.to);
+        violations.extend(crate::validation::check(&plugin.manifest.limits, &request));
+        violations.extend(
+            self.learnt_violations(workspace, &connection, &request)
+                .await?,
+        );
         let msg = convert::wit_message("preview", workspace, &request, "preview");
         let quote = if violations.is_empty() {
             let (found, quote) = self.runtime.assess(&plugin, &msg).await?;
@@ -109,11 +130,63 @@ impl Gateway {
         })
     }
 
+    /// What the gateway has learnt from providers that makes this message fail for sure: a
+    /// dead address, a URL the provider blocked on this connection.
+    async fn learnt_violations(
+        &self,
+        workspace: &str,
+        connection: &Connection,
+        request: &NewMessage,
+    ) -> Result<Vec<Violation>, IntakeError> {
+        let mut v = Vec::new();
+        if let Some(key) =
+            model::AddressKey::for_message(workspace, &request.channel, &connection.id, &request.to)
+        {
+            let field = key.field();
+            if let Some(why) = self.store.invalid_address(key).await? {
+                v.push(Violation {
+                    code: "recipient_invalid".into(),
+                    field: field.into(),
+                    message: format!(
+                        "this address is marked invalid ({why}) and is not used again"
+                    ),
+                });
+            }
+        }
+        let urls = request.urls();
+        if !urls.is_empty() {
+            let blocked = self.store.blocked_urls(connection.id.clone()).await?;
+            for b in blocked.iter().filter(|b| urls.contains(&b.url)) {
+                v.push(Violation {
+                    code: "url_blocked".into(),
+                    field: "content".into(),
+                    message: format!(
+                        "{} is on this connection's block list ({})",
+                        b.url, b.reason
+                    ),
+                });
+            }
+        }
+        Ok(v)
+    }
+
     fn route(
         &self,
         workspace: &str,
         channel: &str,
+        connection: Option<&str>,
     ) -> Result<(Arc<Connection>, Arc<LoadedPlugin>), IntakeError> {
+        if let Some(id) = connection {
+            return self
+                .connections
+                .get(id)
+                .filter(|c| c.workspace_id == workspace && c.channel == channel)
+                .and_then(|c| self.runtime.plugin(&c.plugin).map(|p| (c, p)))
+                .ok_or_else(|| IntakeError::UnknownConnection {
+                    connection: id.to_string(),
+                    channel: channel.to_string(),
+                });
+        }
         let found = self
             .connections
             .for_channel(workspace, channel)

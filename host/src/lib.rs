@@ -14,15 +14,20 @@
 pub mod api;
 pub mod app;
 pub mod callbacks;
+pub mod clock;
 pub mod connections;
+pub mod contact_sync;
 pub mod dispatch;
 pub mod intake;
 pub mod metrics;
 pub mod model;
+pub mod receipts;
+pub mod resend;
 pub mod runtime;
 pub mod sandbox_setup;
 pub mod schemas;
 pub mod store;
+pub mod validation;
 
 pub use app::{Gateway, GatewayConfig, Running, StartError, start};
 

@@ -15,6 +15,7 @@ pub const SANDBOX_WORKSPACE: &str = "ws_sandbox";
 
 pub struct SandboxSetup {
     pub api_key: String,
+    pub base_url: String,
     pub handle: Option<switchboard_sandbox::SandboxHandle>,
 }
 
@@ -77,7 +78,11 @@ pub async fn prepare(
         }
     }
     tracing::info!(simulators = %base_url, "sandbox ready");
-    Ok(SandboxSetup { api_key, handle })
+    Ok(SandboxSetup {
+        api_key,
+        base_url,
+        handle,
+    })
 }
 
 /// Sandbox connections have stable ids, so webhook URLs survive restarts.

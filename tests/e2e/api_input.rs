@@ -29,7 +29,7 @@ async fn bad_requests_get_4xx_with_a_code_and_store_nothing() {
             "recipient without a phone",
             serde_json::to_vec(&json!({"channel": "sms", "to": {}, "content": {"text": "hi"}})).unwrap(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            "invalid_format",
             Some("to.phone"),
         ),
         (
@@ -43,7 +43,7 @@ async fn bad_requests_get_4xx_with_a_code_and_store_nothing() {
             "empty text",
             serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": "+14155550100"}, "content": {"text": ""}})).unwrap(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            "invalid_format",
             Some("content.text"),
         ),
         (
@@ -57,7 +57,7 @@ async fn bad_requests_get_4xx_with_a_code_and_store_nothing() {
             "not a phone number",
             serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": "call me"}, "content": {"text": "hi"}})).unwrap(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            "invalid_format",
             Some("to.phone"),
         ),
         (

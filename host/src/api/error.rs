@@ -19,6 +19,7 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub violations: Vec<Violation>,
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -28,7 +29,7 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: `invalid_json`, `invalid_request`, `validation_failed`, ...
+    /// Stable, machine-readable: `invalid_json`, `invalid_request`, `invalid_format`, ...
     pub code: String,
     pub message: String,
     /// The JSON path of the offending field, when there is one.
@@ -36,6 +37,9 @@ pub struct ErrorDetail {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
+    /// The failure reason a refusal is about (e.g. a resend of an `invalid_format` message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl ApiError {
@@ -46,7 +50,12 @@ impl ApiError {
             message: message.into(),
             field: None,
             violations: Vec::new(),
+            reason: None,
         }
+    }
+    pub fn reason(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.to_string());
+        self
     }
     pub fn field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
@@ -76,6 +85,7 @@ impl IntoResponse for ApiError {
                 message: self.message,
                 field: self.field,
                 violations: self.violations,
+                reason: self.reason,
             },
         };
         (self.status, axum::Json(body)).into_response()
@@ -98,6 +108,13 @@ impl From<IntakeError> for ApiError {
                 e.to_string(),
             )
             .field("channel"),
+            IntakeError::UnknownConnection { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_connection",
+                e.to_string(),
+            )
+            .field("connection"),
+            IntakeError::Store(s) => s.into(),
             IntakeError::Invalid {
                 channel,
                 violations,
@@ -108,10 +125,13 @@ impl From<IntakeError> for ApiError {
                     .collect();
                 ApiError {
                     status: StatusCode::UNPROCESSABLE_ENTITY,
-                    code: "validation_failed",
+                    // The failure reason too: an invalid message fails with invalid_format,
+                    // is not stored, costs nothing and has nothing to resend.
+                    code: "invalid_format",
                     message: format!("not valid for channel `{channel}`: {}", summary.join("; ")),
                     field: violations.first().map(|v| v.field.clone()),
                     violations,
+                    reason: Some("invalid_format".into()),
                 }
             }
             IntakeError::Plugin(call) => {

@@ -1,4 +1,4 @@
-//! `/v1/messages`: accept, preview, read and list.
+//! `/v1/messages`: accept, preview, read and list (resend is in [`super::resend`]).
 
 use std::sync::Arc;
 
@@ -101,6 +101,18 @@ pub async fn create(
         return replay(id, status, hash == request_hash);
     }
 
+    accept(&gw, ws, request, request_hash, key, None).await
+}
+
+/// Steps shared by a new message and a resend: intake, commit, wake the dispatcher.
+pub(super) async fn accept(
+    gw: &Gateway,
+    ws: String,
+    request: NewMessage,
+    request_hash: String,
+    key: Option<String>,
+    resend_of: Option<String>,
+) -> Result<Response, ApiError> {
     let prepared = gw.prepare(&ws, request).await?;
     let id = new_id("msg");
     let channel = prepared.request.channel.clone();
@@ -111,6 +123,7 @@ pub async fn create(
         request_hash,
         idempotency_key: key,
         delivery: prepared.delivery,
+        resend_of,
     };
     match gw.store.insert_message(insert).await? {
         Inserted::New => {

@@ -2,9 +2,13 @@
 //! gateway ([`crate::intake`], [`crate::callbacks`], the store).
 
 pub mod auth;
+pub mod connections;
+pub mod contacts;
 pub mod error;
 pub mod messages;
 pub mod openapi;
+pub mod resend;
+pub mod sandbox;
 pub mod system;
 pub mod webhooks;
 
@@ -13,23 +17,50 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::Gateway;
 use error::ApiError;
 
 pub fn router(gw: Arc<Gateway>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/v1/messages", post(messages::create).get(messages::list))
         .route("/v1/messages/preview", post(messages::preview))
         .route("/v1/messages/{id}", get(messages::get))
+        .route("/v1/messages/{id}/resend", post(resend::resend))
+        .route("/v1/contacts", get(contacts::list).post(contacts::create))
+        .route("/v1/contacts/{id}", get(contacts::get))
+        .route("/v1/contacts/{id}/messages", get(contacts::history))
+        .route("/v1/receipts", post(contacts::receipt))
+        .route("/v1/connections", get(connections::list))
+        .route(
+            "/v1/connections/{id}/reconnect",
+            post(connections::reconnect),
+        )
+        .route(
+            "/v1/connections/{id}/sync-contacts",
+            post(connections::sync),
+        )
+        .route(
+            "/v1/connections/{id}/blocked-urls",
+            get(connections::blocked)
+                .post(connections::block)
+                .delete(connections::unblock),
+        )
         .route(
             "/v1/webhooks/{connection}",
             get(webhooks::verify).post(webhooks::receive),
         )
         .route("/v1/plugins", get(system::plugins))
         .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
+        .route("/metrics", get(system::metrics));
+    if gw.sandbox_url.is_some() {
+        router = router.route(
+            "/v1/sandbox/clock",
+            put(sandbox::set_clock).get(sandbox::get_clock),
+        );
+    }
+    router
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -6,6 +6,7 @@
 //! fresh sandboxed instance, and records the outcome: accepted, retry at a time chosen by
 //! [`RetryPolicy`], or failed for good. Outcomes from many tasks share group commits.
 
+pub mod channel_state;
 pub mod retry;
 
 use std::sync::Arc;
@@ -153,6 +154,11 @@ impl Dispatcher {
             .send_seconds
             .get_or_create(&ChannelLabels { channel })
             .observe((finished_at - started_at) as f64 / 1000.0);
+        if let SendOutcome::Failed(f) = &outcome
+            && retry_at.is_none()
+        {
+            self.learn(&job, f).await;
+        }
         if let SendOutcome::Failed(f) = &outcome {
             tracing::info!(delivery = %job.delivery_id, attempt = job.attempts + 1, reason = f.reason.as_str(), detail = %f.detail, retry = retry_at.is_some(), "attempt failed");
         }
@@ -212,13 +218,18 @@ impl Dispatcher {
                 ),
             );
         };
+        let last_inbound_ms = match self.preflight(job, &conn).await {
+            channel_state::Preflight::Go { last_inbound_ms } => last_inbound_ms,
+            channel_state::Preflight::Refuse(f) => return (channel, SendOutcome::Failed(f)),
+        };
         // The delivery id is the provider idempotency key: stable across every attempt.
-        let msg = convert::wit_message(
+        let mut msg = convert::wit_message(
             &job.message_id,
             &job.workspace_id,
             &job.request,
             &job.delivery_id,
         );
+        msg.to.last_inbound_ms = last_inbound_ms;
         let outcome = match self.runtime.send(&plugin, conn.ctx.clone(), &msg).await {
             Ok(Ok(sent)) => SendOutcome::Accepted {
                 provider_message_id: sent.provider_message_id,

@@ -18,6 +18,14 @@ pub struct NewMessage {
     /// Free-form key/value pairs kept with the message and shown back.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Channel options the channel's plugin documents, e.g. Messenger `messaging_type` and
+    /// `tag`, push `priority` and `collapse_id`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// Send through this connection instead of the workspace's first active one for the
+    /// channel, e.g. the Facebook page a PSID belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 /// Where to reach the recipient: each channel reads the address it needs.
@@ -37,6 +45,9 @@ pub struct Recipient {
     pub psid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_token: Option<String>,
+    /// `android` (FCM) or `ios` (APNs): the platform of `push_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_platform: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
@@ -53,6 +64,37 @@ pub struct Content {
     pub media: Vec<Media>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carousel: Vec<CarouselElement>,
+    /// Buttons under the message (AlimTalk).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+    /// Suggested replies (Messenger quick replies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<QuickReply>,
+    /// A provider-registered template and its variables (AlimTalk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateRef>,
+    /// Key/value data delivered to the app with a push notification.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuickReply {
+    pub title: String,
+    pub payload: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRef {
+    /// The provider's template id.
+    pub id: String,
+    /// Values of the template's variables, e.g. `{"#{name}": "Ada"}`.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -106,4 +148,34 @@ pub enum Category {
     Transactional,
     Marketing,
     FollowUp,
+}
+
+impl NewMessage {
+    /// Every URL the message would make the recipient see or the provider fetch: media,
+    /// carousel images and buttons, buttons, quick-reply images, and links in the text.
+    /// Block lists and `url_blocked` resends are decided on these.
+    pub fn urls(&self) -> Vec<String> {
+        let c = &self.content;
+        let mut urls: Vec<String> = Vec::new();
+        urls.extend(c.media.iter().map(|m| m.url.clone()));
+        for e in &c.carousel {
+            urls.extend(e.image_url.clone());
+            urls.extend(e.buttons.iter().filter_map(|b| b.url.clone()));
+        }
+        urls.extend(c.buttons.iter().filter_map(|b| b.url.clone()));
+        urls.extend(c.quick_replies.iter().filter_map(|q| q.image_url.clone()));
+        if let Some(text) = &c.text {
+            urls.extend(
+                text.split(|ch: char| ch.is_whitespace() || matches!(ch, '<' | '>' | '"' | '\''))
+                    .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+                    .map(|w| {
+                        w.trim_end_matches(['.', ',', ')', ';', '!', '?'])
+                            .to_string()
+                    }),
+            );
+        }
+        urls.sort();
+        urls.dedup();
+        urls
+    }
 }

@@ -5,10 +5,12 @@
 //! These types are the source of `schemas/json/*.schema.json` (schemars) and of the
 //! component schemas in `schemas/openapi.json` (utoipa); tests fail when either is stale.
 
+mod contact;
 mod message;
 mod status;
 mod views;
 
+pub use contact::*;
 pub use message::*;
 pub use status::*;
 pub use views::*;
@@ -16,11 +18,9 @@ pub use views::*;
 /// Milliseconds since the Unix epoch, as stored.
 pub type Millis = i64;
 
+/// Now, by the gateway's clock ([`crate::clock`]).
 pub fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    crate::clock::now_ms()
 }
 
 /// RFC 3339 with milliseconds, UTC.

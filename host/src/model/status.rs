@@ -92,6 +92,10 @@ pub enum FailureReason {
     ContentRejected,
     Timeout,
     Unknown,
+    /// The provider only delivers within set hours (AlimTalk 08:00-20:00 KST).
+    OutsideHours,
+    /// Not enough balance: the provider account's, or the gateway wallet's.
+    InsufficientFunds,
     /// The plugin trapped, ran past its deadline or exceeded its memory limit.
     PluginError,
     /// No usable connection or plugin for the channel at dispatch time.
@@ -120,6 +124,8 @@ impl FailureReason {
             ContentRejected => "content_rejected",
             Timeout => "timeout",
             Unknown => "unknown",
+            OutsideHours => "outside_hours",
+            InsufficientFunds => "insufficient_funds",
             PluginError => "plugin_error",
             NoConnection => "no_connection",
         }
@@ -127,22 +133,6 @@ impl FailureReason {
 
     pub fn parse(s: &str) -> Option<FailureReason> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
-    }
-
-    /// Whether sending the same message again later can succeed without changing it: after a
-    /// reconnect, a plugin fix or a transient outage, yes; for a bad number or an opt-out, no.
-    pub fn resendable(self) -> bool {
-        use FailureReason::*;
-        !matches!(
-            self,
-            InvalidFormat
-                | RecipientInvalid
-                | OptedOut
-                | Blocked
-                | FileTooLarge
-                | ContentRejected
-                | UrlBlocked
-        )
     }
 }
 

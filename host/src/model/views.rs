@@ -25,8 +25,16 @@ pub struct MessageView {
     pub content: Content,
     pub category: Category,
     pub metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The contact this message went to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// The failed message this one resends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend_of: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub deliveries: Vec<DeliveryView>,
@@ -117,8 +125,49 @@ pub struct FailureView {
     pub detail: String,
     /// Whether the failure was of a kind the gateway retries (it ran out of attempts).
     pub retryable: bool,
-    /// Whether sending the same message again can succeed without changing it.
-    pub resendable: bool,
+    /// Whether `POST /v1/messages/{id}/resend` is allowed now, and if not, when it will be.
+    pub resend: ResendView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ResendView {
+    pub allowed: bool,
+    pub when: ResendWhen,
+    /// The earliest time a resend is allowed, for time-bound reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    pub detail: String,
+}
+
+/// What a resend waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResendWhen {
+    /// Allowed now.
+    Now,
+    /// Refused forever: the same message fails the same way.
+    Never,
+    /// After the contact writes again (the messaging window reopens).
+    AfterUserInteraction,
+    /// After the connection is reconnected with new credentials.
+    AfterReconnect,
+    /// After the message's URLs are off the connection's block list.
+    AfterUrlUnblocked,
+    /// After `not_before`.
+    AfterTime,
+    /// The message was resent already.
+    AlreadyResent,
+}
+
+/// A URL a connection refuses to send (the provider flagged it).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct BlockedUrlView {
+    pub url: String,
+    pub reason: String,
+    /// The message whose failure put it on the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    pub added_at: String,
 }
 
 /// A status change, with where it came from: `api`, `dispatcher` or `provider`.
@@ -210,4 +259,20 @@ pub struct ContentLimitsView {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PluginList {
     pub data: Vec<PluginView>,
+}
+
+/// A channel connection as the API shows it: config values, secret names only.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConnectionView {
+    pub id: String,
+    pub channel: String,
+    pub plugin: String,
+    pub name: String,
+    /// `active`, or `needs_reconnect` after the provider rejected its credentials.
+    pub status: String,
+    /// Where the provider must send callbacks for this connection.
+    pub webhook_url: String,
+    pub config: BTreeMap<String, String>,
+    /// Names of the secrets set; their values never leave the gateway.
+    pub secrets: Vec<String>,
 }

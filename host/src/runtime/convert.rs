@@ -30,7 +30,10 @@ pub fn wit_message(
             email: to.email.clone(),
             psid: to.psid.clone(),
             push_token: to.push_token.clone(),
+            push_platform: to.push_platform.clone(),
             name: to.name.clone(),
+            // Filled by the dispatcher from the contact's record, just before `send`.
+            last_inbound_ms: None,
         },
         content: wit::Content {
             text: m.content.text.clone(),
@@ -44,29 +47,46 @@ pub fn wit_message(
                     title: e.title.clone(),
                     subtitle: e.subtitle.clone(),
                     image_url: e.image_url.clone(),
-                    buttons: e
-                        .buttons
-                        .iter()
-                        .map(|b| wit::Button {
-                            title: b.title.clone(),
-                            url: b.url.clone(),
-                            payload: b.payload.clone(),
-                        })
-                        .collect(),
+                    buttons: e.buttons.iter().map(wit_button).collect(),
                 })
                 .collect(),
+            buttons: m.content.buttons.iter().map(wit_button).collect(),
+            quick_replies: m
+                .content
+                .quick_replies
+                .iter()
+                .map(|q| wit::QuickReply {
+                    title: q.title.clone(),
+                    payload: q.payload.clone(),
+                    image_url: q.image_url.clone(),
+                })
+                .collect(),
+            template: m.content.template.as_ref().map(|t| wit::TemplateRef {
+                id: t.id.clone(),
+                variables: pairs(&t.variables),
+            }),
+            data: pairs(&m.content.data),
         },
         category: match m.category {
             model::Category::Transactional => wit::Category::Transactional,
             model::Category::Marketing => wit::Category::Marketing,
             model::Category::FollowUp => wit::Category::FollowUp,
         },
-        metadata: m
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        metadata: pairs(&m.metadata),
+        options: pairs(&m.options),
         idempotency_key: idempotency_key.to_string(),
+    }
+}
+
+fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn wit_button(b: &model::Button) -> wit::Button {
+    wit::Button {
+        title: b.title.clone(),
+        url: b.url.clone(),
+        payload: b.payload.clone(),
     }
 }
 
@@ -113,6 +133,8 @@ pub fn reason(r: wit::FailureReason) -> FailureReason {
         W::ContentRejected => FailureReason::ContentRejected,
         W::Timeout => FailureReason::Timeout,
         W::Unknown => FailureReason::Unknown,
+        W::OutsideHours => FailureReason::OutsideHours,
+        W::InsufficientFunds => FailureReason::InsufficientFunds,
     }
 }
 

@@ -9,9 +9,19 @@ use hmac::{Hmac, Mac};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::switchboard::channel::{clock, config, http, log, secrets, types};
+use super::bindings::switchboard::channel::{cache, clock, config, http, log, secrets, types};
+use super::memo::ConnectionCache;
 use super::outbound::{self, OriginPattern};
-use super::{ConnectionCtx, RuntimeLimits};
+use super::{ConnectionCtx, RuntimeLimits, signing};
+
+/// What every call's imports share: limits, HTTP clients and the per-connection cache.
+pub struct HostServices {
+    pub limits: Arc<RuntimeLimits>,
+    pub client: reqwest::Client,
+    /// HTTP/2 with prior knowledge, for destinations that speak nothing else (APNs).
+    pub client_h2: reqwest::Client,
+    pub memo: ConnectionCache,
+}
 
 /// Records that the memory cap was hit, so a resulting trap is reported as what it is.
 pub struct MemoryLimiter {
@@ -46,8 +56,7 @@ pub struct CallState {
     pub plugin: Arc<str>,
     pub conn: Option<Arc<ConnectionCtx>>,
     pub allowed: Arc<[OriginPattern]>,
-    pub limits: Arc<RuntimeLimits>,
-    pub client: reqwest::Client,
+    pub services: Arc<HostServices>,
     pub requests_made: u32,
     pub limiter: MemoryLimiter,
     wasi: WasiCtx,
@@ -59,8 +68,7 @@ impl CallState {
         plugin: Arc<str>,
         conn: Option<Arc<ConnectionCtx>>,
         allowed: Arc<[OriginPattern]>,
-        limits: Arc<RuntimeLimits>,
-        client: reqwest::Client,
+        services: Arc<HostServices>,
     ) -> Self {
         // std on wasm32-wasip2 imports WASI; give it nothing: no args, env, files or sockets.
         let wasi = WasiCtx::builder()
@@ -68,13 +76,12 @@ impl CallState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let max_bytes = limits.memory_bytes;
+        let max_bytes = services.limits.memory_bytes;
         CallState {
             plugin,
             conn,
             allowed,
-            limits,
-            client,
+            services,
             requests_made: 0,
             limiter: MemoryLimiter {
                 max_bytes,
@@ -103,13 +110,18 @@ impl types::Host for CallState {}
 
 impl http::Host for CallState {
     async fn send(&mut self, req: http::Request) -> Result<http::Response, http::HttpError> {
-        if self.requests_made >= self.limits.http_max_requests_per_call {
+        if self.requests_made >= self.services.limits.http_max_requests_per_call {
             return Err(http::HttpError::BudgetExhausted);
         }
         self.requests_made += 1;
+        let client = if req.http2 {
+            &self.services.client_h2
+        } else {
+            &self.services.client
+        };
         let result = outbound::execute(
-            &self.client,
-            &self.limits,
+            client,
+            &self.services.limits,
             &self.allowed,
             self.conn.as_deref(),
             req,
@@ -164,6 +176,36 @@ impl secrets::Host for CallState {
             }
         }))
     }
+
+    fn sign(
+        &mut self,
+        algorithm: secrets::SignatureAlgorithm,
+        name: String,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        let Some(secret) = self.conn.as_deref().and_then(|c| c.secrets.get(&name)) else {
+            return Ok(Err(format!("connection has no secret `{name}`")));
+        };
+        // The error names the secret, never its content.
+        Ok(signing::sign(algorithm, secret.expose(), &data)
+            .map_err(|why| format!("secret `{name}`: {why}")))
+    }
+}
+
+impl cache::Host for CallState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .as_deref()
+            .and_then(|c| self.services.memo.get(&c.id, &key)))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
+        if let Some(c) = self.conn.as_deref() {
+            self.services.memo.set(&c.id, key, value, ttl_ms);
+        }
+        Ok(())
+    }
 }
 
 impl log::Host for CallState {
@@ -184,9 +226,6 @@ impl log::Host for CallState {
 
 impl clock::Host for CallState {
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        Ok(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0))
+        Ok(crate::clock::now_ms().max(0) as u64)
     }
 }

@@ -17,10 +17,13 @@
 
 pub mod bindings;
 pub mod cache;
+mod calls;
 pub mod convert;
 mod engine;
 pub mod imports;
+pub mod memo;
 pub mod outbound;
+mod signing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -32,7 +35,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap};
 
 use bindings::{ChannelPlugin, ChannelPluginPre, wit};
-use imports::CallState;
+use imports::{CallState, HostServices};
 use outbound::OriginPattern;
 
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
@@ -165,7 +168,7 @@ pub struct PluginRuntime {
     linker: Linker<CallState>,
     plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
     limits: Arc<RuntimeLimits>,
-    client: reqwest::Client,
+    services: Arc<HostServices>,
     cache: cache::ArtifactCache,
     slots: Semaphore,
     allocator: &'static str,
@@ -185,23 +188,43 @@ impl PluginRuntime {
 
         engine::start_epoch_ticker(&engine)?;
 
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(256)
-            .build()
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let client = |http2: bool| {
+            let builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(256);
+            let builder = if http2 {
+                builder.http2_prior_knowledge()
+            } else {
+                builder
+            };
+            builder
+                .build()
+                .map_err(|e| RuntimeError::Engine(e.to_string()))
+        };
         let slots = Semaphore::new(limits.max_instances as usize);
+        let limits = Arc::new(limits);
+        let services = Arc::new(HostServices {
+            limits: limits.clone(),
+            client: client(false)?,
+            client_h2: client(true)?,
+            memo: memo::ConnectionCache::default(),
+        });
         tracing::info!(allocator, "plugin runtime ready");
         Ok(Arc::new(PluginRuntime {
             engine,
             linker,
             plugins: RwLock::new(HashMap::new()),
-            limits: Arc::new(limits),
-            client,
+            limits,
+            services,
             cache: cache::ArtifactCache::new(cache_dir),
             slots,
             allocator,
         }))
+    }
+
+    /// Drop what plugins cached for a connection (after its credentials change).
+    pub fn forget_cached(&self, connection_id: &str) {
+        self.services.memo.clear_connection(connection_id);
     }
 
     /// `pooling` or `on-demand`: which instance allocator the engine ended up with.
@@ -307,117 +330,9 @@ impl PluginRuntime {
         all
     }
 
-    /// `validate`, then `quote` if the message is valid, in one instance: both are pure
-    /// functions of the same message, so sharing an instance leaks nothing and halves the
-    /// instantiation cost of accepting a message.
-    pub async fn assess(
-        &self,
-        plugin: &LoadedPlugin,
-        msg: &wit::Message,
-    ) -> Result<
-        (
-            Vec<wit::Violation>,
-            Option<Result<wit::Quotation, Vec<wit::Violation>>>,
-        ),
-        CallError,
-    > {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let exports = inst.switchboard_channel_plugin();
-        let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
-        let violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
-        if !violations.is_empty() {
-            return Ok((violations, None));
-        }
-        let left = deadline.saturating_sub(started.elapsed());
-        let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
-        let quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
-        Ok((violations, Some(quote)))
-    }
-
-    pub async fn validate(
-        &self,
-        plugin: &LoadedPlugin,
-        msg: &wit::Message,
-    ) -> Result<Vec<wit::Violation>, CallError> {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_validate(&mut store, msg),
-        )
-        .await;
-        finish(plugin.name(), "validate", &store, started, deadline, r)
-    }
-
-    pub async fn quote(
-        &self,
-        plugin: &LoadedPlugin,
-        msg: &wit::Message,
-    ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_quote(&mut store, msg),
-        )
-        .await;
-        finish(plugin.name(), "quote", &store, started, deadline, r)
-    }
-
-    pub async fn send(
-        &self,
-        plugin: &LoadedPlugin,
-        conn: Arc<ConnectionCtx>,
-        msg: &wit::Message,
-    ) -> Result<Result<wit::Sent, wit::SendError>, CallError> {
-        let deadline = self.limits.send_deadline;
-        let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_send(&mut store, msg, &wit_conn),
-        )
-        .await;
-        finish(plugin.name(), "send", &store, started, deadline, r)
-    }
-
-    pub async fn handle_webhook(
-        &self,
-        plugin: &LoadedPlugin,
-        conn: Arc<ConnectionCtx>,
-        req: &wit::WebhookRequest,
-    ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
-        let deadline = self.limits.webhook_deadline;
-        let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_handle_webhook(&mut store, req, &wit_conn),
-        )
-        .await;
-        finish(
-            plugin.name(),
-            "handle-webhook",
-            &store,
-            started,
-            deadline,
-            r,
-        )
-    }
-
     /// A fresh instance of a loaded plugin, allowed the manifest's hosts plus, with a
     /// connection, the operator's allow-list for it.
-    async fn instantiate_for(
+    pub(super) async fn instantiate_for(
         &self,
         plugin: &LoadedPlugin,
         conn: Option<Arc<ConnectionCtx>>,
@@ -448,13 +363,7 @@ impl PluginRuntime {
                 plugin: plugin.into(),
                 detail: e.to_string(),
             })?;
-        let state = CallState::new(
-            Arc::from(plugin),
-            conn,
-            allowed,
-            self.limits.clone(),
-            self.client.clone(),
-        );
+        let state = CallState::new(Arc::from(plugin), conn, allowed, self.services.clone());
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(engine::deadline_ticks(deadline));
@@ -471,7 +380,7 @@ impl PluginRuntime {
 }
 
 /// Turn the raw outcome of a call into the value or a [`CallError`] that says what happened.
-fn finish<R>(
+pub(super) fn finish<R>(
     plugin: &str,
     export: &'static str,
     store: &Store<CallState>,

@@ -17,6 +17,8 @@ pub struct NewDelivery {
     pub units: Option<u32>,
     pub encoding: Option<String>,
     pub country: Option<String>,
+    /// The contact address this delivery goes to (watermarks and activity find it by this).
+    pub address: Option<super::AddressKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub struct InsertMessage {
     pub request_hash: String,
     pub idempotency_key: Option<String>,
     pub delivery: NewDelivery,
+    /// Set when this message is a resend of an earlier, failed one.
+    pub resend_of: Option<String>,
 }
 
 /// What an accept did.
@@ -54,18 +58,27 @@ impl Store {
             }
             let now = now_ms();
             let request = serde_json::to_string(&m.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            t.prepare_cached(
-                "INSERT INTO messages (id, workspace_id, channel, status, request, request_hash, idempotency_key, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?7)",
-            )?
-            .execute(params![m.id, m.workspace_id, m.request.channel, request, m.request_hash, m.idempotency_key, now])?;
             let d = &m.delivery;
+            let contact_id = match &d.address {
+                Some(key) => {
+                    let platform = m.request.to.push_platform.as_deref().filter(|_| key.kind == "push");
+                    Some(super::contacts::resolve(t, key, m.request.to.name.as_deref(), platform, now)?.0)
+                }
+                None => None,
+            };
+            t.prepare_cached(
+                "INSERT INTO messages (id, workspace_id, channel, status, request, request_hash, idempotency_key, created_at, updated_at,
+                    contact_id, resend_of)
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+            )?
+            .execute(params![m.id, m.workspace_id, m.request.channel, request, m.request_hash, m.idempotency_key, now, contact_id, m.resend_of])?;
             t.prepare_cached(
                 "INSERT INTO deliveries (id, message_id, connection_id, channel, status, product, units, encoding, country,
-                    next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
+                    next_attempt_at, created_at, updated_at, address_kind, address)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11)",
             )?
-            .execute(params![d.id, m.id, d.connection_id, m.request.channel, d.product, d.units, d.encoding, d.country, now])?;
+            .execute(params![d.id, m.id, d.connection_id, m.request.channel, d.product, d.units, d.encoding, d.country, now,
+                d.address.as_ref().map(|a| a.kind.clone()), d.address.as_ref().map(|a| a.address.clone())])?;
             insert_event(t, &d.id, Status::Queued, now, "api", None, true)?;
             Ok(Inserted::New)
         })
@@ -171,13 +184,16 @@ pub(super) fn insert_event(
 fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, StoreError> {
     let row = c
         .prepare_cached(
-            "SELECT channel, status, request, idempotency_key, created_at, updated_at FROM messages WHERE id = ?1 AND workspace_id = ?2",
+            "SELECT channel, status, request, idempotency_key, created_at, updated_at, contact_id, resend_of FROM messages WHERE id = ?1 AND workspace_id = ?2",
         )?
         .query_row(params![id, ws], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?, r.get::<_, Option<String>>(7)?))
         })
         .optional()?;
-    let Some((channel, status, request, idempotency_key, created, updated)) = row else {
+    let Some((channel, status, request, idempotency_key, created, updated, contact, resend_of)) =
+        row
+    else {
         return Ok(None);
     };
     let req: NewMessage =
@@ -185,7 +201,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
 
     let mut stmt = c.prepare_cached(
         "SELECT id, channel, connection_id, status, provider_message_id, product, units, encoding, country, next_attempt_at,
-                failure_reason, failure_code, failure_detail, failure_retryable
+                failure_reason, failure_code, failure_detail, failure_retryable, failed_at, address_kind, address
          FROM deliveries WHERE message_id = ?1 ORDER BY id",
     )?;
     let mut deliveries = Vec::new();
@@ -195,12 +211,37 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
         let failure = match r.get::<_, Option<String>>(10)? {
             Some(reason) => {
                 let reason = FailureReason::parse(&reason).unwrap_or(FailureReason::Unknown);
+                let connection_id: String = r.get(2)?;
+                let address = match (
+                    r.get::<_, Option<String>>(15)?,
+                    r.get::<_, Option<String>>(16)?,
+                ) {
+                    (Some(kind), Some(address)) => Some(super::AddressKey {
+                        workspace_id: ws.to_string(),
+                        scope: if kind == "psid" {
+                            connection_id.clone()
+                        } else {
+                            String::new()
+                        },
+                        kind,
+                        address,
+                    }),
+                    _ => None,
+                };
+                let facts = super::resend_facts(
+                    c,
+                    id,
+                    &connection_id,
+                    address.as_ref(),
+                    r.get(14)?,
+                    &req.urls(),
+                )?;
                 Some(FailureView {
                     reason,
                     provider_code: r.get(11)?,
                     detail: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
                     retryable: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
-                    resendable: reason.resendable(),
+                    resend: crate::resend::verdict(reason, &facts, now_ms()),
                 })
             }
             None => None,
@@ -230,7 +271,10 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
         content: req.content,
         category: req.category,
         metadata: req.metadata,
+        options: req.options,
         idempotency_key,
+        contact,
+        resend_of,
         created_at: rfc3339(created),
         updated_at: rfc3339(updated),
         deliveries,

@@ -10,13 +10,19 @@
 //! Reads run on a small pool of read-only connections; WAL lets them proceed while the
 //! writer commits.
 
+mod connections;
+mod contacts;
 mod messages;
 mod outbox;
+mod receipts;
 mod schema;
 mod tenants;
 
+pub use connections::*;
+pub use contacts::*;
 pub use messages::*;
 pub use outbox::*;
+pub use receipts::*;
 pub use tenants::*;
 
 use std::path::{Path, PathBuf};

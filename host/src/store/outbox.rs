@@ -172,9 +172,11 @@ impl Store {
                     t.prepare_cached(
                         "UPDATE deliveries SET provider_message_id = ?2, attempts = ?3, next_attempt_at = NULL,
                             lease_token = NULL, lease_until = NULL, failure_reason = NULL, failure_code = NULL,
-                            failure_detail = NULL, failure_retryable = NULL, updated_at = ?4 WHERE id = ?1",
+                            failure_detail = NULL, failure_retryable = NULL, updated_at = ?4, sent_at = ?5 WHERE id = ?1",
                     )?
-                    .execute(params![c.delivery_id, provider_message_id, number, now])?;
+                    // Watermarks cover messages sent before them: the request left at
+                    // `started_at`, so the provider's own send time is no earlier.
+                    .execute(params![c.delivery_id, provider_message_id, number, now, c.started_at])?;
                     insert_attempt(t, &c, number, AttemptOutcome::Accepted, None)?;
                     if status.can_become(Status::Sent) {
                         set_status(t, &c.delivery_id, Status::Sent, now)?;
@@ -193,6 +195,8 @@ impl Store {
                     insert_attempt(t, &c, number, outcome, Some(f))?;
                     if c.retry_at.is_none() && status.can_become(Status::Failed) {
                         set_status(t, &c.delivery_id, Status::Failed, now)?;
+                        t.prepare_cached("UPDATE deliveries SET failed_at = ?2 WHERE id = ?1")?
+                            .execute(params![c.delivery_id, now])?;
                         let detail = format!("{}: {}", f.reason.as_str(), f.detail);
                         insert_event(t, &c.delivery_id, Status::Failed, now, "dispatcher", Some(&detail), true)?;
                     }
@@ -273,7 +277,7 @@ fn refresh_message(t: &Transaction, message_id: &str, now: Millis) -> Result<(),
     Ok(())
 }
 
-fn apply_status(t: &Transaction, e: &StatusEvent) -> Result<Applied, StoreError> {
+pub(super) fn apply_status(t: &Transaction, e: &StatusEvent) -> Result<Applied, StoreError> {
     let row = t
         .prepare_cached("SELECT id, message_id, status FROM deliveries WHERE connection_id = ?1 AND provider_message_id = ?2")?
         .query_row(params![e.connection_id, e.provider_message_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
@@ -294,7 +298,18 @@ fn apply_status(t: &Transaction, e: &StatusEvent) -> Result<Applied, StoreError>
         ])?;
         return Ok(Applied::Held);
     };
-    let current = parse_status(&current)?;
+    apply_to_delivery(t, delivery_id, message_id, &current, e)
+}
+
+/// Move one known delivery, forward only, recording the event either way.
+pub(super) fn apply_to_delivery(
+    t: &Transaction,
+    delivery_id: String,
+    message_id: String,
+    current: &str,
+    e: &StatusEvent,
+) -> Result<Applied, StoreError> {
+    let current = parse_status(current)?;
     let detail = match &e.failure {
         Some((reason, code, detail)) => format!(
             "{}: {detail}{}",
@@ -319,8 +334,8 @@ fn apply_status(t: &Transaction, e: &StatusEvent) -> Result<Applied, StoreError>
     }
     set_status(t, &delivery_id, e.status, e.at)?;
     if let Some((reason, code, text)) = &e.failure {
-        t.prepare_cached("UPDATE deliveries SET failure_reason = ?2, failure_code = ?3, failure_detail = ?4, failure_retryable = 0 WHERE id = ?1")?
-            .execute(params![delivery_id, reason.as_str(), code, text])?;
+        t.prepare_cached("UPDATE deliveries SET failure_reason = ?2, failure_code = ?3, failure_detail = ?4, failure_retryable = 0, failed_at = ?5 WHERE id = ?1")?
+            .execute(params![delivery_id, reason.as_str(), code, text, e.at])?;
     }
     insert_event(
         t,

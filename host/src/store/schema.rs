@@ -107,6 +107,67 @@ const MIGRATIONS: &[&str] = &[
         failure_code TEXT
     );
     CREATE INDEX early_callbacks_key ON early_callbacks(connection_id, provider_message_id);",
+    // 2: every channel: contacts, their addresses and history, delivery addresses for
+    // watermarks, resend bookkeeping, reconnects and URL block lists.
+    "ALTER TABLE deliveries ADD COLUMN address_kind TEXT;
+    ALTER TABLE deliveries ADD COLUMN address TEXT;
+    ALTER TABLE deliveries ADD COLUMN sent_at INTEGER;
+    ALTER TABLE deliveries ADD COLUMN failed_at INTEGER;
+    CREATE INDEX deliveries_address ON deliveries(connection_id, address, sent_at)
+        WHERE address IS NOT NULL;
+    ALTER TABLE messages ADD COLUMN contact_id TEXT;
+    ALTER TABLE messages ADD COLUMN resend_of TEXT;
+    CREATE INDEX messages_resend_of ON messages(resend_of) WHERE resend_of IS NOT NULL;
+    ALTER TABLE connections ADD COLUMN reconnected_at INTEGER;
+    ALTER TABLE connections ADD COLUMN status_detail TEXT;
+    CREATE TABLE contacts (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        name TEXT,
+        first_active_at INTEGER,
+        last_active_at INTEGER,
+        inbound_messages INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX contacts_ws_id ON contacts(workspace_id, id);
+    -- scope is the connection for page-scoped ids (a PSID means nothing on another page),
+    -- empty for global addresses (phone, email, push token).
+    CREATE TABLE contact_addresses (
+        workspace_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        address TEXT NOT NULL,
+        contact_id TEXT NOT NULL REFERENCES contacts(id),
+        platform TEXT,
+        valid INTEGER NOT NULL DEFAULT 1,
+        invalid_reason TEXT,
+        invalidated_at INTEGER,
+        last_inbound_at INTEGER,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, kind, scope, address)
+    );
+    CREATE INDEX contact_addresses_contact ON contact_addresses(contact_id);
+    CREATE TABLE contact_messages (
+        seq INTEGER PRIMARY KEY,
+        contact_id TEXT NOT NULL REFERENCES contacts(id),
+        connection_id TEXT NOT NULL,
+        provider_message_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        text TEXT,
+        at INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        UNIQUE (connection_id, provider_message_id)
+    );
+    CREATE INDEX contact_messages_contact ON contact_messages(contact_id, at);
+    CREATE TABLE blocked_urls (
+        connection_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        message_id TEXT,
+        added_at INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, url)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

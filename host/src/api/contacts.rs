@@ -1,0 +1,203 @@
+//! `/v1/contacts`: one record per person, with addresses on every channel, activity and
+//! history; and `/v1/receipts`, where the mobile app confirms pushes.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::Workspace;
+use super::error::{ApiError, ErrorBody, parse_json};
+use crate::Gateway;
+use crate::model::{AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact};
+use crate::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<u32>,
+    /// Only contacts who have not interacted for more than 24 hours.
+    pub inactive: Option<bool>,
+}
+
+/// Contacts in creation order, with cursor pagination.
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ContactQuery),
+    responses((status = 200, body = ContactPage), (status = 400, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    query: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ContactPage>, ApiError> {
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit must be between 1 and 200",
+        )
+        .field("limit"));
+    }
+    Ok(Json(
+        gw.store
+            .list_contacts(ws, q.cursor, limit, q.inactive.unwrap_or(false))
+            .await?,
+    ))
+}
+
+/// Register a contact and its addresses (e.g. a push token with its platform).
+#[utoipa::path(post, path = "/v1/contacts", tag = "contacts", request_body = NewContact,
+    responses((status = 201, body = ContactView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ContactView>), ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let mut new: NewContact = parse_json(&body)?;
+    if new.addresses.is_empty() {
+        return Err(invalid(
+            "addresses",
+            "a contact needs at least one address".into(),
+        ));
+    }
+    for (i, a) in new.addresses.iter_mut().enumerate() {
+        let field = |f: &str| format!("addresses[{i}].{f}");
+        if a.address.trim().is_empty() {
+            return Err(invalid(&field("address"), "must not be empty".into()));
+        }
+        match a.kind {
+            AddressKind::Phone => {
+                let mut to = crate::model::Recipient {
+                    phone: Some(a.address.clone()),
+                    ..Default::default()
+                };
+                if let Some(v) = crate::intake::normalize_recipient(&mut to)
+                    .into_iter()
+                    .next()
+                {
+                    return Err(invalid(&field("address"), v.message));
+                }
+                a.address = to.phone.unwrap_or_default();
+            }
+            AddressKind::Email if !a.address.contains('@') => {
+                return Err(invalid(
+                    &field("address"),
+                    format!("{:?} is not an email address", a.address),
+                ));
+            }
+            AddressKind::Psid => {
+                let conn = a.connection.as_deref().and_then(|c| gw.connections.get(c));
+                if !conn.is_some_and(|c| c.workspace_id == ws) {
+                    return Err(invalid(
+                        &field("connection"),
+                        "a PSID needs the page connection it belongs to".into(),
+                    ));
+                }
+            }
+            AddressKind::Push if !matches!(a.platform.as_deref(), Some("android" | "ios")) => {
+                return Err(invalid(
+                    &field("platform"),
+                    "a push token needs its platform: android or ios".into(),
+                ));
+            }
+            _ => {}
+        }
+        if a.kind != AddressKind::Psid {
+            a.connection = None;
+        }
+    }
+    let id = gw.store.upsert_contact(ws.clone(), new).await?;
+    let view = gw
+        .store
+        .contact_view(ws, id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+fn invalid(field: &str, message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact", message).field(field)
+}
+
+#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+) -> Result<Json<ContactView>, ApiError> {
+    gw.store
+        .contact_view(ws, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("contact"))
+}
+
+/// The contact's conversation history: synced and inbound messages, oldest first.
+#[utoipa::path(get, path = "/v1/contacts/{id}/messages", tag = "contacts",
+    params(("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = Vec<ContactHistoryEntry>), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn history(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ContactHistoryEntry>>, ApiError> {
+    gw.store
+        .contact_history(ws, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("contact"))
+}
+
+/// A mobile app confirms a push: `received` → delivered, `opened` → seen. Signed with the
+/// push connection's `receipt_key` (see `X-Switchboard-Signature`); no API key.
+#[utoipa::path(post, path = "/v1/receipts", tag = "receipts", request_body = Receipt,
+    params(("X-Switchboard-Signature" = String, Header, description = "t=<unix s>,v1=<hex HMAC-SHA256(receipt_key, \"<t>.\" + body)>")),
+    responses(
+        (status = 204, description = "Applied (or already further along)"),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Signature missing, wrong or stale", body = ErrorBody),
+        (status = 404, description = "No such message on that connection", body = ErrorBody),
+    ))]
+pub async fn receipt(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    match gw.handle_receipt(signature, &body).await {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(ReceiptError::BadRequest(m)) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_receipt", m))
+        }
+        Err(e @ ReceiptError::Unauthorized(_)) => {
+            Err(
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
+                    .field("X-Switchboard-Signature"),
+            )
+        }
+        Err(e @ ReceiptError::UnknownMessage(_)) => {
+            Err(
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+                    .field("message_id"),
+            )
+        }
+        Err(ReceiptError::Store(s)) => Err(s.into()),
+    }
+}

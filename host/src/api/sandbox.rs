@@ -1,0 +1,76 @@
+//! `PUT /v1/sandbox/clock`: move the gateway's clock (and the simulators') forward, so
+//! time-dependent behaviour (the Messenger window, inactivity, token expiry, AlimTalk sending
+//! hours) is testable without waiting. Only mounted in `serve --sandbox`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::Workspace;
+use super::error::{ApiError, parse_json};
+use crate::{Gateway, clock};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockChange {
+    /// Offset from the wall clock, in milliseconds. Never moves backwards.
+    pub offset_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClockView {
+    pub offset_ms: i64,
+    pub now_ms: i64,
+}
+
+pub async fn set_clock(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(_ws): Workspace,
+    body: Bytes,
+) -> Result<Json<ClockView>, ApiError> {
+    let change: ClockChange = parse_json(&body)?;
+    if change.offset_ms < clock::offset_ms() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "clock_backwards",
+            format!(
+                "the clock only moves forward (offset is {} ms)",
+                clock::offset_ms()
+            ),
+        )
+        .field("offset_ms"));
+    }
+    let offset = clock::advance_to_offset(change.offset_ms);
+    if let Some(url) = &gw.sandbox_url {
+        let resp = reqwest::Client::new()
+            .put(format!("{url}/_sandbox/clock"))
+            .json(&serde_json::json!({ "offset_ms": offset }))
+            .send()
+            .await;
+        if !resp.is_ok_and(|r| r.status().is_success()) {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "sandbox_unreachable",
+                "the simulators did not take the new clock",
+            ));
+        }
+    }
+    // Retries and leases are absolute times: let the dispatcher look again.
+    gw.dispatcher.wake();
+    Ok(Json(ClockView {
+        offset_ms: offset,
+        now_ms: clock::now_ms(),
+    }))
+}
+
+pub async fn get_clock(Workspace(_ws): Workspace) -> Json<ClockView> {
+    Json(ClockView {
+        offset_ms: clock::offset_ms(),
+        now_ms: clock::now_ms(),
+    })
+}

@@ -1,0 +1,177 @@
+//! Contacts as the API shows them, and how a message's recipient maps to a contact address.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Recipient;
+
+/// One address of a contact, as the store keys it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressKey {
+    pub workspace_id: String,
+    /// `phone`, `email`, `psid` or `push`.
+    pub kind: String,
+    /// The connection for page-scoped ids (a PSID means nothing on another page), empty for
+    /// global addresses.
+    pub scope: String,
+    pub address: String,
+}
+
+impl AddressKey {
+    /// The address a message on `channel` goes to. Channels read the recipient field they
+    /// need; the well-known ones are listed, and any other channel uses the first address the
+    /// recipient has.
+    pub fn for_message(
+        workspace_id: &str,
+        channel: &str,
+        connection_id: &str,
+        to: &Recipient,
+    ) -> Option<AddressKey> {
+        let psid = || to.psid.clone().map(|a| ("psid", connection_id, a));
+        let phone = || to.phone.clone().map(|a| ("phone", "", a));
+        let email = || to.email.clone().map(|a| ("email", "", a));
+        let push = || to.push_token.clone().map(|a| ("push", "", a));
+        let (kind, scope, address) = match channel {
+            "messenger" => psid(),
+            "sms" | "alimtalk" => phone(),
+            "email" => email(),
+            "push" => push(),
+            _ => phone().or_else(email).or_else(psid).or_else(push),
+        }?;
+        Some(AddressKey {
+            workspace_id: workspace_id.to_string(),
+            kind: kind.to_string(),
+            scope: scope.to_string(),
+            address,
+        })
+    }
+
+    /// The recipient field this address came from, for error messages.
+    pub fn field(&self) -> &'static str {
+        match self.kind.as_str() {
+            "psid" => "to.psid",
+            "phone" => "to.phone",
+            "email" => "to.email",
+            _ => "to.push_token",
+        }
+    }
+}
+
+/// `POST /v1/contacts`: a person and the addresses they can be reached at. Addresses already
+/// known join this contact; a push token registered again becomes valid again.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub addresses: Vec<NewAddress>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAddress {
+    pub kind: AddressKind,
+    pub address: String,
+    /// For `psid`: the page's connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// For `push`: `android` or `ios`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressKind {
+    Phone,
+    Email,
+    Psid,
+    Push,
+}
+
+impl AddressKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressKind::Phone => "phone",
+            AddressKind::Email => "email",
+            AddressKind::Psid => "psid",
+            AddressKind::Push => "push",
+        }
+    }
+}
+
+impl NewContact {
+    pub fn address_keys(&self, workspace_id: &str) -> Vec<(AddressKey, Option<String>)> {
+        self.addresses
+            .iter()
+            .map(|a| {
+                (
+                    AddressKey {
+                        workspace_id: workspace_id.to_string(),
+                        kind: a.kind.as_str().to_string(),
+                        scope: a.connection.clone().unwrap_or_default(),
+                        address: a.address.clone(),
+                    },
+                    a.platform.clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ContactView {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub addresses: Vec<AddressView>,
+    /// The contact's first and latest interaction (a message, a postback, a read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_active_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_active_at: Option<String>,
+    /// Messages the contact has sent, on every channel.
+    pub inbound_messages: u64,
+    /// True when the contact has not interacted for more than 24 hours (or never has).
+    pub inactive: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct AddressView {
+    pub kind: String,
+    pub address: String,
+    /// The page connection a PSID belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// False once the provider said this address is dead (e.g. an unregistered push token):
+    /// it is never used again.
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_inbound_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ContactPage {
+    pub data: Vec<ContactView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ContactHistoryEntry {
+    pub connection: String,
+    pub provider_message_id: String,
+    /// `inbound` (from the contact) or `outbound`.
+    pub direction: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub at: String,
+    /// `webhook` or `sync`.
+    pub source: String,
+}

@@ -1,0 +1,142 @@
+//! The exports a plugin offers, one method each: a fresh instance, a deadline, and the raw
+//! outcome turned into a value or a [`CallError`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::bindings::wit;
+use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, finish};
+
+impl PluginRuntime {
+    /// `validate`, then `quote` if the message is valid, in one instance: both are pure
+    /// functions of the same message, so sharing an instance leaks nothing and halves the
+    /// instantiation cost of accepting a message.
+    pub async fn assess(
+        &self,
+        plugin: &LoadedPlugin,
+        msg: &wit::Message,
+    ) -> Result<
+        (
+            Vec<wit::Violation>,
+            Option<Result<wit::Quotation, Vec<wit::Violation>>>,
+        ),
+        CallError,
+    > {
+        let deadline = self.limits.pure_deadline;
+        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+        let started = Instant::now();
+        let exports = inst.switchboard_channel_plugin();
+        let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
+        let violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+        if !violations.is_empty() {
+            return Ok((violations, None));
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
+        let quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+        Ok((violations, Some(quote)))
+    }
+
+    pub async fn validate(
+        &self,
+        plugin: &LoadedPlugin,
+        msg: &wit::Message,
+    ) -> Result<Vec<wit::Violation>, CallError> {
+        let deadline = self.limits.pure_deadline;
+        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_validate(&mut store, msg),
+        )
+        .await;
+        finish(plugin.name(), "validate", &store, started, deadline, r)
+    }
+
+    pub async fn quote(
+        &self,
+        plugin: &LoadedPlugin,
+        msg: &wit::Message,
+    ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
+        let deadline = self.limits.pure_deadline;
+        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_quote(&mut store, msg),
+        )
+        .await;
+        finish(plugin.name(), "quote", &store, started, deadline, r)
+    }
+
+    pub async fn send(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Arc<ConnectionCtx>,
+        msg: &wit::Message,
+    ) -> Result<Result<wit::Sent, wit::SendError>, CallError> {
+        let deadline = self.limits.send_deadline;
+        let wit_conn = convert::wit_connection(&conn);
+        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_send(&mut store, msg, &wit_conn),
+        )
+        .await;
+        finish(plugin.name(), "send", &store, started, deadline, r)
+    }
+
+    pub async fn handle_webhook(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Arc<ConnectionCtx>,
+        req: &wit::WebhookRequest,
+    ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
+        let deadline = self.limits.webhook_deadline;
+        let wit_conn = convert::wit_connection(&conn);
+        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin()
+                .call_handle_webhook(&mut store, req, &wit_conn),
+        )
+        .await;
+        finish(
+            plugin.name(),
+            "handle-webhook",
+            &store,
+            started,
+            deadline,
+            r,
+        )
+    }
+
+    /// One page of the connection's contacts (`sync-contacts`), with the send deadline: it
+    /// makes provider round trips like `send` does.
+    pub async fn sync_contacts(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Arc<ConnectionCtx>,
+        cursor: Option<String>,
+    ) -> Result<Result<wit::ContactPage, wit::SendError>, CallError> {
+        let deadline = self.limits.send_deadline;
+        let wit_conn = convert::wit_connection(&conn);
+        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin().call_sync_contacts(
+                &mut store,
+                &wit_conn,
+                cursor.as_deref(),
+            ),
+        )
+        .await;
+        finish(plugin.name(), "sync-contacts", &store, started, deadline, r)
+    }
+}

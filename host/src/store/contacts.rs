@@ -1,0 +1,425 @@
+//! Contacts: one record per person, reachable at several addresses (a PSID per page, an
+//! E.164 phone, an email, push tokens with their platform and validity).
+//!
+//! Contacts are found or created as a side effect of traffic: an outbound message to an
+//! address, an inbound message or other activity from one, a conversation imported by
+//! contact sync. Activity is what channels with a messaging window (Messenger) decide on, and
+//! what "inactive for more than 24 h" is computed from.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, StoreError};
+pub use crate::model::AddressKey;
+use crate::model::{
+    AddressView, ContactHistoryEntry, ContactPage, ContactView, Millis, NewContact, new_id, now_ms,
+    rfc3339,
+};
+
+/// A contact who has not written for longer than this is flagged `inactive`.
+pub const INACTIVE_AFTER_MS: Millis = 24 * 60 * 60 * 1000;
+
+/// Something the contact did, from a verified webhook.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub key: AddressKey,
+    pub connection_id: String,
+    pub at: Millis,
+    /// Present for an inbound message: it counts and joins the contact's history.
+    pub message: Option<(String, Option<String>)>,
+}
+
+/// A conversation found by contact sync.
+#[derive(Debug, Clone)]
+pub struct SyncedConversation {
+    pub key: AddressKey,
+    pub name: Option<String>,
+    /// `(provider message id, inbound, text, at)`.
+    pub messages: Vec<(String, bool, Option<String>, Millis)>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    pub contacts_created: u32,
+    pub contacts_seen: u32,
+    pub messages_imported: u32,
+}
+
+/// Find the contact behind an address, creating both when new. Returns the contact id.
+pub(crate) fn resolve(
+    t: &Transaction,
+    key: &AddressKey,
+    name: Option<&str>,
+    platform: Option<&str>,
+    now: Millis,
+) -> Result<(String, bool), StoreError> {
+    let found: Option<String> = t
+        .prepare_cached(
+            "SELECT contact_id FROM contact_addresses
+             WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
+        )?
+        .query_row(
+            params![key.workspace_id, key.kind, key.scope, key.address],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = found {
+        if name.is_some() {
+            t.prepare_cached(
+                "UPDATE contacts SET name = COALESCE(name, ?2), updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, name, now])?;
+        }
+        return Ok((id, false));
+    }
+    let id = new_id("ct");
+    t.prepare_cached(
+        "INSERT INTO contacts (id, workspace_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    )?
+    .execute(params![id, key.workspace_id, name, now])?;
+    t.prepare_cached(
+        "INSERT INTO contact_addresses (workspace_id, kind, scope, address, contact_id, platform, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![key.workspace_id, key.kind, key.scope, key.address, id, platform, now])?;
+    Ok((id, true))
+}
+
+fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> {
+    let (contact_id, _) = resolve(t, &a.key, None, None, a.at)?;
+    let inbound = i64::from(a.message.is_some());
+    t.prepare_cached(
+        "UPDATE contacts SET
+            first_active_at = MIN(COALESCE(first_active_at, ?2), ?2),
+            last_active_at = MAX(COALESCE(last_active_at, ?2), ?2),
+            inbound_messages = inbound_messages + ?3,
+            updated_at = ?2
+         WHERE id = ?1",
+    )?
+    .execute(params![contact_id, a.at, inbound])?;
+    t.prepare_cached(
+        "UPDATE contact_addresses SET last_inbound_at = MAX(COALESCE(last_inbound_at, ?5), ?5)
+         WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
+    )?
+    .execute(params![
+        a.key.workspace_id,
+        a.key.kind,
+        a.key.scope,
+        a.key.address,
+        a.at
+    ])?;
+    if let Some((provider_id, text)) = &a.message {
+        t.prepare_cached(
+            "INSERT OR IGNORE INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
+             VALUES (?1, ?2, ?3, 'inbound', ?4, ?5, 'webhook')",
+        )?
+        .execute(params![contact_id, a.connection_id, provider_id, text, a.at])?;
+    }
+    Ok(contact_id)
+}
+
+impl Store {
+    /// Apply verified contact activity (inbound messages, postbacks, reads of the page).
+    pub async fn record_activity(&self, activity: Vec<Activity>) -> Result<(), StoreError> {
+        self.write(move |t| {
+            for a in &activity {
+                record_activity(t, a)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// When the contact last wrote to this address (for the messaging window).
+    pub async fn last_inbound(&self, key: AddressKey) -> Result<Option<Millis>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT last_inbound_at FROM contact_addresses
+                 WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
+            )?
+            .query_row(
+                params![key.workspace_id, key.kind, key.scope, key.address],
+                |r| r.get::<_, Option<Millis>>(0),
+            )
+            .optional()?
+            .flatten())
+        })
+        .await
+    }
+
+    /// Why this address must not be used again, if it is marked invalid.
+    pub async fn invalid_address(&self, key: AddressKey) -> Result<Option<String>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT invalid_reason FROM contact_addresses
+                 WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4 AND valid = 0",
+            )?
+            .query_row(
+                params![key.workspace_id, key.kind, key.scope, key.address],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .map(|r| r.unwrap_or_else(|| "marked invalid".into())))
+        })
+        .await
+    }
+
+    /// Mark an address dead (an unregistered push token, say): never used again.
+    pub async fn invalidate_address(
+        &self,
+        key: AddressKey,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |t| {
+            let now = now_ms();
+            resolve(t, &key, None, None, now)?;
+            t.prepare_cached(
+                "UPDATE contact_addresses SET valid = 0, invalid_reason = ?5, invalidated_at = ?6
+                 WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4 AND valid = 1",
+            )?
+            .execute(params![key.workspace_id, key.kind, key.scope, key.address, reason, now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Create a contact with its addresses, or add the addresses to the contact that already
+    /// owns the first known one. A push token re-registered by an app becomes valid again.
+    pub async fn upsert_contact(
+        &self,
+        workspace_id: String,
+        new: NewContact,
+    ) -> Result<String, StoreError> {
+        self.write(move |t| {
+            let now = now_ms();
+            let keys: Vec<(AddressKey, Option<String>)> = new.address_keys(&workspace_id);
+            let mut owner: Option<String> = None;
+            for (key, _) in &keys {
+                owner = t
+                    .prepare_cached(
+                        "SELECT contact_id FROM contact_addresses
+                         WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
+                    )?
+                    .query_row(params![key.workspace_id, key.kind, key.scope, key.address], |r| r.get(0))
+                    .optional()?;
+                if owner.is_some() {
+                    break;
+                }
+            }
+            let id = match owner {
+                Some(id) => id,
+                None => {
+                    let id = new_id("ct");
+                    t.prepare_cached(
+                        "INSERT INTO contacts (id, workspace_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                    )?
+                    .execute(params![id, workspace_id, new.name, now])?;
+                    id
+                }
+            };
+            if new.name.is_some() {
+                t.prepare_cached("UPDATE contacts SET name = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute(params![id, new.name, now])?;
+            }
+            for (key, platform) in keys {
+                t.prepare_cached(
+                    "INSERT INTO contact_addresses (workspace_id, kind, scope, address, contact_id, platform, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (workspace_id, kind, scope, address) DO UPDATE SET
+                        contact_id = excluded.contact_id, platform = COALESCE(excluded.platform, platform),
+                        valid = 1, invalid_reason = NULL, invalidated_at = NULL",
+                )?
+                .execute(params![key.workspace_id, key.kind, key.scope, key.address, id, platform, now])?;
+            }
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Import one page of synced conversations in one commit.
+    pub async fn import_conversations(
+        &self,
+        connection_id: String,
+        conversations: Vec<SyncedConversation>,
+    ) -> Result<SyncCounts, StoreError> {
+        self.write(move |t| {
+            let mut counts = SyncCounts::default();
+            let now = now_ms();
+            for conv in &conversations {
+                let (contact_id, created) = resolve(t, &conv.key, conv.name.as_deref(), None, now)?;
+                counts.contacts_seen += 1;
+                counts.contacts_created += u32::from(created);
+                for (provider_id, inbound, text, at) in &conv.messages {
+                    let added = t
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sync')",
+                        )?
+                        .execute(params![contact_id, connection_id, provider_id, if *inbound { "inbound" } else { "outbound" }, text, at])?;
+                    counts.messages_imported += added as u32;
+                    if *inbound && added > 0 {
+                        record_activity(
+                            t,
+                            &Activity { key: conv.key.clone(), connection_id: connection_id.clone(), at: *at, message: None },
+                        )?;
+                        t.prepare_cached("UPDATE contacts SET inbound_messages = inbound_messages + 1 WHERE id = ?1")?
+                            .execute([&contact_id])?;
+                    }
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    pub async fn contact_view(
+        &self,
+        workspace_id: String,
+        id: String,
+    ) -> Result<Option<ContactView>, StoreError> {
+        self.read(move |c| {
+            let now = now_ms();
+            let row = c
+                .prepare_cached(
+                    "SELECT id, name, first_active_at, last_active_at, inbound_messages, created_at
+                     FROM contacts WHERE workspace_id = ?1 AND id = ?2",
+                )?
+                .query_row(params![workspace_id, id], contact_row)
+                .optional()?;
+            row.map(|r| finish_view(c, r, now)).transpose()
+        })
+        .await
+    }
+
+    /// Contacts by id (creation order), optionally only the inactive ones.
+    pub async fn list_contacts(
+        &self,
+        workspace_id: String,
+        after: Option<String>,
+        limit: u32,
+        inactive_only: bool,
+    ) -> Result<ContactPage, StoreError> {
+        self.read(move |c| {
+            let now = now_ms();
+            let rows = c
+                .prepare_cached(
+                    "SELECT id, name, first_active_at, last_active_at, inbound_messages, created_at
+                     FROM contacts WHERE workspace_id = ?1 AND id > ?2
+                       AND (?3 = 0 OR last_active_at IS NULL OR last_active_at < ?4)
+                     ORDER BY id LIMIT ?5",
+                )?
+                .query_map(
+                    params![
+                        workspace_id,
+                        after.unwrap_or_default(),
+                        inactive_only,
+                        now - INACTIVE_AFTER_MS,
+                        limit + 1
+                    ],
+                    contact_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            let has_more = rows.len() > limit as usize;
+            let mut data = Vec::new();
+            for r in rows.into_iter().take(limit as usize) {
+                data.push(finish_view(c, r, now)?);
+            }
+            let next_cursor = if has_more {
+                data.last().map(|v| v.id.clone())
+            } else {
+                None
+            };
+            Ok(ContactPage { data, next_cursor })
+        })
+        .await
+    }
+
+    /// The contact's conversation history, oldest first (synced and inbound messages).
+    pub async fn contact_history(
+        &self,
+        workspace_id: String,
+        id: String,
+    ) -> Result<Option<Vec<ContactHistoryEntry>>, StoreError> {
+        self.read(move |c| {
+            let exists: Option<String> = c
+                .prepare_cached("SELECT id FROM contacts WHERE workspace_id = ?1 AND id = ?2")?
+                .query_row(params![workspace_id, id], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let rows = c
+                .prepare_cached(
+                    "SELECT connection_id, provider_message_id, direction, text, at, source
+                     FROM contact_messages WHERE contact_id = ?1 ORDER BY at, seq",
+                )?
+                .query_map([&id], |r| {
+                    Ok(ContactHistoryEntry {
+                        connection: r.get(0)?,
+                        provider_message_id: r.get(1)?,
+                        direction: r.get(2)?,
+                        text: r.get(3)?,
+                        at: rfc3339(r.get(4)?),
+                        source: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(rows))
+        })
+        .await
+    }
+}
+
+type ContactRow = (
+    String,
+    Option<String>,
+    Option<Millis>,
+    Option<Millis>,
+    i64,
+    Millis,
+);
+
+fn contact_row(r: &rusqlite::Row) -> rusqlite::Result<ContactRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn finish_view(
+    c: &rusqlite::Connection,
+    (id, name, first, last, inbound, created): ContactRow,
+    now: Millis,
+) -> Result<ContactView, StoreError> {
+    let addresses = c
+        .prepare_cached(
+            "SELECT kind, scope, address, platform, valid, invalid_reason, last_inbound_at
+             FROM contact_addresses WHERE contact_id = ?1 ORDER BY kind, scope, address",
+        )?
+        .query_map([&id], |r| {
+            let scope: String = r.get(1)?;
+            Ok(AddressView {
+                kind: r.get(0)?,
+                connection: (!scope.is_empty()).then_some(scope),
+                address: r.get(2)?,
+                platform: r.get(3)?,
+                valid: r.get(4)?,
+                invalid_reason: r.get(5)?,
+                last_inbound_at: r.get::<_, Option<Millis>>(6)?.map(rfc3339),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ContactView {
+        id,
+        name,
+        addresses,
+        first_active_at: first.map(rfc3339),
+        last_active_at: last.map(rfc3339),
+        inbound_messages: inbound.max(0) as u64,
+        inactive: last.is_none_or(|l| now - l > INACTIVE_AFTER_MS),
+        created_at: rfc3339(created),
+    })
+}
