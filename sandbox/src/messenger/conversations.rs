@@ -188,9 +188,8 @@ fn conversation_json(
                     .map(|m| message_json(m, c, page, &sub))
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut messages = json!({ "data": data });
-                if let (Some(first), Some(last)) =
-                    (newest_first.first(), newest_first.iter().take(limit).last())
-                {
+                let shown = &newest_first[..limit.min(newest_first.len())];
+                if let (Some(first), Some(last)) = (shown.first(), shown.last()) {
                     messages["paging"] = json!({"cursors": {"before": cursor(&first.mid), "after": cursor(&last.mid)}});
                 }
                 messages
