@@ -16,6 +16,8 @@
 //!   addresses for bounces, blocks, drops, spam reports and deferrals.
 //! - [`messenger`]: the Graph API Send API and conversations for three sandbox pages, with
 //!   signed page webhooks (echoes, deliveries, reads, user messages) and the 24 h window.
+//! - [`alimtalk`]: Solapi-like AlimTalk send with HMAC-SHA256 auth, registered templates,
+//!   sending hours, magic numbers and signed delivery reports.
 //!
 //! The fault book ([`faults`]) and the callback sender ([`callbacks`]) know nothing about
 //! either provider, so push or messenger simulators plug into the same control API. Each
@@ -64,6 +66,11 @@ pub use crate::email::signature::{sendgrid_event_signature, sendgrid_webhook_pub
 pub use crate::messenger::{
     SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
     SandboxPage, messenger_signature,
+};
+pub use crate::alimtalk::{
+    AlimTalkSimConfig, SANDBOX_ALIMTALK_API_KEY, SANDBOX_ALIMTALK_API_SECRET,
+    SANDBOX_ALIMTALK_PF_ID, SANDBOX_ALIMTALK_SENDER, SANDBOX_ALIMTALK_TEMPLATES, SandboxTemplate,
+    alimtalk_auth_header,
 };
 pub use crate::sms::signature::twilio_signature;
 

@@ -1,0 +1,169 @@
+//! What the AlimTalk simulator remembers: its runtime config, every send request received,
+//! idempotency keys and the `(date, salt)` pairs already used.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::callbacks::CallbackRecord;
+
+/// Runtime settings, changed through `PUT /_sandbox/alimtalk/config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlimTalkSimConfig {
+    /// Where delivery reports go (Solapi's account-wide webhook); none are posted without.
+    pub webhook_url: Option<String>,
+    /// From acceptance to the 3000 "handed to Kakao" report (and to a failure report).
+    pub sent_delay: Duration,
+    /// From acceptance to the 4000 "received" report.
+    pub delivered_delay: Duration,
+    /// Refuse sends outside 08:00–20:00 KST with 3108. Off by default so tests do not depend
+    /// on the hour they run at; turn it on and move the clock to test it.
+    pub enforce_sending_hours: bool,
+    /// Magic-number failures answer in the send response instead of arriving as a report
+    /// after a 2000 acceptance.
+    pub immediate_failures: bool,
+}
+
+impl Default for AlimTalkSimConfig {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            sent_delay: Duration::from_millis(20),
+            delivered_delay: Duration::from_millis(60),
+            enforce_sending_hours: false,
+            immediate_failures: false,
+        }
+    }
+}
+
+/// A report that came due (whether or not its POST was dropped).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportDue {
+    #[serde(rename = "statusCode")]
+    pub status_code: String,
+    #[serde(rename = "statusMessage")]
+    pub status_message: String,
+}
+
+/// One request to `POST /messages/v4/send`, whatever came of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Received {
+    pub seq: u64,
+    /// Simulator clock at arrival.
+    pub received_at_ms: u64,
+    pub headers: Vec<(String, String)>,
+    /// The raw request body.
+    pub body: String,
+    /// The HTTP status answered; `None` when a timeout/reset fault dropped the connection.
+    pub http_status: Option<u16>,
+    /// The JSON answered.
+    pub response: Value,
+    /// `statusCode` of the answer (2000 accepted, or an immediate failure code).
+    pub status_code: Option<String>,
+    pub message_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// True when the answer replayed an earlier acceptance of the same idempotency key.
+    pub replayed: bool,
+    pub fault_id: Option<String>,
+    /// Reports that came due for this message, in order.
+    pub reports: Vec<ReportDue>,
+}
+
+/// A received request as `GET /_sandbox/alimtalk/messages` lists it.
+#[derive(Debug, Serialize)]
+pub struct ReceivedView {
+    #[serde(flatten)]
+    pub received: Received,
+    /// Every POST of a report to the webhook, with the receiver's answer.
+    pub callbacks: Vec<CallbackRecord>,
+}
+
+#[derive(Default)]
+struct Inner {
+    config: AlimTalkSimConfig,
+    received: Vec<Received>,
+    /// Idempotency key → the first acceptance's response body.
+    idempotency: HashMap<String, Value>,
+    /// `(date, salt)` → the date in ms, for DuplicatedSignature.
+    signatures: HashMap<(String, String), u64>,
+    next_seq: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct AlimTalkState {
+    inner: Mutex<Inner>,
+}
+
+impl AlimTalkState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().expect("alimtalk state poisoned")
+    }
+
+    /// Forget everything and go back to the default config.
+    pub(crate) fn clear(&self) {
+        *self.lock() = Inner::default();
+    }
+
+    pub fn config(&self) -> AlimTalkSimConfig {
+        self.lock().config.clone()
+    }
+
+    pub fn set_config(&self, config: AlimTalkSimConfig) {
+        self.lock().config = config;
+    }
+
+    /// Records a `(date, salt)` pair; false when it was used before. Pairs whose date left
+    /// the 15-minute window are forgotten, since such a request fails on its date anyway.
+    pub fn first_use(&self, date: &str, salt: &str, date_ms: u64, now_ms: u64) -> bool {
+        let mut inner = self.lock();
+        let horizon = now_ms.saturating_sub(2 * super::auth::MAX_SKEW_MS);
+        if inner.signatures.len() > 4096 {
+            inner.signatures.retain(|_, d| *d >= horizon);
+        }
+        inner
+            .signatures
+            .insert((date.to_owned(), salt.to_owned()), date_ms)
+            .is_none()
+    }
+
+    pub fn replay(&self, key: &str) -> Option<Value> {
+        self.lock().idempotency.get(key).cloned()
+    }
+
+    /// Stores an acceptance for its key; false when another request stored one first.
+    pub fn remember(&self, key: &str, response: &Value) -> bool {
+        let mut inner = self.lock();
+        if inner.idempotency.contains_key(key) {
+            return false;
+        }
+        inner.idempotency.insert(key.to_owned(), response.clone());
+        true
+    }
+
+    pub fn record(&self, mut received: Received) -> u64 {
+        let mut inner = self.lock();
+        inner.next_seq += 1;
+        received.seq = inner.next_seq;
+        inner.received.push(received);
+        inner.next_seq
+    }
+
+    pub fn record_report(&self, message_id: &str, due: ReportDue) {
+        let mut inner = self.lock();
+        // The original acceptance, not a replay of it.
+        if let Some(r) = inner
+            .received
+            .iter_mut()
+            .find(|r| !r.replayed && r.message_id.as_deref() == Some(message_id))
+        {
+            r.reports.push(due);
+        }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.lock().received.clone()
+    }
+}
