@@ -152,19 +152,33 @@ mod tests {
     #[test]
     fn header_round_trips_and_checks_in_order() {
         let h = alimtalk_auth_header("NCSK", "sec", DATE, "salt12345678", None);
-        assert!(h.starts_with("HMAC-SHA256 apiKey=NCSK, date=2023-11-14T22:13:20.000Z, salt=salt12345678, signature="));
+        assert!(h.starts_with(
+            "HMAC-SHA256 apiKey=NCSK, date=2023-11-14T22:13:20.000Z, salt=salt12345678, signature="
+        ));
         let (p, date) = verify(Some(&h), "NCSK", "sec", NOW).unwrap();
         assert_eq!((p.salt.as_str(), date), ("salt12345678", NOW));
         assert_eq!(verify(None, "NCSK", "sec", NOW), Err(AuthError::Missing));
-        assert_eq!(verify(Some("Bearer x"), "NCSK", "sec", NOW), Err(AuthError::Missing));
-        assert_eq!(verify(Some(&h), "NCSX", "sec", NOW), Err(AuthError::InvalidApiKey));
+        assert_eq!(
+            verify(Some("Bearer x"), "NCSK", "sec", NOW),
+            Err(AuthError::Missing)
+        );
+        assert_eq!(
+            verify(Some(&h), "NCSX", "sec", NOW),
+            Err(AuthError::InvalidApiKey)
+        );
         assert_eq!(
             verify(Some(&h), "NCSK", "sec", NOW + MAX_SKEW_MS + 1),
             Err(AuthError::RequestTimeTooSkewed)
         );
-        assert_eq!(verify(Some(&h), "NCSK", "other", NOW), Err(AuthError::SignatureDoesNotMatch));
+        assert_eq!(
+            verify(Some(&h), "NCSK", "other", NOW),
+            Err(AuthError::SignatureDoesNotMatch)
+        );
         // A body signature is not a request signature.
         let with_body = alimtalk_auth_header("NCSK", "sec", DATE, "salt12345678", Some(b"[]"));
-        assert_eq!(verify(Some(&with_body), "NCSK", "sec", NOW), Err(AuthError::SignatureDoesNotMatch));
+        assert_eq!(
+            verify(Some(&with_body), "NCSK", "sec", NOW),
+            Err(AuthError::SignatureDoesNotMatch)
+        );
     }
 }

@@ -72,8 +72,8 @@ use crate::Shared;
 use crate::faults::ChannelSpec;
 
 pub use self::auth::alimtalk_auth_header;
-pub(crate) use self::state::AlimTalkState;
 pub use self::state::AlimTalkSimConfig;
+pub(crate) use self::state::AlimTalkState;
 pub use self::templates::{
     SANDBOX_ALIMTALK_TEMPLATES, SandboxButton, SandboxTemplate, TEMPLATE_DELIVERY_TRACKING,
     TEMPLATE_ORDER_SHIPPED,

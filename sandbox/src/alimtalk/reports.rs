@@ -78,7 +78,11 @@ fn salt() -> String {
         .collect()
 }
 
-fn record_hook(shared: Weak<Shared>, message_id: String, due: ReportDue) -> crate::callbacks::StepHook {
+fn record_hook(
+    shared: Weak<Shared>,
+    message_id: String,
+    due: ReportDue,
+) -> crate::callbacks::StepHook {
     Box::new(move || {
         if let Some(shared) = shared.upgrade() {
             shared.alimtalk.record_report(&message_id, due);
@@ -147,8 +151,10 @@ pub(super) fn schedule(shared: &Arc<Shared>, msg: &Accepted, action: &FaultActio
         .collect();
     if action.reorder_callbacks {
         // The reports keep their times; only what is posted at each time is reversed.
-        let mut posts: Vec<Vec<Callback>> =
-            planned.iter_mut().map(|(_, _, c)| std::mem::take(c)).collect();
+        let mut posts: Vec<Vec<Callback>> = planned
+            .iter_mut()
+            .map(|(_, _, c)| std::mem::take(c))
+            .collect();
         posts.reverse();
         for ((_, _, c), p) in planned.iter_mut().zip(posts) {
             *c = p;
@@ -158,7 +164,11 @@ pub(super) fn schedule(shared: &Arc<Shared>, msg: &Accepted, action: &FaultActio
         .into_iter()
         .map(|(at, due, callbacks)| Step {
             at,
-            before: Some(record_hook(Arc::downgrade(shared), msg.message_id.clone(), due)),
+            before: Some(record_hook(
+                Arc::downgrade(shared),
+                msg.message_id.clone(),
+                due,
+            )),
             callbacks,
         })
         .collect();

@@ -86,7 +86,12 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
     let headers = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let raw = to_bytes(body, MAX_REQUEST_BODY).await.unwrap_or_default();
     let json: Option<Value> = serde_json::from_slice(&raw).ok();
@@ -115,7 +120,12 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let auth_error = match auth::verify(authorization, SANDBOX_ALIMTALK_API_KEY, SANDBOX_ALIMTALK_API_SECRET, now) {
+    let auth_error = match auth::verify(
+        authorization,
+        SANDBOX_ALIMTALK_API_KEY,
+        SANDBOX_ALIMTALK_API_SECRET,
+        now,
+    ) {
         Err(e) => Some(e),
         Ok((p, date_ms)) if !shared.alimtalk.first_use(&p.date, &p.salt, date_ms, now) => {
             Some(auth::AuthError::DuplicatedSignature)
@@ -152,11 +162,19 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
     match action.answer() {
         Answer::Normal => {
             let outcome = processed.unwrap_or_else(|| {
-                Outcome::error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
+                Outcome::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "internal error",
+                )
             });
             answer(&shared, rec, outcome)
         }
-        Answer::Error { status, retry_after_s, .. } => {
+        Answer::Error {
+            status,
+            retry_after_s,
+            ..
+        } => {
             if let Some(p) = processed {
                 // An `accept` fault: the message exists, only the answer is lost.
                 rec.message_id = p.message_id;
@@ -173,8 +191,10 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
             };
             let mut resp = answer(&shared, rec, Outcome::error(http, code, "injected fault"));
             if status == 429 {
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s.unwrap_or(1)));
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_s.unwrap_or(1)),
+                );
             }
             resp
         }
@@ -222,21 +242,29 @@ fn validate(msg: &Value) -> Result<Checked<'_>, Outcome> {
         && to.starts_with("01")
         && to.bytes().all(|b| b.is_ascii_digit());
     if !mobile {
-        return Err(Outcome::invalid(format!("message.to {to:?} is not a Korean mobile number (01012345678)")));
+        return Err(Outcome::invalid(format!(
+            "message.to {to:?} is not a Korean mobile number (01012345678)"
+        )));
     }
     let from = s("/from").ok_or_else(|| Outcome::invalid("message.from is required"))?;
     if from != super::SANDBOX_ALIMTALK_SENDER {
-        return Err(Outcome::invalid(format!("message.from {from:?} is not a registered sender number")));
+        return Err(Outcome::invalid(format!(
+            "message.from {from:?} is not a registered sender number"
+        )));
     }
     if s("/type") != Some("ATA") {
-        return Err(Outcome::invalid("message.type must be ATA (this simulator only sends AlimTalk)"));
+        return Err(Outcome::invalid(
+            "message.type must be ATA (this simulator only sends AlimTalk)",
+        ));
     }
     let kakao = msg
         .get("kakaoOptions")
         .filter(|k| k.is_object())
         .ok_or_else(|| Outcome::invalid("message.kakaoOptions is required for ATA"))?;
     if kakao.get("pfId").and_then(Value::as_str) != Some(super::SANDBOX_ALIMTALK_PF_ID) {
-        return Err(Outcome::invalid("kakaoOptions.pfId is not a KakaoTalk channel of this account"));
+        return Err(Outcome::invalid(
+            "kakaoOptions.pfId is not a KakaoTalk channel of this account",
+        ));
     }
     let template_id = kakao
         .get("templateId")
@@ -251,7 +279,11 @@ fn validate(msg: &Value) -> Result<Checked<'_>, Outcome> {
     let variables = match kakao.get("variables") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(v)) if v.values().all(Value::is_string) => v.clone(),
-        Some(_) => return Err(Outcome::invalid("kakaoOptions.variables must map #{name} to strings")),
+        Some(_) => {
+            return Err(Outcome::invalid(
+                "kakaoOptions.variables must map #{name} to strings",
+            ));
+        }
     };
     let buttons = match kakao.get("buttons") {
         None | Some(Value::Null) => None,
@@ -270,7 +302,10 @@ fn validate(msg: &Value) -> Result<Checked<'_>, Outcome> {
         variables,
         text,
         buttons,
-        custom_fields: msg.get("customFields").cloned().unwrap_or_else(|| json!({})),
+        custom_fields: msg
+            .get("customFields")
+            .cloned()
+            .unwrap_or_else(|| json!({})),
     })
 }
 
@@ -290,7 +325,10 @@ fn message_body(m: &Checked<'_>, group_id: &str, message_id: &str, code: &str) -
 
 /// Replays an idempotent acceptance, or validates the send and decides its fate.
 fn process(shared: &Arc<Shared>, json: Option<&Value>, action: &FaultAction, now: u64) -> Outcome {
-    let Some(msg) = json.and_then(|j| j.get("message")).filter(|m| m.is_object()) else {
+    let Some(msg) = json
+        .and_then(|j| j.get("message"))
+        .filter(|m| m.is_object())
+    else {
         return Outcome::invalid("the body must be a JSON object with a `message` object");
     };
     let key = msg

@@ -105,20 +105,36 @@ pub fn check(
     text: Option<&str>,
     buttons: Option<&Vec<Value>>,
 ) -> Result<String, Mismatch> {
-    let t = find(template_id)
-        .ok_or_else(|| mismatch(TEMPLATE_NOT_FOUND, format!("템플릿을 찾을 수 없음 ({template_id})")))?;
+    let t = find(template_id).ok_or_else(|| {
+        mismatch(
+            TEMPLATE_NOT_FOUND,
+            format!("템플릿을 찾을 수 없음 ({template_id})"),
+        )
+    })?;
     let expected = variable_names(t.text);
-    if let Some(missing) = expected.iter().find(|n| !variables.contains_key(n.as_str())) {
-        return Err(mismatch(TEMPLATE_MISMATCH, format!("메시지가 템플릿과 일치하지 않음: 변수 {missing} 누락")));
+    if let Some(missing) = expected
+        .iter()
+        .find(|n| !variables.contains_key(n.as_str()))
+    {
+        return Err(mismatch(
+            TEMPLATE_MISMATCH,
+            format!("메시지가 템플릿과 일치하지 않음: 변수 {missing} 누락"),
+        ));
     }
     if let Some(unknown) = variables.keys().find(|k| !expected.contains(k)) {
-        return Err(mismatch(TEMPLATE_MISMATCH, format!("메시지가 템플릿과 일치하지 않음: 알 수 없는 변수 {unknown}")));
+        return Err(mismatch(
+            TEMPLATE_MISMATCH,
+            format!("메시지가 템플릿과 일치하지 않음: 알 수 없는 변수 {unknown}"),
+        ));
     }
     let rendered = render(t.text, variables);
     if let Some(text) = text
         && text != rendered
     {
-        return Err(mismatch(TEMPLATE_MISMATCH, "메시지가 템플릿과 일치하지 않음: 본문이 다름"));
+        return Err(mismatch(
+            TEMPLATE_MISMATCH,
+            "메시지가 템플릿과 일치하지 않음: 본문이 다름",
+        ));
     }
     let given = buttons.map(Vec::as_slice).unwrap_or_default();
     let same_count = given.len() == t.buttons.len();
@@ -134,7 +150,10 @@ pub fn check(
             && (s("linkPc").is_none() || link(want.link_pc, s("linkPc")))
     });
     if !same_count || !all_match {
-        return Err(mismatch(BUTTON_MISMATCH, "메시지 버튼이 템플릿과 일치하지 않음"));
+        return Err(mismatch(
+            BUTTON_MISMATCH,
+            "메시지 버튼이 템플릿과 일치하지 않음",
+        ));
     }
     Ok(rendered)
 }
@@ -152,22 +171,53 @@ mod tests {
     fn renders_and_checks() {
         let v = vars(json!({"#{name}": "지수", "#{order}": "A-1"}));
         let text = check(TEMPLATE_ORDER_SHIPPED, &v, None, None).unwrap();
-        assert_eq!(text, "지수님, 주문하신 상품(주문번호 A-1)이 발송되었습니다.");
+        assert_eq!(
+            text,
+            "지수님, 주문하신 상품(주문번호 A-1)이 발송되었습니다."
+        );
         assert!(check(TEMPLATE_ORDER_SHIPPED, &v, Some(&text), None).is_ok());
         let code = |r: Result<String, Mismatch>| r.unwrap_err().code;
-        assert_eq!(code(check(TEMPLATE_ORDER_SHIPPED, &v, Some("hi"), None)), TEMPLATE_MISMATCH);
+        assert_eq!(
+            code(check(TEMPLATE_ORDER_SHIPPED, &v, Some("hi"), None)),
+            TEMPLATE_MISMATCH
+        );
         assert_eq!(code(check("nope", &v, None, None)), TEMPLATE_NOT_FOUND);
         let missing = vars(json!({"#{name}": "지수"}));
-        assert_eq!(code(check(TEMPLATE_ORDER_SHIPPED, &missing, None, None)), TEMPLATE_MISMATCH);
+        assert_eq!(
+            code(check(TEMPLATE_ORDER_SHIPPED, &missing, None, None)),
+            TEMPLATE_MISMATCH
+        );
         let extra = vars(json!({"#{name}": "a", "#{order}": "b", "#{x}": "c"}));
-        assert_eq!(code(check(TEMPLATE_ORDER_SHIPPED, &extra, None, None)), TEMPLATE_MISMATCH);
+        assert_eq!(
+            code(check(TEMPLATE_ORDER_SHIPPED, &extra, None, None)),
+            TEMPLATE_MISMATCH
+        );
         let button = json!({"buttonType": "WL", "buttonName": "배송 조회",
             "linkMo": "https://shop.example/track/A-1", "linkPc": "https://shop.example/track/A-1"});
-        assert!(check(TEMPLATE_DELIVERY_TRACKING, &v, None, Some(&vec![button.clone()])).is_ok());
-        assert_eq!(code(check(TEMPLATE_DELIVERY_TRACKING, &v, None, None)), BUTTON_MISMATCH);
+        assert!(
+            check(
+                TEMPLATE_DELIVERY_TRACKING,
+                &v,
+                None,
+                Some(&vec![button.clone()])
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            code(check(TEMPLATE_DELIVERY_TRACKING, &v, None, None)),
+            BUTTON_MISMATCH
+        );
         let mut wrong = button;
         wrong["linkMo"] = json!("https://evil.example/");
-        assert_eq!(code(check(TEMPLATE_DELIVERY_TRACKING, &v, None, Some(&vec![wrong]))), BUTTON_MISMATCH);
+        assert_eq!(
+            code(check(
+                TEMPLATE_DELIVERY_TRACKING,
+                &v,
+                None,
+                Some(&vec![wrong])
+            )),
+            BUTTON_MISMATCH
+        );
         assert_eq!(variable_names("#{a} #{b} #{a}"), ["#{a}", "#{b}"]);
     }
 }

@@ -37,7 +37,10 @@ fn fields(ms: u64) -> (i64, u32, u32, u64, u64, u64) {
 
 pub fn format_iso(ms: u64) -> String {
     let (y, m, d, h, mi, s) = fields(ms);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z", ms % 1000)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+        ms % 1000
+    )
 }
 
 /// `yyyyMMddHHmmss` in KST, the timestamp inside Solapi's message and group ids.
@@ -55,8 +58,9 @@ fn digits(s: &[u8]) -> Option<u32> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter()
-        .try_fold(0u32, |acc, b| acc.checked_mul(10)?.checked_add(u32::from(b - b'0')))
+    s.iter().try_fold(0u32, |acc, b| {
+        acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` → epoch milliseconds.
@@ -69,7 +73,11 @@ pub fn parse_iso(s: &str) -> Option<u64> {
         return None;
     }
     let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let (h, mi, se) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, se) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -88,8 +96,8 @@ pub fn parse_iso(s: &str) -> Option<u64> {
     let offset_ms: i64 = match rest {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let v = (i64::from(digits(&[*h1, *h2])?) * 60 + i64::from(digits(&[*m1, *m2])?))
-                * 60_000;
+            let v =
+                (i64::from(digits(&[*h1, *h2])?) * 60 + i64::from(digits(&[*m1, *m2])?)) * 60_000;
             if *sign == b'+' { v } else { -v }
         }
         _ => return None,
@@ -110,8 +118,14 @@ mod tests {
     #[test]
     fn formats_and_parses() {
         assert_eq!(format_iso(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(parse_iso("2023-11-14T22:13:20.123Z"), Some(1_700_000_000_123));
-        assert_eq!(parse_iso("2023-11-15T07:13:20+09:00"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_iso("2023-11-14T22:13:20.123Z"),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(
+            parse_iso("2023-11-15T07:13:20+09:00"),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(parse_iso("2023-11-14T22:13:20"), None);
         assert_eq!(kst_compact(1_700_000_000_000), "20231115071320");
         assert_eq!(kst_hour(1_700_000_000_000), 7);
