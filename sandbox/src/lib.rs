@@ -14,6 +14,8 @@
 //! - [`sms`]: the Twilio Messages API, with HMAC-SHA1 signed status callbacks.
 //! - [`email`]: SendGrid v3 mail send, with its ECDSA-signed Event Webhook and magic recipient
 //!   addresses for bounces, blocks, drops, spam reports and deferrals.
+//! - [`push`]: FCM HTTP v1 with Google's OAuth token endpoint and APNs over HTTP/2, verifying
+//!   the provider JWTs, with a simulated device posting HMAC-signed receipts.
 //! - [`messenger`]: the Graph API Send API and conversations for three sandbox pages, with
 //!   signed page webhooks (echoes, deliveries, reads, user messages) and the 24 h window.
 //! - [`alimtalk`]: Solapi-like AlimTalk send with HMAC-SHA256 auth, registered templates,
@@ -71,6 +73,12 @@ pub use crate::alimtalk::{
     AlimTalkSimConfig, SANDBOX_ALIMTALK_API_KEY, SANDBOX_ALIMTALK_API_SECRET,
     SANDBOX_ALIMTALK_PF_ID, SANDBOX_ALIMTALK_SENDER, SANDBOX_ALIMTALK_TEMPLATES, SandboxTemplate,
     alimtalk_auth_header,
+};
+pub use crate::push::device::push_receipt_signature;
+pub use crate::push::keys::{
+    SANDBOX_APNS_KEY_ID, SANDBOX_APNS_PRIVATE_KEY_PEM, SANDBOX_APNS_TEAM_ID, SANDBOX_APNS_TOPIC,
+    SANDBOX_FCM_CLIENT_EMAIL, SANDBOX_FCM_PRIVATE_KEY_PEM, SANDBOX_FCM_PROJECT_ID,
+    SANDBOX_PUSH_RECEIPT_KEY,
 };
 pub use crate::sms::signature::twilio_signature;
 
