@@ -42,37 +42,49 @@ pub async fn prepare(
     store.ensure_workspace(SANDBOX_WORKSPACE, "Sandbox").await?;
     let api_key = sandbox_key(store, data_dir).await?;
 
+    let mut sim_config = serde_json::Map::new();
     for plugin in runtime.plugins() {
-        let (config, secrets) = simulator_settings(plugin.name(), &base_url);
-        store
-            .upsert_connection(ConnectionRecord {
-                id: connection_id(plugin.name()),
-                workspace_id: SANDBOX_WORKSPACE.into(),
-                channel: plugin.channel().to_string(),
-                plugin: plugin.name().to_string(),
-                name: format!("{} (sandbox)", plugin.name()),
-                config,
-                secrets,
-                allowed_origins: vec![base_url.clone()],
-                max_in_flight: 64,
-                status: "active".into(),
-            })
-            .await?;
+        for sc in simulator_connections(plugin.name(), &base_url) {
+            configure_simulator(&mut sim_config, plugin.name(), &sc, public_url);
+            store
+                .upsert_connection(ConnectionRecord {
+                    id: sc.id,
+                    workspace_id: SANDBOX_WORKSPACE.into(),
+                    channel: plugin.channel().to_string(),
+                    plugin: plugin.name().to_string(),
+                    name: sc.name,
+                    config: sc.config,
+                    secrets: sc.secrets,
+                    allowed_origins: vec![base_url.clone()],
+                    max_in_flight: 64,
+                    status: "active".into(),
+                })
+                .await?;
+        }
     }
-    // SendGrid's event webhook is set per account, not per message: tell the simulator
-    // where this gateway listens.
-    if runtime.plugin("sendgrid-email").is_some() {
-        let events = crate::connections::webhook_url(public_url, &connection_id("sendgrid-email"));
-        let body = serde_json::json!({ "email": { "event_webhook_url": events } });
+    // Providers whose callback URL is an account setting, not part of each request: tell
+    // the simulators where this gateway listens.
+    for (channel, body) in sim_config {
+        // The email simulator's settings live in the shared config document.
+        let (url, body) = if channel == "email" {
+            (
+                format!("{base_url}/_sandbox/config"),
+                serde_json::json!({ "email": body }),
+            )
+        } else {
+            (format!("{base_url}/_sandbox/{channel}/config"), body)
+        };
         let resp = reqwest::Client::new()
-            .put(format!("{base_url}/_sandbox/config"))
+            .put(url)
             .json(&body)
             .send()
             .await
-            .map_err(|e| StartError::Sandbox(format!("configuring the email simulator: {e}")))?;
+            .map_err(|e| {
+                StartError::Sandbox(format!("configuring the {channel} simulator: {e}"))
+            })?;
         if !resp.status().is_success() {
             return Err(StartError::Sandbox(format!(
-                "configuring the email simulator: HTTP {}",
+                "configuring the {channel} simulator: HTTP {}",
                 resp.status()
             )));
         }
@@ -124,44 +136,155 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     writeln!(f, "{content}")
 }
 
-/// Config and secrets that make a bundled plugin talk to its simulator.
-fn simulator_settings(
-    plugin: &str,
-    base_url: &str,
-) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    let mut config = BTreeMap::from([("base_url".to_string(), base_url.to_string())]);
-    let mut secrets = BTreeMap::new();
+/// One sandbox connection of a bundled plugin, pointed at its simulator.
+struct SimConnection {
+    id: String,
+    name: String,
+    config: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The connections that make a bundled plugin talk to its simulator: one per plugin, and
+/// one per sandbox page for Messenger (contact sync and PSIDs are per page).
+fn simulator_connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
+    use switchboard_sandbox as sb;
+    let one = |config: &[(&str, &str)], secrets: &[(&str, &str)]| {
+        let mut config = map(config);
+        config.insert("base_url".into(), base_url.to_string());
+        vec![SimConnection {
+            id: connection_id(plugin),
+            name: format!("{plugin} (sandbox)"),
+            config,
+            secrets: map(secrets),
+        }]
+    };
     match plugin {
-        "twilio-sms" => {
-            config.insert(
-                "account_sid".into(),
-                switchboard_sandbox::SANDBOX_ACCOUNT_SID.into(),
+        "twilio-sms" => one(
+            &[
+                ("account_sid", sb::SANDBOX_ACCOUNT_SID),
+                ("from", sb::SANDBOX_FROM_NUMBER),
+            ],
+            &[("auth_token", sb::SANDBOX_AUTH_TOKEN)],
+        ),
+        "sendgrid-email" => one(
+            &[
+                ("from_email", sb::SANDBOX_EMAIL_FROM),
+                ("from_name", "Switchboard Sandbox"),
+                ("webhook_public_key", &sb::sendgrid_webhook_public_key()),
+            ],
+            &[("api_key", sb::SANDBOX_SENDGRID_API_KEY)],
+        ),
+        "facebook-messenger" => sb::SANDBOX_MESSENGER_PAGES
+            .iter()
+            .enumerate()
+            .map(|(i, page)| SimConnection {
+                id: messenger_connection_id(i),
+                name: format!("{} (sandbox page)", page.name),
+                config: map(&[
+                    ("base_url", base_url),
+                    ("page_id", page.id),
+                    ("verify_token", sb::SANDBOX_MESSENGER_VERIFY_TOKEN),
+                ]),
+                secrets: map(&[
+                    ("page_access_token", page.access_token),
+                    ("app_secret", sb::SANDBOX_MESSENGER_APP_SECRET),
+                ]),
+            })
+            .collect(),
+        "fcm-apns-push" => {
+            let mut c = one(
+                &[
+                    ("fcm_project_id", sb::SANDBOX_FCM_PROJECT_ID),
+                    ("fcm_client_email", sb::SANDBOX_FCM_CLIENT_EMAIL),
+                    ("apns_team_id", sb::SANDBOX_APNS_TEAM_ID),
+                    ("apns_key_id", sb::SANDBOX_APNS_KEY_ID),
+                    ("apns_topic", sb::SANDBOX_APNS_TOPIC),
+                ],
+                &[
+                    ("fcm_private_key", sb::SANDBOX_FCM_PRIVATE_KEY_PEM),
+                    ("apns_private_key", sb::SANDBOX_APNS_PRIVATE_KEY_PEM),
+                    (
+                        crate::receipts::RECEIPT_KEY_SECRET,
+                        sb::SANDBOX_PUSH_RECEIPT_KEY,
+                    ),
+                ],
             );
-            config.insert(
-                "from".into(),
-                switchboard_sandbox::SANDBOX_FROM_NUMBER.into(),
-            );
-            secrets.insert(
-                "auth_token".into(),
-                switchboard_sandbox::SANDBOX_AUTH_TOKEN.into(),
+            for conn in &mut c {
+                conn.config
+                    .insert("fcm_token_uri".into(), format!("{base_url}/token"));
+                conn.config
+                    .insert("fcm_base_url".into(), base_url.to_string());
+                conn.config
+                    .insert("apns_base_url".into(), base_url.to_string());
+            }
+            c
+        }
+        "solapi-alimtalk" => one(
+            &[
+                ("api_key", sb::SANDBOX_ALIMTALK_API_KEY),
+                ("pf_id", sb::SANDBOX_ALIMTALK_PF_ID),
+                ("sender", sb::SANDBOX_ALIMTALK_SENDER),
+            ],
+            &[("api_secret", sb::SANDBOX_ALIMTALK_API_SECRET)],
+        ),
+        _ => Vec::new(),
+    }
+}
+
+/// The first page keeps the plain id, so the channel's default connection is stable.
+pub fn messenger_connection_id(page: usize) -> String {
+    let base = connection_id("facebook-messenger");
+    if page == 0 {
+        base
+    } else {
+        format!("{base}_{}", page + 1)
+    }
+}
+
+/// What each simulator must know about the gateway: the account-level callback URLs.
+fn configure_simulator(
+    sim: &mut serde_json::Map<String, serde_json::Value>,
+    plugin: &str,
+    conn: &SimConnection,
+    public_url: &str,
+) {
+    use serde_json::{Value, json};
+    let webhook = crate::connections::webhook_url(public_url, &conn.id);
+    match plugin {
+        "sendgrid-email" => {
+            sim.insert("email".into(), json!({ "event_webhook_url": webhook }));
+        }
+        "facebook-messenger" => {
+            let entry = sim
+                .entry("messenger")
+                .or_insert_with(|| json!({ "webhooks": {} }));
+            if let (Some(page), Some(hooks)) = (
+                conn.config.get("page_id"),
+                entry.get_mut("webhooks").and_then(Value::as_object_mut),
+            ) {
+                hooks.insert(page.clone(), Value::String(webhook));
+            }
+        }
+        "fcm-apns-push" => {
+            sim.insert(
+                "push".into(),
+                json!({
+                    "receipt_url": format!("{}/v1/receipts", public_url.trim_end_matches('/')),
+                    "receipt_key": switchboard_sandbox::SANDBOX_PUSH_RECEIPT_KEY,
+                    "connection_id": conn.id,
+                }),
             );
         }
-        "sendgrid-email" => {
-            config.insert(
-                "from_email".into(),
-                switchboard_sandbox::SANDBOX_EMAIL_FROM.into(),
-            );
-            config.insert("from_name".into(), "Switchboard Sandbox".into());
-            config.insert(
-                "webhook_public_key".into(),
-                switchboard_sandbox::sendgrid_webhook_public_key(),
-            );
-            secrets.insert(
-                "api_key".into(),
-                switchboard_sandbox::SANDBOX_SENDGRID_API_KEY.into(),
-            );
+        "solapi-alimtalk" => {
+            sim.insert("alimtalk".into(), json!({ "webhook_url": webhook }));
         }
         _ => {}
     }
-    (config, secrets)
 }

@@ -29,6 +29,14 @@ pub fn generated() -> Vec<(&'static str, String)> {
             "json/failure-reason.schema.json",
             pretty(schema_for!(model::FailureReason).to_value()),
         ),
+        (
+            "json/contact.schema.json",
+            pretty(schema_for!(model::ContactView).to_value()),
+        ),
+        (
+            "json/receipt.schema.json",
+            pretty(schema_for!(crate::receipts::Receipt).to_value()),
+        ),
         ("openapi.json", crate::api::openapi::document()),
     ]
 }

@@ -70,7 +70,8 @@ async fn invalid_number_fails_once_and_is_not_retried() {
     assert_eq!(d["failure"]["reason"], "recipient_invalid");
     assert_eq!(d["failure"]["provider_code"], "21211");
     assert_eq!(d["failure"]["retryable"], false);
-    assert_eq!(d["failure"]["resendable"], false);
+    assert_eq!(d["failure"]["resend"]["allowed"], false);
+    assert_eq!(d["failure"]["resend"]["when"], "never");
     // Give a wrong retry time to show itself, then check nothing more was sent.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stats = gw.sim_get("/_sandbox/stats").await;

@@ -2,9 +2,12 @@
 //! only the providers simulated (`sandbox/`). One test binary, so wasmtime links once.
 
 mod api_input;
+mod content;
 mod crash;
 mod email;
 mod faults;
+mod messenger;
 mod plugin_sandbox;
+mod resend;
 mod sms;
 mod support;

@@ -185,6 +185,48 @@ impl Gateway {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// POST a JSON body to any API path with the sandbox key.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.post_raw(path, serde_json::to_vec(body).unwrap(), None)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.http
+            .delete(format!("{}{path}", self.url))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Move the gateway's and the simulators' clock to `offset_ms` past the wall clock.
+    pub async fn set_clock(&self, offset_ms: i64) {
+        let resp = self
+            .http
+            .put(format!("{}/v1/sandbox/clock", self.url))
+            .bearer_auth(&self.key)
+            .json(&serde_json::json!({ "offset_ms": offset_ms }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "set clock: {}", resp.status());
+    }
+
+    /// Send a message, asserting the 202, and return its id.
+    pub async fn send(&self, body: &Value) -> String {
+        let (status, resp) = self.post_message(body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{resp}");
+        resp["id"].as_str().unwrap().to_string()
+    }
+
+    /// The message's first delivery's failure object, once it failed.
+    pub async fn failure_of(&self, id: &str) -> Value {
+        let msg = self.wait_for(id, "failed", Duration::from_secs(20)).await;
+        msg["deliveries"][0]["failure"].clone()
+    }
+
     /// Send one SMS and return its id, asserting the 202.
     pub async fn send_sms(&self, to: &str, text: &str) -> String {
         let (status, body) = self
@@ -219,6 +261,22 @@ impl Gateway {
 
     pub async fn sim_get(&self, path: &str) -> Value {
         sim_get(&self.sim, path).await
+    }
+
+    pub async fn sim_put(&self, path: &str, body: Value) -> Value {
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.sim))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "simulator control {path}: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap_or(Value::Null)
     }
 
     pub async fn sim_post(&self, path: &str, body: Value) -> Value {

@@ -6,8 +6,9 @@
 //! the contact's last inbound time goes to the plugin for its messaging window.
 //!
 //! After a failure ([`Dispatcher::learn`]): `token_expired` marks the connection
-//! `needs_reconnect`; `recipient_invalid` marks the address dead (for push, the device token
-//! is never used again); `url_blocked` puts the message's URLs on the connection's block list.
+//! `needs_reconnect`; `recipient_invalid` on a push token marks it dead (the device token is
+//! never used again; phone numbers are not, since carriers recycle them); `url_blocked` puts
+//! the message's URLs on the connection's block list.
 
 use super::Dispatcher;
 use crate::connections::Connection;
@@ -98,14 +99,14 @@ impl Dispatcher {
                 marked.map(|_| ())
             }
             FailureReason::RecipientInvalid => match address_of(job) {
-                Some(key) => {
+                Some(key) if key.kind == "push" => {
                     let why = match &failure.provider_code {
                         Some(code) => format!("{} ({code})", failure.detail),
                         None => failure.detail.clone(),
                     };
                     self.store.invalidate_address(key, why).await
                 }
-                None => Ok(()),
+                _ => Ok(()),
             },
             FailureReason::UrlBlocked => {
                 let urls = job.request.urls();

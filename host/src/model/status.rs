@@ -74,23 +74,41 @@ impl Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
+    /// The message is malformed for the channel (refused before sending, or by the provider). Never resendable.
     InvalidFormat,
+    /// The address does not exist or is dead (bad number, unregistered push token); it is not used again.
     RecipientInvalid,
+    /// The address exists but cannot receive now (not a KakaoTalk user, deactivated, unreachable handset).
     RecipientUnavailable,
+    /// The recipient opted out (STOP, unsubscribe).
     OptedOut,
+    /// The recipient or a carrier blocked the sender.
     Blocked,
+    /// Outside the channel's messaging window (Messenger 24 h / HUMAN_AGENT 7 days); resendable after the contact writes again.
     WindowClosed,
+    /// The connection's credentials were revoked or expired; resendable after a reconnect.
     TokenExpired,
+    /// The connection lacks a permission or is misconfigured.
     PermissionDenied,
+    /// The provider asked us to slow down; retried with backoff.
     RateLimited,
+    /// A temporary provider failure; retried with backoff.
     ProviderTransient,
+    /// Any other provider failure.
     ProviderError,
+    /// An attachment exceeds the channel's size limit.
     FileTooLarge,
+    /// The provider could not fetch an attachment URL.
     MediaFetchFailed,
+    /// The provider flagged a URL in the message; resendable once it is off the connection's block list.
     UrlBlocked,
+    /// Another app owns the conversation (Messenger handover).
     ThreadOwned,
+    /// The provider rejected the content (e.g. an AlimTalk template mismatch).
     ContentRejected,
+    /// No answer from the provider in time.
     Timeout,
+    /// A provider outcome the plugin could not classify.
     Unknown,
     /// The provider only delivers within set hours (AlimTalk 08:00-20:00 KST).
     OutsideHours,

@@ -348,6 +348,8 @@ mod tests {
                 },
                 category: Default::default(),
                 metadata: Default::default(),
+                options: Default::default(),
+                connection: None,
             },
             request_hash: format!("hash-{text}"),
             idempotency_key: key.map(str::to_string),
@@ -358,7 +360,9 @@ mod tests {
                 units: None,
                 encoding: None,
                 country: None,
+                address: None,
             },
+            resend_of: None,
         }
     }
 

@@ -128,6 +128,8 @@ pub fn reason_for_code(code: i64) -> Option<(FailureReason, bool)> {
         20429 => (RateLimited, true),
         21211 | 21612 | 21614 | 21635 => (RecipientInvalid, false),
         21610 => (OptedOut, false),
+        // Body required, body too long, bad media URL: the message itself is wrong.
+        21602 | 21617 | 21620 => (InvalidFormat, false),
         21608 => (PermissionDenied, false),
         30003 => (ProviderTransient, true),
         30005 | 30006 => (RecipientInvalid, false),
@@ -207,6 +209,11 @@ mod tests {
         );
         let e = map_error(&resp(400, &[], r#"{"code":21610,"message":"STOP"}"#));
         assert_eq!((e.reason, e.retryable), (FailureReason::OptedOut, false));
+        for code in [21602, 21617, 21620] {
+            let body = format!(r#"{{"code":{code},"message":"bad body"}}"#);
+            let e = map_error(&resp(400, &[], &body));
+            assert_eq!((e.reason, e.retryable), (FailureReason::InvalidFormat, false), "{code}");
+        }
         let e = map_error(&resp(
             401,
             &[],
