@@ -62,7 +62,9 @@ pub fn check(limits: &wit::ContentLimits, msg: &NewMessage) -> Vec<Violation> {
         || !c.media.is_empty()
         || !c.carousel.is_empty()
         || c.template.is_some()
-        || c.subject.is_some();
+        || c.subject.is_some()
+        || !c.data.is_empty()
+        || !c.buttons.is_empty();
     if let Some(text) = &c.text {
         if text.trim().is_empty() {
             v.push(violation(
@@ -85,7 +87,7 @@ pub fn check(limits: &wit::ContentLimits, msg: &NewMessage) -> Vec<Violation> {
         v.push(violation(
             "empty_content",
             "content".into(),
-            "the message has no text, media, carousel or template".into(),
+            "the message has no text, subject, media, carousel, template or data".into(),
         ));
     }
     if let Some(subject) = &c.subject

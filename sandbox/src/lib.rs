@@ -64,15 +64,15 @@ use crate::callbacks::CallbackSender;
 use crate::conn::{ConnKill, KillableListener};
 use crate::faults::FaultBook;
 
-pub use crate::email::signature::{sendgrid_event_signature, sendgrid_webhook_public_key};
-pub use crate::messenger::{
-    SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
-    SandboxPage, messenger_signature,
-};
 pub use crate::alimtalk::{
     AlimTalkSimConfig, SANDBOX_ALIMTALK_API_KEY, SANDBOX_ALIMTALK_API_SECRET,
     SANDBOX_ALIMTALK_PF_ID, SANDBOX_ALIMTALK_SENDER, SANDBOX_ALIMTALK_TEMPLATES, SandboxTemplate,
     alimtalk_auth_header,
+};
+pub use crate::email::signature::{sendgrid_event_signature, sendgrid_webhook_public_key};
+pub use crate::messenger::{
+    SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
+    SandboxPage, messenger_signature,
 };
 pub use crate::push::device::push_receipt_signature;
 pub use crate::push::keys::{

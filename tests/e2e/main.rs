@@ -1,6 +1,7 @@
 //! End-to-end tests: the `switchboard` binary over real HTTP and a real SQLite file, with
 //! only the providers simulated (`sandbox/`). One test binary, so wasmtime links once.
 
+mod alimtalk;
 mod api_input;
 mod content;
 mod crash;
@@ -8,6 +9,7 @@ mod email;
 mod faults;
 mod messenger;
 mod plugin_sandbox;
+mod push;
 mod resend;
 mod sms;
 mod support;

@@ -212,7 +212,11 @@ mod tests {
         for code in [21602, 21617, 21620] {
             let body = format!(r#"{{"code":{code},"message":"bad body"}}"#);
             let e = map_error(&resp(400, &[], &body));
-            assert_eq!((e.reason, e.retryable), (FailureReason::InvalidFormat, false), "{code}");
+            assert_eq!(
+                (e.reason, e.retryable),
+                (FailureReason::InvalidFormat, false),
+                "{code}"
+            );
         }
         let e = map_error(&resp(
             401,
