@@ -59,6 +59,8 @@ async fn main() -> anyhow::Result<()> {
         },
         category: Default::default(),
         metadata: Default::default(),
+        options: Default::default(),
+        connection: None,
     };
     let msg = convert::wit_message("msg_bench", "ws_bench", &request, "dlv_bench");
 

@@ -147,10 +147,7 @@ pub fn check(limits: &wit::ContentLimits, msg: &NewMessage) -> Vec<Violation> {
                 .iter()
                 .filter(|r| r.kind == wit_kind(m.kind))
                 .collect();
-            let Some(rule) = rules
-                .iter()
-                .find(|r| r.extensions.iter().any(|e| *e == ext))
-            else {
+            let Some(rule) = rules.iter().find(|r| r.extensions.contains(&ext)) else {
                 let accepted: Vec<&str> = rules
                     .iter()
                     .flat_map(|r| r.extensions.iter().map(String::as_str))

@@ -99,7 +99,7 @@ pub async fn create(
             }
             AddressKind::Psid => {
                 let conn = a.connection.as_deref().and_then(|c| gw.connections.get(c));
-                if !conn.is_some_and(|c| c.workspace_id == ws) {
+                if conn.is_none_or(|c| c.workspace_id != ws) {
                     return Err(invalid(
                         &field("connection"),
                         "a PSID needs the page connection it belongs to".into(),

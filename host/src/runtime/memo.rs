@@ -14,9 +14,13 @@ pub const MAX_KEY_BYTES: usize = 128;
 pub const MAX_VALUE_BYTES: usize = 16 * 1024;
 pub const MAX_ENTRIES_PER_CONNECTION: usize = 64;
 
+/// Key -> (value, expiry in gateway-clock ms).
+type Entries = HashMap<String, (Vec<u8>, i64)>;
+
 #[derive(Default)]
 pub struct ConnectionCache {
-    entries: Mutex<HashMap<String, HashMap<String, (Vec<u8>, i64)>>>,
+    /// Per connection id.
+    entries: Mutex<HashMap<String, Entries>>,
 }
 
 impl ConnectionCache {
