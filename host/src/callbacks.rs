@@ -123,13 +123,24 @@ impl Gateway {
                         .map(|f| (convert::reason(f.reason), f.provider_code, f.detail)),
                     at: s.timestamp_ms.map(|t| t as i64).unwrap_or(now),
                 }),
-                wit::WebhookEvent::Watermark(w) => watermarks.push(Watermark {
-                    connection_id: conn.id.clone(),
-                    address: w.contact,
-                    status: convert::status(w.state),
-                    watermark: w.watermark_ms.min(i64::MAX as u64) as i64,
-                    at: now,
-                }),
+                // Watermarks say how far delivery or reading got; a "failed" one means nothing.
+                wit::WebhookEvent::Watermark(w)
+                    if matches!(
+                        w.state,
+                        wit::DeliveryState::Delivered | wit::DeliveryState::Seen
+                    ) =>
+                {
+                    watermarks.push(Watermark {
+                        connection_id: conn.id.clone(),
+                        address: w.contact,
+                        status: convert::status(w.state),
+                        watermark: w.watermark_ms.min(i64::MAX as u64) as i64,
+                        at: now,
+                    })
+                }
+                wit::WebhookEvent::Watermark(w) => {
+                    tracing::debug!(connection = %conn.id, state = ?w.state, "watermark ignored");
+                }
                 wit::WebhookEvent::Inbound(m) => {
                     if let Some(key) = address(m.sender) {
                         activity.push(Activity {

@@ -149,7 +149,8 @@ impl Gateway {
     }
 }
 
-/// Provider milliseconds to the store's signed milliseconds.
+/// Provider milliseconds to the store's, never in the future: a skewed or hostile provider
+/// clock must not hold a messaging window open.
 fn iso_ms(t: u64) -> i64 {
-    t.min(i64::MAX as u64) as i64
+    (t.min(i64::MAX as u64) as i64).min(crate::model::now_ms())
 }

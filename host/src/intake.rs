@@ -143,7 +143,7 @@ impl Gateway {
             model::AddressKey::for_message(workspace, &request.channel, &connection.id, &request.to)
         {
             let field = key.field();
-            if let Some(why) = self.store.invalid_address(key).await? {
+            if let Some(why) = self.store.address_state(key).await?.invalid {
                 v.push(Violation {
                     code: "recipient_invalid".into(),
                     field: field.into(),
@@ -155,8 +155,11 @@ impl Gateway {
         }
         let urls = request.urls();
         if !urls.is_empty() {
-            let blocked = self.store.blocked_urls(connection.id.clone()).await?;
-            for b in blocked.iter().filter(|b| urls.contains(&b.url)) {
+            let blocked = self
+                .store
+                .blocked_among(connection.id.clone(), urls)
+                .await?;
+            for b in &blocked {
                 v.push(Violation {
                     code: "url_blocked".into(),
                     field: "content".into(),

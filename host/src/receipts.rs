@@ -79,7 +79,7 @@ fn parse_signature(header: &str) -> Option<(i64, Vec<u8>)> {
 pub fn verify(key: &[u8], header: Option<&str>, body: &[u8], now_s: i64) -> Result<(), String> {
     let header = header.ok_or("missing X-Switchboard-Signature")?;
     let (t, sig) = parse_signature(header).ok_or("malformed X-Switchboard-Signature")?;
-    if (now_s - t).abs() > MAX_SKEW_S {
+    if now_s.abs_diff(t) > MAX_SKEW_S as u64 {
         return Err(format!(
             "signature timestamp {t} is more than {MAX_SKEW_S} s from now"
         ));
@@ -179,5 +179,10 @@ mod tests {
         );
         assert!(verify(b"k1", None, body, 1000).is_err());
         assert!(verify(b"k1", Some("t=1000"), body, 1000).is_err());
+        let hostile = format!("t={},v1=00", i64::MIN);
+        assert!(
+            verify(b"k1", Some(&hostile), body, 1000).is_err(),
+            "no overflow"
+        );
     }
 }

@@ -183,6 +183,18 @@ pub fn check(limits: &wit::ContentLimits, msg: &NewMessage) -> Vec<Violation> {
         }
     }
 
+    let total: u64 = c.media.iter().map(|m| m.size).sum();
+    if limits.max_media_bytes > 0 && total > limits.max_media_bytes {
+        v.push(violation(
+            "file_too_large",
+            "content.media".into(),
+            format!(
+                "attachments total {total} bytes; this channel takes at most {} per message",
+                limits.max_media_bytes
+            ),
+        ));
+    }
+
     if !c.carousel.is_empty() {
         if limits.max_carousel_elements == 0 {
             v.push(violation(

@@ -31,7 +31,10 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
     assert_eq!(
         names,
         [
+            "facebook-messenger",
+            "fcm-apns-push",
             "sendgrid-email",
+            "solapi-alimtalk",
             "test-hog",
             "test-snoop",
             "test-spin",

@@ -15,6 +15,9 @@ use super::auth::Workspace;
 use super::error::{ApiError, parse_json};
 use crate::{Gateway, clock};
 
+/// Far enough for any test; near enough that timestamps plus delays never overflow.
+const MAX_OFFSET_MS: i64 = 10 * 365 * 86_400_000;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockChange {
@@ -34,6 +37,14 @@ pub async fn set_clock(
     body: Bytes,
 ) -> Result<Json<ClockView>, ApiError> {
     let change: ClockChange = parse_json(&body)?;
+    if change.offset_ms > MAX_OFFSET_MS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("offset_ms is at most {MAX_OFFSET_MS} (ten years)"),
+        )
+        .field("offset_ms"));
+    }
     if change.offset_ms < clock::offset_ms() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

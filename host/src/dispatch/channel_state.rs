@@ -13,7 +13,7 @@
 use super::Dispatcher;
 use crate::connections::Connection;
 use crate::model::{AddressKey, FailureReason};
-use crate::store::{Failure, Job};
+use crate::store::{AddressState, Failure, Job};
 
 /// The connection status that stops sends until the business reconnects.
 pub const NEEDS_RECONNECT: &str = "needs_reconnect";
@@ -45,7 +45,14 @@ pub fn address_of(job: &Job) -> Option<AddressKey> {
 }
 
 impl Dispatcher {
-    pub(super) async fn preflight(&self, job: &Job, conn: &Connection) -> Preflight {
+    /// `needs_window`: the plugin decides on the contact's last inbound time (capability
+    /// `messaging-window`); other channels skip that read.
+    pub(super) async fn preflight(
+        &self,
+        job: &Job,
+        conn: &Connection,
+        needs_window: bool,
+    ) -> Preflight {
         if conn.status == NEEDS_RECONNECT {
             return refuse(
                 FailureReason::TokenExpired,
@@ -55,41 +62,48 @@ impl Dispatcher {
                 ),
             );
         }
-        let Some(key) = address_of(job) else {
+        let Some(key) = address_of(job).filter(|k| needs_window || k.kind == "push") else {
             return Preflight::Go {
                 last_inbound_ms: None,
             };
         };
-        match self.store.invalid_address(key.clone()).await {
-            Ok(Some(why)) => {
-                return refuse(
-                    FailureReason::RecipientInvalid,
-                    format!(
-                        "{} {} is marked invalid ({why}); it is not used again",
-                        key.field(),
-                        key.address
-                    ),
-                );
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "reading address validity failed; sending anyway"),
-        }
-        let last_inbound_ms = match self.store.last_inbound(key).await {
-            Ok(t) => t.map(|t| t.max(0) as u64),
+        let state = match self.store.address_state(key.clone()).await {
+            Ok(state) => state,
             Err(e) => {
-                tracing::warn!(error = %e, "reading the contact's last activity failed");
-                None
+                tracing::warn!(error = %e, "reading the contact address failed; sending without it");
+                AddressState::default()
             }
         };
-        Preflight::Go { last_inbound_ms }
+        if let Some(why) = state.invalid {
+            return refuse(
+                FailureReason::RecipientInvalid,
+                format!(
+                    "{} {} is marked invalid ({why}); it is not used again",
+                    key.field(),
+                    key.address
+                ),
+            );
+        }
+        Preflight::Go {
+            last_inbound_ms: state
+                .last_inbound_at
+                .filter(|_| needs_window)
+                .map(|t| t.max(0) as u64),
+        }
     }
 
-    pub(super) async fn learn(&self, job: &Job, failure: &Failure) {
+    /// `started_at`: when the failed attempt began. A reconnect after that moment wins: the
+    /// failure came from the old credentials.
+    pub(super) async fn learn(&self, job: &Job, failure: &Failure, started_at: i64) {
         let result = match failure.reason {
             FailureReason::TokenExpired => {
                 let marked = self
                     .store
-                    .mark_needs_reconnect(job.connection_id.clone(), failure.detail.clone())
+                    .mark_needs_reconnect(
+                        job.connection_id.clone(),
+                        failure.detail.clone(),
+                        started_at,
+                    )
                     .await;
                 if matches!(marked, Ok(true)) {
                     self.connections
@@ -109,7 +123,14 @@ impl Dispatcher {
                 _ => Ok(()),
             },
             FailureReason::UrlBlocked => {
-                let urls = job.request.urls();
+                // Providers rarely say which URL offended (Messenger's 368 does not). Links are
+                // the usual suspects; blocking a logo every message carries would block them all.
+                let links = job.request.link_urls();
+                let urls = if links.is_empty() {
+                    job.request.urls()
+                } else {
+                    links
+                };
                 if urls.is_empty() {
                     Ok(())
                 } else {

@@ -157,7 +157,7 @@ impl Dispatcher {
         if let SendOutcome::Failed(f) = &outcome
             && retry_at.is_none()
         {
-            self.learn(&job, f).await;
+            self.learn(&job, f, started_at).await;
         }
         if let SendOutcome::Failed(f) = &outcome {
             tracing::info!(delivery = %job.delivery_id, attempt = job.attempts + 1, reason = f.reason.as_str(), detail = %f.detail, retry = retry_at.is_some(), "attempt failed");
@@ -218,7 +218,12 @@ impl Dispatcher {
                 ),
             );
         };
-        let last_inbound_ms = match self.preflight(job, &conn).await {
+        let needs_window = plugin
+            .manifest
+            .capabilities
+            .iter()
+            .any(|c| c == "messaging-window");
+        let last_inbound_ms = match self.preflight(job, &conn, needs_window).await {
             channel_state::Preflight::Go { last_inbound_ms } => last_inbound_ms,
             channel_state::Preflight::Refuse(f) => return (channel, SendOutcome::Failed(f)),
         };

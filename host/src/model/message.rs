@@ -151,6 +151,21 @@ pub enum Category {
 }
 
 impl NewMessage {
+    /// The links the recipient would follow: button URLs and URLs in the text.
+    pub fn link_urls(&self) -> Vec<String> {
+        let c = &self.content;
+        let mut urls: Vec<String> = c.buttons.iter().filter_map(|b| b.url.clone()).collect();
+        for e in &c.carousel {
+            urls.extend(e.buttons.iter().filter_map(|b| b.url.clone()));
+        }
+        if let Some(text) = &c.text {
+            urls.extend(text_urls(text));
+        }
+        urls.sort();
+        urls.dedup();
+        urls
+    }
+
     /// Every URL the message would make the recipient see or the provider fetch: media,
     /// carousel images and buttons, buttons, quick-reply images, and links in the text.
     /// Block lists and `url_blocked` resends are decided on these.
@@ -165,17 +180,19 @@ impl NewMessage {
         urls.extend(c.buttons.iter().filter_map(|b| b.url.clone()));
         urls.extend(c.quick_replies.iter().filter_map(|q| q.image_url.clone()));
         if let Some(text) = &c.text {
-            urls.extend(
-                text.split(|ch: char| ch.is_whitespace() || matches!(ch, '<' | '>' | '"' | '\''))
-                    .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
-                    .map(|w| {
-                        w.trim_end_matches(['.', ',', ')', ';', '!', '?'])
-                            .to_string()
-                    }),
-            );
+            urls.extend(text_urls(text));
         }
         urls.sort();
         urls.dedup();
         urls
     }
+}
+
+fn text_urls(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|ch: char| ch.is_whitespace() || matches!(ch, '<' | '>' | '"' | '\''))
+        .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .map(|w| {
+            w.trim_end_matches(['.', ',', ')', ';', '!', '?'])
+                .to_string()
+        })
 }

@@ -17,18 +17,22 @@ pub struct ConnectionState {
 
 impl Store {
     /// The provider rejected the connection's credentials: stop using it until reconnected.
+    /// `attempt_started_at`: a reconnect after the failing attempt began wins, since that
+    /// attempt used the old credentials.
     pub async fn mark_needs_reconnect(
         &self,
         connection_id: String,
         detail: String,
+        attempt_started_at: Millis,
     ) -> Result<bool, StoreError> {
         self.write(move |t| {
             let n = t
                 .prepare_cached(
                     "UPDATE connections SET status = 'needs_reconnect', status_detail = ?2, updated_at = ?3
-                     WHERE id = ?1 AND status = 'active'",
+                     WHERE id = ?1 AND status = 'active'
+                       AND (reconnected_at IS NULL OR reconnected_at < ?4)",
                 )?
-                .execute(params![connection_id, detail, now_ms()])?;
+                .execute(params![connection_id, detail, now_ms(), attempt_started_at])?;
             Ok(n > 0)
         })
         .await
@@ -118,6 +122,37 @@ impl Store {
                     .execute(params![connection_id, url])?
                     > 0,
             )
+        })
+        .await
+    }
+
+    /// Which of these URLs are on the connection's block list (one indexed lookup each).
+    pub async fn blocked_among(
+        &self,
+        connection_id: String,
+        urls: Vec<String>,
+    ) -> Result<Vec<BlockedUrlView>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT url, reason, message_id, added_at FROM blocked_urls WHERE connection_id = ?1 AND url = ?2",
+            )?;
+            let mut found = Vec::new();
+            for url in &urls {
+                if let Some(v) = stmt
+                    .query_row(params![connection_id, url], |r| {
+                        Ok(BlockedUrlView {
+                            url: r.get(0)?,
+                            reason: r.get(1)?,
+                            message_id: r.get(2)?,
+                            added_at: rfc3339(r.get(3)?),
+                        })
+                    })
+                    .optional()?
+                {
+                    found.push(v);
+                }
+            }
+            Ok(found)
         })
         .await
     }

@@ -15,8 +15,19 @@ use crate::model::{
     rfc3339,
 };
 
+/// How many of a contact's most recent messages the history shows.
+pub const HISTORY_LIMIT: i64 = 200;
+
 /// A contact who has not written for longer than this is flagged `inactive`.
 pub const INACTIVE_AFTER_MS: Millis = 24 * 60 * 60 * 1000;
+
+/// What the store knows about one address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressState {
+    /// Why the address must not be used again, when it is dead.
+    pub invalid: Option<String>,
+    pub last_inbound_at: Option<Millis>,
+}
 
 /// Something the contact did, from a verified webhook.
 #[derive(Debug, Clone)]
@@ -86,7 +97,17 @@ pub(crate) fn resolve(
 
 fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> {
     let (contact_id, _) = resolve(t, &a.key, None, None, a.at)?;
-    let inbound = i64::from(a.message.is_some());
+    // Providers redeliver webhooks: a message id seen before counts once.
+    let new_message = match &a.message {
+        Some((provider_id, text)) => t
+            .prepare_cached(
+                "INSERT OR IGNORE INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
+                 VALUES (?1, ?2, ?3, 'inbound', ?4, ?5, 'webhook')",
+            )?
+            .execute(params![contact_id, a.connection_id, provider_id, text, a.at])?
+            > 0,
+        None => false,
+    };
     t.prepare_cached(
         "UPDATE contacts SET
             first_active_at = MIN(COALESCE(first_active_at, ?2), ?2),
@@ -95,7 +116,7 @@ fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> 
             updated_at = ?2
          WHERE id = ?1",
     )?
-    .execute(params![contact_id, a.at, inbound])?;
+    .execute(params![contact_id, a.at, i64::from(new_message)])?;
     t.prepare_cached(
         "UPDATE contact_addresses SET last_inbound_at = MAX(COALESCE(last_inbound_at, ?5), ?5)
          WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
@@ -107,13 +128,6 @@ fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> 
         a.key.address,
         a.at
     ])?;
-    if let Some((provider_id, text)) = &a.message {
-        t.prepare_cached(
-            "INSERT OR IGNORE INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
-             VALUES (?1, ?2, ?3, 'inbound', ?4, ?5, 'webhook')",
-        )?
-        .execute(params![contact_id, a.connection_id, provider_id, text, a.at])?;
-    }
     Ok(contact_id)
 }
 
@@ -129,36 +143,30 @@ impl Store {
         .await
     }
 
-    /// When the contact last wrote to this address (for the messaging window).
-    pub async fn last_inbound(&self, key: AddressKey) -> Result<Option<Millis>, StoreError> {
+    /// What the store knows about an address, in one read: whether it is dead (and why)
+    /// and when the contact last wrote to it (for the messaging window).
+    pub async fn address_state(&self, key: AddressKey) -> Result<AddressState, StoreError> {
         self.read(move |c| {
             Ok(c.prepare_cached(
-                "SELECT last_inbound_at FROM contact_addresses
+                "SELECT valid, invalid_reason, last_inbound_at FROM contact_addresses
                  WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
             )?
             .query_row(
                 params![key.workspace_id, key.kind, key.scope, key.address],
-                |r| r.get::<_, Option<Millis>>(0),
+                |r| {
+                    Ok(AddressState {
+                        invalid: (!r.get::<_, bool>(0)?).then(|| {
+                            r.get::<_, Option<String>>(1)
+                                .ok()
+                                .flatten()
+                                .unwrap_or_else(|| "marked invalid".into())
+                        }),
+                        last_inbound_at: r.get(2)?,
+                    })
+                },
             )
             .optional()?
-            .flatten())
-        })
-        .await
-    }
-
-    /// Why this address must not be used again, if it is marked invalid.
-    pub async fn invalid_address(&self, key: AddressKey) -> Result<Option<String>, StoreError> {
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT invalid_reason FROM contact_addresses
-                 WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4 AND valid = 0",
-            )?
-            .query_row(
-                params![key.workspace_id, key.kind, key.scope, key.address],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()?
-            .map(|r| r.unwrap_or_else(|| "marked invalid".into())))
+            .unwrap_or_default())
         })
         .await
     }
@@ -333,7 +341,8 @@ impl Store {
         .await
     }
 
-    /// The contact's conversation history, oldest first (synced and inbound messages).
+    /// The contact's most recent [`HISTORY_LIMIT`] messages, oldest first (synced and
+    /// inbound).
     pub async fn contact_history(
         &self,
         workspace_id: String,
@@ -349,10 +358,11 @@ impl Store {
             }
             let rows = c
                 .prepare_cached(
-                    "SELECT connection_id, provider_message_id, direction, text, at, source
-                     FROM contact_messages WHERE contact_id = ?1 ORDER BY at, seq",
+                    "SELECT * FROM (SELECT connection_id, provider_message_id, direction, text, at, source, seq
+                     FROM contact_messages WHERE contact_id = ?1 ORDER BY at DESC, seq DESC LIMIT ?2)
+                     ORDER BY at, seq",
                 )?
-                .query_map([&id], |r| {
+                .query_map(params![id, HISTORY_LIMIT], |r| {
                     Ok(ContactHistoryEntry {
                         connection: r.get(0)?,
                         provider_message_id: r.get(1)?,

@@ -56,6 +56,17 @@ impl Store {
             {
                 return Ok(Inserted::Existing { same_request: found.2 == m.request_hash, id: found.0, status: found.1 });
             }
+            // Writes are serialised, so this check cannot race: two resends of one message
+            // (a double click, a client retry) get the same new message.
+            if let Some(original) = &m.resend_of {
+                let existing = t
+                    .prepare_cached("SELECT id, status FROM messages WHERE resend_of = ?1")?
+                    .query_row([original], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .optional()?;
+                if let Some((id, status)) = existing {
+                    return Ok(Inserted::Existing { id, status: parse_status(&status)?, same_request: true });
+                }
+            }
             let now = now_ms();
             let request = serde_json::to_string(&m.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let d = &m.delivery;
@@ -201,7 +212,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
 
     let mut stmt = c.prepare_cached(
         "SELECT id, channel, connection_id, status, provider_message_id, product, units, encoding, country, next_attempt_at,
-                failure_reason, failure_code, failure_detail, failure_retryable, failed_at, address_kind, address
+                failure_reason, failure_code, failure_detail, failure_retryable, COALESCE(failed_at, updated_at), address_kind, address
          FROM deliveries WHERE message_id = ?1 ORDER BY id",
     )?;
     let mut deliveries = Vec::new();

@@ -86,13 +86,14 @@ impl Store {
             for w in &marks {
                 let earlier: &[&str] = match w.status {
                     Status::Seen => &["sent", "delivered"],
-                    _ => &["sent"],
+                    Status::Delivered => &["sent"],
+                    _ => continue,
                 };
                 let pending = t
                     .prepare_cached(
                         "SELECT provider_message_id, status FROM deliveries
                          WHERE connection_id = ?1 AND address = ?2 AND sent_at <= ?3
-                           AND provider_message_id IS NOT NULL",
+                           AND provider_message_id IS NOT NULL AND status IN ('sent', 'delivered')",
                     )?
                     .query_map(params![w.connection_id, w.address, w.watermark], |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))

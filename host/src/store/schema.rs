@@ -117,7 +117,8 @@ const MIGRATIONS: &[&str] = &[
         WHERE address IS NOT NULL;
     ALTER TABLE messages ADD COLUMN contact_id TEXT;
     ALTER TABLE messages ADD COLUMN resend_of TEXT;
-    CREATE INDEX messages_resend_of ON messages(resend_of) WHERE resend_of IS NOT NULL;
+    -- A message is resent once: the index makes a second resend impossible, not just unlikely.
+    CREATE UNIQUE INDEX messages_resend_of ON messages(resend_of) WHERE resend_of IS NOT NULL;
     ALTER TABLE connections ADD COLUMN reconnected_at INTEGER;
     ALTER TABLE connections ADD COLUMN status_detail TEXT;
     CREATE TABLE contacts (
