@@ -1,5 +1,6 @@
 //! The simulated Solapi AlimTalk API and its signed delivery reports, over real HTTP.
 
+mod common;
 #[path = "alimtalk/harness.rs"]
 mod harness;
 #[path = "alimtalk/refusals.rs"]
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 use switchboard_sandbox::SANDBOX_ALIMTALK_TEMPLATES;
 use switchboard_sandbox::alimtalk::time;
 
+use crate::common::get_json;
 use crate::harness::{Sim, TO, order_shipped};
 
 fn id(v: &Value) -> String {
@@ -304,15 +306,7 @@ async fn config_and_templates_endpoints() {
         ),
         (Some(10), Some(false))
     );
-    let templates: Value = sim
-        .http
-        .get(sim.url("/_sandbox/alimtalk/templates"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let templates: Value = get_json(&sim.http, &sim.url("/_sandbox/alimtalk/templates")).await;
     assert_eq!(templates[0]["id"], "KA01TP_SB_ORDER_SHIPPED");
     assert!(templates[0]["text"].as_str().unwrap().contains("#{order}"));
     // Reset forgets requests and restores the default config.

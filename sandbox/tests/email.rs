@@ -3,6 +3,7 @@
 
 // A test crate root resolves modules next to itself; keep them in tests/email/ so cargo does
 // not build each as a separate test binary.
+mod common;
 #[path = "email/control.rs"]
 mod control;
 #[path = "email/faults.rs"]

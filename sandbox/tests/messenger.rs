@@ -1,6 +1,7 @@
 //! The simulated Messenger Platform driven over real HTTP like a gateway would: Send API,
 //! window, faults, signed webhooks into a local receiver, conversations paging.
 
+mod common;
 #[path = "messenger/conversations.rs"]
 mod conversations;
 #[path = "messenger/faults.rs"]

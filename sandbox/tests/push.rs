@@ -3,6 +3,7 @@
 
 #[path = "push/apns.rs"]
 mod apns;
+mod common;
 #[path = "push/harness.rs"]
 mod harness;
 #[path = "push/keys.rs"]
@@ -247,7 +248,7 @@ async fn fcm_magic_tokens_payload_limit_and_faults() {
     );
     sim.receipts(3).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let receipts_after = sim.receipts.lock().unwrap().clone();
+    let receipts_after = sim.receipts.received();
     assert_eq!(receipts_after.len(), 3, "{receipts_after:?}");
     let of = |id: &str| -> Vec<String> {
         receipts_after

@@ -2,6 +2,7 @@
 
 // A test crate root resolves modules next to itself; keep them in tests/sms/ so cargo does not
 // build each as a separate test binary.
+mod common;
 #[path = "sms/faults.rs"]
 mod faults;
 #[path = "sms/harness.rs"]

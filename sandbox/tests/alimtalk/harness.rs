@@ -1,19 +1,16 @@
 //! Shared pieces of the AlimTalk simulator tests: a sandbox, a signed-request client, and a
 //! small receiver for delivery reports.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use serde_json::{Value, json};
 use switchboard_sandbox::alimtalk::{auth, time};
 use switchboard_sandbox::{
     SANDBOX_ALIMTALK_API_KEY, SANDBOX_ALIMTALK_API_SECRET, SANDBOX_ALIMTALK_PF_ID,
     SANDBOX_ALIMTALK_SENDER, SandboxConfig, SandboxHandle, alimtalk_auth_header,
 };
+
+use crate::common::{Inbox, client, control_expect, get_json, set_clock, start_sandbox};
 
 pub const TO: &str = "01012345678";
 
@@ -55,63 +52,32 @@ impl Report {
 
 pub struct Receiver {
     pub url: String,
-    got: Arc<Mutex<Vec<Report>>>,
+    got: Inbox<Report>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
-        let got: Arc<Mutex<Vec<Report>>> = Arc::default();
-        let sink = got.clone();
-        let app = Router::new().route(
-            "/reports",
-            post(move |headers: HeaderMap, body: Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let h = |n: &str| {
-                        headers
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    sink.lock().unwrap().push(Report {
-                        authorization: h("authorization"),
-                        content_type: h("content-type"),
-                        body,
-                    });
-                    StatusCode::OK
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (got, base) = Inbox::serve("/reports", StatusCode::OK, |hit| Report {
+            authorization: hit.header("authorization"),
+            content_type: hit.header("content-type"),
+            body: hit.body,
+        })
+        .await;
         Self {
-            url: format!("http://{addr}/reports"),
+            url: format!("{base}/reports"),
             got,
         }
     }
 
     /// Reports for one message, in arrival order.
     pub fn for_message(&self, id: &str) -> Vec<Report> {
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.entry()["messageId"] == id)
-            .cloned()
-            .collect()
+        self.got.matching(|r| r.entry()["messageId"] == id)
     }
 
     pub async fn wait_for(&self, id: &str, n: usize) -> Vec<Report> {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            let got = self.for_message(id);
-            if got.len() >= n || Instant::now() > deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.got
+            .wait_matching(n, |r| r.entry()["messageId"] == id)
+            .await
     }
 }
 
@@ -124,11 +90,8 @@ pub struct Sim {
 impl Sim {
     /// A sandbox whose reports go to a fresh receiver, with short delays.
     pub async fn start() -> Self {
-        let handle =
-            switchboard_sandbox::start("127.0.0.1:0".parse().unwrap(), SandboxConfig::default())
-                .await
-                .unwrap();
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let handle = start_sandbox(SandboxConfig::default()).await;
+        let http = client();
         let receiver = Receiver::start().await;
         let sim = Self {
             handle,
@@ -147,39 +110,19 @@ impl Sim {
     }
 
     pub async fn put_config(&self, body: Value) -> Value {
-        let resp = self
-            .http
-            .put(self.url("/_sandbox/alimtalk/config"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
+        let base = self.handle.base_url();
+        let (put, ok) = (reqwest::Method::PUT, StatusCode::OK);
+        let resp = control_expect(&self.http, &base, put, "alimtalk/config", Some(&body), ok).await;
         resp.json().await.unwrap()
     }
 
     pub async fn sim_now(&self) -> u64 {
-        let v: Value = self
-            .http
-            .get(self.url("/_sandbox/clock"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = get_json(&self.http, &self.url("/_sandbox/clock")).await;
         v["now_ms"].as_u64().unwrap()
     }
 
     pub async fn set_clock_offset(&self, offset_ms: i64) {
-        let resp = self
-            .http
-            .put(self.url("/_sandbox/clock"))
-            .json(&json!({ "offset_ms": offset_ms }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
+        set_clock(&self.http, &self.handle.base_url(), offset_ms).await;
     }
 
     /// A valid request header signed at the simulator's "now" with a fresh random salt.
@@ -225,14 +168,7 @@ impl Sim {
     }
 
     pub async fn received(&self) -> Vec<Value> {
-        self.http
-            .get(self.url("/_sandbox/alimtalk/messages"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        get_json(&self.http, &self.url("/_sandbox/alimtalk/messages")).await
     }
 }
 

@@ -127,7 +127,7 @@ async fn duplicate_reorder_and_forced_outcome() {
     );
     // A duplicate is the same event (same sg_event_id), as when SendGrid retries a POST.
     assert_eq!(got[0].event()["sg_event_id"], got[1].event()["sg_event_id"]);
-    rx.got.lock().unwrap().clear();
+    rx.got.clear();
 
     sim.fault(json!({"channel": "email", "times": 1, "action": {
         "reorder_callbacks": true, "callback_status": "bounce"}}))

@@ -1,13 +1,10 @@
 //! Shared pieces of the email simulator tests: a sandbox with short delays whose event webhook
 //! points at a small receiver, and verification of SendGrid's event signatures.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::http::StatusCode;
 use base64::Engine as _;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
@@ -17,6 +14,8 @@ use switchboard_sandbox::{
     EmailSimConfig, SANDBOX_EMAIL_FROM, SANDBOX_SENDGRID_API_KEY, SandboxConfig, SandboxHandle,
     sendgrid_webhook_public_key,
 };
+
+use crate::common::{Inbox, client, control, start_sandbox};
 
 /// One event POST as the test receiver saw it.
 #[derive(Debug, Clone)]
@@ -60,47 +59,27 @@ pub fn verifies(timestamp: &str, body: &[u8], signature: &str) -> bool {
 
 pub struct Receiver {
     pub url: String,
-    pub got: Arc<Mutex<Vec<Received>>>,
+    pub got: Inbox<Received>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
-        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let sink = got.clone();
-        let app = Router::new().route(
-            "/events",
-            post(move |headers: HeaderMap, body: Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    sink.lock().unwrap().push(Received {
-                        content_type: header("content-type"),
-                        user_agent: header("user-agent"),
-                        timestamp: header("x-twilio-email-event-webhook-timestamp"),
-                        signature: header("x-twilio-email-event-webhook-signature"),
-                        body,
-                    });
-                    StatusCode::OK
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (got, base) = Inbox::serve("/events", StatusCode::OK, |hit| Received {
+            content_type: hit.header("content-type"),
+            user_agent: hit.header("user-agent"),
+            timestamp: hit.header("x-twilio-email-event-webhook-timestamp"),
+            signature: hit.header("x-twilio-email-event-webhook-signature"),
+            body: hit.body,
+        })
+        .await;
         Self {
-            url: format!("http://{addr}/events"),
+            url: format!("{base}/events"),
             got,
         }
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
+        self.got.received()
     }
 
     /// POSTs whose event is for `email`, in arrival order.
@@ -112,14 +91,7 @@ impl Receiver {
     }
 
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() > deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.got.wait_for(n).await
     }
 }
 
@@ -142,13 +114,9 @@ pub fn fast_config(webhook: Option<&str>) -> SandboxConfig {
 
 impl Sim {
     pub async fn start(webhook: Option<&str>) -> Self {
-        let handle =
-            switchboard_sandbox::start("127.0.0.1:0".parse().unwrap(), fast_config(webhook))
-                .await
-                .unwrap();
         Self {
-            handle,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            handle: start_sandbox(fast_config(webhook)).await,
+            http: client(),
         }
     }
 
@@ -175,16 +143,7 @@ impl Sim {
     }
 
     pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(
-            method,
-            format!("{}/_sandbox/{path}", self.handle.base_url()),
-        );
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
+        control(&self.http, &self.handle.base_url(), method, path, body).await
     }
 
     pub async fn fault(&self, rule: Value) -> String {

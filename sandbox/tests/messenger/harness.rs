@@ -1,18 +1,15 @@
 //! Shared pieces of the Messenger simulator tests: a sandbox, a webhook receiver that checks
 //! signatures with its own HMAC, and Graph request helpers.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::Router;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use switchboard_sandbox::{
     SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SandboxHandle, SandboxPage,
 };
+
+use crate::common::{Inbox, client, control, start_sandbox};
 
 pub const VERSION: &str = "v21.0";
 
@@ -80,41 +77,20 @@ impl Received {
 
 pub struct Receiver {
     pub base: String,
-    got: Arc<Mutex<Vec<Received>>>,
+    got: Inbox<Received>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
-        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let sink = got.clone();
-        let app = Router::new().route(
-            "/hook/{name}",
-            post(
-                move |axum::extract::Path(name): axum::extract::Path<String>,
-                      headers: HeaderMap,
-                      body: Bytes| {
-                    let sink = sink.clone();
-                    async move {
-                        let signature = headers
-                            .get("x-hub-signature-256")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned();
-                        sink.lock().unwrap().push(Received {
-                            path: name,
-                            signature,
-                            body,
-                        });
-                        StatusCode::OK
-                    }
-                },
-            ),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (got, base) = Inbox::serve("/hook/{name}", StatusCode::OK, |hit| Received {
+            // The `{name}` segment of the route.
+            path: hit.uri.path().trim_start_matches("/hook/").to_owned(),
+            signature: hit.header("x-hub-signature-256"),
+            body: hit.body,
+        })
+        .await;
         Self {
-            base: format!("http://{addr}/hook"),
+            base: format!("{base}/hook"),
             got,
         }
     }
@@ -124,18 +100,11 @@ impl Receiver {
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
+        self.got.received()
     }
 
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() > deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.got.wait_for(n).await
     }
 }
 
@@ -146,12 +115,9 @@ pub struct Sim {
 
 impl Sim {
     pub async fn start() -> Self {
-        let handle = switchboard_sandbox::start("127.0.0.1:0".parse().unwrap(), Default::default())
-            .await
-            .unwrap();
         Self {
-            handle,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            handle: start_sandbox(Default::default()).await,
+            http: client(),
         }
     }
 
@@ -177,15 +143,7 @@ impl Sim {
     }
 
     pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .http
-            .request(method, self.url(&format!("/_sandbox/{path}")));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
+        control(&self.http, &self.handle.base_url(), method, path, body).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Value {

@@ -135,6 +135,14 @@ async fn apns_validation_magic_tokens_and_faults() {
     let sim = Sim::start().await;
     let auth = format!("bearer {}", apns_jwt());
     let reason = |v: Value| v["reason"].as_str().unwrap().to_owned();
+    // A signed push of `body` to `token`, `extra` headers on top.
+    let post = |token: &str, body: &Value, extra: &[(&str, String)]| {
+        let mut req = sim.apns(token).header("authorization", &auth);
+        for (name, value) in extra {
+            req = req.header(*name, value);
+        }
+        req.json(body).send()
+    };
 
     let resp = sim
         .h2
@@ -149,46 +157,27 @@ async fn apns_validation_magic_tokens_and_faults() {
 
     let mut big = apns_body("m");
     big["pad"] = json!("x".repeat(4100));
-    let resp = sim
-        .apns("a1")
-        .header("authorization", &auth)
-        .json(&big)
-        .send()
-        .await
-        .unwrap();
+    let resp = post("a1", &big, &[]).await.unwrap();
     assert_eq!(resp.status(), 413);
     assert_eq!(reason(resp.json().await.unwrap()), "PayloadTooLarge");
 
-    let resp = sim
-        .apns("dead01")
-        .header("authorization", &auth)
-        .json(&apns_body("m"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post("dead01", &apns_body("m"), &[]).await.unwrap();
     assert_eq!(resp.status(), 410);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["reason"], "Unregistered");
     assert!(body["timestamp"].as_u64().is_some());
 
-    let resp = sim
-        .apns("bad01")
-        .header("authorization", &auth)
-        .json(&apns_body("m"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post("bad01", &apns_body("m"), &[]).await.unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(reason(resp.json().await.unwrap()), "BadDeviceToken");
 
-    let resp = sim
-        .apns("a1")
-        .header("authorization", &auth)
-        .header("apns-collapse-id", "c".repeat(65))
-        .json(&apns_body("m"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        "a1",
+        &apns_body("m"),
+        &[("apns-collapse-id", "c".repeat(65))],
+    )
+    .await
+    .unwrap();
     assert_eq!(reason(resp.json().await.unwrap()), "BadCollapseId");
 
     sim.fault(
@@ -196,13 +185,7 @@ async fn apns_validation_magic_tokens_and_faults() {
                      "action": {"status": 503, "retry_after_s": 2}}),
     )
     .await;
-    let resp = sim
-        .apns("busy01")
-        .header("authorization", &auth)
-        .json(&apns_body("m"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post("busy01", &apns_body("m"), &[]).await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "2");
     assert_eq!(reason(resp.json().await.unwrap()), "ServiceUnavailable");

@@ -2,20 +2,21 @@
 //! receipts go to a local receiver that checks their signatures, HTTP/1.1 and HTTP/2 clients,
 //! and provider JWTs signed like the gateway signs them.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard_sandbox::{
     SANDBOX_APNS_KEY_ID, SANDBOX_APNS_PRIVATE_KEY_PEM, SANDBOX_APNS_TEAM_ID,
     SANDBOX_FCM_CLIENT_EMAIL, SANDBOX_FCM_PRIVATE_KEY_PEM, SANDBOX_FCM_PROJECT_ID, SandboxConfig,
     SandboxHandle, push_receipt_signature,
+};
+
+use crate::common::{
+    Hit, Inbox, client_builder, control_expect, get_json, set_clock, start_sandbox,
 };
 
 pub const RECEIPT_KEY: &str = "receipt-key-for-tests";
@@ -75,11 +76,9 @@ pub struct Receipt {
 }
 
 /// A gateway stand-in: verifies each receipt like `/v1/receipts` would.
-async fn receive(log: Arc<Mutex<Vec<Receipt>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let sig = headers
-        .get("x-switchboard-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+fn receive(hit: Hit) -> Receipt {
+    let (sig, body) = (hit.header("x-switchboard-signature"), hit.body);
+    let sig = sig.as_str();
     let verified = sig
         .split(',')
         .find_map(|p| p.strip_prefix("t="))
@@ -98,11 +97,10 @@ async fn receive(log: Arc<Mutex<Vec<Receipt>>>, headers: HeaderMap, body: Bytes)
         .unwrap_or(0);
     assert_ne!(push_receipt_signature(RECEIPT_KEY, t, &tampered), sig);
     assert_ne!(push_receipt_signature("other", t, &body), sig);
-    log.lock().unwrap().push(Receipt {
+    Receipt {
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         verified,
-    });
-    StatusCode::OK
+    }
 }
 
 pub struct Sim {
@@ -111,52 +109,29 @@ pub struct Sim {
     pub http: reqwest::Client,
     /// HTTP/2 with prior knowledge (cleartext h2), as APNs needs.
     pub h2: reqwest::Client,
-    pub receipts: Arc<Mutex<Vec<Receipt>>>,
+    pub receipts: Inbox<Receipt>,
 }
 
 impl Sim {
     pub async fn start() -> Self {
-        let sandbox =
-            switchboard_sandbox::start("127.0.0.1:0".parse().unwrap(), SandboxConfig::default())
-                .await
-                .unwrap();
-        let receipts: Arc<Mutex<Vec<Receipt>>> = Arc::default();
-        let log = receipts.clone();
-        let app = Router::new().route(
-            "/v1/receipts",
-            post(move |h: HeaderMap, b: Bytes| receive(log.clone(), h, b)),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let receiver = format!("http://{}/v1/receipts", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let sandbox = start_sandbox(SandboxConfig::default()).await;
+        let (receipts, base) = Inbox::serve("/v1/receipts", StatusCode::OK, receive).await;
+        let receiver = format!("{base}/v1/receipts");
         let sim = Sim {
             sandbox,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .http1_only()
-                .build()
-                .unwrap(),
-            h2: reqwest::Client::builder()
-                .no_proxy()
-                .http2_prior_knowledge()
-                .build()
-                .unwrap(),
+            http: client_builder().http1_only().build().unwrap(),
+            h2: client_builder().http2_prior_knowledge().build().unwrap(),
             receipts,
         };
-        let resp = sim
-            .http
-            .put(sim.url("/_sandbox/push/config"))
-            .json(&json!({
-                "receipt_url": receiver,
-                "receipt_key": RECEIPT_KEY,
-                "connection_id": "conn_push",
-                "received_delay_ms": 10,
-                "opened_delay_ms": 30,
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
+        let config = json!({
+            "receipt_url": receiver,
+            "receipt_key": RECEIPT_KEY,
+            "connection_id": "conn_push",
+            "received_delay_ms": 10,
+            "opened_delay_ms": 30,
+        });
+        sim.control(Method::PUT, "push/config", Some(&config), StatusCode::OK)
+            .await;
         sim
     }
 
@@ -227,49 +202,42 @@ impl Sim {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        get_json(&self.http, &self.url(path)).await
+    }
+
+    /// A control request that must answer `expected`.
+    async fn control(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        expected: StatusCode,
+    ) {
+        control_expect(
+            &self.http,
+            &self.sandbox.base_url(),
+            method,
+            path,
+            body,
+            expected,
+        )
+        .await;
     }
 
     pub async fn set_clock(&self, offset_ms: i64) {
-        let resp = self
-            .http
-            .put(self.url("/_sandbox/clock"))
-            .json(&json!({ "offset_ms": offset_ms }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
+        set_clock(&self.http, &self.sandbox.base_url(), offset_ms).await;
     }
 
     pub async fn fault(&self, rule: Value) {
-        let resp = self
-            .http
-            .post(self.url("/_sandbox/faults"))
-            .json(&rule)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED);
+        self.control(Method::POST, "faults", Some(&rule), StatusCode::CREATED)
+            .await;
     }
 
     /// Waits until `n` receipts arrived (or fails after 3 s).
     pub async fn receipts(&self, n: usize) -> Vec<Receipt> {
-        let start = Instant::now();
-        loop {
-            let got = self.receipts.lock().unwrap().clone();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(start.elapsed() < Duration::from_secs(3), "only {got:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let got = self.receipts.wait_for(n).await;
+        assert!(got.len() >= n, "only {got:?}");
+        got
     }
 }
 

@@ -109,7 +109,7 @@ async fn callback_faults_drop_duplicate_reorder_and_fail() {
         .map(|c| c.get("MessageStatus").unwrap())
         .collect();
     assert_eq!(statuses, ["sent", "sent", "delivered", "delivered"]);
-    rx.got.lock().unwrap().clear();
+    rx.got.clear();
 
     sim.fault(json!({"channel": "sms", "times": 1, "action": {
         "reorder_callbacks": true, "callback_status": "undelivered", "callback_error_code": 30003}}))

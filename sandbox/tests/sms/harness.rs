@@ -1,18 +1,16 @@
 //! Shared pieces of the SMS simulator tests: a sandbox with short delays, a callback receiver
 //! and a raw-socket client for the connection-level faults.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::routing::post;
+use axum::http::StatusCode;
 use serde_json::Value;
 use switchboard_sandbox::{
     SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, SANDBOX_FROM_NUMBER, SandboxConfig, SandboxHandle,
     SmsSimConfig,
 };
+
+use crate::common::{Inbox, client, control, start_sandbox};
 
 pub type Form = Vec<(String, String)>;
 
@@ -36,57 +34,30 @@ impl Received {
 
 pub struct Receiver {
     pub url: String,
-    pub got: Arc<Mutex<Vec<Received>>>,
+    pub got: Inbox<Received>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
-        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let sink = got.clone();
-        let app = Router::new().route(
-            "/cb",
-            post(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    sink.lock().unwrap().push(Received {
-                        uri: uri.to_string(),
-                        content_type: header("content-type"),
-                        signature: header("x-twilio-signature"),
-                        form: form_urlencoded::parse(&body).into_owned().collect(),
-                    });
-                    StatusCode::NO_CONTENT
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (got, base) = Inbox::serve("/cb", StatusCode::NO_CONTENT, |hit| Received {
+            uri: hit.uri.to_string(),
+            content_type: hit.header("content-type"),
+            signature: hit.header("x-twilio-signature"),
+            form: form_urlencoded::parse(&hit.body).into_owned().collect(),
+        })
+        .await;
         Self {
-            url: format!("http://{addr}/cb?tenant=t1&x=%20y"),
+            url: format!("{base}/cb?tenant=t1&x=%20y"),
             got,
         }
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
+        self.got.received()
     }
 
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() > deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.got.wait_for(n).await
     }
 }
 
@@ -104,12 +75,9 @@ impl Sim {
             },
             ..SandboxConfig::default()
         };
-        let handle = switchboard_sandbox::start("127.0.0.1:0".parse().unwrap(), cfg)
-            .await
-            .unwrap();
         Self {
-            handle,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            handle: start_sandbox(cfg).await,
+            http: client(),
         }
     }
 
@@ -134,16 +102,7 @@ impl Sim {
     }
 
     pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(
-            method,
-            format!("{}/_sandbox/{path}", self.handle.base_url()),
-        );
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
+        control(&self.http, &self.handle.base_url(), method, path, body).await
     }
 
     pub async fn fault(&self, rule: Value) -> String {

@@ -2,7 +2,6 @@
 
 mod apns;
 mod fcm;
-mod keys;
 mod validate;
 
 use base64::Engine as _;
@@ -11,7 +10,10 @@ use serde_json::Value;
 use switchboard_plugin_sdk::prelude::*;
 use switchboard_plugin_sdk::testing::MockHost;
 
-pub use keys::{EC_PEM, RSA_PEM};
+/// The sandbox's throwaway key pairs (never used anywhere real): FCM's RSA, APNs' EC P-256.
+pub use switchboard_sandbox::{
+    SANDBOX_APNS_PRIVATE_KEY_PEM as EC_PEM, SANDBOX_FCM_PRIVATE_KEY_PEM as RSA_PEM,
+};
 
 pub const TOKEN_URI: &str = "https://oauth2.example.test/token";
 pub const FCM_BASE: &str = "https://fcm.example.test";
