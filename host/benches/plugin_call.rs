@@ -61,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         metadata: Default::default(),
         options: Default::default(),
         connection: None,
+        policy: None,
     };
     let msg = convert::wit_message("msg_bench", "ws_bench", &request, "dlv_bench");
 

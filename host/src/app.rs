@@ -24,6 +24,8 @@ pub struct GatewayConfig {
     pub sandbox_url: Option<String>,
     /// Extra plugins (`*.wasm` components) to load.
     pub plugins_dir: Option<PathBuf>,
+    /// Routing policies shared by every workspace (a JSON array).
+    pub policies_file: Option<PathBuf>,
     pub limits: RuntimeLimits,
     pub dispatch: DispatchConfig,
     pub max_body_bytes: usize,
@@ -38,6 +40,7 @@ impl GatewayConfig {
             sandbox: false,
             sandbox_url: None,
             plugins_dir: None,
+            policies_file: None,
             limits: RuntimeLimits::default(),
             dispatch: DispatchConfig::default(),
             max_body_bytes: 256 * 1024,
@@ -55,6 +58,8 @@ pub enum StartError {
     Io { what: String, detail: String },
     #[error("data directory {0} is in use by another switchboard process")]
     Locked(PathBuf),
+    #[error("policies: {0}")]
+    Policies(String),
     #[error("sandbox: {0}")]
     Sandbox(String),
 }
@@ -70,6 +75,8 @@ pub struct Gateway {
     pub max_body_bytes: usize,
     /// The simulators' base URL in sandbox mode (their clock follows the gateway's).
     pub sandbox_url: Option<String>,
+    /// Policies from the config file (read-only at run time).
+    pub config_policies: Vec<crate::routing::policy::Policy>,
     /// API key digest -> workspace; filled on first use so auth costs no query per request.
     pub(crate) key_cache: RwLock<HashMap<String, String>>,
 }
@@ -110,6 +117,20 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     if let Some(dir) = &config.plugins_dir {
         load_dir(&runtime, dir).await?;
     }
+    let config_policies = match &config.policies_file {
+        Some(path) => {
+            let mut channels: Vec<String> = runtime
+                .plugins()
+                .iter()
+                .map(|p| p.channel().to_string())
+                .collect();
+            channels.sort();
+            channels.dedup();
+            crate::routing::policies::load_file(path, &channels)
+                .map_err(|e| StartError::Policies(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -154,6 +175,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         config.dispatch.clone(),
     );
     tokio::spawn(dispatcher.clone().run());
+    tokio::spawn(crate::routing::Router::new(store.clone(), dispatcher.clone()).run());
 
     let gateway = Arc::new(Gateway {
         store,
@@ -164,6 +186,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         public_url,
         max_body_bytes: config.max_body_bytes,
         sandbox_url,
+        config_policies,
         key_cache: RwLock::new(HashMap::new()),
     });
     Ok(Running {

@@ -23,6 +23,8 @@ use crate::{Gateway, model};
 pub enum IntakeError {
     #[error("unknown channel `{channel}`; this workspace can send on: {available}")]
     UnknownChannel { channel: String, available: String },
+    #[error("no channel of the policy can reach this recipient: {0}")]
+    Unreachable(String),
     #[error("no connection `{connection}` for channel `{channel}` in this workspace")]
     UnknownConnection { connection: String, channel: String },
     #[error("the message is not valid for channel `{channel}`")]
@@ -143,6 +145,21 @@ impl Gateway {
             model::AddressKey::for_message(workspace, &request.channel, &connection.id, &request.to)
         {
             let field = key.field();
+            if self
+                .store
+                .opted_out(
+                    workspace.into(),
+                    request.channel.clone(),
+                    key.address.clone(),
+                )
+                .await?
+            {
+                v.push(Violation {
+                    code: "opted_out".into(),
+                    field: field.into(),
+                    message: format!("the recipient opted out of `{}`", request.channel),
+                });
+            }
             if let Some(why) = self.store.address_state(key).await?.invalid {
                 v.push(Violation {
                     code: "recipient_invalid".into(),

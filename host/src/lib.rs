@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod receipts;
 pub mod resend;
+pub mod routing;
 pub mod runtime;
 pub mod sandbox_setup;
 pub mod schemas;

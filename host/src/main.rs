@@ -58,6 +58,9 @@ struct ServeArgs {
     /// Load extra plugins (*.wasm components) from this directory.
     #[arg(long)]
     plugins_dir: Option<PathBuf>,
+    /// Routing policies every workspace can use: a JSON array of policies.
+    #[arg(long, env = "SWITCHBOARD_POLICIES")]
+    policies: Option<PathBuf>,
     /// First retry delay; later ones double, with full jitter.
     #[arg(long, default_value_t = 1000)]
     retry_base_ms: u64,
@@ -108,6 +111,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.sandbox = args.sandbox || args.sandbox_url.is_some();
     config.sandbox_url = args.sandbox_url;
     config.plugins_dir = args.plugins_dir;
+    config.policies_file = args.policies;
     config.dispatch.retry.base = Duration::from_millis(args.retry_base_ms);
     config.dispatch.retry.max_attempts = args.max_attempts.max(1);
     config.dispatch.max_in_flight = args.max_in_flight.max(1);

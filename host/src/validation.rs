@@ -328,6 +328,7 @@ mod tests {
             metadata: Default::default(),
             options: Default::default(),
             connection: None,
+            policy: None,
         }
     }
 

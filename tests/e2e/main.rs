@@ -11,5 +11,6 @@ mod messenger;
 mod plugin_sandbox;
 mod push;
 mod resend;
+mod routing;
 mod sms;
 mod support;

@@ -248,3 +248,47 @@ pub async fn unblock(
         Err(ApiError::not_found("blocked URL"))
     }
 }
+
+async fn set_status(
+    gw: &Gateway,
+    ws: String,
+    id: String,
+    status: &'static str,
+) -> Result<Json<ConnectionView>, ApiError> {
+    owned(gw, &ws, &id)?;
+    if !gw
+        .store
+        .set_connection_status(ws.clone(), id.clone(), status)
+        .await?
+    {
+        return Err(ApiError::not_found("connection"));
+    }
+    gw.connections.set_status(&id, status);
+    let conn = owned(gw, &ws, &id)?;
+    Ok(Json(view(&conn)))
+}
+
+/// Take a connection out of service: no new message is routed to it.
+#[utoipa::path(post, path = "/v1/connections/{id}/disable", tag = "connections",
+    params(("id" = String, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn disable(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    set_status(&gw, ws, id, "disabled").await
+}
+
+#[utoipa::path(post, path = "/v1/connections/{id}/enable", tag = "connections",
+    params(("id" = String, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn enable(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    set_status(&gw, ws, id, "active").await
+}

@@ -115,6 +115,12 @@ impl From<IntakeError> for ApiError {
             )
             .field("connection"),
             IntakeError::Store(s) => s.into(),
+            IntakeError::Unreachable(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unreachable",
+                e.to_string(),
+            )
+            .field("to"),
             IntakeError::Invalid {
                 channel,
                 violations,

@@ -113,6 +113,9 @@ pub(super) async fn accept(
     key: Option<String>,
     resend_of: Option<String>,
 ) -> Result<Response, ApiError> {
+    if request.policy.is_some() {
+        return accept_routed(gw, ws, request, request_hash, key).await;
+    }
     let prepared = gw.prepare(&ws, request).await?;
     let id = new_id("msg");
     let channel = prepared.request.channel.clone();
@@ -142,6 +145,51 @@ pub(super) async fn accept(
                 .into_response())
         }
         // A concurrent request with the same key committed first.
+        Inserted::Existing {
+            id,
+            status,
+            same_request,
+        } => replay(id, status, same_request),
+    }
+}
+
+/// A message through a policy: planned channel by channel, committed with its first step.
+async fn accept_routed(
+    gw: &Gateway,
+    ws: String,
+    request: NewMessage,
+    request_hash: String,
+    key: Option<String>,
+) -> Result<Response, ApiError> {
+    let prepared = gw.prepare_routed(&ws, request).await?;
+    let id = new_id("msg");
+    let insert = crate::store::InsertRouted {
+        id: id.clone(),
+        workspace_id: ws,
+        request: prepared.request,
+        request_hash,
+        idempotency_key: key,
+        policy: prepared.policy,
+        entries: prepared.entries,
+    };
+    match gw.store.insert_routed(insert).await? {
+        Inserted::New => {
+            gw.dispatcher.wake();
+            gw.metrics
+                .accepted
+                .get_or_create(&ChannelLabels {
+                    channel: "routed".into(),
+                })
+                .inc();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(Accepted {
+                    id,
+                    status: Status::Queued,
+                }),
+            )
+                .into_response())
+        }
         Inserted::Existing {
             id,
             status,

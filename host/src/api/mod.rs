@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod error;
 pub mod messages;
 pub mod openapi;
+pub mod policies;
 pub mod resend;
 pub mod sandbox;
 pub mod system;
@@ -32,6 +33,13 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/contacts/{id}", get(contacts::get))
         .route("/v1/contacts/{id}/messages", get(contacts::history))
         .route("/v1/receipts", post(contacts::receipt))
+        .route("/v1/policies", get(policies::list).post(policies::create))
+        .route(
+            "/v1/policies/{name}",
+            get(policies::get)
+                .put(policies::update)
+                .delete(policies::delete),
+        )
         .route("/v1/connections", get(connections::list))
         .route(
             "/v1/connections/{id}/reconnect",
@@ -41,6 +49,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/v1/connections/{id}/sync-contacts",
             post(connections::sync),
         )
+        .route("/v1/connections/{id}/disable", post(connections::disable))
+        .route("/v1/connections/{id}/enable", post(connections::enable))
         .route(
             "/v1/connections/{id}/blocked-urls",
             get(connections::blocked)

@@ -45,6 +45,16 @@ pub async fn resend(
             ),
         ));
     }
+    if let Some(route) = &view.route {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "routed",
+            format!(
+                "message {id} went through policy `{}`, whose steps already fell back; send a new message through the policy",
+                route.policy
+            ),
+        ));
+    }
     let Some(failure) = view.deliveries.iter().rev().find_map(|d| d.failure.clone()) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -78,6 +88,7 @@ pub async fn resend(
         metadata: view.metadata.clone(),
         options: view.options.clone(),
         connection: view.deliveries.last().map(|d| d.connection.clone()),
+        policy: None,
     };
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&request).unwrap_or_default(),

@@ -122,6 +122,19 @@ impl Dispatcher {
                 }
                 _ => Ok(()),
             },
+            FailureReason::OptedOut => match address_of(job) {
+                Some(key) => {
+                    self.store
+                        .record_opt_out(
+                            job.workspace_id.clone(),
+                            job.request.channel.clone(),
+                            key.address,
+                            failure.detail.clone(),
+                        )
+                        .await
+                }
+                None => Ok(()),
+            },
             FailureReason::UrlBlocked => {
                 // Providers rarely say which URL offended (Messenger's 368 does not). Links are
                 // the usual suspects; blocking a logo every message carries would block them all.

@@ -227,11 +227,15 @@ impl Dispatcher {
             channel_state::Preflight::Go { last_inbound_ms } => last_inbound_ms,
             channel_state::Preflight::Refuse(f) => return (channel, SendOutcome::Failed(f)),
         };
+        // A routed message's content is cut to what this channel carries, as at planning
+        // (a no-op for single-channel messages, which intake already held to it).
+        let mut request = job.request.clone();
+        crate::routing::plan::project(&plugin.manifest, &mut request);
         // The delivery id is the provider idempotency key: stable across every attempt.
         let mut msg = convert::wit_message(
             &job.message_id,
             &job.workspace_id,
-            &job.request,
+            &request,
             &job.delivery_id,
         );
         msg.to.last_inbound_ms = last_inbound_ms;

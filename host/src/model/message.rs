@@ -9,8 +9,15 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"channel": "sms", "to": {"phone": "+15551234567"}, "content": {"text": "hi"}}))]
 pub struct NewMessage {
-    /// The channel to send on, e.g. `sms` (see `GET /v1/plugins`).
+    /// The channel to send on, e.g. `sms` (see `GET /v1/plugins`). Leave it out to send
+    /// through a `policy` instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub channel: String,
+    /// Send through a routing policy instead of one channel: the name of a policy (see
+    /// `/v1/policies`; `follow-up` is built in) or a policy inline. The recipient then carries
+    /// an address for each channel it may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyRef>,
     pub to: Recipient,
     pub content: Content,
     #[serde(default)]
@@ -26,6 +33,14 @@ pub struct NewMessage {
     /// channel, e.g. the Facebook page a PSID belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
+}
+
+/// A policy by name, or inline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(untagged)]
+pub enum PolicyRef {
+    Named(String),
+    Inline(crate::routing::policy::Policy),
 }
 
 /// Where to reach the recipient: each channel reads the address it needs.

@@ -35,6 +35,9 @@ pub struct MessageView {
     /// The failed message this one resends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resend_of: Option<String>,
+    /// For a message sent through a policy: every step and channel, and the outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteView>,
     pub created_at: String,
     pub updated_at: String,
     pub deliveries: Vec<DeliveryView>,
@@ -275,4 +278,59 @@ pub struct ConnectionView {
     pub config: BTreeMap<String, String>,
     /// Names of the secrets set; their values never leave the gateway.
     pub secrets: Vec<String>,
+}
+
+/// How a routed message went: the policy's steps as they ran.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct RouteView {
+    pub policy: String,
+    /// `running`, `succeeded` (a step met its condition) or `failed` (every step failed,
+    /// timed out or was skipped).
+    pub outcome: String,
+    pub steps: Vec<RouteStepView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct RouteStepView {
+    pub index: u32,
+    /// The success condition: `accepted`, `delivered` or `seen`.
+    pub until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// `pending`, `running`, `succeeded`, `failed`, `timed_out` or `skipped`.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub channels: Vec<RouteEntryView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct RouteEntryView {
+    /// Parallel lanes are numbered from 0; channels of a first-of group share a lane.
+    pub lane: u32,
+    pub channel: String,
+    /// `waiting`, `active`, `succeeded`, `failed`, `skipped`, `timed_out` (the step ran out of
+    /// time while this channel was under way) or `stopped` (never tried).
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
+    /// The delivery's current status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// Why the channel was not used: `no_connection`, `no_address`, `opted_out`,
+    /// `invalid_format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_detail: Option<String>,
+    /// The condition was met only after the step had timed out: recorded, triggers nothing.
+    pub late: bool,
 }

@@ -71,6 +71,24 @@ impl Store {
         .await
     }
 
+    /// Take a connection out of service (`disabled`) or back (`active`). Disabled
+    /// connections are not routed to: a policy treats their channel as not set up.
+    pub async fn set_connection_status(
+        &self,
+        workspace_id: String,
+        connection_id: String,
+        status: &'static str,
+    ) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            Ok(t.prepare_cached(
+                "UPDATE connections SET status = ?3, updated_at = ?4 WHERE id = ?1 AND workspace_id = ?2",
+            )?
+            .execute(params![connection_id, workspace_id, status, now_ms()])?
+                > 0)
+        })
+        .await
+    }
+
     pub async fn connection_state(
         &self,
         connection_id: String,

@@ -165,7 +165,7 @@ pub(super) fn parse_status(s: &str) -> Result<Status, StoreError> {
     Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
 }
 
-fn find_by_key(
+pub(super) fn find_by_key(
     c: &Connection,
     ws: &str,
     key: &str,
@@ -286,6 +286,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
         idempotency_key,
         contact,
         resend_of,
+        route: super::routing::route_view(c, id)?,
         created_at: rfc3339(created),
         updated_at: rfc3339(updated),
         deliveries,
@@ -361,6 +362,7 @@ mod tests {
                 metadata: Default::default(),
                 options: Default::default(),
                 connection: None,
+                policy: None,
             },
             request_hash: format!("hash-{text}"),
             idempotency_key: key.map(str::to_string),

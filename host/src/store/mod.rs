@@ -15,6 +15,7 @@ mod contacts;
 mod messages;
 mod outbox;
 mod receipts;
+mod routing;
 mod schema;
 mod tenants;
 
@@ -23,6 +24,7 @@ pub use contacts::*;
 pub use messages::*;
 pub use outbox::*;
 pub use receipts::*;
+pub use routing::*;
 pub use tenants::*;
 
 use std::path::{Path, PathBuf};

@@ -104,23 +104,27 @@ impl Store {
                 "UPDATE deliveries SET lease_token = ?1, lease_until = ?2, next_attempt_at = ?2, updated_at = ?3
                  WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= ?3
                               ORDER BY next_attempt_at LIMIT ?4)
-                 RETURNING id, message_id, connection_id, attempts, status",
+                 RETURNING id, message_id, connection_id, attempts, status, channel",
             )?;
             let claimed = claim
                 .query_map(params![token, until, now, limit], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get::<_, String>(4)?))
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             drop(claim);
             let mut message = t.prepare_cached("SELECT workspace_id, request FROM messages WHERE id = ?1")?;
             let mut jobs = Vec::with_capacity(claimed.len());
             let mut first_attempts = Vec::new();
-            for (delivery_id, message_id, connection_id, attempts, status) in claimed {
+            for (delivery_id, message_id, connection_id, attempts, status, channel) in claimed {
                 let (workspace_id, request) =
                     message.query_row([&message_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
                 if parse_status(&status)? == Status::Queued {
                     first_attempts.push((delivery_id.clone(), message_id.clone()));
                 }
+                let mut request: NewMessage =
+                    serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                // A routed message has no channel of its own: each delivery is on one.
+                request.channel = channel;
                 jobs.push(Job {
                     delivery_id,
                     message_id,
@@ -128,7 +132,7 @@ impl Store {
                     connection_id,
                     attempts,
                     lease_token: token.clone(),
-                    request: serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    request,
                 });
             }
             drop(message);
@@ -243,7 +247,7 @@ fn insert_attempt(
     Ok(())
 }
 
-fn set_status(
+pub(super) fn set_status(
     t: &Transaction,
     delivery_id: &str,
     status: Status,
@@ -251,11 +255,22 @@ fn set_status(
 ) -> Result<(), StoreError> {
     t.prepare_cached("UPDATE deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![delivery_id, status.as_str(), now])?;
+    // A routed delivery's step must look again (the router picks dirty steps up).
+    t.prepare_cached(
+        "UPDATE route_steps SET dirty = 1
+         WHERE state = 'running' AND (message_id, step) =
+            (SELECT message_id, step FROM deliveries WHERE id = ?1 AND step IS NOT NULL)",
+    )?
+    .execute([delivery_id])?;
     Ok(())
 }
 
 /// The message's status is its best delivery's: any progress wins over a failed sibling.
-fn refresh_message(t: &Transaction, message_id: &str, now: Millis) -> Result<(), StoreError> {
+pub(super) fn refresh_message(
+    t: &Transaction,
+    message_id: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
     let mut stmt = t.prepare_cached("SELECT status FROM deliveries WHERE message_id = ?1")?;
     let statuses = stmt
         .query_map([message_id], |r| r.get::<_, String>(0))?

@@ -169,6 +169,59 @@ const MIGRATIONS: &[&str] = &[
         added_at INTEGER NOT NULL,
         PRIMARY KEY (connection_id, url)
     );",
+    // 3: routing policies, per-message route state with durable step deadlines, opt-outs.
+    "CREATE TABLE policies (
+        workspace_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, name)
+    );
+    ALTER TABLE messages ADD COLUMN route_policy TEXT;
+    ALTER TABLE messages ADD COLUMN route_outcome TEXT;
+    ALTER TABLE deliveries ADD COLUMN step INTEGER;
+    CREATE TABLE route_steps (
+        message_id TEXT NOT NULL REFERENCES messages(id),
+        step INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        started_at INTEGER,
+        deadline_at INTEGER,
+        finished_at INTEGER,
+        detail TEXT,
+        dirty INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (message_id, step)
+    );
+    -- The router's two questions, both answered from an index: what changed, what is due.
+    CREATE INDEX route_steps_dirty ON route_steps(message_id) WHERE dirty = 1 AND state = 'running';
+    CREATE INDEX route_steps_due ON route_steps(deadline_at) WHERE state = 'running';
+    CREATE TABLE route_entries (
+        message_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        lane INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        connection_id TEXT,
+        product TEXT,
+        units INTEGER,
+        encoding TEXT,
+        country TEXT,
+        address_kind TEXT,
+        address TEXT,
+        skip_reason TEXT,
+        skip_detail TEXT,
+        delivery_id TEXT,
+        state TEXT NOT NULL,
+        PRIMARY KEY (message_id, step, lane, position)
+    );
+    CREATE TABLE opt_outs (
+        workspace_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        address TEXT NOT NULL,
+        detail TEXT,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, channel, address)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,0 +1,164 @@
+//! `/v1/policies`: a workspace's routing policies (create, read, update, delete). The
+//! built-in `follow-up` and the config file's policies are listed too, read-only.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::Workspace;
+use super::error::{ApiError, ErrorBody, parse_json};
+use crate::Gateway;
+use crate::routing::policy::Policy;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyView {
+    #[serde(flatten)]
+    pub policy: Policy,
+    /// `workspace`, `config` (the `--policies` file) or `built-in`.
+    pub source: &'static str,
+}
+
+fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let policy: Policy = parse_json(&body)?;
+    let violations = policy.validate(&gw.channels());
+    if !violations.is_empty() {
+        let summary: Vec<String> = violations
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.message))
+            .collect();
+        return Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_policy",
+            message: summary.join("; "),
+            field: violations.first().map(|v| v.field.clone()),
+            violations,
+            reason: None,
+        });
+    }
+    if gw.reserved_policy(&policy.name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "reserved",
+            format!("`{}` is a built-in or config-file policy", policy.name),
+        )
+        .field("name"));
+    }
+    Ok(policy)
+}
+
+#[utoipa::path(get, path = "/v1/policies", tag = "policies",
+    responses((status = 200, body = Vec<PolicyView>)), security(("api_key" = [])))]
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+) -> Result<Json<Vec<PolicyView>>, ApiError> {
+    let mut all: Vec<PolicyView> = gw
+        .shared_policies()
+        .into_iter()
+        .map(|p| PolicyView {
+            source: if p.name == crate::routing::policy::FOLLOW_UP {
+                "built-in"
+            } else {
+                "config"
+            },
+            policy: p,
+        })
+        .collect();
+    all.extend(
+        gw.store
+            .list_policies(ws)
+            .await?
+            .into_iter()
+            .map(|p| PolicyView {
+                policy: p,
+                source: "workspace",
+            }),
+    );
+    Ok(Json(all))
+}
+
+#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = Policy,
+    responses((status = 201, body = Policy), (status = 409, body = ErrorBody), (status = 422, description = "Invalid: unknown channel, empty step, missing timeout...", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Policy>), ApiError> {
+    let policy = checked(&gw, body)?;
+    if !gw.store.put_policy(ws, policy.clone(), true).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!("policy `{}` exists; PUT it to change it", policy.name),
+        )
+        .field("name"));
+    }
+    Ok((StatusCode::CREATED, Json(policy)))
+}
+
+#[utoipa::path(get, path = "/v1/policies/{name}", tag = "policies", params(("name" = String, Path, description = "Policy name")),
+    responses((status = 200, body = Policy), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn get(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(name): Path<String>,
+) -> Result<Json<Policy>, ApiError> {
+    gw.policy(&ws, &name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("policy"))
+}
+
+#[utoipa::path(put, path = "/v1/policies/{name}", tag = "policies", request_body = Policy, params(("name" = String, Path, description = "Policy name")),
+    responses((status = 200, body = Policy), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Policy>, ApiError> {
+    let policy = checked(&gw, body)?;
+    if policy.name != name {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_policy",
+            "the body's name must match the path",
+        )
+        .field("name"));
+    }
+    if !gw.store.put_policy(ws, policy.clone(), false).await? {
+        return Err(ApiError::not_found("policy"));
+    }
+    Ok(Json(policy))
+}
+
+/// Messages already routed keep the policy they were accepted with.
+#[utoipa::path(delete, path = "/v1/policies/{name}", tag = "policies", params(("name" = String, Path, description = "Policy name")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn delete(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if gw.reserved_policy(&name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "reserved",
+            format!("`{name}` is a built-in or config-file policy"),
+        ));
+    }
+    if gw.store.delete_policy(ws, name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("policy"))
+    }
+}

@@ -1,0 +1,260 @@
+//! Planning a routed message at accept time: each channel of each step is resolved once,
+//! the same way a single-channel message is (connection, normalised address, validation,
+//! quote), so a routed message is checked as strictly as any other before the 202.
+//!
+//! A channel that cannot be used is planned as skipped, never as a failure: no connection
+//! for the channel (e.g. AlimTalk not set up), no address for it (no push token, no PSID), a
+//! dead address, an opt-out on that channel, or content the channel cannot carry. A message
+//! that no channel at all can reach is refused.
+
+use std::collections::HashMap;
+
+use crate::Gateway;
+use crate::intake::{IntakeError, normalize_recipient};
+use crate::model::{AddressKey, NewMessage, PolicyRef, Violation};
+use crate::routing::policy::Policy;
+use crate::store::PlannedEntry;
+
+pub struct PreparedRoute {
+    pub request: NewMessage,
+    pub policy: Policy,
+    pub entries: Vec<PlannedEntry>,
+}
+
+/// What one channel resolved to (shared by every step that uses it).
+#[derive(Clone)]
+struct ChannelPlan {
+    connection_id: Option<String>,
+    product: Option<String>,
+    units: Option<u32>,
+    encoding: Option<String>,
+    country: Option<String>,
+    address: Option<AddressKey>,
+    skip: Option<(String, String)>,
+}
+
+fn skipped(reason: &str, detail: String) -> ChannelPlan {
+    ChannelPlan {
+        connection_id: None,
+        product: None,
+        units: None,
+        encoding: None,
+        country: None,
+        address: None,
+        skip: Some((reason.into(), detail)),
+    }
+}
+
+impl Gateway {
+    pub async fn prepare_routed(
+        &self,
+        workspace: &str,
+        mut request: NewMessage,
+    ) -> Result<PreparedRoute, IntakeError> {
+        if !request.channel.is_empty() {
+            return Err(invalid(
+                "channel",
+                "give either `channel` or `policy`, not both",
+            ));
+        }
+        let policy = match request.policy.clone() {
+            Some(PolicyRef::Named(name)) => {
+                self.policy(workspace, &name).await?.ok_or_else(|| {
+                    invalid("policy", &format!("no policy `{name}` in this workspace"))
+                })?
+            }
+            Some(PolicyRef::Inline(p)) => {
+                let violations = p.validate(&self.channels());
+                if !violations.is_empty() {
+                    return Err(IntakeError::Invalid {
+                        channel: "policy".into(),
+                        violations: violations
+                            .into_iter()
+                            .map(|v| Violation {
+                                field: format!("policy.{}", v.field),
+                                ..v
+                            })
+                            .collect(),
+                    });
+                }
+                p
+            }
+            None => return Err(invalid("channel", "give a `channel` or a `policy`")),
+        };
+        let violations = normalize_recipient(&mut request.to);
+        if !violations.is_empty() {
+            return Err(IntakeError::Invalid {
+                channel: "policy".into(),
+                violations,
+            });
+        }
+
+        let mut by_channel: HashMap<String, ChannelPlan> = HashMap::new();
+        let mut entries = Vec::new();
+        for (step, def) in policy.steps.iter().enumerate() {
+            for (lane, channels) in def.lanes().iter().enumerate() {
+                for (position, channel) in channels.iter().enumerate() {
+                    let plan = match by_channel.get(channel) {
+                        Some(p) => p.clone(),
+                        None => {
+                            let p = self.plan_channel(workspace, &request, channel).await?;
+                            by_channel.insert(channel.clone(), p.clone());
+                            p
+                        }
+                    };
+                    entries.push(PlannedEntry {
+                        step,
+                        lane,
+                        position,
+                        channel: channel.clone(),
+                        connection_id: plan.connection_id,
+                        product: plan.product,
+                        units: plan.units,
+                        encoding: plan.encoding,
+                        country: plan.country,
+                        address: plan.address,
+                        skip: plan.skip,
+                    });
+                }
+            }
+        }
+        if entries.iter().all(|e| e.skip.is_some()) {
+            let why: Vec<String> = by_channel
+                .iter()
+                .map(|(c, p)| {
+                    format!(
+                        "{c}: {}",
+                        p.skip.as_ref().map(|s| s.1.as_str()).unwrap_or("")
+                    )
+                })
+                .collect();
+            return Err(IntakeError::Unreachable(why.join("; ")));
+        }
+        Ok(PreparedRoute {
+            request,
+            policy,
+            entries,
+        })
+    }
+
+    async fn plan_channel(
+        &self,
+        workspace: &str,
+        request: &NewMessage,
+        channel: &str,
+    ) -> Result<ChannelPlan, IntakeError> {
+        let Some(conn) = self.connections.for_channel(workspace, channel) else {
+            return Ok(skipped(
+                "no_connection",
+                format!("no `{channel}` connection in this workspace"),
+            ));
+        };
+        let Some(address) = AddressKey::for_message(workspace, channel, &conn.id, &request.to)
+        else {
+            return Ok(skipped(
+                "no_address",
+                format!("the recipient has no address for `{channel}`"),
+            ));
+        };
+        if self
+            .store
+            .opted_out(workspace.into(), channel.into(), address.address.clone())
+            .await?
+        {
+            return Ok(skipped(
+                "opted_out",
+                format!("{} opted out of `{channel}`", address.field()),
+            ));
+        }
+        let mut single = request.clone();
+        if let Some(plugin) = self.runtime.plugin(&conn.plugin) {
+            project(&plugin.manifest, &mut single);
+        }
+        single.channel = channel.to_string();
+        single.policy = None;
+        single.connection = Some(conn.id.clone());
+        let a = self.assess(workspace, single).await?;
+        if let Some(dead) = a.violations.iter().find(|v| v.code == "recipient_invalid") {
+            return Ok(skipped("no_address", dead.message.clone()));
+        }
+        if !a.violations.is_empty() {
+            let detail: Vec<String> = a
+                .violations
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.message))
+                .collect();
+            return Ok(skipped("invalid_format", detail.join("; ")));
+        }
+        let q = a.quote;
+        Ok(ChannelPlan {
+            connection_id: Some(conn.id.clone()),
+            product: q.as_ref().map(|q| q.product.clone()),
+            units: q.as_ref().map(|q| q.units),
+            encoding: q.as_ref().map(|q| q.encoding.clone()),
+            country: q
+                .as_ref()
+                .and_then(|q| q.country.clone())
+                .or_else(|| request.to.country.clone()),
+            address: Some(address),
+            skip: None,
+        })
+    }
+
+    /// Every channel a loaded plugin serves.
+    pub fn channels(&self) -> Vec<String> {
+        let mut c: Vec<String> = self
+            .runtime
+            .plugins()
+            .iter()
+            .map(|p| p.channel().to_string())
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    }
+}
+
+/// The part of a message's content one channel can carry, by what its manifest declares.
+///
+/// A routed message carries one content for several channels: a subject for email and push,
+/// a template for AlimTalk, text for SMS. Each channel gets what it can use; a part it cannot
+/// carry is left out rather than failing it (a single-channel message never gets here with
+/// such parts: intake refuses them). With a template, a templated channel sends the template
+/// and not the free text, which its provider would compare against the template.
+pub fn project(manifest: &crate::runtime::bindings::wit::Manifest, msg: &mut NewMessage) {
+    let limits = &manifest.limits;
+    let c = &mut msg.content;
+    let templates = manifest.capabilities.iter().any(|c| c == "templates");
+    if templates && c.template.is_some() {
+        c.text = None;
+    }
+    if !templates {
+        c.template = None;
+    }
+    if limits.max_subject_bytes == 0 {
+        c.subject = None;
+    }
+    if limits.media_rules.is_empty() {
+        c.media.clear();
+    }
+    if limits.max_carousel_elements == 0 {
+        c.carousel.clear();
+    }
+    if limits.max_buttons == 0 {
+        c.buttons.clear();
+    }
+    if limits.max_quick_replies == 0 {
+        c.quick_replies.clear();
+    }
+}
+
+fn invalid(field: &str, message: &str) -> IntakeError {
+    IntakeError::Invalid {
+        channel: "policy".into(),
+        violations: vec![Violation {
+            code: "invalid".into(),
+            field: field.into(),
+            message: message.into(),
+        }],
+    }
+}

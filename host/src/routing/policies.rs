@@ -1,0 +1,187 @@
+//! Where policies come from, in the order a name is looked up:
+//! 1. the workspace's own (`/v1/policies`, stored in SQLite);
+//! 2. the config file given with `serve --policies FILE` (a JSON array; read-only at run time);
+//! 3. the built-in `follow-up`.
+//!
+//! Names of config-file and built-in policies are reserved: a workspace cannot shadow them,
+//! so `follow-up` means the same thing everywhere.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::policy::{FOLLOW_UP, Policy, follow_up};
+use crate::Gateway;
+use crate::model::{Violation, now_ms};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyFileError {
+    #[error("cannot read {path}: {detail}")]
+    Read { path: String, detail: String },
+    #[error("{path}: {detail}")]
+    Parse { path: String, detail: String },
+    #[error("{path}: policy `{name}`: {violations}")]
+    Invalid {
+        path: String,
+        name: String,
+        violations: String,
+    },
+}
+
+/// Read and validate a policy file against the loaded channels.
+pub fn load_file(
+    path: &std::path::Path,
+    channels: &[String],
+) -> Result<Vec<Policy>, PolicyFileError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| PolicyFileError::Read {
+        path: p.clone(),
+        detail: e.to_string(),
+    })?;
+    let policies: Vec<Policy> =
+        serde_json::from_str(&text).map_err(|e| PolicyFileError::Parse {
+            path: p.clone(),
+            detail: e.to_string(),
+        })?;
+    for policy in &policies {
+        let mut v = policy.validate(channels);
+        if policy.name == FOLLOW_UP {
+            v.push(Violation {
+                code: "reserved".into(),
+                field: "name".into(),
+                message: "`follow-up` is built in".into(),
+            });
+        }
+        if !v.is_empty() {
+            let violations: Vec<String> = v
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.message))
+                .collect();
+            return Err(PolicyFileError::Invalid {
+                path: p,
+                name: policy.name.clone(),
+                violations: violations.join("; "),
+            });
+        }
+    }
+    Ok(policies)
+}
+
+impl Gateway {
+    /// Resolve a policy name for a workspace.
+    pub async fn policy(&self, workspace: &str, name: &str) -> Result<Option<Policy>, StoreError> {
+        if let Some(p) = self.store.get_policy(workspace.into(), name.into()).await? {
+            return Ok(Some(p));
+        }
+        if let Some(p) = self.config_policies.iter().find(|p| p.name == name) {
+            return Ok(Some(p.clone()));
+        }
+        Ok((name == FOLLOW_UP).then(follow_up))
+    }
+
+    /// Built-in and config-file names, which workspaces cannot take.
+    pub fn reserved_policy(&self, name: &str) -> bool {
+        name == FOLLOW_UP || self.config_policies.iter().any(|p| p.name == name)
+    }
+
+    /// The built-in and config-file policies.
+    pub fn shared_policies(&self) -> Vec<Policy> {
+        let mut all = vec![follow_up()];
+        all.extend(self.config_policies.iter().cloned());
+        all
+    }
+}
+
+impl Store {
+    /// Insert (`create`) or replace (`!create`); returns false when the precondition fails
+    /// (exists on create, missing on replace).
+    pub async fn put_policy(
+        &self,
+        workspace_id: String,
+        policy: Policy,
+        create: bool,
+    ) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            let exists = t
+                .prepare_cached("SELECT 1 FROM policies WHERE workspace_id = ?1 AND name = ?2")?
+                .exists(params![workspace_id, policy.name])?;
+            if exists == create {
+                return Ok(false);
+            }
+            let def = serde_json::to_string(&policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let now = now_ms();
+            t.prepare_cached(
+                "INSERT INTO policies (workspace_id, name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (workspace_id, name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+            )?
+            .execute(params![workspace_id, policy.name, def, now])?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub async fn get_policy(
+        &self,
+        workspace_id: String,
+        name: String,
+    ) -> Result<Option<Policy>, StoreError> {
+        self.read(move |c| {
+            let def: Option<String> = c
+                .prepare_cached(
+                    "SELECT definition FROM policies WHERE workspace_id = ?1 AND name = ?2",
+                )?
+                .query_row(params![workspace_id, name], |r| r.get(0))
+                .optional()?;
+            def.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn list_policies(&self, workspace_id: String) -> Result<Vec<Policy>, StoreError> {
+        self.read(move |c| {
+            let defs: Vec<String> = c
+                .prepare_cached(
+                    "SELECT definition FROM policies WHERE workspace_id = ?1 ORDER BY name",
+                )?
+                .query_map([workspace_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            defs.iter()
+                .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .collect()
+        })
+        .await
+    }
+
+    pub async fn delete_policy(
+        &self,
+        workspace_id: String,
+        name: String,
+    ) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            Ok(
+                t.prepare_cached("DELETE FROM policies WHERE workspace_id = ?1 AND name = ?2")?
+                    .execute(params![workspace_id, name])?
+                    > 0,
+            )
+        })
+        .await
+    }
+
+    /// Whether any running step changed or fell due (a read, so an idle router writes nothing).
+    pub async fn routes_pending(&self) -> Result<bool, StoreError> {
+        self.read(|c| {
+            let now = now_ms();
+            Ok(
+                c.prepare_cached(
+                    "SELECT 1 FROM route_steps WHERE dirty = 1 AND state = 'running'",
+                )?
+                .exists([])?
+                    || c.prepare_cached(
+                        "SELECT 1 FROM route_steps WHERE state = 'running' AND deadline_at <= ?1",
+                    )?
+                    .exists([now])?,
+            )
+        })
+        .await
+    }
+}
