@@ -189,6 +189,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         config_policies,
         key_cache: RwLock::new(HashMap::new()),
     });
+    tokio::spawn(crate::followup::run(gateway.clone()));
     Ok(Running {
         addr,
         gateway,

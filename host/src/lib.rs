@@ -18,6 +18,7 @@ pub mod clock;
 pub mod connections;
 pub mod contact_sync;
 pub mod dispatch;
+pub mod followup;
 pub mod intake;
 pub mod metrics;
 pub mod model;

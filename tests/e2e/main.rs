@@ -7,6 +7,7 @@ mod content;
 mod crash;
 mod email;
 mod faults;
+mod followup;
 mod messenger;
 mod plugin_sandbox;
 mod push;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod connections;
 pub mod contacts;
+pub mod conversations;
 pub mod error;
 pub mod messages;
 pub mod openapi;
@@ -33,6 +34,16 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/contacts/{id}", get(contacts::get))
         .route("/v1/contacts/{id}/messages", get(contacts::history))
         .route("/v1/receipts", post(contacts::receipt))
+        .route("/v1/activity", post(conversations::activity))
+        .route("/v1/conversations/{contact}", get(conversations::get))
+        .route(
+            "/v1/conversations/{contact}/messages",
+            post(conversations::post_message),
+        )
+        .route(
+            "/v1/conversations/{contact}/seen",
+            post(conversations::seen),
+        )
         .route("/v1/policies", get(policies::list).post(policies::create))
         .route(
             "/v1/policies/{name}",

@@ -175,3 +175,33 @@ pub struct ContactHistoryEntry {
     /// `webhook` or `sync`.
     pub source: String,
 }
+
+/// A contact's conversation with the business's agents, and their presence.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConversationView {
+    pub id: String,
+    pub contact: String,
+    /// `agent` or `customer`: who wrote first.
+    pub started_by: String,
+    /// `online`, `offline` or `unknown` (no activity recorded).
+    pub presence: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_activity_at: Option<String>,
+    pub messages: Vec<ConversationMessageView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConversationMessageView {
+    pub id: i64,
+    /// `agent` or `customer`.
+    pub author: String,
+    pub text: String,
+    pub marketing: bool,
+    pub at: String,
+    /// When the customer saw it (agent messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<String>,
+    /// The follow-up notification that carried it, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<String>,
+}

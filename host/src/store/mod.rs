@@ -12,6 +12,7 @@
 
 mod connections;
 mod contacts;
+mod conversations;
 mod messages;
 mod outbox;
 mod receipts;
@@ -21,6 +22,7 @@ mod tenants;
 
 pub use connections::*;
 pub use contacts::*;
+pub use conversations::*;
 pub use messages::*;
 pub use outbox::*;
 pub use receipts::*;

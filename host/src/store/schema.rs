@@ -222,6 +222,38 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL,
         PRIMARY KEY (workspace_id, channel, address)
     );",
+    // 4: conversations and presence, for follow-up notifications.
+    "CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL REFERENCES contacts(id),
+        started_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (workspace_id, contact_id)
+    );
+    CREATE TABLE conversation_messages (
+        seq INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        marketing INTEGER NOT NULL DEFAULT 0,
+        template TEXT,
+        at INTEGER NOT NULL,
+        seen_at INTEGER,
+        follow_up_message_id TEXT
+    );
+    CREATE INDEX conversation_messages_conv ON conversation_messages(conversation_id, seq);
+    CREATE TABLE presence (
+        workspace_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        last_activity_at INTEGER NOT NULL,
+        offline_at INTEGER,
+        follow_up_due INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (workspace_id, contact_id)
+    );
+    CREATE INDEX presence_due ON presence(offline_at) WHERE state = 'online';
+    CREATE INDEX presence_follow_up ON presence(follow_up_due) WHERE follow_up_due = 1;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

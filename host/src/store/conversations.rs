@@ -1,0 +1,285 @@
+//! Conversations between a business's agents and a contact, and the contact's presence:
+//! what follow-up notifications are decided on.
+//!
+//! One conversation per contact. Agent messages record when the contact saw them and whether
+//! a follow-up already carried them. Presence is one row per contact: online with a deadline
+//! (`offline_at`, 4 min 30 s after the last sign of life), or offline. The deadline is a
+//! column behind an index, so the offline timer survives restarts like every other timer.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, StoreError};
+use crate::model::{ConversationMessageView, ConversationView, Millis, now_ms, rfc3339};
+
+/// No sign of life for this long and the contact is offline.
+pub const OFFLINE_AFTER_MS: Millis = 270_000;
+
+/// An agent reply a follow-up should carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingReply {
+    pub conversation_id: String,
+    pub seq: i64,
+    pub text: String,
+    pub template: Option<String>,
+}
+
+fn conversation_id(
+    t: &Transaction,
+    workspace_id: &str,
+    contact_id: &str,
+    author: &str,
+    now: Millis,
+) -> Result<String, StoreError> {
+    let found: Option<String> = t
+        .prepare_cached("SELECT id FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2")?
+        .query_row(params![workspace_id, contact_id], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let id = crate::model::new_id("conv");
+    t.prepare_cached(
+        "INSERT INTO conversations (id, workspace_id, contact_id, started_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![id, workspace_id, contact_id, author, now])?;
+    Ok(id)
+}
+
+impl Store {
+    pub async fn contact_exists(
+        &self,
+        workspace_id: String,
+        contact_id: String,
+    ) -> Result<bool, StoreError> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT 1 FROM contacts WHERE workspace_id = ?1 AND id = ?2")?
+                    .exists(params![workspace_id, contact_id])?,
+            )
+        })
+        .await
+    }
+
+    /// Add a message to the contact's conversation (started by whoever writes first).
+    /// `template` is the serialised AlimTalk template a follow-up of this reply may use.
+    pub async fn post_conversation_message(
+        &self,
+        workspace_id: String,
+        contact_id: String,
+        author: &'static str,
+        text: String,
+        marketing: bool,
+        template: Option<String>,
+    ) -> Result<i64, StoreError> {
+        self.write(move |t| {
+            let now = now_ms();
+            let conv = conversation_id(t, &workspace_id, &contact_id, author, now)?;
+            t.prepare_cached(
+                "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![conv, author, text, marketing, template, now])?;
+            Ok(t.last_insert_rowid())
+        })
+        .await
+    }
+
+    /// The contact saw the agent's messages up to `up_to` (all of them without it).
+    pub async fn mark_conversation_seen(
+        &self,
+        workspace_id: String,
+        contact_id: String,
+        up_to: Option<i64>,
+    ) -> Result<usize, StoreError> {
+        self.write(move |t| {
+            Ok(t.prepare_cached(
+                "UPDATE conversation_messages SET seen_at = ?4
+                 WHERE conversation_id = (SELECT id FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2)
+                   AND author = 'agent' AND seen_at IS NULL AND seq <= ?3",
+            )?
+            .execute(params![workspace_id, contact_id, up_to.unwrap_or(i64::MAX), now_ms()])?)
+        })
+        .await
+    }
+
+    pub async fn conversation_view(
+        &self,
+        workspace_id: String,
+        contact_id: String,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached("SELECT id, started_by FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2")?
+                .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((id, started_by)) = row else { return Ok(None) };
+            let messages = c
+                .prepare_cached(
+                    "SELECT seq, author, text, marketing, at, seen_at, follow_up_message_id FROM conversation_messages
+                     WHERE conversation_id = ?1 ORDER BY seq",
+                )?
+                .query_map([&id], |r| {
+                    Ok(ConversationMessageView {
+                        id: r.get(0)?,
+                        author: r.get(1)?,
+                        text: r.get(2)?,
+                        marketing: r.get(3)?,
+                        at: rfc3339(r.get(4)?),
+                        seen_at: r.get::<_, Option<Millis>>(5)?.map(rfc3339),
+                        follow_up: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let presence: Option<(String, Option<Millis>)> = c
+                .prepare_cached("SELECT state, last_activity_at FROM presence WHERE workspace_id = ?1 AND contact_id = ?2")?
+                .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            Ok(Some(ConversationView {
+                id,
+                contact: contact_id,
+                started_by,
+                presence: presence.as_ref().map(|p| p.0.clone()).unwrap_or_else(|| "unknown".into()),
+                last_activity_at: presence.and_then(|p| p.1).map(rfc3339),
+                messages,
+            }))
+        })
+        .await
+    }
+
+    /// Record a sign of presence. Returns true when it took the contact offline.
+    pub async fn record_presence(
+        &self,
+        workspace_id: String,
+        contact_id: String,
+        online: bool,
+    ) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            let now = now_ms();
+            let was: Option<String> = t
+                .prepare_cached("SELECT state FROM presence WHERE workspace_id = ?1 AND contact_id = ?2")?
+                .query_row(params![workspace_id, contact_id], |r| r.get(0))
+                .optional()?;
+            let (state, offline_at) = if online { ("online", Some(now + OFFLINE_AFTER_MS)) } else { ("offline", None) };
+            let went_offline = !online && was.as_deref() != Some("offline");
+            // The follow-up owed by going offline is recorded with the transition, so a crash
+            // before it is sent leaves it due rather than lost.
+            t.prepare_cached(
+                "INSERT INTO presence (workspace_id, contact_id, state, last_activity_at, offline_at, follow_up_due)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (workspace_id, contact_id) DO UPDATE
+                 SET state = ?3, last_activity_at = ?4, offline_at = ?5,
+                     follow_up_due = CASE WHEN ?6 THEN 1 WHEN ?3 = 'online' THEN 0 ELSE follow_up_due END",
+            )?
+            .execute(params![workspace_id, contact_id, state, now, offline_at, went_offline])?;
+            Ok(went_offline)
+        })
+        .await
+    }
+
+    /// Contacts whose presence deadline passed go offline, owing a follow-up check; returns
+    /// every contact owing one (including those left over from before a restart).
+    pub async fn expire_presence(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+        self.write(move |t| {
+            let now = now_ms();
+            t.prepare_cached(
+                "UPDATE presence SET state = 'offline', offline_at = NULL, follow_up_due = 1
+                 WHERE rowid IN (SELECT rowid FROM presence WHERE state = 'online' AND offline_at <= ?1 LIMIT ?2)",
+            )?
+            .execute(params![now, limit])?;
+            Ok(t.prepare_cached("SELECT workspace_id, contact_id FROM presence WHERE follow_up_due = 1 LIMIT ?1")?
+                .query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The follow-up check for this contact is done (sent, or nothing to send).
+    pub async fn follow_up_checked(
+        &self,
+        workspace_id: String,
+        contact_id: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |t| {
+            t.prepare_cached(
+                "UPDATE presence SET follow_up_due = 0 WHERE workspace_id = ?1 AND contact_id = ?2",
+            )?
+            .execute(params![workspace_id, contact_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn next_presence_deadline(&self) -> Result<Option<Millis>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT MIN(offline_at) FROM presence WHERE state = 'online'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    /// The agent replies a follow-up should carry now: unseen, not followed up yet, not
+    /// marketing, in a conversation the contact has taken part in (an agent's opener the
+    /// contact never answered is not a conversation to follow up).
+    pub async fn pending_replies(
+        &self,
+        workspace_id: String,
+        contact_id: String,
+    ) -> Result<Vec<PendingReply>, StoreError> {
+        self.read(move |c| {
+            let conv: Option<String> = c
+                .prepare_cached("SELECT id FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2")?
+                .query_row(params![workspace_id, contact_id], |r| r.get(0))
+                .optional()?;
+            let Some(conv) = conv else { return Ok(Vec::new()) };
+            let first_customer: Option<i64> = c
+                .prepare_cached("SELECT MIN(seq) FROM conversation_messages WHERE conversation_id = ?1 AND author = 'customer'")?
+                .query_row([&conv], |r| r.get(0))?;
+            let Some(first_customer) = first_customer else { return Ok(Vec::new()) };
+            Ok(c.prepare_cached(
+                "SELECT seq, text, template FROM conversation_messages
+                 WHERE conversation_id = ?1 AND author = 'agent' AND seq > ?2 AND seen_at IS NULL
+                   AND follow_up_message_id IS NULL AND marketing = 0 ORDER BY seq",
+            )?
+            .query_map(params![conv, first_customer], |r| {
+                Ok(PendingReply { conversation_id: conv.clone(), seq: r.get(0)?, text: r.get(1)?, template: r.get(2)? })
+            })?
+            .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn mark_followed_up(
+        &self,
+        seqs: Vec<i64>,
+        message_id: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |t| {
+            for seq in &seqs {
+                t.prepare_cached(
+                    "UPDATE conversation_messages SET follow_up_message_id = ?2 WHERE seq = ?1",
+                )?
+                .execute(params![seq, message_id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The contact's usable addresses, for a follow-up: the newest valid push token with its
+    /// platform, a phone, an email.
+    pub async fn contact_addresses(
+        &self,
+        contact_id: String,
+    ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT kind, address, platform FROM contact_addresses WHERE contact_id = ?1 AND valid = 1 ORDER BY created_at DESC",
+            )?
+            .query_map([contact_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
