@@ -399,6 +399,32 @@ async fn parallel_and_first_of_steps_with_mixed_outcomes_and_opt_outs() {
     .await;
     assert_eq!(msg["route"]["outcome"], "failed", "{msg:#}");
     assert_eq!(channel_state(&msg, 0, "email"), "waiting");
+    // Nor on to the next step: the same content would fail there too.
+    gw.sim_post("/_sandbox/faults", json!({"channel": "sms", "match": {"to": "+14155550189"}, "action": {"status": 400, "code": 21602}})).await;
+    let two_steps = json!({"name": "inline", "steps": [
+        {"send": {"channel": "sms"}, "until": "accepted", "timeout_ms": 60000},
+        {"send": {"channel": "email"}, "until": "accepted", "timeout_ms": 60000},
+    ]});
+    let id = gw.send(&json!({"policy": two_steps, "to": {"phone": "+14155550189", "email": "nostep@example.com"}, "content": {"text": "hello"}})).await;
+    let msg = wait_until(&gw, &id, "stopped before step 1", |m| {
+        m["route"]["outcome"] != "running"
+    })
+    .await;
+    assert_eq!(msg["route"]["outcome"], "failed", "{msg:#}");
+    assert_eq!(step(&msg, 0)["state"], "failed", "{msg:#}");
+    assert_eq!(step(&msg, 1)["state"], "stopped", "{msg:#}");
+    assert_eq!(msg["deliveries"].as_array().unwrap().len(), 1, "{msg:#}");
+    // With `fallback_on` naming it, the same failure moves on.
+    gw.sim_post("/_sandbox/faults", json!({"channel": "sms", "match": {"to": "+14155550188"}, "action": {"status": 400, "code": 21602}})).await;
+    let mut moving = two_steps.clone();
+    moving["fallback_on"] = json!(["invalid_format"]);
+    let id = gw.send(&json!({"policy": moving, "to": {"phone": "+14155550188", "email": "onstep@example.com"}, "content": {"text": "hello"}})).await;
+    let msg = wait_until(&gw, &id, "moved to step 1", |m| {
+        m["route"]["outcome"] != "running"
+    })
+    .await;
+    assert_eq!(msg["route"]["outcome"], "succeeded", "{msg:#}");
+    assert_eq!(step(&msg, 1)["state"], "succeeded", "{msg:#}");
 
     // An opt-out on SMS: the next routed message skips SMS for that number.
     let opted = "+14155550191";
@@ -537,5 +563,69 @@ async fn sigkill_during_the_30_s_wait_fires_the_fallback_exactly_once() {
         .await,
         (1, 0, 1, 1),
         "the fallback fired exactly once"
+    );
+}
+
+#[tokio::test]
+async fn policies_come_from_a_config_file_which_is_validated_at_start() {
+    let dir = crate::support::fresh_dir("route-policy-file");
+    let file = dir.join("policies.json");
+    std::fs::write(
+        &file,
+        json!([{"name": "email-then-sms", "steps": [
+            {"send": {"channel": "email"}, "until": "accepted", "timeout_ms": 5000},
+            {"send": {"channel": "sms"}, "timeout_ms": 5000}
+        ]}])
+        .to_string(),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let gw = Gateway::start_in(&dir, &listen, &["--policies", file.to_str().unwrap()]);
+    let (_, list) = gw.get("/v1/policies").await;
+    let from_file = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "email-then-sms")
+        .unwrap_or_else(|| panic!("{list:#}"));
+    assert_eq!(from_file["source"], "config");
+    // Config-file names are reserved: a workspace cannot shadow them.
+    let (status, _) = gw
+        .post_json(
+            "/v1/policies",
+            &json!({"name": "email-then-sms", "steps": [{"send": {"channel": "sms"}, "timeout_ms": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let id = gw.send(&json!({"policy": "email-then-sms", "to": {"phone": "+14155550193", "email": "file@example.com"}, "content": {"subject": "s", "text": "hi"}})).await;
+    let msg = wait_until(&gw, &id, "file policy", |m| {
+        m["route"]["outcome"] == "succeeded"
+    })
+    .await;
+    assert_eq!(channel_state(&msg, 0, "email"), "succeeded", "{msg:#}");
+    assert_eq!(step(&msg, 1)["state"], "pending", "{msg:#}");
+    drop(gw);
+
+    // A bad file stops start-up with a message naming the policy and the field.
+    std::fs::write(
+        &file,
+        json!([{"name": "broken", "steps": [{"send": {"channel": "fax"}, "timeout_ms": 5}]}])
+            .to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::support::bin())
+        .args(["serve", "--sandbox", "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--policies")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("broken") && stderr.contains("steps[0].send.channel"),
+        "{stderr}"
     );
 }

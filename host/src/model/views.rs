@@ -297,7 +297,8 @@ pub struct RouteStepView {
     pub until: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
-    /// `pending`, `running`, `succeeded`, `failed`, `timed_out` or `skipped`.
+    /// `pending`, `running`, `succeeded`, `failed`, `timed_out`, `skipped` or `stopped` (never
+    /// run: an earlier step failed with a reason that does not fall back).
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,

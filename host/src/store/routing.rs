@@ -349,6 +349,8 @@ fn advance(
     let mut succeeded = 0;
     let mut pending = 0;
     let mut any_sent = false;
+    // A failure whose reason does not fall back ends the lane, and the route with it.
+    let mut stopped_by: Option<FailureReason> = None;
     for lane in 0..lanes {
         let active: Option<(i64, String, String, Option<String>)> = t
             .prepare_cached(
@@ -386,7 +388,9 @@ fn advance(
                 .as_deref()
                 .and_then(FailureReason::parse)
                 .unwrap_or(FailureReason::Unknown);
-            if policy.falls_back_on(reason) && activate_next(t, message_id, step, lane, now)? {
+            if !policy.falls_back_on(reason) {
+                stopped_by = Some(reason);
+            } else if activate_next(t, message_id, step, lane, now)? {
                 started += 1;
                 pending += 1;
             }
@@ -406,9 +410,31 @@ fn advance(
                 "no channel of this step could be used".to_string(),
             )
         };
+        let (state, detail) = match stopped_by {
+            Some(reason) if succeeded == 0 => (
+                "failed",
+                format!(
+                    "failed with `{}`, which does not fall back",
+                    reason.as_str()
+                ),
+            ),
+            _ => (state, detail),
+        };
         finish_step(t, message_id, step, state, &detail, now)?;
         if succeeded > 0 {
             t.prepare_cached("UPDATE messages SET route_outcome = 'succeeded' WHERE id = ?1")?
+                .execute([message_id])?;
+        } else if stopped_by.is_some() {
+            t.prepare_cached(
+                "UPDATE route_entries SET state = 'stopped' WHERE message_id = ?1 AND step > ?2",
+            )?
+            .execute(params![message_id, step])?;
+            t.prepare_cached(
+                "UPDATE route_steps SET state = 'stopped', detail = 'an earlier step failed with a reason that does not fall back'
+                 WHERE message_id = ?1 AND step > ?2",
+            )?
+            .execute(params![message_id, step])?;
+            t.prepare_cached("UPDATE messages SET route_outcome = 'failed' WHERE id = ?1")?
                 .execute([message_id])?;
         } else {
             started += start_step(t, message_id, &policy, step + 1, now)?;
