@@ -299,7 +299,56 @@ async fn main() -> anyhow::Result<()> {
     }
     line("accept at 1,000/s (paced)", 5_000, start.elapsed(), lat);
 
-    // 4. A large queue: the provider holds every request, so accepted messages pile up.
+    // 4. Routed: an inline policy sending SMS and email in parallel, every channel planned
+    // (validate + quote on each plugin) at accept time; then until both sends are accepted.
+    let routed = env_usize("BENCH_ROUTED", 5_000);
+    client.post(format!("{sim}/_sandbox/reset")).send().await?;
+    let (c, gw_url, k) = (client.clone(), gw.clone(), key.clone());
+    let (elapsed, lat) = load(routed, concurrency, move |i| {
+        let (c, gw_url, k) = (c.clone(), gw_url.clone(), k.clone());
+        async move {
+            let body = json!({"policy": {"name": "bench", "steps": [
+                {"send": {"parallel": [{"channel": "sms"}, {"channel": "email"}]}, "until": "accepted", "timeout_ms": 60_000}
+            ]}, "to": {"phone": format!("+1415{:07}", 3_000_000 + i), "email": format!("r{i}@example.com")},
+               "content": {"subject": "Routed", "text": format!("routed {i}")}});
+            let r = c
+                .post(format!("{gw_url}/v1/messages"))
+                .bearer_auth(&k)
+                .json(&body)
+                .send()
+                .await
+                .expect("accept");
+            assert_eq!(r.status(), 202);
+        }
+    })
+    .await;
+    line("routed accept (sms + email planned)", routed, elapsed, lat);
+    let started = Instant::now() - elapsed;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let s: Value = client
+            .get(format!("{sim}/_sandbox/stats"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let sends = s["sms"]["unique_accepted"].as_u64().unwrap_or(0)
+            + s["email"]["unique_accepted"].as_u64().unwrap_or(0);
+        if sends as usize >= 2 * routed || Instant::now() > deadline {
+            let took = started.elapsed();
+            println!(
+                "{:<40} {:>7} sends in {:>7.2} s = {:>8.0} sends/s",
+                "routed: accept -> both channels sent",
+                sends,
+                took.as_secs_f64(),
+                sends as f64 / took.as_secs_f64()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // 5. A large queue: the provider holds every request, so accepted messages pile up.
     client
         .post(format!("{sim}/_sandbox/faults"))
         .json(&json!({"channel": "sms", "action": {"latency_ms": 600_000}}))
