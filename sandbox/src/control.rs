@@ -7,7 +7,7 @@
 //! | `POST /_sandbox/faults` | add a [`FaultSpec`] rule → 201 `{"id": "fault-N"}`, 400 if invalid |
 //! | `GET /_sandbox/faults` | rules in evaluation order, with `remaining` and `hits` |
 //! | `DELETE /_sandbox/faults[/{id}]` | remove all rules (or one) → 204 |
-//! | `GET /_sandbox/stats` | `{"sms": {…}, "email": {…}}`, each `{requests, unique_accepted, duplicates, callbacks_sent, callbacks_failed}` |
+//! | `GET /_sandbox/stats` | `{"sms": {…}, "email": {…}, "payments": {…}}`; sms and email each `{requests, unique_accepted, duplicates, callbacks_sent, callbacks_failed}`, payments `{requests, charges_succeeded, charges_declined, duplicates}` |
 //! | `GET /_sandbox/sms/messages` | array of accepted messages with raw form and callback outcomes |
 //! | `GET /_sandbox/email/messages` | array of accepted emails with the raw request body, events and their outcomes |
 //! | `GET`/`PUT /_sandbox/config` | `{"sms": {"sent_delay_ms", "delivered_delay_ms"}, "email": {"processed_delay_ms", "delivered_delay_ms", "open_delay_ms", "event_webhook_url"}}`; PUT is partial |
@@ -124,7 +124,8 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     (sms.callbacks_sent, sms.callbacks_failed) = shared.callbacks.counts(sms::CHANNEL.name);
     let mut email = shared.email.stats();
     (email.callbacks_sent, email.callbacks_failed) = shared.callbacks.counts(email::CHANNEL.name);
-    Json(json!({ "sms": sms, "email": email })).into_response()
+    let payments = shared.payments.stats();
+    Json(json!({ "sms": sms, "email": email, "payments": payments })).into_response()
 }
 
 async fn sms_messages(State(shared): State<Arc<Shared>>) -> Response {

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 pub struct ChannelSpec {
     pub name: &'static str,
     pub match_keys: &'static [&'static str],
-    /// Final statuses a `callback_status` action may ask for.
+    /// Final statuses a `callback_status` action may ask for; empty for a simulator that posts
+    /// no callbacks, which refuses every callback action.
     pub callback_statuses: &'static [&'static str],
 }
 
@@ -158,6 +159,9 @@ impl FaultAction {
             || self.reorder_callbacks
             || self.callback_status.is_some()
             || self.callback_error_code.is_some();
+        if shapes_callbacks && spec.callback_statuses.is_empty() {
+            return Err(Bad("this channel posts no callbacks"));
+        }
         if shapes_callbacks && !self.processes_request() {
             return Err(Bad(
                 "callback actions need an accepted request (no status/timeout/reset, or accept)",

@@ -20,6 +20,8 @@
 //!   signed page webhooks (echoes, deliveries, reads, user messages) and the 24 h window.
 //! - [`alimtalk`]: Solapi-like AlimTalk send with HMAC-SHA256 auth, registered templates,
 //!   sending hours, magic numbers and signed delivery reports.
+//! - [`payments`]: a card processor on Stripe's Charges API, with Stripe's test tokens,
+//!   declines, `Idempotency-Key` replays, and per-token declines set through the control API.
 //!
 //! The fault book ([`faults`]) and the callback sender ([`callbacks`]) know nothing about
 //! either provider, so push or messenger simulators plug into the same control API. Each
@@ -46,6 +48,7 @@ mod control;
 pub mod email;
 pub mod faults;
 pub mod messenger;
+pub mod payments;
 pub mod push;
 pub mod sms;
 
@@ -74,6 +77,7 @@ pub use crate::messenger::{
     SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
     SandboxPage, messenger_signature,
 };
+pub use crate::payments::{SANDBOX_PAYMENTS_CARDS, SANDBOX_PAYMENTS_SECRET_KEY};
 pub use crate::push::device::push_receipt_signature;
 pub use crate::push::keys::{
     SANDBOX_APNS_KEY_ID, SANDBOX_APNS_PRIVATE_KEY_PEM, SANDBOX_APNS_TEAM_ID, SANDBOX_APNS_TOPIC,
@@ -168,6 +172,7 @@ pub(crate) struct Shared {
     pub(crate) messenger: messenger::MessengerState,
     pub(crate) push: push::PushState,
     pub(crate) alimtalk: alimtalk::AlimTalkState,
+    pub(crate) payments: payments::PaymentsState,
     pub(crate) clock: clock::SimClock,
     /// Flipped once on shutdown so requests held by a `timeout` fault let go.
     shutdown: watch::Sender<bool>,
@@ -184,6 +189,7 @@ impl Shared {
                 messenger::CHANNEL,
                 push::CHANNEL,
                 alimtalk::CHANNEL,
+                payments::CHANNEL,
             ]),
             callbacks: CallbackSender::new(client),
             sms: sms::SmsState::default(),
@@ -191,6 +197,7 @@ impl Shared {
             messenger: messenger::MessengerState::default(),
             push: push::PushState::default(),
             alimtalk: alimtalk::AlimTalkState::default(),
+            payments: payments::PaymentsState::default(),
             clock: clock::SimClock::default(),
             shutdown: watch::Sender::new(false),
         })
@@ -215,6 +222,7 @@ impl Shared {
         self.messenger.clear();
         self.push.clear();
         self.alimtalk.clear();
+        self.payments.clear();
         self.clock.set_offset_ms(0);
         *self.config.lock().expect("config poisoned") = self.initial.clone();
     }
@@ -256,6 +264,7 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(messenger::routes())
         .merge(push::routes())
         .merge(alimtalk::routes())
+        .merge(payments::routes())
         .merge(control::routes())
         .fallback(not_found)
         .with_state(shared)
