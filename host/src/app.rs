@@ -26,6 +26,12 @@ pub struct GatewayConfig {
     pub plugins_dir: Option<PathBuf>,
     /// Routing policies shared by every workspace (a JSON array).
     pub policies_file: Option<PathBuf>,
+    /// Prices shared by every workspace (a JSON array); the built-in list without it.
+    pub prices_file: Option<PathBuf>,
+    /// The card processor for wallet top-ups (Stripe Charges API format) and its secret key.
+    /// In sandbox mode the simulators' processor is used.
+    pub payments_url: Option<String>,
+    pub payments_key: Option<String>,
     pub limits: RuntimeLimits,
     pub dispatch: DispatchConfig,
     pub max_body_bytes: usize,
@@ -41,6 +47,9 @@ impl GatewayConfig {
             sandbox_url: None,
             plugins_dir: None,
             policies_file: None,
+            prices_file: None,
+            payments_url: None,
+            payments_key: None,
             limits: RuntimeLimits::default(),
             dispatch: DispatchConfig::default(),
             max_body_bytes: 256 * 1024,
@@ -60,6 +69,8 @@ pub enum StartError {
     Locked(PathBuf),
     #[error("policies: {0}")]
     Policies(String),
+    #[error("prices: {0}")]
+    Prices(String),
     #[error("sandbox: {0}")]
     Sandbox(String),
 }
@@ -77,8 +88,12 @@ pub struct Gateway {
     pub sandbox_url: Option<String>,
     /// Policies from the config file (read-only at run time).
     pub config_policies: Vec<crate::routing::policy::Policy>,
-    /// API key digest -> workspace; filled on first use so auth costs no query per request.
-    pub(crate) key_cache: RwLock<HashMap<String, String>>,
+    /// API key digest -> (workspace, scope); filled on first use so auth costs no query per
+    /// request.
+    pub(crate) key_cache: RwLock<HashMap<String, (String, String)>>,
+    /// The card processor for top-ups, if one is configured.
+    pub payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>>,
+    pub(crate) billing_wake: tokio::sync::Notify,
 }
 
 /// A running gateway. Dropping it does not stop the server; call [`Running::serve`].
@@ -87,6 +102,8 @@ pub struct Running {
     pub gateway: Arc<Gateway>,
     /// The sandbox workspace's API key, in sandbox mode.
     pub sandbox_key: Option<String>,
+    /// Its billing-scoped key (only `/v1/billing`).
+    pub sandbox_billing_key: Option<String>,
     /// In-process simulators, when started here.
     pub sandbox: Option<switchboard_sandbox::SandboxHandle>,
     listener: tokio::net::TcpListener,
@@ -132,6 +149,15 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         None => Vec::new(),
     };
 
+    let prices = match &config.prices_file {
+        Some(path) => (
+            crate::billing::prices::load_file(path).map_err(StartError::Prices)?,
+            "config",
+        ),
+        None => (crate::billing::prices::built_in(), "built-in"),
+    };
+    store.set_gateway_prices(prices.0, prices.1).await?;
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Io {
@@ -148,6 +174,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         .unwrap_or_else(|| format!("http://{addr}"));
 
     let mut sandbox_key = None;
+    let mut sandbox_billing_key = None;
     let mut sandbox = None;
     let mut sandbox_url = None;
     if config.sandbox {
@@ -160,9 +187,22 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         )
         .await?;
         sandbox_key = Some(setup.api_key);
+        sandbox_billing_key = Some(setup.billing_key);
         sandbox = setup.handle;
         sandbox_url = Some(setup.base_url);
     }
+
+    let payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>> =
+        match (&config.payments_url, &config.payments_key, &sandbox_url) {
+            (Some(url), Some(key), _) => Some(Arc::new(
+                crate::billing::payments::StripeCharges::new(url, key),
+            )),
+            (None, _, Some(sim)) => Some(Arc::new(crate::billing::payments::StripeCharges::new(
+                sim,
+                switchboard_sandbox::SANDBOX_PAYMENTS_SECRET_KEY,
+            ))),
+            _ => None,
+        };
 
     let connections = Arc::new(Connections::default());
     connections.reload(&store, &public_url).await?;
@@ -188,12 +228,16 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         sandbox_url,
         config_policies,
         key_cache: RwLock::new(HashMap::new()),
+        payments,
+        billing_wake: tokio::sync::Notify::new(),
     });
     tokio::spawn(crate::followup::run(gateway.clone()));
+    tokio::spawn(crate::billing::run(gateway.clone()));
     Ok(Running {
         addr,
         gateway,
         sandbox_key,
+        sandbox_billing_key,
         sandbox,
         listener,
         _lock: lock,

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod app;
+pub mod billing;
 pub mod callbacks;
 pub mod clock;
 pub mod connections;

@@ -125,6 +125,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(key) = &running.sandbox_key {
         println!("sandbox API key: {key}");
         println!("(also in {}/sandbox.key)", args.data_dir.display());
+        if let Some(billing) = &running.sandbox_billing_key {
+            println!("sandbox billing key: {billing}");
+            println!("(also in {}/sandbox-billing.key)", args.data_dir.display());
+        }
     }
     if let Some(sim) = &running.sandbox {
         println!("simulators on {}", sim.base_url());

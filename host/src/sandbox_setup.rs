@@ -13,8 +13,12 @@ use crate::store::{ConnectionRecord, Store};
 
 pub const SANDBOX_WORKSPACE: &str = "ws_sandbox";
 
+/// The sandbox wallet's opening paid balance: $100,000, enough for any benchmark.
+pub const SANDBOX_SEED_MICROS: i64 = 100_000 * 1_000_000;
+
 pub struct SandboxSetup {
     pub api_key: String,
+    pub billing_key: String,
     pub base_url: String,
     pub handle: Option<switchboard_sandbox::SandboxHandle>,
 }
@@ -40,7 +44,21 @@ pub async fn prepare(
         }
     };
     store.ensure_workspace(SANDBOX_WORKSPACE, "Sandbox").await?;
-    let api_key = sandbox_key(store, data_dir).await?;
+    let api_key = sandbox_key(store, data_dir, "sandbox.key", "full").await?;
+    let billing_key = sandbox_key(store, data_dir, "sandbox-billing.key", "billing").await?;
+    // A paid plan (the monthly credit) and money to send with, once: the seed is an
+    // adjustment with a fixed id, so restarts do not add to it.
+    store
+        .set_plan(SANDBOX_WORKSPACE.into(), "paid".into())
+        .await?;
+    store
+        .adjust_wallet(
+            SANDBOX_WORKSPACE.into(),
+            "adjust:sandbox-seed".into(),
+            SANDBOX_SEED_MICROS,
+            "sandbox: opening balance".into(),
+        )
+        .await?;
 
     let mut sim_config = serde_json::Map::new();
     for plugin in runtime.plugins() {
@@ -92,6 +110,7 @@ pub async fn prepare(
     tracing::info!(simulators = %base_url, "sandbox ready");
     Ok(SandboxSetup {
         api_key,
+        billing_key,
         base_url,
         handle,
     })
@@ -102,21 +121,30 @@ pub fn connection_id(plugin: &str) -> String {
     format!("con_sandbox_{}", plugin.replace('-', "_"))
 }
 
-/// The key is created once and kept in `<data-dir>/sandbox.key`, so scripts keep working
-/// across restarts.
-async fn sandbox_key(store: &Store, data_dir: &Path) -> Result<String, StartError> {
-    let path = data_dir.join("sandbox.key");
+/// Keys are created once and kept in `<data-dir>/<file>`, so scripts keep working across
+/// restarts.
+async fn sandbox_key(
+    store: &Store,
+    data_dir: &Path,
+    file: &str,
+    scope: &str,
+) -> Result<String, StartError> {
+    let path = data_dir.join(file);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
-        if store.workspace_for_key(&existing).await?.as_deref() == Some(SANDBOX_WORKSPACE) {
+        if store.workspace_for_key(&existing).await?
+            == Some((SANDBOX_WORKSPACE.to_string(), scope.to_string()))
+        {
             return Ok(existing);
         }
     }
-    let key = format!(
-        "sk_sandbox_{}",
-        hex::encode(rand::rng().random::<[u8; 16]>())
-    );
-    store.add_api_key(SANDBOX_WORKSPACE, &key).await?;
+    let prefix = if scope == "billing" {
+        "sk_billing"
+    } else {
+        "sk_sandbox"
+    };
+    let key = format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 16]>()));
+    store.add_api_key(SANDBOX_WORKSPACE, &key, scope).await?;
     write_private(&path, &key).map_err(|e| StartError::Io {
         what: format!("write {}", path.display()),
         detail: e.to_string(),

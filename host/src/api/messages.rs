@@ -214,17 +214,33 @@ pub async fn preview(
     let body = body_bytes(body)?;
     let request: NewMessage = parse_json(&body)?;
     let a = gw.assess(&ws, request).await?;
+    let country = a
+        .quote
+        .as_ref()
+        .and_then(|q| q.country.clone())
+        .or(a.request.to.country);
+    let cost = match &a.quote {
+        Some(q) => {
+            gw.store
+                .quote_cost(
+                    ws.clone(),
+                    a.request.channel.clone(),
+                    q.product.clone(),
+                    country.clone().unwrap_or_else(|| "*".into()),
+                    q.units,
+                )
+                .await?
+        }
+        None => None,
+    };
     Ok(Json(Preview {
         valid: a.violations.is_empty(),
         violations: a.violations,
         product: a.quote.as_ref().map(|q| q.product.clone()),
         units: a.quote.as_ref().map(|q| q.units),
         encoding: a.quote.as_ref().map(|q| q.encoding.clone()),
-        country: a
-            .quote
-            .as_ref()
-            .and_then(|q| q.country.clone())
-            .or(a.request.to.country),
+        country,
+        cost,
     }))
 }
 

@@ -2,6 +2,7 @@
 //! gateway ([`crate::intake`], [`crate::callbacks`], the store).
 
 pub mod auth;
+pub mod billing;
 pub mod connections;
 pub mod contacts;
 pub mod conversations;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::Gateway;
 use error::ApiError;
@@ -72,6 +73,22 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/v1/webhooks/{connection}",
             get(webhooks::verify).post(webhooks::receive),
         )
+        .route("/v1/billing/balance", get(billing::balance))
+        .route("/v1/billing/plan", put(billing::set_plan))
+        .route("/v1/billing/auto-charge", put(billing::set_auto_charge))
+        .route(
+            "/v1/billing/topups",
+            get(billing::topups).post(billing::top_up),
+        )
+        .route("/v1/billing/ledger", get(billing::ledger))
+        .route("/v1/billing/usage", get(billing::usage))
+        .route("/v1/billing/usage.csv", get(billing::usage_csv))
+        .route("/v1/billing/messages/{id}", get(billing::message_cost))
+        .route(
+            "/v1/billing/prices",
+            get(billing::prices).post(billing::add_price),
+        )
+        .route("/v1/billing/prices/{id}", delete(billing::delete_price))
         .route("/v1/plugins", get(system::plugins))
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics));
@@ -80,6 +97,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/v1/sandbox/clock",
             put(sandbox::set_clock).get(sandbox::get_clock),
         );
+        router = router.route("/v1/sandbox/wallet", put(sandbox::set_wallet));
     }
     router
         .fallback(|| async {

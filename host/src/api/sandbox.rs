@@ -85,3 +85,30 @@ pub async fn get_clock(Workspace(_ws): Workspace) -> Json<ClockView> {
         now_ms: clock::now_ms(),
     })
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalletChange {
+    /// The paid balance to have, in micro-units (set through one adjustment entry).
+    pub paid_micros: i64,
+}
+
+/// Sandbox only: set the workspace's paid balance, for trying low-balance behaviour.
+pub async fn set_wallet(
+    State(gw): State<Arc<Gateway>>,
+    Workspace(ws): Workspace,
+    body: Bytes,
+) -> Result<Json<crate::billing::views::BalanceView>, ApiError> {
+    let change: WalletChange = parse_json(&body)?;
+    if change.paid_micros < 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "paid_micros must not be negative",
+        )
+        .field("paid_micros"));
+    }
+    Ok(Json(
+        gw.store.set_paid_balance(ws, change.paid_micros).await?,
+    ))
+}

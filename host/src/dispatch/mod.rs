@@ -188,6 +188,9 @@ impl Dispatcher {
     /// One attempt through the plugin; returns the channel (for metrics) and the outcome.
     async fn attempt(&self, job: &Job) -> (String, SendOutcome) {
         let channel = job.request.channel.clone();
+        if let Some(refused) = &job.refused {
+            return (channel, SendOutcome::Failed(refused.clone()));
+        }
         let Some(conn) = self.connections.get(&job.connection_id) else {
             return (
                 channel,

@@ -67,7 +67,27 @@ pub struct DeliveryView {
     pub attempts: Vec<AttemptView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureView>,
+    /// What the send cost the wallet, once it was dispatched; absent for free sends and
+    /// sends never dispatched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<DeliveryCost>,
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// The wallet's side of one delivery, in integer micro-units of the wallet's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct DeliveryCost {
+    /// Units times the unit price.
+    pub micros: i64,
+    pub unit_price_micros: i64,
+    pub units: u32,
+    pub currency: String,
+    /// `held` (sending), `captured` (the provider accepted it: charged) or `released`
+    /// (never sent: nothing charged).
+    pub state: String,
+    /// How much of it came from the monthly free credit, and how much from the paid balance.
+    pub from_credit_micros: i64,
+    pub from_paid_micros: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -225,6 +245,10 @@ pub struct Preview {
     pub encoding: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// What sending it would cost now, by the price table; absent when no price applies
+    /// (free).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::billing::views::CostQuote>,
 }
 
 /// A loaded channel plugin and its manifest.

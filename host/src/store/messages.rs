@@ -257,6 +257,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
             }
             None => None,
         };
+        let cost = super::billing::delivery_cost(c, &delivery_id)?;
         deliveries.push(DeliveryView {
             attempts: load_attempts(c, &delivery_id)?,
             timeline: load_timeline(c, &delivery_id)?,
@@ -271,6 +272,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
             country: r.get(8)?,
             next_attempt_at: r.get::<_, Option<i64>>(9)?.map(rfc3339),
             failure,
+            cost,
         });
     }
     Ok(Some(MessageView {

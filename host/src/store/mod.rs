@@ -10,6 +10,7 @@
 //! Reads run on a small pool of read-only connections; WAL lets them proceed while the
 //! writer commits.
 
+mod billing;
 mod connections;
 mod contacts;
 mod conversations;
@@ -51,6 +52,23 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot open {path}: {detail}")]
     Open { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Wallet(#[from] crate::billing::wallet::WalletError),
+}
+
+/// A fresh in-memory database with every migration applied, for tests of code that runs
+/// inside the writer's transaction.
+#[cfg(test)]
+pub(crate) fn migrated_in_memory() -> Connection {
+    let mut c = Connection::open_in_memory().expect("in-memory SQLite");
+    schema::migrate(&mut c).expect("migrations");
+    c
+}
+
+impl From<crate::billing::ledger::LedgerError> for StoreError {
+    fn from(e: crate::billing::ledger::LedgerError) -> Self {
+        StoreError::Wallet(e.into())
+    }
 }
 
 impl StoreError {

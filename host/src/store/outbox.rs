@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::messages::{insert_event, parse_status};
 use super::{Store, StoreError};
+use crate::billing::wallet;
 use crate::model::{AttemptOutcome, FailureReason, Millis, NewMessage, Status, now_ms};
 
 /// A delivery leased to this process for one attempt.
@@ -24,6 +25,9 @@ pub struct Job {
     pub attempts: u32,
     pub lease_token: String,
     pub request: NewMessage,
+    /// Set when the send must fail without calling the provider (the wallet could not
+    /// cover its cost).
+    pub refused: Option<Failure>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,22 +108,45 @@ impl Store {
                 "UPDATE deliveries SET lease_token = ?1, lease_until = ?2, next_attempt_at = ?2, updated_at = ?3
                  WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= ?3
                               ORDER BY next_attempt_at LIMIT ?4)
-                 RETURNING id, message_id, connection_id, attempts, status, channel",
+                 RETURNING id, message_id, connection_id, attempts, status, channel, product, units, country",
             )?;
+            type Claimed = (String, String, String, u32, String, String, Option<String>, Option<u32>, Option<String>);
             let claimed = claim
                 .query_map(params![token, until, now, limit], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
                 })?
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<Claimed>, _>>()?;
             drop(claim);
             let mut message = t.prepare_cached("SELECT workspace_id, request FROM messages WHERE id = ?1")?;
             let mut jobs = Vec::with_capacity(claimed.len());
             let mut first_attempts = Vec::new();
-            for (delivery_id, message_id, connection_id, attempts, status, channel) in claimed {
+            for (delivery_id, message_id, connection_id, attempts, status, channel, product, units, country) in claimed {
                 let (workspace_id, request) =
                     message.query_row([&message_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+                let mut refused = None;
                 if parse_status(&status)? == Status::Queued {
                     first_attempts.push((delivery_id.clone(), message_id.clone()));
+                    // The money is held as the send is dispatched, in this same commit.
+                    if let Some(product) = product {
+                        let charge = wallet::Charge {
+                            workspace_id: workspace_id.clone(),
+                            message_id: message_id.clone(),
+                            delivery_id: delivery_id.clone(),
+                            channel: channel.clone(),
+                            product,
+                            country: country.unwrap_or_else(|| "*".into()),
+                            units: units.unwrap_or(1),
+                        };
+                        if let wallet::HoldOutcome::Insufficient { cost, available } = wallet::hold(t, &charge, now)? {
+                            refused = Some(Failure {
+                                reason: FailureReason::InsufficientFunds,
+                                provider_code: None,
+                                detail: format!("the send costs {cost} micro-units; the wallet has {available} available"),
+                                retryable: false,
+                                retry_after_ms: None,
+                            });
+                        }
+                    }
                 }
                 let mut request: NewMessage =
                     serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -133,6 +160,7 @@ impl Store {
                     attempts,
                     lease_token: token.clone(),
                     request,
+                    refused,
                 });
             }
             drop(message);
@@ -186,6 +214,7 @@ impl Store {
                         set_status(t, &c.delivery_id, Status::Sent, now)?;
                         insert_event(t, &c.delivery_id, Status::Sent, now, "dispatcher", Some(&format!("accepted as {provider_message_id}")), true)?;
                     }
+                    wallet::capture(t, &c.delivery_id, now)?;
                     replay_early_callbacks(t, &connection_id, provider_message_id)?;
                 }
                 SendOutcome::Failed(f) => {
@@ -203,6 +232,9 @@ impl Store {
                             .execute(params![c.delivery_id, now])?;
                         let detail = format!("{}: {}", f.reason.as_str(), f.detail);
                         insert_event(t, &c.delivery_id, Status::Failed, now, "dispatcher", Some(&detail), true)?;
+                    }
+                    if c.retry_at.is_none() {
+                        wallet::release(t, &c.delivery_id, now)?;
                     }
                 }
             }

@@ -254,6 +254,107 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX presence_due ON presence(offline_at) WHERE state = 'online';
     CREATE INDEX presence_follow_up ON presence(follow_up_due) WHERE follow_up_due = 1;",
+    // 5: the wallet. A double-entry ledger (append-only: triggers refuse UPDATE and DELETE),
+    // balances kept in step in the same transaction, holds per delivery, prices, top-ups,
+    // and API key scopes (billing staff get keys that only reach /v1/billing).
+    "CREATE TABLE ledger_transactions (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        delivery_id TEXT,
+        memo TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE ledger_entries (
+        seq INTEGER PRIMARY KEY,
+        txn_id TEXT NOT NULL REFERENCES ledger_transactions(id),
+        workspace_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        balance_after INTEGER NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX ledger_entries_ws ON ledger_entries(workspace_id, seq);
+    CREATE TRIGGER ledger_entries_append_only_u BEFORE UPDATE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER ledger_entries_append_only_d BEFORE DELETE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER ledger_transactions_append_only_u BEFORE UPDATE ON ledger_transactions
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER ledger_transactions_append_only_d BEFORE DELETE ON ledger_transactions
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TABLE balances (
+        account TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        balance INTEGER NOT NULL
+    );
+    CREATE TABLE wallets (
+        workspace_id TEXT PRIMARY KEY,
+        currency TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        credit_month TEXT,
+        auto_enabled INTEGER NOT NULL DEFAULT 0,
+        auto_threshold INTEGER NOT NULL DEFAULT 0,
+        auto_amount INTEGER NOT NULL DEFAULT 0,
+        auto_monthly_cap INTEGER NOT NULL DEFAULT 0,
+        auto_card TEXT,
+        auto_status TEXT NOT NULL DEFAULT 'off',
+        auto_status_detail TEXT,
+        topup_in_flight TEXT
+    );
+    CREATE TABLE holds (
+        delivery_id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        product TEXT NOT NULL,
+        country TEXT NOT NULL,
+        units INTEGER NOT NULL,
+        unit_price INTEGER NOT NULL,
+        price_id INTEGER,
+        credit_amount INTEGER NOT NULL,
+        paid_amount INTEGER NOT NULL,
+        month TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        settled_at INTEGER
+    );
+    CREATE INDEX holds_ws_settled ON holds(workspace_id, state, settled_at);
+    CREATE INDEX holds_message ON holds(message_id);
+    CREATE TABLE prices (
+        id INTEGER PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        product TEXT NOT NULL,
+        country TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        unit_price INTEGER NOT NULL,
+        effective_from INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX prices_lookup ON prices(channel, product, country, effective_from);
+    CREATE TABLE topups (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        card TEXT NOT NULL,
+        month TEXT NOT NULL,
+        state TEXT NOT NULL,
+        charge_id TEXT,
+        decline_code TEXT,
+        detail TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        created_at INTEGER NOT NULL,
+        settled_at INTEGER
+    );
+    CREATE INDEX topups_pending ON topups(next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX topups_ws ON topups(workspace_id, created_at);
+    ALTER TABLE deliveries ADD COLUMN cost INTEGER;
+    ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT 'full';",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -66,30 +66,41 @@ impl Store {
         .await
     }
 
-    pub async fn add_api_key(&self, workspace_id: &str, key: &str) -> Result<(), StoreError> {
-        let (ws, hash, prefix) = (
+    /// Add a key. `scope` is `full` (everything but billing) or `billing` (only
+    /// `/v1/billing`): billing staff get keys that cannot send, and senders cannot read money.
+    pub async fn add_api_key(
+        &self,
+        workspace_id: &str,
+        key: &str,
+        scope: &str,
+    ) -> Result<(), StoreError> {
+        let (ws, hash, prefix, scope) = (
             workspace_id.to_string(),
             hash_api_key(key),
             key.chars().take(12).collect::<String>(),
+            scope.to_string(),
         );
         self.write(move |t| {
             t.execute(
-                "INSERT OR IGNORE INTO api_keys (key_hash, workspace_id, prefix, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![hash, ws, prefix, now_ms()],
+                "INSERT OR IGNORE INTO api_keys (key_hash, workspace_id, prefix, created_at, scope) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash, ws, prefix, now_ms(), scope],
             )?;
             Ok(())
         })
         .await
     }
 
-    /// The workspace a key belongs to, if any.
-    pub async fn workspace_for_key(&self, key: &str) -> Result<Option<String>, StoreError> {
+    /// The workspace a key belongs to and the key's scope, if the key exists.
+    pub async fn workspace_for_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
         let hash = hash_api_key(key);
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT workspace_id FROM api_keys WHERE key_hash = ?1",
+                "SELECT workspace_id, scope FROM api_keys WHERE key_hash = ?1",
                 [hash],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
         })

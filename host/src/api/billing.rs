@@ -1,0 +1,406 @@
+//! `/v1/billing`: the wallet for billing staff, behind billing-scoped keys only. Balances,
+//! the ledger statement, usage reports (JSON and CSV), per-message cost, prices, the plan,
+//! top-ups and auto-charge. Every amount is integer micro-units; the CSV also prints them
+//! as exact decimals, formatted from the integers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+
+use super::auth::BillingWorkspace;
+use super::error::{ApiError, ErrorBody, parse_json};
+use crate::Gateway;
+use crate::billing::payments::to_minor;
+use crate::billing::prices::{PriceSpec, PriceView};
+use crate::billing::views::*;
+use crate::model::{Millis, now_ms};
+
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
+}
+
+/// Balance, credit, held money and auto-charge status.
+#[utoipa::path(get, path = "/v1/billing/balance", tag = "billing",
+    responses((status = 200, body = BalanceView), (status = 403, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn balance(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+) -> Result<Json<BalanceView>, ApiError> {
+    Ok(Json(gw.store.balance(ws).await?))
+}
+
+/// `free` or `paid`. Moving to `paid` grants this month's credit at once.
+#[utoipa::path(put, path = "/v1/billing/plan", tag = "billing", request_body = PlanChange,
+    responses((status = 200, body = BalanceView), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn set_plan(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<BalanceView>, ApiError> {
+    let p: PlanChange = parse_json(&body(b)?)?;
+    if p.plan != "free" && p.plan != "paid" {
+        return Err(invalid(
+            "plan",
+            format!("`{}` is not a plan: `free` or `paid`", p.plan),
+        ));
+    }
+    Ok(Json(gw.store.set_plan(ws, p.plan).await?))
+}
+
+/// Turn auto-charge on (or off) and set its threshold, amount, monthly cap and card.
+#[utoipa::path(put, path = "/v1/billing/auto-charge", tag = "billing", request_body = AutoChargeSettings,
+    responses((status = 200, body = BalanceView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn set_auto_charge(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<BalanceView>, ApiError> {
+    let s: AutoChargeSettings = parse_json(&body(b)?)?;
+    let currency = gw.store.balance(ws.clone()).await?.currency;
+    if s.threshold_micros < 0 {
+        return Err(invalid("threshold_micros", "must not be negative"));
+    }
+    if let Err(e) = to_minor(s.amount_micros, &currency) {
+        return Err(invalid("amount_micros", e.to_string()));
+    }
+    if s.monthly_cap_micros < s.amount_micros {
+        return Err(invalid(
+            "monthly_cap_micros",
+            "must be at least one top-up (`amount_micros`)",
+        ));
+    }
+    if s.card.trim().is_empty() || s.card.len() > 128 {
+        return Err(invalid("card", "a card token of 1-128 characters"));
+    }
+    if s.enabled && gw.payments.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "payments_unconfigured",
+            "this gateway has no payment processor configured",
+        )
+        .field("enabled"));
+    }
+    let view = gw.store.set_auto_charge(ws, s).await?;
+    gw.billing_wake.notify_one();
+    Ok(Json(view))
+}
+
+/// Top up now. `Idempotency-Key` makes a retried request the same top-up. Answers 201
+/// (approved), 202 (the processor is unavailable; retried in the background) or 402
+/// (declined; recorded).
+#[utoipa::path(post, path = "/v1/billing/topups", tag = "billing", request_body = NewTopUp,
+    responses((status = 201, body = TopUpView), (status = 202, body = TopUpView), (status = 402, body = ErrorBody),
+        (status = 422, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn top_up(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let t: NewTopUp = parse_json(&body(b)?)?;
+    let currency = gw.store.balance(ws.clone()).await?.currency;
+    if let Err(e) = to_minor(t.amount_micros, &currency) {
+        return Err(invalid("amount_micros", e.to_string()));
+    }
+    if gw.payments.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "payments_unconfigured",
+            "this gateway has no payment processor configured",
+        ));
+    }
+    let id = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        Some(key) => format!(
+            "top_m_{}",
+            &hex::encode(Sha256::digest(format!("{ws}\n{key}")))[..32]
+        ),
+        None => format!("top_m_{}", uuid::Uuid::new_v4().simple()),
+    };
+    if let Err(why) = gw
+        .store
+        .create_topup(ws.clone(), id.clone(), t.amount_micros, t.card)
+        .await?
+    {
+        return Err(invalid("card", why));
+    }
+    gw.top_up_now(&id).await?;
+    let view = gw
+        .store
+        .topup(ws, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("top-up"))?;
+    Ok(match view.state.as_str() {
+        "approved" => (StatusCode::CREATED, Json(view)).into_response(),
+        "pending" => (StatusCode::ACCEPTED, Json(view)).into_response(),
+        _ => ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "card_declined",
+            format!(
+                "top-up {} was {}: {}",
+                view.id,
+                view.state,
+                view.detail
+                    .clone()
+                    .or(view.decline_code.clone())
+                    .unwrap_or_default()
+            ),
+        )
+        .field("card")
+        .into_response(),
+    })
+}
+
+#[utoipa::path(get, path = "/v1/billing/topups", tag = "billing",
+    responses((status = 200, body = Vec<TopUpView>)), security(("api_key" = [])))]
+pub async fn topups(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+) -> Result<Json<Vec<TopUpView>>, ApiError> {
+    Ok(Json(gw.store.topups(ws, 200).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatementQuery {
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1-500 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// The ledger statement: every entry on the workspace's accounts, oldest first.
+#[utoipa::path(get, path = "/v1/billing/ledger", tag = "billing", params(StatementQuery),
+    responses((status = 200, body = StatementPage), (status = 400, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn ledger(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    q: Result<Query<StatementQuery>, QueryRejection>,
+) -> Result<Json<StatementPage>, ApiError> {
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "limit is 1-500")
+                .field("limit"),
+        );
+    }
+    let after = match q.cursor {
+        Some(c) => Some(c.parse::<i64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "cursor is not one this API gave out",
+            )
+            .field("cursor")
+        })?),
+        None => None,
+    };
+    Ok(Json(gw.store.statement(ws, after, limit).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// Start (inclusive): RFC 3339 or `YYYY-MM-DD`; default the start of this month (UTC).
+    pub from: Option<String>,
+    /// End (exclusive): RFC 3339 or `YYYY-MM-DD`; default now.
+    pub to: Option<String>,
+}
+
+fn parse_time(field: &str, s: &str) -> Result<Millis, ApiError> {
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_string()
+    };
+    humantime::parse_rfc3339_weak(&full)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as Millis)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("`{s}` is not RFC 3339 or YYYY-MM-DD"),
+            )
+            .field(field)
+        })
+}
+
+fn range(q: UsageQuery) -> Result<(Millis, Millis), ApiError> {
+    let now = now_ms();
+    let month_start = format!("{}-01", crate::billing::wallet::month_of(now));
+    let from = parse_time("from", q.from.as_deref().unwrap_or(&month_start))?;
+    let to = match q.to {
+        Some(t) => parse_time("to", &t)?,
+        None => now + 1,
+    };
+    if to <= from {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`to` must be after `from`",
+        )
+        .field("to"));
+    }
+    Ok((from, to))
+}
+
+async fn usage_report(
+    gw: &Gateway,
+    ws: String,
+    q: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<UsageReport, ApiError> {
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let (from, to) = range(q)?;
+    Ok(gw.store.usage(ws, from, to).await?)
+}
+
+/// Charged sends grouped by day, channel, product and country, with counts and cost.
+#[utoipa::path(get, path = "/v1/billing/usage", tag = "billing", params(UsageQuery),
+    responses((status = 200, body = UsageReport), (status = 400, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn usage(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    q: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<Json<UsageReport>, ApiError> {
+    Ok(Json(usage_report(&gw, ws, q).await?))
+}
+
+/// Micro-units as an exact decimal: `-1234567` is `-1.234567`.
+pub fn decimal(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let m = micros.unsigned_abs();
+    format!("{sign}{}.{:06}", m / 1_000_000, m % 1_000_000)
+}
+
+/// The usage report as CSV, ending with a TOTAL row.
+#[utoipa::path(get, path = "/v1/billing/usage.csv", tag = "billing", params(UsageQuery),
+    responses((status = 200, content_type = "text/csv", body = String)), security(("api_key" = [])))]
+pub async fn usage_csv(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    q: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let r = usage_report(&gw, ws, q).await?;
+    let mut csv = format!(
+        "day,channel,product,country,count,units,cost_micros,cost_{}\n",
+        r.currency
+    );
+    for row in &r.rows {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            row.day,
+            row.channel,
+            row.product,
+            row.country,
+            row.count,
+            row.units,
+            row.cost_micros,
+            decimal(row.cost_micros)
+        ));
+    }
+    let units: i64 = r.rows.iter().map(|row| row.units).sum();
+    csv.push_str(&format!(
+        "TOTAL,,,,{},{},{},{}\n",
+        r.total_count,
+        units,
+        r.total_cost_micros,
+        decimal(r.total_cost_micros)
+    ));
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}
+
+/// What one message cost: each delivery's charge and its state.
+#[utoipa::path(get, path = "/v1/billing/messages/{id}", tag = "billing",
+    params(("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageCostView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn message_cost(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    Path(id): Path<String>,
+) -> Result<Json<MessageCostView>, ApiError> {
+    gw.store
+        .message_cost(ws, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("message"))
+}
+
+/// The prices that apply to this workspace: its own and the gateway's.
+#[utoipa::path(get, path = "/v1/billing/prices", tag = "billing",
+    responses((status = 200, body = Vec<PriceView>)), security(("api_key" = [])))]
+pub async fn prices(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+) -> Result<Json<Vec<PriceView>>, ApiError> {
+    Ok(Json(gw.store.prices(ws).await?))
+}
+
+/// Add a workspace price (it wins over the gateway's from its effective date).
+#[utoipa::path(post, path = "/v1/billing/prices", tag = "billing", request_body = PriceSpec,
+    responses((status = 201, body = Vec<PriceView>), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn add_price(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Vec<PriceView>>), ApiError> {
+    let mut spec: PriceSpec = parse_json(&body(b)?)?;
+    if let Some(v) = spec.validate().into_iter().next() {
+        return Err(invalid(&v.field, v.message));
+    }
+    if spec.effective_from.is_none() {
+        spec.effective_from = Some(crate::model::rfc3339(now_ms()));
+    }
+    gw.store.add_price(ws.clone(), spec).await?;
+    Ok((StatusCode::CREATED, Json(gw.store.prices(ws).await?)))
+}
+
+/// Delete a workspace price that has not taken effect yet.
+#[utoipa::path(delete, path = "/v1/billing/prices/{id}", tag = "billing",
+    params(("id" = i64, Path, description = "Price id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn delete_price(
+    State(gw): State<Arc<Gateway>>,
+    BillingWorkspace(ws): BillingWorkspace,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    match gw.store.delete_price(ws, id).await? {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err("in_effect") => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "price_in_effect",
+            "this price has taken effect and sends were charged by it; add a new price with a later effective date instead",
+        )),
+        Err(_) => Err(ApiError::not_found("workspace price")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(decimal(0), "0.000000");
+        assert_eq!(decimal(7_900), "0.007900");
+        assert_eq!(decimal(10_000_000), "10.000000");
+        assert_eq!(decimal(-1_234_567), "-1.234567");
+        assert_eq!(decimal(i64::MIN), "-9223372036854.775808");
+    }
+}

@@ -1,0 +1,244 @@
+//! The double-entry ledger: every movement of money is one transaction whose entries sum to
+//! zero, written once (triggers refuse UPDATE and DELETE) under an id that makes it
+//! idempotent. Balances are kept in step with the entries inside the same SQLite transaction,
+//! and each entry records the balance it left, so a statement needs no recomputation.
+//!
+//! Accounts are strings. A workspace owns four, which can never go below zero:
+//! - `{ws}:paid`: money the workspace paid in (top-ups);
+//! - `{ws}:credit`: this month's free credit;
+//! - `{ws}:held_paid` and `{ws}:held_credit`: money set aside for sends under way.
+//!
+//! The rest of the world is a handful of `world:*` accounts, which may go negative: that is
+//! where money comes from (`world:payments`, `world:credit_issued`, `world:adjustments`) and
+//! goes to (`world:revenue`, `world:credit_expired`).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::model::Millis;
+
+pub type Micros = i64;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LedgerError {
+    #[error("transaction {id} does not balance: its entries sum to {sum}")]
+    Unbalanced { id: String, sum: i128 },
+    #[error("transaction {id} would take {account} below zero")]
+    Negative { id: String, account: String },
+    #[error("transaction {id} has no entries")]
+    Empty { id: String },
+    #[error("ledger storage: {0}")]
+    Sql(String),
+}
+
+impl From<rusqlite::Error> for LedgerError {
+    fn from(e: rusqlite::Error) -> Self {
+        LedgerError::Sql(e.to_string())
+    }
+}
+
+/// The four accounts a workspace owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Paid,
+    Credit,
+    HeldPaid,
+    HeldCredit,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 4] = [
+        Bucket::Paid,
+        Bucket::Credit,
+        Bucket::HeldPaid,
+        Bucket::HeldCredit,
+    ];
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Bucket::Paid => "paid",
+            Bucket::Credit => "credit",
+            Bucket::HeldPaid => "held_paid",
+            Bucket::HeldCredit => "held_credit",
+        }
+    }
+}
+
+pub fn account(workspace: &str, bucket: Bucket) -> String {
+    format!("{workspace}:{}", bucket.suffix())
+}
+
+pub const PAYMENTS: &str = "world:payments";
+pub const REVENUE: &str = "world:revenue";
+pub const CREDIT_ISSUED: &str = "world:credit_issued";
+pub const CREDIT_EXPIRED: &str = "world:credit_expired";
+pub const ADJUSTMENTS: &str = "world:adjustments";
+
+fn is_world(account: &str) -> bool {
+    account.starts_with("world:")
+}
+
+/// One transaction to post.
+#[derive(Debug, Clone)]
+pub struct Txn {
+    /// The idempotency key: posting the same id twice posts it once.
+    pub id: String,
+    pub workspace_id: String,
+    /// `topup`, `grant`, `expire`, `hold`, `capture`, `release`, `adjust`.
+    pub kind: &'static str,
+    pub delivery_id: Option<String>,
+    pub memo: String,
+    pub at: Millis,
+    pub entries: Vec<(String, Micros)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posted {
+    New,
+    /// A transaction with this id was already posted; nothing changed.
+    AlreadyPosted,
+}
+
+pub fn balance(c: &Connection, account: &str) -> Result<Micros, LedgerError> {
+    Ok(
+        c.prepare_cached("SELECT balance FROM balances WHERE account = ?1")?
+            .query_row([account], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+    )
+}
+
+pub fn exists(c: &Connection, id: &str) -> Result<bool, LedgerError> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM ledger_transactions WHERE id = ?1")?
+            .exists([id])?,
+    )
+}
+
+/// Post a transaction atomically: all of it, or (on any error) none of it.
+pub fn post(c: &Connection, txn: &Txn) -> Result<Posted, LedgerError> {
+    if txn.entries.is_empty() {
+        return Err(LedgerError::Empty { id: txn.id.clone() });
+    }
+    let sum: i128 = txn.entries.iter().map(|(_, a)| *a as i128).sum();
+    if sum != 0 {
+        return Err(LedgerError::Unbalanced {
+            id: txn.id.clone(),
+            sum,
+        });
+    }
+    if exists(c, &txn.id)? {
+        return Ok(Posted::AlreadyPosted);
+    }
+    // A savepoint of its own: a refused entry undoes the entries before it, and only them.
+    c.prepare_cached("SAVEPOINT ledger_post")?.execute([])?;
+    match post_entries(c, txn) {
+        Ok(()) => {
+            c.prepare_cached("RELEASE ledger_post")?.execute([])?;
+            Ok(Posted::New)
+        }
+        Err(e) => {
+            c.prepare_cached("ROLLBACK TO ledger_post")?.execute([])?;
+            c.prepare_cached("RELEASE ledger_post")?.execute([])?;
+            Err(e)
+        }
+    }
+}
+
+fn post_entries(c: &Connection, txn: &Txn) -> Result<(), LedgerError> {
+    c.prepare_cached(
+        "INSERT INTO ledger_transactions (id, workspace_id, kind, delivery_id, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![txn.id, txn.workspace_id, txn.kind, txn.delivery_id, txn.memo, txn.at])?;
+    for (account, amount) in txn.entries.iter().filter(|(_, a)| *a != 0) {
+        let after: Micros = c
+            .prepare_cached(
+                "INSERT INTO balances (account, workspace_id, balance) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance
+                 RETURNING balance",
+            )?
+            .query_row(
+                params![account, owner(account, &txn.workspace_id), amount],
+                |r| r.get(0),
+            )?;
+        if after < 0 && !is_world(account) {
+            return Err(LedgerError::Negative {
+                id: txn.id.clone(),
+                account: account.clone(),
+            });
+        }
+        c.prepare_cached(
+            "INSERT INTO ledger_entries (txn_id, workspace_id, account, amount, balance_after, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![txn.id, txn.workspace_id, account, amount, after, txn.at])?;
+    }
+    Ok(())
+}
+
+/// World accounts are shared; every other account belongs to the workspace in its name.
+fn owner<'a>(account: &'a str, workspace: &'a str) -> &'a str {
+    if is_world(account) {
+        ""
+    } else {
+        account
+            .rsplit_once(':')
+            .map(|(ws, _)| ws)
+            .unwrap_or(workspace)
+    }
+}
+
+/// What an audit checks: balances recomputed from the entries alone, the kept balances, and
+/// whether every transaction balances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// `(account, balance from entries, kept balance)` where the two differ.
+    pub mismatched: Vec<(String, Micros, Micros)>,
+    /// Transactions whose entries do not sum to zero.
+    pub unbalanced: Vec<String>,
+    /// Workspace accounts below zero.
+    pub negative: Vec<String>,
+    /// The sum of every entry ever posted (zero in a sound ledger).
+    pub total: i128,
+}
+
+impl Audit {
+    pub fn is_sound(&self) -> bool {
+        self.mismatched.is_empty()
+            && self.unbalanced.is_empty()
+            && self.negative.is_empty()
+            && self.total == 0
+    }
+}
+
+/// Replay the entries and compare with the kept balances.
+pub fn audit(c: &Connection) -> Result<Audit, LedgerError> {
+    let mismatched = c
+        .prepare(
+            "SELECT account, replayed, kept FROM (
+                SELECT b.account, COALESCE((SELECT SUM(amount) FROM ledger_entries e WHERE e.account = b.account), 0) AS replayed,
+                       b.balance AS kept FROM balances b
+             ) WHERE replayed != kept
+             UNION ALL
+             SELECT account, SUM(amount), 0 FROM ledger_entries WHERE account NOT IN (SELECT account FROM balances) GROUP BY account",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let unbalanced = c
+        .prepare("SELECT txn_id FROM ledger_entries GROUP BY txn_id HAVING SUM(amount) != 0")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let negative = c
+        .prepare("SELECT account FROM balances WHERE balance < 0 AND account NOT LIKE 'world:%'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total: i64 = c.query_row(
+        "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Audit {
+        mismatched,
+        unbalanced,
+        negative,
+        total: total as i128,
+    })
+}

@@ -1,0 +1,88 @@
+//! The SMS wallet: every text the gateway sends is paid for from a prepaid wallet, exactly.
+//!
+//! - [`ledger`]: double-entry, append-only, idempotent transactions in integer micro-units,
+//!   balances kept in step in the same SQLite transaction, and an audit that replays them.
+//! - [`prices`]: the price table (channel, product, country, effective date) that turns a
+//!   plugin's quote into a cost.
+//! - [`wallet`]: holds at dispatch, capture on acceptance, release on failure, the monthly
+//!   free credit, adjustments.
+//! - [`topups`] and [`payments`]: manual and automatic top-ups through a card processor.
+//!
+//! The path of a charge: intake quotes the product and units; the dispatcher's claim holds the
+//! cost (or refuses the send with `insufficient_funds`) in the same commit that leases the
+//! delivery; the outcome's commit captures or releases it. A crash anywhere leaves the hold
+//! with its delivery, and the retried send settles it once.
+
+pub mod ledger;
+pub mod payments;
+pub mod prices;
+pub mod topups;
+pub mod views;
+pub mod wallet;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Gateway;
+use crate::store::StoreError;
+use payments::PaymentError;
+
+const LOOP: Duration = Duration::from_millis(200);
+
+impl Gateway {
+    /// Charge one claimed top-up and record the result.
+    async fn charge_topup(&self, topup: topups::TopUp) -> Result<(), StoreError> {
+        let outcome = match (&self.payments, topups::request_for(&topup)) {
+            (_, Err(e)) => Err(e),
+            (None, _) => Err(PaymentError::Rejected(
+                "no payment processor is configured".into(),
+            )),
+            (Some(p), Ok(req)) => p.charge(req).await,
+        };
+        if let Err(e) = &outcome {
+            tracing::warn!(topup = %topup.id, error = %e, "top-up charge did not go through");
+        }
+        self.store.record_topup(topup, outcome).await
+    }
+
+    /// Charge a manual top-up now, while its request waits. A passing processor failure
+    /// leaves it pending for the background loop.
+    pub async fn top_up_now(&self, id: &str) -> Result<(), StoreError> {
+        if let Some(topup) = self.store.claim_topup(id.into()).await? {
+            self.charge_topup(topup).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Charges pending top-ups (auto-charge queues them in the hold's commit) and rolls wallets
+/// over at month boundaries.
+pub async fn run(gw: Arc<Gateway>) {
+    let mut month = String::new();
+    loop {
+        let now_month = wallet::month_of(crate::model::now_ms());
+        if now_month != month {
+            match gw.store.roll_months().await {
+                Ok(_) => month = now_month,
+                Err(e) => tracing::error!(error = %e, "monthly credit roll-over failed"),
+            }
+        }
+        match gw.store.claim_due_topups(16).await {
+            Ok(due) => {
+                for topup in due {
+                    if let Err(e) = gw.charge_topup(topup).await {
+                        tracing::error!(error = %e, "recording a top-up failed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "claiming top-ups failed"),
+        }
+        tokio::select! {
+            _ = gw.billing_wake.notified() => {}
+            _ = tokio::time::sleep(LOOP) => {}
+        }
+    }
+}
