@@ -15,3 +15,4 @@ mod resend;
 mod routing;
 mod sms;
 mod support;
+mod wallet;

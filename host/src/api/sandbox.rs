@@ -89,8 +89,11 @@ pub async fn get_clock(Workspace(_ws): Workspace) -> Json<ClockView> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WalletChange {
-    /// The paid balance to have, in micro-units (set through one adjustment entry).
+    /// The paid balance to have, in micro-units (set through an adjustment entry).
     pub paid_micros: i64,
+    /// The free credit to have this month, if given.
+    #[serde(default)]
+    pub credit_micros: Option<i64>,
 }
 
 /// Sandbox only: set the workspace's paid balance, for trying low-balance behaviour.
@@ -100,15 +103,18 @@ pub async fn set_wallet(
     body: Bytes,
 ) -> Result<Json<crate::billing::views::BalanceView>, ApiError> {
     let change: WalletChange = parse_json(&body)?;
-    if change.paid_micros < 0 {
+    if change.paid_micros < 0 || change.credit_micros.is_some_and(|c| c < 0) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
-            "paid_micros must not be negative",
+            "balances must not be negative",
         )
         .field("paid_micros"));
     }
-    Ok(Json(
-        gw.store.set_paid_balance(ws, change.paid_micros).await?,
-    ))
+    let view = gw
+        .store
+        .set_sandbox_balances(ws, change.paid_micros, change.credit_micros)
+        .await?;
+    gw.billing_wake.notify_one();
+    Ok(Json(view))
 }

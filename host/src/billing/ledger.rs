@@ -83,7 +83,7 @@ pub struct Txn {
     /// The idempotency key: posting the same id twice posts it once.
     pub id: String,
     pub workspace_id: String,
-    /// `topup`, `grant`, `expire`, `hold`, `capture`, `release`, `adjust`.
+    /// `topup`, `grant`, `expire`, `hold`, `capture`, `release`, `refund`, `adjust`.
     pub kind: &'static str,
     pub delivery_id: Option<String>,
     pub memo: String,
@@ -169,7 +169,7 @@ fn post_entries(c: &Connection, txn: &Txn) -> Result<(), LedgerError> {
         c.prepare_cached(
             "INSERT INTO ledger_entries (txn_id, workspace_id, account, amount, balance_after, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![txn.id, txn.workspace_id, account, amount, after, txn.at])?;
+        .execute(params![txn.id, owner(account, &txn.workspace_id), account, amount, after, txn.at])?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! - no workspace account is below zero;
 //! - replaying the entries gives exactly the kept balances;
 //! - the held accounts equal the holds still open;
+//! - revenue equals what was captured and not refunded;
 //! - repeating a step that has an idempotency key changes nothing.
 
 use proptest::prelude::*;
@@ -39,6 +40,9 @@ enum Op {
     Release {
         delivery: u8,
     },
+    Refund {
+        delivery: u8,
+    },
     Plan {
         ws: usize,
         paid: bool,
@@ -68,6 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (0..40u8).prop_map(|delivery| Op::Capture { delivery }),
         (0..40u8).prop_map(|delivery| Op::Release { delivery }),
+        (0..40u8).prop_map(|delivery| Op::Refund { delivery }),
         (0..2usize, any::<bool>()).prop_map(|(ws, paid)| Op::Plan { ws, paid }),
         (1..40i64).prop_map(Op::Days),
         (0..2usize, 0..20_000_000i64, 1..2_000u32, 1..5i64).prop_map(
@@ -145,6 +150,7 @@ impl World {
             Op::Release { delivery } => {
                 wallet::release(c, &format!("dlv_{delivery}"), now).unwrap()
             }
+            Op::Refund { delivery } => wallet::refund(c, &format!("dlv_{delivery}"), now).unwrap(),
             Op::Plan { ws, paid } => {
                 wallet::set_plan(c, WORKSPACES[ws], if paid { "paid" } else { "free" }, now)
                     .unwrap()
@@ -206,6 +212,11 @@ impl World {
     fn check(&self) {
         let audit = ledger::audit(&self.c).unwrap();
         assert!(audit.is_sound(), "{audit:?}");
+        let captured: i64 = self
+            .c
+            .query_row("SELECT COALESCE(SUM(credit_amount + paid_amount), 0) FROM holds WHERE state = 'captured'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ledger::balance(&self.c, ledger::REVENUE).unwrap(), captured);
         for ws in WORKSPACES {
             for bucket in Bucket::ALL {
                 assert!(ledger::balance(&self.c, &account(ws, bucket)).unwrap() >= 0);
@@ -249,7 +260,7 @@ proptest! {
             w.apply(op);
             w.check();
             // Holds, captures and releases are idempotent by delivery.
-            if matches!(op, Op::Hold { .. } | Op::Capture { .. } | Op::Release { .. }) {
+            if matches!(op, Op::Hold { .. } | Op::Capture { .. } | Op::Release { .. } | Op::Refund { .. }) {
                 let before = w.snapshot();
                 w.apply(op);
                 prop_assert_eq!(before, w.snapshot());

@@ -106,7 +106,7 @@ pub struct TopUpView {
 pub struct StatementEntry {
     pub seq: i64,
     pub transaction: String,
-    /// `topup`, `grant`, `expire`, `hold`, `capture`, `release`, `adjust`.
+    /// `topup`, `grant`, `expire`, `hold`, `capture`, `release`, `refund`, `adjust`.
     pub kind: String,
     /// `paid`, `credit`, `held_paid` or `held_credit`.
     pub account: String,

@@ -312,6 +312,48 @@ fn settle(
     Ok(())
 }
 
+/// The provider accepted the send and then reported it failed: the captured money goes
+/// back, as a release would have (expired-month credit expires). Idempotent by delivery.
+pub fn refund(c: &Connection, delivery_id: &str, now: Millis) -> Result<(), WalletError> {
+    let row: Option<(String, Micros, Micros, String)> = c
+        .prepare_cached("SELECT workspace_id, credit_amount, paid_amount, month FROM holds WHERE delivery_id = ?1 AND state = 'captured'")?
+        .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((ws, credit, paid, month)) = row else {
+        return Ok(());
+    };
+    let credit_to = if month_of(now) != month {
+        ledger::CREDIT_EXPIRED.to_string()
+    } else {
+        account(&ws, Bucket::Credit)
+    };
+    let posted = ledger::post(
+        c,
+        &Txn {
+            id: format!("refund:{delivery_id}"),
+            workspace_id: ws.clone(),
+            kind: "refund",
+            delivery_id: Some(delivery_id.into()),
+            memo: "accepted, then reported failed by the provider".into(),
+            at: now,
+            entries: vec![
+                (ledger::REVENUE.into(), -(credit + paid)),
+                (credit_to, credit),
+                (account(&ws, Bucket::Paid), paid),
+            ],
+        },
+    )?;
+    if posted == Posted::New {
+        c.prepare_cached(
+            "UPDATE holds SET state = 'refunded', settled_at = ?2 WHERE delivery_id = ?1",
+        )?
+        .execute(params![delivery_id, now])?;
+        c.prepare_cached("UPDATE deliveries SET cost = NULL WHERE id = ?1")?
+            .execute([delivery_id])?;
+    }
+    Ok(())
+}
+
 /// Money in or out by hand (sandbox set-up, operator corrections): `world:adjustments` pays.
 pub fn adjust(
     c: &Connection,

@@ -82,8 +82,8 @@ pub struct DeliveryCost {
     pub unit_price_micros: i64,
     pub units: u32,
     pub currency: String,
-    /// `held` (sending), `captured` (the provider accepted it: charged) or `released`
-    /// (never sent: nothing charged).
+    /// `held` (sending), `captured` (the provider accepted it: charged), `released` (never
+    /// sent: nothing charged) or `refunded` (accepted, then reported failed: given back).
     pub state: String,
     /// How much of it came from the monthly free credit, and how much from the paid balance.
     pub from_credit_micros: i64,

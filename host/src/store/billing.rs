@@ -268,20 +268,43 @@ impl Store {
         .await
     }
 
-    /// The paid balance becomes `target` through one adjustment (sandbox set-up).
-    pub async fn set_paid_balance(
+    /// The paid balance (and, if given, the credit) become these through adjustments
+    /// (sandbox set-up: trying low-balance behaviour).
+    pub async fn set_sandbox_balances(
         &self,
         ws: String,
-        target: Micros,
+        paid: Micros,
+        credit: Option<Micros>,
     ) -> Result<BalanceView, StoreError> {
         self.write(move |t| {
             let now = now_ms();
             wallet::ensure_month(t, &ws, now)?;
-            let delta = target - ledger::balance(t, &account(&ws, Bucket::Paid))?;
+            let delta = paid - ledger::balance(t, &account(&ws, Bucket::Paid))?;
             if delta != 0 {
                 let id = format!("adjust:{ws}:{}", uuid::Uuid::new_v4().simple());
                 wallet::adjust(t, &ws, &id, delta, "sandbox: set the paid balance", now)?;
             }
+            if let Some(credit) = credit {
+                let delta = credit - ledger::balance(t, &account(&ws, Bucket::Credit))?;
+                if delta != 0 {
+                    ledger::post(
+                        t,
+                        &ledger::Txn {
+                            id: format!("adjust:{ws}:{}", uuid::Uuid::new_v4().simple()),
+                            workspace_id: ws.clone(),
+                            kind: "adjust",
+                            delivery_id: None,
+                            memo: "sandbox: set the credit".into(),
+                            at: now,
+                            entries: vec![
+                                (ledger::CREDIT_ISSUED.into(), -delta),
+                                (account(&ws, Bucket::Credit), delta),
+                            ],
+                        },
+                    )?;
+                }
+            }
+            topups::maybe_auto_charge(t, &ws, now)?;
             balance_view(t, &ws)
         })
         .await

@@ -384,6 +384,10 @@ pub(super) fn apply_to_delivery(
         t.prepare_cached("UPDATE deliveries SET failure_reason = ?2, failure_code = ?3, failure_detail = ?4, failure_retryable = 0, failed_at = ?5 WHERE id = ?1")?
             .execute(params![delivery_id, reason.as_str(), code, text, e.at])?;
     }
+    if e.status == Status::Failed {
+        // Accepted, then reported failed: what was captured goes back.
+        wallet::refund(t, &delivery_id, now_ms())?;
+    }
     insert_event(
         t,
         &delivery_id,
