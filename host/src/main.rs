@@ -61,6 +61,14 @@ struct ServeArgs {
     /// Routing policies every workspace can use: a JSON array of policies.
     #[arg(long, env = "SWITCHBOARD_POLICIES")]
     policies: Option<PathBuf>,
+    /// The price table every workspace starts from: a JSON array of prices (default: the
+    /// built-in list).
+    #[arg(long, env = "SWITCHBOARD_PRICES")]
+    prices: Option<PathBuf>,
+    /// The card processor for wallet top-ups (Stripe Charges API format). Its secret key is
+    /// read from SWITCHBOARD_PAYMENTS_KEY only, so it never shows in a process list.
+    #[arg(long, env = "SWITCHBOARD_PAYMENTS_URL")]
+    payments_url: Option<String>,
     /// First retry delay; later ones double, with full jitter.
     #[arg(long, default_value_t = 1000)]
     retry_base_ms: u64,
@@ -112,6 +120,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.sandbox_url = args.sandbox_url;
     config.plugins_dir = args.plugins_dir;
     config.policies_file = args.policies;
+    config.prices_file = args.prices;
+    config.payments_url = args.payments_url;
+    config.payments_key = std::env::var("SWITCHBOARD_PAYMENTS_KEY").ok();
     config.dispatch.retry.base = Duration::from_millis(args.retry_base_ms);
     config.dispatch.retry.max_attempts = args.max_attempts.max(1);
     config.dispatch.max_in_flight = args.max_in_flight.max(1);

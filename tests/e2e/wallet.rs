@@ -593,3 +593,60 @@ async fn in_a_first_of_group_only_the_leg_that_was_sent_is_charged() {
     assert_eq!(cost["deliveries"].as_array().unwrap().len(), 1, "{cost:#}");
     assert_eq!(cost["charged_micros"], 6_500, "AlimTalk only: {cost:#}");
 }
+
+#[tokio::test]
+async fn prices_come_from_a_config_file_with_effective_dates() {
+    let dir = fresh_dir("wallet-price-file");
+    let file = dir.join("prices.json");
+    std::fs::write(
+        &file,
+        json!([
+            {"channel": "sms", "product": "sms", "country": "US", "unit_price_micros": 1_234},
+            {"channel": "sms", "product": "sms", "country": "US", "unit_price_micros": 9_999,
+             "effective_from": "2099-01-01T00:00:00Z"}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let gw = Gateway::start_in(&dir, &listen, &["--prices", file.to_str().unwrap()]);
+    let (_, p) = gw
+        .post_json(
+            "/v1/messages/preview",
+            &json!({"channel": "sms", "to": {"phone": "+14155550104"}, "content": {"text": "hi"}}),
+        )
+        .await;
+    assert_eq!(
+        p["cost"]["cost_micros"], 1_234,
+        "the 2099 price is not in effect yet: {p}"
+    );
+    let prices = Billing::of(&gw).get("/v1/billing/prices").await;
+    assert!(
+        prices
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["source"] == "config"),
+        "{prices:#}"
+    );
+    drop(gw);
+
+    std::fs::write(
+        &file,
+        json!([{"channel": "sms", "product": "sms", "country": "USA", "unit_price_micros": 1}])
+            .to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::support::bin())
+        .args(["serve", "--sandbox", "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--prices")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[0].country"), "{stderr}");
+}
