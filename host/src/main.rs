@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the provider simulators on their own.
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8025")]
@@ -95,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Sandbox { listen } => {
             let handle =
                 switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default())
