@@ -38,6 +38,17 @@ pub(super) fn delivery_cost(
     .optional()?)
 }
 
+/// The wallet's currency, read-only (a workspace that never had a wallet reads as USD, the
+/// currency its wallet will be created in).
+fn currency(c: &Connection, ws: &str) -> Result<String, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT currency FROM wallets WHERE workspace_id = ?1")?
+            .query_row([ws], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| "usd".into()),
+    )
+}
+
 /// The first millisecond of the month after `at` (UTC).
 fn next_month_start(at: Millis) -> Option<Millis> {
     let m = month_of(at);
@@ -357,11 +368,7 @@ impl Store {
         to: Millis,
     ) -> Result<UsageReport, StoreError> {
         self.read(move |c| {
-            let currency: String = c
-                .prepare_cached("SELECT currency FROM wallets WHERE workspace_id = ?1")?
-                .query_row([&ws], |r| r.get(0))
-                .optional()?
-                .unwrap_or_else(|| "usd".into());
+            let currency = currency(c, &ws)?;
             let rows: Vec<UsageRow> = c
                 .prepare_cached(
                     "SELECT date(settled_at / 1000, 'unixepoch') AS day, channel, product, country,
@@ -403,11 +410,7 @@ impl Store {
             if !exists {
                 return Ok(None);
             }
-            let currency: String = c
-                .prepare_cached("SELECT currency FROM wallets WHERE workspace_id = ?1")?
-                .query_row([&ws], |r| r.get(0))
-                .optional()?
-                .unwrap_or_else(|| "usd".into());
+            let currency = currency(c, &ws)?;
             let deliveries: Vec<DeliveryCharge> = c
                 .prepare_cached(
                     "SELECT delivery_id, channel, product, country, units, unit_price, credit_amount + paid_amount, state
@@ -448,11 +451,7 @@ impl Store {
         units: u32,
     ) -> Result<Option<CostQuote>, StoreError> {
         self.read(move |c| {
-            let currency: String = c
-                .prepare_cached("SELECT currency FROM wallets WHERE workspace_id = ?1")?
-                .query_row([&ws], |r| r.get(0))
-                .optional()?
-                .unwrap_or_else(|| "usd".into());
+            let currency = currency(c, &ws)?;
             let Some((_, unit)) =
                 prices::lookup(c, &ws, &channel, &product, &country, &currency, now_ms())?
             else {
