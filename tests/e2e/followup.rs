@@ -104,7 +104,8 @@ async fn a_customer_silent_for_4_29_is_online_and_at_4_31_gets_the_unseen_reply(
     // The deadline is 4 min 30 s after the page view, which happened between `before` and
     // `after`; the clock is set against those bounds so real time spent cannot blur them.
     gw.set_clock(before + 269_000 - wall_ms()).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Long enough for the presence loop (100 ms) to look at 4:29, short of 4:30.
+    tokio::time::sleep(Duration::from_millis(250)).await;
     let conv = conversation(&gw, &c).await;
     assert_eq!(conv["presence"], "online", "{conv:#}");
     assert!(conv["messages"][1].get("follow_up").is_none(), "{conv:#}");
