@@ -629,3 +629,35 @@ async fn policies_come_from_a_config_file_which_is_validated_at_start() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_subject_for_email_does_not_stop_the_sms_leg_outside_korea() {
+    let gw = Gateway::start("route-subject", &[]);
+    let policy = json!({"name": "inline", "steps": [
+        {"send": {"parallel": [{"channel": "sms"}, {"channel": "email"}]}, "until": "accepted", "timeout_ms": 60000},
+    ]});
+    let id = gw.send(&json!({"policy": policy, "to": {"phone": "+14155550177", "email": "subject@example.com"},
+        "content": {"subject": "Your order", "text": "It shipped"}})).await;
+    let msg = wait_until(&gw, &id, "both sent", |m| {
+        m["deliveries"].as_array().is_some_and(|d| d.len() == 2)
+            && m["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["status"] != "queued" && d["status"] != "sending")
+    })
+    .await;
+    assert_eq!(channel_state(&msg, 0, "sms"), "succeeded", "{msg:#}");
+    let sms = crate::support::sim_messages_to(&gw.sim, "+14155550177").await;
+    assert_eq!(sms.len(), 1);
+    assert!(
+        !sms[0].to_string().contains("Your order"),
+        "no subject on a US SMS: {:#}",
+        sms[0]
+    );
+    let emails = gw.sim_get("/_sandbox/email/messages").await;
+    assert!(
+        emails.to_string().contains("Your order"),
+        "the email keeps it"
+    );
+}

@@ -31,6 +31,9 @@ struct ChannelPlan {
     country: Option<String>,
     address: Option<AddressKey>,
     skip: Option<(String, String)>,
+    /// The channel cannot carry the subject to this recipient (SMS outside Korea): it is sent
+    /// without it rather than skipped, since the subject is there for other channels.
+    drop_subject: bool,
 }
 
 fn skipped(reason: &str, detail: String) -> ChannelPlan {
@@ -42,6 +45,7 @@ fn skipped(reason: &str, detail: String) -> ChannelPlan {
         country: None,
         address: None,
         skip: Some((reason.into(), detail)),
+        drop_subject: false,
     }
 }
 
@@ -114,6 +118,7 @@ impl Gateway {
                         country: plan.country,
                         address: plan.address,
                         skip: plan.skip,
+                        drop_subject: plan.drop_subject,
                     });
                 }
             }
@@ -173,7 +178,16 @@ impl Gateway {
         single.channel = channel.to_string();
         single.policy = None;
         single.connection = Some(conn.id.clone());
-        let a = self.assess(workspace, single).await?;
+        let mut a = self.assess(workspace, single.clone()).await?;
+        let mut drop_subject = false;
+        if !a.violations.is_empty()
+            && single.content.subject.is_some()
+            && a.violations.iter().all(|v| v.field == "content.subject")
+        {
+            single.content.subject = None;
+            a = self.assess(workspace, single).await?;
+            drop_subject = true;
+        }
         if let Some(dead) = a.violations.iter().find(|v| v.code == "recipient_invalid") {
             return Ok(skipped("no_address", dead.message.clone()));
         }
@@ -197,6 +211,7 @@ impl Gateway {
                 .or_else(|| request.to.country.clone()),
             address: Some(address),
             skip: None,
+            drop_subject,
         })
     }
 

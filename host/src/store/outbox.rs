@@ -150,8 +150,17 @@ impl Store {
                 }
                 let mut request: NewMessage =
                     serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                // A routed message has no channel of its own: each delivery is on one.
+                // A routed message has no channel of its own: each delivery is on one, with
+                // the content planning decided for it.
                 request.channel = channel;
+                let drop_subject: bool = t
+                    .prepare_cached("SELECT drop_subject FROM route_entries WHERE message_id = ?1 AND delivery_id = ?2")?
+                    .query_row([&message_id, &delivery_id], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(false);
+                if drop_subject {
+                    request.content.subject = None;
+                }
                 jobs.push(Job {
                     delivery_id,
                     message_id,

@@ -40,6 +40,8 @@ pub struct PlannedEntry {
     /// Why this channel will not be used: `no_connection`, `no_address`, `opted_out`,
     /// `invalid_format`.
     pub skip: Option<(String, String)>,
+    /// Send without the subject (the channel cannot carry it to this recipient).
+    pub drop_subject: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -97,13 +99,13 @@ impl Store {
             for e in &m.entries {
                 t.prepare_cached(
                     "INSERT INTO route_entries (message_id, step, lane, position, channel, connection_id, product, units, encoding,
-                        country, address_kind, address, skip_reason, skip_detail, state)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'waiting')",
+                        country, address_kind, address, skip_reason, skip_detail, state, drop_subject)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'waiting', ?15)",
                 )?
                 .execute(params![
                     m.id, e.step, e.lane, e.position, e.channel, e.connection_id, e.product, e.units, e.encoding, e.country,
                     e.address.as_ref().map(|a| a.kind.clone()), e.address.as_ref().map(|a| a.address.clone()),
-                    e.skip.as_ref().map(|s| s.0.clone()), e.skip.as_ref().map(|s| s.1.clone()),
+                    e.skip.as_ref().map(|s| s.0.clone()), e.skip.as_ref().map(|s| s.1.clone()), e.drop_subject,
                 ])?;
             }
             start_step(t, &m.id, &m.policy, 0, now)?;

@@ -354,7 +354,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX topups_pending ON topups(next_attempt_at) WHERE state = 'pending';
     CREATE INDEX topups_ws ON topups(workspace_id, created_at);
     ALTER TABLE deliveries ADD COLUMN cost INTEGER;
-    ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT 'full';",
+    ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT 'full';
+    ALTER TABLE route_entries ADD COLUMN drop_subject INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
