@@ -71,6 +71,8 @@ pub enum StartError {
     Policies(String),
     #[error("prices: {0}")]
     Prices(String),
+    #[error("payments: {0}")]
+    Payments(String),
     #[error("sandbox: {0}")]
     Sandbox(String),
 }
@@ -192,17 +194,26 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         sandbox_url = Some(setup.base_url);
     }
 
-    let payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>> =
-        match (&config.payments_url, &config.payments_key, &sandbox_url) {
-            (Some(url), Some(key), _) => Some(Arc::new(
-                crate::billing::payments::StripeCharges::new(url, key),
-            )),
-            (None, _, Some(sim)) => Some(Arc::new(crate::billing::payments::StripeCharges::new(
-                sim,
-                switchboard_sandbox::SANDBOX_PAYMENTS_SECRET_KEY,
-            ))),
-            _ => None,
-        };
+    use crate::billing::payments::{PaymentProcessor, StripeCharges};
+    let processor = match (&config.payments_url, &config.payments_key, &sandbox_url) {
+        (Some(url), Some(key), _) => Some(StripeCharges::new(url, key)),
+        (Some(_), None, _) => {
+            return Err(StartError::Payments(
+                "--payments-url needs SWITCHBOARD_PAYMENTS_KEY".into(),
+            ));
+        }
+        (None, _, Some(sim)) => Some(StripeCharges::new(
+            sim,
+            switchboard_sandbox::SANDBOX_PAYMENTS_SECRET_KEY,
+        )),
+        (None, _, None) => None,
+    };
+    let payments: Option<Arc<dyn PaymentProcessor>> = match processor {
+        Some(p) => Some(Arc::new(
+            p.map_err(|e| StartError::Payments(e.to_string()))?,
+        )),
+        None => None,
+    };
 
     let connections = Arc::new(Connections::default());
     connections.reload(&store, &public_url).await?;

@@ -69,7 +69,7 @@ pub async fn set_auto_charge(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
     let s: AutoChargeSettings = parse_json(&body(b)?)?;
-    let currency = gw.store.balance(ws.clone()).await?.currency;
+    let currency = gw.store.wallet_currency(ws.clone()).await?;
     if s.threshold_micros < 0 {
         return Err(invalid("threshold_micros", "must not be negative"));
     }
@@ -98,12 +98,12 @@ pub async fn set_auto_charge(
     Ok(Json(view))
 }
 
-/// Top up now. `Idempotency-Key` makes a retried request the same top-up. Answers 201
-/// (approved), 202 (the processor is unavailable; retried in the background) or 402
-/// (declined; recorded).
+/// Top up now. `Idempotency-Key` makes a retried request the same top-up (reusing it for
+/// a different amount or card is a 409). Answers 201 (approved), 202 (the processor is
+/// unavailable; retried in the background) or 402 (declined; recorded).
 #[utoipa::path(post, path = "/v1/billing/topups", tag = "billing", request_body = NewTopUp,
     responses((status = 201, body = TopUpView), (status = 202, body = TopUpView), (status = 402, body = ErrorBody),
-        (status = 422, body = ErrorBody)), security(("api_key" = [])))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn top_up(
     State(gw): State<Arc<Gateway>>,
     BillingWorkspace(ws): BillingWorkspace,
@@ -111,7 +111,7 @@ pub async fn top_up(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let t: NewTopUp = parse_json(&body(b)?)?;
-    let currency = gw.store.balance(ws.clone()).await?.currency;
+    let currency = gw.store.wallet_currency(ws.clone()).await?;
     if let Err(e) = to_minor(t.amount_micros, &currency) {
         return Err(invalid("amount_micros", e.to_string()));
     }
@@ -129,12 +129,18 @@ pub async fn top_up(
         ),
         None => format!("top_m_{}", uuid::Uuid::new_v4().simple()),
     };
-    if let Err(why) = gw
+    match gw
         .store
         .create_topup(ws.clone(), id.clone(), t.amount_micros, t.card)
         .await?
     {
-        return Err(invalid("card", why));
+        Ok(()) => {}
+        Err(("card", why)) => return Err(invalid("card", why)),
+        Err((field, why)) => {
+            return Err(
+                ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", why).field(field),
+            );
+        }
     }
     gw.top_up_now(&id).await?;
     let view = gw

@@ -78,16 +78,22 @@ pub struct StripeCharges {
 }
 
 impl StripeCharges {
-    pub fn new(base_url: impl Into<String>, secret_key: impl Into<String>) -> StripeCharges {
-        StripeCharges {
+    /// Fails only if the HTTP client cannot be built (no TLS backend): better to refuse to
+    /// start than to charge cards without a timeout.
+    pub fn new(
+        base_url: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Result<StripeCharges, PaymentError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| PaymentError::Rejected(format!("cannot build the HTTP client: {e}")))?;
+        Ok(StripeCharges {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             secret_key: secret_key.into(),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
-        }
+            client,
+        })
     }
 
     async fn post(&self, req: ChargeRequest) -> Result<ChargeOutcome, PaymentError> {
@@ -108,17 +114,34 @@ impl StripeCharges {
             .await
             .map_err(|e| PaymentError::Transient(e.without_url().to_string()))?;
         let status = resp.status();
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        // An unreadable answer is not a decline: the card may have been charged. Asking
+        // again with the same idempotency key replays the processor's answer.
+        let body: serde_json::Value = resp.json().await.map_err(|e| {
+            PaymentError::Transient(format!(
+                "HTTP {status} with an unreadable body: {}",
+                e.without_url()
+            ))
+        })?;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
         match status.as_u16() {
-            200..=299 if body["status"] == "succeeded" => Ok(ChargeOutcome::Approved {
-                charge_id: text(&body["id"]),
-            }),
-            200..=299 => Ok(ChargeOutcome::Declined {
-                code: text(&body["failure_code"]),
-                message: format!("charge status `{}`", text(&body["status"])),
-                charge_id: body["id"].as_str().map(String::from),
-            }),
+            200..=299 => match body["status"].as_str() {
+                Some("succeeded") => Ok(ChargeOutcome::Approved {
+                    charge_id: text(&body["id"]),
+                }),
+                Some("failed") => Ok(ChargeOutcome::Declined {
+                    code: body["failure_code"]
+                        .as_str()
+                        .unwrap_or("card_declined")
+                        .to_string(),
+                    message: text(&body["failure_message"]),
+                    charge_id: body["id"].as_str().map(String::from),
+                }),
+                // `pending` (or anything new): not settled yet; ask again later.
+                other => Err(PaymentError::Transient(format!(
+                    "charge {} is {other:?}",
+                    text(&body["id"])
+                ))),
+            },
             402 => {
                 let e = &body["error"];
                 let code = e["decline_code"]

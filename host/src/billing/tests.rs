@@ -372,3 +372,29 @@ fn monthly_credit_is_granted_spent_first_and_expires() {
     );
     assert!(ledger::audit(&c).unwrap().is_sound());
 }
+
+#[test]
+fn a_capped_auto_charge_resumes_when_the_month_turns() {
+    let c = migrated_in_memory();
+    prices::replace_gateway_prices(&c, &prices::built_in(), "built-in", 0).unwrap();
+    wallet::adjust(&c, "ws_a", "seed", 10_000, "seed", START).unwrap();
+    c.execute(
+        "UPDATE wallets SET auto_enabled = 1, auto_threshold = 50_000, auto_amount = 1_000_000, auto_monthly_cap = 500_000,
+            auto_card = 'tok_visa', auto_status = 'active' WHERE workspace_id = 'ws_a'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(topups::maybe_auto_charge(&c, "ws_a", START).unwrap(), None);
+    let status = || -> String {
+        c.query_row(
+            "SELECT auto_status FROM wallets WHERE workspace_id = 'ws_a'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(status(), "capped");
+    // Whatever touches the wallet first in the new month (here a hold) lifts the cap.
+    wallet::ensure_month(&c, "ws_a", START + 20 * DAY).unwrap();
+    assert_eq!(status(), "active");
+}

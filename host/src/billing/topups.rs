@@ -6,7 +6,7 @@
 //! and the wallet is credited once (its ledger transaction is `topup:{id}`).
 //!
 //! Auto-charge queues a top-up inside the transaction whose hold took `paid` below the
-//! threshold ([`maybe_auto_charge`]). `wallets.topup_in_flight` allows one at a time, and
+//! threshold ([`maybe_auto_charge`]). A pending auto top-up blocks the next one, and
 //! the month's auto top-ups (pending or approved) never exceed the cap. A decline pauses
 //! auto-charge with the processor's reason until the business turns it on again.
 
@@ -31,6 +31,15 @@ pub struct TopUp {
     pub attempts: u32,
 }
 
+/// Auto top-ups of `month` that count against the cap: pending or approved.
+pub fn auto_total(c: &Connection, workspace: &str, month: &str) -> Result<Micros, rusqlite::Error> {
+    c.prepare_cached(
+        "SELECT COALESCE(SUM(amount), 0) FROM topups
+         WHERE workspace_id = ?1 AND kind = 'auto' AND month = ?2 AND state IN ('pending', 'approved')",
+    )?
+    .query_row(params![workspace, month], |r| r.get(0))
+}
+
 /// Queue an auto top-up if the wallet calls for one. Runs in the writer transaction.
 pub fn maybe_auto_charge(
     c: &Connection,
@@ -49,7 +58,8 @@ pub fn maybe_auto_charge(
     );
     let row: Option<Row> = c
         .prepare_cached(
-            "SELECT auto_enabled, auto_threshold, auto_amount, auto_monthly_cap, auto_card, auto_status, topup_in_flight, currency
+            "SELECT auto_enabled, auto_threshold, auto_amount, auto_monthly_cap, auto_card, auto_status,
+                    (SELECT id FROM topups WHERE workspace_id = ?1 AND kind = 'auto' AND state = 'pending' LIMIT 1), currency
              FROM wallets WHERE workspace_id = ?1",
         )?
         .query_row([workspace], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
@@ -65,12 +75,7 @@ pub fn maybe_auto_charge(
         return Ok(None);
     }
     let month = month_of(now);
-    let this_month: Micros = c
-        .prepare_cached(
-            "SELECT COALESCE(SUM(amount), 0) FROM topups
-             WHERE workspace_id = ?1 AND kind = 'auto' AND month = ?2 AND state IN ('pending', 'approved')",
-        )?
-        .query_row(params![workspace, month], |r| r.get(0))?;
+    let this_month = auto_total(c, workspace, &month)?;
     if this_month.saturating_add(amount) > cap {
         c.prepare_cached("UPDATE wallets SET auto_status = 'capped', auto_status_detail = ?2 WHERE workspace_id = ?1")?
             .execute(params![
@@ -81,8 +86,6 @@ pub fn maybe_auto_charge(
     }
     let id = format!("top_{}", uuid::Uuid::new_v4().simple());
     insert(c, &id, workspace, "auto", amount, &currency, &card, now)?;
-    c.prepare_cached("UPDATE wallets SET topup_in_flight = ?2 WHERE workspace_id = ?1")?
-        .execute(params![workspace, id])?;
     Ok(Some(id))
 }
 
@@ -184,7 +187,6 @@ pub fn record(
                 "UPDATE topups SET state = 'approved', charge_id = ?2, settled_at = ?3, next_attempt_at = NULL WHERE id = ?1",
             )?
             .execute(params![t.id, charge_id, now])?;
-            finish_in_flight(c, t)?;
             // Still below the threshold (a small top-up amount): the next one may go.
             maybe_auto_charge(c, &t.workspace_id, now)?;
         }
@@ -198,7 +200,6 @@ pub fn record(
                     next_attempt_at = NULL WHERE id = ?1",
             )?
             .execute(params![t.id, code, message, charge_id, now])?;
-            finish_in_flight(c, t)?;
             if t.kind == "auto" {
                 c.prepare_cached("UPDATE wallets SET auto_status = 'paused', auto_status_detail = ?2 WHERE workspace_id = ?1")?
                     .execute(params![
@@ -212,7 +213,6 @@ pub fn record(
                 "UPDATE topups SET state = 'failed', detail = ?2, settled_at = ?3, next_attempt_at = NULL WHERE id = ?1",
             )?
             .execute(params![t.id, detail, now])?;
-            finish_in_flight(c, t)?;
             if t.kind == "auto" {
                 c.prepare_cached("UPDATE wallets SET auto_status = 'paused', auto_status_detail = ?2 WHERE workspace_id = ?1")?
                     .execute(params![t.workspace_id, format!("the payment processor refused top-up {}: {detail}", t.id)])?;
@@ -224,11 +224,5 @@ pub fn record(
                 .execute(params![t.id, detail, now + backoff])?;
         }
     }
-    Ok(())
-}
-
-fn finish_in_flight(c: &Connection, t: &TopUp) -> Result<(), WalletError> {
-    c.prepare_cached("UPDATE wallets SET topup_in_flight = NULL WHERE workspace_id = ?1 AND topup_in_flight = ?2")?
-        .execute(params![t.workspace_id, t.id])?;
     Ok(())
 }

@@ -91,26 +91,37 @@ pub fn ensure_month(c: &Connection, workspace: &str, now: Millis) -> Result<Wall
         )?;
     }
     if w.plan == "paid" {
-        ledger::post(
-            c,
-            &Txn {
-                id: format!("grant:{workspace}:{month}"),
-                workspace_id: workspace.into(),
-                kind: "grant",
-                delivery_id: None,
-                memo: format!("monthly credit for {month}"),
-                at: now,
-                entries: vec![
-                    (ledger::CREDIT_ISSUED.into(), -MONTHLY_CREDIT),
-                    (credit, MONTHLY_CREDIT),
-                ],
-            },
-        )?;
+        grant(c, workspace, &month, now)?;
     }
-    c.prepare_cached("UPDATE wallets SET credit_month = ?2 WHERE workspace_id = ?1")?
-        .execute(params![workspace, month])?;
+    // A new month also lifts the auto-charge cap of the last one.
+    c.prepare_cached(
+        "UPDATE wallets SET credit_month = ?2,
+            auto_status_detail = CASE WHEN auto_status = 'capped' THEN NULL ELSE auto_status_detail END,
+            auto_status = CASE WHEN auto_status = 'capped' THEN 'active' ELSE auto_status END
+         WHERE workspace_id = ?1",
+    )?
+    .execute(params![workspace, month])?;
     w.credit_month = Some(month);
     Ok(w)
+}
+
+/// The paid plan's credit for `month`; posted once, whoever asks first.
+fn grant(c: &Connection, workspace: &str, month: &str, now: Millis) -> Result<Posted, WalletError> {
+    Ok(ledger::post(
+        c,
+        &Txn {
+            id: format!("grant:{workspace}:{month}"),
+            workspace_id: workspace.into(),
+            kind: "grant",
+            delivery_id: None,
+            memo: format!("monthly credit for {month}"),
+            at: now,
+            entries: vec![
+                (ledger::CREDIT_ISSUED.into(), -MONTHLY_CREDIT),
+                (account(workspace, Bucket::Credit), MONTHLY_CREDIT),
+            ],
+        },
+    )?)
 }
 
 /// What a delivery costs, as its quote and the price table say.
@@ -391,11 +402,9 @@ pub fn set_plan(
     ensure_month(c, workspace, now)?;
     c.prepare_cached("UPDATE wallets SET plan = ?2 WHERE workspace_id = ?1")?
         .execute(params![workspace, plan])?;
-    if plan == "paid" && !ledger::exists(c, &format!("grant:{workspace}:{}", month_of(now)))? {
-        // Re-run the month logic as if the month had just begun, keeping the credit month.
-        c.prepare_cached("UPDATE wallets SET credit_month = NULL WHERE workspace_id = ?1")?
-            .execute([workspace])?;
-        ensure_month(c, workspace, now)?;
+    if plan == "paid" {
+        // Moving to paid mid-month grants this month's credit now (once per month).
+        grant(c, workspace, &month_of(now), now)?;
     }
     Ok(())
 }

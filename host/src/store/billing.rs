@@ -78,16 +78,12 @@ fn balance_view(c: &Connection, ws: &str) -> Result<BalanceView, StoreError> {
     );
     let (enabled, status, detail, threshold, amount, cap, card, in_flight): Auto = c
         .prepare_cached(
-            "SELECT auto_enabled, auto_status, auto_status_detail, auto_threshold, auto_amount, auto_monthly_cap, auto_card, topup_in_flight
+            "SELECT auto_enabled, auto_status, auto_status_detail, auto_threshold, auto_amount, auto_monthly_cap, auto_card,
+                    (SELECT id FROM topups WHERE workspace_id = ?1 AND kind = 'auto' AND state = 'pending' LIMIT 1)
              FROM wallets WHERE workspace_id = ?1",
         )?
         .query_row([ws], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))?;
-    let this_month: Micros = c
-        .prepare_cached(
-            "SELECT COALESCE(SUM(amount), 0) FROM topups WHERE workspace_id = ?1 AND kind = 'auto' AND month = ?2
-             AND state IN ('pending', 'approved')",
-        )?
-        .query_row(params![ws, month_of(now_ms())], |r| r.get(0))?;
+    let this_month = topups::auto_total(c, ws, &month_of(now_ms()))?;
     let expires = w
         .credit_month
         .as_ref()
@@ -164,10 +160,6 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             for ws in &due {
                 wallet::ensure_month(t, ws, now)?;
-                t.prepare_cached(
-                    "UPDATE wallets SET auto_status = 'active', auto_status_detail = NULL WHERE workspace_id = ?1 AND auto_status = 'capped'",
-                )?
-                .execute([ws])?;
             }
             Ok(due.len())
         })
@@ -204,27 +196,43 @@ impl Store {
     }
 
     /// Create a manual top-up (idempotent by id). Returns the wallet currency.
+    /// The wallet's currency (read-only).
+    pub async fn wallet_currency(&self, ws: String) -> Result<String, StoreError> {
+        self.read(move |c| currency(c, &ws)).await
+    }
+
+    /// Create a manual top-up, idempotent by id. Refused (with the field at fault) when no
+    /// card is given or on file, or when the id was used for a different top-up.
     pub async fn create_topup(
         &self,
         ws: String,
         id: String,
         amount: Micros,
         card: Option<String>,
-    ) -> Result<Result<String, &'static str>, StoreError> {
+    ) -> Result<Result<(), (&'static str, &'static str)>, StoreError> {
         self.write(move |t| {
             let w = wallet::wallet(t, &ws)?;
-            let card = match card {
-                Some(c) => c,
-                None => match t
-                    .prepare_cached("SELECT auto_card FROM wallets WHERE workspace_id = ?1")?
-                    .query_row([&ws], |r| r.get::<_, Option<String>>(0))?
-                {
-                    Some(c) => c,
-                    None => return Ok(Err("no card given and no auto-charge card on file")),
-                },
+            let on_file: Option<String> = t
+                .prepare_cached("SELECT auto_card FROM wallets WHERE workspace_id = ?1")?
+                .query_row([&ws], |r| r.get(0))?;
+            let Some(card) = card.or(on_file) else {
+                return Ok(Err((
+                    "card",
+                    "no card given and no auto-charge card on file",
+                )));
             };
-            topups::insert(t, &id, &ws, "manual", amount, &w.currency, &card, now_ms())?;
-            Ok(Ok(w.currency))
+            if !topups::insert(t, &id, &ws, "manual", amount, &w.currency, &card, now_ms())? {
+                let same: bool = t
+                    .prepare_cached("SELECT amount = ?2 AND card = ?3 FROM topups WHERE id = ?1")?
+                    .query_row(params![id, amount, card], |r| r.get(0))?;
+                if !same {
+                    return Ok(Err((
+                        "amount_micros",
+                        "this Idempotency-Key was used for a different top-up",
+                    )));
+                }
+            }
+            Ok(Ok(()))
         })
         .await
     }

@@ -14,6 +14,21 @@ use super::{Store, StoreError};
 use crate::billing::wallet;
 use crate::model::{AttemptOutcome, FailureReason, Millis, NewMessage, Status, now_ms};
 
+/// A delivery row as the claim leases it.
+struct Claimed {
+    delivery_id: String,
+    message_id: String,
+    connection_id: String,
+    attempts: u32,
+    status: String,
+    channel: String,
+    product: Option<String>,
+    units: Option<u32>,
+    country: Option<String>,
+    /// The route step, for a routed message's delivery.
+    step: Option<i64>,
+}
+
 /// A delivery leased to this process for one attempt.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -108,19 +123,29 @@ impl Store {
                 "UPDATE deliveries SET lease_token = ?1, lease_until = ?2, next_attempt_at = ?2, updated_at = ?3
                  WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= ?3
                               ORDER BY next_attempt_at LIMIT ?4)
-                 RETURNING id, message_id, connection_id, attempts, status, channel, product, units, country",
+                 RETURNING id, message_id, connection_id, attempts, status, channel, product, units, country, step",
             )?;
-            type Claimed = (String, String, String, u32, String, String, Option<String>, Option<u32>, Option<String>);
             let claimed = claim
                 .query_map(params![token, until, now, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                    Ok(Claimed {
+                        delivery_id: r.get(0)?,
+                        message_id: r.get(1)?,
+                        connection_id: r.get(2)?,
+                        attempts: r.get(3)?,
+                        status: r.get(4)?,
+                        channel: r.get(5)?,
+                        product: r.get(6)?,
+                        units: r.get(7)?,
+                        country: r.get(8)?,
+                        step: r.get(9)?,
+                    })
                 })?
                 .collect::<Result<Vec<Claimed>, _>>()?;
             drop(claim);
             let mut message = t.prepare_cached("SELECT workspace_id, request FROM messages WHERE id = ?1")?;
             let mut jobs = Vec::with_capacity(claimed.len());
             let mut first_attempts = Vec::new();
-            for (delivery_id, message_id, connection_id, attempts, status, channel, product, units, country) in claimed {
+            for Claimed { delivery_id, message_id, connection_id, attempts, status, channel, product, units, country, step } in claimed {
                 let (workspace_id, request) =
                     message.query_row([&message_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
                 let mut refused = None;
@@ -153,11 +178,14 @@ impl Store {
                 // A routed message has no channel of its own: each delivery is on one, with
                 // the content planning decided for it.
                 request.channel = channel;
-                let drop_subject: bool = t
-                    .prepare_cached("SELECT drop_subject FROM route_entries WHERE message_id = ?1 AND delivery_id = ?2")?
-                    .query_row([&message_id, &delivery_id], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or(false);
+                let drop_subject = match step {
+                    Some(step) => t
+                        .prepare_cached("SELECT drop_subject FROM route_entries WHERE message_id = ?1 AND step = ?2 AND delivery_id = ?3")?
+                        .query_row(params![message_id, step, delivery_id], |r| r.get(0))
+                        .optional()?
+                        .unwrap_or(false),
+                    None => false,
+                };
                 if drop_subject {
                     request.content.subject = None;
                 }

@@ -299,8 +299,7 @@ const MIGRATIONS: &[&str] = &[
         auto_monthly_cap INTEGER NOT NULL DEFAULT 0,
         auto_card TEXT,
         auto_status TEXT NOT NULL DEFAULT 'off',
-        auto_status_detail TEXT,
-        topup_in_flight TEXT
+        auto_status_detail TEXT
     );
     CREATE TABLE holds (
         delivery_id TEXT PRIMARY KEY,

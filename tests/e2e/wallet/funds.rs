@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Billing, US_SMS, futures_join, set_wallet, wait_final};
 use crate::support::{Gateway, SandboxProcess, free_port, fresh_dir, sim_get};
@@ -263,6 +263,30 @@ async fn auto_charge_fires_once_at_the_threshold_under_concurrency_and_a_decline
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
     assert_eq!(t["state"], "approved");
+    // An Idempotency-Key makes a retried request the same top-up, charged once; reusing it
+    // for a different amount is refused.
+    let keyed = |amount: i64| {
+        reqwest::Client::new()
+            .post(format!("{}/v1/billing/topups", gw.url))
+            .bearer_auth(&b.key)
+            .header("idempotency-key", "retry-me")
+            .json(&json!({"amount_micros": amount, "card": "tok_mastercard"}))
+            .send()
+    };
+    let first: Value = keyed(3_000_000).await.unwrap().json().await.unwrap();
+    let again = keyed(3_000_000).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let other = keyed(4_000_000).await.unwrap();
+    assert_eq!(other.status(), StatusCode::CONFLICT);
+    let charges = sim_get(&gw.sim, "/_sandbox/payments/charges").await;
+    let keyed_charges = charges
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["amount"] == 300)
+        .count();
+    assert_eq!(keyed_charges, 1, "{charges:#}");
     let (status, e) = b
         .send(
             reqwest::Method::POST,
