@@ -7,10 +7,34 @@ use std::sync::{Arc, RwLock};
 
 use crate::connections::Connections;
 use crate::dispatch::{DispatchConfig, Dispatcher};
+use crate::events::worker::WebhookConfig;
 use crate::metrics::Metrics;
+use crate::netguard::{AllowEntry, NetPolicy};
 use crate::runtime::{PluginRuntime, RuntimeError, RuntimeLimits};
 use crate::store::{Store, StoreError};
+use crate::tenancy::Scopes;
+use crate::vault::{MasterKey, Vault};
 use crate::{api, sandbox_setup};
+
+/// A keyed GCRA limiter (per API key digest, per connection id).
+pub type KeyedLimiter = governor::DefaultKeyedRateLimiter<String>;
+
+/// A rate: sustained requests per second and the burst allowed above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    fn limiter(self) -> Option<KeyedLimiter> {
+        let per_second = std::num::NonZeroU32::new(self.per_second)?;
+        let burst = std::num::NonZeroU32::new(self.burst.max(self.per_second))?;
+        Some(governor::RateLimiter::keyed(
+            governor::Quota::per_second(per_second).allow_burst(burst),
+        ))
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -35,6 +59,21 @@ pub struct GatewayConfig {
     pub limits: RuntimeLimits,
     pub dispatch: DispatchConfig,
     pub max_body_bytes: usize,
+    /// Provider callbacks may be larger (batched events), still bounded.
+    pub max_callback_bytes: usize,
+    /// Master keys sealing secrets at rest, the sealing one first; `None` reads (or
+    /// creates) `<data-dir>/master.key`.
+    pub master_keys: Option<Vec<MasterKey>>,
+    /// The operator key (creates workspaces); `None` reads (or creates)
+    /// `<data-dir>/operator.key`.
+    pub operator_key: Option<String>,
+    /// Internal addresses plugins and webhook deliveries may reach.
+    pub allow_private_net: Vec<AllowEntry>,
+    /// Per API key; `per_second` 0 turns it off.
+    pub key_rate: Rate,
+    /// Per connection, on provider callbacks; `per_second` 0 turns it off.
+    pub callback_rate: Rate,
+    pub webhooks: WebhookConfig,
 }
 
 impl GatewayConfig {
@@ -53,6 +92,19 @@ impl GatewayConfig {
             limits: RuntimeLimits::default(),
             dispatch: DispatchConfig::default(),
             max_body_bytes: 256 * 1024,
+            max_callback_bytes: 1024 * 1024,
+            master_keys: None,
+            operator_key: None,
+            allow_private_net: Vec::new(),
+            key_rate: Rate {
+                per_second: 2_000,
+                burst: 4_000,
+            },
+            callback_rate: Rate {
+                per_second: 1_000,
+                burst: 2_000,
+            },
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -75,6 +127,8 @@ pub enum StartError {
     Payments(String),
     #[error("sandbox: {0}")]
     Sandbox(String),
+    #[error("master key: {0}")]
+    MasterKey(String),
 }
 
 /// Everything a request handler or the dispatcher needs, shared behind one `Arc`.
@@ -90,9 +144,18 @@ pub struct Gateway {
     pub sandbox_url: Option<String>,
     /// Policies from the config file (read-only at run time).
     pub config_policies: Vec<crate::routing::policy::Policy>,
-    /// API key digest -> (workspace, scope); filled on first use so auth costs no query per
-    /// request.
-    pub(crate) key_cache: RwLock<HashMap<String, (String, String)>>,
+    /// API key digest -> (workspace, scopes); filled on first use so auth costs no query per
+    /// request, emptied of a key when it is revoked.
+    pub(crate) key_cache: RwLock<HashMap<String, (String, Scopes)>>,
+    pub(crate) operator_key_hash: Option<String>,
+    pub(crate) key_limiter: Option<KeyedLimiter>,
+    pub(crate) callback_limiter: Option<KeyedLimiter>,
+    pub max_callback_bytes: usize,
+    /// Opens and seals secrets at rest.
+    pub vault: Arc<Vault>,
+    /// Where outbound HTTP may go.
+    pub net: Arc<NetPolicy>,
+    pub webhooks: WebhookConfig,
     /// The card processor for top-ups, if one is configured.
     pub payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>>,
     pub(crate) billing_wake: tokio::sync::Notify,
@@ -124,6 +187,30 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         );
     }
 
+    let vault = Arc::new(open_vault(&config)?);
+    let resealed = store.reseal_connection_secrets(vault.clone()).await?
+        + store.reseal_endpoint_secrets(vault.clone()).await?;
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            key = vault.primary_id(),
+            "secrets sealed under the current master key"
+        );
+    }
+    let operator_key = match &config.operator_key {
+        Some(k) => k.clone(),
+        None => read_or_create_secret_file(&config.data_dir.join("operator.key"), || {
+            format!(
+                "sk_operator_{}",
+                crate::tenancy::new_api_key().trim_start_matches("sk_")
+            )
+        })?,
+    };
+
+    let net = config.limits.net.clone();
+    for entry in &config.allow_private_net {
+        net.allow(entry.clone());
+    }
     let runtime = PluginRuntime::new(
         config.limits.clone(),
         Some(config.data_dir.join("plugin-cache")),
@@ -186,6 +273,8 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
             &config.data_dir,
             config.sandbox_url.clone(),
             &public_url,
+            &vault,
+            &net,
         )
         .await?;
         sandbox_key = Some(setup.api_key);
@@ -216,7 +305,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     };
 
     let connections = Arc::new(Connections::default());
-    connections.reload(&store, &public_url).await?;
+    connections.reload(&store, &vault, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
     let dispatcher = Dispatcher::new(
         store.clone(),
@@ -239,11 +328,20 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         sandbox_url,
         config_policies,
         key_cache: RwLock::new(HashMap::new()),
+        operator_key_hash: Some(crate::tenancy::hash_api_key(&operator_key)),
+        key_limiter: config.key_rate.limiter(),
+        callback_limiter: config.callback_rate.limiter(),
+        max_callback_bytes: config.max_callback_bytes,
+        vault,
+        net,
+        webhooks: config.webhooks.clone(),
         payments,
         billing_wake: tokio::sync::Notify::new(),
     });
     tokio::spawn(crate::followup::run(gateway.clone()));
     tokio::spawn(crate::billing::run(gateway.clone()));
+    tokio::spawn(crate::events::worker::run(gateway.clone()));
+    tokio::spawn(prune_limiters(gateway.clone()));
     Ok(Running {
         addr,
         gateway,
@@ -265,6 +363,72 @@ impl Running {
                 what: "serve".into(),
                 detail: e.to_string(),
             })
+    }
+}
+
+/// The master keys: configured, or the data directory's key file (created on first start).
+fn open_vault(config: &GatewayConfig) -> Result<Vault, StartError> {
+    let keys = match &config.master_keys {
+        Some(keys) => keys.clone(),
+        None => {
+            let path = config.data_dir.join("master.key");
+            let keys = crate::vault::load_or_create_key_file(&path)
+                .map_err(|e| StartError::MasterKey(format!("{}: {e}", path.display())))?;
+            tracing::warn!(
+                path = %path.display(),
+                "secrets are sealed with a master key kept in the data directory; in production pass SWITCHBOARD_MASTER_KEY from a secret store"
+            );
+            keys
+        }
+    };
+    Vault::new(keys).map_err(|e| StartError::MasterKey(e.to_string()))
+}
+
+/// A secret kept in a 0600 file in the data directory, created on first start.
+fn read_or_create_secret_file(
+    path: &Path,
+    make: impl FnOnce() -> String,
+) -> Result<String, StartError> {
+    let io = |e: std::io::Error| StartError::Io {
+        what: format!("{}", path.display()),
+        detail: e.to_string(),
+    };
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Ok(_) => Err(StartError::Io {
+            what: format!("{}", path.display()),
+            detail: "is empty; delete it to have a new key made".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            #[cfg(unix)]
+            use std::os::unix::fs::OpenOptionsExt;
+            let value = make();
+            let mut opts = std::fs::OpenOptions::new();
+            opts.create_new(true).write(true);
+            #[cfg(unix)]
+            opts.mode(0o600);
+            let mut f = opts.open(path).map_err(io)?;
+            writeln!(f, "{value}").map_err(io)?;
+            f.sync_all().map_err(io)?;
+            Ok(value)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Limiters keep a cell per key; drop the ones that have refilled, hourly.
+async fn prune_limiters(gw: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        for l in [&gw.key_limiter, &gw.callback_limiter]
+            .into_iter()
+            .flatten()
+        {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
     }
 }
 

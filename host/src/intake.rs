@@ -25,7 +25,9 @@ pub enum IntakeError {
     UnknownChannel { channel: String, available: String },
     #[error("no channel of the policy can reach this recipient: {0}")]
     Unreachable(String),
-    #[error("no connection `{connection}` for channel `{channel}` in this workspace")]
+    // The id is the caller's own input, yet not repeated: an answer about another
+    // workspace's id must read exactly like one about an id that never existed.
+    #[error("no such connection for channel `{channel}` in this workspace")]
     UnknownConnection { connection: String, channel: String },
     #[error("the message is not valid for channel `{channel}`")]
     Invalid {

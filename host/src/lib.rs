@@ -19,10 +19,12 @@ pub mod clock;
 pub mod connections;
 pub mod contact_sync;
 pub mod dispatch;
+pub mod events;
 pub mod followup;
 pub mod intake;
 pub mod metrics;
 pub mod model;
+pub mod netguard;
 pub mod receipts;
 pub mod resend;
 pub mod routing;
@@ -30,7 +32,9 @@ pub mod runtime;
 pub mod sandbox_setup;
 pub mod schemas;
 pub mod store;
+pub mod tenancy;
 pub mod validation;
+pub mod vault;
 
 pub use app::{Gateway, GatewayConfig, Running, StartError, start};
 

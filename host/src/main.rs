@@ -29,6 +29,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8025")]
         listen: SocketAddr,
     },
+    /// Print a fresh master key (base64, 32 random bytes) for SWITCHBOARD_MASTER_KEY.
+    NewMasterKey,
     /// Rewrite the generated files under schemas/ (JSON Schema, OpenAPI).
     Schemas {
         #[arg(long, default_value = "schemas")]
@@ -83,6 +85,27 @@ struct ServeArgs {
     /// Deliveries in flight at once.
     #[arg(long, default_value_t = 512)]
     max_in_flight: u32,
+    /// Master keys sealing secrets at rest, one base64 key per line, the sealing one first.
+    /// Without it (and without SWITCHBOARD_MASTER_KEY) `<data-dir>/master.key` is used.
+    #[arg(long, env = "SWITCHBOARD_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// Internal addresses plugins and webhook deliveries may reach: `10.0.0.0/8`,
+    /// `10.1.2.3`, `127.0.0.1:9000`. Repeat, or separate with commas.
+    #[arg(long, env = "SWITCHBOARD_ALLOW_PRIVATE_NET", value_delimiter = ',')]
+    allow_private_net: Vec<String>,
+    /// Origins (`scheme://host[:port]`) every plugin may reach beyond its manifest's, e.g.
+    /// a provider's regional endpoint or an egress proxy. Repeat, or separate with commas.
+    #[arg(long, env = "SWITCHBOARD_ALLOW_ORIGIN", value_delimiter = ',')]
+    allow_origin: Vec<String>,
+    /// Requests per second per API key (bursts of twice that); 0 turns the limit off.
+    #[arg(long, default_value_t = 2000)]
+    rate_limit_per_key: u32,
+    /// Provider callbacks per second per connection (bursts of twice that); 0 turns it off.
+    #[arg(long, default_value_t = 1000)]
+    rate_limit_per_connection: u32,
+    /// Disable a webhook endpoint whose deliveries have all failed for this many hours.
+    #[arg(long, default_value_t = 120)]
+    webhook_disable_after_hours: u64,
 }
 
 #[tokio::main]
@@ -102,6 +125,10 @@ async fn main() -> anyhow::Result<()> {
                     .await?;
             println!("simulators listening on {}", handle.base_url());
             tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+        Command::NewMasterKey => {
+            println!("{}", switchboard::vault::MasterKey::generate().to_base64());
             Ok(())
         }
         Command::Schemas { out } => {
@@ -128,11 +155,42 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.dispatch.max_in_flight = args.max_in_flight.max(1);
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
     config.limits.memory_bytes = args.plugin_memory_mib << 20;
+    config.master_keys = master_keys(args.master_key_file.as_deref())?;
+    // From the environment only, so it never shows in a process list.
+    config.operator_key = std::env::var("SWITCHBOARD_OPERATOR_KEY").ok();
+    config.allow_private_net = args
+        .allow_private_net
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| switchboard::netguard::AllowEntry::parse(s))
+        .collect::<Result<_, _>>()
+        .context("--allow-private-net")?;
+    for origin in args.allow_origin.iter().filter(|s| !s.trim().is_empty()) {
+        anyhow::ensure!(
+            config.limits.net.allow_origin(origin),
+            "--allow-origin {origin}: not scheme://host[:port]"
+        );
+    }
+    config.key_rate = switchboard::app::Rate {
+        per_second: args.rate_limit_per_key,
+        burst: args.rate_limit_per_key.saturating_mul(2),
+    };
+    config.callback_rate = switchboard::app::Rate {
+        per_second: args.rate_limit_per_connection,
+        burst: args.rate_limit_per_connection.saturating_mul(2),
+    };
+    config.webhooks.disable_after = Duration::from_secs(args.webhook_disable_after_hours * 3600);
 
     let running = switchboard::start(config)
         .await
         .context("starting the gateway")?;
     println!("switchboard listening on http://{}", running.addr);
+    if std::env::var_os("SWITCHBOARD_OPERATOR_KEY").is_none() {
+        println!(
+            "operator key (creates workspaces) in {}/operator.key",
+            args.data_dir.display()
+        );
+    }
     if let Some(key) = &running.sandbox_key {
         println!("sandbox API key: {key}");
         println!("(also in {}/sandbox.key)", args.data_dir.display());
@@ -145,4 +203,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("simulators on {}", sim.base_url());
     }
     running.serve().await.context("serving")
+}
+
+/// Master keys from SWITCHBOARD_MASTER_KEY (+ SWITCHBOARD_MASTER_KEY_PREVIOUS, comma
+/// separated, for rotation) or a key file; `None` lets the gateway use its data directory.
+fn master_keys(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<Vec<switchboard::vault::MasterKey>>> {
+    use switchboard::vault::parse_keys;
+    if let Ok(primary) = std::env::var("SWITCHBOARD_MASTER_KEY") {
+        let mut text = primary;
+        if let Ok(previous) = std::env::var("SWITCHBOARD_MASTER_KEY_PREVIOUS") {
+            text.push(',');
+            text.push_str(&previous);
+        }
+        return Ok(Some(parse_keys(&text).context("SWITCHBOARD_MASTER_KEY")?));
+    }
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(Some(
+                parse_keys(&text).with_context(|| format!("{}", path.display()))?,
+            ))
+        }
+        None => Ok(None),
+    }
 }

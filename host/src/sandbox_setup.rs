@@ -8,8 +8,11 @@ use std::sync::Arc;
 use rand::Rng;
 
 use crate::app::StartError;
+use crate::netguard::{AllowEntry, NetPolicy};
 use crate::runtime::PluginRuntime;
-use crate::store::{ConnectionRecord, Store};
+use crate::store::{ConnectionRecord, Store, secrets_owner};
+use crate::tenancy::{Scope, Scopes};
+use crate::vault::Vault;
 
 pub const SANDBOX_WORKSPACE: &str = "ws_sandbox";
 
@@ -29,6 +32,8 @@ pub async fn prepare(
     data_dir: &Path,
     sandbox_url: Option<String>,
     public_url: &str,
+    vault: &Vault,
+    net: &NetPolicy,
 ) -> Result<SandboxSetup, StartError> {
     let (base_url, handle) = match sandbox_url {
         Some(url) => (url.trim_end_matches('/').to_string(), None),
@@ -43,9 +48,22 @@ pub async fn prepare(
             (handle.base_url(), Some(handle))
         }
     };
+    allow_simulators(&base_url, net).await?;
     store.ensure_workspace(SANDBOX_WORKSPACE, "Sandbox").await?;
-    let api_key = sandbox_key(store, data_dir, "sandbox.key", "full").await?;
-    let billing_key = sandbox_key(store, data_dir, "sandbox-billing.key", "billing").await?;
+    let api_key = sandbox_key(
+        store,
+        data_dir,
+        "sandbox.key",
+        Scopes::of(&[Scope::Send, Scope::Read, Scope::Admin]),
+    )
+    .await?;
+    let billing_key = sandbox_key(
+        store,
+        data_dir,
+        "sandbox-billing.key",
+        Scopes::of(&[Scope::Billing]),
+    )
+    .await?;
     // A paid plan (the monthly credit) and money to send with, once: the seed is an
     // adjustment with a fixed id, so restarts do not add to it.
     store
@@ -65,18 +83,24 @@ pub async fn prepare(
         for sc in simulator_connections(plugin.name(), &base_url) {
             configure_simulator(&mut sim_config, plugin.name(), &sc, public_url);
             store
-                .upsert_connection(ConnectionRecord {
-                    id: sc.id,
-                    workspace_id: SANDBOX_WORKSPACE.into(),
-                    channel: plugin.channel().to_string(),
-                    plugin: plugin.name().to_string(),
-                    name: sc.name,
-                    config: sc.config,
-                    secrets: sc.secrets,
-                    allowed_origins: vec![base_url.clone()],
-                    max_in_flight: 64,
-                    status: "active".into(),
-                })
+                .put_connection(
+                    ConnectionRecord {
+                        sealed_secrets: vault.seal_json(&secrets_owner(&sc.id), &sc.secrets),
+                        id: sc.id,
+                        workspace_id: SANDBOX_WORKSPACE.into(),
+                        channel: plugin.channel().to_string(),
+                        plugin: plugin.name().to_string(),
+                        name: sc.name,
+                        config: sc.config,
+                        allowed_origins: vec![base_url.clone()],
+                        max_in_flight: 64,
+                        status: "active".into(),
+                        status_detail: None,
+                        created_at: crate::model::now_ms(),
+                        updated_at: crate::model::now_ms(),
+                    },
+                    true,
+                )
                 .await?;
         }
     }
@@ -116,6 +140,32 @@ pub async fn prepare(
     })
 }
 
+/// The simulators listen on this machine: allow-list exactly their address (and port), so
+/// the private-address guard stays on for everything else.
+async fn allow_simulators(base_url: &str, net: &NetPolicy) -> Result<(), StartError> {
+    let url = reqwest::Url::parse(base_url)
+        .map_err(|e| StartError::Sandbox(format!("simulator URL {base_url}: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| StartError::Sandbox(format!("simulator URL {base_url} has no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| StartError::Sandbox(format!("resolving {host}: {e}")))?;
+    // Every plugin may reach the simulators, so connections a workspace creates in sandbox
+    // mode (pointing `base_url` at them) work like the built-in ones.
+    net.allow_origin(base_url);
+    for addr in addrs {
+        let entry =
+            AllowEntry::parse(&addr.to_string()).map_err(|e| StartError::Sandbox(e.to_string()))?;
+        net.allow(entry);
+    }
+    Ok(())
+}
+
 /// Sandbox connections have stable ids, so webhook URLs survive restarts.
 pub fn connection_id(plugin: &str) -> String {
     format!("con_sandbox_{}", plugin.replace('-', "_"))
@@ -127,24 +177,31 @@ async fn sandbox_key(
     store: &Store,
     data_dir: &Path,
     file: &str,
-    scope: &str,
+    scopes: Scopes,
 ) -> Result<String, StartError> {
     let path = data_dir.join(file);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
         if store.workspace_for_key(&existing).await?
-            == Some((SANDBOX_WORKSPACE.to_string(), scope.to_string()))
+            == Some((SANDBOX_WORKSPACE.to_string(), scopes))
         {
             return Ok(existing);
         }
     }
-    let prefix = if scope == "billing" {
+    let prefix = if scopes.has(Scope::Billing) {
         "sk_billing"
     } else {
         "sk_sandbox"
     };
     let key = format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 16]>()));
-    store.add_api_key(SANDBOX_WORKSPACE, &key, scope).await?;
+    store
+        .add_api_key(
+            SANDBOX_WORKSPACE.into(),
+            key.clone(),
+            format!("sandbox ({file})"),
+            scopes,
+        )
+        .await?;
     write_private(&path, &key).map_err(|e| StartError::Io {
         what: format!("write {}", path.display()),
         detail: e.to_string(),

@@ -3,16 +3,21 @@
 
 mod alimtalk;
 mod api_input;
+mod connections;
 mod content;
 mod crash;
 mod email;
 mod faults;
 mod followup;
 mod messenger;
+mod netguard;
+mod outbound_webhooks;
 mod plugin_sandbox;
 mod push;
+mod receiver;
 mod resend;
 mod routing;
 mod sms;
 mod support;
+mod tenancy;
 mod wallet;

@@ -36,6 +36,7 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
             "sendgrid-email",
             "solapi-alimtalk",
             "test-hog",
+            "test-probe",
             "test-snoop",
             "test-spin",
             "twilio-sms"

@@ -107,8 +107,8 @@ async fn token_expired_needs_a_reconnect_then_resends() {
     // Reconnect, and the same failure is resendable.
     let conn_id = sms["id"].as_str().unwrap();
     let (status, body) = gw
-        .post_json(
-            &format!("/v1/connections/{conn_id}/reconnect"),
+        .patch_json(
+            &format!("/v1/connections/{conn_id}"),
             &json!({"secrets": {"auth_token": switchboard_sandbox::SANDBOX_AUTH_TOKEN}}),
         )
         .await;

@@ -60,6 +60,16 @@ impl Gateway {
     }
 
     pub fn start_in(data_dir: &Path, listen: &str, extra: &[&str]) -> Gateway {
+        Gateway::start_with_env(data_dir, listen, extra, &[])
+    }
+
+    /// Like [`Gateway::start_in`], with extra environment variables (e.g. `RUST_LOG`).
+    pub fn start_with_env(
+        data_dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let mut args: Vec<String> = [
             "serve",
             "--sandbox",
@@ -82,6 +92,7 @@ impl Gateway {
         let mut child = Command::new(bin())
             .args(&args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -183,6 +194,61 @@ impl Gateway {
             .unwrap();
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The operator key (creates workspaces), from the data directory.
+    pub fn operator_key(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("operator.key"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// Any request with any key; the body as JSON if it parses, else as a string.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// PATCH a JSON body with the sandbox key.
+    pub async fn patch_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PATCH, path, &self.key, Some(body))
+            .await
+    }
+
+    /// A new workspace (through the operator key); returns its id and its all-scope key.
+    pub async fn new_workspace(&self, name: &str) -> (String, String) {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/workspaces",
+                &self.operator_key(),
+                Some(&serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["id"].as_str().unwrap().to_string(),
+            body["api_key"]["key"].as_str().unwrap().to_string(),
+        )
     }
 
     /// POST a JSON body to any API path with the sandbox key.

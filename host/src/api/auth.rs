@@ -1,80 +1,155 @@
-//! `Authorization: Bearer <key>` resolves to a workspace; every query is scoped to it.
+//! `Authorization: Bearer <key>` resolves to a workspace and the key's scopes; each handler
+//! names the scope it needs by the extractor it takes ([`SendKey`], [`ReadKey`],
+//! [`BillingKey`], [`AdminKey`]), so a handler cannot forget the check, and every query it
+//! makes is scoped to the workspace it is handed. [`Operator`] is the gateway operator's key,
+//! which creates workspaces and nothing else.
+//!
+//! Each key also has its own rate limit (GCRA, via `governor`): one runaway client gets
+//! `429` with `Retry-After` instead of starving the others.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
 
 use super::error::ApiError;
 use crate::Gateway;
-use crate::store::hash_api_key;
+use crate::tenancy::{Scope, Scopes, hash_api_key};
 
-/// The authenticated caller's workspace id, from a `full` key.
-pub struct Workspace(pub String);
-
-/// The authenticated caller's workspace id, from a `billing` key: the only keys that reach
-/// `/v1/billing`, and the only thing those keys reach.
-pub struct BillingWorkspace(pub String);
-
-async fn authenticate(parts: &Parts, gw: &Gateway) -> Result<(String, String), ApiError> {
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| unauthorized("missing Authorization: Bearer <api key>"))?;
-    let key = header
+    header
         .to_str()
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| unauthorized("Authorization must be `Bearer <api key>`"))?;
+        .ok_or_else(|| unauthorized("Authorization must be `Bearer <api key>`"))
+}
+
+/// The key's workspace, if the key is live and holds `scope`.
+async fn authorize(parts: &Parts, gw: &Gateway, scope: Scope) -> Result<String, ApiError> {
+    let key = bearer(parts)?;
     let digest = hash_api_key(key);
-    if let Some(found) = gw
+    let cached = gw
         .key_cache
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .get(&digest)
+        .cloned();
+    let (ws, scopes) = match cached {
+        Some(found) => found,
+        None => match gw.store.workspace_for_key(key).await? {
+            Some(found) => {
+                gw.key_cache
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(digest.clone(), found.clone());
+                found
+            }
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "unknown or revoked API key",
+                ));
+            }
+        },
+    };
+    if let Some(limiter) = &gw.key_limiter
+        && let Err(not_until) = limiter.check_key(&digest)
     {
-        return Ok(found.clone());
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        return Err(ApiError::rate_limited(
+            "this API key is over its request rate",
+            wait,
+        ));
     }
-    match gw.store.workspace_for_key(key).await? {
-        Some(found) => {
-            gw.key_cache
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(digest, found.clone());
-            Ok(found)
+    if !scopes.has(scope) {
+        return Err(forbidden(scope, scopes));
+    }
+    Ok(ws)
+}
+
+fn forbidden(needed: Scope, held: Scopes) -> ApiError {
+    let held: Vec<&str> = held.list().iter().map(|s| s.as_str()).collect();
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "this endpoint needs a key with the `{needed}` scope; this key has: {}",
+            if held.is_empty() {
+                "none".to_string()
+            } else {
+                held.join(", ")
+            }
+        ),
+    )
+}
+
+macro_rules! scoped_key {
+    ($(#[$doc:meta])* $name:ident, $scope:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub String);
+
+        impl FromRequestParts<Arc<Gateway>> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                gw: &Arc<Gateway>,
+            ) -> Result<Self, ApiError> {
+                authorize(parts, gw, $scope).await.map($name)
+            }
         }
-        None => Err(unauthorized("unknown API key")),
-    }
+    };
 }
 
-fn forbidden(message: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-}
+scoped_key!(
+    /// The workspace of a key with the `send` scope.
+    SendKey,
+    Scope::Send
+);
+scoped_key!(
+    /// The workspace of a key with the `read` scope.
+    ReadKey,
+    Scope::Read
+);
+scoped_key!(
+    /// The workspace of a key with the `billing` scope.
+    BillingKey,
+    Scope::Billing
+);
+scoped_key!(
+    /// The workspace of a key with the `admin` scope.
+    AdminKey,
+    Scope::Admin
+);
 
-impl FromRequestParts<Arc<Gateway>> for Workspace {
+/// The gateway operator: the only caller that can create workspaces.
+pub struct Operator;
+
+impl FromRequestParts<Arc<Gateway>> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, gw: &Arc<Gateway>) -> Result<Self, ApiError> {
-        match authenticate(parts, gw).await? {
-            (ws, scope) if scope == "full" => Ok(Workspace(ws)),
-            _ => Err(forbidden(
-                "this key is billing-scoped: it can only use /v1/billing",
+        let key = bearer(parts)?;
+        let digest = hash_api_key(key);
+        // Compare digests, not keys: equal-length, and a timing difference reveals nothing
+        // about the key itself.
+        match &gw.operator_key_hash {
+            Some(expected) if *expected == digest => Ok(Operator),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs the operator key",
             )),
-        }
-    }
-}
-
-impl FromRequestParts<Arc<Gateway>> for BillingWorkspace {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, gw: &Arc<Gateway>) -> Result<Self, ApiError> {
-        match authenticate(parts, gw).await? {
-            (ws, scope) if scope == "billing" => Ok(BillingWorkspace(ws)),
-            _ => Err(forbidden("/v1/billing needs a billing-scoped key")),
         }
     }
 }

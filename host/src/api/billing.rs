@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
-use super::auth::BillingWorkspace;
+use super::auth::BillingKey;
 use super::error::{ApiError, ErrorBody, parse_json};
 use crate::Gateway;
 use crate::billing::payments::to_minor;
@@ -36,7 +36,7 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     responses((status = 200, body = BalanceView), (status = 403, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn balance(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
 ) -> Result<Json<BalanceView>, ApiError> {
     Ok(Json(gw.store.balance(ws).await?))
 }
@@ -46,7 +46,7 @@ pub async fn balance(
     responses((status = 200, body = BalanceView), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn set_plan(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
     let p: PlanChange = parse_json(&body(b)?)?;
@@ -59,13 +59,32 @@ pub async fn set_plan(
     Ok(Json(gw.store.set_plan(ws, p.plan).await?))
 }
 
+/// Be told (event `wallet.low_balance`) when the paid balance falls below a threshold.
+#[utoipa::path(put, path = "/v1/billing/low-balance-alert", tag = "billing", request_body = LowBalanceAlert,
+    responses((status = 200, body = BalanceView), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn set_low_balance_alert(
+    State(gw): State<Arc<Gateway>>,
+    BillingKey(ws): BillingKey,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<BalanceView>, ApiError> {
+    let a: LowBalanceAlert = parse_json(&body(b)?)?;
+    if a.threshold_micros < 0 {
+        return Err(invalid("threshold_micros", "must not be negative"));
+    }
+    Ok(Json(
+        gw.store
+            .set_low_balance_alert(ws, a.threshold_micros)
+            .await?,
+    ))
+}
+
 /// Turn auto-charge on (or off) and set its threshold, amount, monthly cap and card.
 #[utoipa::path(put, path = "/v1/billing/auto-charge", tag = "billing", request_body = AutoChargeSettings,
     responses((status = 200, body = BalanceView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn set_auto_charge(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
     let s: AutoChargeSettings = parse_json(&body(b)?)?;
@@ -106,7 +125,7 @@ pub async fn set_auto_charge(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn top_up(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     headers: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -173,7 +192,7 @@ pub async fn top_up(
     responses((status = 200, body = Vec<TopUpView>)), security(("api_key" = [])))]
 pub async fn topups(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
 ) -> Result<Json<Vec<TopUpView>>, ApiError> {
     Ok(Json(gw.store.topups(ws, 200).await?))
 }
@@ -192,7 +211,7 @@ pub struct StatementQuery {
     responses((status = 200, body = StatementPage), (status = 400, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn ledger(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     q: Result<Query<StatementQuery>, QueryRejection>,
 ) -> Result<Json<StatementPage>, ApiError> {
     let Query(q) =
@@ -282,7 +301,7 @@ async fn usage_report(
     responses((status = 200, body = UsageReport), (status = 400, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn usage(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     q: Result<Query<UsageQuery>, QueryRejection>,
 ) -> Result<Json<UsageReport>, ApiError> {
     Ok(Json(usage_report(&gw, ws, q).await?))
@@ -300,7 +319,7 @@ pub fn decimal(micros: i64) -> String {
     responses((status = 200, content_type = "text/csv", body = String)), security(("api_key" = [])))]
 pub async fn usage_csv(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     q: Result<Query<UsageQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let r = usage_report(&gw, ws, q).await?;
@@ -338,7 +357,7 @@ pub async fn usage_csv(
     responses((status = 200, body = MessageCostView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn message_cost(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     Path(id): Path<String>,
 ) -> Result<Json<MessageCostView>, ApiError> {
     gw.store
@@ -353,7 +372,7 @@ pub async fn message_cost(
     responses((status = 200, body = Vec<PriceView>)), security(("api_key" = [])))]
 pub async fn prices(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
 ) -> Result<Json<Vec<PriceView>>, ApiError> {
     Ok(Json(gw.store.prices(ws).await?))
 }
@@ -363,7 +382,7 @@ pub async fn prices(
     responses((status = 201, body = Vec<PriceView>), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn add_price(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Vec<PriceView>>), ApiError> {
     let mut spec: PriceSpec = parse_json(&body(b)?)?;
@@ -383,7 +402,7 @@ pub async fn add_price(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn delete_price(
     State(gw): State<Arc<Gateway>>,
-    BillingWorkspace(ws): BillingWorkspace,
+    BillingKey(ws): BillingKey,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     match gw.store.delete_price(ws, id).await? {

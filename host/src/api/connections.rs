@@ -1,7 +1,9 @@
-//! `/v1/connections`: what the workspace is connected to, reconnecting after the provider
-//! revoked a token, contact sync, and the per-connection URL block list.
+//! `/v1/connections`: what a workspace connected (a plugin, a name, config and secrets),
+//! its health, reconnecting after the provider revoked a token, bulk resend, contact sync
+//! and the per-connection URL block list.
 //!
-//! Secrets go in and never come out: views list secret names only.
+//! Secrets go in and never come out: they are sealed before they reach the store
+//! ([`crate::vault`]), views list secret names only, and no error message repeats a value.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,14 +13,16 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::Workspace;
+use super::auth::{AdminKey, ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json};
 use crate::Gateway;
 use crate::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
-use crate::model::{BlockedUrlView, ConnectionView};
+use crate::model::{BlockedUrlView, ConnectionView, new_id, rfc3339};
+use crate::store::{ConnectionPatch, ConnectionRecord, secrets_owner};
 
 fn owned(
     gw: &Gateway,
@@ -38,17 +42,151 @@ fn view(c: &crate::connections::Connection) -> ConnectionView {
         plugin: c.plugin.clone(),
         name: c.ctx.name.clone(),
         status: c.status.clone(),
+        status_detail: c.status_detail.clone(),
         webhook_url: c.ctx.webhook_url.clone(),
         config: c.ctx.config.clone(),
         secrets: c.ctx.secrets.keys().cloned().collect(),
+        max_in_flight: c.max_in_flight,
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
     }
+}
+
+fn unprocessable(field: String, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
+}
+
+/// The body's `secrets` object, read by hand so that no parse error can quote a value.
+/// `null` values (PATCH only) remove a secret.
+fn take_secrets(
+    body: &mut Value,
+    allow_null: bool,
+) -> Result<BTreeMap<String, Option<String>>, ApiError> {
+    let mut out = BTreeMap::new();
+    let Some(obj) = body.as_object_mut() else {
+        return Ok(out);
+    };
+    match obj.remove("secrets") {
+        None => Ok(out),
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(s) if !s.is_empty() => {
+                        out.insert(k, Some(s));
+                    }
+                    Value::Null if allow_null => {
+                        out.insert(k, None);
+                    }
+                    _ => {
+                        let expected = if allow_null {
+                            "a non-empty string, or null to remove it"
+                        } else {
+                            "a non-empty string"
+                        };
+                        return Err(unprocessable(
+                            format!("secrets.{k}"),
+                            format!("must be {expected} (the value is not repeated here)"),
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Some(_) => Err(unprocessable(
+            "secrets".into(),
+            "must be an object of secret names to values",
+        )),
+    }
+}
+
+fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    serde_json::from_slice(&body).map_err(|e| {
+        // serde_json's syntax errors name a position, never a value.
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
+    })
+}
+
+/// Check config and secret names against the plugin's manifest: unknown names, a secret
+/// given as config (where it would be shown back), and missing required keys.
+fn check_keys(
+    plugin: &crate::runtime::LoadedPlugin,
+    config: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    let keys = &plugin.manifest.config_keys;
+    let names = |secret: bool| {
+        keys.iter()
+            .filter(|k| k.secret == secret)
+            .map(|k| k.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for k in config.keys() {
+        match keys.iter().find(|c| &c.name == k) {
+            Some(c) if c.secret => {
+                return Err(unprocessable(
+                    format!("config.{k}"),
+                    format!(
+                        "`{k}` is a secret: give it under `secrets`, where it is sealed and never shown"
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                return Err(unprocessable(
+                    format!("config.{k}"),
+                    format!(
+                        "unknown config key for {}; it takes: {}",
+                        plugin.name(),
+                        names(false)
+                    ),
+                ));
+            }
+        }
+    }
+    for k in secrets.keys() {
+        match keys.iter().find(|c| &c.name == k) {
+            Some(c) if c.secret => {}
+            Some(_) => {
+                return Err(unprocessable(
+                    format!("secrets.{k}"),
+                    format!("`{k}` is not a secret: give it under `config`"),
+                ));
+            }
+            None => {
+                return Err(unprocessable(
+                    format!("secrets.{k}"),
+                    format!(
+                        "unknown secret for {}; it takes: {}",
+                        plugin.name(),
+                        names(true)
+                    ),
+                ));
+            }
+        }
+    }
+    for k in keys.iter().filter(|k| k.required) {
+        let (present, section) = if k.secret {
+            (secrets.contains_key(&k.name), "secrets")
+        } else {
+            (config.contains_key(&k.name), "config")
+        };
+        if !present {
+            return Err(unprocessable(
+                format!("{section}.{}", k.name),
+                format!("required by {}: {}", plugin.name(), k.description),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/v1/connections", tag = "connections",
     responses((status = 200, body = Vec<ConnectionView>)), security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
 ) -> Json<Vec<ConnectionView>> {
     Json(
         gw.connections
@@ -59,48 +197,323 @@ pub async fn list(
     )
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Reconnect {
-    /// New secret values, merged over the old ones (e.g. a fresh page access token).
-    pub secrets: BTreeMap<String, String>,
+#[utoipa::path(get, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = String, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(gw): State<Arc<Gateway>>,
+    ReadKey(ws): ReadKey,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    Ok(Json(view(&*owned(&gw, &ws, &id)?)))
 }
 
-/// New credentials after the provider revoked the old ones (`needs_reconnect`). The
-/// connection is active again, and messages that failed `token_expired` become resendable.
-#[utoipa::path(post, path = "/v1/connections/{id}/reconnect", tag = "connections", request_body = Reconnect,
+/// A new connection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConnection {
+    /// A loaded plugin's name (see `GET /v1/plugins`).
+    pub plugin: String,
+    pub name: String,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Secret values by name (e.g. `page_access_token`): sealed at rest, never returned.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub secrets: BTreeMap<String, String>,
+    /// Sends to this provider in flight at once (default 64).
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(unprocessable("name".into(), "must be 1 to 100 characters"));
+    }
+    Ok(())
+}
+
+fn check_max_in_flight(n: Option<u32>) -> Result<(), ApiError> {
+    match n {
+        Some(n) if n == 0 || n > 1024 => Err(unprocessable(
+            "max_in_flight".into(),
+            "must be between 1 and 1024",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Connect a channel account: a plugin, a name, its config and its secrets.
+#[utoipa::path(post, path = "/v1/connections", tag = "connections", request_body = NewConnection,
+    responses((status = 201, body = ConnectionView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
+    let mut value = parse_body(body)?;
+    let secrets = take_secrets(&mut value, false)?;
+    let secrets: BTreeMap<String, String> = secrets
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    let req: NewConnection = parse_json(value.to_string().as_bytes())?;
+    check_name(&req.name)?;
+    check_max_in_flight(req.max_in_flight)?;
+    let plugin = gw.runtime.plugin(&req.plugin).ok_or_else(|| {
+        let loaded: Vec<String> = gw
+            .runtime
+            .plugins()
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
+        unprocessable(
+            "plugin".into(),
+            format!(
+                "no plugin `{}` is loaded; loaded: {}",
+                req.plugin,
+                loaded.join(", ")
+            ),
+        )
+    })?;
+    check_keys(&plugin, &req.config, &secrets)?;
+    let id = new_id("con");
+    let rec = ConnectionRecord {
+        sealed_secrets: gw.vault.seal_json(&secrets_owner(&id), &secrets),
+        id: id.clone(),
+        workspace_id: ws.clone(),
+        channel: plugin.channel().to_string(),
+        plugin: plugin.name().to_string(),
+        name: req.name,
+        config: req.config,
+        allowed_origins: Vec::new(),
+        max_in_flight: req.max_in_flight.unwrap_or(64),
+        status: "active".into(),
+        status_detail: None,
+        created_at: crate::model::now_ms(),
+        updated_at: crate::model::now_ms(),
+    };
+    gw.store.put_connection(rec.clone(), false).await?;
+    gw.connections.upsert(rec, &gw.vault, &gw.public_url)?;
+    Ok((StatusCode::CREATED, Json(view(&*owned(&gw, &ws, &id)?))))
+}
+
+/// A change to a connection. Omitted fields stay; `config` and `secrets` merge key by key,
+/// and a `null` value removes the key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub config: BTreeMap<String, Option<String>>,
+    /// New secret values. Giving any to a `needs_reconnect` connection reconnects it, and
+    /// its messages that failed `token_expired` become resendable.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, Option<String>>)]
+    pub secrets: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    /// `active` or `disabled`. A disabled connection gets no new messages.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// Change a connection; reconnect it with new credentials.
+#[utoipa::path(patch, path = "/v1/connections/{id}", tag = "connections", request_body = ConnectionChange,
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn reconnect(
+pub async fn patch(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    owned(&gw, &ws, &id)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
-    let r: Reconnect = parse_json(&body)?;
-    if r.secrets.is_empty() || r.secrets.values().any(|v| v.is_empty()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "give at least one non-empty secret",
-        )
-        .field("secrets"));
+    let conn = owned(&gw, &ws, &id)?;
+    let mut value = parse_body(body)?;
+    let secrets = take_secrets(&mut value, true)?;
+    let change: ConnectionChange = parse_json(value.to_string().as_bytes())?;
+    if let Some(name) = &change.name {
+        check_name(name)?;
     }
-    if !gw
-        .store
-        .reconnect(ws.clone(), id.clone(), r.secrets)
-        .await?
+    check_max_in_flight(change.max_in_flight)?;
+    if let Some(s) = &change.status
+        && s != "active"
+        && s != "disabled"
     {
+        return Err(unprocessable(
+            "status".into(),
+            "must be `active` or `disabled`",
+        ));
+    }
+    let plugin = gw.runtime.plugin(&conn.plugin).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "plugin_missing",
+            format!("plugin `{}` is not loaded", conn.plugin),
+        )
+    })?;
+    // Check the result of the merge, so a patch cannot remove a required key.
+    let mut config = conn.ctx.config.clone();
+    for (k, v) in &change.config {
+        match v {
+            Some(v) => config.insert(k.clone(), v.clone()),
+            None => config.remove(k),
+        };
+    }
+    let mut names: BTreeMap<String, String> = conn
+        .ctx
+        .secrets
+        .keys()
+        .map(|k| (k.clone(), String::new()))
+        .collect();
+    for (k, v) in &secrets {
+        match v {
+            Some(_) => names.insert(k.clone(), String::new()),
+            None => names.remove(k),
+        };
+    }
+    check_keys(&plugin, &config, &names)?;
+    let patch = ConnectionPatch {
+        name: change.name,
+        config: change.config,
+        secrets,
+        max_in_flight: change.max_in_flight,
+        status: change.status,
+    };
+    let patched = gw
+        .store
+        .patch_connection(ws.clone(), id.clone(), patch, gw.vault.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found("connection"))?;
+    if patched.secrets_changed {
+        // Tokens derived from the old credentials must not outlive them.
+        gw.runtime.forget_cached(&id);
+    }
+    if patched.reconnected {
+        tracing::info!(connection = %id, "connection reconnected with new credentials");
+    }
+    gw.connections
+        .upsert(patched.record, &gw.vault, &gw.public_url)?;
+    Ok(Json(view(&*owned(&gw, &ws, &id)?)))
+}
+
+/// Remove a connection: its secrets are erased, its queued messages fail `no_connection`,
+/// and its message history stays.
+#[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = String, Path, description = "Connection id")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    owned(&gw, &ws, &id)?;
+    if !gw.store.delete_connection(ws, id.clone()).await? {
         return Err(ApiError::not_found("connection"));
     }
-    gw.connections.reload(&gw.store, &gw.public_url).await?;
-    // Tokens derived from the old credentials must not outlive them.
+    gw.connections.remove(&id);
     gw.runtime.forget_cached(&id);
-    let conn = owned(&gw, &ws, &id)?;
-    Ok(Json(view(&conn)))
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkResend {
+    /// Which failures to resend (default `["token_expired"]`, the reconnect case).
+    #[serde(default)]
+    pub reasons: Option<Vec<String>>,
+    /// At most this many messages per call (default and maximum 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResent {
+    pub message_id: String,
+    pub resent_as: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkRefused {
+    pub message_id: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResendReport {
+    pub resent: Vec<BulkResent>,
+    /// Candidates whose failure does not allow a resend (yet): each says why.
+    pub refused: Vec<BulkRefused>,
+}
+
+/// Resend every message that failed on this connection for one of the given reasons (by
+/// default `token_expired`, after a reconnect). Each goes through the same checks as
+/// `POST /v1/messages/{id}/resend`; running it twice resends nothing twice.
+#[utoipa::path(post, path = "/v1/connections/{id}/resend", tag = "connections", request_body = BulkResend,
+    params(("id" = String, Path, description = "Connection id")),
+    responses((status = 200, body = BulkResendReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn bulk_resend(
+    State(gw): State<Arc<Gateway>>,
+    SendKey(ws): SendKey,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BulkResendReport>, ApiError> {
+    owned(&gw, &ws, &id)?;
+    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let req: BulkResend = if body.is_empty() {
+        BulkResend::default()
+    } else {
+        parse_json(&body)?
+    };
+    let reasons = req.reasons.unwrap_or_else(|| vec!["token_expired".into()]);
+    for (i, r) in reasons.iter().enumerate() {
+        if crate::model::FailureReason::parse(r).is_none() {
+            return Err(unprocessable(
+                format!("reasons[{i}]"),
+                format!("`{r}` is not a failure reason"),
+            ));
+        }
+    }
+    let limit = req.limit.unwrap_or(1000);
+    if limit == 0 || limit > 1000 {
+        return Err(unprocessable("limit".into(), "must be between 1 and 1000"));
+    }
+    let candidates = gw
+        .store
+        .failed_on_connection(ws.clone(), id, reasons, limit)
+        .await?;
+    let mut report = BulkResendReport {
+        resent: Vec::new(),
+        refused: Vec::new(),
+    };
+    for message_id in candidates {
+        match super::resend::resend_message(&gw, ws.clone(), message_id.clone()).await {
+            Ok(resp) => {
+                let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+                    .await
+                    .map_err(|_| ApiError::internal())?;
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                report.resent.push(BulkResent {
+                    message_id,
+                    resent_as: v["id"].as_str().unwrap_or_default().to_string(),
+                });
+            }
+            Err(e) if e.status.is_client_error() => report.refused.push(BulkRefused {
+                message_id,
+                code: e.code.to_string(),
+                message: e.message,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Json(report))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -123,7 +536,7 @@ pub struct SyncRequest {
     security(("api_key" = [])))]
 pub async fn sync(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SyncReport>, ApiError> {
@@ -174,7 +587,7 @@ pub async fn sync(
     security(("api_key" = [])))]
 pub async fn blocked(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<BlockedUrlView>>, ApiError> {
     owned(&gw, &ws, &id)?;
@@ -196,7 +609,7 @@ pub struct BlockUrl {
     security(("api_key" = [])))]
 pub async fn block(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Vec<BlockedUrlView>>), ApiError> {
@@ -234,7 +647,7 @@ pub struct UrlQuery {
     security(("api_key" = [])))]
 pub async fn unblock(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     Path(id): Path<String>,
     query: Result<Query<UrlQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
@@ -247,48 +660,4 @@ pub async fn unblock(
     } else {
         Err(ApiError::not_found("blocked URL"))
     }
-}
-
-async fn set_status(
-    gw: &Gateway,
-    ws: String,
-    id: String,
-    status: &'static str,
-) -> Result<Json<ConnectionView>, ApiError> {
-    owned(gw, &ws, &id)?;
-    if !gw
-        .store
-        .set_connection_status(ws.clone(), id.clone(), status)
-        .await?
-    {
-        return Err(ApiError::not_found("connection"));
-    }
-    gw.connections.set_status(&id, status);
-    let conn = owned(gw, &ws, &id)?;
-    Ok(Json(view(&conn)))
-}
-
-/// Take a connection out of service: no new message is routed to it.
-#[utoipa::path(post, path = "/v1/connections/{id}/disable", tag = "connections",
-    params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn disable(
-    State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
-    Path(id): Path<String>,
-) -> Result<Json<ConnectionView>, ApiError> {
-    set_status(&gw, ws, id, "disabled").await
-}
-
-#[utoipa::path(post, path = "/v1/connections/{id}/enable", tag = "connections",
-    params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn enable(
-    State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
-    Path(id): Path<String>,
-) -> Result<Json<ConnectionView>, ApiError> {
-    set_status(&gw, ws, id, "active").await
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::auth::Workspace;
+use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json};
 use crate::Gateway;
 use crate::model::{AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact};
@@ -34,7 +34,7 @@ pub struct ContactQuery {
     security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     query: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ContactPage>, ApiError> {
     let Query(q) = query
@@ -61,7 +61,7 @@ pub async fn list(
     security(("api_key" = [])))]
 pub async fn create(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    SendKey(ws): SendKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ContactView>), ApiError> {
     let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
@@ -137,7 +137,7 @@ fn invalid(field: &str, message: String) -> ApiError {
     security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<ContactView>, ApiError> {
     gw.store
@@ -154,7 +154,7 @@ pub async fn get(
     security(("api_key" = [])))]
 pub async fn history(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ContactHistoryEntry>>, ApiError> {
     gw.store

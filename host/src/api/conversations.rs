@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::Workspace;
+use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json};
 use crate::Gateway;
 use crate::followup::FollowUp;
@@ -25,12 +25,7 @@ async fn contact(gw: &Gateway, ws: &str, id: &str, field: &str) -> Result<(), Ap
     if gw.store.contact_exists(ws.into(), id.into()).await? {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no contact `{id}`"),
-        )
-        .field(field))
+        Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "contact not found").field(field))
     }
 }
 
@@ -67,7 +62,7 @@ pub struct Posted {
     security(("api_key" = [])))]
 pub async fn post_message(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    SendKey(ws): SendKey,
     Path(id): Path<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Posted>), ApiError> {
@@ -121,7 +116,7 @@ pub struct Seen {
     responses((status = 204), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn seen(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    SendKey(ws): SendKey,
     Path(id): Path<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
@@ -141,7 +136,7 @@ pub async fn seen(
     responses((status = 200, body = ConversationView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     gw.store
@@ -187,7 +182,7 @@ pub struct PresenceView {
     responses((status = 200, body = PresenceView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn activity(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    SendKey(ws): SendKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PresenceView>, ApiError> {
     let a: Activity = parse_json(&body(b)?)?;

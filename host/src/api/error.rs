@@ -20,6 +20,9 @@ pub struct ApiError {
     pub field: Option<String>,
     pub violations: Vec<Violation>,
     pub reason: Option<String>,
+    /// Sent as `Retry-After` when non-zero (whole seconds); kept small so every
+    /// `Result<_, ApiError>` stays small.
+    pub retry_after_s: u16,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,7 +54,15 @@ impl ApiError {
             field: None,
             violations: Vec::new(),
             reason: None,
+            retry_after_s: 0,
         }
+    }
+    /// `429`: over a rate limit; try again after `wait`.
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        e.retry_after_s = secs.clamp(1, u64::from(u16::MAX)) as u16;
+        e
     }
     pub fn reason(mut self, reason: &str) -> Self {
         self.reason = Some(reason.to_string());
@@ -88,7 +99,14 @@ impl IntoResponse for ApiError {
                 reason: self.reason,
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.retry_after_s > 0 {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(self.retry_after_s),
+            );
+        }
+        resp
     }
 }
 
@@ -138,6 +156,7 @@ impl From<IntakeError> for ApiError {
                     field: violations.first().map(|v| v.field.clone()),
                     violations,
                     reason: Some("invalid_format".into()),
+                    retry_after_s: 0,
                 }
             }
             IntakeError::Plugin(call) => {

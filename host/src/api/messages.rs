@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
-use super::auth::Workspace;
+use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json};
 use crate::Gateway;
 use crate::metrics::ChannelLabels;
@@ -85,7 +85,7 @@ fn replay(id: String, status: Status, same_request: bool) -> Result<Response, Ap
     security(("api_key" = [])))]
 pub async fn create(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    SendKey(ws): SendKey,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -208,7 +208,7 @@ async fn accept_routed(
     security(("api_key" = [])))]
 pub async fn preview(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    SendKey(ws): SendKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Preview>, ApiError> {
     let body = body_bytes(body)?;
@@ -251,7 +251,7 @@ pub async fn preview(
     security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
     gw.store
@@ -280,7 +280,7 @@ pub struct ListQuery {
     security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let Query(q) = query

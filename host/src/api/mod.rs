@@ -13,7 +13,9 @@ pub mod policies;
 pub mod resend;
 pub mod sandbox;
 pub mod system;
+pub mod webhook_endpoints;
 pub mod webhooks;
+pub mod workspaces;
 
 use std::sync::Arc;
 
@@ -52,17 +54,24 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 .put(policies::update)
                 .delete(policies::delete),
         )
-        .route("/v1/connections", get(connections::list))
         .route(
-            "/v1/connections/{id}/reconnect",
-            post(connections::reconnect),
+            "/v1/connections",
+            get(connections::list).post(connections::create),
+        )
+        .route(
+            "/v1/connections/{id}",
+            get(connections::get)
+                .patch(connections::patch)
+                .delete(connections::delete),
+        )
+        .route(
+            "/v1/connections/{id}/resend",
+            post(connections::bulk_resend),
         )
         .route(
             "/v1/connections/{id}/sync-contacts",
             post(connections::sync),
         )
-        .route("/v1/connections/{id}/disable", post(connections::disable))
-        .route("/v1/connections/{id}/enable", post(connections::enable))
         .route(
             "/v1/connections/{id}/blocked-urls",
             get(connections::blocked)
@@ -71,11 +80,52 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route(
             "/v1/webhooks/{connection}",
-            get(webhooks::verify).post(webhooks::receive),
+            get(webhooks::verify)
+                .post(webhooks::receive)
+                // Providers batch events (SendGrid posts arrays); a larger cap than the
+                // API's, still bounded.
+                .layer(DefaultBodyLimit::max(gw.max_callback_bytes)),
         )
+        .route(
+            "/v1/webhook-endpoints",
+            get(webhook_endpoints::list).post(webhook_endpoints::create),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}",
+            get(webhook_endpoints::get)
+                .patch(webhook_endpoints::patch)
+                .delete(webhook_endpoints::delete),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/rotate-secret",
+            post(webhook_endpoints::rotate_secret),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/deliveries",
+            get(webhook_endpoints::deliveries),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/replay",
+            post(webhook_endpoints::replay),
+        )
+        .route("/v1/events", get(webhook_endpoints::events))
+        .route(
+            "/v1/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route("/v1/workspace", get(workspaces::current))
+        .route(
+            "/v1/keys",
+            get(workspaces::keys).post(workspaces::create_key),
+        )
+        .route("/v1/keys/{id}", delete(workspaces::revoke_key))
         .route("/v1/billing/balance", get(billing::balance))
         .route("/v1/billing/plan", put(billing::set_plan))
         .route("/v1/billing/auto-charge", put(billing::set_auto_charge))
+        .route(
+            "/v1/billing/low-balance-alert",
+            put(billing::set_low_balance_alert),
+        )
         .route(
             "/v1/billing/topups",
             get(billing::topups).post(billing::top_up),

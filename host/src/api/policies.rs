@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::Workspace;
+use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, parse_json};
 use crate::Gateway;
 use crate::routing::policy::Policy;
@@ -40,6 +40,7 @@ fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, 
             field: violations.first().map(|v| v.field.clone()),
             violations,
             reason: None,
+            retry_after_s: 0,
         });
     }
     if gw.reserved_policy(&policy.name) {
@@ -57,7 +58,7 @@ fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, 
     responses((status = 200, body = Vec<PolicyView>)), security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
 ) -> Result<Json<Vec<PolicyView>>, ApiError> {
     let mut all: Vec<PolicyView> = gw
         .shared_policies()
@@ -89,7 +90,7 @@ pub async fn list(
     security(("api_key" = [])))]
 pub async fn create(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
     let policy = checked(&gw, body)?;
@@ -108,7 +109,7 @@ pub async fn create(
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    ReadKey(ws): ReadKey,
     Path(name): Path<String>,
 ) -> Result<Json<Policy>, ApiError> {
     gw.policy(&ws, &name)
@@ -122,7 +123,7 @@ pub async fn get(
     security(("api_key" = [])))]
 pub async fn update(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Policy>, ApiError> {
@@ -146,7 +147,7 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn delete(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if gw.reserved_policy(&name) {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
-use super::auth::Workspace;
+use super::auth::SendKey;
 use super::error::{ApiError, ErrorBody};
 use super::messages::accept;
 use crate::Gateway;
@@ -27,8 +27,17 @@ use crate::model::{Accepted, NewMessage, Status};
     security(("api_key" = [])))]
 pub async fn resend(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    SendKey(ws): SendKey,
     Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    resend_message(&gw, ws, id).await
+}
+
+/// Resend one failed message of `ws`, or say why not.
+pub(super) async fn resend_message(
+    gw: &Gateway,
+    ws: String,
+    id: String,
 ) -> Result<Response, ApiError> {
     let view = gw
         .store
@@ -93,5 +102,5 @@ pub async fn resend(
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&request).unwrap_or_default(),
     ));
-    accept(&gw, ws, request, hash, None, Some(id)).await
+    accept(gw, ws, request, hash, None, Some(id)).await
 }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::Workspace;
+use super::auth::AdminKey;
 use super::error::{ApiError, parse_json};
 use crate::{Gateway, clock};
 
@@ -33,7 +33,7 @@ pub struct ClockView {
 
 pub async fn set_clock(
     State(gw): State<Arc<Gateway>>,
-    Workspace(_ws): Workspace,
+    AdminKey(_ws): AdminKey,
     body: Bytes,
 ) -> Result<Json<ClockView>, ApiError> {
     let change: ClockChange = parse_json(&body)?;
@@ -79,7 +79,7 @@ pub async fn set_clock(
     }))
 }
 
-pub async fn get_clock(Workspace(_ws): Workspace) -> Json<ClockView> {
+pub async fn get_clock(AdminKey(_ws): AdminKey) -> Json<ClockView> {
     Json(ClockView {
         offset_ms: clock::offset_ms(),
         now_ms: clock::now_ms(),
@@ -99,7 +99,7 @@ pub struct WalletChange {
 /// Sandbox only: set the workspace's paid balance, for trying low-balance behaviour.
 pub async fn set_wallet(
     State(gw): State<Arc<Gateway>>,
-    Workspace(ws): Workspace,
+    AdminKey(ws): AdminKey,
     body: Bytes,
 ) -> Result<Json<crate::billing::views::BalanceView>, ApiError> {
     let change: WalletChange = parse_json(&body)?;

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::Workspace;
+use super::auth::ReadKey;
 use super::error::ErrorBody;
 use crate::Gateway;
 use crate::model::PluginList;
@@ -47,7 +47,7 @@ pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
     responses((status = 200, body = PluginList), (status = 401, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: Workspace) -> Json<PluginList> {
+pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: ReadKey) -> Json<PluginList> {
     Json(PluginList {
         data: gw
             .runtime

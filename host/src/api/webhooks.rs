@@ -21,6 +21,8 @@ use crate::callbacks::CallbackRequest;
         (status = 200, description = "Accepted; the body is whatever the plugin answers"),
         (status = 401, description = "Signature missing or wrong; nothing applied", body = ErrorBody),
         (status = 404, description = "No such connection", body = ErrorBody),
+        (status = 413, description = "Body over the callback size limit", body = ErrorBody),
+        (status = 429, description = "Over this connection's callback rate", body = ErrorBody),
     ))]
 pub async fn receive(
     State(gw): State<Arc<Gateway>>,
@@ -31,6 +33,18 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    // Limited per connection, and only for connections that exist: unknown ids must not
+    // grow the limiter's table.
+    if gw.connections.get(&connection).is_some()
+        && let Some(limiter) = &gw.callback_limiter
+        && let Err(not_until) = limiter.check_key(&connection)
+    {
+        use governor::clock::{Clock, DefaultClock};
+        return Err(ApiError::rate_limited(
+            "too many callbacks for this connection",
+            not_until.wait_time_from(DefaultClock::default().now()),
+        ));
+    }
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let req = CallbackRequest {
         method: method.to_string(),

@@ -187,6 +187,13 @@ pub fn record(
                 "UPDATE topups SET state = 'approved', charge_id = ?2, settled_at = ?3, next_attempt_at = NULL WHERE id = ?1",
             )?
             .execute(params![t.id, charge_id, now])?;
+            auto_charge_event(
+                c,
+                t,
+                "wallet.auto_charge.succeeded",
+                serde_json::json!({ "charge_id": charge_id }),
+                now,
+            )?;
             // Still below the threshold (a small top-up amount): the next one may go.
             maybe_auto_charge(c, &t.workspace_id, now)?;
         }
@@ -200,6 +207,13 @@ pub fn record(
                     next_attempt_at = NULL WHERE id = ?1",
             )?
             .execute(params![t.id, code, message, charge_id, now])?;
+            auto_charge_event(
+                c,
+                t,
+                "wallet.auto_charge.failed",
+                serde_json::json!({ "decline_code": code, "detail": message, "charge_id": charge_id }),
+                now,
+            )?;
             if t.kind == "auto" {
                 c.prepare_cached("UPDATE wallets SET auto_status = 'paused', auto_status_detail = ?2 WHERE workspace_id = ?1")?
                     .execute(params![
@@ -213,6 +227,13 @@ pub fn record(
                 "UPDATE topups SET state = 'failed', detail = ?2, settled_at = ?3, next_attempt_at = NULL WHERE id = ?1",
             )?
             .execute(params![t.id, detail, now])?;
+            auto_charge_event(
+                c,
+                t,
+                "wallet.auto_charge.failed",
+                serde_json::json!({ "detail": detail }),
+                now,
+            )?;
             if t.kind == "auto" {
                 c.prepare_cached("UPDATE wallets SET auto_status = 'paused', auto_status_detail = ?2 WHERE workspace_id = ?1")?
                     .execute(params![t.workspace_id, format!("the payment processor refused top-up {}: {detail}", t.id)])?;
@@ -225,4 +246,21 @@ pub fn record(
         }
     }
     Ok(())
+}
+
+/// Tell the business how an automatic top-up went (manual ones answer their own request).
+fn auto_charge_event(
+    c: &Connection,
+    t: &TopUp,
+    kind: &'static str,
+    mut data: serde_json::Value,
+    now: Millis,
+) -> Result<(), WalletError> {
+    if t.kind != "auto" {
+        return Ok(());
+    }
+    data["topup_id"] = t.id.clone().into();
+    data["amount_micros"] = t.amount.into();
+    data["currency"] = t.currency.clone().into();
+    Ok(crate::events::record(c, &t.workspace_id, kind, now, data)?)
 }

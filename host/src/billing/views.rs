@@ -26,6 +26,16 @@ pub struct BalanceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credit_expires_at: Option<String>,
     pub auto_charge: AutoChargeView,
+    /// A `wallet.low_balance` event is sent when the paid balance falls below this (0: off).
+    pub low_balance_alert_micros: Micros,
+}
+
+/// The low-balance alert threshold.
+#[derive(Debug, Clone, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LowBalanceAlert {
+    /// 0 turns the alert off.
+    pub threshold_micros: Micros,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]

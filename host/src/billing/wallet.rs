@@ -240,8 +240,36 @@ pub fn hold(c: &Connection, ch: &Charge, now: Millis) -> Result<HoldOutcome, Wal
     ])?;
     c.prepare_cached("UPDATE deliveries SET cost = ?2 WHERE id = ?1")?
         .execute(params![ch.delivery_id, cost])?;
+    if from_paid > 0 {
+        low_balance_alert(c, ws, &w.currency, paid, paid - from_paid, now)?;
+    }
     super::topups::maybe_auto_charge(c, ws, now)?;
     Ok(HoldOutcome::Held { cost })
+}
+
+/// Tell the business once when the paid balance crosses below its alert threshold (not on
+/// every send below it).
+fn low_balance_alert(
+    c: &Connection,
+    ws: &str,
+    currency: &str,
+    before: Micros,
+    after: Micros,
+    now: Millis,
+) -> Result<(), WalletError> {
+    let threshold: Micros = c
+        .prepare_cached("SELECT low_balance_alert FROM wallets WHERE workspace_id = ?1")?
+        .query_row([ws], |r| r.get(0))?;
+    if threshold > 0 && before >= threshold && after < threshold {
+        crate::events::record(
+            c,
+            ws,
+            "wallet.low_balance",
+            now,
+            serde_json::json!({ "paid_micros": after, "threshold_micros": threshold, "currency": currency }),
+        )?;
+    }
+    Ok(())
 }
 
 /// The provider accepted the send: the held money is spent.

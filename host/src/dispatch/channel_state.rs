@@ -106,8 +106,11 @@ impl Dispatcher {
                     )
                     .await;
                 if matches!(marked, Ok(true)) {
-                    self.connections
-                        .set_status(&job.connection_id, NEEDS_RECONNECT);
+                    self.connections.set_status(
+                        &job.connection_id,
+                        NEEDS_RECONNECT,
+                        Some(failure.detail.clone()),
+                    );
                     tracing::warn!(connection = %job.connection_id, "provider rejected the credentials; connection needs reconnect");
                 }
                 marked.map(|_| ())

@@ -295,13 +295,21 @@ pub struct ConnectionView {
     pub channel: String,
     pub plugin: String,
     pub name: String,
-    /// `active`, or `needs_reconnect` after the provider rejected its credentials.
+    /// `active`; `needs_reconnect` after the provider rejected its credentials (PATCH new
+    /// secrets to reconnect); `disabled` by the workspace.
     pub status: String,
+    /// Why, for `needs_reconnect`: the provider's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_detail: Option<String>,
     /// Where the provider must send callbacks for this connection.
     pub webhook_url: String,
     pub config: BTreeMap<String, String>,
     /// Names of the secrets set; their values never leave the gateway.
     pub secrets: Vec<String>,
+    /// Sends to this provider in flight at once.
+    pub max_in_flight: u32,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// How a routed message went: the policy's steps as they ran.

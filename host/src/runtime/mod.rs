@@ -58,6 +58,8 @@ pub struct RuntimeLimits {
     pub http_max_response_bytes: usize,
     /// Instances alive at once (sizes the pooling allocator).
     pub max_instances: u32,
+    /// Which internal addresses plugin requests may reach (none unless allow-listed).
+    pub net: Arc<crate::netguard::NetPolicy>,
 }
 
 impl Default for RuntimeLimits {
@@ -71,6 +73,7 @@ impl Default for RuntimeLimits {
             http_max_requests_per_call: 4,
             http_max_response_bytes: 1 << 20,
             max_instances: 256,
+            net: crate::netguard::NetPolicy::new(Vec::new()),
         }
     }
 }
@@ -188,9 +191,11 @@ impl PluginRuntime {
 
         engine::start_epoch_ticker(&engine)?;
 
+        let resolver = limits.net.resolver();
         let client = |http2: bool| {
             let builder = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(resolver.clone())
                 .pool_max_idle_per_host(256);
             let builder = if http2 {
                 builder.http2_prior_knowledge()

@@ -2,7 +2,8 @@
 //!
 //! Network is denied by default. A request goes out only when its origin
 //! (`scheme://host[:port]`) matches the plugin manifest's `outbound-hosts` or an origin the
-//! operator allow-listed on the connection (the sandbox allow-lists its simulators). Redirects
+//! operator allow-listed on the connection (the sandbox allow-lists its simulators), and
+//! when the address it connects to is public or operator allow-listed ([`crate::netguard`]). Redirects
 //! are not followed, so the checked URL is the URL that is fetched. Secrets are attached here,
 //! after the check, so a plugin cannot aim a secret at a host it may not reach.
 
@@ -98,12 +99,17 @@ pub async fn execute(
 ) -> Result<Response, HttpError> {
     let url = Url::parse(&req.url)
         .map_err(|e| HttpError::Invalid(format!("bad url {:?}: {e}", req.url)))?;
-    if !allowed.iter().any(|p| p.matches(&url)) {
+    if !allowed.iter().any(|p| p.matches(&url)) && !limits.net.origin_allowed(&url) {
         let origin = url.origin().ascii_serialization();
         return Err(HttpError::Denied(format!(
             "{origin} is not on this plugin's allow-list"
         )));
     }
+    // Names are checked after resolution by the client's resolver; literals here.
+    limits
+        .net
+        .check_url(&url)
+        .map_err(|e| HttpError::Denied(e.to_string()))?;
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| HttpError::Invalid(format!("bad method {:?}", req.method)))?;
     let timeout = req
@@ -177,6 +183,10 @@ pub async fn execute(
 fn classify(e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         HttpError::Timeout
+    } else if let Some(what) = crate::netguard::denied_in(&e) {
+        HttpError::Denied(format!(
+            "{what} is a loopback, private or link-local address and is not allow-listed"
+        ))
     } else {
         // reqwest's Display omits the cause; walk the chain for a useful detail.
         let mut detail = e.to_string();

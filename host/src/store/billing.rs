@@ -83,6 +83,9 @@ fn balance_view(c: &Connection, ws: &str) -> Result<BalanceView, StoreError> {
              FROM wallets WHERE workspace_id = ?1",
         )?
         .query_row([ws], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))?;
+    let low_balance_alert: Micros = c
+        .prepare_cached("SELECT low_balance_alert FROM wallets WHERE workspace_id = ?1")?
+        .query_row([ws], |r| r.get(0))?;
     let this_month = topups::auto_total(c, ws, &month_of(now_ms()))?;
     let expires = w
         .credit_month
@@ -109,6 +112,7 @@ fn balance_view(c: &Connection, ws: &str) -> Result<BalanceView, StoreError> {
             this_month_micros: this_month,
             in_flight,
         },
+        low_balance_alert_micros: low_balance_alert,
     })
 }
 
@@ -169,6 +173,20 @@ impl Store {
     pub async fn set_plan(&self, ws: String, plan: String) -> Result<BalanceView, StoreError> {
         self.write(move |t| {
             wallet::set_plan(t, &ws, &plan, now_ms())?;
+            balance_view(t, &ws)
+        })
+        .await
+    }
+
+    pub async fn set_low_balance_alert(
+        &self,
+        ws: String,
+        threshold: Micros,
+    ) -> Result<BalanceView, StoreError> {
+        self.write(move |t| {
+            wallet::wallet(t, &ws)?;
+            t.prepare_cached("UPDATE wallets SET low_balance_alert = ?2 WHERE workspace_id = ?1")?
+                .execute(params![ws, threshold])?;
             balance_view(t, &ws)
         })
         .await

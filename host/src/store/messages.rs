@@ -189,6 +189,18 @@ pub(super) fn insert_event(
 ) -> Result<(), StoreError> {
     t.prepare_cached("INSERT INTO events (delivery_id, status, at, source, detail, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![delivery_id, status.as_str(), at, source, detail, applied])?;
+    // The business hears about every applied change, from the same transaction.
+    let kind = match status {
+        Status::Queued => "message.queued",
+        Status::Sent => "message.sent",
+        Status::Delivered => "message.delivered",
+        Status::Seen => "message.seen",
+        Status::Failed => "message.failed",
+        _ => return Ok(()),
+    };
+    if applied {
+        crate::events::record_delivery_status(t, delivery_id, kind, at, detail)?;
+    }
     Ok(())
 }
 

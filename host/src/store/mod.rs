@@ -11,6 +11,7 @@
 //! writer commits.
 
 mod billing;
+mod blocked_urls;
 mod connections;
 mod contacts;
 mod conversations;
@@ -28,7 +29,6 @@ pub use messages::*;
 pub use outbox::*;
 pub use receipts::*;
 pub use routing::*;
-pub use tenants::*;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

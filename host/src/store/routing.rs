@@ -294,6 +294,20 @@ fn activate_next(
             Some(&format!("step {step}: {channel}")),
             true,
         )?;
+        crate::events::record_for_message(
+            t,
+            message_id,
+            "message.fallback",
+            now,
+            serde_json::json!({
+                "action": "started",
+                "step": step,
+                "lane": lane,
+                "position": position,
+                "channel": channel,
+                "delivery_id": delivery_id,
+            }),
+        )?;
         set_state("active", Some(&delivery_id))?;
         return Ok(true);
     }
@@ -312,7 +326,13 @@ fn finish_step(
         "UPDATE route_steps SET state = ?3, finished_at = ?4, detail = ?5, dirty = 0 WHERE message_id = ?1 AND step = ?2",
     )?
     .execute(params![message_id, step, state, now, detail])?;
-    Ok(())
+    Ok(crate::events::record_for_message(
+        t,
+        message_id,
+        "message.fallback",
+        now,
+        serde_json::json!({ "action": "step_finished", "step": step, "state": state, "detail": detail }),
+    )?)
 }
 
 fn meets(condition: Condition, status: Status) -> bool {

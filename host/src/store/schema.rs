@@ -355,6 +355,78 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE deliveries ADD COLUMN cost INTEGER;
     ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT 'full';
     ALTER TABLE route_entries ADD COLUMN drop_subject INTEGER NOT NULL DEFAULT 0;",
+    // 6: tenancy. Named API keys with a set of scopes (send, read, billing, admin) that can
+    // be revoked; connections sealed at rest (the `secrets` column now holds an AEAD
+    // envelope; rows written before this are sealed at start-up) and soft-deleted; the event
+    // log every status change writes to, and the business endpoints it is delivered to.
+    "ALTER TABLE api_keys ADD COLUMN id TEXT;
+    ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
+    UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 24),
+        scopes = CASE scope WHEN 'billing' THEN 'billing' ELSE 'send read admin' END;
+    ALTER TABLE api_keys DROP COLUMN scope;
+    CREATE UNIQUE INDEX api_keys_id ON api_keys(id);
+    CREATE INDEX api_keys_ws ON api_keys(workspace_id, created_at);
+    ALTER TABLE connections ADD COLUMN deleted_at INTEGER;
+    ALTER TABLE wallets ADD COLUMN low_balance_alert INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE workspace_events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        workspace_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX workspace_events_ws ON workspace_events(workspace_id, seq);
+    CREATE TABLE workspace_event_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+    );
+    INSERT INTO workspace_event_cursor (id, seq) VALUES (1, 0);
+    CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        url TEXT NOT NULL,
+        description TEXT NOT NULL,
+        event_types TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        previous_secret TEXT,
+        previous_until INTEGER,
+        status TEXT NOT NULL,
+        status_detail TEXT,
+        failing_since INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted_at INTEGER
+    );
+    CREATE INDEX webhook_endpoints_ws ON webhook_endpoints(workspace_id);
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+        event_id TEXT NOT NULL REFERENCES workspace_events(id),
+        workspace_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        lease_until INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        replay INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at);
+    CREATE TABLE webhook_attempts (
+        delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id),
+        number INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, number)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

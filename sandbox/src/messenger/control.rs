@@ -8,6 +8,7 @@
 //! | `GET /_sandbox/messenger/messages` | every Send API request: page, psid, raw body, mid, duplicate flag, status, error, events |
 //! | `GET /_sandbox/messenger/stats` | `{requests, unique_accepted, duplicates, rejected, callbacks_sent, callbacks_failed}` |
 //! | `GET /_sandbox/messenger/pages` | the sandbox pages with their tokens, app secret and verify token |
+//! | `POST /_sandbox/messenger/pages/{page_id}/reissue-token` | revoke the page's token (sends with it now get 190) and issue a new one → `{"access_token"}` |
 
 use std::sync::Arc;
 
@@ -42,6 +43,10 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/messenger/messages", get(messages))
         .route("/_sandbox/messenger/stats", get(stats))
         .route("/_sandbox/messenger/pages", get(pages))
+        .route(
+            "/_sandbox/messenger/pages/{page_id}/reissue-token",
+            post(reissue_token),
+        )
 }
 
 fn bad_request(message: impl std::fmt::Display) -> Response {
@@ -249,6 +254,17 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let mut s = shared.messenger.stats();
     (s.callbacks_sent, s.callbacks_failed) = shared.callbacks.counts(CHANNEL.name);
     Json(s).into_response()
+}
+
+async fn reissue_token(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(page_id): axum::extract::Path<String>,
+) -> Response {
+    if page_by_id(&page_id).is_none() {
+        return bad_request(format!("no sandbox page {page_id}"));
+    }
+    let token = shared.messenger.reissue_token(&page_id);
+    Json(json!({ "access_token": token })).into_response()
 }
 
 async fn pages() -> Response {

@@ -16,7 +16,7 @@ use super::body::{self, SendRequest};
 use super::conversations::{self, ListQuery};
 use super::errors::GraphError;
 use super::state::{Outcome, SendRecord};
-use super::{CHANNEL, SandboxPage, page_by_token, webhooks};
+use super::{CHANNEL, SandboxPage, webhooks};
 use crate::Shared;
 use crate::conn::ConnKill;
 use crate::faults::{Answer, FaultAction};
@@ -58,7 +58,11 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
 
 /// The page of the request's token: `access_token` in the query, else
 /// `Authorization: Bearer|OAuth <token>`.
-fn authenticate(headers: &HeaderMap, uri: &Uri) -> Result<&'static SandboxPage, GraphError> {
+fn authenticate(
+    state: &super::state::MessengerState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<&'static SandboxPage, GraphError> {
     let token = query_param(uri, "access_token").or_else(|| {
         let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
@@ -67,11 +71,14 @@ fn authenticate(headers: &HeaderMap, uri: &Uri) -> Result<&'static SandboxPage, 
     });
     match token.filter(|t| !t.is_empty()) {
         None => Err(GraphError::no_token()),
-        Some(t) => page_by_token(&t).ok_or_else(GraphError::invalid_token),
+        Some(t) => state
+            .page_for_token(&t)
+            .ok_or_else(GraphError::invalid_token),
     }
 }
 
 fn guard(
+    state: &super::state::MessengerState,
     version: &str,
     uri: &Uri,
     headers: &HeaderMap,
@@ -81,7 +88,7 @@ fn guard(
     if !valid_version(version) {
         return Err(GraphError::unknown_path(uri.path()));
     }
-    let page = authenticate(headers, uri)?;
+    let page = authenticate(state, headers, uri)?;
     if let Some(id) = path_page
         && id != page.id
     {
@@ -167,6 +174,7 @@ async fn send(
     let (parts, body) = req.into_parts();
     shared.messenger.count_request();
     let page = match guard(
+        &shared.messenger,
         &version,
         &parts.uri,
         &parts.headers,
@@ -276,8 +284,13 @@ fn process(
     }
 }
 
-async fn me(Path(version): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
-    match guard(&version, &uri, &headers, None, "get") {
+async fn me(
+    State(shared): State<Arc<Shared>>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    match guard(&shared.messenger, &version, &uri, &headers, None, "get") {
         Ok(page) => Json(json!({ "name": page.name, "id": page.id })).into_response(),
         Err(e) => e.into_response(),
     }
@@ -289,7 +302,14 @@ async fn list_conversations(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let page = match guard(&version, &uri, &headers, Some(&page_id), "get") {
+    let page = match guard(
+        &shared.messenger,
+        &version,
+        &uri,
+        &headers,
+        Some(&page_id),
+        "get",
+    ) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };

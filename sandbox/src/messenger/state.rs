@@ -104,6 +104,9 @@ struct Inner {
     conversations: Vec<Conversation>,
     /// (page, psid) → last inbound activity, sim-clock ms.
     last_inbound: HashMap<(String, String), u64>,
+    /// page → its current access token, once the page's original token was revoked (the
+    /// page's admin changed password, or the app lost the page's permission).
+    reissued_tokens: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -152,6 +155,29 @@ impl MessengerState {
 
     pub fn clear(&self) {
         *self.lock() = Inner::default();
+    }
+
+    /// Revoke the page's current token and issue a new one: the old one now gets 190.
+    pub fn reissue_token(&self, page_id: &str) -> String {
+        use base64::Engine as _;
+        let bytes: [u8; 48] = std::array::from_fn(|_| rand::random());
+        let token = format!(
+            "EAAaBcSw1tch{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        self.lock()
+            .reissued_tokens
+            .insert(page_id.to_string(), token.clone());
+        token
+    }
+
+    /// The page a token belongs to: a reissued token, or an original one not revoked.
+    pub fn page_for_token(&self, token: &str) -> Option<&'static super::SandboxPage> {
+        let inner = self.lock();
+        if let Some((page, _)) = inner.reissued_tokens.iter().find(|(_, t)| *t == token) {
+            return super::page_by_id(page);
+        }
+        super::page_by_token(token).filter(|p| !inner.reissued_tokens.contains_key(p.id))
     }
 
     pub fn config(&self) -> MessengerConfig {

@@ -1,0 +1,349 @@
+//! `/v1/webhook-endpoints`: where a workspace hears about its events, signed per Standard
+//! Webhooks; their delivery log, replay, and `/v1/events`, the event log itself.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{AdminKey, ReadKey};
+use super::error::{ApiError, ErrorBody, parse_json};
+use crate::Gateway;
+use crate::events::store::{
+    DeliveryView, EndpointPatch, EndpointView, EndpointWithSecret, ReplayRange,
+};
+use crate::events::{EVENT_TYPES, EventView, is_event_type, signing};
+use crate::model::{Millis, now_ms};
+
+fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
+}
+
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+}
+
+/// An endpoint must be http(s) with a host. Where it points is checked when each delivery
+/// connects (private addresses are refused unless allow-listed), since DNS can change.
+fn check_url(url: &str) -> Result<(), ApiError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            if u.username() != "" || u.password().is_some() {
+                return Err(unprocessable(
+                    "url",
+                    "must not carry credentials; verify our signature instead",
+                ));
+            }
+            Ok(())
+        }
+        _ => Err(unprocessable("url", "must be an http(s) URL")),
+    }
+}
+
+fn check_types(types: &[String]) -> Result<(), ApiError> {
+    for (i, t) in types.iter().enumerate() {
+        if !is_event_type(t) {
+            let known: Vec<&str> = EVENT_TYPES.iter().map(|(t, _)| *t).collect();
+            return Err(unprocessable(
+                format!("event_types[{i}]"),
+                format!("unknown event type `{t}`; known: {}", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub description: String,
+    /// Event types to deliver; omit or leave empty for all.
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    /// Bring your own `whsec_` secret (e.g. when moving from another sender); one is
+    /// generated otherwise.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// Register an endpoint. The answer carries its signing secret, once.
+#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = NewEndpoint,
+    responses((status = 201, body = EndpointWithSecret), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<EndpointWithSecret>), ApiError> {
+    let req: NewEndpoint = parse_json(&body_of(body)?)?;
+    check_url(&req.url)?;
+    check_types(&req.event_types)?;
+    let secret = match req.secret {
+        Some(s) => {
+            signing::validate(&s).map_err(|e| unprocessable("secret", e.to_string()))?;
+            s
+        }
+        None => signing::new_secret(),
+    };
+    let created = gw
+        .store
+        .create_endpoint(
+            ws,
+            req.url,
+            req.description,
+            req.event_types,
+            secret,
+            gw.vault.clone(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
+    responses((status = 200, body = Vec<EndpointView>)), security(("api_key" = [])))]
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+) -> Result<Json<Vec<EndpointView>>, ApiError> {
+    Ok(Json(gw.store.endpoints(ws).await?))
+}
+
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointView>, ApiError> {
+    gw.store
+        .endpoint(ws, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("webhook endpoint"))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointChange {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// `enabled` or `disabled`. Enabling a disabled endpoint resumes its pending deliveries.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", request_body = EndpointChange,
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn patch(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<EndpointView>, ApiError> {
+    let change: EndpointChange = parse_json(&body_of(body)?)?;
+    if let Some(url) = &change.url {
+        check_url(url)?;
+    }
+    if let Some(types) = &change.event_types {
+        check_types(types)?;
+    }
+    if let Some(s) = &change.status
+        && s != "enabled"
+        && s != "disabled"
+    {
+        return Err(unprocessable("status", "must be `enabled` or `disabled`"));
+    }
+    let patch = EndpointPatch {
+        url: change.url,
+        description: change.description,
+        event_types: change.event_types,
+        status: change.status,
+    };
+    gw.store
+        .patch_endpoint(ws, id, patch)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("webhook endpoint"))
+}
+
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if gw.store.delete_endpoint(ws, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook endpoint"))
+    }
+}
+
+/// A new signing secret. For the next 24 hours deliveries carry two signatures, one per
+/// secret, so receivers can switch without missing any.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses((status = 200, body = EndpointWithSecret), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn rotate_secret(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointWithSecret>, ApiError> {
+    let overlap = gw.webhooks.rotation_overlap.as_millis() as Millis;
+    gw.store
+        .rotate_endpoint_secret(ws, id, signing::new_secret(), overlap, gw.vault.clone())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("webhook endpoint"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// Most recent first; at most this many (default 50, max 500).
+    pub limit: Option<u32>,
+}
+
+/// The endpoint's recent deliveries, each with its attempts.
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id"), DeliveriesQuery),
+    responses((status = 200, body = Vec<DeliveryView>), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn deliveries(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+    query: Result<Query<DeliveriesQuery>, QueryRejection>,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    if gw.store.endpoint(ws.clone(), id.clone()).await?.is_none() {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    Ok(Json(gw.store.webhook_deliveries(ws, id, limit).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    /// Events created at or after this time (RFC 3339); default: 24 hours ago.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Events created before this time (RFC 3339); default: now.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Just this event.
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// Only events whose deliveries to this endpoint all failed (e.g. while it was down).
+    #[serde(default)]
+    pub only_failed: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayReport {
+    /// Deliveries queued; each carries its event's original `webhook-id`.
+    pub queued: usize,
+}
+
+/// Send stored events to the endpoint again. Receivers deduplicate by `webhook-id`.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/replay", tag = "webhooks", request_body = Replay,
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses((status = 202, body = ReplayReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn replay(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ReplayReport>), ApiError> {
+    let body = body_of(body)?;
+    let req: Replay = if body.is_empty() {
+        Replay::default()
+    } else {
+        parse_json(&body)?
+    };
+    let time = |field: &str, v: &Option<String>, default: Millis| -> Result<Millis, ApiError> {
+        match v {
+            None => Ok(default),
+            Some(s) => humantime::parse_rfc3339(s)
+                .map_err(|_| unprocessable(field, "must be an RFC 3339 time"))
+                .and_then(|t| {
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as Millis)
+                        .map_err(|_| unprocessable(field, "must be after 1970"))
+                }),
+        }
+    };
+    let now = now_ms();
+    let range = ReplayRange {
+        since: time("since", &req.since, now - 24 * 3_600_000)?,
+        until: time("until", &req.until, now + 1)?,
+        event_id: req.event_id,
+        only_failed: req.only_failed,
+        limit: 10_000,
+    };
+    match gw.store.replay_events(ws, id, range).await? {
+        Some(queued) => Ok((StatusCode::ACCEPTED, Json(ReplayReport { queued }))),
+        None => Err(ApiError::not_found("webhook endpoint")),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only this event type.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Events older than this event id (paging).
+    pub before: Option<String>,
+    /// Default 50, max 500.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub data: Vec<EventView>,
+}
+
+/// The workspace's events, newest first: what was, or would be, delivered.
+#[utoipa::path(get, path = "/v1/events", tag = "webhooks", params(EventsQuery),
+    responses((status = 200, body = EventList), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn events(
+    State(gw): State<Arc<Gateway>>,
+    ReadKey(ws): ReadKey,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<EventList>, ApiError> {
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    if let Some(t) = &q.kind
+        && !is_event_type(t)
+    {
+        return Err(unprocessable("type", format!("unknown event type `{t}`")));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    Ok(Json(EventList {
+        data: gw.store.events(ws, q.kind, q.before, limit).await?,
+    }))
+}

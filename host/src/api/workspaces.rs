@@ -1,0 +1,151 @@
+//! Workspaces (created by the gateway operator) and each workspace's API keys (managed by
+//! its admins).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::auth::{AdminKey, Operator, ReadKey};
+use super::error::{ApiError, ErrorBody, parse_json};
+use crate::Gateway;
+use crate::model::new_id;
+use crate::tenancy::{ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView};
+
+fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(unprocessable("name", "must be 1 to 100 characters"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWorkspaceRequest {
+    pub name: String,
+}
+
+/// Create a workspace and its first key, which holds every scope. Operator key only.
+#[utoipa::path(post, path = "/v1/workspaces", tag = "workspaces", request_body = NewWorkspaceRequest,
+    responses((status = 201, body = NewWorkspace), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("operator_key" = [])))]
+pub async fn create(
+    State(gw): State<Arc<Gateway>>,
+    _op: Operator,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<NewWorkspace>), ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let req: NewWorkspaceRequest = parse_json(&body)?;
+    check_name(&req.name)?;
+    let id = new_id("ws");
+    gw.store.ensure_workspace(&id, &req.name).await?;
+    let api_key = gw
+        .store
+        .create_api_key(id.clone(), "owner".into(), Scopes::of(&Scope::ALL))
+        .await?;
+    let workspace = gw
+        .store
+        .workspace(id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewWorkspace { workspace, api_key }),
+    ))
+}
+
+/// Every workspace. Operator key only.
+#[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces",
+    responses((status = 200, body = Vec<WorkspaceView>), (status = 401, body = ErrorBody)),
+    security(("operator_key" = [])))]
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    _op: Operator,
+) -> Result<Json<Vec<WorkspaceView>>, ApiError> {
+    Ok(Json(gw.store.workspaces().await?))
+}
+
+/// The caller's own workspace.
+#[utoipa::path(get, path = "/v1/workspace", tag = "workspaces",
+    responses((status = 200, body = WorkspaceView)), security(("api_key" = [])))]
+pub async fn current(
+    State(gw): State<Arc<Gateway>>,
+    ReadKey(ws): ReadKey,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    gw.store
+        .workspace(ws)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("workspace"))
+}
+
+#[utoipa::path(get, path = "/v1/keys", tag = "workspaces",
+    responses((status = 200, body = Vec<ApiKeyView>)), security(("api_key" = [])))]
+pub async fn keys(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
+    Ok(Json(gw.store.api_keys(ws).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeyRequest {
+    pub name: String,
+    /// Any of `send`, `read`, `billing`, `admin`; at least one.
+    pub scopes: Vec<Scope>,
+}
+
+/// Create a key. Its value is in this answer and nowhere else, ever.
+#[utoipa::path(post, path = "/v1/keys", tag = "workspaces", request_body = NewKeyRequest,
+    responses((status = 201, body = NewApiKey), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create_key(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<NewApiKey>), ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let req: NewKeyRequest = parse_json(&body)?;
+    check_name(&req.name)?;
+    let scopes = Scopes::of(&req.scopes);
+    if scopes.is_empty() {
+        return Err(unprocessable(
+            "scopes",
+            "give at least one of send, read, billing, admin",
+        ));
+    }
+    let key = gw.store.create_api_key(ws, req.name, scopes).await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Revoke a key: it stops working at once.
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "workspaces",
+    params(("id" = String, Path, description = "Key id")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn revoke_key(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match gw.store.revoke_api_key(ws, id).await? {
+        Some(digest) => {
+            gw.key_cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&digest);
+            Ok(StatusCode::NO_CONTENT)
+        }
+        None => Err(ApiError::not_found("API key")),
+    }
+}

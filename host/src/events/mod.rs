@@ -1,0 +1,171 @@
+//! What happened in a workspace, told to the business's own endpoints.
+//!
+//! Every status change writes one event row *in the same transaction* as the change itself
+//! (the transactional outbox pattern): an event exists exactly when its change committed, so
+//! a crash can neither lose a notification nor announce a change that rolled back. From
+//! there:
+//!
+//! 1. the fan-out ([`worker`]) reads new events in commit order and creates one delivery per
+//!    subscribed endpoint;
+//! 2. each delivery is POSTed, signed per Standard Webhooks ([`signing`]), and retried on the
+//!    fixed schedule in [`schedule`]; an endpoint failing for days is disabled;
+//! 3. the replay API creates fresh deliveries for stored events.
+//!
+//! Events are at-least-once: the `webhook-id` header (the event id) lets a receiver drop a
+//! repeat.
+
+pub mod schedule;
+pub mod signing;
+pub mod store;
+pub mod worker;
+
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::model::{Millis, new_id, rfc3339};
+
+/// Every event type an endpoint can subscribe to.
+pub const EVENT_TYPES: &[(&str, &str)] = &[
+    ("message.queued", "A delivery was accepted and committed."),
+    ("message.sent", "The provider accepted a delivery."),
+    (
+        "message.delivered",
+        "The provider reported the delivery reached the device or inbox.",
+    ),
+    ("message.seen", "The recipient read or opened it."),
+    (
+        "message.failed",
+        "A delivery failed for good (the reason says whether it can be resent).",
+    ),
+    (
+        "message.fallback",
+        "A routed message moved on: a step finished, or the next channel started.",
+    ),
+    (
+        "wallet.low_balance",
+        "The paid balance fell below the workspace's alert threshold.",
+    ),
+    (
+        "wallet.auto_charge.succeeded",
+        "An automatic top-up was charged.",
+    ),
+    (
+        "wallet.auto_charge.failed",
+        "An automatic top-up was declined or could not be charged.",
+    ),
+    (
+        "connection.needs_reconnect",
+        "The provider rejected a connection's credentials.",
+    ),
+    (
+        "connection.reconnected",
+        "New credentials put a connection back in service.",
+    ),
+    (
+        "connection.updated",
+        "A connection was disabled, enabled or deleted.",
+    ),
+];
+
+pub fn is_event_type(name: &str) -> bool {
+    EVENT_TYPES.iter().any(|(t, _)| *t == name)
+}
+
+/// An event as delivered and as listed: the Standard Webhooks payload shape.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// Also the `webhook-id` header of every delivery of this event.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub timestamp: String,
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// Write an event in the caller's transaction.
+pub fn record(
+    t: &Connection,
+    workspace_id: &str,
+    kind: &'static str,
+    at: Millis,
+    data: Value,
+) -> rusqlite::Result<()> {
+    debug_assert!(is_event_type(kind), "{kind}");
+    let id = new_id("evt");
+    let payload = json!({ "type": kind, "timestamp": rfc3339(at), "data": data });
+    t.prepare_cached(
+        "INSERT INTO workspace_events (id, workspace_id, type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![id, workspace_id, kind, payload.to_string(), at])?;
+    Ok(())
+}
+
+/// The event for a delivery's status change, from the delivery's own row.
+pub fn record_delivery_status(
+    t: &Connection,
+    delivery_id: &str,
+    kind: &'static str,
+    at: Millis,
+    detail: Option<&str>,
+) -> rusqlite::Result<()> {
+    let row = t
+        .prepare_cached(
+            "SELECT m.workspace_id, d.message_id, d.channel, d.connection_id, d.status, d.provider_message_id,
+                    d.failure_reason, d.failure_code, d.failure_detail, d.step, m.contact_id
+             FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?1",
+        )?
+        .query_row([delivery_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                json!({
+                    "message_id": r.get::<_, String>(1)?,
+                    "delivery_id": delivery_id,
+                    "channel": r.get::<_, String>(2)?,
+                    "connection_id": r.get::<_, String>(3)?,
+                    "status": r.get::<_, String>(4)?,
+                    "provider_message_id": r.get::<_, Option<String>>(5)?,
+                    "failure": r.get::<_, Option<String>>(6)?.map(|reason| Ok::<_, rusqlite::Error>(json!({
+                        "reason": reason,
+                        "provider_code": r.get::<_, Option<String>>(7)?,
+                        "detail": r.get::<_, Option<String>>(8)?,
+                    }))).transpose()?,
+                    "step": r.get::<_, Option<i64>>(9)?,
+                    "contact_id": r.get::<_, Option<String>>(10)?,
+                    "detail": detail,
+                }),
+            ))
+        });
+    match row {
+        Ok((ws, mut data)) => {
+            // Keep payloads small: absent facts are left out rather than sent as null.
+            if let Some(obj) = data.as_object_mut() {
+                obj.retain(|_, v| !v.is_null());
+            }
+            record(t, &ws, kind, at, data)
+        }
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// An event about a message, in the message's workspace.
+pub fn record_for_message(
+    t: &Connection,
+    message_id: &str,
+    kind: &'static str,
+    at: Millis,
+    mut data: Value,
+) -> rusqlite::Result<()> {
+    let ws: Option<String> = rusqlite::OptionalExtension::optional(
+        t.prepare_cached("SELECT workspace_id FROM messages WHERE id = ?1")?
+            .query_row([message_id], |r| r.get(0)),
+    )?;
+    let Some(ws) = ws else { return Ok(()) };
+    if let Some(obj) = data.as_object_mut() {
+        obj.insert("message_id".into(), message_id.into());
+    }
+    record(t, &ws, kind, at, data)
+}

@@ -1,0 +1,623 @@
+//! Webhook endpoints, the event log and deliveries, in the gateway's SQLite file.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::EventView;
+use crate::model::{Millis, new_id, now_ms, rfc3339};
+use crate::store::{Store, StoreError};
+use crate::vault::Vault;
+
+/// The associated data an endpoint's signing secret is sealed under.
+pub fn secret_owner(endpoint_id: &str) -> String {
+    format!("webhook-endpoint:{endpoint_id}")
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    /// The event types delivered here; empty means every type.
+    pub event_types: Vec<String>,
+    /// `enabled`, or `disabled` (by the workspace, or after failing for days).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_detail: Option<String>,
+    /// When the current run of failed attempts began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An endpoint just created, or its secret just rotated: the only answers with the secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndpointWithSecret {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// `whsec_…`: verify our `webhook-signature` with it. Not shown again.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub number: u32,
+    pub at: String,
+    /// The endpoint's HTTP status, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (every scheduled attempt failed).
+    pub state: String,
+    pub replay: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub attempts: Vec<AttemptView>,
+}
+
+/// A delivery claimed for one attempt.
+#[derive(Debug)]
+pub struct DueDelivery {
+    pub id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub sealed_secret: String,
+    pub sealed_previous: Option<String>,
+    pub event_id: String,
+    pub payload: String,
+    /// Attempts already made.
+    pub attempts: u32,
+}
+
+/// How one attempt went.
+#[derive(Debug)]
+pub struct AttemptResult {
+    pub delivery_id: String,
+    pub endpoint_id: String,
+    pub number: u32,
+    pub at: Millis,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub ok: bool,
+    /// When to try again, if the schedule has attempts left.
+    pub retry_at: Option<Millis>,
+}
+
+/// Patch for an endpoint.
+#[derive(Debug, Default)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    /// `enabled` or `disabled`.
+    pub status: Option<String>,
+}
+
+const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, status, status_detail, failing_since, created_at, updated_at";
+
+fn endpoint(r: &Row) -> rusqlite::Result<EndpointView> {
+    let types: String = r.get(3)?;
+    Ok(EndpointView {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        description: r.get(2)?,
+        event_types: serde_json::from_str(&types).unwrap_or_default(),
+        status: r.get(4)?,
+        status_detail: r.get(5)?,
+        failing_since: r.get::<_, Option<Millis>>(6)?.map(rfc3339),
+        created_at: rfc3339(r.get(7)?),
+        updated_at: rfc3339(r.get(8)?),
+    })
+}
+
+fn subscribed(types_json: &str, kind: &str) -> bool {
+    let types: Vec<String> = serde_json::from_str(types_json).unwrap_or_default();
+    types.is_empty() || types.iter().any(|t| t == kind)
+}
+
+impl Store {
+    pub async fn create_endpoint(
+        &self,
+        workspace_id: String,
+        url: String,
+        description: String,
+        event_types: Vec<String>,
+        secret: String,
+        vault: Arc<Vault>,
+    ) -> Result<EndpointWithSecret, StoreError> {
+        self.write(move |t| {
+            let id = new_id("whe");
+            let now = now_ms();
+            t.execute(
+                "INSERT INTO webhook_endpoints (id, workspace_id, url, description, event_types, secret, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'enabled', ?7, ?7)",
+                params![
+                    id,
+                    workspace_id,
+                    url,
+                    description,
+                    serde_json::to_string(&event_types).unwrap_or_else(|_| "[]".into()),
+                    vault.seal(&secret_owner(&id), secret.as_bytes()),
+                    now
+                ],
+            )?;
+            let view = t.query_row(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
+                [&id],
+                endpoint,
+            )?;
+            Ok(EndpointWithSecret { endpoint: view, secret })
+        })
+        .await
+    }
+
+    pub async fn endpoints(&self, workspace_id: String) -> Result<Vec<EndpointView>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare(&format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
+            ))?
+            .query_map([workspace_id], endpoint)?
+            .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn endpoint(
+        &self,
+        workspace_id: String,
+        id: String,
+    ) -> Result<Option<EndpointView>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"),
+                params![id, workspace_id],
+                endpoint,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    pub async fn patch_endpoint(
+        &self,
+        workspace_id: String,
+        id: String,
+        patch: EndpointPatch,
+    ) -> Result<Option<EndpointView>, StoreError> {
+        self.write(move |t| {
+            let exists = t
+                .query_row(
+                    "SELECT 1 FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
+                    params![id, workspace_id],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let now = now_ms();
+            if let Some(url) = patch.url {
+                t.execute("UPDATE webhook_endpoints SET url = ?2 WHERE id = ?1", params![id, url])?;
+            }
+            if let Some(d) = patch.description {
+                t.execute("UPDATE webhook_endpoints SET description = ?2 WHERE id = ?1", params![id, d])?;
+            }
+            if let Some(types) = patch.event_types {
+                t.execute(
+                    "UPDATE webhook_endpoints SET event_types = ?2 WHERE id = ?1",
+                    params![id, serde_json::to_string(&types).unwrap_or_else(|_| "[]".into())],
+                )?;
+            }
+            if let Some(status) = patch.status {
+                // Enabling starts a fresh failure count: the business says it is fixed.
+                t.execute(
+                    "UPDATE webhook_endpoints SET status = ?2, status_detail = NULL, failing_since = NULL WHERE id = ?1",
+                    params![id, status],
+                )?;
+            }
+            t.execute("UPDATE webhook_endpoints SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+            Ok(Some(t.query_row(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
+                [&id],
+                endpoint,
+            )?))
+        })
+        .await
+    }
+
+    /// A new secret; the previous one keeps signing (alongside) for `overlap_ms`.
+    pub async fn rotate_endpoint_secret(
+        &self,
+        workspace_id: String,
+        id: String,
+        secret: String,
+        overlap_ms: Millis,
+        vault: Arc<Vault>,
+    ) -> Result<Option<EndpointWithSecret>, StoreError> {
+        self.write(move |t| {
+            let current: Option<String> = t
+                .query_row(
+                    "SELECT secret FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
+                    params![id, workspace_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(current) = current else { return Ok(None) };
+            let now = now_ms();
+            t.execute(
+                "UPDATE webhook_endpoints SET secret = ?2, previous_secret = ?3, previous_until = ?4, updated_at = ?5 WHERE id = ?1",
+                params![id, vault.seal(&secret_owner(&id), secret.as_bytes()), current, now + overlap_ms, now],
+            )?;
+            let view = t.query_row(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
+                [&id],
+                endpoint,
+            )?;
+            Ok(Some(EndpointWithSecret { endpoint: view, secret }))
+        })
+        .await
+    }
+
+    /// Delete an endpoint; its pending deliveries end as failed.
+    pub async fn delete_endpoint(
+        &self,
+        workspace_id: String,
+        id: String,
+    ) -> Result<bool, StoreError> {
+        self.write(move |t| {
+            let now = now_ms();
+            let n = t.execute(
+                "UPDATE webhook_endpoints SET deleted_at = ?3, status = 'disabled', secret = '', previous_secret = NULL, updated_at = ?3
+                 WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
+                params![id, workspace_id, now],
+            )?;
+            if n > 0 {
+                t.execute(
+                    "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, last_error = 'endpoint deleted', updated_at = ?2
+                     WHERE endpoint_id = ?1 AND state = 'pending'",
+                    params![id, now],
+                )?;
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Turn new events into deliveries, in commit order. Returns how many events were read.
+    pub async fn fan_out_events(&self, limit: u32) -> Result<usize, StoreError> {
+        self.write(move |t| {
+            let cursor: i64 = t.query_row("SELECT seq FROM workspace_event_cursor WHERE id = 1", [], |r| r.get(0))?;
+            let events: Vec<(i64, String, String, String)> = t
+                .prepare_cached(
+                    "SELECT seq, id, workspace_id, type FROM workspace_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![cursor, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            let Some(last) = events.last().map(|e| e.0) else { return Ok(0) };
+            let now = now_ms();
+            let mut endpoints: HashMap<String, Vec<(String, String)>> = HashMap::new();
+            for (_, event_id, ws, kind) in &events {
+                if !endpoints.contains_key(ws) {
+                    let list = t
+                        .prepare_cached(
+                            "SELECT id, event_types FROM webhook_endpoints WHERE workspace_id = ?1 AND deleted_at IS NULL AND status = 'enabled'",
+                        )?
+                        .query_map([ws], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    endpoints.insert(ws.clone(), list);
+                }
+                for (endpoint_id, types) in &endpoints[ws] {
+                    if subscribed(types, kind) {
+                        insert_delivery(t, endpoint_id, event_id, ws, false, now)?;
+                    }
+                }
+            }
+            t.execute("UPDATE workspace_event_cursor SET seq = ?1 WHERE id = 1", [last])?;
+            Ok(events.len())
+        })
+        .await
+    }
+
+    /// Claim due deliveries for one attempt each. The claim pushes `next_attempt_at` out by
+    /// `lease_ms`, so a crash mid-attempt retries after the lease instead of losing it.
+    pub async fn claim_webhook_deliveries(
+        &self,
+        limit: u32,
+        lease_ms: Millis,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        self.write(move |t| {
+            let now = now_ms();
+            let due: Vec<DueDelivery> = t
+                .prepare_cached(
+                    "SELECT d.id, d.endpoint_id, e.url, e.secret, CASE WHEN e.previous_until > ?1 THEN e.previous_secret END,
+                            d.event_id, ev.payload, d.attempts
+                     FROM webhook_deliveries d
+                     JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                     JOIN workspace_events ev ON ev.id = d.event_id
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND e.status = 'enabled' AND e.deleted_at IS NULL
+                     ORDER BY d.next_attempt_at LIMIT ?2",
+                )?
+                .query_map(params![now, limit], |r| {
+                    Ok(DueDelivery {
+                        id: r.get(0)?,
+                        endpoint_id: r.get(1)?,
+                        url: r.get(2)?,
+                        sealed_secret: r.get(3)?,
+                        sealed_previous: r.get(4)?,
+                        event_id: r.get(5)?,
+                        payload: r.get(6)?,
+                        attempts: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            for d in &due {
+                t.prepare_cached("UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE id = ?1")?
+                    .execute(params![d.id, now + lease_ms])?;
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    /// Record attempts. A success clears the endpoint's failure run; a failure starts one,
+    /// and an endpoint whose run has lasted `disable_after_ms` is disabled.
+    pub async fn record_webhook_attempts(
+        &self,
+        results: Vec<AttemptResult>,
+        disable_after_ms: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        self.write(move |t| {
+            let mut disabled = Vec::new();
+            for a in &results {
+                t.prepare_cached(
+                    "INSERT OR IGNORE INTO webhook_attempts (delivery_id, number, at, status, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![a.delivery_id, a.number, a.at, a.status, a.error, a.duration_ms])?;
+                let state = if a.ok { "delivered" } else if a.retry_at.is_some() { "pending" } else { "failed" };
+                t.prepare_cached(
+                    "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7
+                     WHERE id = ?1 AND state = 'pending'",
+                )?
+                .execute(params![a.delivery_id, state, a.number, if a.ok { None } else { a.retry_at }, a.status, a.error, a.at])?;
+                if a.ok {
+                    t.prepare_cached("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?1")?
+                        .execute([&a.endpoint_id])?;
+                    continue;
+                }
+                t.prepare_cached("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?2) WHERE id = ?1")?
+                    .execute(params![a.endpoint_id, a.at])?;
+                let n = t
+                    .prepare_cached(
+                        "UPDATE webhook_endpoints SET status = 'disabled', status_detail = ?3, updated_at = ?2
+                         WHERE id = ?1 AND status = 'enabled' AND failing_since <= ?2 - ?4",
+                    )?
+                    .execute(params![
+                        a.endpoint_id,
+                        a.at,
+                        format!(
+                            "disabled after every attempt failed for {} hours; last: {}",
+                            disable_after_ms / 3_600_000,
+                            a.error.clone().unwrap_or_else(|| format!("HTTP {}", a.status.unwrap_or(0)))
+                        ),
+                        disable_after_ms
+                    ])?;
+                if n > 0 {
+                    disabled.push(a.endpoint_id.clone());
+                }
+            }
+            Ok(disabled)
+        })
+        .await
+    }
+
+    /// When the next delivery is due, for the worker's sleep.
+    pub async fn next_webhook_due(&self) -> Result<Option<Millis>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'",
+            )?
+            .query_row([], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    pub async fn webhook_deliveries(
+        &self,
+        workspace_id: String,
+        endpoint_id: String,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, StoreError> {
+        self.read(move |c| {
+            let mut out: Vec<DeliveryView> = c
+                .prepare(
+                    "SELECT d.id, d.event_id, ev.type, d.state, d.replay, d.next_attempt_at, d.created_at
+                     FROM webhook_deliveries d JOIN workspace_events ev ON ev.id = d.event_id
+                     WHERE d.endpoint_id = ?1 AND d.workspace_id = ?2 ORDER BY d.created_at DESC, d.id DESC LIMIT ?3",
+                )?
+                .query_map(params![endpoint_id, workspace_id, limit], |r| {
+                    let state: String = r.get(3)?;
+                    Ok(DeliveryView {
+                        id: r.get(0)?,
+                        event_id: r.get(1)?,
+                        event_type: r.get(2)?,
+                        replay: r.get(4)?,
+                        next_attempt_at: r.get::<_, Option<Millis>>(5)?.filter(|_| state == "pending").map(rfc3339),
+                        state,
+                        created_at: rfc3339(r.get(6)?),
+                        attempts: Vec::new(),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut stmt = c.prepare_cached(
+                "SELECT number, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY number",
+            )?;
+            for d in &mut out {
+                d.attempts = stmt
+                    .query_map([&d.id], |r| {
+                        Ok(AttemptView {
+                            number: r.get(0)?,
+                            at: rfc3339(r.get(1)?),
+                            status: r.get(2)?,
+                            error: r.get(3)?,
+                            duration_ms: r.get(4)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Deliver stored events to an endpoint again: those in `[since, until)`, or one event,
+    /// optionally only those whose last delivery there failed. Returns how many were queued.
+    pub async fn replay_events(
+        &self,
+        workspace_id: String,
+        endpoint_id: String,
+        range: ReplayRange,
+    ) -> Result<Option<usize>, StoreError> {
+        self.write(move |t| {
+            let types: Option<String> = t
+                .query_row(
+                    "SELECT event_types FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
+                    params![endpoint_id, workspace_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(types) = types else { return Ok(None) };
+            let events: Vec<(String, String)> = t
+                .prepare(
+                    "SELECT ev.id, ev.type FROM workspace_events ev
+                     WHERE ev.workspace_id = ?1 AND ev.created_at >= ?2 AND ev.created_at < ?3
+                       AND (?4 IS NULL OR ev.id = ?4)
+                       AND (?5 = 0 OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = ?6 AND d.state = 'failed')
+                                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = ?6 AND d.state IN ('delivered', 'pending')))
+                     ORDER BY ev.seq LIMIT ?7",
+                )?
+                .query_map(
+                    params![workspace_id, range.since, range.until, range.event_id, range.only_failed, endpoint_id, range.limit],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect::<Result<_, _>>()?;
+            let now = now_ms();
+            let mut n = 0;
+            for (event_id, kind) in events {
+                if subscribed(&types, &kind) {
+                    insert_delivery(t, &endpoint_id, &event_id, &workspace_id, true, now)?;
+                    n += 1;
+                }
+            }
+            Ok(Some(n))
+        })
+        .await
+    }
+
+    /// The workspace's events, newest first; `before` pages by event id.
+    pub async fn events(
+        &self,
+        workspace_id: String,
+        kind: Option<String>,
+        before: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<EventView>, StoreError> {
+        self.read(move |c| {
+            let before_seq: Option<i64> = match before {
+                Some(id) => c
+                    .query_row("SELECT seq FROM workspace_events WHERE id = ?1 AND workspace_id = ?2", params![id, workspace_id], |r| r.get(0))
+                    .optional()?,
+                None => None,
+            };
+            Ok(c.prepare(
+                "SELECT id, payload FROM workspace_events WHERE workspace_id = ?1 AND (?2 IS NULL OR type = ?2)
+                   AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+            )?
+            .query_map(params![workspace_id, kind, before_seq, limit], |r| {
+                let id: String = r.get(0)?;
+                let payload: String = r.get(1)?;
+                Ok((id, payload))
+            })?
+            .filter_map(|row| {
+                let (id, payload) = row.ok()?;
+                let mut v: serde_json::Value = serde_json::from_str(&payload).ok()?;
+                Some(EventView {
+                    id,
+                    kind: v["type"].as_str()?.to_string(),
+                    timestamp: v["timestamp"].as_str()?.to_string(),
+                    data: v["data"].take(),
+                })
+            })
+            .collect())
+        })
+        .await
+    }
+
+    /// Seal endpoint secrets under the current master key (after a rotation).
+    pub async fn reseal_endpoint_secrets(&self, vault: Arc<Vault>) -> Result<usize, StoreError> {
+        self.write(move |t| {
+            let rows: Vec<(String, String, Option<String>)> = t
+                .prepare("SELECT id, secret, previous_secret FROM webhook_endpoints WHERE deleted_at IS NULL")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut changed = 0;
+            for (id, secret, previous) in rows {
+                let owner = secret_owner(&id);
+                let reseal = |s: &str| -> Result<String, StoreError> {
+                    let plain = vault.open(&owner, s).map_err(|e| StoreError::Corrupt(format!("webhook endpoint {id}: {e}")))?;
+                    Ok(vault.seal(&owner, &plain))
+                };
+                if vault.needs_reseal(&secret) {
+                    t.execute("UPDATE webhook_endpoints SET secret = ?2 WHERE id = ?1", params![id, reseal(&secret)?])?;
+                    changed += 1;
+                }
+                if let Some(p) = previous.filter(|p| vault.needs_reseal(p)) {
+                    t.execute("UPDATE webhook_endpoints SET previous_secret = ?2 WHERE id = ?1", params![id, reseal(&p)?])?;
+                }
+            }
+            Ok(changed)
+        })
+        .await
+    }
+}
+
+/// Which stored events a replay sends.
+#[derive(Debug, Clone)]
+pub struct ReplayRange {
+    pub since: Millis,
+    pub until: Millis,
+    pub event_id: Option<String>,
+    pub only_failed: bool,
+    pub limit: u32,
+}
+
+fn insert_delivery(
+    t: &rusqlite::Transaction,
+    endpoint_id: &str,
+    event_id: &str,
+    ws: &str,
+    replay: bool,
+    now: Millis,
+) -> rusqlite::Result<()> {
+    t.prepare_cached(
+        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, workspace_id, state, next_attempt_at, replay, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?5, ?5)",
+    )?
+    .execute(params![new_id("whd"), endpoint_id, event_id, ws, now, replay])?;
+    Ok(())
+}

@@ -1,0 +1,609 @@
+//! Workspaces share one gateway and see nothing of each other. The matrix below names every
+//! endpoint of the OpenAPI document, the scope it needs, and what another workspace's ids
+//! get there: a completeness check fails the test when an endpoint is added without a row.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::Gateway;
+
+/// One endpoint, called by workspace B with workspace A's ids substituted.
+struct Row {
+    method: Method,
+    /// The OpenAPI path template.
+    template: &'static str,
+    /// The scope it needs; `None` for endpoints that take no API key.
+    scope: Option<&'static str>,
+    body: Value,
+    /// A list endpoint answers 200 with only B's own things; the rest answer 404.
+    list: bool,
+}
+
+fn row(method: Method, template: &'static str, scope: &'static str, body: Value) -> Row {
+    Row {
+        method,
+        template,
+        scope: Some(scope),
+        body,
+        list: false,
+    }
+}
+
+fn list(template: &'static str, scope: &'static str) -> Row {
+    Row {
+        method: Method::GET,
+        template,
+        scope: Some(scope),
+        body: Value::Null,
+        list: true,
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
+    let gw = Gateway::start("tenancy", &[]);
+    let billing_key = std::fs::read_to_string(gw.data_dir.join("sandbox-billing.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // Workspace A (the sandbox) owns one of everything.
+    let phone = "+14155550177";
+    let msg = gw.send_sms(phone, "only for workspace A").await;
+    let msg_view = gw
+        .wait_for(&msg, "delivered", Duration::from_secs(20))
+        .await;
+    let contact = msg_view["contact"].as_str().unwrap().to_string();
+    let (_, conns) = gw.get("/v1/connections").await;
+    let conn = conns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "sms")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _) = gw
+        .post_json(
+            "/v1/policies",
+            &json!({"name": "a-private-policy", "steps": [{"send": {"channel": "sms"}, "until": "accepted", "timeout_ms": 30000}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, ep) = gw
+        .post_json(
+            "/v1/webhook-endpoints",
+            &json!({"url": "https://hooks.example.com/a"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ep}");
+    let endpoint = ep["id"].as_str().unwrap().to_string();
+    let (s, key) = gw
+        .post_json("/v1/keys", &json!({"name": "a reader", "scopes": ["read"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{key}");
+    let key_id = key["id"].as_str().unwrap().to_string();
+    let (s, price) = gw
+        .call(
+            Method::POST,
+            "/v1/billing/prices",
+            &billing_key,
+            Some(&json!({"channel": "sms", "product": "sms", "country": "US", "unit_price_micros": 7_000})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{price}");
+    let price_id = price
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["source"] == "workspace" && p["unit_price_micros"] == 7_000)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let (s, _) = gw
+        .post_json(
+            &format!("/v1/connections/{conn}/blocked-urls"),
+            &json!({"url": "https://a-only.example.com/x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    // Workspace B, with one key per scope and one with all of them.
+    let (_b, b_all) = gw.new_workspace("Tenant B").await;
+    let mut b_keys = std::collections::BTreeMap::new();
+    for scope in ["send", "read", "billing", "admin"] {
+        let (s, k) = gw
+            .call(
+                Method::POST,
+                "/v1/keys",
+                &b_all,
+                Some(&json!({"name": scope, "scopes": [scope]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{k}");
+        b_keys.insert(scope, k["key"].as_str().unwrap().to_string());
+    }
+
+    let text = json!({"text": "hi"});
+    let rows = vec![
+        row(
+            Method::POST,
+            "/v1/messages",
+            "send",
+            json!({"channel": "sms", "connection": conn, "to": {"phone": phone}, "content": text}),
+        ),
+        list("/v1/messages", "read"),
+        row(
+            Method::POST,
+            "/v1/messages/preview",
+            "send",
+            json!({"channel": "sms", "connection": conn, "to": {"phone": phone}, "content": text}),
+        ),
+        row(Method::GET, "/v1/messages/{id}", "read", Value::Null),
+        row(Method::POST, "/v1/messages/{id}/resend", "send", json!({})),
+        list("/v1/contacts", "read"),
+        row(
+            Method::POST,
+            "/v1/contacts",
+            "send",
+            json!({"name": "B's own", "addresses": [{"kind": "phone", "address": "+14155550999"}]}),
+        ),
+        row(Method::GET, "/v1/contacts/{contact}", "read", Value::Null),
+        row(
+            Method::GET,
+            "/v1/contacts/{contact}/messages",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/activity",
+            "send",
+            json!({"contact": contact, "kind": "heartbeat"}),
+        ),
+        row(
+            Method::GET,
+            "/v1/conversations/{contact}",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/conversations/{contact}/messages",
+            "send",
+            json!({"author": "customer", "text": "x"}),
+        ),
+        row(
+            Method::POST,
+            "/v1/conversations/{contact}/seen",
+            "send",
+            json!({}),
+        ),
+        list("/v1/policies", "read"),
+        row(
+            Method::POST,
+            "/v1/policies",
+            "admin",
+            json!({"name": "b-policy", "steps": [{"send": {"channel": "email"}, "until": "accepted", "timeout_ms": 30000}]}),
+        ),
+        row(Method::GET, "/v1/policies/{policy}", "read", Value::Null),
+        row(
+            Method::PUT,
+            "/v1/policies/{policy}",
+            "admin",
+            json!({"name": "a-private-policy", "steps": [{"send": {"channel": "sms"}, "until": "accepted", "timeout_ms": 30000}]}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/policies/{policy}",
+            "admin",
+            Value::Null,
+        ),
+        list("/v1/connections", "read"),
+        row(
+            Method::POST,
+            "/v1/connections",
+            "admin",
+            json!({"plugin": "twilio-sms", "name": "b", "config": {"account_sid": "ACb", "from": "+15005550006"}, "secrets": {"auth_token": "b-token"}}),
+        ),
+        row(Method::GET, "/v1/connections/{conn}", "read", Value::Null),
+        row(
+            Method::PATCH,
+            "/v1/connections/{conn}",
+            "admin",
+            json!({"name": "stolen"}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/connections/{conn}",
+            "admin",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/connections/{conn}/resend",
+            "send",
+            json!({}),
+        ),
+        row(
+            Method::POST,
+            "/v1/connections/{conn}/sync-contacts",
+            "admin",
+            json!({}),
+        ),
+        row(
+            Method::GET,
+            "/v1/connections/{conn}/blocked-urls",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/connections/{conn}/blocked-urls",
+            "admin",
+            json!({"url": "https://x.example.com"}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/connections/{conn}/blocked-urls?url=https%3A%2F%2Fa-only.example.com%2Fx",
+            "admin",
+            Value::Null,
+        ),
+        list("/v1/webhook-endpoints", "admin"),
+        row(
+            Method::POST,
+            "/v1/webhook-endpoints",
+            "admin",
+            json!({"url": "https://hooks.example.com/b"}),
+        ),
+        row(
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint}",
+            "admin",
+            Value::Null,
+        ),
+        row(
+            Method::PATCH,
+            "/v1/webhook-endpoints/{endpoint}",
+            "admin",
+            json!({"status": "disabled"}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/webhook-endpoints/{endpoint}",
+            "admin",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint}/rotate-secret",
+            "admin",
+            json!({}),
+        ),
+        row(
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint}/deliveries",
+            "admin",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint}/replay",
+            "admin",
+            json!({}),
+        ),
+        list("/v1/events", "read"),
+        list("/v1/workspace", "read"),
+        list("/v1/keys", "admin"),
+        row(
+            Method::POST,
+            "/v1/keys",
+            "admin",
+            json!({"name": "k", "scopes": ["read"]}),
+        ),
+        row(Method::DELETE, "/v1/keys/{key}", "admin", Value::Null),
+        list("/v1/billing/balance", "billing"),
+        row(
+            Method::PUT,
+            "/v1/billing/plan",
+            "billing",
+            json!({"plan": "paid"}),
+        ),
+        row(
+            Method::PUT,
+            "/v1/billing/auto-charge",
+            "billing",
+            json!({"enabled": false}),
+        ),
+        list("/v1/billing/topups", "billing"),
+        row(
+            Method::POST,
+            "/v1/billing/topups",
+            "billing",
+            json!({"amount_micros": 1_000_000, "card": "tok_visa"}),
+        ),
+        list("/v1/billing/ledger", "billing"),
+        list("/v1/billing/usage", "billing"),
+        list("/v1/billing/usage.csv", "billing"),
+        row(
+            Method::GET,
+            "/v1/billing/messages/{id}",
+            "billing",
+            Value::Null,
+        ),
+        list("/v1/billing/prices", "billing"),
+        row(
+            Method::POST,
+            "/v1/billing/prices",
+            "billing",
+            json!({"channel": "sms", "product": "sms", "country": "DE", "unit_price_micros": 9_000}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/billing/prices/{price}",
+            "billing",
+            Value::Null,
+        ),
+        list("/v1/plugins", "read"),
+        row(
+            Method::PUT,
+            "/v1/billing/low-balance-alert",
+            "billing",
+            json!({"threshold_micros": 1_000_000}),
+        ),
+    ];
+
+    // Completeness: every (method, path) of the API document has a row, apart from those
+    // that take no workspace key and are covered elsewhere.
+    let doc: Value = serde_json::from_str(include_str!("../../schemas/openapi.json")).unwrap();
+    let not_key_scoped = [
+        ("POST", "/v1/webhooks/{connection}"), // provider-signed: webhooks tests
+        ("GET", "/v1/webhooks/{connection}"),
+        ("POST", "/v1/receipts"), // device-signed: push tests
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+        ("POST", "/v1/workspaces"), // operator key: below
+        ("GET", "/v1/workspaces"),
+    ];
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let normalise = |t: &str| {
+        t.split('?')
+            .next()
+            .unwrap()
+            .replace("{contact}", "{id}")
+            .replace("{conn}", "{id}")
+            .replace("{endpoint}", "{id}")
+            .replace("{key}", "{id}")
+            .replace("{price}", "{id}")
+            .replace("{policy}", "{name}")
+    };
+    let covered: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.to_string(), normalise(r.template)))
+        .chain(
+            not_key_scoped
+                .iter()
+                .map(|(m, p)| (m.to_string(), p.to_string())),
+        )
+        .collect();
+    let doc_norm: BTreeSet<(String, String)> = documented
+        .iter()
+        .map(|(m, p)| (m.clone(), p.replace("{contact}", "{id}")))
+        .collect();
+    let missing: Vec<_> = doc_norm.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints without an isolation row: {missing:?}"
+    );
+
+    // What must never show up in B's answers.
+    let a_secrets = [
+        msg.as_str(),
+        contact.as_str(),
+        conn.as_str(),
+        endpoint.as_str(),
+        key_id.as_str(),
+        "a-private-policy",
+        "a-only.example.com",
+        phone,
+        "only for workspace A",
+        "hooks.example.com/a",
+    ];
+    let fill = |t: &str| {
+        t.replace("{id}", &msg)
+            .replace("{contact}", &contact)
+            .replace("{conn}", &conn)
+            .replace("{endpoint}", &endpoint)
+            .replace("{key}", &key_id)
+            .replace("{price}", &price_id)
+            .replace("{policy}", "a-private-policy")
+    };
+    for r in &rows {
+        let path = fill(r.template);
+        let body = (!r.body.is_null()).then_some(&r.body);
+        let scope = r.scope.unwrap();
+        // The right scope: another workspace's id is simply not there.
+        let (status, answer) = gw.call(r.method.clone(), &path, &b_keys[scope], body).await;
+        let text = answer.to_string();
+        for leak in a_secrets {
+            assert!(
+                !text.contains(leak),
+                "{} {path} leaked {leak:?}: {text}",
+                r.method
+            );
+        }
+        let names_a_id = path.contains(&msg)
+            || path.contains(&contact)
+            || path.contains(&conn)
+            || path.contains(&endpoint)
+            || path.contains(&key_id)
+            || path.contains("a-private-policy")
+            || path.contains(&format!("/prices/{price_id}"));
+        if names_a_id {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{} {path}: {text}", r.method);
+        } else if r.list {
+            assert_eq!(status, StatusCode::OK, "{} {path}: {text}", r.method);
+        } else if r.body.to_string().contains(&conn) || r.body.to_string().contains(&contact) {
+            // An id in the body is a field error: that id does not exist in B.
+            assert!(
+                status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY,
+                "{} {path}: {status} {text}",
+                r.method
+            );
+        } else {
+            assert!(
+                status.is_success() || status.is_client_error(),
+                "{} {path}: {status} {text}",
+                r.method
+            );
+            assert_ne!(status, StatusCode::FORBIDDEN, "{} {path}: {text}", r.method);
+        }
+        // Every other scope: 403 before anything is looked up.
+        for (other, key) in &b_keys {
+            if *other == scope {
+                continue;
+            }
+            let (status, answer) = gw.call(r.method.clone(), &path, key, body).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{} {path} with a `{other}` key: {answer}",
+                r.method
+            );
+            assert!(answer["error"]["message"].as_str().unwrap().contains(scope));
+        }
+    }
+
+    // A's things are all still there, untouched.
+    let (s, _) = gw.get(&format!("/v1/messages/{msg}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, c) = gw.get(&format!("/v1/connections/{conn}")).await;
+    assert_eq!(c["status"], "active", "{c}");
+    assert_ne!(c["name"], "stolen");
+    let (s, _) = gw.get("/v1/policies/a-private-policy").await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, e) = gw.get(&format!("/v1/webhook-endpoints/{endpoint}")).await;
+    assert_eq!(e["status"], "enabled");
+}
+
+#[tokio::test]
+async fn keys_are_shown_once_hashed_at_rest_and_revocable() {
+    let gw = Gateway::start("api-keys", &[]);
+    // Only the operator creates workspaces.
+    let (s, _) = gw
+        .call(
+            Method::POST,
+            "/v1/workspaces",
+            &gw.key,
+            Some(&json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (ws, owner) = gw.new_workspace("Keys Inc").await;
+    let (s, me) = gw.call(Method::GET, "/v1/workspace", &owner, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["id"], ws);
+
+    let (s, created) = gw
+        .call(
+            Method::POST,
+            "/v1/keys",
+            &owner,
+            Some(&json!({"name": "ci", "scopes": ["send", "read"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let secret = created["key"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("sk_") && secret.len() > 40);
+    let (_, listed) = gw.call(Method::GET, "/v1/keys", &owner, None).await;
+    assert!(!listed.to_string().contains(&secret), "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    // Hashed at rest: the value is nowhere in the database file.
+    let db = std::fs::read(gw.data_dir.join("switchboard.db")).unwrap();
+    let wal = std::fs::read(gw.data_dir.join("switchboard.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "API key in the database"
+        );
+    }
+
+    let (s, _) = gw.call(Method::GET, "/v1/messages", &secret, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, bad) = gw
+        .call(
+            Method::POST,
+            "/v1/keys",
+            &secret,
+            Some(&json!({"name": "x", "scopes": ["admin"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{bad}");
+    let (s, bad) = gw
+        .call(
+            Method::POST,
+            "/v1/keys",
+            &owner,
+            Some(&json!({"name": "x", "scopes": []})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad["error"]["field"], "scopes");
+
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        gw.call(Method::DELETE, &format!("/v1/keys/{id}"), &owner, None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (s, _) = gw.call(Method::GET, "/v1/messages", &secret, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a revoked key stops at once");
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_gets_429_with_retry_after() {
+    let gw = Gateway::start("key-rate", &["--rate-limit-per-key", "5"]);
+    let mut limited = None;
+    for _ in 0..40 {
+        let r = gw
+            .http()
+            .get(format!("{}/v1/plugins", gw.url))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("no 429 within 40 quick requests at 5/s");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Another workspace's key is not slowed by it.
+    let (_, other) = gw.new_workspace("Unthrottled").await;
+    let (s, _) = gw.call(Method::GET, "/v1/plugins", &other, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
