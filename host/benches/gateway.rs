@@ -153,6 +153,9 @@ async fn main() -> anyhow::Result<()> {
             &gw_listen,
             "--data-dir",
             &data,
+            // The gateway's own capacity is what is measured, not the per-key limit.
+            "--rate-limit-per-key",
+            "0",
         ],
         "switchboard listening on ",
     );

@@ -157,3 +157,62 @@ async fn listing_filters_and_paginates() {
     let (_, none) = gw.get("/v1/messages?channel=email").await;
     assert_eq!(none["data"].as_array().unwrap().len(), 0);
 }
+
+/// Provider callbacks are bounded: a body over 1 MiB is refused before any plugin sees it,
+/// and each connection has its own rate.
+#[tokio::test]
+async fn callbacks_are_bounded_in_size_and_rate() {
+    let gw = Gateway::start("callback-limits", &["--rate-limit-per-connection", "2"]);
+    let url = format!("{}/v1/webhooks/con_sandbox_twilio_sms", gw.url);
+    // Announce 2 MiB and send none of it: the answer must come from the length alone (a
+    // client still writing would see the connection close instead of reading it).
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = gw.url.trim_start_matches("http://").to_string();
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /v1/webhooks/con_sandbox_twilio_sms HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            2 * 1024 * 1024
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tcp.read_to_end(&mut answer),
+        )
+        .await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    }
+    let mut limited = None;
+    for _ in 0..30 {
+        let r = gw
+            .http()
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("MessageSid=SMx&MessageStatus=delivered")
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+        // Unsigned: refused by the signature check until the limit takes over.
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = limited.expect("no 429 within 30 callbacks at 2/s");
+    assert!(r.headers().contains_key("retry-after"));
+    // Another connection is not affected; an unknown one is simply not found.
+    let other = format!("{}/v1/webhooks/con_sandbox_sendgrid_email", gw.url);
+    let r = gw.http().post(&other).body("[]").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = gw
+        .http()
+        .post(format!("{}/v1/webhooks/con_nope", gw.url))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

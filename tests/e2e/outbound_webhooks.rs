@@ -292,3 +292,42 @@ async fn wait_deliveries(gw: &Gateway, ep: &str, ok: impl Fn(&Value) -> bool) ->
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The wallet tells the business when its paid balance crosses below the alert threshold,
+/// once per crossing, not on every send below it.
+#[tokio::test]
+async fn a_low_balance_is_announced_once_per_crossing() {
+    let gw = Gateway::start("webhooks-low-balance", &[]);
+    let billing = std::fs::read_to_string(gw.data_dir.join("sandbox-billing.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (s, _) = gw
+        .call(
+            reqwest::Method::PUT,
+            "/v1/billing/low-balance-alert",
+            &billing,
+            Some(&json!({"threshold_micros": 100_000})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // No credit, just above the threshold: the first text (7,900) crosses it.
+    let r = gw
+        .http()
+        .put(format!("{}/v1/sandbox/wallet", gw.url))
+        .bearer_auth(&gw.key)
+        .json(&json!({"paid_micros": 105_000, "credit_micros": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    for i in 0..3 {
+        let id = gw.send_sms(&format!("+1415555019{i}"), "low").await;
+        gw.wait_for(&id, "delivered", Duration::from_secs(20)).await;
+    }
+    let (_, events) = gw.get("/v1/events?type=wallet.low_balance").await;
+    let list = events["data"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{events}");
+    assert_eq!(list[0]["data"]["threshold_micros"], 100_000);
+    assert_eq!(list[0]["data"]["paid_micros"], 105_000 - 7_900);
+}
