@@ -568,6 +568,34 @@ impl Store {
         .await
     }
 
+    /// Forget events older than `before`, with their finished deliveries and attempts.
+    /// Events still being delivered, or not yet fanned out, stay.
+    pub async fn prune_events(&self, before: Millis, limit: u32) -> Result<usize, StoreError> {
+        self.write(move |t| {
+            let ids: Vec<String> = t
+                .prepare_cached(
+                    "SELECT id FROM workspace_events
+                     WHERE created_at < ?1 AND seq <= (SELECT seq FROM workspace_event_cursor WHERE id = 1)
+                       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = workspace_events.id AND d.state = 'pending')
+                     ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![before, limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in &ids {
+                t.prepare_cached(
+                    "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE event_id = ?1)",
+                )?
+                .execute([id])?;
+                t.prepare_cached("DELETE FROM webhook_deliveries WHERE event_id = ?1")?
+                    .execute([id])?;
+                t.prepare_cached("DELETE FROM workspace_events WHERE id = ?1")?
+                    .execute([id])?;
+            }
+            Ok(ids.len())
+        })
+        .await
+    }
+
     /// Seal endpoint secrets under the current master key (after a rotation).
     pub async fn reseal_endpoint_secrets(&self, vault: Arc<Vault>) -> Result<usize, StoreError> {
         self.write(move |t| {
@@ -620,4 +648,90 @@ fn insert_delivery(
     )?
     .execute(params![new_id("whd"), endpoint_id, event_id, ws, now, replay])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fan_out_follows_subscriptions_and_prune_keeps_what_is_in_flight() {
+        let dir = std::env::temp_dir().join(format!("sb-events-{}", new_id("t")));
+        let store = Store::open(&dir).unwrap();
+        let vault = Arc::new(Vault::new(vec![crate::vault::MasterKey::generate()]).unwrap());
+        store.ensure_workspace("ws_a", "A").await.unwrap();
+        let all = store
+            .create_endpoint(
+                "ws_a".into(),
+                "https://a.example".into(),
+                String::new(),
+                vec![],
+                "whsec_AAAA".into(),
+                vault.clone(),
+            )
+            .await
+            .unwrap();
+        store
+            .create_endpoint(
+                "ws_a".into(),
+                "https://b.example".into(),
+                String::new(),
+                vec!["message.failed".into()],
+                "whsec_AAAA".into(),
+                vault.clone(),
+            )
+            .await
+            .unwrap();
+        store
+            .write(|t| {
+                super::super::record(t, "ws_a", "message.sent", 1_000, serde_json::json!({}))?;
+                super::super::record(t, "ws_a", "message.failed", 1_000, serde_json::json!({}))?;
+                super::super::record(t, "ws_b", "message.failed", 1_000, serde_json::json!({}))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.fan_out_events(100).await.unwrap(), 3);
+        assert_eq!(
+            store.fan_out_events(100).await.unwrap(),
+            0,
+            "the cursor moved"
+        );
+        // Two events for the catch-all endpoint, one for the failed-only one, none for B.
+        let a = store
+            .webhook_deliveries("ws_a".into(), all.endpoint.id.clone(), 10)
+            .await
+            .unwrap();
+        assert_eq!(a.len(), 2);
+        let pending: i64 = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(pending, 3);
+        // Pending deliveries keep their events.
+        assert_eq!(
+            store.prune_events(now_ms(), 100).await.unwrap(),
+            1,
+            "only B's event had no delivery"
+        );
+        store
+            .write(|t| Ok(t.execute("UPDATE webhook_deliveries SET state = 'delivered'", [])?))
+            .await
+            .unwrap();
+        assert_eq!(store.prune_events(now_ms(), 100).await.unwrap(), 2);
+        assert!(
+            store
+                .events("ws_a".into(), None, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -25,6 +25,8 @@ pub struct WebhookConfig {
     pub rotation_overlap: Duration,
     /// Attempts in flight at once.
     pub concurrency: usize,
+    /// Events (and their delivery logs) are kept this long, for listing and replay.
+    pub retention: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -34,6 +36,7 @@ impl Default for WebhookConfig {
             disable_after: Duration::from_secs(5 * 24 * 3600),
             rotation_overlap: Duration::from_secs(24 * 3600),
             concurrency: 64,
+            retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -53,7 +56,17 @@ pub fn client(gw_net: &Arc<crate::netguard::NetPolicy>, timeout: Duration) -> re
 pub async fn run(gw: Arc<Gateway>) {
     let client = client(&gw.net, gw.webhooks.timeout);
     let lease_ms = (gw.webhooks.timeout.as_millis() as Millis) * 2 + 5_000;
+    let mut next_prune = std::time::Instant::now();
     loop {
+        if std::time::Instant::now() >= next_prune {
+            let before = now_ms() - gw.webhooks.retention.as_millis() as Millis;
+            match gw.store.prune_events(before, 10_000).await {
+                Ok(n) if n > 0 => tracing::info!(pruned = n, "old events pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "pruning events failed"),
+            }
+            next_prune = std::time::Instant::now() + Duration::from_secs(600);
+        }
         let mut busy = false;
         match gw.store.fan_out_events(1_000).await {
             Ok(n) => busy |= n > 0,
