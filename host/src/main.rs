@@ -80,6 +80,9 @@ struct ServeArgs {
     /// Memory cap per plugin instance.
     #[arg(long, default_value_t = 64)]
     plugin_memory_mib: usize,
+    /// How far a provider callback's signed time may be from the gateway's clock, either way.
+    #[arg(long, default_value_t = 300)]
+    callback_replay_window_s: u64,
     /// Deliveries in flight at once.
     #[arg(long, default_value_t = 512)]
     max_in_flight: u32,
@@ -128,6 +131,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.dispatch.max_in_flight = args.max_in_flight.max(1);
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
     config.limits.memory_bytes = args.plugin_memory_mib << 20;
+    config.limits.callback_replay_window = Duration::from_secs(args.callback_replay_window_s);
 
     let running = switchboard::start(config)
         .await

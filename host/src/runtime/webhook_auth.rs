@@ -3,9 +3,11 @@
 //!
 //! If plugins compared signatures themselves and the host trusted whatever `handle-webhook`
 //! returned, a plugin that forgot the check would let anyone who knows a webhook URL forge
-//! delivery statuses. So the host does the checking, and each call keeps a [`CallRecord`]:
-//! every `verify-*` that succeeds marks the call verified, and `signed-at` records the
-//! provider's signed time, for the host to judge the callback by.
+//! delivery statuses. So each call keeps a [`CallRecord`]: every
+//! `verify-*` that succeeds marks the call verified, `signed-at` records the provider's signed
+//! time, and [`CallRecord::verdict`] refuses an accepted callback that was never verified or
+//! whose signed time is outside the replay window. The runtime applies the verdict before the
+//! outcome leaves it, so no caller can forget it either.
 //!
 //! What it cannot prove is that the verified bytes were this request's: a plugin could verify
 //! something else. That would be a deliberate lie, not an omission, and a plugin able to lie
@@ -31,6 +33,21 @@ pub struct CallRecord {
     pub signed_at: Option<u64>,
 }
 
+/// Why the host refuses a callback the plugin accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the plugin accepted the callback without verifying a signature")]
+    Unverified,
+    #[error(
+        "the callback was signed at {signed_at_ms} (Unix ms), {skew_s} s from the gateway's clock, outside the {window_s} s replay window"
+    )]
+    OutsideReplayWindow {
+        signed_at_ms: u64,
+        skew_s: u64,
+        window_s: u64,
+    },
+}
+
 fn skew_ms(now_ms: i64, t: u64) -> u64 {
     (now_ms.max(0) as u64).abs_diff(t)
 }
@@ -46,6 +63,21 @@ impl CallRecord {
             .is_none_or(|old| skew_ms(now_ms, t) > skew_ms(now_ms, old));
         if worse {
             self.signed_at = Some(t);
+        }
+    }
+
+    /// Whether an `ok` from `handle-webhook` may stand, judged at `now_ms`.
+    pub fn verdict(&self, now_ms: i64, window: Duration) -> Result<(), Refusal> {
+        if !self.verified {
+            return Err(Refusal::Unverified);
+        }
+        match self.signed_at {
+            Some(t) if !in_window(now_ms, t, window) => Err(Refusal::OutsideReplayWindow {
+                signed_at_ms: t,
+                skew_s: skew_ms(now_ms, t) / 1000,
+                window_s: window.as_secs(),
+            }),
+            _ => Ok(()),
         }
     }
 }
@@ -154,3 +186,7 @@ impl webhook_auth::Host for CallState {
         ))
     }
 }
+
+#[cfg(test)]
+#[path = "webhook_auth_tests.rs"]
+mod tests;
