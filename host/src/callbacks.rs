@@ -1,8 +1,12 @@
 //! Provider callbacks: the way back from the provider to a delivery's status.
 //!
 //! The request is handed, raw, to the plugin that owns the connection; the plugin verifies
-//! the provider's signature and normalises the payload. Only verified events reach the store,
-//! where statuses move forward only (see [`crate::model::Status::can_become`]).
+//! the provider's signature through the host's `webhook-auth` imports and normalises the
+//! payload. The runtime turns an accepted callback into `unauthorized` when no verification
+//! succeeded during the call or its signed time is outside the replay window
+//! ([`crate::runtime::webhook_auth`]), so a plugin that forgets to verify cannot let forged
+//! events through. Only verified events reach the store, where statuses move forward only
+//! (see [`crate::model::Status::can_become`]).
 
 use crate::Gateway;
 use crate::metrics::CallbackLabels;

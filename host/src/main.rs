@@ -82,6 +82,9 @@ struct ServeArgs {
     /// Memory cap per plugin instance.
     #[arg(long, default_value_t = 64)]
     plugin_memory_mib: usize,
+    /// How far a provider callback's signed time may be from the gateway's clock, either way.
+    #[arg(long, default_value_t = 300)]
+    callback_replay_window_s: u64,
     /// Deliveries in flight at once.
     #[arg(long, default_value_t = 512)]
     max_in_flight: u32,
@@ -180,6 +183,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         burst: args.rate_limit_per_connection.saturating_mul(2),
     };
     config.webhooks.disable_after = Duration::from_secs(args.webhook_disable_after_hours * 3600);
+    config.limits.callback_replay_window = Duration::from_secs(args.callback_replay_window_s);
 
     let running = switchboard::start(config)
         .await

@@ -272,14 +272,11 @@ fn simulator_connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
             .map(|(i, page)| SimConnection {
                 id: messenger_connection_id(i),
                 name: format!("{} (sandbox page)", page.name),
-                config: map(&[
-                    ("base_url", base_url),
-                    ("page_id", page.id),
-                    ("verify_token", sb::SANDBOX_MESSENGER_VERIFY_TOKEN),
-                ]),
+                config: map(&[("base_url", base_url), ("page_id", page.id)]),
                 secrets: map(&[
                     ("page_access_token", page.access_token),
                     ("app_secret", sb::SANDBOX_MESSENGER_APP_SECRET),
+                    ("verify_token", sb::SANDBOX_MESSENGER_VERIFY_TOKEN),
                 ]),
             })
             .collect(),

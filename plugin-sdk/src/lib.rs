@@ -3,7 +3,13 @@
 //! A channel plugin knows one provider's wire format and nothing else. The host owns
 //! validation policy, retries, routing, billing and storage; the plugin answers five questions
 //! (see [`Plugin`]) and reaches the outside world only through host imports: [`http`],
-//! [`config`], [`secrets`], [`log`] and [`clock`].
+//! [`config`], [`secrets`], [`webhook_auth`], [`cache`], [`log`] and [`clock`].
+//!
+//! **Callbacks must be verified through [`webhook_auth`].** The host refuses (HTTP 401,
+//! nothing applied) any callback `handle_webhook` accepts without a successful
+//! `webhook_auth::verify_*` call during that call, or whose signed time declared with
+//! [`webhook_auth::signed_at`] is outside the host's replay window. A plugin that forgets the
+//! check fails closed.
 //!
 //! wit-bindgen stays behind this crate: plugin authors never write bindings, and the WIT
 //! package (`schemas/wit`, `switchboard:channel@0.1.0`) can evolve behind the same trait.
@@ -23,14 +29,21 @@
 //!         Ok(Sent { provider_message_id: resp.header("x-id").unwrap_or_default().into() })
 //!     }
 //!     fn handle_webhook(req: WebhookRequest, conn: Connection)
-//!         -> Result<WebhookOutcome, WebhookError> { /* ... */ }
+//!         -> Result<WebhookOutcome, WebhookError> {
+//!         let sig = unhex(req.header("x-signature").unwrap_or_default());
+//!         if !webhook_auth::verify_hmac(HmacAlgorithm::Sha256, "webhook_secret", &req.body, &sig) {
+//!             return Err(WebhookError::Unauthorized("bad signature".into()));
+//!         }
+//!         /* ... normalise the verified body into events */
+//!     }
 //! }
 //!
 //! switchboard_plugin_sdk::export_plugin!(Echo);
 //! ```
 //!
 //! Plugin logic is unit-tested natively, without wasmtime: [`testing::MockHost`] stands in
-//! for the host imports on the test thread.
+//! for the host imports on the test thread, and [`testing::handle_webhook`] answers a callback
+//! the way the host would, refusals included.
 
 #[doc(hidden)]
 pub mod bindings {
@@ -53,6 +66,7 @@ pub mod log;
 pub mod media;
 pub mod secrets;
 pub mod testing;
+pub mod webhook_auth;
 
 pub use bindings::switchboard::channel::types::{
     Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, ContactPage,
@@ -71,7 +85,7 @@ pub mod prelude {
         InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, Plugin, QuickReply, Quote,
         Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation,
         WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock,
-        config, log, media, secrets,
+        config, log, media, secrets, webhook_auth,
     };
 }
 
@@ -86,7 +100,8 @@ pub trait Plugin {
     fn quote(msg: &Message) -> Result<Quote, Vec<Violation>>;
     /// Hand the message to the provider; returns the provider's message id.
     fn send(msg: Message, conn: Connection) -> Result<Sent, SendError>;
-    /// Verify the provider's signature and normalise its callback into events.
+    /// Verify the provider's signature through [`webhook_auth`], then normalise its callback
+    /// into events. The host refuses an `Ok` that no successful verification backs.
     fn handle_webhook(
         req: WebhookRequest,
         conn: Connection,

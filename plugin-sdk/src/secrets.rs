@@ -1,5 +1,8 @@
 //! Secrets by name. The plugin asks the host to use a secret (sign, authenticate) and never
 //! holds its value, so a compromised or buggy plugin cannot leak it in a log line or a body.
+//!
+//! To check a provider's signature on a callback, use [`crate::webhook_auth`], not [`hmac()`]
+//! and a comparison of your own: the host only accepts callbacks verified through it.
 
 pub use crate::bindings::switchboard::channel::secrets::{HmacAlgorithm, SignatureAlgorithm};
 
@@ -14,7 +17,9 @@ pub fn has(name: &str) -> bool {
     }
 }
 
-/// HMAC of `data` keyed by the named secret, computed by the host.
+/// HMAC of `data` keyed by the named secret, computed by the host: for signing what the
+/// plugin sends (an outbound auth header). Verifying a callback is
+/// [`crate::webhook_auth::verify_hmac`]'s job.
 pub fn hmac(algorithm: HmacAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>, String> {
     #[cfg(target_arch = "wasm32")]
     {
@@ -38,19 +43,4 @@ pub fn sign(algorithm: SignatureAlgorithm, name: &str, data: &[u8]) -> Result<Ve
     {
         crate::testing::with_host(|h| h.sign(algorithm, name, data))
     }
-}
-
-/// Compare a provider's signature with ours in constant time.
-pub fn verify_hmac(algorithm: HmacAlgorithm, name: &str, data: &[u8], expected: &[u8]) -> bool {
-    match hmac(algorithm, name, data) {
-        Ok(mac) => constant_time_eq(&mac, expected),
-        Err(_) => false,
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

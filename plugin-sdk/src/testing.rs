@@ -9,9 +9,20 @@
 //! host.on_http(|req| Ok(Response { status: 201, headers: vec![], body: b"{}".to_vec() }));
 //! let _guard = host.install();
 //! ```
+//!
+//! The [`crate::webhook_auth`] checks are real too (HMAC, ECDSA P-256, token compare, the
+//! replay window against `now_ms`), and the mock records what a call proved
+//! ([`MockHost::verified`], [`MockHost::signed_at`]). Run a callback through
+//! [`handle_webhook`] to get the answer the real host would give, refusals included.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::*;
+#[cfg(not(target_arch = "wasm32"))]
+pub use webhook::handle_webhook;
+
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "testing_webhook.rs"]
+mod webhook;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -34,6 +45,13 @@ mod native {
         pub logs: Vec<(Level, String)>,
         /// The per-connection cache: value and expiry (by `now_ms`).
         pub cache: HashMap<String, (Vec<u8>, u64)>,
+        /// A `webhook_auth::verify_*` call succeeded (reset by [`super::handle_webhook`]).
+        pub verified: bool,
+        /// The signed time declared with `webhook_auth::signed_at`, the one furthest from
+        /// `now_ms` if several (reset by [`super::handle_webhook`]).
+        pub signed_at: Option<u64>,
+        /// The host's replay window for `signed_at`; five minutes, the host's default.
+        pub replay_window_ms: u64,
         handler: Option<HttpHandler>,
     }
 
@@ -56,6 +74,9 @@ mod native {
                 requests: Vec::new(),
                 logs: Vec::new(),
                 cache: HashMap::new(),
+                verified: false,
+                signed_at: None,
+                replay_window_ms: 5 * 60 * 1000,
                 handler: None,
             }
         }

@@ -141,3 +141,51 @@ async fn bounces_fail_with_a_reason_and_forged_events_are_rejected() {
     let (_, after) = gw.get(&format!("/v1/messages/{id}")).await;
     assert_eq!(after["status"], "failed");
 }
+
+/// A SendGrid event with a valid signature over a timestamp ten minutes old is a replay as far
+/// as the gateway can tell: 401 naming the replay window, nothing applied. The same event
+/// signed now is applied.
+#[tokio::test]
+async fn a_correctly_signed_event_outside_the_replay_window_is_refused() {
+    let gw = Gateway::start("e2e-email-replay", &[]);
+    // The simulator posts nothing, so only the events below can move the message.
+    gw.sim_post(
+        "/_sandbox/faults",
+        json!({"channel": "email", "action": {"drop_callbacks": true}}),
+    )
+    .await;
+    let id = send_email(&gw, "ada@example.com", "hello", None).await;
+    let msg = gw.wait_for(&id, "sent", Duration::from_secs(20)).await;
+    let x_message_id = msg["deliveries"][0]["provider_message_id"]
+        .as_str()
+        .unwrap();
+
+    let url = format!("{}/v1/webhooks/con_sandbox_sendgrid_email", gw.url);
+    let body = json!([{"email": "ada@example.com", "timestamp": 1, "event": "delivered", "sg_message_id": format!("{x_message_id}.filter0001")}]).to_string();
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let post = |ts: u64| {
+        let ts = ts.to_string();
+        let signature = switchboard_sandbox::sendgrid_event_signature(&ts, body.as_bytes());
+        gw.http()
+            .post(&url)
+            .header("x-twilio-email-event-webhook-timestamp", ts)
+            .header("x-twilio-email-event-webhook-signature", signature)
+            .body(body.clone())
+            .send()
+    };
+
+    let resp = post(now_s - 600).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let err: Value = resp.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("replay window"), "{message}");
+    let (_, after) = gw.get(&format!("/v1/messages/{id}")).await;
+    assert_eq!(after["status"], "sent", "{after:#}");
+
+    let resp = post(now_s).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    gw.wait_for(&id, "delivered", Duration::from_secs(5)).await;
+}

@@ -1,5 +1,5 @@
 // Shared by the hostile test plugins: a well-formed manifest and harmless pure exports,
-// so only `send` misbehaves.
+// so only the export under test misbehaves.
 use switchboard_plugin_sdk::prelude::*;
 
 pub fn manifest(channel: &str, hosts: &[&str]) -> Manifest {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::bindings::wit;
+use super::webhook_auth::Refusal;
 use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, finish};
 
 impl PluginRuntime {
@@ -90,6 +91,10 @@ impl PluginRuntime {
         finish(plugin.name(), "send", &store, started, deadline, r)
     }
 
+    /// The plugin's answer to a provider callback, with the host's rule applied: an `ok`
+    /// stands only if the call verified the callback through `webhook-auth` and any signed
+    /// time it declared is within the replay window (see [`super::webhook_auth`]). Otherwise
+    /// the answer becomes `unauthorized`, so nothing the plugin normalised is applied.
     pub async fn handle_webhook(
         &self,
         plugin: &LoadedPlugin,
@@ -98,6 +103,7 @@ impl PluginRuntime {
     ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
         let deadline = self.limits.webhook_deadline;
         let wit_conn = convert::wit_connection(&conn);
+        let connection = conn.id.clone();
         let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
         let started = Instant::now();
         let r = tokio::time::timeout(
@@ -106,14 +112,33 @@ impl PluginRuntime {
                 .call_handle_webhook(&mut store, req, &wit_conn),
         )
         .await;
-        finish(
+        let answer = finish(
             plugin.name(),
             "handle-webhook",
             &store,
             started,
             deadline,
             r,
-        )
+        )?;
+        if answer.is_err() {
+            return Ok(answer);
+        }
+        let verdict = store
+            .data()
+            .webhook
+            .verdict(crate::clock::now_ms(), self.limits.callback_replay_window);
+        Ok(match verdict {
+            Ok(()) => answer,
+            Err(refusal) => {
+                if refusal == Refusal::Unverified {
+                    // A plugin bug, not a provider's or an attacker's doing: worth a warning.
+                    tracing::warn!(plugin = plugin.name(), %connection, %refusal, "callback refused");
+                } else {
+                    tracing::info!(plugin = plugin.name(), %connection, %refusal, "callback refused");
+                }
+                Err(wit::WebhookError::Unauthorized(refusal.to_string()))
+            }
+        })
     }
 
     /// One page of the connection's contacts (`sync-contacts`), with the send deadline: it

@@ -1,7 +1,8 @@
 //! Per-call state and the host side of every import a plugin may use.
 //!
 //! A fresh [`CallState`] is built for each call, scoped to one connection: `config.get` and
-//! `secrets.*` only ever see that connection, and the HTTP budget resets per call.
+//! `secrets.*` only ever see that connection, and the HTTP budget resets per call. The
+//! `webhook-auth` imports live in [`super::webhook_auth`].
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::switchboard::channel::{cache, clock, config, http, log, secrets, types};
 use super::memo::ConnectionCache;
 use super::outbound::{self, OriginPattern};
+use super::webhook_auth::CallRecord;
 use super::{ConnectionCtx, RuntimeLimits, signing};
 
 /// What every call's imports share: limits, HTTP clients and the per-connection cache.
@@ -59,6 +61,8 @@ pub struct CallState {
     pub services: Arc<HostServices>,
     pub requests_made: u32,
     pub limiter: MemoryLimiter,
+    /// What `webhook-auth` proved during this call; judged after `handle-webhook` returns.
+    pub webhook: CallRecord,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -87,12 +91,13 @@ impl CallState {
                 max_bytes,
                 hit: false,
             },
+            webhook: CallRecord::default(),
             wasi,
             table: ResourceTable::new(),
         }
     }
 
-    fn connection_id(&self) -> &str {
+    pub(super) fn connection_id(&self) -> &str {
         self.conn.as_deref().map(|c| c.id.as_str()).unwrap_or("-")
     }
 }

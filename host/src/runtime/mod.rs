@@ -24,6 +24,7 @@ pub mod imports;
 pub mod memo;
 pub mod outbound;
 mod signing;
+pub mod webhook_auth;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -52,6 +53,9 @@ pub struct RuntimeLimits {
     pub send_deadline: Duration,
     /// Deadline for `handle-webhook`.
     pub webhook_deadline: Duration,
+    /// How far from the gateway's clock a callback's signed time (`webhook-auth.signed-at`)
+    /// may be, either way, before the callback is refused as a possible replay.
+    pub callback_replay_window: Duration,
     /// Cap on one outbound request.
     pub http_timeout: Duration,
     pub http_max_requests_per_call: u32,
@@ -69,6 +73,9 @@ impl Default for RuntimeLimits {
             pure_deadline: Duration::from_millis(500),
             send_deadline: Duration::from_secs(15),
             webhook_deadline: Duration::from_secs(2),
+            // Providers sign the time of the POST, so a genuine callback is seconds old; five
+            // minutes leaves room for clock skew and a slow queue.
+            callback_replay_window: Duration::from_secs(300),
             http_timeout: Duration::from_secs(10),
             http_max_requests_per_call: 4,
             http_max_response_bytes: 1 << 20,

@@ -2,23 +2,23 @@
 //!
 //! The signature is ECDSA P-256 over SHA-256 of `timestamp + raw body`, base64 DER in
 //! `X-Twilio-Email-Event-Webhook-Signature`; the verification key is the account's public
-//! key (base64 DER SubjectPublicKeyInfo), configured on the connection. The timestamp must be
-//! recent, so a captured request cannot be replayed later.
+//! key (base64 DER SubjectPublicKeyInfo), configured on the connection as `webhook_public_key`.
+//! The host verifies it (`webhook_auth::verify_ecdsa_p256`), so no ECDSA code ships in this
+//! plugin. The timestamp is signed too, and SendGrid signs the time of the POST: it is declared
+//! with `webhook_auth::signed_at`, and the host refuses a callback outside its replay window,
+//! so a captured request cannot be replayed later.
 
 use base64::Engine;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::pkcs8::DecodePublicKey;
 use serde_json::Value;
 use switchboard_plugin_sdk::prelude::*;
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
-/// How far the signed timestamp may be from our clock.
-pub const REPLAY_WINDOW_S: i64 = 600;
+/// The config key holding the verification key.
+pub const PUBLIC_KEY: &str = "webhook_public_key";
 
 pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
-    verify(req, clock::now_ms())?;
+    verify(req)?;
     let events: Vec<Value> = serde_json::from_slice(&req.body)
         .map_err(|e| WebhookError::BadRequest(format!("not a JSON array of events: {e}")))?;
     Ok(WebhookOutcome {
@@ -27,37 +27,35 @@ pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
     })
 }
 
-pub fn verify(req: &WebhookRequest, now_ms: u64) -> Result<(), WebhookError> {
+pub fn verify(req: &WebhookRequest) -> Result<(), WebhookError> {
     let unauthorized = |m: &str| WebhookError::Unauthorized(m.to_string());
-    let key = config::get("webhook_public_key")
-        .ok_or_else(|| unauthorized("the connection has no webhook_public_key"))?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let key = b64
-        .decode(key.trim())
-        .ok()
-        .and_then(|der| VerifyingKey::from_public_key_der(&der).ok())
-        .ok_or_else(|| unauthorized("webhook_public_key is not a base64 DER P-256 public key"))?;
+    if config::get(PUBLIC_KEY).is_none_or(|k| k.trim().is_empty()) {
+        return Err(unauthorized("the connection has no webhook_public_key"));
+    }
     let timestamp = req
         .header(TIMESTAMP_HEADER)
         .ok_or_else(|| unauthorized("missing X-Twilio-Email-Event-Webhook-Timestamp"))?;
     let signature = req
         .header(SIGNATURE_HEADER)
         .ok_or_else(|| unauthorized("missing X-Twilio-Email-Event-Webhook-Signature"))?;
-    let signature = b64
+    let signature = base64::engine::general_purpose::STANDARD
         .decode(signature.trim())
-        .ok()
-        .and_then(|der| Signature::from_der(&der).ok())
-        .ok_or_else(|| unauthorized("the signature is not base64 DER ECDSA"))?;
+        .map_err(|_| unauthorized("the signature is not base64"))?;
     let mut payload = timestamp.as_bytes().to_vec();
     payload.extend_from_slice(&req.body);
-    key.verify(&payload, &signature)
-        .map_err(|_| unauthorized("the signature does not match"))?;
-    let ts: i64 = timestamp
+    if !webhook_auth::verify_ecdsa_p256(PUBLIC_KEY, &payload, &signature) {
+        return Err(unauthorized(
+            "the signature does not match webhook_public_key",
+        ));
+    }
+    let seconds: u64 = timestamp
         .trim()
         .parse()
         .map_err(|_| unauthorized("the timestamp is not a number"))?;
-    if (now_ms as i64 / 1000 - ts).abs() > REPLAY_WINDOW_S {
-        return Err(unauthorized("the timestamp is outside the replay window"));
+    if !webhook_auth::signed_at(seconds.saturating_mul(1000)) {
+        return Err(unauthorized(
+            "the timestamp is outside the gateway's replay window",
+        ));
     }
     Ok(())
 }
@@ -124,13 +122,24 @@ pub fn normalise(e: &Value) -> Option<WebhookEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p256::ecdsa::SigningKey;
+    use crate::EmailPlugin;
     use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{Signature, SigningKey};
     use p256::pkcs8::EncodePublicKey;
-    use switchboard_plugin_sdk::testing::MockHost;
+    use switchboard_plugin_sdk::testing::{MockGuard, MockHost, handle_webhook};
+
+    const NOW_S: u64 = 1_700_000_000;
 
     fn key() -> SigningKey {
         SigningKey::from_slice(&[7u8; 32]).unwrap()
+    }
+
+    fn conn() -> Connection {
+        Connection {
+            id: "c".into(),
+            name: "email".into(),
+            webhook_url: "http://gw/v1/webhooks/c".into(),
+        }
     }
 
     fn signed(body: &str, ts: &str, signer: &SigningKey) -> WebhookRequest {
@@ -147,26 +156,35 @@ mod tests {
         }
     }
 
-    fn host() -> switchboard_plugin_sdk::testing::MockGuard {
+    fn host() -> MockGuard {
         let der = p256::PublicKey::from(key().verifying_key())
             .to_public_key_der()
             .unwrap();
         let mut h = MockHost::new().config(
-            "webhook_public_key",
+            PUBLIC_KEY,
             &base64::engine::general_purpose::STANDARD.encode(der.as_bytes()),
         );
-        h.now_ms = 1_700_000_000_000;
+        h.now_ms = NOW_S * 1000;
         h.install()
+    }
+
+    fn call(req: WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
+        handle_webhook::<EmailPlugin>(req, conn())
     }
 
     #[test]
     fn signed_events_normalise() {
-        let _h = host();
+        let h = host();
         let body = r#"[{"email":"a@b.co","timestamp":1700000000,"event":"delivered","sg_message_id":"XID.filter0001.1.2"},
                       {"email":"a@b.co","timestamp":1700000001,"event":"open","sg_message_id":"XID.filter0001.1.3"},
                       {"email":"a@b.co","timestamp":1700000002,"event":"bounce","type":"blocked","status":"5.7.1","reason":"policy","sg_message_id":"YID.f"},
                       {"email":"a@b.co","timestamp":1700000003,"event":"deferred","sg_message_id":"XID.f"}]"#;
-        let out = handle(&signed(body, "1700000000", &key())).unwrap();
+        let out = call(signed(body, "1699999990", &key())).unwrap();
+        // The host verified the signature and was told the signed time.
+        assert_eq!(
+            h.inspect(|h| (h.verified, h.signed_at)),
+            (true, Some(1_699_999_990_000))
+        );
         let states: Vec<_> = out
             .events
             .iter()
@@ -194,22 +212,58 @@ mod tests {
     }
 
     #[test]
-    fn tampered_body_wrong_key_and_stale_timestamp_are_rejected() {
+    fn tampered_body_wrong_key_and_bad_headers_are_rejected() {
         let _h = host();
         let body = r#"[{"event":"delivered","sg_message_id":"X.f","timestamp":1}]"#;
+        let unauthorized = |r: Result<WebhookOutcome, WebhookError>| match r {
+            Err(WebhookError::Unauthorized(m)) => m,
+            other => panic!("expected unauthorized, got {other:?}"),
+        };
         let mut tampered = signed(body, "1700000000", &key());
         tampered.body = body.replace("delivered", "open").into_bytes();
-        assert!(matches!(
-            handle(&tampered),
-            Err(WebhookError::Unauthorized(_))
-        ));
+        assert!(unauthorized(call(tampered)).contains("does not match"));
         let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
+        assert!(unauthorized(call(signed(body, "1700000000", &other))).contains("does not match"));
+        // The timestamp is part of what is signed.
+        let mut moved = signed(body, "1700000000", &key());
+        moved.headers[0].1 = "1700000001".into();
+        assert!(unauthorized(call(moved)).contains("does not match"));
+        let mut missing = signed(body, "1700000000", &key());
+        missing.headers.remove(1);
+        assert!(unauthorized(call(missing)).contains("missing"));
+        let mut garbled = signed(body, "1700000000", &key());
+        garbled.headers[1].1 = "!!".into();
+        assert!(unauthorized(call(garbled)).contains("base64"));
+        assert!(call(signed(body, "1700000000", &key())).is_ok());
+    }
+
+    #[test]
+    fn the_replay_window_is_the_hosts() {
+        let _h = host();
+        let body = r#"[{"event":"delivered","sg_message_id":"X.f","timestamp":1}]"#;
+        // Ten minutes old, or ahead: outside the default five-minute window either way.
+        for ts in [NOW_S - 600, NOW_S + 600] {
+            let stale = call(signed(body, &ts.to_string(), &key()));
+            assert!(
+                matches!(&stale, Err(WebhookError::Unauthorized(m)) if m.contains("replay window")),
+                "{stale:?}"
+            );
+        }
+        assert!(call(signed(body, &(NOW_S - 300).to_string(), &key())).is_ok());
+        drop(_h);
+        // A wider window set by the operator is honoured: the plugin has none of its own.
+        let h = host();
+        h.inspect(|h| h.replay_window_ms = 15 * 60 * 1000);
+        assert!(call(signed(body, &(NOW_S - 600).to_string(), &key())).is_ok());
+    }
+
+    #[test]
+    fn without_a_public_key_nothing_verifies() {
+        let _h = MockHost::new().install();
+        let body = r#"[]"#;
         assert!(matches!(
-            handle(&signed(body, "1700000000", &other)),
-            Err(WebhookError::Unauthorized(_))
+            call(signed(body, "1700000000", &key())),
+            Err(WebhookError::Unauthorized(m)) if m.contains("webhook_public_key")
         ));
-        let stale = handle(&signed(body, "1699990000", &key()));
-        assert!(matches!(stale, Err(WebhookError::Unauthorized(m)) if m.contains("replay")));
-        assert!(handle(&signed(body, "1700000000", &key())).is_ok());
     }
 }

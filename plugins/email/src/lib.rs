@@ -2,8 +2,9 @@
 //!
 //! - [`sendgrid`]: `POST /v3/mail/send` with the connection's sender (the business's own
 //!   domain), a default HTML template around plain text, and the error mapping.
-//! - [`events`]: the Signed Event Webhook, verified with ECDSA P-256 over timestamp + raw
-//!   body against the connection's public key, normalised into delivery statuses.
+//! - [`events`]: the Signed Event Webhook, verified by the host (ECDSA P-256 over timestamp +
+//!   raw body against the connection's public key, signed time within the replay window),
+//!   normalised into delivery statuses.
 
 pub mod events;
 pub mod sendgrid;

@@ -114,9 +114,11 @@ impl Plugin for MessengerPlugin {
                     true,
                     "App secret: key of the X-Hub-Signature-256 webhook HMAC",
                 ),
+                // A secret: whoever knows it can complete the handshake and point the app's
+                // callbacks here, and the host compares it without it entering the plugin.
                 key(
                     "verify_token",
-                    false,
+                    true,
                     true,
                     "Token expected in the webhook GET verification handshake",
                 ),
@@ -199,7 +201,7 @@ pub(crate) mod tests {
     pub fn host() -> MockHost {
         let mut h = MockHost::new()
             .config("page_id", PAGE)
-            .config("verify_token", "vt-123")
+            .secret("verify_token", "vt-123")
             .secret("page_access_token", "EAAtoken")
             .secret("app_secret", "s3cret");
         h.now_ms = NOW;
@@ -273,7 +275,7 @@ pub(crate) mod tests {
         assert_eq!(secret("page_id"), Some((false, true)));
         assert_eq!(secret("page_access_token"), Some((true, true)));
         assert_eq!(secret("app_secret"), Some((true, true)));
-        assert_eq!(secret("verify_token"), Some((false, true)));
+        assert_eq!(secret("verify_token"), Some((true, true)));
         assert_eq!(secret("api_version"), Some((false, false)));
         assert_eq!(secret("allowed_tags"), Some((false, false)));
         let l = &m.limits;

@@ -1,10 +1,17 @@
 //! Page webhooks.
 //!
 //! - `GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`: the subscription
-//!   handshake; 200 with C as the body when T is the connection's `verify_token`, else 403.
+//!   handshake; 200 with C as the body when the host finds T equal to the `verify_token`
+//!   secret, `unauthorized` (401) when it does not, `bad-request` when the token is right but
+//!   the request is not a subscribe with a challenge.
 //! - `POST`: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(raw body, app secret)>`, checked
 //!   by the host with the `app_secret` secret before the body is parsed. Entries of other pages
 //!   are ignored (one app may serve several pages, each its own connection).
+//!
+//! Neither carries a signed time, so nothing is declared with `signed_at`: Facebook retries a
+//! failed delivery with the same payload for hours, and the entries' `time` is when the event
+//! happened, not when it was posted. A replayed POST can only repeat events, and statuses and
+//! watermarks only move forward.
 //!
 //! Events: a user's `message` becomes an inbound message plus contact activity (it opens the
 //! messaging window); `postback` is activity; `delivery` and `read` are watermarks (every
@@ -13,13 +20,15 @@
 
 use serde_json::Value;
 use switchboard_plugin_sdk::prelude::*;
-use switchboard_plugin_sdk::secrets::HmacAlgorithm;
+use switchboard_plugin_sdk::webhook_auth::{self, HmacAlgorithm};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// The secret the GET handshake's `hub.verify_token` must equal.
+pub const VERIFY_TOKEN: &str = "verify_token";
 
 pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
     if req.method.eq_ignore_ascii_case("GET") {
-        return Ok(handshake(&req.url));
+        return handshake(&req.url);
     }
     verify(req)?;
     let body: Value = serde_json::from_slice(&req.body)
@@ -45,26 +54,26 @@ fn reply(status: u16, body: &str) -> WebhookOutcome {
 }
 
 /// The subscription handshake Facebook makes when the callback URL is set.
-pub fn handshake(url: &str) -> WebhookOutcome {
+pub fn handshake(url: &str) -> Result<WebhookOutcome, WebhookError> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let query = query.split('#').next().unwrap_or("");
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let expected = config::get("verify_token").filter(|t| !t.is_empty());
-    let token_ok = match (expected.as_deref(), get("hub.verify_token")) {
-        (Some(e), Some(t)) => constant_time_eq(e.as_bytes(), t.as_bytes()),
-        _ => false,
-    };
-    match (get("hub.mode"), get("hub.challenge")) {
-        (Some("subscribe"), Some(challenge)) if token_ok => reply(200, challenge),
-        _ => reply(403, "Forbidden"),
+    let token = get("hub.verify_token")
+        .ok_or_else(|| WebhookError::Unauthorized("missing hub.verify_token".into()))?;
+    if !webhook_auth::verify_token(VERIFY_TOKEN, token) {
+        return Err(WebhookError::Unauthorized(
+            "hub.verify_token is not this connection's verify_token".into(),
+        ));
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    match (get("hub.mode"), get("hub.challenge")) {
+        (Some("subscribe"), Some(challenge)) => Ok(reply(200, challenge)),
+        _ => Err(WebhookError::BadRequest(
+            "not a hub.mode=subscribe handshake with a hub.challenge".into(),
+        )),
+    }
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -87,7 +96,7 @@ pub fn verify(req: &WebhookRequest) -> Result<(), WebhookError> {
         .strip_prefix("sha256=")
         .ok_or_else(|| unauthorized("X-Hub-Signature-256 is not sha256=<hex>"))?;
     let mac = unhex(hex).ok_or_else(|| unauthorized("X-Hub-Signature-256 is not hex"))?;
-    if secrets::verify_hmac(HmacAlgorithm::Sha256, "app_secret", &req.body, &mac) {
+    if webhook_auth::verify_hmac(HmacAlgorithm::Sha256, "app_secret", &req.body, &mac) {
         Ok(())
     } else {
         Err(unauthorized("X-Hub-Signature-256 does not match the body"))

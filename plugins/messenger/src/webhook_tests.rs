@@ -3,6 +3,7 @@ use serde_json::json;
 use super::*;
 use crate::MessengerPlugin;
 use crate::tests::{PAGE, PSID, conn, host};
+use switchboard_plugin_sdk::testing::handle_webhook;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -10,7 +11,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Signed with the named secret of the installed mock host.
 fn signed_with(secret: &str, body: &str) -> WebhookRequest {
-    let mac = secrets::hmac(HmacAlgorithm::Sha256, secret, body.as_bytes()).unwrap();
+    let mac = secrets::hmac(secrets::HmacAlgorithm::Sha256, secret, body.as_bytes()).unwrap();
     WebhookRequest {
         method: "POST".into(),
         url: "https://gw.example/v1/webhooks/conn_1".into(),
@@ -41,8 +42,8 @@ fn page(messaging: serde_json::Value) -> String {
 
 #[test]
 fn handshake_echoes_the_challenge_only_for_our_token() {
-    let _h = host().install();
-    let ok = MessengerPlugin::handle_webhook(
+    let h = host().install();
+    let ok = handle_webhook::<MessengerPlugin>(
         get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=vt-123"),
         conn(),
     )
@@ -53,20 +54,39 @@ fn handshake_echoes_the_challenge_only_for_our_token() {
         (r.status, r.body.as_slice()),
         (200, b"1158201444".as_slice())
     );
+    // The host compared the token (a secret) and saw it match; no signed time is declared.
+    assert_eq!(h.inspect(|h| (h.verified, h.signed_at)), (true, None));
+
     for q in [
         "hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong",
-        "hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=vt-123",
-        "hub.mode=subscribe&hub.verify_token=vt-123",
+        "hub.mode=subscribe&hub.challenge=1",
         "",
     ] {
-        let out = MessengerPlugin::handle_webhook(get(q), conn()).unwrap();
-        assert_eq!(out.reply.unwrap().status, 403, "{q}");
-        assert!(out.events.is_empty());
+        assert!(
+            matches!(
+                handle_webhook::<MessengerPlugin>(get(q), conn()),
+                Err(WebhookError::Unauthorized(_))
+            ),
+            "{q}"
+        );
+    }
+    // The right token on something that is not a subscription is the caller's mistake.
+    for q in [
+        "hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=vt-123",
+        "hub.mode=subscribe&hub.verify_token=vt-123",
+    ] {
+        assert!(
+            matches!(
+                handle_webhook::<MessengerPlugin>(get(q), conn()),
+                Err(WebhookError::BadRequest(_))
+            ),
+            "{q}"
+        );
     }
     // Percent-encoded tokens are decoded before comparing.
-    drop(_h);
-    let _h = host().config("verify_token", "a b&c").install();
-    let out = MessengerPlugin::handle_webhook(
+    drop(h);
+    let _h = host().secret("verify_token", "a b&c").install();
+    let out = handle_webhook::<MessengerPlugin>(
         get("hub.mode=subscribe&hub.challenge=9&hub.verify_token=a%20b%26c"),
         conn(),
     )
@@ -75,14 +95,29 @@ fn handshake_echoes_the_challenge_only_for_our_token() {
 }
 
 #[test]
+fn handshake_without_a_verify_token_secret_is_refused() {
+    let mut h = host();
+    h.secrets.remove("verify_token");
+    let _h = h.config("verify_token", "vt-123").install();
+    assert!(matches!(
+        handle_webhook::<MessengerPlugin>(
+            get("hub.mode=subscribe&hub.challenge=1&hub.verify_token=vt-123"),
+            conn()
+        ),
+        Err(WebhookError::Unauthorized(_))
+    ));
+}
+
+#[test]
 fn signature_rejects_tampering_wrong_key_and_absence() {
-    let _h = host()
+    let h = host()
         .secret("other_secret", "not-the-app-secret")
         .install();
     let body = page(
         json!([{"sender": {"id": PSID}, "recipient": {"id": PAGE}, "read": {"watermark": 5}}]),
     );
-    assert!(MessengerPlugin::handle_webhook(signed(&body), conn()).is_ok());
+    assert!(handle_webhook::<MessengerPlugin>(signed(&body), conn()).is_ok());
+    assert!(h.inspect(|h| h.verified));
 
     let mut tampered = signed(&body);
     tampered.body = body
@@ -90,34 +125,34 @@ fn signature_rejects_tampering_wrong_key_and_absence() {
         .into_bytes();
     assert_ne!(tampered.body, body.as_bytes());
     assert!(matches!(
-        MessengerPlugin::handle_webhook(tampered, conn()),
+        handle_webhook::<MessengerPlugin>(tampered, conn()),
         Err(WebhookError::Unauthorized(_))
     ));
 
     let wrong_key = signed_with("other_secret", &body);
     assert!(matches!(
-        MessengerPlugin::handle_webhook(wrong_key, conn()),
+        handle_webhook::<MessengerPlugin>(wrong_key, conn()),
         Err(WebhookError::Unauthorized(_))
     ));
 
     let mut missing = signed(&body);
     missing.headers.clear();
     assert!(matches!(
-        MessengerPlugin::handle_webhook(missing, conn()),
+        handle_webhook::<MessengerPlugin>(missing, conn()),
         Err(WebhookError::Unauthorized(_))
     ));
 
     let mut sha1 = signed(&body);
     sha1.headers[0].1 = sha1.headers[0].1.replace("sha256=", "sha1=");
     assert!(matches!(
-        MessengerPlugin::handle_webhook(sha1, conn()),
+        handle_webhook::<MessengerPlugin>(sha1, conn()),
         Err(WebhookError::Unauthorized(_))
     ));
 
     let mut not_hex = signed(&body);
     not_hex.headers[0].1 = "sha256=zz".into();
     assert!(matches!(
-        MessengerPlugin::handle_webhook(not_hex, conn()),
+        handle_webhook::<MessengerPlugin>(not_hex, conn()),
         Err(WebhookError::Unauthorized(_))
     ));
 }
@@ -126,11 +161,11 @@ fn signature_rejects_tampering_wrong_key_and_absence() {
 fn bad_json_is_bad_request_after_the_signature() {
     let _h = host().install();
     assert!(matches!(
-        MessengerPlugin::handle_webhook(signed("{not json"), conn()),
+        handle_webhook::<MessengerPlugin>(signed("{not json"), conn()),
         Err(WebhookError::BadRequest(_))
     ));
     assert!(matches!(
-        MessengerPlugin::handle_webhook(signed("[1]"), conn()),
+        handle_webhook::<MessengerPlugin>(signed("[1]"), conn()),
         Err(WebhookError::BadRequest(_))
     ));
 }
@@ -152,7 +187,7 @@ fn message_postback_delivery_read_and_echo() {
         {"sender": {"id": PAGE}, "recipient": {"id": PSID}, "timestamp": 1_800_000_000_005u64,
          "message": {"is_echo": true, "app_id": 1, "metadata": "dlv_1", "mid": "m_out1", "text": "hi"}},
     ]));
-    let out = MessengerPlugin::handle_webhook(signed(&body), conn()).unwrap();
+    let out = handle_webhook::<MessengerPlugin>(signed(&body), conn()).unwrap();
     assert!(out.reply.is_none());
     let ev = out.events;
     assert_eq!(ev.len(), 5, "{ev:?}");
@@ -191,7 +226,7 @@ fn other_pages_and_objects_are_ignored() {
     let body =
         json!({"object": "page", "entry": [{"id": "999", "time": 1, "messaging": ev}]}).to_string();
     assert!(
-        MessengerPlugin::handle_webhook(signed(&body), conn())
+        handle_webhook::<MessengerPlugin>(signed(&body), conn())
             .unwrap()
             .events
             .is_empty()
@@ -199,7 +234,7 @@ fn other_pages_and_objects_are_ignored() {
     let body = json!({"object": "instagram", "entry": [{"id": PAGE, "time": 1, "messaging": ev}]})
         .to_string();
     assert!(
-        MessengerPlugin::handle_webhook(signed(&body), conn())
+        handle_webhook::<MessengerPlugin>(signed(&body), conn())
             .unwrap()
             .events
             .is_empty()

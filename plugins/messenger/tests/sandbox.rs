@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use switchboard_plugin_messenger::MessengerPlugin;
 use switchboard_plugin_sdk::http::{Auth, HttpError, Request, Response};
 use switchboard_plugin_sdk::prelude::*;
-use switchboard_plugin_sdk::testing::{MockGuard, MockHost};
+use switchboard_plugin_sdk::testing::{MockGuard, MockHost, handle_webhook};
 use switchboard_sandbox::{
     SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
     SandboxHandle, SandboxPage,
@@ -116,7 +116,7 @@ impl World {
         };
         let mut h = MockHost::new()
             .config("page_id", page().id)
-            .config("verify_token", SANDBOX_MESSENGER_VERIFY_TOKEN)
+            .secret("verify_token", SANDBOX_MESSENGER_VERIFY_TOKEN)
             .config("base_url", &self.sim.base_url())
             .secret("page_access_token", token)
             .secret("app_secret", SANDBOX_MESSENGER_APP_SECRET)
@@ -248,7 +248,7 @@ fn send_webhooks_and_sync_round_trip() {
     assert_eq!(hooks.len(), 7);
     let mut kinds = Vec::new();
     for (headers, body) in &hooks {
-        let out = MessengerPlugin::handle_webhook(webhook(headers, body), conn()).unwrap();
+        let out = handle_webhook::<MessengerPlugin>(webhook(headers, body), conn()).unwrap();
         for ev in out.events {
             kinds.push(match ev {
                 WebhookEvent::Inbound(m) => {
@@ -264,7 +264,7 @@ fn send_webhooks_and_sync_round_trip() {
         let mut tampered = webhook(headers, body);
         tampered.body.push(b' ');
         assert!(matches!(
-            MessengerPlugin::handle_webhook(tampered, conn()),
+            handle_webhook::<MessengerPlugin>(tampered, conn()),
             Err(WebhookError::Unauthorized(_))
         ));
     }
@@ -348,7 +348,7 @@ fn send_webhooks_and_sync_round_trip() {
 #[test]
 fn handshake_with_the_sandbox_verify_token() {
     let _h = MockHost::new()
-        .config("verify_token", SANDBOX_MESSENGER_VERIFY_TOKEN)
+        .secret("verify_token", SANDBOX_MESSENGER_VERIFY_TOKEN)
         .install();
     let req = WebhookRequest {
         method: "GET".into(),
@@ -358,7 +358,7 @@ fn handshake_with_the_sandbox_verify_token() {
         headers: vec![],
         body: vec![],
     };
-    let reply = MessengerPlugin::handle_webhook(req, conn())
+    let reply = handle_webhook::<MessengerPlugin>(req, conn())
         .unwrap()
         .reply
         .unwrap();

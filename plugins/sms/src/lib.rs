@@ -4,8 +4,8 @@
 //!   what `validate` and `quote` are made of.
 //! - [`twilio`]: the send request (form-encoded, HTTP Basic attached by the host) and the
 //!   mapping of Twilio error codes into the gateway's failure taxonomy.
-//! - [`webhook`]: status callbacks, verified with `X-Twilio-Signature` (HMAC-SHA1 computed by
-//!   the host, so the auth token never enters this plugin).
+//! - [`webhook`]: status callbacks, verified with `X-Twilio-Signature` (HMAC-SHA1 computed and
+//!   compared by the host, so the auth token never enters this plugin).
 //!
 //! The recipient's country arrives from the host, which parses the E.164 number; Korean
 //! numbers (+82, country `KR`) follow the carrier rules instead of GSM segmentation.

@@ -1,11 +1,14 @@
 //! Twilio status callbacks: verify `X-Twilio-Signature`, then normalise the status.
 //!
 //! The signature is base64(HMAC-SHA1(auth token, URL + every POST parameter's key and value
-//! concatenated in key order)). The host computes the HMAC with the connection's secret.
+//! concatenated in key order)). The host computes and compares the HMAC with the connection's
+//! `auth_token` secret (`webhook_auth::verify_hmac`), which is also what lets it accept the
+//! callback. Twilio signs no timestamp, so there is no signed time to declare: a replayed
+//! callback can only repeat a status, and statuses only move forward.
 
 use base64::Engine;
 use switchboard_plugin_sdk::prelude::*;
-use switchboard_plugin_sdk::secrets::HmacAlgorithm;
+use switchboard_plugin_sdk::webhook_auth::{self, HmacAlgorithm};
 
 pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
     let params: Vec<(String, String)> = form_urlencoded::parse(&req.body).into_owned().collect();
@@ -68,7 +71,7 @@ fn verify(req: &WebhookRequest, params: &[(String, String)]) -> Result<(), Webho
     let given = base64::engine::general_purpose::STANDARD
         .decode(given.trim())
         .map_err(|_| WebhookError::Unauthorized("X-Twilio-Signature is not base64".into()))?;
-    if !secrets::verify_hmac(
+    if !webhook_auth::verify_hmac(
         HmacAlgorithm::Sha1,
         "auth_token",
         &signed_payload(&req.url, params),
@@ -96,7 +99,16 @@ pub fn signed_payload(url: &str, params: &[(String, String)]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_plugin_sdk::testing::MockHost;
+    use crate::SmsPlugin;
+    use switchboard_plugin_sdk::testing::{MockHost, handle_webhook};
+
+    fn conn() -> Connection {
+        Connection {
+            id: "c1".into(),
+            name: "sms".into(),
+            webhook_url: "http://gw/v1/webhooks/c1".into(),
+        }
+    }
 
     fn request(url: &str, params: &[(&str, &str)], signature: &str) -> WebhookRequest {
         let body = form_urlencoded::Serializer::new(String::new())
@@ -112,7 +124,7 @@ mod tests {
 
     #[test]
     fn published_test_vector_verifies() {
-        let _h = MockHost::new().secret("auth_token", "12345").install();
+        let h = MockHost::new().secret("auth_token", "12345").install();
         let params = [
             ("CallSid", "CA1234567890ABCDE"),
             ("Caller", "+12349013030"),
@@ -130,6 +142,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert!(verify(&req, &owned).is_ok());
+        assert!(h.inspect(|h| h.verified), "the host did the comparison");
         let bad = request(
             "https://mycompany.com/myapp.php?foo=1&bar=3",
             &params,
@@ -159,7 +172,7 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(mac)
         };
         let p = [("MessageSid", "SM1"), ("MessageStatus", "delivered")];
-        let out = handle(&request(url, &p, &sign(&p))).unwrap();
+        let out = handle_webhook::<SmsPlugin>(request(url, &p, &sign(&p)), conn()).unwrap();
         assert!(
             matches!(&out.events[..], [WebhookEvent::Status(s)] if s.state == DeliveryState::Delivered && s.provider_message_id == "SM1")
         );
@@ -169,7 +182,7 @@ mod tests {
             ("MessageStatus", "undelivered"),
             ("ErrorCode", "30007"),
         ];
-        let out = handle(&request(url, &p, &sign(&p))).unwrap();
+        let out = handle_webhook::<SmsPlugin>(request(url, &p, &sign(&p)), conn()).unwrap();
         let WebhookEvent::Status(s) = &out.events[0] else {
             panic!("status expected")
         };
@@ -181,7 +194,7 @@ mod tests {
 
         let p = [("MessageSid", "SM3"), ("MessageStatus", "queued")];
         assert!(
-            handle(&request(url, &p, &sign(&p)))
+            handle_webhook::<SmsPlugin>(request(url, &p, &sign(&p)), conn())
                 .unwrap()
                 .events
                 .is_empty()
@@ -196,6 +209,9 @@ mod tests {
             &[("MessageSid", "SM1"), ("MessageStatus", "delivered")],
             "AAAA",
         );
-        assert!(matches!(handle(&req), Err(WebhookError::Unauthorized(_))));
+        assert!(matches!(
+            handle_webhook::<SmsPlugin>(req, conn()),
+            Err(WebhookError::Unauthorized(_))
+        ));
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::AlimTalkPlugin;
+use switchboard_plugin_sdk::testing::handle_webhook;
 
 const BODY: &str = r#"[
  {"messageId":"M4VA","groupId":"G4VA","to":"01012345678","from":"0212345678","type":"ATA","statusCode":"2000","statusMessage":"정상 접수","dateReceived":"2023-11-14T22:13:00.000Z"},
@@ -33,7 +34,7 @@ fn good(body: &str) -> WebhookRequest {
 
 fn rejected(req: WebhookRequest) -> String {
     let _h = host().install();
-    match AlimTalkPlugin::handle_webhook(req, connection()) {
+    match handle_webhook::<AlimTalkPlugin>(req, connection()) {
         Err(WebhookError::Unauthorized(m)) => m,
         other => panic!("expected unauthorized, got {other:?}"),
     }
@@ -41,9 +42,14 @@ fn rejected(req: WebhookRequest) -> String {
 
 #[test]
 fn signed_reports_become_status_updates() {
-    let _h = host().install();
-    let out = AlimTalkPlugin::handle_webhook(good(BODY), connection()).unwrap();
+    let h = host().install();
+    let out = handle_webhook::<AlimTalkPlugin>(good(BODY), connection()).unwrap();
     assert!(out.reply.is_none());
+    // The host compared the HMAC and was told the signed date (22:13:05, 15 s ago).
+    assert_eq!(
+        h.inspect(|h| (h.verified, h.signed_at)),
+        (true, Some(NOW - 15_000))
+    );
     let got: Vec<_> = out
         .events
         .iter()
@@ -129,16 +135,32 @@ fn wrong_secret_and_wrong_api_key_are_rejected() {
 }
 
 #[test]
-fn skewed_dates_are_rejected_both_ways() {
-    let m = rejected(signed(BODY, API_KEY, SECRET, "2023-11-14T21:58:19.999Z"));
-    assert!(m.contains("15 minutes"), "{m}");
-    let m = rejected(signed(BODY, API_KEY, SECRET, "2023-11-14T22:28:20.001Z"));
-    assert!(m.contains("15 minutes"), "{m}");
-    // Exactly 15 minutes is still inside the window.
+fn dates_outside_the_hosts_replay_window_are_rejected_both_ways() {
+    // The mock host's window is the gateway's default, five minutes.
+    let m = rejected(signed(BODY, API_KEY, SECRET, "2023-11-14T22:08:19.999Z"));
+    assert!(m.contains("replay window"), "{m}");
+    let m = rejected(signed(BODY, API_KEY, SECRET, "2023-11-14T22:18:20.001Z"));
+    assert!(m.contains("replay window"), "{m}");
+    // Exactly five minutes is still inside the window.
     let _h = host().install();
     assert!(
-        AlimTalkPlugin::handle_webhook(
-            signed(BODY, API_KEY, SECRET, "2023-11-14T21:58:20.000Z"),
+        handle_webhook::<AlimTalkPlugin>(
+            signed(BODY, API_KEY, SECRET, "2023-11-14T22:08:20.000Z"),
+            connection()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn the_window_is_the_hosts_not_the_plugins() {
+    // An operator who widens the gateway's window gets it: the plugin keeps no limit of its own.
+    let mut h = host();
+    h.replay_window_ms = 20 * 60 * 1000;
+    let _h = h.install();
+    assert!(
+        handle_webhook::<AlimTalkPlugin>(
+            signed(BODY, API_KEY, SECRET, "2023-11-14T21:55:00.000Z"),
             connection()
         )
         .is_ok()
@@ -161,12 +183,12 @@ fn missing_or_malformed_headers_are_rejected() {
 #[test]
 fn a_signed_body_that_is_not_reports_is_a_bad_request() {
     let _h = host().install();
-    let out = AlimTalkPlugin::handle_webhook(good("\"hello\""), connection());
+    let out = handle_webhook::<AlimTalkPlugin>(good("\"hello\""), connection());
     assert!(matches!(out, Err(WebhookError::BadRequest(_))));
-    let out = AlimTalkPlugin::handle_webhook(good("{nope"), connection());
+    let out = handle_webhook::<AlimTalkPlugin>(good("{nope"), connection());
     assert!(matches!(out, Err(WebhookError::BadRequest(_))));
     // Entries without the fields we need are skipped rather than failing the batch.
-    let out = AlimTalkPlugin::handle_webhook(
+    let out = handle_webhook::<AlimTalkPlugin>(
         good(r#"[{"x":1},{"messageId":"M","statusCode":"4000"}]"#),
         connection(),
     )
