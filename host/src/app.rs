@@ -147,6 +147,8 @@ pub struct Gateway {
     /// API key digest -> (workspace, scopes); filled on first use so auth costs no query per
     /// request, emptied of a key when it is revoked.
     pub(crate) key_cache: RwLock<HashMap<String, (String, Scopes)>>,
+    /// Counts revocations, so a lookup racing one does not cache the revoked key.
+    pub(crate) key_revocations: std::sync::atomic::AtomicU64,
     pub(crate) operator_key_hash: Option<String>,
     pub(crate) key_limiter: Option<KeyedLimiter>,
     pub(crate) callback_limiter: Option<KeyedLimiter>,
@@ -304,6 +306,13 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         None => None,
     };
 
+    let webhook_client =
+        crate::events::worker::client(&net, config.webhooks.timeout).map_err(|e| {
+            StartError::Io {
+                what: "webhook delivery HTTP client".into(),
+                detail: e.to_string(),
+            }
+        })?;
     let connections = Arc::new(Connections::default());
     connections.reload(&store, &vault, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
@@ -328,6 +337,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         sandbox_url,
         config_policies,
         key_cache: RwLock::new(HashMap::new()),
+        key_revocations: std::sync::atomic::AtomicU64::new(0),
         operator_key_hash: Some(crate::tenancy::hash_api_key(&operator_key)),
         key_limiter: config.key_rate.limiter(),
         callback_limiter: config.callback_rate.limiter(),
@@ -340,7 +350,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     });
     tokio::spawn(crate::followup::run(gateway.clone()));
     tokio::spawn(crate::billing::run(gateway.clone()));
-    tokio::spawn(crate::events::worker::run(gateway.clone()));
+    tokio::spawn(crate::events::worker::run(gateway.clone(), webhook_client));
     tokio::spawn(prune_limiters(gateway.clone()));
     Ok(Running {
         addr,
@@ -400,17 +410,8 @@ fn read_or_create_secret_file(
             detail: "is empty; delete it to have a new key made".into(),
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write;
-            #[cfg(unix)]
-            use std::os::unix::fs::OpenOptionsExt;
             let value = make();
-            let mut opts = std::fs::OpenOptions::new();
-            opts.create_new(true).write(true);
-            #[cfg(unix)]
-            opts.mode(0o600);
-            let mut f = opts.open(path).map_err(io)?;
-            writeln!(f, "{value}").map_err(io)?;
-            f.sync_all().map_err(io)?;
+            crate::vault::write_private(path, &value).map_err(io)?;
             Ok(value)
         }
         Err(e) => Err(io(e)),

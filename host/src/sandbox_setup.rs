@@ -85,7 +85,9 @@ pub async fn prepare(
             store
                 .put_connection(
                     ConnectionRecord {
-                        sealed_secrets: vault.seal_json(&secrets_owner(&sc.id), &sc.secrets),
+                        sealed_secrets: vault
+                            .seal_json(&secrets_owner(&sc.id), &sc.secrets)
+                            .map_err(|e| StartError::MasterKey(e.to_string()))?,
                         id: sc.id,
                         workspace_id: SANDBOX_WORKSPACE.into(),
                         channel: plugin.channel().to_string(),

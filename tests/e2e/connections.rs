@@ -107,7 +107,7 @@ async fn connection_secrets_never_leave_the_gateway_and_survive_key_rotation() {
     .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{sent}");
     let msg = sent["id"].as_str().unwrap().to_string();
-    wait_status(&gw, &key, &msg, "delivered").await;
+    wait_status(&gw, &key, &msg, &["delivered"]).await;
     let (_, m) = call(Method::GET, &format!("/v1/messages/{msg}"), None).await;
     assert_eq!(m["deliveries"][0]["connection"], id.as_str());
     let (s, patched) = call(
@@ -195,7 +195,7 @@ async fn connection_secrets_never_leave_the_gateway_and_survive_key_rotation() {
     let (_, sent) = gw
         .call(Method::POST, "/v1/messages", &key, Some(&json!({"channel": "sms", "to": {"phone": "+14155550161"}, "content": {"text": "after rotation"}})))
         .await;
-    wait_status(&gw, &key, sent["id"].as_str().unwrap(), "delivered").await;
+    wait_status(&gw, &key, sent["id"].as_str().unwrap(), &["delivered"]).await;
     drop(gw);
     // The wrong key: the gateway refuses to start rather than fail every send.
     let out = Command::new(bin())
@@ -230,18 +230,19 @@ async fn connection_secrets_never_leave_the_gateway_and_survive_key_rotation() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
 }
 
-async fn wait_status(gw: &Gateway, key: &str, id: &str, status: &str) -> Value {
+/// Wait until the message reaches one of `statuses` (as read with `key`).
+async fn wait_status(gw: &Gateway, key: &str, id: &str, statuses: &[&str]) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let (_, m) = gw
             .call(Method::GET, &format!("/v1/messages/{id}"), key, None)
             .await;
-        if m["status"] == status {
+        if statuses.iter().any(|s| m["status"] == *s) {
             return m;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "waiting for {status}: {m:#}"
+            "waiting for {statuses:?}: {m:#}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -350,15 +351,7 @@ async fn a_revoked_messenger_token_is_repaired_by_reconnect_and_bulk_resend() {
     for entry in resent {
         // Delivered, and possibly read already (the page's watermarks come quickly).
         let id = entry["resent_as"].as_str().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let (_, m) = gw.get(&format!("/v1/messages/{id}")).await;
-            if m["status"] == "delivered" || m["status"] == "seen" {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{m:#}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_status(&gw, &gw.key, id, &["delivered", "seen"]).await;
     }
     let (_, again) = gw
         .post_json(&format!("/v1/connections/{conn}/resend"), &json!({}))

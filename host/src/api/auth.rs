@@ -45,22 +45,27 @@ async fn authorize(parts: &Parts, gw: &Gateway, scope: Scope) -> Result<String, 
         .cloned();
     let (ws, scopes) = match cached {
         Some(found) => found,
-        None => match gw.store.workspace_for_key(key).await? {
-            Some(found) => {
-                gw.key_cache
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(digest.clone(), found.clone());
-                found
+        None => {
+            // A revocation between this read and the insert below must not leave the key
+            // cached: insert only if no key was revoked meanwhile.
+            let generation = gw.key_revocations.load(std::sync::atomic::Ordering::SeqCst);
+            match gw.store.workspace_for_key(key).await? {
+                Some(found) => {
+                    let mut cache = gw.key_cache.write().unwrap_or_else(|p| p.into_inner());
+                    if gw.key_revocations.load(std::sync::atomic::Ordering::SeqCst) == generation {
+                        cache.insert(digest.clone(), found.clone());
+                    }
+                    found
+                }
+                None => {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "unknown or revoked API key",
+                    ));
+                }
             }
-            None => {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "unknown or revoked API key",
-                ));
-            }
-        },
+        }
     };
     if let Some(limiter) = &gw.key_limiter
         && let Err(not_until) = limiter.check_key(&digest)

@@ -16,20 +16,12 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::auth::BillingKey;
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use crate::Gateway;
 use crate::billing::payments::to_minor;
 use crate::billing::prices::{PriceSpec, PriceView};
 use crate::billing::views::*;
 use crate::model::{Millis, now_ms};
-
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
-}
 
 /// Balance, credit, held money and auto-charge status.
 #[utoipa::path(get, path = "/v1/billing/balance", tag = "billing",
@@ -49,9 +41,9 @@ pub async fn set_plan(
     BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
-    let p: PlanChange = parse_json(&body(b)?)?;
+    let p: PlanChange = parse_json(&read_body(b)?)?;
     if p.plan != "free" && p.plan != "paid" {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "plan",
             format!("`{}` is not a plan: `free` or `paid`", p.plan),
         ));
@@ -67,9 +59,12 @@ pub async fn set_low_balance_alert(
     BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
-    let a: LowBalanceAlert = parse_json(&body(b)?)?;
+    let a: LowBalanceAlert = parse_json(&read_body(b)?)?;
     if a.threshold_micros < 0 {
-        return Err(invalid("threshold_micros", "must not be negative"));
+        return Err(ApiError::invalid(
+            "threshold_micros",
+            "must not be negative",
+        ));
     }
     Ok(Json(
         gw.store
@@ -87,22 +82,28 @@ pub async fn set_auto_charge(
     BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
-    let s: AutoChargeSettings = parse_json(&body(b)?)?;
+    let s: AutoChargeSettings = parse_json(&read_body(b)?)?;
     let currency = gw.store.wallet_currency(ws.clone()).await?;
     if s.threshold_micros < 0 {
-        return Err(invalid("threshold_micros", "must not be negative"));
+        return Err(ApiError::invalid(
+            "threshold_micros",
+            "must not be negative",
+        ));
     }
     if let Err(e) = to_minor(s.amount_micros, &currency) {
-        return Err(invalid("amount_micros", e.to_string()));
+        return Err(ApiError::invalid("amount_micros", e.to_string()));
     }
     if s.monthly_cap_micros < s.amount_micros {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "monthly_cap_micros",
             "must be at least one top-up (`amount_micros`)",
         ));
     }
     if s.card.trim().is_empty() || s.card.len() > 128 {
-        return Err(invalid("card", "a card token of 1-128 characters"));
+        return Err(ApiError::invalid(
+            "card",
+            "a card token of 1-128 characters",
+        ));
     }
     if s.enabled && gw.payments.is_none() {
         return Err(ApiError::new(
@@ -129,10 +130,10 @@ pub async fn top_up(
     headers: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let t: NewTopUp = parse_json(&body(b)?)?;
+    let t: NewTopUp = parse_json(&read_body(b)?)?;
     let currency = gw.store.wallet_currency(ws.clone()).await?;
     if let Err(e) = to_minor(t.amount_micros, &currency) {
-        return Err(invalid("amount_micros", e.to_string()));
+        return Err(ApiError::invalid("amount_micros", e.to_string()));
     }
     if gw.payments.is_none() {
         return Err(ApiError::new(
@@ -154,7 +155,7 @@ pub async fn top_up(
         .await?
     {
         Ok(()) => {}
-        Err(("card", why)) => return Err(invalid("card", why)),
+        Err(("card", why)) => return Err(ApiError::invalid("card", why)),
         Err((field, why)) => {
             return Err(
                 ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", why).field(field),
@@ -385,9 +386,9 @@ pub async fn add_price(
     BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Vec<PriceView>>), ApiError> {
-    let mut spec: PriceSpec = parse_json(&body(b)?)?;
+    let mut spec: PriceSpec = parse_json(&read_body(b)?)?;
     if let Some(v) = spec.validate().into_iter().next() {
-        return Err(invalid(&v.field, v.message));
+        return Err(ApiError::invalid(&v.field, v.message));
     }
     if spec.effective_from.is_none() {
         spec.effective_from = Some(crate::model::rfc3339(now_ms()));

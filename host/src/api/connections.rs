@@ -18,7 +18,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{AdminKey, ReadKey, SendKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
 use crate::Gateway;
 use crate::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
 use crate::model::{BlockedUrlView, ConnectionView, new_id, rfc3339};
@@ -52,10 +52,6 @@ fn view(c: &crate::connections::Connection) -> ConnectionView {
     }
 }
 
-fn unprocessable(field: String, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
-}
-
 /// The body's `secrets` object, read by hand so that no parse error can quote a value.
 /// `null` values (PATCH only) remove a secret.
 fn take_secrets(
@@ -83,7 +79,7 @@ fn take_secrets(
                         } else {
                             "a non-empty string"
                         };
-                        return Err(unprocessable(
+                        return Err(ApiError::invalid(
                             format!("secrets.{k}"),
                             format!("must be {expected} (the value is not repeated here)"),
                         ));
@@ -92,15 +88,15 @@ fn take_secrets(
             }
             Ok(out)
         }
-        Some(_) => Err(unprocessable(
-            "secrets".into(),
+        Some(_) => Err(ApiError::invalid(
+            "secrets",
             "must be an object of secret names to values",
         )),
     }
 }
 
 fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     serde_json::from_slice(&body).map_err(|e| {
         // serde_json's syntax errors name a position, never a value.
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
@@ -125,7 +121,7 @@ fn check_keys(
     for k in config.keys() {
         match keys.iter().find(|c| &c.name == k) {
             Some(c) if c.secret => {
-                return Err(unprocessable(
+                return Err(ApiError::invalid(
                     format!("config.{k}"),
                     format!(
                         "`{k}` is a secret: give it under `secrets`, where it is sealed and never shown"
@@ -134,7 +130,7 @@ fn check_keys(
             }
             Some(_) => {}
             None => {
-                return Err(unprocessable(
+                return Err(ApiError::invalid(
                     format!("config.{k}"),
                     format!(
                         "unknown config key for {}; it takes: {}",
@@ -149,13 +145,13 @@ fn check_keys(
         match keys.iter().find(|c| &c.name == k) {
             Some(c) if c.secret => {}
             Some(_) => {
-                return Err(unprocessable(
+                return Err(ApiError::invalid(
                     format!("secrets.{k}"),
                     format!("`{k}` is not a secret: give it under `config`"),
                 ));
             }
             None => {
-                return Err(unprocessable(
+                return Err(ApiError::invalid(
                     format!("secrets.{k}"),
                     format!(
                         "unknown secret for {}; it takes: {}",
@@ -173,7 +169,7 @@ fn check_keys(
             (config.contains_key(&k.name), "config")
         };
         if !present {
-            return Err(unprocessable(
+            return Err(ApiError::invalid(
                 format!("{section}.{}", k.name),
                 format!("required by {}: {}", plugin.name(), k.description),
             ));
@@ -227,17 +223,10 @@ pub struct NewConnection {
     pub max_in_flight: Option<u32>,
 }
 
-fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(unprocessable("name".into(), "must be 1 to 100 characters"));
-    }
-    Ok(())
-}
-
 fn check_max_in_flight(n: Option<u32>) -> Result<(), ApiError> {
     match n {
-        Some(n) if n == 0 || n > 1024 => Err(unprocessable(
-            "max_in_flight".into(),
+        Some(n) if n == 0 || n > 1024 => Err(ApiError::invalid(
+            "max_in_flight",
             "must be between 1 and 1024",
         )),
         _ => Ok(()),
@@ -269,8 +258,8 @@ pub async fn create(
             .iter()
             .map(|p| p.name().to_string())
             .collect();
-        unprocessable(
-            "plugin".into(),
+        ApiError::invalid(
+            "plugin",
             format!(
                 "no plugin `{}` is loaded; loaded: {}",
                 req.plugin,
@@ -281,7 +270,10 @@ pub async fn create(
     check_keys(&plugin, &req.config, &secrets)?;
     let id = new_id("con");
     let rec = ConnectionRecord {
-        sealed_secrets: gw.vault.seal_json(&secrets_owner(&id), &secrets),
+        sealed_secrets: gw
+            .vault
+            .seal_json(&secrets_owner(&id), &secrets)
+            .map_err(crate::store::StoreError::from)?,
         id: id.clone(),
         workspace_id: ws.clone(),
         channel: plugin.channel().to_string(),
@@ -344,8 +336,8 @@ pub async fn patch(
         && s != "active"
         && s != "disabled"
     {
-        return Err(unprocessable(
-            "status".into(),
+        return Err(ApiError::invalid(
+            "status",
             "must be `active` or `disabled`",
         ));
     }
@@ -466,7 +458,7 @@ pub async fn bulk_resend(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BulkResendReport>, ApiError> {
     owned(&gw, &ws, &id)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let req: BulkResend = if body.is_empty() {
         BulkResend::default()
     } else {
@@ -475,7 +467,7 @@ pub async fn bulk_resend(
     let reasons = req.reasons.unwrap_or_else(|| vec!["token_expired".into()]);
     for (i, r) in reasons.iter().enumerate() {
         if crate::model::FailureReason::parse(r).is_none() {
-            return Err(unprocessable(
+            return Err(ApiError::invalid(
                 format!("reasons[{i}]"),
                 format!("`{r}` is not a failure reason"),
             ));
@@ -483,7 +475,7 @@ pub async fn bulk_resend(
     }
     let limit = req.limit.unwrap_or(1000);
     if limit == 0 || limit > 1000 {
-        return Err(unprocessable("limit".into(), "must be between 1 and 1000"));
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
     }
     let candidates = gw
         .store
@@ -495,16 +487,10 @@ pub async fn bulk_resend(
     };
     for message_id in candidates {
         match super::resend::resend_message(&gw, ws.clone(), message_id.clone()).await {
-            Ok(resp) => {
-                let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024)
-                    .await
-                    .map_err(|_| ApiError::internal())?;
-                let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                report.resent.push(BulkResent {
-                    message_id,
-                    resent_as: v["id"].as_str().unwrap_or_default().to_string(),
-                });
-            }
+            Ok(c) => report.resent.push(BulkResent {
+                message_id,
+                resent_as: c.accepted.id,
+            }),
             Err(e) if e.status.is_client_error() => report.refused.push(BulkRefused {
                 message_id,
                 code: e.code.to_string(),
@@ -540,7 +526,7 @@ pub async fn sync(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SyncReport>, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let req: SyncRequest = if body.is_empty() {
         SyncRequest::default()
     } else {
@@ -614,7 +600,7 @@ pub async fn block(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Vec<BlockedUrlView>>), ApiError> {
     owned(&gw, &ws, &id)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let b: BlockUrl = parse_json(&body)?;
     if !(b.url.starts_with("http://") || b.url.starts_with("https://")) {
         return Err(ApiError::new(

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::{ReadKey, SendKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use crate::Gateway;
 use crate::model::{AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact};
 use crate::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
@@ -64,7 +64,7 @@ pub async fn create(
     SendKey(ws): SendKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ContactView>), ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let mut new: NewContact = parse_json(&body)?;
     if new.addresses.is_empty() {
         return Err(invalid(
@@ -179,7 +179,7 @@ pub async fn receipt(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     match gw.handle_receipt(signature, &body).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),

@@ -12,14 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{ReadKey, SendKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use crate::Gateway;
 use crate::followup::FollowUp;
 use crate::model::{ConversationView, TemplateRef};
-
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
-}
 
 async fn contact(gw: &Gateway, ws: &str, id: &str, field: &str) -> Result<(), ApiError> {
     if gw.store.contact_exists(ws.into(), id.into()).await? {
@@ -66,7 +62,7 @@ pub async fn post_message(
     Path(id): Path<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Posted>), ApiError> {
-    let m: NewConversationMessage = parse_json(&body(b)?)?;
+    let m: NewConversationMessage = parse_json(&read_body(b)?)?;
     if m.text.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -120,7 +116,7 @@ pub async fn seen(
     Path(id): Path<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let b = body(b)?;
+    let b = read_body(b)?;
     let s: Seen = if b.is_empty() {
         Seen::default()
     } else {
@@ -185,7 +181,7 @@ pub async fn activity(
     SendKey(ws): SendKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PresenceView>, ApiError> {
-    let a: Activity = parse_json(&body(b)?)?;
+    let a: Activity = parse_json(&read_body(b)?)?;
     contact(&gw, &ws, &a.contact, "contact").await?;
     let online = matches!(
         a.kind,

@@ -72,6 +72,10 @@ impl ApiError {
         self.field = Some(field.into());
         self
     }
+    /// `422 invalid_request` about one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
+    }
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -86,6 +90,21 @@ impl ApiError {
             "internal error; the request may be retried",
         )
     }
+}
+
+/// A display name (of a workspace, key or connection): 1 to 100 characters.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
+    }
+    Ok(())
+}
+
+/// The request body, or why it could not be read (too large, cut off).
+pub fn read_body(
+    b: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    b.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
 }
 
 impl IntoResponse for ApiError {

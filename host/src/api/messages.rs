@@ -55,7 +55,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Answer for a key seen before: the original message, or a conflict if the body differs.
-fn replay(id: String, status: Status, same_request: bool) -> Result<Response, ApiError> {
+/// A message committed (or found committed under the same Idempotency-Key).
+pub(super) struct Committed {
+    pub accepted: Accepted,
+    pub replayed: bool,
+}
+
+impl Committed {
+    pub(super) fn into_response(self) -> Response {
+        if self.replayed {
+            (
+                StatusCode::ACCEPTED,
+                [("idempotent-replayed", "true")],
+                Json(self.accepted),
+            )
+                .into_response()
+        } else {
+            (StatusCode::ACCEPTED, Json(self.accepted)).into_response()
+        }
+    }
+}
+
+fn replay(id: String, status: Status, same_request: bool) -> Result<Committed, ApiError> {
     if !same_request {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -64,12 +85,20 @@ fn replay(id: String, status: Status, same_request: bool) -> Result<Response, Ap
         )
         .field("Idempotency-Key"));
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        [("idempotent-replayed", "true")],
-        Json(Accepted { id, status }),
-    )
-        .into_response())
+    Ok(Committed {
+        accepted: Accepted { id, status },
+        replayed: true,
+    })
+}
+
+fn committed(id: String) -> Committed {
+    Committed {
+        accepted: Accepted {
+            id,
+            status: Status::Queued,
+        },
+        replayed: false,
+    }
 }
 
 /// Send a message. 202 means it is durably committed and will be dispatched.
@@ -98,10 +127,12 @@ pub async fn create(
     if let Some(key) = &key
         && let Some((id, status, hash)) = gw.store.find_idempotent(&ws, key).await?
     {
-        return replay(id, status, hash == request_hash);
+        return replay(id, status, hash == request_hash).map(Committed::into_response);
     }
 
-    accept(&gw, ws, request, request_hash, key, None).await
+    accept(&gw, ws, request, request_hash, key, None)
+        .await
+        .map(Committed::into_response)
 }
 
 /// Steps shared by a new message and a resend: intake, commit, wake the dispatcher.
@@ -112,7 +143,7 @@ pub(super) async fn accept(
     request_hash: String,
     key: Option<String>,
     resend_of: Option<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Committed, ApiError> {
     if request.policy.is_some() {
         return accept_routed(gw, ws, request, request_hash, key).await;
     }
@@ -135,14 +166,7 @@ pub(super) async fn accept(
                 .accepted
                 .get_or_create(&ChannelLabels { channel })
                 .inc();
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(Accepted {
-                    id,
-                    status: Status::Queued,
-                }),
-            )
-                .into_response())
+            Ok(committed(id))
         }
         // A concurrent request with the same key committed first.
         Inserted::Existing {
@@ -160,7 +184,7 @@ async fn accept_routed(
     request: NewMessage,
     request_hash: String,
     key: Option<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Committed, ApiError> {
     let prepared = gw.prepare_routed(&ws, request).await?;
     let id = new_id("msg");
     let insert = crate::store::InsertRouted {
@@ -181,14 +205,7 @@ async fn accept_routed(
                     channel: "routed".into(),
                 })
                 .inc();
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(Accepted {
-                    id,
-                    status: Status::Queued,
-                }),
-            )
-                .into_response())
+            Ok(committed(id))
         }
         Inserted::Existing {
             id,

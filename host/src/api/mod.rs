@@ -85,7 +85,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 // Providers batch events (SendGrid posts arrays); a larger cap than the
                 // API's, still bounded.
                 .layer(DefaultBodyLimit::max(gw.max_callback_bytes))
-                .layer(axum::middleware::from_fn(oversized(gw.max_callback_bytes))),
+                .layer(axum::middleware::from_fn_with_state(
+                    gw.max_callback_bytes,
+                    refuse_oversized,
+                )),
         )
         .route(
             "/v1/webhook-endpoints",
@@ -158,33 +161,27 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .with_state(gw)
 }
 
-type Next = axum::middleware::Next;
-type Request = axum::extract::Request;
-
 /// Refuse a body whose declared length is over `limit` before reading any of it (the
 /// extractor's own limit only trips after reading that much, and a sender still writing
 /// would see the connection close rather than the answer).
-fn oversized(
-    limit: usize,
-) -> impl Fn(Request, Next) -> std::pin::Pin<Box<dyn Future<Output = axum::response::Response> + Send>>
-+ Clone {
-    move |req: Request, next: Next| {
-        Box::pin(async move {
-            let declared = req
-                .headers()
-                .get(axum::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > limit as u64) {
-                use axum::response::IntoResponse;
-                return ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the body is over the {limit}-byte limit"),
-                )
-                .into_response();
-            }
-            next.run(req).await
-        })
+async fn refuse_oversized(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        use axum::response::IntoResponse;
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is over the {limit}-byte limit"),
+        )
+        .into_response();
     }
+    next.run(req).await
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::{AdminKey, ReadKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use crate::Gateway;
 use crate::routing::policy::Policy;
 
@@ -25,7 +25,7 @@ pub struct PolicyView {
 }
 
 fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let policy: Policy = parse_json(&body)?;
     let violations = policy.validate(&gw.channels());
     if !violations.is_empty() {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::SendKey;
 use super::error::{ApiError, ErrorBody};
-use super::messages::accept;
+use super::messages::{Committed, accept};
 use crate::Gateway;
 use crate::model::{Accepted, NewMessage, Status};
 
@@ -30,7 +30,9 @@ pub async fn resend(
     SendKey(ws): SendKey,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    resend_message(&gw, ws, id).await
+    resend_message(&gw, ws, id)
+        .await
+        .map(Committed::into_response)
 }
 
 /// Resend one failed message of `ws`, or say why not.
@@ -38,7 +40,7 @@ pub(super) async fn resend_message(
     gw: &Gateway,
     ws: String,
     id: String,
-) -> Result<Response, ApiError> {
+) -> Result<Committed, ApiError> {
     let view = gw
         .store
         .message_view(&ws, &id)

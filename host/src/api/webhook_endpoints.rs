@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{AdminKey, ReadKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use crate::Gateway;
 use crate::events::store::{
     DeliveryView, EndpointPatch, EndpointView, EndpointWithSecret, ReplayRange,
@@ -20,28 +20,20 @@ use crate::events::store::{
 use crate::events::{EVENT_TYPES, EventView, is_event_type, signing};
 use crate::model::{Millis, now_ms};
 
-fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
-}
-
-fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
-}
-
 /// An endpoint must be http(s) with a host. Where it points is checked when each delivery
 /// connects (private addresses are refused unless allow-listed), since DNS can change.
 fn check_url(url: &str) -> Result<(), ApiError> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
             if u.username() != "" || u.password().is_some() {
-                return Err(unprocessable(
+                return Err(ApiError::invalid(
                     "url",
                     "must not carry credentials; verify our signature instead",
                 ));
             }
             Ok(())
         }
-        _ => Err(unprocessable("url", "must be an http(s) URL")),
+        _ => Err(ApiError::invalid("url", "must be an http(s) URL")),
     }
 }
 
@@ -49,7 +41,7 @@ fn check_types(types: &[String]) -> Result<(), ApiError> {
     for (i, t) in types.iter().enumerate() {
         if !is_event_type(t) {
             let known: Vec<&str> = EVENT_TYPES.iter().map(|(t, _)| *t).collect();
-            return Err(unprocessable(
+            return Err(ApiError::invalid(
                 format!("event_types[{i}]"),
                 format!("unknown event type `{t}`; known: {}", known.join(", ")),
             ));
@@ -82,12 +74,12 @@ pub async fn create(
     AdminKey(ws): AdminKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<EndpointWithSecret>), ApiError> {
-    let req: NewEndpoint = parse_json(&body_of(body)?)?;
+    let req: NewEndpoint = parse_json(&read_body(body)?)?;
     check_url(&req.url)?;
     check_types(&req.event_types)?;
     let secret = match req.secret {
         Some(s) => {
-            signing::validate(&s).map_err(|e| unprocessable("secret", e.to_string()))?;
+            signing::validate(&s).map_err(|e| ApiError::invalid("secret", e.to_string()))?;
             s
         }
         None => signing::new_secret(),
@@ -155,7 +147,7 @@ pub async fn patch(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    let change: EndpointChange = parse_json(&body_of(body)?)?;
+    let change: EndpointChange = parse_json(&read_body(body)?)?;
     if let Some(url) = &change.url {
         check_url(url)?;
     }
@@ -166,7 +158,10 @@ pub async fn patch(
         && s != "enabled"
         && s != "disabled"
     {
-        return Err(unprocessable("status", "must be `enabled` or `disabled`"));
+        return Err(ApiError::invalid(
+            "status",
+            "must be `enabled` or `disabled`",
+        ));
     }
     let patch = EndpointPatch {
         url: change.url,
@@ -277,7 +272,7 @@ pub async fn replay(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ReplayReport>), ApiError> {
-    let body = body_of(body)?;
+    let body = read_body(body)?;
     let req: Replay = if body.is_empty() {
         Replay::default()
     } else {
@@ -287,11 +282,11 @@ pub async fn replay(
         match v {
             None => Ok(default),
             Some(s) => humantime::parse_rfc3339(s)
-                .map_err(|_| unprocessable(field, "must be an RFC 3339 time"))
+                .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time"))
                 .and_then(|t| {
                     t.duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_millis() as Millis)
-                        .map_err(|_| unprocessable(field, "must be after 1970"))
+                        .map_err(|_| ApiError::invalid(field, "must be after 1970"))
                 }),
         }
     };
@@ -340,7 +335,10 @@ pub async fn events(
     if let Some(t) = &q.kind
         && !is_event_type(t)
     {
-        return Err(unprocessable("type", format!("unknown event type `{t}`")));
+        return Err(ApiError::invalid(
+            "type",
+            format!("unknown event type `{t}`"),
+        ));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     Ok(Json(EventList {

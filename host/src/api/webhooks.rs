@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, read_body};
 use crate::Gateway;
 use crate::callbacks::CallbackRequest;
 
@@ -32,7 +32,7 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     // Limited per connection, and only for connections that exist: unknown ids must not
     // grow the limiter's table.
     if gw.connections.get(&connection).is_some()

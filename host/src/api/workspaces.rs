@@ -12,21 +12,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::{AdminKey, Operator, ReadKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
 use crate::Gateway;
 use crate::model::new_id;
 use crate::tenancy::{ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView};
-
-fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
-}
-
-fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(unprocessable("name", "must be 1 to 100 characters"));
-    }
-    Ok(())
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +32,7 @@ pub async fn create(
     _op: Operator,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<NewWorkspace>), ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let req: NewWorkspaceRequest = parse_json(&body)?;
     check_name(&req.name)?;
     let id = new_id("ws");
@@ -114,12 +103,12 @@ pub async fn create_key(
     AdminKey(ws): AdminKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<NewApiKey>), ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+    let body = read_body(body)?;
     let req: NewKeyRequest = parse_json(&body)?;
     check_name(&req.name)?;
     let scopes = Scopes::of(&req.scopes);
     if scopes.is_empty() {
-        return Err(unprocessable(
+        return Err(ApiError::invalid(
             "scopes",
             "give at least one of send, read, billing, admin",
         ));
@@ -140,10 +129,12 @@ pub async fn revoke_key(
 ) -> Result<StatusCode, ApiError> {
     match gw.store.revoke_api_key(ws, id).await? {
         Some(digest) => {
-            gw.key_cache
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&digest);
+            // Under the cache lock, so a lookup that read the key before the revocation
+            // sees the new count before it can cache the key.
+            let mut cache = gw.key_cache.write().unwrap_or_else(|p| p.into_inner());
+            gw.key_revocations
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            cache.remove(&digest);
             Ok(StatusCode::NO_CONTENT)
         }
         None => Err(ApiError::not_found("API key")),

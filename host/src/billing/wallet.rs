@@ -43,6 +43,8 @@ pub struct Wallet {
     pub currency: String,
     pub plan: String,
     pub credit_month: Option<String>,
+    /// Paid balance below which `wallet.low_balance` is sent (0: off).
+    pub low_balance_alert: Micros,
 }
 
 pub fn wallet(c: &Connection, workspace: &str) -> Result<Wallet, WalletError> {
@@ -51,13 +53,14 @@ pub fn wallet(c: &Connection, workspace: &str) -> Result<Wallet, WalletError> {
     )?
     .execute([workspace])?;
     Ok(c.prepare_cached(
-        "SELECT currency, plan, credit_month FROM wallets WHERE workspace_id = ?1",
+        "SELECT currency, plan, credit_month, low_balance_alert FROM wallets WHERE workspace_id = ?1",
     )?
     .query_row([workspace], |r| {
         Ok(Wallet {
             currency: r.get(0)?,
             plan: r.get(1)?,
             credit_month: r.get(2)?,
+            low_balance_alert: r.get(3)?,
         })
     })?)
 }
@@ -241,7 +244,7 @@ pub fn hold(c: &Connection, ch: &Charge, now: Millis) -> Result<HoldOutcome, Wal
     c.prepare_cached("UPDATE deliveries SET cost = ?2 WHERE id = ?1")?
         .execute(params![ch.delivery_id, cost])?;
     if from_paid > 0 {
-        low_balance_alert(c, ws, &w.currency, paid, paid - from_paid, now)?;
+        low_balance_alert(c, ws, &w, paid, paid - from_paid, now)?;
     }
     super::topups::maybe_auto_charge(c, ws, now)?;
     Ok(HoldOutcome::Held { cost })
@@ -252,21 +255,19 @@ pub fn hold(c: &Connection, ch: &Charge, now: Millis) -> Result<HoldOutcome, Wal
 fn low_balance_alert(
     c: &Connection,
     ws: &str,
-    currency: &str,
+    w: &Wallet,
     before: Micros,
     after: Micros,
     now: Millis,
 ) -> Result<(), WalletError> {
-    let threshold: Micros = c
-        .prepare_cached("SELECT low_balance_alert FROM wallets WHERE workspace_id = ?1")?
-        .query_row([ws], |r| r.get(0))?;
+    let threshold = w.low_balance_alert;
     if threshold > 0 && before >= threshold && after < threshold {
         crate::events::record(
             c,
             ws,
             "wallet.low_balance",
             now,
-            serde_json::json!({ "paid_micros": after, "threshold_micros": threshold, "currency": currency }),
+            serde_json::json!({ "paid_micros": after, "threshold_micros": threshold, "currency": w.currency }),
         )?;
     }
     Ok(())

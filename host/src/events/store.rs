@@ -126,9 +126,38 @@ fn endpoint(r: &Row) -> rusqlite::Result<EndpointView> {
     })
 }
 
+/// Whether an endpoint's stored type list covers `kind`. A list that does not parse covers
+/// nothing: an unreadable row must not turn into a subscription to everything.
+/// An endpoint as it now stands, by id (after the caller checked the workspace).
+fn endpoint_by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<EndpointView> {
+    c.query_row(
+        &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
+        [id],
+        endpoint,
+    )
+}
+
+/// One column of a workspace's live endpoint; `None` when the workspace has no such
+/// endpoint (another workspace's id reads exactly like a missing one).
+fn live_endpoint_column<T: rusqlite::types::FromSql>(
+    c: &rusqlite::Connection,
+    workspace_id: &str,
+    id: &str,
+    column: &str,
+) -> rusqlite::Result<Option<T>> {
+    c.query_row(
+        &format!(
+            "SELECT {column} FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"
+        ),
+        params![id, workspace_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 fn subscribed(types_json: &str, kind: &str) -> bool {
-    let types: Vec<String> = serde_json::from_str(types_json).unwrap_or_default();
-    types.is_empty() || types.iter().any(|t| t == kind)
+    serde_json::from_str::<Vec<String>>(types_json)
+        .is_ok_and(|types| types.is_empty() || types.iter().any(|t| t == kind))
 }
 
 impl Store {
@@ -153,15 +182,11 @@ impl Store {
                     url,
                     description,
                     serde_json::to_string(&event_types).unwrap_or_else(|_| "[]".into()),
-                    vault.seal(&secret_owner(&id), secret.as_bytes()),
+                    vault.seal(&secret_owner(&id), secret.as_bytes())?,
                     now
                 ],
             )?;
-            let view = t.query_row(
-                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
-                [&id],
-                endpoint,
-            )?;
+            let view = endpoint_by_id(t, &id)?;
             Ok(EndpointWithSecret { endpoint: view, secret })
         })
         .await
@@ -201,14 +226,7 @@ impl Store {
         patch: EndpointPatch,
     ) -> Result<Option<EndpointView>, StoreError> {
         self.write(move |t| {
-            let exists = t
-                .query_row(
-                    "SELECT 1 FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
-                    params![id, workspace_id],
-                    |_| Ok(()),
-                )
-                .optional()?;
-            if exists.is_none() {
+            if live_endpoint_column::<i64>(t, &workspace_id, &id, "1")?.is_none() {
                 return Ok(None);
             }
             let now = now_ms();
@@ -232,11 +250,7 @@ impl Store {
                 )?;
             }
             t.execute("UPDATE webhook_endpoints SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
-            Ok(Some(t.query_row(
-                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
-                [&id],
-                endpoint,
-            )?))
+            Ok(Some(endpoint_by_id(t, &id)?))
         })
         .await
     }
@@ -251,24 +265,14 @@ impl Store {
         vault: Arc<Vault>,
     ) -> Result<Option<EndpointWithSecret>, StoreError> {
         self.write(move |t| {
-            let current: Option<String> = t
-                .query_row(
-                    "SELECT secret FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
-                    params![id, workspace_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let current: Option<String> = live_endpoint_column(t, &workspace_id, &id, "secret")?;
             let Some(current) = current else { return Ok(None) };
             let now = now_ms();
             t.execute(
                 "UPDATE webhook_endpoints SET secret = ?2, previous_secret = ?3, previous_until = ?4, updated_at = ?5 WHERE id = ?1",
-                params![id, vault.seal(&secret_owner(&id), secret.as_bytes()), current, now + overlap_ms, now],
+                params![id, vault.seal(&secret_owner(&id), secret.as_bytes())?, current, now + overlap_ms, now],
             )?;
-            let view = t.query_row(
-                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
-                [&id],
-                endpoint,
-            )?;
+            let view = endpoint_by_id(t, &id)?;
             Ok(Some(EndpointWithSecret { endpoint: view, secret }))
         })
         .await
@@ -295,6 +299,18 @@ impl Store {
                 )?;
             }
             Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Whether events committed since the last fan-out (a read: most polls find none).
+    pub async fn events_waiting(&self) -> Result<bool, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM workspace_events
+                   WHERE seq > (SELECT seq FROM workspace_event_cursor WHERE id = 1))",
+            )?
+            .query_row([], |r| r.get(0))?)
         })
         .await
     }
@@ -494,13 +510,8 @@ impl Store {
         range: ReplayRange,
     ) -> Result<Option<usize>, StoreError> {
         self.write(move |t| {
-            let types: Option<String> = t
-                .query_row(
-                    "SELECT event_types FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
-                    params![endpoint_id, workspace_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let types: Option<String> =
+                live_endpoint_column(t, &workspace_id, &endpoint_id, "event_types")?;
             let Some(types) = types else { return Ok(None) };
             let events: Vec<(String, String)> = t
                 .prepare(
@@ -608,7 +619,7 @@ impl Store {
                 let owner = secret_owner(&id);
                 let reseal = |s: &str| -> Result<String, StoreError> {
                     let plain = vault.open(&owner, s).map_err(|e| StoreError::Corrupt(format!("webhook endpoint {id}: {e}")))?;
-                    Ok(vault.seal(&owner, &plain))
+                    Ok(vault.seal(&owner, &plain)?)
                 };
                 if vault.needs_reseal(&secret) {
                     t.execute("UPDATE webhook_endpoints SET secret = ?2 WHERE id = ?1", params![id, reseal(&secret)?])?;

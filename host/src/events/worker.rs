@@ -1,8 +1,9 @@
 //! Fan events out to endpoints and deliver them, on the retry schedule.
 //!
-//! One loop: move the fan-out cursor, claim due deliveries, attempt them concurrently (a
-//! slow endpoint holds one slot, not the loop), record the results in one commit, then sleep
-//! until the next delivery is due or new events may have arrived. The schedule is read from
+//! One loop: move the fan-out cursor when new events committed, claim due deliveries into
+//! free slots and attempt them concurrently (a slow endpoint holds one slot, not the loop),
+//! record finished attempts in one commit, then wait for an attempt to finish, the next due
+//! time, or new events. The schedule is read from
 //! the gateway clock, so tests move time instead of waiting hours.
 
 use std::sync::Arc;
@@ -42,21 +43,28 @@ impl Default for WebhookConfig {
 }
 
 /// Build the delivery client: no redirects (the URL checked is the URL posted to), and the
-/// address guard in its resolver.
-pub fn client(gw_net: &Arc<crate::netguard::NetPolicy>, timeout: Duration) -> reqwest::Client {
+/// address guard in its resolver. Built at start-up: there is no fallback client without
+/// the guard.
+pub fn client(
+    net: &Arc<crate::netguard::NetPolicy>,
+    timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(gw_net.resolver())
+        .dns_resolver(net.resolver())
         .timeout(timeout)
         .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
 }
 
-pub async fn run(gw: Arc<Gateway>) {
-    let client = client(&gw.net, gw.webhooks.timeout);
+pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
     let lease_ms = (gw.webhooks.timeout.as_millis() as Millis) * 2 + 5_000;
+    let disable_after = gw.webhooks.disable_after.as_millis() as Millis;
     let mut next_prune = std::time::Instant::now();
+    // Attempts run here across iterations: a slow endpoint holds its slot until its
+    // timeout while the loop keeps claiming for the others.
+    let mut in_flight: JoinSet<AttemptResult> = JoinSet::new();
+    let mut finished: Vec<AttemptResult> = Vec::new();
     loop {
         if std::time::Instant::now() >= next_prune {
             let before = now_ms() - gw.webhooks.retention.as_millis() as Millis;
@@ -67,52 +75,61 @@ pub async fn run(gw: Arc<Gateway>) {
             }
             next_prune = std::time::Instant::now() + Duration::from_secs(600);
         }
-        let mut busy = false;
-        match gw.store.fan_out_events(1_000).await {
-            Ok(n) => busy |= n > 0,
-            Err(e) => tracing::error!(error = %e, "webhook fan-out failed"),
-        }
-        match gw
-            .store
-            .claim_webhook_deliveries(gw.webhooks.concurrency as u32, lease_ms)
-            .await
+        // Reads decide; the writer (shared with every send) is only asked when there is
+        // something to write.
+        if matches!(gw.store.events_waiting().await, Ok(true))
+            && let Err(e) = gw.store.fan_out_events(1_000).await
         {
-            Ok(due) if !due.is_empty() => {
-                busy = true;
-                let mut set = JoinSet::new();
-                for d in due {
-                    let (gw, client) = (gw.clone(), client.clone());
-                    set.spawn(async move { attempt(&gw, &client, d).await });
-                }
-                let results: Vec<AttemptResult> = set.join_all().await;
-                let disable_after = gw.webhooks.disable_after.as_millis() as Millis;
-                match gw
-                    .store
-                    .record_webhook_attempts(results, disable_after)
-                    .await
-                {
-                    Ok(disabled) => {
-                        for id in disabled {
-                            tracing::warn!(endpoint = %id, "webhook endpoint disabled after failing for too long");
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "recording webhook attempts failed"),
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "claiming webhook deliveries failed"),
+            tracing::error!(error = %e, "webhook fan-out failed");
         }
-        if busy {
+        let next_due = gw.store.next_webhook_due().await.ok().flatten();
+        let free = gw.webhooks.concurrency.saturating_sub(in_flight.len());
+        if free > 0 && next_due.is_some_and(|due| due <= now_ms()) {
+            match gw
+                .store
+                .claim_webhook_deliveries(free as u32, lease_ms)
+                .await
+            {
+                Ok(due) => {
+                    for d in due {
+                        let (gw, client) = (gw.clone(), client.clone());
+                        in_flight.spawn(async move { attempt(&gw, &client, d).await });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "claiming webhook deliveries failed"),
+            }
+        }
+        while let Some(done) = in_flight.try_join_next() {
+            // A panicked attempt leaves its lease to expire: it is tried again then.
+            finished.extend(done.ok());
+        }
+        if !finished.is_empty() {
+            match gw
+                .store
+                .record_webhook_attempts(std::mem::take(&mut finished), disable_after)
+                .await
+            {
+                Ok(disabled) => {
+                    for id in disabled {
+                        tracing::warn!(endpoint = %id, "webhook endpoint disabled after failing for too long");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "recording webhook attempts failed"),
+            }
             continue;
         }
         // New events arrive with every status change; a short poll keeps latency low
-        // without a wake-up per commit.
+        // without a wake-up per commit. A finished attempt wakes the loop at once.
         let mut wait = Duration::from_millis(100);
-        if let Ok(Some(due)) = gw.store.next_webhook_due().await {
-            let until = (due - now_ms()).max(0) as u64;
-            wait = wait.min(Duration::from_millis(until));
+        if let Some(due) = next_due {
+            wait = wait.min(Duration::from_millis((due - now_ms()).max(0) as u64));
         }
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                finished.extend(done.ok());
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
     }
 }
 

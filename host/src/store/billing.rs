@@ -83,9 +83,6 @@ fn balance_view(c: &Connection, ws: &str) -> Result<BalanceView, StoreError> {
              FROM wallets WHERE workspace_id = ?1",
         )?
         .query_row([ws], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))?;
-    let low_balance_alert: Micros = c
-        .prepare_cached("SELECT low_balance_alert FROM wallets WHERE workspace_id = ?1")?
-        .query_row([ws], |r| r.get(0))?;
     let this_month = topups::auto_total(c, ws, &month_of(now_ms()))?;
     let expires = w
         .credit_month
@@ -112,7 +109,7 @@ fn balance_view(c: &Connection, ws: &str) -> Result<BalanceView, StoreError> {
             this_month_micros: this_month,
             in_flight,
         },
-        low_balance_alert_micros: low_balance_alert,
+        low_balance_alert_micros: w.low_balance_alert,
     })
 }
 

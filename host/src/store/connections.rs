@@ -216,7 +216,7 @@ impl Store {
                         None => secrets.remove(&k),
                     };
                 }
-                rec.sealed_secrets = vault.seal_json(&owner, &secrets);
+                rec.sealed_secrets = vault.seal_json(&owner, &secrets)?;
             }
             if let Some(n) = patch.max_in_flight {
                 rec.max_in_flight = n;
@@ -317,7 +317,7 @@ impl Store {
                 };
                 t.execute(
                     "UPDATE connections SET secrets = ?2 WHERE id = ?1",
-                    params![id, vault.seal_json(&owner, &plain)],
+                    params![id, vault.seal_json(&owner, &plain)?],
                 )?;
                 changed += 1;
             }

@@ -54,6 +54,8 @@ pub enum StoreError {
     Open { path: PathBuf, detail: String },
     #[error(transparent)]
     Wallet(#[from] crate::billing::wallet::WalletError),
+    #[error("secrets: {0}")]
+    Vault(#[from] crate::vault::VaultError),
 }
 
 /// A fresh in-memory database with every migration applied, for tests of code that runs

@@ -14,7 +14,7 @@
 //! ```
 //! use switchboard::vault::{MasterKey, Vault};
 //! let vault = Vault::new(vec![MasterKey::generate()]).unwrap();
-//! let sealed = vault.seal("connection:con_1", b"EAAG-token");
+//! let sealed = vault.seal("connection:con_1", b"EAAG-token").unwrap();
 //! assert_eq!(&*vault.open("connection:con_1", &sealed).unwrap(), b"EAAG-token");
 //! assert!(vault.open("connection:con_2", &sealed).is_err());
 //! ```
@@ -29,6 +29,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+pub(crate) use keys::write_private;
 pub use keys::{MasterKey, load_or_create_key_file, parse_keys};
 
 const VERSION: &str = "v1";
@@ -45,6 +46,8 @@ pub enum VaultError {
     Malformed,
     #[error("the sealed value does not open: wrong key or tampered with")]
     Tampered,
+    #[error("cannot seal the value: {0}")]
+    Seal(&'static str),
 }
 
 /// The configured master keys; the first seals, all of them open.
@@ -77,10 +80,9 @@ impl Vault {
         &self.keys[0].0
     }
 
-    pub fn seal(&self, owner: &str, plaintext: &[u8]) -> String {
+    pub fn seal(&self, owner: &str, plaintext: &[u8]) -> Result<String, VaultError> {
         let (id, cipher) = &self.keys[0];
         let nonce: [u8; 24] = rand::rng().random();
-        // Encryption with a valid key and an in-memory buffer cannot fail.
         let ct = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
@@ -89,10 +91,10 @@ impl Vault {
                     aad: owner.as_bytes(),
                 },
             )
-            .unwrap_or_default();
+            .map_err(|_| VaultError::Seal("the AEAD refused the plaintext"))?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
-        format!("{VERSION}.{id}.{}", B64.encode(blob))
+        Ok(format!("{VERSION}.{id}.{}", B64.encode(blob)))
     }
 
     pub fn open(&self, owner: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
@@ -120,8 +122,14 @@ impl Vault {
     }
 
     /// Seal a JSON value (a map of secret names to values).
-    pub fn seal_json<T: serde::Serialize>(&self, owner: &str, value: &T) -> String {
-        let plain = Zeroizing::new(serde_json::to_vec(value).unwrap_or_default());
+    pub fn seal_json<T: serde::Serialize>(
+        &self,
+        owner: &str,
+        value: &T,
+    ) -> Result<String, VaultError> {
+        let plain = Zeroizing::new(
+            serde_json::to_vec(value).map_err(|_| VaultError::Seal("not serialisable"))?,
+        );
         self.seal(owner, &plain)
     }
 
@@ -177,11 +185,11 @@ mod tests {
     fn seals_open_only_for_their_owner_and_hide_the_plaintext() {
         let k = MasterKey::generate();
         let v = vault(&[&k]);
-        let sealed = v.seal("connection:a", b"top-secret-value");
+        let sealed = v.seal("connection:a", b"top-secret-value").unwrap();
         assert!(!sealed.contains("top-secret"));
         assert_ne!(
             sealed,
-            v.seal("connection:a", b"top-secret-value"),
+            v.seal("connection:a", b"top-secret-value").unwrap(),
             "nonce reuse"
         );
         assert_eq!(
@@ -204,11 +212,11 @@ mod tests {
     fn rotation_opens_old_values_and_reseals_under_the_new_key() {
         let (old, new) = (MasterKey::generate(), MasterKey::generate());
         let before = vault(&[&old]);
-        let sealed = before.seal("o", b"x");
+        let sealed = before.seal("o", b"x").unwrap();
         let after = vault(&[&new, &old]);
         assert!(after.needs_reseal(&sealed));
         assert_eq!(&*after.open("o", &sealed).unwrap(), b"x");
-        let resealed = after.seal("o", b"x");
+        let resealed = after.seal("o", b"x").unwrap();
         assert!(!after.needs_reseal(&resealed));
         let only_new = vault(&[&new]);
         assert_eq!(
