@@ -74,6 +74,7 @@ pub struct GatewayConfig {
     /// Per connection, on provider callbacks; `per_second` 0 turns it off.
     pub callback_rate: Rate,
     pub webhooks: WebhookConfig,
+    pub status_lookup: crate::status_lookup::StatusLookupConfig,
 }
 
 impl GatewayConfig {
@@ -105,6 +106,7 @@ impl GatewayConfig {
                 burst: 2_000,
             },
             webhooks: WebhookConfig::default(),
+            status_lookup: Default::default(),
         }
     }
 }
@@ -158,6 +160,7 @@ pub struct Gateway {
     /// Where outbound HTTP may go.
     pub net: Arc<NetPolicy>,
     pub webhooks: WebhookConfig,
+    pub status_lookup: crate::status_lookup::StatusLookupConfig,
     /// The card processor for top-ups, if one is configured.
     pub payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>>,
     pub(crate) billing_wake: tokio::sync::Notify,
@@ -345,11 +348,13 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         vault,
         net,
         webhooks: config.webhooks.clone(),
+        status_lookup: config.status_lookup.clone(),
         payments,
         billing_wake: tokio::sync::Notify::new(),
     });
     tokio::spawn(crate::followup::run(gateway.clone()));
     tokio::spawn(crate::billing::run(gateway.clone()));
+    tokio::spawn(crate::status_lookup::run(gateway.clone()));
     tokio::spawn(crate::events::worker::run(gateway.clone(), webhook_client));
     tokio::spawn(prune_limiters(gateway.clone()));
     Ok(Running {

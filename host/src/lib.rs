@@ -31,6 +31,7 @@ pub mod routing;
 pub mod runtime;
 pub mod sandbox_setup;
 pub mod schemas;
+pub mod status_lookup;
 pub mod store;
 pub mod tenancy;
 pub mod validation;

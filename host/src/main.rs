@@ -109,6 +109,13 @@ struct ServeArgs {
     /// Disable a webhook endpoint whose deliveries have all failed for this many hours.
     #[arg(long, default_value_t = 120)]
     webhook_disable_after_hours: u64,
+    /// Ask the provider for the status of a delivery still at `sent` after this long (its
+    /// callbacks may have been lost), for channels that can be asked.
+    #[arg(long, default_value_t = 900_000)]
+    status_lookup_after_ms: u64,
+    /// Lookups per delivery, each waiting twice as long as the one before; 0 turns them off.
+    #[arg(long, default_value_t = 6)]
+    status_lookups: u32,
 }
 
 #[tokio::main]
@@ -154,6 +161,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.payments_url = args.payments_url;
     config.payments_key = std::env::var("SWITCHBOARD_PAYMENTS_KEY").ok();
     config.dispatch.retry.base = Duration::from_millis(args.retry_base_ms);
+    config.status_lookup.after = Duration::from_millis(args.status_lookup_after_ms.max(1));
+    config.status_lookup.max_lookups = args.status_lookups;
     config.dispatch.retry.max_attempts = args.max_attempts.max(1);
     config.dispatch.max_in_flight = args.max_in_flight.max(1);
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);

@@ -116,6 +116,21 @@ pub trait Plugin {
             "this channel cannot list its contacts",
         ))
     }
+    /// The provider's current status of a sent message, for providers that can be asked
+    /// (declare the "status-lookup" capability). The host asks when callbacks stop coming,
+    /// so a status posted while the gateway was down is not lost for good. `Ok(None)` when
+    /// the provider knows nothing past `sent`. The default says the channel cannot.
+    fn lookup_status(
+        provider_message_id: String,
+        conn: Connection,
+    ) -> Result<Option<StatusUpdate>, SendError> {
+        let _ = (provider_message_id, conn);
+        Err(SendError::permanent(
+            FailureReason::PermissionDenied,
+            None,
+            "this channel cannot look up a message's status",
+        ))
+    }
 }
 
 impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
@@ -139,6 +154,12 @@ impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
     }
     fn sync_contacts(conn: Connection, cursor: Option<String>) -> Result<ContactPage, SendError> {
         <T as Plugin>::sync_contacts(conn, cursor)
+    }
+    fn lookup_status(
+        provider_message_id: String,
+        conn: Connection,
+    ) -> Result<Option<StatusUpdate>, SendError> {
+        <T as Plugin>::lookup_status(provider_message_id, conn)
     }
 }
 

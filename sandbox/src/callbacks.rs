@@ -51,7 +51,17 @@ pub struct Callback {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: CallbackBody,
+    /// How long the provider keeps retrying a POST the receiver did not take (a transport
+    /// error, 429 or 5xx); `None` for providers that post once. Retries back off from
+    /// [`RETRY_FIRST`] to [`RETRY_CAP`]: compressed from the providers' minutes so a test sees
+    /// the recovery, while the budget is the provider's own.
+    pub retry_for: Option<Duration>,
 }
+
+/// First wait before a callback is posted again.
+pub const RETRY_FIRST: Duration = Duration::from_millis(250);
+/// The longest wait between two posts of the same callback.
+pub const RETRY_CAP: Duration = Duration::from_secs(8);
 
 /// A hook run when a step comes due, before its callbacks are posted; simulators use it to
 /// advance the message's own status even when the callbacks are dropped.
@@ -113,13 +123,30 @@ impl CallbackSender {
                     hook();
                 }
                 for cb in step.callbacks {
-                    this.deliver(cb).await;
+                    this.deliver_with_retries(cb).await;
                 }
             }
         });
     }
 
-    async fn deliver(&self, cb: Callback) {
+    async fn deliver_with_retries(&self, cb: Callback) {
+        let give_up = cb.retry_for.map(|d| Instant::now() + d);
+        let mut wait = RETRY_FIRST;
+        loop {
+            let taken = self.deliver(&cb).await;
+            match give_up {
+                Some(end) if !taken && Instant::now() + wait < end => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_CAP);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// One POST, recorded. Whether the receiver took it: a 2xx, or a 4xx other than 429 (an
+    /// answer, which providers do not retry); transport errors, 429 and 5xx are not taken.
+    async fn deliver(&self, cb: &Callback) -> bool {
         let mut req = self.client.post(&cb.url).timeout(CALLBACK_TIMEOUT);
         for (k, v) in &cb.headers {
             req = req.header(k, v);
@@ -157,14 +184,15 @@ impl CallbackSender {
             .expect("callback log poisoned")
             .push(CallbackRecord {
                 channel: cb.channel,
-                message_id: cb.message_id,
-                event: cb.event,
-                url: cb.url,
+                message_id: cb.message_id.clone(),
+                event: cb.event.clone(),
+                url: cb.url.clone(),
                 attempted_at_ms,
                 http_status,
                 error,
                 ok,
             });
+        http_status.is_some_and(|s| s < 500 && s != 429)
     }
 
     pub fn records_for(&self, channel: &str, message_id: &str) -> Vec<CallbackRecord> {

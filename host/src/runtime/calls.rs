@@ -164,4 +164,28 @@ impl PluginRuntime {
         .await;
         finish(plugin.name(), "sync-contacts", &store, started, deadline, r)
     }
+
+    /// The provider's current status of one sent message (`lookup-status`), with the send
+    /// deadline: it is a provider round trip like `send`.
+    pub async fn lookup_status(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Arc<ConnectionCtx>,
+        provider_message_id: &str,
+    ) -> Result<Result<Option<wit::StatusUpdate>, wit::SendError>, CallError> {
+        let deadline = self.limits.send_deadline;
+        let wit_conn = convert::wit_connection(&conn);
+        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            deadline,
+            inst.switchboard_channel_plugin().call_lookup_status(
+                &mut store,
+                provider_message_id,
+                &wit_conn,
+            ),
+        )
+        .await;
+        finish(plugin.name(), "lookup-status", &store, started, deadline, r)
+    }
 }

@@ -427,6 +427,13 @@ const MIGRATIONS: &[&str] = &[
         duration_ms INTEGER NOT NULL,
         PRIMARY KEY (delivery_id, number)
     );",
+    // 7: status lookups. A delivery left at `sent` because its callbacks were lost (posted
+    // while the gateway was down) is looked up at the provider: `lookups` counts the tries
+    // and `lookup_at` spaces them. The partial index holds only the deliveries at `sent`, so
+    // finding the stale ones never scans delivered history.
+    "ALTER TABLE deliveries ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN lookup_at INTEGER;
+    CREATE INDEX deliveries_at_sent ON deliveries(updated_at) WHERE status = 'sent';",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

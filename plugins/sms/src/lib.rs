@@ -34,6 +34,7 @@ impl Plugin for SmsPlugin {
                 "status-callbacks".into(),
                 "idempotency-key".into(),
                 "korean-lms".into(),
+                "status-lookup".into(),
             ],
             config_keys: vec![
                 key("account_sid", false, true, "Twilio Account SID (AC...)"),
@@ -95,6 +96,13 @@ impl Plugin for SmsPlugin {
         _conn: Connection,
     ) -> Result<WebhookOutcome, WebhookError> {
         webhook::handle(&req)
+    }
+
+    fn lookup_status(
+        provider_message_id: String,
+        _conn: Connection,
+    ) -> Result<Option<StatusUpdate>, SendError> {
+        twilio::lookup(&provider_message_id)
     }
 }
 

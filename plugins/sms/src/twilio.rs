@@ -81,6 +81,62 @@ pub fn send(msg: &Message, conn: &Connection) -> Result<Sent, SendError> {
     Err(map_error(&resp))
 }
 
+/// Fetch a message (`GET …/Messages/{sid}.json`) and report its status: how a status
+/// callback that never arrived is recovered.
+pub fn lookup(sid: &str) -> Result<Option<StatusUpdate>, SendError> {
+    let account_sid = config::require("account_sid")?;
+    let base = config::get("base_url")
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| DEFAULT_BASE_URL.into());
+    // A provider id is Twilio's own `SM` + 32 hex; anything else must not reach the URL path.
+    if !(sid.len() == 34
+        && sid.starts_with("SM")
+        && sid[2..].bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(SendError::permanent(
+            FailureReason::InvalidFormat,
+            None,
+            "not a Twilio message SID",
+        ));
+    }
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Messages/{sid}.json",
+        base.trim_end_matches('/'),
+        account_sid
+    );
+    let req = Request::get(url)
+        .basic_auth("account_sid", "auth_token")
+        .header("accept", "application/json");
+    let resp = http::send(req).map_err(SendError::from_http)?;
+    if !resp.is_success() {
+        return Err(map_error(&resp));
+    }
+    #[derive(serde::Deserialize)]
+    struct Fetched {
+        status: String,
+        error_code: Option<serde_json::Value>,
+    }
+    let fetched: Fetched = serde_json::from_slice(&resp.body).map_err(|e| {
+        SendError::retryable(
+            FailureReason::ProviderError,
+            None,
+            None,
+            format!("unreadable message body: {e}"),
+        )
+    })?;
+    // Twilio writes the code as a number, or null; a string is tolerated.
+    let code = match &fetched.error_code {
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    Ok(crate::webhook::status_update(
+        sid,
+        &fetched.status,
+        code.as_deref(),
+    ))
+}
+
 #[derive(serde::Deserialize)]
 struct TwilioError {
     code: Option<i64>,

@@ -27,40 +27,43 @@ pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
         .ok_or_else(|| WebhookError::BadRequest("missing MessageStatus".into()))?;
     let error_code = get("ErrorCode").filter(|c| !c.is_empty());
 
-    let state = match status {
-        "sent" => Some(DeliveryState::Sent),
-        "delivered" => Some(DeliveryState::Delivered),
-        "read" => Some(DeliveryState::Seen),
-        "undelivered" | "failed" | "canceled" => Some(DeliveryState::Failed),
-        // queued, accepted, scheduled, sending: nothing the gateway does not know already.
-        _ => None,
-    };
-    let events = state
-        .map(|state| {
-            let failure = (state == DeliveryState::Failed).then(|| {
-                let reason = error_code
-                    .and_then(|c| c.parse::<i64>().ok())
-                    .and_then(crate::twilio::reason_for_code)
-                    .map(|(r, _)| r)
-                    .unwrap_or(FailureReason::Unknown);
-                Failure {
-                    reason,
-                    provider_code: error_code.map(str::to_string),
-                    detail: format!("Twilio reported {status}"),
-                }
-            });
-            vec![WebhookEvent::Status(StatusUpdate {
-                provider_message_id: sid.to_string(),
-                state,
-                provider_status: status.to_string(),
-                failure,
-                timestamp_ms: None,
-            })]
-        })
+    let events = status_update(sid, status, error_code)
+        .map(|s| vec![WebhookEvent::Status(s)])
         .unwrap_or_default();
     Ok(WebhookOutcome {
         events,
         reply: None,
+    })
+}
+
+/// Twilio's status word (from a callback or a message lookup) as a status update; `None` for
+/// the statuses that say nothing the gateway does not know (queued, accepted, sending).
+pub fn status_update(sid: &str, status: &str, error_code: Option<&str>) -> Option<StatusUpdate> {
+    let state = match status {
+        "sent" => DeliveryState::Sent,
+        "delivered" => DeliveryState::Delivered,
+        "read" => DeliveryState::Seen,
+        "undelivered" | "failed" | "canceled" => DeliveryState::Failed,
+        _ => return None,
+    };
+    let failure = (state == DeliveryState::Failed).then(|| {
+        let reason = error_code
+            .and_then(|c| c.parse::<i64>().ok())
+            .and_then(crate::twilio::reason_for_code)
+            .map(|(r, _)| r)
+            .unwrap_or(FailureReason::Unknown);
+        Failure {
+            reason,
+            provider_code: error_code.map(str::to_string),
+            detail: format!("Twilio reported {status}"),
+        }
+    });
+    Some(StatusUpdate {
+        provider_message_id: sid.to_string(),
+        state,
+        provider_status: status.to_string(),
+        failure,
+        timestamp_ms: None,
     })
 }
 

@@ -128,6 +128,7 @@ pub(super) fn schedule(shared: &Arc<Shared>, msg: &Accepted, action: &FaultActio
                         event: code.clone(),
                         url: url.clone(),
                         headers: vec![("Authorization".into(), authorization)],
+                        retry_for: None,
                         body: CallbackBody::Raw {
                             content_type: "application/json",
                             bytes: body,

@@ -34,6 +34,10 @@ pub(super) const SCENARIOS: &[&str] = &[
 ];
 
 /// The domain of the magic recipient addresses.
+/// SendGrid keeps retrying an event POST the receiver did not take for 24 hours, so events
+/// survive a gateway restart.
+const SENDGRID_RETRIES_FOR: Duration = Duration::from_secs(24 * 3600);
+
 const MAGIC_DOMAIN: &str = "@sandbox.switchboard.test";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +194,7 @@ fn webhook_post(msg: &Message, url: &str, kind: Kind, event: &Value) -> Callback
         event: kind.name().to_owned(),
         url: url.to_owned(),
         headers: vec![("User-Agent".into(), "SendGrid Event API".into())],
+        retry_for: Some(SENDGRID_RETRIES_FOR),
         body: CallbackBody::Raw {
             content_type: "application/json",
             bytes: Value::Array(vec![event.clone()]).to_string().into_bytes(),

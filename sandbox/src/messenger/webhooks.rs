@@ -70,6 +70,7 @@ fn post(url: &str, mid: &str, event: &str, body: &Value) -> Callback {
         event: event.to_owned(),
         url: url.to_owned(),
         headers: vec![("User-Agent".into(), "facebookexternalua".into())],
+        retry_for: None,
         body: CallbackBody::Raw {
             content_type: "application/json",
             bytes: body.to_string().into_bytes(),

@@ -127,6 +127,7 @@ pub(super) fn schedule(
                         event: event.to_owned(),
                         url: url.clone(),
                         headers: vec![(SIGNATURE_HEADER.into(), sig)],
+                        retry_for: None,
                         body: CallbackBody::Raw {
                             content_type: "application/json",
                             bytes: body,

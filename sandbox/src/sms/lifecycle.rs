@@ -122,6 +122,7 @@ fn status_callback(msg: &Message, url: &str, status: &str, code: Option<u32>) ->
             ("X-Twilio-Signature".into(), signature),
             ("User-Agent".into(), "TwilioProxy/1.1".into()),
         ],
+        retry_for: None,
         body: CallbackBody::Form(params),
     }
 }

@@ -1,4 +1,12 @@
 //! Crash safety: what was accepted with 202 survives SIGKILL and is sent exactly once.
+//!
+//! The first test is the simplest case (everything held at the provider, one kill). The
+//! [`chaos`] suite kills the gateway at random moments, many times, and audits the result;
+//! [`lookup`] shows how receipts lost with the gateway are recovered.
+
+mod audit;
+mod chaos;
+mod lookup;
 
 use std::time::Duration;
 
