@@ -436,3 +436,17 @@ fn read_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
     });
     rx
 }
+
+/// Polls `check` until it holds; panics with the gateway log after `within`.
+pub async fn wait_until(gw: &Gateway, within: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check().await {
+        if Instant::now() > deadline {
+            panic!(
+                "condition not met within {within:?}\n--- gateway log ---\n{}",
+                gw.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

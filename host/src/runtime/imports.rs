@@ -5,6 +5,7 @@
 //! `webhook-auth` imports live in [`super::webhook_auth`].
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use wasmtime::component::ResourceTable;
@@ -63,6 +64,9 @@ pub struct CallState {
     pub limiter: MemoryLimiter,
     /// What `webhook-auth` proved during this call; judged after `handle-webhook` returns.
     pub webhook: CallRecord,
+    /// When outbound requests must have answered for the plugin to still use the answer:
+    /// the call's deadline less a margin to turn a provider timeout into its own error.
+    http_deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -73,6 +77,7 @@ impl CallState {
         conn: Option<Arc<ConnectionCtx>>,
         allowed: Arc<[OriginPattern]>,
         services: Arc<HostServices>,
+        deadline: Duration,
     ) -> Self {
         // std on wasm32-wasip2 imports WASI; give it nothing: no args, env, files or sockets.
         let wasi = WasiCtx::builder()
@@ -92,6 +97,7 @@ impl CallState {
                 hit: false,
             },
             webhook: CallRecord::default(),
+            http_deadline: Instant::now() + deadline - reply_margin(deadline),
             wasi,
             table: ResourceTable::new(),
         }
@@ -100,6 +106,12 @@ impl CallState {
     pub(super) fn connection_id(&self) -> &str {
         self.conn.as_deref().map(|c| c.id.as_str()).unwrap_or("-")
     }
+}
+
+/// Time kept back from a call's deadline for the plugin to map a provider timeout into its
+/// answer: a tenth of the deadline, at most a second.
+fn reply_margin(deadline: Duration) -> Duration {
+    (deadline / 10).min(Duration::from_secs(1))
 }
 
 impl WasiView for CallState {
@@ -119,6 +131,13 @@ impl http::Host for CallState {
             return Err(http::HttpError::BudgetExhausted);
         }
         self.requests_made += 1;
+        // A provider that does not answer must surface as the request's timeout, which the
+        // plugin reports as a retryable `timeout`. Left to run into the call's deadline it
+        // would end the whole call as `plugin_error`, which is never retried.
+        let left = self.http_deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(http::HttpError::Timeout);
+        }
         let client = if req.http2 {
             &self.services.client_h2
         } else {
@@ -130,6 +149,7 @@ impl http::Host for CallState {
             &self.allowed,
             self.conn.as_deref(),
             req,
+            left,
         )
         .await;
         if let Err(http::HttpError::Denied(why)) = &result {

@@ -375,7 +375,13 @@ impl PluginRuntime {
                 plugin: plugin.into(),
                 detail: e.to_string(),
             })?;
-        let state = CallState::new(Arc::from(plugin), conn, allowed, self.services.clone());
+        let state = CallState::new(
+            Arc::from(plugin),
+            conn,
+            allowed,
+            self.services.clone(),
+            deadline,
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(engine::deadline_ticks(deadline));

@@ -90,12 +90,15 @@ fn fill_secrets(text: &str, conn: Option<&ConnectionCtx>) -> String {
     out
 }
 
+/// One plugin request, cut off at the shortest of its own timeout, the host's cap and
+/// `time_left` in the call.
 pub async fn execute(
     client: &reqwest::Client,
     limits: &RuntimeLimits,
     allowed: &[OriginPattern],
     conn: Option<&ConnectionCtx>,
     req: Request,
+    time_left: Duration,
 ) -> Result<Response, HttpError> {
     let url = Url::parse(&req.url)
         .map_err(|e| HttpError::Invalid(format!("bad url {:?}: {e}", req.url)))?;
@@ -116,7 +119,8 @@ pub async fn execute(
         .timeout_ms
         .map(|ms| Duration::from_millis(ms.into()))
         .unwrap_or(limits.http_timeout)
-        .min(limits.http_timeout);
+        .min(limits.http_timeout)
+        .min(time_left);
 
     let mut builder = client.request(method, url).timeout(timeout);
     for (name, value) in &req.headers {

@@ -5,6 +5,7 @@
 //! | `GET`/`PUT /_sandbox/alimtalk/config` | `{"webhook_url", "sent_delay_ms", "delivered_delay_ms", "enforce_sending_hours", "immediate_failures"}`; PUT is partial, `"webhook_url": ""` removes the URL |
 //! | `GET /_sandbox/alimtalk/messages` | every `POST /messages/v4/send` received: headers, raw body, answer, reports due and webhook attempts |
 //! | `GET /_sandbox/alimtalk/templates` | the registered templates |
+//! | `GET /_sandbox/alimtalk/stats` | `{requests, unique_accepted, duplicates, callbacks_sent, callbacks_failed}` |
 //!
 //! `POST /_sandbox/reset` forgets all of it and restores the default config.
 
@@ -29,6 +30,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/alimtalk/config", get(get_config).put(put_config))
         .route("/_sandbox/alimtalk/messages", get(messages))
         .route("/_sandbox/alimtalk/templates", get(templates))
+        .route("/_sandbox/alimtalk/stats", get(stats))
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -121,6 +123,12 @@ async fn messages(State(shared): State<Arc<Shared>>) -> Response {
         })
         .collect();
     Json(views).into_response()
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    let mut s = shared.alimtalk.stats();
+    (s.callbacks_sent, s.callbacks_failed) = shared.callbacks.counts(super::CHANNEL.name);
+    Json(s).into_response()
 }
 
 async fn templates() -> Response {

@@ -179,6 +179,7 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
                 // An `accept` fault: the message exists, only the answer is lost.
                 rec.message_id = p.message_id;
                 rec.status_code = p.status_code;
+                rec.replayed = p.replayed;
             }
             let http = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let code = match status {
@@ -202,6 +203,7 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
             if let Some(p) = processed {
                 rec.message_id = p.message_id;
                 rec.status_code = p.status_code;
+                rec.replayed = p.replayed;
             }
             shared.alimtalk.record(rec);
             if action.answer() == Answer::Timeout {

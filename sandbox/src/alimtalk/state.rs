@@ -72,6 +72,20 @@ pub struct Received {
     pub reports: Vec<ReportDue>,
 }
 
+/// Counters for `GET /_sandbox/alimtalk/stats`, the same shape as the other simulators' so a
+/// test can check exactly-once sending the same way on every channel.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct AlimTalkStats {
+    /// Every send request, refused, faulted and replayed ones included.
+    pub requests: u64,
+    /// Messages created (a `messageId` first handed out, `accept` faults included).
+    pub unique_accepted: u64,
+    /// Idempotency-key replays of an earlier acceptance.
+    pub duplicates: u64,
+    pub callbacks_sent: u64,
+    pub callbacks_failed: u64,
+}
+
 /// A received request as `GET /_sandbox/alimtalk/messages` lists it.
 #[derive(Debug, Serialize)]
 pub struct ReceivedView {
@@ -141,6 +155,24 @@ impl AlimTalkState {
         }
         inner.idempotency.insert(key.to_owned(), response.clone());
         true
+    }
+
+    /// Counted from the requests kept, so a reset clears them too; the callback counts are
+    /// the shared sender's and are filled in by the caller.
+    pub fn stats(&self) -> AlimTalkStats {
+        let inner = self.lock();
+        let mut stats = AlimTalkStats {
+            requests: inner.received.len() as u64,
+            ..AlimTalkStats::default()
+        };
+        for r in &inner.received {
+            if r.replayed {
+                stats.duplicates += 1;
+            } else if r.message_id.is_some() {
+                stats.unique_accepted += 1;
+            }
+        }
+        stats
     }
 
     pub fn record(&self, mut received: Received) -> u64 {

@@ -1,0 +1,108 @@
+//! The provider fault matrix: every simulator injects 5xx answers, connection resets,
+//! timeouts, 429 with Retry-After, slow answers, and lost, repeated and reordered callbacks,
+//! and each case asserts the exact outcome (attempts and reasons, what the provider accepted,
+//! the final status) and that statuses never went backwards.
+//!
+//! | case | every channel asserts |
+//! |---|---|
+//! | `server_errors` | two 503s: attempts retry, retry, accepted (`provider_transient`); provider created 1 |
+//! | `reset` | RST before processing: retry (`provider_transient`), accepted; provider created 1 |
+//! | `reset_after_processing` | RST after processing: as above; provider created 1 and saw 1 duplicate (push: 2 notifications, no idempotency) |
+//! | `timeout` | held past the send deadline after processing: retry (`timeout`), accepted; as above |
+//! | `rate_limited` | 429 + Retry-After: retry (`rate_limited`) not before the wait asked, accepted |
+//! | `slow` | 300 ms latency: one attempt, accepted |
+//! | `dropped_callbacks` | stays `sent` (no status polling), no provider entry, no event beyond `sent` |
+//! | `duplicated_callbacks` | each status applied once, repeats recorded as ignored |
+//! | `reordered_callbacks` | ends at the last status; the late lower report does not move it |
+//!
+//! Every case also checks the business saw each applied status exactly once (`/v1/events`).
+//! Rows: SMS, email, FCM, APNs, AlimTalk and Messenger. Messenger's two lost-answer cases are
+//! ignored with the gateway bug they expose (see `messenger` below).
+
+mod cases;
+mod history;
+mod target;
+
+/// One row of the matrix: every case for one channel.
+macro_rules! row {
+    ($channel:expr) => {
+        #[tokio::test]
+        async fn reset_after_processing() {
+            super::cases::connection_reset($channel, true).await
+        }
+        #[tokio::test]
+        async fn timeout() {
+            super::cases::timeout($channel).await
+        }
+        row_without_lost_answers!($channel);
+    };
+}
+
+/// The cases where the provider answers (or never saw the send).
+macro_rules! row_without_lost_answers {
+    ($channel:expr) => {
+        #[tokio::test]
+        async fn server_errors() {
+            super::cases::server_errors($channel).await
+        }
+        #[tokio::test]
+        async fn reset() {
+            super::cases::connection_reset($channel, false).await
+        }
+        #[tokio::test]
+        async fn rate_limited() {
+            super::cases::rate_limited($channel).await
+        }
+        #[tokio::test]
+        async fn slow() {
+            super::cases::slow($channel).await
+        }
+        #[tokio::test]
+        async fn dropped_callbacks() {
+            super::cases::dropped_callbacks($channel).await
+        }
+        #[tokio::test]
+        async fn duplicated_callbacks() {
+            super::cases::duplicated_callbacks($channel).await
+        }
+        #[tokio::test]
+        async fn reordered_callbacks() {
+            super::cases::reordered_callbacks($channel).await
+        }
+    };
+}
+
+mod alimtalk {
+    row!(super::target::Channel::AlimTalk);
+}
+mod apns {
+    row!(super::target::Channel::Apns);
+}
+mod email {
+    row!(super::target::Channel::Email);
+}
+mod fcm {
+    row!(super::target::Channel::Fcm);
+}
+mod messenger {
+    use super::target::Channel::Messenger;
+
+    row_without_lost_answers!(Messenger);
+
+    // Known gateway bug, not fixed here: when the answer to a processed send is lost, the
+    // retry is answered from the provider's idempotency store, but the gateway records the
+    // send time as the retry's start. Messenger's delivery and read watermarks carry the
+    // original send time, which is earlier, so they cover nothing and the message stays
+    // `sent` although the provider delivered and the user read it.
+    #[tokio::test]
+    #[ignore = "gateway bug: watermarks miss a send whose first answer was lost (sent_at is the retry's start)"]
+    async fn reset_after_processing() {
+        super::cases::connection_reset(Messenger, true).await
+    }
+    #[tokio::test]
+    #[ignore = "gateway bug: watermarks miss a send whose first answer was lost (sent_at is the retry's start)"]
+    async fn timeout() {
+        super::cases::timeout(Messenger).await
+    }
+}
+mod sms;
