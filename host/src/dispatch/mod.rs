@@ -19,7 +19,7 @@ pub use retry::RetryPolicy;
 use crate::connections::Connections;
 use crate::metrics::{AttemptLabels, ChannelLabels, Metrics};
 use crate::model::{FailureReason, now_ms};
-use crate::runtime::{PluginRuntime, convert};
+use crate::runtime::{PluginRuntime, SendAnswer, convert};
 use crate::store::{Completion, Failure, Job, SendOutcome, Store};
 
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ impl Dispatcher {
 
     async fn deliver(self: Arc<Self>, job: Job, _slot: OwnedSemaphorePermit) {
         let started_at = now_ms();
-        let (channel, outcome) = self.attempt(&job).await;
+        let (channel, outcome, answer_lost) = self.attempt(&job).await;
         let finished_at = now_ms();
         let retry_at = match &outcome {
             SendOutcome::Failed(f) if f.retryable => self
@@ -169,6 +169,7 @@ impl Dispatcher {
             finished_at,
             outcome,
             retry_at,
+            answer_lost,
         };
         match self.store.complete(completion).await {
             Ok(true) => {}
@@ -186,10 +187,12 @@ impl Dispatcher {
     }
 
     /// One attempt through the plugin; returns the channel (for metrics) and the outcome.
-    async fn attempt(&self, job: &Job) -> (String, SendOutcome) {
+    /// The attempt's outcome, and whether a request may have reached the provider without
+    /// its answer (see [`Completion::answer_lost`]).
+    async fn attempt(&self, job: &Job) -> (String, SendOutcome, bool) {
         let channel = job.request.channel.clone();
         if let Some(refused) = &job.refused {
-            return (channel, SendOutcome::Failed(refused.clone()));
+            return (channel, SendOutcome::Failed(refused.clone()), false);
         }
         let Some(conn) = self.connections.get(&job.connection_id) else {
             return (
@@ -199,6 +202,7 @@ impl Dispatcher {
                     format!("connection {} no longer exists", job.connection_id),
                     true,
                 ),
+                false,
             );
         };
         let Some(plugin) = self.runtime.plugin(&conn.plugin) else {
@@ -209,6 +213,7 @@ impl Dispatcher {
                     format!("plugin `{}` is not loaded", conn.plugin),
                     true,
                 ),
+                false,
             );
         };
         let Ok(_permit) = conn.in_flight.clone().acquire_owned().await else {
@@ -219,6 +224,7 @@ impl Dispatcher {
                     "connection closed".into(),
                     true,
                 ),
+                false,
             );
         };
         let needs_window = plugin
@@ -228,7 +234,9 @@ impl Dispatcher {
             .any(|c| c == "messaging-window");
         let last_inbound_ms = match self.preflight(job, &conn, needs_window).await {
             channel_state::Preflight::Go { last_inbound_ms } => last_inbound_ms,
-            channel_state::Preflight::Refuse(f) => return (channel, SendOutcome::Failed(f)),
+            channel_state::Preflight::Refuse(f) => {
+                return (channel, SendOutcome::Failed(f), false);
+            }
         };
         // A routed message's content is cut to what this channel carries, as at planning
         // (a no-op for single-channel messages, which intake already held to it).
@@ -242,22 +250,31 @@ impl Dispatcher {
             &job.delivery_id,
         );
         msg.to.last_inbound_ms = last_inbound_ms;
+        let mut answer_lost = false;
         let outcome = match self.runtime.send(&plugin, conn.ctx.clone(), &msg).await {
-            Ok(Ok(sent)) => SendOutcome::Accepted {
+            Ok(SendAnswer {
+                result: Ok(sent), ..
+            }) => SendOutcome::Accepted {
                 provider_message_id: sent.provider_message_id,
             },
-            Ok(Err(e)) => SendOutcome::Failed(Failure {
-                reason: convert::reason(e.reason),
-                provider_code: e.provider_code,
-                detail: e.detail,
-                retryable: e.retryable,
-                retry_after_ms: e.retry_after_ms,
-            }),
+            Ok(SendAnswer {
+                result: Err(e),
+                answer_lost: lost,
+            }) => {
+                answer_lost = lost;
+                SendOutcome::Failed(Failure {
+                    reason: convert::reason(e.reason),
+                    provider_code: e.provider_code,
+                    detail: e.detail,
+                    retryable: e.retryable,
+                    retry_after_ms: e.retry_after_ms,
+                })
+            }
             // A misbehaving plugin is not retried: it would fail the same way. The message
             // stays resendable once the plugin is fixed.
             Err(call) => failed(FailureReason::PluginError, call.to_string(), false),
         };
-        (channel, outcome)
+        (channel, outcome, answer_lost)
     }
 }
 

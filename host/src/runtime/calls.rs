@@ -8,6 +8,13 @@ use super::bindings::wit;
 use super::webhook_auth::Refusal;
 use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, finish};
 
+/// A `send` call's answer, and whether one of its requests may have reached the provider
+/// while the answer was lost (a reset or a timeout after the request went out).
+pub struct SendAnswer {
+    pub result: Result<wit::Sent, wit::SendError>,
+    pub answer_lost: bool,
+}
+
 impl PluginRuntime {
     /// `validate`, then `quote` if the message is valid, in one instance: both are pure
     /// functions of the same message, so sharing an instance leaks nothing and halves the
@@ -77,7 +84,7 @@ impl PluginRuntime {
         plugin: &LoadedPlugin,
         conn: Arc<ConnectionCtx>,
         msg: &wit::Message,
-    ) -> Result<Result<wit::Sent, wit::SendError>, CallError> {
+    ) -> Result<SendAnswer, CallError> {
         let deadline = self.limits.send_deadline;
         let wit_conn = convert::wit_connection(&conn);
         let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
@@ -88,7 +95,11 @@ impl PluginRuntime {
                 .call_send(&mut store, msg, &wit_conn),
         )
         .await;
-        finish(plugin.name(), "send", &store, started, deadline, r)
+        let answer_lost = store.data().answer_lost;
+        finish(plugin.name(), "send", &store, started, deadline, r).map(|result| SendAnswer {
+            result,
+            answer_lost,
+        })
     }
 
     /// The plugin's answer to a provider callback, with the host's rule applied: an `ok`

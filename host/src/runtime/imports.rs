@@ -61,6 +61,9 @@ pub struct CallState {
     pub allowed: Arc<[OriginPattern]>,
     pub services: Arc<HostServices>,
     pub requests_made: u32,
+    /// A request of this call may have reached the provider while its answer was lost (a
+    /// reset or timeout after it was sent): the "maybe sent" case.
+    pub answer_lost: bool,
     pub limiter: MemoryLimiter,
     /// What `webhook-auth` proved during this call; judged after `handle-webhook` returns.
     pub webhook: CallRecord,
@@ -92,6 +95,7 @@ impl CallState {
             allowed,
             services,
             requests_made: 0,
+            answer_lost: false,
             limiter: MemoryLimiter {
                 max_bytes,
                 hit: false,
@@ -150,6 +154,7 @@ impl http::Host for CallState {
             self.conn.as_deref(),
             req,
             left,
+            &mut self.answer_lost,
         )
         .await;
         if let Err(http::HttpError::Denied(why)) = &result {

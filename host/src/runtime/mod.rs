@@ -18,6 +18,7 @@
 pub mod bindings;
 pub mod cache;
 mod calls;
+pub use calls::SendAnswer;
 pub mod convert;
 mod engine;
 pub mod imports;

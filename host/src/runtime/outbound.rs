@@ -99,6 +99,7 @@ pub async fn execute(
     conn: Option<&ConnectionCtx>,
     req: Request,
     time_left: Duration,
+    answer_lost: &mut bool,
 ) -> Result<Response, HttpError> {
     let url = Url::parse(&req.url)
         .map_err(|e| HttpError::Invalid(format!("bad url {:?}: {e}", req.url)))?;
@@ -157,7 +158,14 @@ pub async fn execute(
     } else {
         req.body
     };
-    let mut resp = builder.body(body).send().await.map_err(classify)?;
+    let mut resp = builder.body(body).send().await.map_err(|e| {
+        // A failure while connecting means nothing was sent; any later one (a reset, a
+        // timeout waiting for the answer) may have reached the provider.
+        if !e.is_connect() {
+            *answer_lost = true;
+        }
+        classify(e)
+    })?;
 
     let status = resp.status().as_u16();
     let headers = resp
@@ -171,7 +179,10 @@ pub async fn execute(
         })
         .collect();
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        *answer_lost = true;
+        classify(e)
+    })? {
         if body.len() + chunk.len() > limits.http_max_response_bytes {
             return Err(HttpError::TooLarge);
         }

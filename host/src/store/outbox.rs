@@ -70,6 +70,10 @@ pub struct Completion {
     pub outcome: SendOutcome,
     /// For a failure: when to try again, or `None` for a final failure.
     pub retry_at: Option<Millis>,
+    /// A request of this attempt may have reached the provider while its answer was lost.
+    /// When a later attempt is accepted (the provider's idempotency replay of this one), the
+    /// provider's send time may be this attempt's start.
+    pub answer_lost: bool,
 }
 
 /// A provider's status report, normalised by the plugin.
@@ -238,14 +242,17 @@ impl Store {
             let now = c.finished_at;
             match &c.outcome {
                 SendOutcome::Accepted { provider_message_id } => {
+                    let sent_at = earliest_send(t, &c)?;
                     t.prepare_cached(
                         "UPDATE deliveries SET provider_message_id = ?2, attempts = ?3, next_attempt_at = NULL,
                             lease_token = NULL, lease_until = NULL, failure_reason = NULL, failure_code = NULL,
                             failure_detail = NULL, failure_retryable = NULL, updated_at = ?4, sent_at = ?5 WHERE id = ?1",
                     )?
                     // Watermarks cover messages sent before them: the request left at
-                    // `started_at`, so the provider's own send time is no earlier.
-                    .execute(params![c.delivery_id, provider_message_id, number, now, c.started_at])?;
+                    // `started_at`, so the provider's own send time is no earlier. An earlier
+                    // attempt whose answer was lost may be the one the provider took (this
+                    // answer its idempotent replay): its start is the send time then.
+                    .execute(params![c.delivery_id, provider_message_id, number, now, sent_at])?;
                     insert_attempt(t, &c, number, AttemptOutcome::Accepted, None)?;
                     if status.can_become(Status::Sent) {
                         set_status(t, &c.delivery_id, Status::Sent, now)?;
@@ -253,6 +260,7 @@ impl Store {
                     }
                     wallet::capture(t, &c.delivery_id, now)?;
                     replay_early_callbacks(t, &connection_id, provider_message_id)?;
+                    super::receipts::apply_kept_watermarks(t, &c.delivery_id, &connection_id, provider_message_id, sent_at)?;
                 }
                 SendOutcome::Failed(f) => {
                     let outcome = if c.retry_at.is_some() { AttemptOutcome::RetryScheduled } else { AttemptOutcome::Failed };
@@ -291,6 +299,17 @@ impl Store {
     }
 }
 
+/// The earliest moment the provider may have taken this delivery: the first attempt whose
+/// answer was lost, or this one.
+fn earliest_send(t: &Transaction, c: &Completion) -> Result<Millis, StoreError> {
+    let lost: Option<Millis> = t
+        .prepare_cached(
+            "SELECT MIN(started_at) FROM attempts WHERE delivery_id = ?1 AND answer_lost = 1",
+        )?
+        .query_row(params![c.delivery_id], |r| r.get(0))?;
+    Ok(lost.map_or(c.started_at, |l| l.min(c.started_at)))
+}
+
 fn insert_attempt(
     t: &Transaction,
     c: &Completion,
@@ -299,8 +318,8 @@ fn insert_attempt(
     f: Option<&Failure>,
 ) -> Result<(), StoreError> {
     t.prepare_cached(
-        "INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, reason, provider_code, detail, retry_after_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, reason, provider_code, detail, retry_after_ms, answer_lost)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         c.delivery_id,
@@ -312,6 +331,7 @@ fn insert_attempt(
         f.and_then(|f| f.provider_code.clone()),
         f.map(|f| f.detail.clone()),
         f.and_then(|f| f.retry_after_ms).map(|v| v as i64),
+        c.answer_lost,
     ])?;
     Ok(())
 }

@@ -89,6 +89,21 @@ impl Store {
                     Status::Delivered => &["sent"],
                     _ => continue,
                 };
+                // Kept for sends not recorded yet: their answer may still be on its way.
+                t.prepare_cached(
+                    "INSERT INTO watermarks (connection_id, address, status, watermark, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (connection_id, address, status) DO UPDATE
+                     SET watermark = excluded.watermark, at = excluded.at
+                     WHERE excluded.watermark > watermarks.watermark",
+                )?
+                .execute(params![
+                    w.connection_id,
+                    w.address,
+                    w.status.as_str(),
+                    w.watermark,
+                    w.at
+                ])?;
                 let pending = t
                     .prepare_cached(
                         "SELECT provider_message_id, status FROM deliveries
@@ -120,4 +135,45 @@ impl Store {
         })
         .await
     }
+}
+
+/// A send just recorded as accepted at `sent_at`: the watermarks that arrived before it was
+/// recorded (while its answer was on its way) and cover it apply now, delivered before seen.
+pub(super) fn apply_kept_watermarks(
+    t: &rusqlite::Transaction,
+    delivery_id: &str,
+    connection_id: &str,
+    provider_message_id: &str,
+    sent_at: Millis,
+) -> Result<(), StoreError> {
+    let kept = t
+        .prepare_cached(
+            "SELECT w.status, w.watermark, w.at FROM watermarks w
+             JOIN deliveries d ON d.id = ?1 AND d.address = w.address
+             WHERE w.connection_id = ?2 AND w.watermark >= ?3
+             ORDER BY CASE w.status WHEN 'delivered' THEN 0 ELSE 1 END",
+        )?
+        .query_map(params![delivery_id, connection_id, sent_at], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Millis>(1)?,
+                r.get::<_, Millis>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (status, watermark, at) in kept {
+        let status = super::messages::parse_status(&status)?;
+        apply_status(
+            t,
+            &StatusEvent {
+                connection_id: connection_id.to_string(),
+                provider_message_id: provider_message_id.to_string(),
+                status,
+                provider_status: format!("{} watermark {watermark}", status.as_str()),
+                failure: None,
+                at,
+            },
+        )?;
+    }
+    Ok(())
 }

@@ -427,11 +427,26 @@ const MIGRATIONS: &[&str] = &[
         duration_ms INTEGER NOT NULL,
         PRIMARY KEY (delivery_id, number)
     );",
-    // 7: status lookups. A delivery left at `sent` because its callbacks were lost (posted
+    // 7: receipts that raced their send. Each contact's highest watermark per status is kept
+    // (`watermarks`), so a delivery whose send is recorded after the watermark arrived (its
+    // answer was slow) is still covered.
+    // Status lookups. A delivery left at `sent` because its callbacks were lost (posted
     // while the gateway was down) is looked up at the provider: `lookups` counts the tries
     // and `lookup_at` spaces them. The partial index holds only the deliveries at `sent`, so
     // finding the stale ones never scans delivered history.
+    // An attempt whose request may have reached the provider while its answer was lost is
+    // marked, so a later accepted attempt (the provider's idempotent replay) can date the
+    // send from it.
     "ALTER TABLE deliveries ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN answer_lost INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE watermarks (
+        connection_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        status TEXT NOT NULL,
+        watermark INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, address, status)
+    );
     ALTER TABLE deliveries ADD COLUMN lookup_at INTEGER;
     CREATE INDEX deliveries_at_sent ON deliveries(updated_at) WHERE status = 'sent';",
 ];
