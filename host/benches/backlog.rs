@@ -1,0 +1,257 @@
+//! Queue growth: how fast the gateway dispatches with a million messages queued, against the
+//! same work with a small queue.
+//!
+//! `cargo bench -p switchboard --bench backlog` (env `BACKLOG_SMALL` (20,000), `BACKLOG_LARGE`
+//! (1,000,000) and `BACKLOG_MEASURED` (10,000) change the sizes).
+//!
+//! Filling a million-message queue through the API would take longer than the measurement
+//! itself (the accept path is measured by the `gateway` bench), so each queue is made from one
+//! message the gateway accepted: the gateway is stopped, its queued delivery is copied N times
+//! in SQL (message, delivery and its `queued` timeline entry, each with its own id, so every
+//! copy is a distinct send with its own idempotency key), and the gateway is started again on
+//! that file. The figure is the time the simulator takes to receive the first
+//! `BACKLOG_MEASURED` sends after the restart, for each queue size, in the same run.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, params};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str], banner: &str) -> (Proc, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn switchboard");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let value = loop {
+        let line = lines.next().expect("process exited").expect("read stdout");
+        if let Some(v) = line.strip_prefix(banner) {
+            break v.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (Proc(child), value)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn gateway(sim: &str, dir: &Path) -> (Proc, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let data = dir.display().to_string();
+    spawn(
+        &[
+            "serve",
+            "--sandbox-url",
+            sim,
+            "--listen",
+            &listen,
+            "--data-dir",
+            &data,
+            "--rate-limit-per-key",
+            "0",
+        ],
+        "switchboard listening on ",
+    )
+}
+
+async fn stats(client: &reqwest::Client, sim: &str) -> Value {
+    client
+        .get(format!("{sim}/_sandbox/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Copy the one queued delivery in `dir`'s database `n - 1` times.
+fn clone_queue(dir: &Path, n: usize) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut c = Connection::open(dir.join("switchboard.db"))?;
+    c.pragma_update(None, "synchronous", "OFF")?;
+    let t = c.transaction()?;
+    let (message, delivery): (String, String) = t.query_row(
+        "SELECT message_id, id FROM deliveries ORDER BY created_at LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    // The template goes back to `queued` (it was being sent when the gateway stopped).
+    t.execute(
+        "UPDATE deliveries SET status = 'queued', lease_token = NULL, lease_until = NULL,
+         next_attempt_at = ?2 WHERE id = ?1",
+        params![delivery, now],
+    )?;
+    t.execute(
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?2)
+         INSERT INTO messages (id, workspace_id, channel, status, request, request_hash,
+                               idempotency_key, created_at, updated_at)
+         SELECT m.id || printf('%07d', k.i), m.workspace_id, m.channel, 'queued', m.request,
+                m.request_hash, NULL, ?3, ?3
+         FROM messages m, k WHERE m.id = ?1",
+        params![message, (n - 1) as i64, now],
+    )?;
+    t.execute(
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?2)
+         INSERT INTO deliveries (id, message_id, connection_id, channel, status, product, units,
+                                 encoding, country, attempts, next_attempt_at, created_at,
+                                 updated_at, address_kind, address)
+         SELECT d.id || printf('%07d', k.i), d.message_id || printf('%07d', k.i), d.connection_id,
+                d.channel, 'queued', d.product, d.units, d.encoding, d.country, 0, ?3 + k.i / 1000,
+                ?3, ?3, d.address_kind, d.address
+         FROM deliveries d, k WHERE d.id = ?1",
+        params![delivery, (n - 1) as i64, now],
+    )?;
+    t.execute(
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?2)
+         INSERT INTO events (delivery_id, status, at, source, detail, applied)
+         SELECT ?1 || printf('%07d', k.i), 'queued', ?3, 'api', NULL, 1 FROM k",
+        params![delivery, (n - 1) as i64, now],
+    )?;
+    t.commit()?;
+    Ok(started.elapsed())
+}
+
+/// Make a queue of `n` in a fresh data dir, start the gateway on it and time the first
+/// `measured` sends reaching the simulator. Returns (sends/s, RSS with the queue).
+async fn run(
+    client: &reqwest::Client,
+    sim: &str,
+    n: usize,
+    measured: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let dir = std::env::temp_dir().join(format!("switchboard-backlog-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    client.post(format!("{sim}/_sandbox/reset")).send().await?;
+    // Hold the one send at the provider so its delivery is still queued when we stop.
+    client
+        .post(format!("{sim}/_sandbox/faults"))
+        .json(&json!({"channel": "sms", "action": {"latency_ms": 600_000}}))
+        .send()
+        .await?;
+    let (gw, url) = gateway(sim, &dir);
+    let key = std::fs::read_to_string(dir.join("sandbox.key"))?
+        .trim()
+        .to_string();
+    // Enough for every copy's hold: the wallet is not what is measured.
+    let r = client
+        .put(format!("{url}/v1/sandbox/wallet"))
+        .bearer_auth(&key)
+        .json(&json!({"paid_micros": 100_000_000_000_000i64, "credit_micros": 0}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "wallet: {}", r.status());
+    let r = client
+        .post(format!("{url}/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({"channel": "sms", "to": {"phone": "+14155550100"},
+                      "content": {"text": "Your code is 123456"}}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().as_u16() == 202, "accept: {}", r.status());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(gw);
+
+    let took = clone_queue(&dir, n)?;
+    let db = std::fs::metadata(dir.join("switchboard.db"))?.len();
+    println!(
+        "queue of {n}: written in {:.1} s, database {:.0} MiB",
+        took.as_secs_f64(),
+        db as f64 / (1 << 20) as f64
+    );
+    client.delete(format!("{sim}/_sandbox/faults")).send().await?;
+    client.post(format!("{sim}/_sandbox/reset")).send().await?;
+
+    let (gw, _url) = gateway(sim, &dir);
+    let pid = gw.0.id();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(900);
+    let mut first: Option<Instant> = None;
+    let mut rss = 0.0f64;
+    loop {
+        let sent = stats(client, sim).await["sms"]["unique_accepted"]
+            .as_u64()
+            .unwrap_or(0) as usize;
+        rss = rss.max(rss_mib(pid));
+        if sent > 0 && first.is_none() {
+            first = Some(Instant::now());
+        }
+        if sent >= measured || Instant::now() > deadline {
+            let from = first.unwrap_or(started);
+            let secs = from.elapsed().as_secs_f64();
+            let rate = sent as f64 / secs;
+            println!(
+                "queue of {n}: first {sent} sends in {secs:.2} s = {rate:.0} sends/s (start-up to first send {:.2} s, peak RSS {rss:.0} MiB)",
+                (from - started).as_secs_f64()
+            );
+            drop(gw);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Ok((rate, rss));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let small = env_usize("BACKLOG_SMALL", 20_000);
+    let large = env_usize("BACKLOG_LARGE", 1_000_000);
+    let measured = env_usize("BACKLOG_MEASURED", 10_000).min(small);
+    let sim_listen = format!("127.0.0.1:{}", free_port());
+    let (_sim, sim) = spawn(
+        &["sandbox", "--listen", &sim_listen],
+        "simulators listening on ",
+    );
+    let client = reqwest::Client::new();
+    let (small_rate, _) = run(&client, &sim, small, measured).await?;
+    let (large_rate, _) = run(&client, &sim, large, measured).await?;
+    println!(
+        "dispatch with {large} queued runs at {:.2}x the rate with {small} queued (target: within 2x)",
+        large_rate / small_rate
+    );
+    Ok(())
+}
