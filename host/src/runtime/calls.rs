@@ -6,15 +6,17 @@ use std::time::Instant;
 
 use super::bindings::wit;
 use super::webhook_auth::Refusal;
-use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, finish};
+use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, finish, output};
 
 impl PluginRuntime {
     /// `validate`, then `quote` if the message is valid, in one instance: both are pure
     /// functions of the same message, so sharing an instance leaks nothing and halves the
-    /// instantiation cost of accepting a message.
+    /// instantiation cost of accepting a message. `connection`: the one the message would go
+    /// out on, whose quarantine applies.
     pub async fn assess(
         &self,
         plugin: &LoadedPlugin,
+        connection: &str,
         msg: &wit::Message,
     ) -> Result<
         (
@@ -23,53 +25,49 @@ impl PluginRuntime {
         ),
         CallError,
     > {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let exports = inst.switchboard_channel_plugin();
-        let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
-        let violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
-        if !violations.is_empty() {
-            return Ok((violations, None));
-        }
-        let left = deadline.saturating_sub(started.elapsed());
-        let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
-        let quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
-        Ok((violations, Some(quote)))
+        self.guarded(plugin, connection, "validate", async {
+            let deadline = self.limits.pure_deadline;
+            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let started = Instant::now();
+            let exports = inst.switchboard_channel_plugin();
+            let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
+            let mut violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+            if !violations.is_empty() {
+                output::violations(&mut violations);
+                return Ok((violations, None));
+            }
+            let left = deadline.saturating_sub(started.elapsed());
+            let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
+            let mut quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+            if let Err(v) = &mut quote {
+                output::violations(v);
+            }
+            Ok((violations, Some(quote)))
+        })
+        .await
     }
 
     pub async fn validate(
         &self,
         plugin: &LoadedPlugin,
+        connection: &str,
         msg: &wit::Message,
     ) -> Result<Vec<wit::Violation>, CallError> {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_validate(&mut store, msg),
-        )
-        .await;
-        finish(plugin.name(), "validate", &store, started, deadline, r)
-    }
-
-    pub async fn quote(
-        &self,
-        plugin: &LoadedPlugin,
-        msg: &wit::Message,
-    ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_quote(&mut store, msg),
-        )
-        .await;
-        finish(plugin.name(), "quote", &store, started, deadline, r)
+        self.guarded(plugin, connection, "validate", async {
+            let deadline = self.limits.pure_deadline;
+            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin()
+                    .call_validate(&mut store, msg),
+            )
+            .await;
+            let mut violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+            output::violations(&mut violations);
+            Ok(violations)
+        })
+        .await
     }
 
     pub async fn send(
@@ -78,17 +76,23 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         msg: &wit::Message,
     ) -> Result<Result<wit::Sent, wit::SendError>, CallError> {
-        let deadline = self.limits.send_deadline;
-        let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_send(&mut store, msg, &wit_conn),
-        )
-        .await;
-        finish(plugin.name(), "send", &store, started, deadline, r)
+        let connection = conn.id.clone();
+        self.guarded(plugin, &connection, "send", async {
+            let deadline = self.limits.send_deadline;
+            let wit_conn = convert::wit_connection(&conn);
+            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin()
+                    .call_send(&mut store, msg, &wit_conn),
+            )
+            .await;
+            let mut sent = finish(plugin.name(), "send", &store, started, deadline, r)?;
+            output::send(plugin.name(), &mut sent)?;
+            Ok(sent)
+        })
+        .await
     }
 
     /// The plugin's answer to a provider callback, with the host's rule applied: an `ok`
@@ -101,32 +105,38 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         req: &wit::WebhookRequest,
     ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
-        let deadline = self.limits.webhook_deadline;
-        let wit_conn = convert::wit_connection(&conn);
         let connection = conn.id.clone();
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_handle_webhook(&mut store, req, &wit_conn),
-        )
-        .await;
-        let answer = finish(
-            plugin.name(),
-            "handle-webhook",
-            &store,
-            started,
-            deadline,
-            r,
-        )?;
+        let (answer, verdict) = self
+            .guarded(plugin, &connection, "handle-webhook", async {
+                let deadline = self.limits.webhook_deadline;
+                let wit_conn = convert::wit_connection(&conn);
+                let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+                let started = Instant::now();
+                let r = tokio::time::timeout(
+                    deadline,
+                    inst.switchboard_channel_plugin()
+                        .call_handle_webhook(&mut store, req, &wit_conn),
+                )
+                .await;
+                let mut answer = finish(
+                    plugin.name(),
+                    "handle-webhook",
+                    &store,
+                    started,
+                    deadline,
+                    r,
+                )?;
+                output::webhook(plugin.name(), &mut answer)?;
+                let verdict = store
+                    .data()
+                    .webhook
+                    .verdict(crate::clock::now_ms(), self.limits.callback_replay_window);
+                Ok((answer, verdict))
+            })
+            .await?;
         if answer.is_err() {
             return Ok(answer);
         }
-        let verdict = store
-            .data()
-            .webhook
-            .verdict(crate::clock::now_ms(), self.limits.callback_replay_window);
         Ok(match verdict {
             Ok(()) => answer,
             Err(refusal) => {
@@ -149,19 +159,25 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         cursor: Option<String>,
     ) -> Result<Result<wit::ContactPage, wit::SendError>, CallError> {
-        let deadline = self.limits.send_deadline;
-        let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin().call_sync_contacts(
-                &mut store,
-                &wit_conn,
-                cursor.as_deref(),
-            ),
-        )
-        .await;
-        finish(plugin.name(), "sync-contacts", &store, started, deadline, r)
+        let connection = conn.id.clone();
+        self.guarded(plugin, &connection, "sync-contacts", async {
+            let deadline = self.limits.send_deadline;
+            let wit_conn = convert::wit_connection(&conn);
+            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin().call_sync_contacts(
+                    &mut store,
+                    &wit_conn,
+                    cursor.as_deref(),
+                ),
+            )
+            .await;
+            let mut page = finish(plugin.name(), "sync-contacts", &store, started, deadline, r)?;
+            output::contact_page(plugin.name(), &mut page)?;
+            Ok(page)
+        })
+        .await
     }
 }
