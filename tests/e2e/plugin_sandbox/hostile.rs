@@ -56,13 +56,15 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
             "twilio-sms"
         ]
     );
+    // The sandbox connection has no secret; this one does.
     let (status, body) = gw
-        .patch_json(
-            "/v1/connections/con_sandbox_test_exfil",
-            &json!({"secrets": {"api_key": CANARY}}),
+        .post_json(
+            "/v1/connections",
+            &json!({"plugin": "test-exfil", "name": "exfil", "config": {}, "secrets": {"api_key": CANARY}}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let exfil_conn = body["id"].as_str().unwrap().to_string();
 
     let started = Instant::now();
     let mut hostile = Vec::new();
@@ -71,12 +73,17 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
         ("test-hog", "hi"),
         ("test-snoop", "hi"),
         ("test-deep", "hi"),
-        ("test-exfil", "hi"),
+        ("test-exfil", "0"),
+        ("test-exfil", "4"),
         ("test-flood", "id"),
         ("test-flood", "detail"),
         ("test-flood", "huge"),
     ] {
-        let (status, body) = gw.post_message(&to_phone(channel, text)).await;
+        let mut msg = to_phone(channel, text);
+        if channel == "test-exfil" {
+            msg["connection"] = json!(exfil_conn);
+        }
+        let (status, body) = gw.post_message(&msg).await;
         assert_eq!(status, 202, "{channel}: {body}");
         hostile.push((channel, text, body["id"].as_str().unwrap().to_string()));
     }
@@ -102,14 +109,19 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
                 .await,
         );
     }
+    let mut emails = Vec::new();
     for i in 0..5 {
-        fine.push(
+        emails.push(
             gw.send(&json!({"channel": "email", "to": {"email": format!("ada{i}@example.com")}, "content": {"subject": "hi", "text": "still here"}}))
                 .await,
         );
     }
     for id in &fine {
         gw.wait_for(id, "delivered", Duration::from_secs(30)).await;
+    }
+    // The email simulator opens what it delivers.
+    for id in &emails {
+        gw.wait_for(id, "seen", Duration::from_secs(30)).await;
     }
 
     for (channel, text, id) in &hostile {
@@ -140,19 +152,23 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
                     "{detail}"
                 );
             }
-            ("test-exfil", _) => {
+            ("test-exfil", start) => {
                 assert_eq!(f["reason"], "permission_denied", "{msg:#}");
-                // URL, userinfo, header, body, Bearer, Basic, look-alike host: all denied.
-                assert_eq!(
-                    detail.matches("is not on this plugin's allow-list").count(),
-                    7,
-                    "{detail}"
-                );
-                assert!(
-                    detail.contains("https://api.allowed.example.evil.com is not"),
-                    "{detail}"
-                );
                 assert!(!detail.contains("LEAKED"), "{detail}");
+                let denied = detail.matches("is not on this plugin's allow-list").count();
+                if start == "0" {
+                    // URL query, userinfo, header, body: all denied, and denials count
+                    // against the call's budget of 4 requests.
+                    assert_eq!(denied, 4, "{detail}");
+                    assert_eq!(detail.matches("BudgetExhausted").count(), 3, "{detail}");
+                } else {
+                    // Bearer, Basic, and a look-alike of the allowed host.
+                    assert_eq!(denied, 3, "{detail}");
+                    assert!(
+                        detail.contains("https://api.allowed.example.evil.com is not"),
+                        "{detail}"
+                    );
+                }
             }
             ("test-flood", "id") => plugin_error(
                 "send returned too much: a provider message id of 1048576 bytes (at most 256)",

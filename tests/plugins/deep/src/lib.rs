@@ -7,16 +7,17 @@ mod common;
 
 pub struct Deep;
 
-/// Each frame keeps its state in wasm locals (no address taken), so it is the wasm call stack
-/// that runs out, not the shadow stack in linear memory; the `black_box` after the call keeps
-/// the compiler from turning the recursion into a loop.
+/// Each frame keeps its state in wasm locals, so it is the wasm call stack that runs out, not
+/// the shadow stack in linear memory (which would end as an out-of-bounds access instead: a
+/// `black_box` here would put the value in memory). Rotating by a varying amount after the
+/// call keeps the compiler from turning the recursion into a loop.
 #[inline(never)]
 fn dive(n: u64) -> u64 {
     // Never true in practice; it only tells the compiler the recursion could end.
     if n == u64::MAX {
         return 0;
     }
-    std::hint::black_box(dive(std::hint::black_box(n.wrapping_add(1)))) ^ n
+    dive(n.wrapping_add(1)).rotate_left((n % 63) as u32 + 1)
 }
 
 impl Plugin for Deep {
@@ -31,7 +32,7 @@ impl Plugin for Deep {
     }
     fn send(_: Message, _: Connection) -> Result<Sent, SendError> {
         Ok(Sent {
-            provider_message_id: dive(0).to_string(),
+            provider_message_id: dive(std::hint::black_box(0)).to_string(),
         })
     }
     fn handle_webhook(_: WebhookRequest, _: Connection) -> Result<WebhookOutcome, WebhookError> {

