@@ -70,6 +70,32 @@ impl PluginRuntime {
         .await
     }
 
+    /// `quote` alone (the benchmarks measure it; intake uses [`Self::assess`]).
+    pub async fn quote(
+        &self,
+        plugin: &LoadedPlugin,
+        connection: &str,
+        msg: &wit::Message,
+    ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
+        self.guarded(plugin, connection, "validate", async {
+            let deadline = self.limits.pure_deadline;
+            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin()
+                    .call_quote(&mut store, msg),
+            )
+            .await;
+            let mut quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+            if let Err(v) = &mut quote {
+                output::violations(v);
+            }
+            Ok(quote)
+        })
+        .await
+    }
+
     pub async fn send(
         &self,
         plugin: &LoadedPlugin,
