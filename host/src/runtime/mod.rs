@@ -38,9 +38,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store};
 
 use bindings::{ChannelPlugin, ChannelPluginPre, wit};
+use calls::finish;
 use imports::{CallState, HostServices};
 use outbound::OriginPattern;
 use quarantine::{Quarantine, QuarantinePolicy, Verdict};
@@ -461,74 +462,6 @@ impl PluginRuntime {
                 detail: format!("{e:#}"),
             })?;
         Ok((store, inst))
-    }
-}
-
-/// Turn the raw outcome of a call into the value or a [`CallError`] that says what happened.
-pub(super) fn finish<R>(
-    plugin: &str,
-    export: &'static str,
-    store: &Store<CallState>,
-    started: Instant,
-    deadline: Duration,
-    outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
-) -> Result<R, CallError> {
-    let err = match outcome {
-        Ok(Ok(v)) => return Ok(v),
-        Err(_) => {
-            return Err(CallError::Deadline {
-                plugin: plugin.into(),
-                export,
-                ms: deadline.as_millis(),
-            });
-        }
-        Ok(Err(e)) => e,
-    };
-    if store.data().limiter.hit {
-        return Err(CallError::Memory {
-            plugin: plugin.into(),
-            export,
-            limit_mib: store.data().limiter.max_bytes >> 20,
-        });
-    }
-    if output::is_output_exhausted(&err) {
-        return Err(CallError::Output {
-            plugin: plugin.into(),
-            export,
-            detail: format!(
-                "more than {} MiB copied out of the guest in one transfer",
-                store.data().services.limits.max_output_bytes >> 20
-            ),
-        });
-    }
-    match err.downcast_ref::<Trap>() {
-        Some(Trap::StackOverflow) => Err(CallError::Trap {
-            plugin: plugin.into(),
-            export,
-            detail: format!(
-                "stack overflow (the wasm stack is capped at {} KiB)",
-                engine::MAX_WASM_STACK >> 10
-            ),
-        }),
-        Some(Trap::Interrupt) => Err(CallError::Deadline {
-            plugin: plugin.into(),
-            export,
-            ms: started.elapsed().as_millis().max(deadline.as_millis()),
-        }),
-        Some(trap) => Err(CallError::Trap {
-            plugin: plugin.into(),
-            export,
-            detail: trap.to_string(),
-        }),
-        None => Err(CallError::Trap {
-            plugin: plugin.into(),
-            export,
-            detail: format!("{err:#}")
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        }),
     }
 }
 
