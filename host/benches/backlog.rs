@@ -203,7 +203,10 @@ async fn run(
         took.as_secs_f64(),
         db as f64 / (1 << 20) as f64
     );
-    client.delete(format!("{sim}/_sandbox/faults")).send().await?;
+    client
+        .delete(format!("{sim}/_sandbox/faults"))
+        .send()
+        .await?;
     client.post(format!("{sim}/_sandbox/reset")).send().await?;
 
     let (gw, _url) = gateway(sim, &dir);

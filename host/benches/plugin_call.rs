@@ -66,13 +66,13 @@ async fn main() -> anyhow::Result<()> {
     let msg = convert::wit_message("msg_bench", "ws_bench", &request, "dlv_bench");
 
     for _ in 0..500 {
-        runtime.quote(&plugin, &msg).await?.ok();
+        runtime.quote(&plugin, "con_bench", &msg).await?.ok();
     }
     let n = 20_000;
     let mut quote = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let q = runtime.quote(&plugin, &msg).await?;
+        let q = runtime.quote(&plugin, "con_bench", &msg).await?;
         quote.push(t.elapsed());
         assert!(q.is_ok());
     }
@@ -80,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
     let mut validate = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let v = runtime.validate(&plugin, &msg).await?;
+        let v = runtime.validate(&plugin, "con_bench", &msg).await?;
         validate.push(t.elapsed());
         assert!(v.is_empty());
     }

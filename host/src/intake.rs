@@ -108,7 +108,7 @@ impl Gateway {
         );
         let msg = convert::wit_message("preview", workspace, &request, "preview");
         let quote = if violations.is_empty() {
-            let (found, quote) = self.runtime.assess(&plugin, &msg).await?;
+            let (found, quote) = self.runtime.assess(&plugin, &connection.id, &msg).await?;
             violations.extend(found.into_iter().map(convert::violation));
             match quote {
                 Some(Ok(q)) => Some(q),
@@ -120,7 +120,7 @@ impl Gateway {
             }
         } else {
             // The plugin still reports its own violations, so the client sees them all at once.
-            let found = self.runtime.validate(&plugin, &msg).await?;
+            let found = self.runtime.validate(&plugin, &connection.id, &msg).await?;
             violations.extend(found.into_iter().map(convert::violation));
             None
         };

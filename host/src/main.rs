@@ -82,6 +82,20 @@ struct ServeArgs {
     /// Memory cap per plugin instance.
     #[arg(long, default_value_t = 64)]
     plugin_memory_mib: usize,
+    /// Largest result a plugin call may hand back (and largest argument of one host call it
+    /// makes); above it the call fails with `plugin_error` before anything is copied.
+    #[arg(long, default_value_t = 8)]
+    plugin_max_output_mib: usize,
+    /// Quarantine a connection's plugin after this many faulting calls in a row (traps,
+    /// deadlines, memory or output limits); 0 turns quarantine off.
+    #[arg(long, default_value_t = 5)]
+    quarantine_after: u32,
+    /// The first quarantine period; each faulting probe doubles it.
+    #[arg(long, default_value_t = 30)]
+    quarantine_base_s: u64,
+    /// The longest quarantine period.
+    #[arg(long, default_value_t = 3600)]
+    quarantine_cap_s: u64,
     /// How far a provider callback's signed time may be from the gateway's clock, either way.
     #[arg(long, default_value_t = 300)]
     callback_replay_window_s: u64,
@@ -167,6 +181,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.dispatch.max_in_flight = args.max_in_flight.max(1);
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
     config.limits.memory_bytes = args.plugin_memory_mib << 20;
+    config.limits.max_output_bytes = args.plugin_max_output_mib.max(1) << 20;
+    config.limits.quarantine = switchboard::runtime::quarantine::QuarantinePolicy {
+        after: args.quarantine_after,
+        base: Duration::from_secs(args.quarantine_base_s.max(1)),
+        cap: Duration::from_secs(args.quarantine_cap_s.max(args.quarantine_base_s).max(1)),
+    };
     config.master_keys = master_keys(args.master_key_file.as_deref())?;
     // From the environment only, so it never shows in a process list.
     config.operator_key = std::env::var("SWITCHBOARD_OPERATOR_KEY").ok();

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -30,6 +31,8 @@ pub struct Metrics {
     pub attempts: Family<AttemptLabels, Counter>,
     pub callbacks: Family<CallbackLabels, Counter>,
     pub send_seconds: Family<ChannelLabels, Histogram>,
+    /// Set when scraped: the runtime owns the quarantine state.
+    pub quarantined: Gauge,
 }
 
 impl Default for Metrics {
@@ -61,7 +64,14 @@ impl Default for Metrics {
             "Plugin send call duration, provider round trip included",
             send_seconds.clone(),
         );
+        let quarantined = Gauge::default();
+        registry.register(
+            "plugin_quarantined_connections",
+            "Connections whose plugin is quarantined after faulting call after call",
+            quarantined.clone(),
+        );
         Metrics {
+            quarantined,
             registry,
             accepted,
             attempts,

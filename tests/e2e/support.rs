@@ -148,6 +148,32 @@ impl Gateway {
         let _ = self.child.wait();
     }
 
+    /// The gateway process's resident memory, from /proc (Linux), in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("reading the gateway's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status");
+        kib << 10
+    }
+
+    /// `GET /healthz`, asserting the gateway says it is ok.
+    pub async fn assert_healthy(&self) {
+        let health: Value = self
+            .http
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["status"], "ok", "{health}");
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("gateway.log")).unwrap_or_default()
     }

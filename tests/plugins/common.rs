@@ -30,6 +30,7 @@ pub fn manifest(channel: &str, hosts: &[&str]) -> Manifest {
     }
 }
 
+#[allow(dead_code, reason = "test-trap traps instead of quoting")]
 pub fn quote() -> Quote {
     Quote {
         product: "test".into(),

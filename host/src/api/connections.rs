@@ -21,7 +21,7 @@ use super::auth::{AdminKey, ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
 use crate::Gateway;
 use crate::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
-use crate::model::{BlockedUrlView, ConnectionView, new_id, rfc3339};
+use crate::model::{BlockedUrlView, ConnectionView, QuarantineView, new_id, rfc3339};
 use crate::store::{ConnectionPatch, ConnectionRecord, secrets_owner};
 
 fn owned(
@@ -35,8 +35,20 @@ fn owned(
         .ok_or_else(|| ApiError::not_found("connection"))
 }
 
-fn view(c: &crate::connections::Connection) -> ConnectionView {
+fn view(gw: &Gateway, c: &crate::connections::Connection) -> ConnectionView {
     ConnectionView {
+        quarantine: gw
+            .runtime
+            .quarantine_state(&c.plugin, &c.id)
+            .into_iter()
+            .map(|q| QuarantineView {
+                calls: q.calls.to_string(),
+                until: rfc3339(q.until_ms),
+                backoff_ms: q.backoff_ms,
+                consecutive_faults: q.consecutive_faults,
+                last_fault: q.last_fault,
+            })
+            .collect(),
         id: c.id.clone(),
         channel: c.channel.clone(),
         plugin: c.plugin.clone(),
@@ -188,7 +200,7 @@ pub async fn list(
         gw.connections
             .in_workspace(&ws)
             .iter()
-            .map(|c| view(c))
+            .map(|c| view(&gw, c))
             .collect(),
     )
 }
@@ -202,7 +214,7 @@ pub async fn get(
     ReadKey(ws): ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    Ok(Json(view(&*owned(&gw, &ws, &id)?)))
+    Ok(Json(view(&gw, &*owned(&gw, &ws, &id)?)))
 }
 
 /// A new connection.
@@ -289,7 +301,10 @@ pub async fn create(
     };
     gw.store.put_connection(rec.clone(), false).await?;
     gw.connections.upsert(rec, &gw.vault, &gw.public_url)?;
-    Ok((StatusCode::CREATED, Json(view(&*owned(&gw, &ws, &id)?))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&gw, &*owned(&gw, &ws, &id)?)),
+    ))
 }
 
 /// A change to a connection. Omitted fields stay; `config` and `secrets` merge key by key,
@@ -390,7 +405,7 @@ pub async fn patch(
     }
     gw.connections
         .upsert(patched.record, &gw.vault, &gw.public_url)?;
-    Ok(Json(view(&*owned(&gw, &ws, &id)?)))
+    Ok(Json(view(&gw, &*owned(&gw, &ws, &id)?)))
 }
 
 /// Remove a connection: its secrets are erased, its queued messages fail `no_connection`,
@@ -558,11 +573,7 @@ pub async fn sync(
             "provider_error",
             e.to_string(),
         )),
-        Err(e @ SyncError::Plugin(_)) => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "plugin_error",
-            e.to_string(),
-        )),
+        Err(SyncError::Plugin(call)) => Err(ApiError::plugin(&call)),
         Err(SyncError::Store(s)) => Err(s.into()),
     }
 }

@@ -64,6 +64,22 @@ impl ApiError {
         e.retry_after_s = secs.clamp(1, u64::from(u16::MAX)) as u16;
         e
     }
+    /// A plugin call that failed (`502 plugin_error`) or was not made because the
+    /// connection's plugin is quarantined (`503 plugin_quarantined`, with `Retry-After`).
+    pub fn plugin(call: &crate::runtime::CallError) -> Self {
+        match call {
+            crate::runtime::CallError::Quarantined { retry_in_ms, .. } => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "plugin_quarantined",
+                    call.to_string(),
+                );
+                e.retry_after_s = retry_in_ms.div_ceil(1000).clamp(1, u64::from(u16::MAX)) as u16;
+                e.reason("plugin_quarantined")
+            }
+            _ => Self::new(StatusCode::BAD_GATEWAY, "plugin_error", call.to_string()),
+        }
+    }
     pub fn reason(mut self, reason: &str) -> Self {
         self.reason = Some(reason.to_string());
         self
@@ -180,7 +196,7 @@ impl From<IntakeError> for ApiError {
             }
             IntakeError::Plugin(call) => {
                 tracing::warn!(error = %call, "plugin failed during intake");
-                ApiError::new(StatusCode::BAD_GATEWAY, "plugin_error", call.to_string())
+                ApiError::plugin(&call)
             }
         }
     }
@@ -198,9 +214,9 @@ impl From<CallbackError> for ApiError {
             CallbackError::BadRequest(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_callback", e.to_string())
             }
-            CallbackError::Plugin(_) => {
-                tracing::warn!(error = %e, "plugin failed on a callback");
-                ApiError::new(StatusCode::BAD_GATEWAY, "plugin_error", e.to_string())
+            CallbackError::Plugin(call) => {
+                tracing::warn!(error = %call, "plugin failed on a callback");
+                ApiError::plugin(&call)
             }
             CallbackError::Store(s) => s.into(),
         }

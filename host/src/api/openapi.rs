@@ -80,7 +80,7 @@ use crate::model;
         model::MessageSummary, model::Violation, model::Preview, model::PluginView, model::PluginList,
         model::ConfigKeyView, model::ContentLimitsView, model::Status, model::FailureReason,
         model::QuickReply, model::TemplateRef, model::ResendView, model::ResendWhen, model::BlockedUrlView,
-        model::ConnectionView, model::NewContact, model::NewAddress, model::AddressKind, model::ContactView,
+        model::ConnectionView, model::QuarantineView, model::NewContact, model::NewAddress, model::AddressKind, model::ContactView,
         model::AddressView, model::ContactPage, model::ContactHistoryEntry,
         crate::receipts::Receipt, crate::receipts::ReceiptEvent, crate::contact_sync::SyncReport,
         super::connections::NewConnection, super::connections::ConnectionChange, super::connections::BulkResend,

@@ -34,6 +34,7 @@ pub async fn healthz(State(gw): State<Arc<Gateway>>) -> Json<Health> {
 
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
+    gw.metrics.quarantined.set(gw.runtime.quarantined() as i64);
     (
         [(
             header::CONTENT_TYPE,

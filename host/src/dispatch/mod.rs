@@ -19,7 +19,7 @@ pub use retry::RetryPolicy;
 use crate::connections::Connections;
 use crate::metrics::{AttemptLabels, ChannelLabels, Metrics};
 use crate::model::{FailureReason, now_ms};
-use crate::runtime::{PluginRuntime, SendAnswer, convert};
+use crate::runtime::{CallError, PluginRuntime, SendAnswer, convert};
 use crate::store::{Completion, Failure, Job, SendOutcome, Store};
 
 #[derive(Debug, Clone)]
@@ -268,6 +268,16 @@ impl Dispatcher {
                     detail: e.detail,
                     retryable: e.retryable,
                     retry_after_ms: e.retry_after_ms,
+                })
+            }
+            // Nothing was attempted: try again when the quarantine lets a probe through.
+            Err(call @ CallError::Quarantined { retry_in_ms, .. }) => {
+                SendOutcome::Failed(Failure {
+                    reason: FailureReason::PluginQuarantined,
+                    provider_code: None,
+                    detail: call.to_string(),
+                    retryable: true,
+                    retry_after_ms: Some(retry_in_ms),
                 })
             }
             // A misbehaving plugin is not retried: it would fail the same way. The message

@@ -70,7 +70,7 @@ impl Status {
 }
 
 /// The one failure taxonomy across channels. Plugins map provider codes into it; the host
-/// adds the reasons only it can know (`plugin_error`, `no_connection`).
+/// adds the reasons only it can know (`plugin_error`, `plugin_quarantined`, `no_connection`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
@@ -114,8 +114,10 @@ pub enum FailureReason {
     OutsideHours,
     /// Not enough balance: the provider account's, or the gateway wallet's.
     InsufficientFunds,
-    /// The plugin trapped, ran past its deadline or exceeded its memory limit.
+    /// The plugin trapped, ran past its deadline, exceeded its memory limit or returned more than the host accepts.
     PluginError,
+    /// The connection's plugin kept faulting and is quarantined for a while: the attempt was not made; retried when the quarantine allows a probe.
+    PluginQuarantined,
     /// No usable connection or plugin for the channel at dispatch time.
     NoConnection,
 }
@@ -145,6 +147,7 @@ impl FailureReason {
             OutsideHours => "outside_hours",
             InsufficientFunds => "insufficient_funds",
             PluginError => "plugin_error",
+            PluginQuarantined => "plugin_quarantined",
             NoConnection => "no_connection",
         }
     }

@@ -308,8 +308,28 @@ pub struct ConnectionView {
     pub secrets: Vec<String>,
     /// Sends to this provider in flight at once.
     pub max_in_flight: u32,
+    /// The connection's plugin calls that are quarantined for faulting call after call: they
+    /// are not made (messages retry later with `plugin_quarantined`). Absent when none are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantine: Vec<QuarantineView>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A connection's plugin quarantine (see `--quarantine-after`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct QuarantineView {
+    /// Which plugin export: `validate` (intake), `send`, `handle-webhook` or `sync-contacts`.
+    pub calls: String,
+    /// Calls are refused until then; the first call after it is a probe, and its outcome
+    /// ends the quarantine or doubles the period.
+    pub until: String,
+    /// The current period.
+    pub backoff_ms: u64,
+    /// Faulting calls in a row (refused calls are not counted).
+    pub consecutive_faults: u32,
+    /// What the last faulting call reported.
+    pub last_fault: String,
 }
 
 /// How a routed message went: the policy's steps as they ran.

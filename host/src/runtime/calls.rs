@@ -2,11 +2,14 @@
 //! outcome turned into a value or a [`CallError`].
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap};
 
 use super::bindings::wit;
+use super::imports::CallState;
 use super::webhook_auth::Refusal;
-use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, finish};
+use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, engine, output};
 
 /// A `send` call's answer, and whether one of its requests may have reached the provider
 /// while the answer was lost (a reset or a timeout after the request went out).
@@ -18,10 +21,12 @@ pub struct SendAnswer {
 impl PluginRuntime {
     /// `validate`, then `quote` if the message is valid, in one instance: both are pure
     /// functions of the same message, so sharing an instance leaks nothing and halves the
-    /// instantiation cost of accepting a message.
+    /// instantiation cost of accepting a message. `connection`: the one the message would go
+    /// out on, whose quarantine applies.
     pub async fn assess(
         &self,
         plugin: &LoadedPlugin,
+        connection: &str,
         msg: &wit::Message,
     ) -> Result<
         (
@@ -30,53 +35,75 @@ impl PluginRuntime {
         ),
         CallError,
     > {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let exports = inst.switchboard_channel_plugin();
-        let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
-        let violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
-        if !violations.is_empty() {
-            return Ok((violations, None));
-        }
-        let left = deadline.saturating_sub(started.elapsed());
-        let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
-        let quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
-        Ok((violations, Some(quote)))
+        self.guarded(plugin, connection, "validate", async {
+            let deadline = self.limits.pure_deadline;
+            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let started = Instant::now();
+            let exports = inst.switchboard_channel_plugin();
+            let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
+            let mut violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+            if !violations.is_empty() {
+                output::violations(&mut violations);
+                return Ok((violations, None));
+            }
+            let left = deadline.saturating_sub(started.elapsed());
+            let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
+            let mut quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+            if let Err(v) = &mut quote {
+                output::violations(v);
+            }
+            Ok((violations, Some(quote)))
+        })
+        .await
     }
 
     pub async fn validate(
         &self,
         plugin: &LoadedPlugin,
+        connection: &str,
         msg: &wit::Message,
     ) -> Result<Vec<wit::Violation>, CallError> {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_validate(&mut store, msg),
-        )
-        .await;
-        finish(plugin.name(), "validate", &store, started, deadline, r)
+        self.guarded(plugin, connection, "validate", async {
+            let deadline = self.limits.pure_deadline;
+            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin()
+                    .call_validate(&mut store, msg),
+            )
+            .await;
+            let mut violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+            output::violations(&mut violations);
+            Ok(violations)
+        })
+        .await
     }
 
+    /// `quote` alone (the benchmarks measure it; intake uses [`Self::assess`]).
     pub async fn quote(
         &self,
         plugin: &LoadedPlugin,
+        connection: &str,
         msg: &wit::Message,
     ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
-        let deadline = self.limits.pure_deadline;
-        let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_quote(&mut store, msg),
-        )
-        .await;
-        finish(plugin.name(), "quote", &store, started, deadline, r)
+        self.guarded(plugin, connection, "validate", async {
+            let deadline = self.limits.pure_deadline;
+            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin()
+                    .call_quote(&mut store, msg),
+            )
+            .await;
+            let mut quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+            if let Err(v) = &mut quote {
+                output::violations(v);
+            }
+            Ok(quote)
+        })
+        .await
     }
 
     pub async fn send(
@@ -85,21 +112,27 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         msg: &wit::Message,
     ) -> Result<SendAnswer, CallError> {
-        let deadline = self.limits.send_deadline;
-        let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_send(&mut store, msg, &wit_conn),
-        )
-        .await;
-        let answer_lost = store.data().answer_lost;
-        finish(plugin.name(), "send", &store, started, deadline, r).map(|result| SendAnswer {
-            result,
-            answer_lost,
+        let connection = conn.id.clone();
+        self.guarded(plugin, &connection, "send", async {
+            let deadline = self.limits.send_deadline;
+            let wit_conn = convert::wit_connection(&conn);
+            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin()
+                    .call_send(&mut store, msg, &wit_conn),
+            )
+            .await;
+            let answer_lost = store.data().answer_lost;
+            let mut sent = finish(plugin.name(), "send", &store, started, deadline, r)?;
+            output::send(plugin.name(), &mut sent)?;
+            Ok(SendAnswer {
+                result: sent,
+                answer_lost,
+            })
         })
+        .await
     }
 
     /// The plugin's answer to a provider callback, with the host's rule applied: an `ok`
@@ -112,32 +145,38 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         req: &wit::WebhookRequest,
     ) -> Result<Result<wit::WebhookOutcome, wit::WebhookError>, CallError> {
-        let deadline = self.limits.webhook_deadline;
-        let wit_conn = convert::wit_connection(&conn);
         let connection = conn.id.clone();
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin()
-                .call_handle_webhook(&mut store, req, &wit_conn),
-        )
-        .await;
-        let answer = finish(
-            plugin.name(),
-            "handle-webhook",
-            &store,
-            started,
-            deadline,
-            r,
-        )?;
+        let (answer, verdict) = self
+            .guarded(plugin, &connection, "handle-webhook", async {
+                let deadline = self.limits.webhook_deadline;
+                let wit_conn = convert::wit_connection(&conn);
+                let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+                let started = Instant::now();
+                let r = tokio::time::timeout(
+                    deadline,
+                    inst.switchboard_channel_plugin()
+                        .call_handle_webhook(&mut store, req, &wit_conn),
+                )
+                .await;
+                let mut answer = finish(
+                    plugin.name(),
+                    "handle-webhook",
+                    &store,
+                    started,
+                    deadline,
+                    r,
+                )?;
+                output::webhook(plugin.name(), &mut answer)?;
+                let verdict = store
+                    .data()
+                    .webhook
+                    .verdict(crate::clock::now_ms(), self.limits.callback_replay_window);
+                Ok((answer, verdict))
+            })
+            .await?;
         if answer.is_err() {
             return Ok(answer);
         }
-        let verdict = store
-            .data()
-            .webhook
-            .verdict(crate::clock::now_ms(), self.limits.callback_replay_window);
         Ok(match verdict {
             Ok(()) => answer,
             Err(refusal) => {
@@ -160,20 +199,26 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         cursor: Option<String>,
     ) -> Result<Result<wit::ContactPage, wit::SendError>, CallError> {
-        let deadline = self.limits.send_deadline;
-        let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin().call_sync_contacts(
-                &mut store,
-                &wit_conn,
-                cursor.as_deref(),
-            ),
-        )
-        .await;
-        finish(plugin.name(), "sync-contacts", &store, started, deadline, r)
+        let connection = conn.id.clone();
+        self.guarded(plugin, &connection, "sync-contacts", async {
+            let deadline = self.limits.send_deadline;
+            let wit_conn = convert::wit_connection(&conn);
+            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin().call_sync_contacts(
+                    &mut store,
+                    &wit_conn,
+                    cursor.as_deref(),
+                ),
+            )
+            .await;
+            let mut page = finish(plugin.name(), "sync-contacts", &store, started, deadline, r)?;
+            output::contact_page(plugin.name(), &mut page)?;
+            Ok(page)
+        })
+        .await
     }
 
     /// The provider's current status of one sent message (`lookup-status`), with the send
@@ -184,19 +229,93 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         provider_message_id: &str,
     ) -> Result<Result<Option<wit::StatusUpdate>, wit::SendError>, CallError> {
-        let deadline = self.limits.send_deadline;
-        let wit_conn = convert::wit_connection(&conn);
-        let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-        let started = Instant::now();
-        let r = tokio::time::timeout(
-            deadline,
-            inst.switchboard_channel_plugin().call_lookup_status(
-                &mut store,
-                provider_message_id,
-                &wit_conn,
+        let connection = conn.id.clone();
+        self.guarded(plugin, &connection, "lookup-status", async {
+            let deadline = self.limits.send_deadline;
+            let wit_conn = convert::wit_connection(&conn);
+            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.switchboard_channel_plugin().call_lookup_status(
+                    &mut store,
+                    provider_message_id,
+                    &wit_conn,
+                ),
+            )
+            .await;
+            let mut found = finish(plugin.name(), "lookup-status", &store, started, deadline, r)?;
+            output::status_lookup(&mut found);
+            Ok(found)
+        })
+        .await
+    }
+}
+
+/// Turn the raw outcome of a call into the value or a [`CallError`] that says what happened.
+pub(super) fn finish<R>(
+    plugin: &str,
+    export: &'static str,
+    store: &Store<CallState>,
+    started: Instant,
+    deadline: Duration,
+    outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+) -> Result<R, CallError> {
+    let err = match outcome {
+        Ok(Ok(v)) => return Ok(v),
+        Err(_) => {
+            return Err(CallError::Deadline {
+                plugin: plugin.into(),
+                export,
+                ms: deadline.as_millis(),
+            });
+        }
+        Ok(Err(e)) => e,
+    };
+    if store.data().limiter.hit {
+        return Err(CallError::Memory {
+            plugin: plugin.into(),
+            export,
+            limit_mib: store.data().limiter.max_bytes >> 20,
+        });
+    }
+    if output::is_output_exhausted(&err) {
+        return Err(CallError::Output {
+            plugin: plugin.into(),
+            export,
+            detail: format!(
+                "more than {} MiB copied out of the guest in one transfer",
+                store.data().services.limits.max_output_bytes >> 20
             ),
-        )
-        .await;
-        finish(plugin.name(), "lookup-status", &store, started, deadline, r)
+        });
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => Err(CallError::Trap {
+            plugin: plugin.into(),
+            export,
+            detail: format!(
+                "stack overflow (the wasm stack is capped at {} KiB)",
+                engine::MAX_WASM_STACK >> 10
+            ),
+        }),
+        Some(Trap::Interrupt) => Err(CallError::Deadline {
+            plugin: plugin.into(),
+            export,
+            ms: started.elapsed().as_millis().max(deadline.as_millis()),
+        }),
+        Some(trap) => Err(CallError::Trap {
+            plugin: plugin.into(),
+            export,
+            detail: trap.to_string(),
+        }),
+        None => Err(CallError::Trap {
+            plugin: plugin.into(),
+            export,
+            detail: format!("{err:#}")
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        }),
     }
 }

@@ -6,6 +6,11 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::{EPOCH_TICK, RuntimeError, RuntimeLimits};
 
+/// The native stack wasm code may use, set explicitly rather than inherited from wasmtime's
+/// default: unbounded recursion in a plugin must end in a `StackOverflow` trap well inside the
+/// async fiber stack (2 MiB by default) that the call runs on, never in the host's stack.
+pub const MAX_WASM_STACK: usize = 1 << 20;
+
 /// Advance the engine's epoch every [`EPOCH_TICK`] on a thread that holds only a weak
 /// reference, so it ends with the engine.
 pub fn start_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
@@ -33,7 +38,7 @@ pub fn build(limits: &RuntimeLimits) -> Result<(Engine, &'static str), RuntimeEr
         cfg.epoch_interruption(true);
         // Plugins use no component-model concurrency; turning it off halves the cost of a call.
         cfg.concurrency_support(false);
-        cfg.max_wasm_stack(1 << 20);
+        cfg.max_wasm_stack(MAX_WASM_STACK);
         cfg
     };
     let mut pooled = base();

@@ -9,8 +9,11 @@
 //! - **Every call is bounded**: an epoch deadline per export (the engine's epoch ticks every
 //!   [`EPOCH_TICK`]), a memory cap through a store limiter, a tokio timeout around the whole call
 //!   (epochs do not interrupt a host call that is waiting on the network), and a budget of
-//!   outbound requests. A trap, an endless loop or a memory bomb becomes a [`CallError`] for
-//!   that call; the host keeps serving.
+//!   outbound requests. A trap, an endless loop, a memory bomb, a stack overflow or an
+//!   oversized result becomes a [`CallError`] for that call; the host keeps serving
+//!   ([`output`] bounds what a result may cost the host).
+//! - **A connection whose plugin keeps faulting is quarantined** with growing backoff
+//!   ([`quarantine`]), so a broken plugin stops costing CPU while the rest carry on.
 //! - **Compiled artifacts are cached** on disk ([`cache`]), so a restart does not recompile.
 //! - **No global lock around calls**: plugins are looked up through a read-mostly map and
 //!   concurrency is bounded by a semaphore sized to the instance pool.
@@ -24,6 +27,8 @@ mod engine;
 pub mod imports;
 pub mod memo;
 pub mod outbound;
+pub mod output;
+pub mod quarantine;
 mod signing;
 pub mod webhook_auth;
 
@@ -34,11 +39,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store};
 
 use bindings::{ChannelPlugin, ChannelPluginPre, wit};
+use calls::finish;
 use imports::{CallState, HostServices};
 use outbound::OriginPattern;
+use quarantine::{Quarantine, QuarantinePolicy, Verdict};
 
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -63,6 +70,10 @@ pub struct RuntimeLimits {
     pub http_max_response_bytes: usize,
     /// Instances alive at once (sizes the pooling allocator).
     pub max_instances: u32,
+    /// Bytes one call may copy out of the guest: its result, or the arguments of one host
+    /// call (wasmtime's hostcall fuel).
+    pub max_output_bytes: usize,
+    pub quarantine: QuarantinePolicy,
     /// Which internal addresses plugin requests may reach (none unless allow-listed).
     pub net: Arc<crate::netguard::NetPolicy>,
 }
@@ -81,6 +92,10 @@ impl Default for RuntimeLimits {
             http_max_requests_per_call: 4,
             http_max_response_bytes: 1 << 20,
             max_instances: 256,
+            // Above the largest legitimate transfer (an email body going out through `http`),
+            // far below wasmtime's default of 128 MiB, which times 256 instances is 32 GiB.
+            max_output_bytes: 8 << 20,
+            quarantine: QuarantinePolicy::default(),
             net: crate::netguard::NetPolicy::new(Vec::new()),
         }
     }
@@ -141,6 +156,24 @@ pub enum CallError {
     },
     #[error("plugin `{plugin}` could not be instantiated: {detail}")]
     Instantiate { plugin: String, detail: String },
+    #[error("plugin `{plugin}` {export} returned too much: {detail}")]
+    Output {
+        plugin: String,
+        export: &'static str,
+        detail: String,
+    },
+    /// Not a failure of this call: the call was not made. Surfaces as `plugin_quarantined`.
+    #[error(
+        "plugin `{plugin}` {calls} is quarantined on connection {connection} after repeated faults; next try in {} s (last fault: {last_fault})",
+        retry_in_ms.div_ceil(1000)
+    )]
+    Quarantined {
+        plugin: String,
+        connection: String,
+        calls: &'static str,
+        retry_in_ms: u64,
+        last_fault: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +216,7 @@ pub struct PluginRuntime {
     cache: cache::ArtifactCache,
     slots: Semaphore,
     allocator: &'static str,
+    quarantine: Quarantine,
 }
 
 impl PluginRuntime {
@@ -215,6 +249,7 @@ impl PluginRuntime {
                 .map_err(|e| RuntimeError::Engine(e.to_string()))
         };
         let slots = Semaphore::new(limits.max_instances as usize);
+        let quarantine = Quarantine::new(limits.quarantine.clone());
         let limits = Arc::new(limits);
         let services = Arc::new(HostServices {
             limits: limits.clone(),
@@ -232,6 +267,7 @@ impl PluginRuntime {
             cache: cache::ArtifactCache::new(cache_dir),
             slots,
             allocator,
+            quarantine,
         }))
     }
 
@@ -247,6 +283,42 @@ impl PluginRuntime {
 
     pub fn limits(&self) -> &RuntimeLimits {
         &self.limits
+    }
+
+    /// The connection's quarantined calls for this plugin.
+    pub fn quarantine_state(
+        &self,
+        plugin: &str,
+        connection: &str,
+    ) -> Vec<quarantine::QuarantineState> {
+        self.quarantine.state(plugin, connection)
+    }
+
+    /// Connections with a quarantined call now.
+    pub fn quarantined(&self) -> usize {
+        self.quarantine.count()
+    }
+
+    /// Run one call for a connection through its quarantine: refused while quarantined,
+    /// and its outcome counted.
+    pub(super) async fn guarded<T>(
+        &self,
+        plugin: &LoadedPlugin,
+        connection: &str,
+        calls: &'static str,
+        call: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        self.quarantine
+            .admit(plugin.name(), connection, calls, crate::clock::now_ms())?;
+        let r = call.await;
+        self.quarantine.record(
+            plugin.name(),
+            connection,
+            calls,
+            Verdict::of(&r),
+            crate::clock::now_ms(),
+        );
+        r
     }
 
     /// Compile (or load from cache), link, smoke-test with `describe`, then register.
@@ -313,6 +385,7 @@ impl PluginRuntime {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(plugin.name().to_string(), plugin.clone());
+        self.quarantine.forget_plugin(plugin.name());
         tracing::info!(
             plugin = plugin.name(),
             channel = plugin.channel(),
@@ -385,6 +458,7 @@ impl PluginRuntime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(self.limits.max_output_bytes);
         store.set_epoch_deadline(engine::deadline_ticks(deadline));
         store.epoch_deadline_trap();
         let inst = pre
@@ -395,56 +469,6 @@ impl PluginRuntime {
                 detail: format!("{e:#}"),
             })?;
         Ok((store, inst))
-    }
-}
-
-/// Turn the raw outcome of a call into the value or a [`CallError`] that says what happened.
-pub(super) fn finish<R>(
-    plugin: &str,
-    export: &'static str,
-    store: &Store<CallState>,
-    started: Instant,
-    deadline: Duration,
-    outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
-) -> Result<R, CallError> {
-    let err = match outcome {
-        Ok(Ok(v)) => return Ok(v),
-        Err(_) => {
-            return Err(CallError::Deadline {
-                plugin: plugin.into(),
-                export,
-                ms: deadline.as_millis(),
-            });
-        }
-        Ok(Err(e)) => e,
-    };
-    if store.data().limiter.hit {
-        return Err(CallError::Memory {
-            plugin: plugin.into(),
-            export,
-            limit_mib: store.data().limiter.max_bytes >> 20,
-        });
-    }
-    match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Err(CallError::Deadline {
-            plugin: plugin.into(),
-            export,
-            ms: started.elapsed().as_millis().max(deadline.as_millis()),
-        }),
-        Some(trap) => Err(CallError::Trap {
-            plugin: plugin.into(),
-            export,
-            detail: trap.to_string(),
-        }),
-        None => Err(CallError::Trap {
-            plugin: plugin.into(),
-            export,
-            detail: format!("{err:#}")
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        }),
     }
 }
 
