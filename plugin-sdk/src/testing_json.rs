@@ -100,14 +100,15 @@ pub fn json_object(
         1 => (prop::sample::select(keys).prop_map(str::to_string), json_any()),
         1 => (any::<String>(), json_any()),
     ];
-    prop::collection::vec(field, 0..2 * keys.len() + 2)
+    prop::collection::vec(field, 0..keys.len() + 3)
         .prop_map(|fields| object(&fields))
         .boxed()
 }
 
-/// A JSON array of up to eight `item`s.
+/// A JSON array of up to four `item`s (nested arrays of objects multiply: kept small, the
+/// bodies stay in the kilobytes and each case fast).
 pub fn json_array_of(item: BoxedStrategy<String>) -> BoxedStrategy<String> {
-    prop::collection::vec(item, 0..8)
+    prop::collection::vec(item, 0..5)
         .prop_map(|items| array(&items))
         .boxed()
 }
