@@ -275,7 +275,8 @@ mod tests {
             (u64::MAX / 1000 + 1, None),
             (u64::MAX, None),
         ] {
-            let body = format!(r#"[{{"event":"delivered","sg_message_id":"X.f","timestamp":{t}}}]"#);
+            let body =
+                format!(r#"[{{"event":"delivered","sg_message_id":"X.f","timestamp":{t}}}]"#);
             let out = call(signed(&body, &NOW_S.to_string(), &key())).unwrap();
             let [WebhookEvent::Status(s)] = &out.events[..] else {
                 panic!("one status expected: {out:?}")

@@ -64,14 +64,25 @@ fn leaf() -> BoxedStrategy<String> {
 /// of the wrong type.
 fn page_body() -> BoxedStrategy<String> {
     let id = json_object(&["id"], leaf());
-    let attachment = json_object(&["type", "payload"], prop_oneof![leaf(), json_object(&["url"], leaf())].boxed());
+    let attachment = json_object(
+        &["type", "payload"],
+        prop_oneof![leaf(), json_object(&["url"], leaf())].boxed(),
+    );
     let message = json_object(
         &["mid", "text", "is_echo", "attachments"],
         prop_oneof![3 => leaf(), 1 => json_array_of(attachment)].boxed(),
     );
     let watermark = json_object(&["watermark"], leaf());
     let event = json_object(
-        &["sender", "recipient", "timestamp", "message", "postback", "delivery", "read"],
+        &[
+            "sender",
+            "recipient",
+            "timestamp",
+            "message",
+            "postback",
+            "delivery",
+            "read",
+        ],
         prop_oneof![2 => leaf(), 2 => id, 2 => message, 1 => watermark].boxed(),
     );
     let entry = json_object(

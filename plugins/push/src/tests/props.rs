@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use switchboard_plugin_sdk::http::Response;
-use switchboard_plugin_sdk::testing::json::{json_any, json_array_of, json_leaf, json_object, mutated};
+use switchboard_plugin_sdk::testing::json::{
+    json_any, json_array_of, json_leaf, json_object, mutated,
+};
 use switchboard_plugin_sdk::testing::{MockHost, handle_webhook};
 
 use super::*;
@@ -54,13 +56,28 @@ fn error_body() -> BoxedStrategy<Vec<u8>> {
 
 fn response() -> impl Strategy<Value = Response> {
     (
-        prop_oneof![Just(400u16), Just(403), Just(404), Just(410), Just(429), Just(500), Just(503), any::<u16>()],
-        proptest::option::of(prop_oneof![any::<u64>().prop_map(|n| n.to_string()), any::<String>()]),
+        prop_oneof![
+            Just(400u16),
+            Just(403),
+            Just(404),
+            Just(410),
+            Just(429),
+            Just(500),
+            Just(503),
+            any::<u16>()
+        ],
+        proptest::option::of(prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<String>()
+        ]),
         error_body(),
     )
         .prop_map(|(status, retry_after, body)| Response {
             status,
-            headers: retry_after.map(|v| ("retry-after".to_string(), v)).into_iter().collect(),
+            headers: retry_after
+                .map(|v| ("retry-after".to_string(), v))
+                .into_iter()
+                .collect(),
             body,
         })
 }
