@@ -204,3 +204,75 @@ proptest! {
         }
     }
 }
+
+/// The message lookup (`GET …/Messages/{sid}.json`) that recovers a lost callback reads the
+/// provider's answer: any status and body must give a status, nothing, or a send error.
+mod lookup {
+    use proptest::prelude::*;
+    use switchboard_plugin_sdk::http::Response;
+    use switchboard_plugin_sdk::testing::MockHost;
+    use switchboard_plugin_sdk::testing::json::{json_leaf, json_object, mutated};
+
+    use super::config;
+    use crate::twilio;
+
+    const WORDS: &[&str] = &[
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+        "read",
+        "undelivered",
+        "failed",
+        "canceled",
+        "SM0123456789abcdef0123456789abcdef",
+        "30007",
+        "21211",
+        "",
+    ];
+
+    fn message_body() -> BoxedStrategy<Vec<u8>> {
+        let body = json_object(
+            &[
+                "sid",
+                "status",
+                "error_code",
+                "error_message",
+                "num_segments",
+            ],
+            json_leaf(WORDS),
+        );
+        prop_oneof![mutated(body), prop::collection::vec(any::<u8>(), 0..512)].boxed()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_answer_is_a_status_nothing_or_an_error(
+            sid in prop_oneof!["SM[0-9a-f]{32}", any::<String>()],
+            status in prop_oneof![Just(200u16), Just(404), Just(429), Just(500), any::<u16>()],
+            body in message_body(),
+        ) {
+            let answer = body.clone();
+            let h = MockHost::new()
+                .config("account_sid", "AC1")
+                .secret("auth_token", "tok")
+                .on_http(move |_| Ok(Response { status, headers: vec![], body: answer.clone() }))
+                .install();
+            let well_formed = sid.len() == 34
+                && sid.starts_with("SM")
+                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            let result = twilio::lookup(&sid);
+            // A sid that is not Twilio's never reaches the URL.
+            prop_assert_eq!(h.inspect(|h| h.requests.len()), usize::from(well_formed));
+            if let Ok(Some(update)) = result {
+                prop_assert_eq!(&update.provider_message_id, &sid);
+                // The status is the body's (when a `Value` can hold the whole body).
+                if let Ok(fetched) = serde_json::from_slice::<serde_json::Value>(&body) {
+                    prop_assert_eq!(Some(update.provider_status.as_str()), fetched["status"].as_str());
+                }
+            }
+        }
+    }
+}
