@@ -125,7 +125,7 @@ impl Gateway {
                     failure: s
                         .failure
                         .map(|f| (convert::reason(f.reason), f.provider_code, f.detail)),
-                    at: s.timestamp_ms.map(|t| t as i64).unwrap_or(now),
+                    at: s.timestamp_ms.map(saturating_ms).unwrap_or(now),
                 }),
                 // Watermarks say how far delivery or reading got; a "failed" one means nothing.
                 wit::WebhookEvent::Watermark(w)
@@ -138,7 +138,7 @@ impl Gateway {
                         connection_id: conn.id.clone(),
                         address: w.contact,
                         status: convert::status(w.state),
-                        watermark: w.watermark_ms.min(i64::MAX as u64) as i64,
+                        watermark: saturating_ms(w.watermark_ms),
                         at: now,
                     })
                 }
@@ -199,5 +199,25 @@ impl Gateway {
 /// A provider timestamp, trusted unless it is in the future by our clock (a skewed or
 /// hostile clock must not keep a messaging window open).
 fn clamp_ms(t: u64, now: i64) -> i64 {
-    (t.min(i64::MAX as u64) as i64).min(now)
+    saturating_ms(t).min(now)
+}
+
+/// A plugin's `u64` milliseconds as the store's `i64`. A plain `as` cast turned a time past
+/// `i64::MAX` (an email event's seconds times 1000 can reach it) into a negative one.
+fn saturating_ms(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_times_past_i64_saturate_instead_of_wrapping() {
+        assert_eq!(saturating_ms(1_700_000_000_000), 1_700_000_000_000);
+        assert_eq!(saturating_ms(i64::MAX as u64), i64::MAX);
+        // u64::MAX / 1000 * 1000: the largest an email event's timestamp can now become.
+        assert_eq!(saturating_ms(18_446_744_073_709_551_000), i64::MAX);
+        assert_eq!(clamp_ms(u64::MAX, 5), 5);
+    }
 }

@@ -24,6 +24,10 @@ pub use webhook::handle_webhook;
 #[path = "testing_webhook.rs"]
 mod webhook;
 
+#[cfg(all(not(target_arch = "wasm32"), feature = "proptest"))]
+#[path = "testing_json.rs"]
+pub mod json;
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use std::cell::RefCell;

@@ -17,6 +17,9 @@ pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod workspaces;
 
+#[cfg(test)]
+mod input_props;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -115,9 +115,18 @@ pub fn normalise(e: &Value) -> Option<WebhookEvent> {
         state,
         provider_status: kind.to_string(),
         failure,
-        timestamp_ms: e.get("timestamp").and_then(Value::as_u64).map(|t| t * 1000),
+        // Seconds; one past u64::MAX / 1000 overflowed (a panic natively, a wrapped garbage
+        // time in the wasm build): a time no millisecond clock can hold is no time at all.
+        timestamp_ms: e
+            .get("timestamp")
+            .and_then(Value::as_u64)
+            .and_then(|t| t.checked_mul(1000)),
     }))
 }
+
+#[cfg(test)]
+#[path = "events_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -255,6 +264,25 @@ mod tests {
         let h = host();
         h.inspect(|h| h.replay_window_ms = 15 * 60 * 1000);
         assert!(call(signed(body, &(NOW_S - 600).to_string(), &key())).is_ok());
+    }
+
+    /// Found by `props::fields_round_trip`.
+    #[test]
+    fn a_timestamp_past_the_millisecond_range_is_dropped_not_overflowed() {
+        let _h = host();
+        for (t, expected) in [
+            (u64::MAX / 1000, Some(u64::MAX / 1000 * 1000)),
+            (u64::MAX / 1000 + 1, None),
+            (u64::MAX, None),
+        ] {
+            let body =
+                format!(r#"[{{"event":"delivered","sg_message_id":"X.f","timestamp":{t}}}]"#);
+            let out = call(signed(&body, &NOW_S.to_string(), &key())).unwrap();
+            let [WebhookEvent::Status(s)] = &out.events[..] else {
+                panic!("one status expected: {out:?}")
+            };
+            assert_eq!(s.timestamp_ms, expected, "{t}");
+        }
     }
 
     #[test]

@@ -255,3 +255,7 @@ pub fn events(body: &Value, page_id: &str) -> Result<Vec<WebhookEvent>, WebhookE
 #[cfg(test)]
 #[path = "webhook_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "webhook_props.rs"]
+mod props;

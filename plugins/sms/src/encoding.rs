@@ -59,45 +59,77 @@ fn gsm7_cost(c: char) -> Option<usize> {
     }
 }
 
-/// Choose the encoding and count segments for an international SMS.
-pub fn segment(text: &str) -> Segmentation {
-    let gsm: Option<Vec<usize>> = text.chars().map(gsm7_cost).collect();
-    match gsm {
-        Some(costs) => {
-            let units = costs.iter().sum();
-            Segmentation {
-                encoding: Encoding::Gsm7,
-                units,
-                segments: count_segments(&costs, units, GSM7_SINGLE, GSM7_PER_SEGMENT),
-            }
-        }
-        None => {
-            let costs: Vec<usize> = text.chars().map(char::len_utf16).collect();
-            let units = costs.iter().sum();
-            Segmentation {
-                encoding: Encoding::Ucs2,
-                units,
-                segments: count_segments(&costs, units, UCS2_SINGLE, UCS2_PER_SEGMENT),
-            }
-        }
+/// The encoding a text needs, every character's cost in it and that encoding's budgets.
+struct Costs {
+    encoding: Encoding,
+    per_char: Vec<usize>,
+    single: usize,
+    per_segment: usize,
+}
+
+fn costs(text: &str) -> Costs {
+    match text.chars().map(gsm7_cost).collect::<Option<Vec<usize>>>() {
+        Some(per_char) => Costs {
+            encoding: Encoding::Gsm7,
+            per_char,
+            single: GSM7_SINGLE,
+            per_segment: GSM7_PER_SEGMENT,
+        },
+        None => Costs {
+            encoding: Encoding::Ucs2,
+            per_char: text.chars().map(char::len_utf16).collect(),
+            single: UCS2_SINGLE,
+            per_segment: UCS2_PER_SEGMENT,
+        },
     }
 }
 
-/// Greedy packing that never splits one character's units across two segments.
-fn count_segments(costs: &[usize], total: usize, single: usize, per_segment: usize) -> u32 {
-    if total <= single {
-        return 1;
+/// Choose the encoding and count segments for an international SMS.
+pub fn segment(text: &str) -> Segmentation {
+    let costs = costs(text);
+    Segmentation {
+        encoding: costs.encoding,
+        units: costs.per_char.iter().sum(),
+        segments: segment_starts(&costs).len() as u32,
     }
-    let mut segments = 1u32;
+}
+
+/// The text of each segment, in order: what [`segment`] counts. An empty text is one empty
+/// segment, as it is billed.
+pub fn split(text: &str) -> Vec<&str> {
+    let costs = costs(text);
+    let starts = segment_starts(&costs);
+    // Byte offset of every character, plus the end, to cut at character boundaries.
+    let offsets: Vec<usize> = text
+        .char_indices()
+        .map(|(at, _)| at)
+        .chain([text.len()])
+        .collect();
+    let ends = starts.iter().skip(1).copied().chain([costs.per_char.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&from, to)| &text[offsets[from]..offsets[to]])
+        .collect()
+}
+
+/// Greedy packing that never splits one character's units across two segments: the index
+/// (in characters) where each segment starts. Greedy is optimal here because the order is
+/// fixed: filling a segment as far as it goes never makes a later one start later.
+fn segment_starts(costs: &Costs) -> Vec<usize> {
+    let mut starts = vec![0];
+    if costs.per_char.iter().sum::<usize>() <= costs.single {
+        return starts;
+    }
     let mut used = 0usize;
-    for &cost in costs {
-        if used + cost > per_segment {
-            segments += 1;
+    for (index, &cost) in costs.per_char.iter().enumerate() {
+        if used + cost > costs.per_segment {
+            starts.push(index);
             used = 0;
         }
         used += cost;
     }
-    segments
+    starts
 }
 
 /// A character that EUC-KR cannot carry, with its position in characters.
@@ -139,6 +171,10 @@ pub fn korean_product(bytes: usize, has_subject: bool) -> KoreanProduct {
         KoreanProduct::TooLong
     }
 }
+
+#[cfg(test)]
+#[path = "encoding_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {

@@ -100,6 +100,10 @@ pub fn signed_payload(url: &str, params: &[(String, String)]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[path = "webhook_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::SmsPlugin;

@@ -1,6 +1,7 @@
 //! Plugin tests with the SDK's MockHost: validation, the send request field by field, the
 //! result mapping and the webhook signature.
 
+mod props;
 mod send;
 mod validation;
 mod webhook;

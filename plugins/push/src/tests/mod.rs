@@ -2,6 +2,7 @@
 
 mod apns;
 mod fcm;
+mod props;
 mod validate;
 
 use base64::Engine as _;
