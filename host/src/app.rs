@@ -102,8 +102,8 @@ impl GatewayConfig {
                 burst: 4_000,
             },
             callback_rate: Rate {
-                per_second: 1_000,
-                burst: 2_000,
+                per_second: 10_000,
+                burst: 20_000,
             },
             webhooks: WebhookConfig::default(),
             status_lookup: Default::default(),

@@ -118,7 +118,9 @@ struct ServeArgs {
     #[arg(long, default_value_t = 2000)]
     rate_limit_per_key: u32,
     /// Provider callbacks per second per connection (bursts of twice that); 0 turns it off.
-    #[arg(long, default_value_t = 1000)]
+    /// A provider posts two or three callbacks per send and does not retry one refused, so
+    /// this stays well above the gateway's own send rate.
+    #[arg(long, default_value_t = 10_000)]
     rate_limit_per_connection: u32,
     /// Disable a webhook endpoint whose deliveries have all failed for this many hours.
     #[arg(long, default_value_t = 120)]

@@ -40,7 +40,14 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most writes that share one commit.
 const MAX_GROUP: usize = 2048;
-const READERS: usize = 4;
+/// Read connections. A read waits for one rather than opening another: a fresh connection
+/// parses the whole schema on its first statement, which profiling showed costing more than
+/// the reads themselves once intake made several reads per message.
+const READERS: usize = 8;
+/// Prepared statements kept per connection. rusqlite's default of 16 is fewer than the
+/// statements one message's path runs, so the cache thrashed and SQL was parsed again and
+/// again.
+const STATEMENT_CACHE: usize = 512;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -88,6 +95,8 @@ type WriteJob = Box<dyn FnOnce(&Transaction) -> Reply + Send>;
 pub struct Store {
     writer: mpsc::Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per read connection that may exist.
+    reader_permits: tokio::sync::Semaphore,
     path: PathBuf,
 }
 
@@ -111,6 +120,7 @@ impl Store {
              PRAGMA wal_autocheckpoint=4000;",
         )?;
         schema::migrate(&mut conn)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
 
         let (tx, rx) = mpsc::channel::<WriteJob>(65_536);
         std::thread::Builder::new()
@@ -123,6 +133,7 @@ impl Store {
         Ok(Store {
             writer: tx,
             readers: Mutex::new(Vec::new()),
+            reader_permits: tokio::sync::Semaphore::new(READERS),
             path,
         })
     }
@@ -160,6 +171,11 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        let _permit = self
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let conn = self.take_reader()?;
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let r = f(&conn);
@@ -167,10 +183,10 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Commit(e.to_string()))?;
-        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < READERS {
-            pool.push(conn);
-        }
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
         result
     }
 
@@ -183,6 +199,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         c.execute_batch("PRAGMA busy_timeout=5000;")?;
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(c)
     }
 }
