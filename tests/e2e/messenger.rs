@@ -135,7 +135,20 @@ async fn every_content_type_reaches_the_send_api_and_comes_back_seen() {
 
     let bodies = sent_requests(&gw, psid).await;
     assert_eq!(bodies.len(), 4, "{bodies:#?}");
-    let q = &bodies[0];
+    // The four are dispatched concurrently, so the provider may receive them in any order:
+    // find each by what it carries.
+    let kind = |b: &Value| {
+        b["message"]["attachment"]["type"]
+            .as_str()
+            .unwrap_or("text")
+            .to_string()
+    };
+    let by_kind = |k: &str| {
+        let found: Vec<&Value> = bodies.iter().filter(|b| kind(b) == k).collect();
+        assert_eq!(found.len(), 1, "one {k} request: {bodies:#?}");
+        found[0]
+    };
+    let q = by_kind("text");
     assert_eq!(q["recipient"], json!({"id": psid}));
     assert_eq!(q["messaging_type"], "RESPONSE");
     assert_eq!(q["message"]["text"], "Which size?");
@@ -148,7 +161,7 @@ async fn every_content_type_reaches_the_send_api_and_comes_back_seen() {
         "https://cdn.example.com/m.png"
     );
 
-    let c = &bodies[1]["message"]["attachment"];
+    let c = &by_kind("template")["message"]["attachment"];
     assert_eq!(c["type"], "template");
     assert_eq!(c["payload"]["template_type"], "generic");
     let els = c["payload"]["elements"].as_array().unwrap();
@@ -167,8 +180,16 @@ async fn every_content_type_reaches_the_send_api_and_comes_back_seen() {
     assert_eq!(els[1]["buttons"].as_array().unwrap().len(), 1);
 
     for (body, kind, url) in [
-        (&bodies[2], "image", "https://cdn.example.com/receipt.png"),
-        (&bodies[3], "file", "https://cdn.example.com/invoice.pdf"),
+        (
+            by_kind("image"),
+            "image",
+            "https://cdn.example.com/receipt.png",
+        ),
+        (
+            by_kind("file"),
+            "file",
+            "https://cdn.example.com/invoice.pdf",
+        ),
     ] {
         assert_eq!(body["message"]["attachment"]["type"], kind, "{body}");
         assert_eq!(body["message"]["attachment"]["payload"]["url"], url);
