@@ -12,69 +12,15 @@
 //! that file. The figure is the time the simulator takes to receive the first
 //! `BACKLOG_MEASURED` sends after the restart, for each queue size, in the same run.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+mod common;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(args: &[&str], banner: &str) -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn switchboard");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let value = loop {
-        let line = lines.next().expect("process exited").expect("read stdout");
-        if let Some(v) = line.strip_prefix(banner) {
-            break v.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Proc(child), value)
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(0.0)
-}
+use common::{Proc, env_usize, free_port, rss_mib, spawn};
 
 fn gateway(sim: &str, dir: &Path) -> (Proc, String) {
     let listen = format!("127.0.0.1:{}", free_port());

@@ -12,66 +12,15 @@
 //! - accept latency at a steady 1,000 messages/s;
 //! - the gateway's resident memory idle, after the run, and with a large queue.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+mod common;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(args: &[&str], banner: &str) -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn switchboard");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let value = loop {
-        let line = lines.next().expect("process exited").expect("read stdout");
-        if let Some(v) = line.strip_prefix(banner) {
-            break v.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Proc(child), value)
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
+use common::{env_usize, free_port, rss_mib, spawn};
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -174,7 +174,7 @@ fn message_bodies_never_get_a_5xx_and_refusals_name_the_field() {
             (m.apply(valid), Some(path))
         }),
         1 => (prop::sample::select(valid_messages()), mutation())
-            .prop_flat_map(|(valid, m)| mutated(Just(String::from_utf8(m.apply(valid)).unwrap_or_default()).boxed())
+            .prop_flat_map(|(valid, m)| mutated(Just(String::from_utf8_lossy(&m.apply(valid)).into_owned()).boxed())
             .prop_map(|b| (b, None))),
     ];
     runner
