@@ -18,7 +18,44 @@ pub fn test_plugins_dir() -> &'static str {
     env!("SWITCHBOARD_TEST_PLUGINS_DIR")
 }
 
-pub fn fresh_dir(name: &str) -> PathBuf {
+/// A test's data directory under the system temp dir. It is removed when the test passes and
+/// kept when it fails (its path is printed), so a failure can be read afterwards while a green
+/// run leaves nothing behind: a full suite writes several hundred MiB of SQLite files and logs.
+pub struct TestDir(PathBuf);
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "kept the failed test's data directory: {}",
+                self.0.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn fresh_dir(name: &str) -> TestDir {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -28,7 +65,7 @@ pub fn fresh_dir(name: &str) -> PathBuf {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TestDir(dir)
 }
 
 /// A free loopback port (bound then released: a restart must find the gateway at the same
@@ -49,6 +86,8 @@ pub struct Gateway {
     pub sim: String,
     pub data_dir: PathBuf,
     http: reqwest::Client,
+    /// Set by [`Gateway::start`], which made the directory; dropped after the process is killed.
+    owned_dir: Option<TestDir>,
 }
 
 impl Gateway {
@@ -56,7 +95,9 @@ impl Gateway {
     pub fn start(name: &str, extra: &[&str]) -> Gateway {
         let dir = fresh_dir(name);
         let listen = format!("127.0.0.1:{}", free_port());
-        Gateway::start_in(&dir, &listen, extra)
+        let mut gateway = Gateway::start_in(&dir, &listen, extra);
+        gateway.owned_dir = Some(dir);
+        gateway
     }
 
     pub fn start_in(data_dir: &Path, listen: &str, extra: &[&str]) -> Gateway {
@@ -135,6 +176,7 @@ impl Gateway {
             key,
             sim: sim.unwrap(),
             data_dir: data_dir.to_path_buf(),
+            owned_dir: None,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
