@@ -11,18 +11,25 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::auth::{AdminKey, ReadKey, SendKey};
+use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
 use crate::Gateway;
-use crate::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
-use crate::model::{BlockedUrlView, ConnectionView, QuarantineView, new_id, rfc3339};
+
+mod blocked_urls;
+mod bulk_resend;
+mod sync;
+
+use crate::model::{ConnectionView, QuarantineView, new_id, rfc3339};
 use crate::store::{ConnectionPatch, ConnectionRecord, secrets_owner};
+pub use blocked_urls::*;
+pub use bulk_resend::*;
+pub use sync::*;
 
 fn owned(
     gw: &Gateway,
@@ -426,235 +433,4 @@ pub async fn delete(
     gw.connections.remove(&id);
     gw.runtime.forget_cached(&id);
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkResend {
-    /// Which failures to resend (default `["token_expired"]`, the reconnect case).
-    #[serde(default)]
-    pub reasons: Option<Vec<String>>,
-    /// At most this many messages per call (default and maximum 1000).
-    #[serde(default)]
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BulkResent {
-    pub message_id: String,
-    pub resent_as: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BulkRefused {
-    pub message_id: String,
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BulkResendReport {
-    pub resent: Vec<BulkResent>,
-    /// Candidates whose failure does not allow a resend (yet): each says why.
-    pub refused: Vec<BulkRefused>,
-}
-
-/// Resend every message that failed on this connection for one of the given reasons (by
-/// default `token_expired`, after a reconnect). Each goes through the same checks as
-/// `POST /v1/messages/{id}/resend`; running it twice resends nothing twice.
-#[utoipa::path(post, path = "/v1/connections/{id}/resend", tag = "connections", request_body = BulkResend,
-    params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = BulkResendReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn bulk_resend(
-    State(gw): State<Arc<Gateway>>,
-    SendKey(ws): SendKey,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<BulkResendReport>, ApiError> {
-    owned(&gw, &ws, &id)?;
-    let body = read_body(body)?;
-    let req: BulkResend = if body.is_empty() {
-        BulkResend::default()
-    } else {
-        parse_json(&body)?
-    };
-    let reasons = req.reasons.unwrap_or_else(|| vec!["token_expired".into()]);
-    for (i, r) in reasons.iter().enumerate() {
-        if crate::model::FailureReason::parse(r).is_none() {
-            return Err(ApiError::invalid(
-                format!("reasons[{i}]"),
-                format!("`{r}` is not a failure reason"),
-            ));
-        }
-    }
-    let limit = req.limit.unwrap_or(1000);
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-    }
-    let candidates = gw
-        .store
-        .failed_on_connection(ws.clone(), id, reasons, limit)
-        .await?;
-    let mut report = BulkResendReport {
-        resent: Vec::new(),
-        refused: Vec::new(),
-    };
-    for message_id in candidates {
-        match super::resend::resend_message(&gw, ws.clone(), message_id.clone()).await {
-            Ok(c) => report.resent.push(BulkResent {
-                message_id,
-                resent_as: c.accepted.id,
-            }),
-            Err(e) if e.status.is_client_error() => report.refused.push(BulkRefused {
-                message_id,
-                code: e.code.to_string(),
-                message: e.message,
-            }),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Json(report))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SyncRequest {
-    /// Import every conversation instead of the first ~100.
-    #[serde(default)]
-    pub all: bool,
-    /// Import at most this many contacts (default 100; ignored with `all`).
-    #[serde(default)]
-    pub limit: Option<u32>,
-}
-
-/// Import the connection's existing conversations (participants and up to 20 recent
-/// messages each) into contacts and their history. Safe to run again: nothing is imported
-/// twice.
-#[utoipa::path(post, path = "/v1/connections/{id}/sync-contacts", tag = "connections", request_body = SyncRequest,
-    params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = SyncReport), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn sync(
-    State(gw): State<Arc<Gateway>>,
-    AdminKey(ws): AdminKey,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<SyncReport>, ApiError> {
-    let body = read_body(body)?;
-    let req: SyncRequest = if body.is_empty() {
-        SyncRequest::default()
-    } else {
-        parse_json(&body)?
-    };
-    if req.limit == Some(0) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "limit must be at least 1",
-        )
-        .field("limit"));
-    }
-    let limit = if req.all {
-        None
-    } else {
-        Some(req.limit.unwrap_or(DEFAULT_SYNC_LIMIT))
-    };
-    match gw.sync_contacts(&ws, &id, limit).await {
-        Ok(report) => Ok(Json(report)),
-        Err(SyncError::UnknownConnection(_)) => Err(ApiError::not_found("connection")),
-        Err(e @ SyncError::Unsupported(_)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "unsupported",
-            e.to_string(),
-        )),
-        Err(e @ SyncError::Provider { .. }) => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "provider_error",
-            e.to_string(),
-        )),
-        Err(SyncError::Plugin(call)) => Err(ApiError::plugin(&call)),
-        Err(SyncError::Store(s)) => Err(s.into()),
-    }
-}
-
-#[utoipa::path(get, path = "/v1/connections/{id}/blocked-urls", tag = "connections",
-    params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = Vec<BlockedUrlView>), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn blocked(
-    State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
-    Path(id): Path<String>,
-) -> Result<Json<Vec<BlockedUrlView>>, ApiError> {
-    owned(&gw, &ws, &id)?;
-    Ok(Json(gw.store.blocked_urls(id).await?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BlockUrl {
-    pub url: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// Put a URL on the block list yourself: messages containing it are refused up front.
-#[utoipa::path(post, path = "/v1/connections/{id}/blocked-urls", tag = "connections", request_body = BlockUrl,
-    params(("id" = String, Path, description = "Connection id")),
-    responses((status = 201, body = Vec<BlockedUrlView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn block(
-    State(gw): State<Arc<Gateway>>,
-    AdminKey(ws): AdminKey,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Vec<BlockedUrlView>>), ApiError> {
-    owned(&gw, &ws, &id)?;
-    let body = read_body(body)?;
-    let b: BlockUrl = parse_json(&body)?;
-    if !(b.url.starts_with("http://") || b.url.starts_with("https://")) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "url must be an http(s) URL",
-        )
-        .field("url"));
-    }
-    let reason = b
-        .reason
-        .unwrap_or_else(|| "blocked by the workspace".into());
-    gw.store
-        .block_urls(id.clone(), vec![b.url], reason, None)
-        .await?;
-    Ok((StatusCode::CREATED, Json(gw.store.blocked_urls(id).await?)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UrlQuery {
-    /// The URL to take off the list, exactly as listed.
-    pub url: String,
-}
-
-/// Take a URL off the block list: messages that failed `url_blocked` because of it become
-/// resendable.
-#[utoipa::path(delete, path = "/v1/connections/{id}/blocked-urls", tag = "connections", params(("id" = String, Path, description = "Connection id"), UrlQuery),
-    responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn unblock(
-    State(gw): State<Arc<Gateway>>,
-    AdminKey(ws): AdminKey,
-    Path(id): Path<String>,
-    query: Result<Query<UrlQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<StatusCode, ApiError> {
-    owned(&gw, &ws, &id)?;
-    let Query(q) = query.map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()).field("url")
-    })?;
-    if gw.store.unblock_url(id, q.url).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("blocked URL"))
-    }
 }
