@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{Proc, env_usize, free_port, rss_mib, spawn};
+use common::{Proc, cpu_seconds, env_usize, free_port, rss_mib, spawn};
 
 fn gateway(sim: &str, dir: &Path) -> (Proc, String) {
     let listen = format!("127.0.0.1:{}", free_port());
@@ -161,6 +161,7 @@ async fn run(
     let deadline = started + Duration::from_secs(900);
     let mut first: Option<Instant> = None;
     let mut rss = 0.0f64;
+    let mut cpu_at_first = 0.0f64;
     loop {
         let sent = stats(client, sim).await["sms"]["unique_accepted"]
             .as_u64()
@@ -168,13 +169,15 @@ async fn run(
         rss = rss.max(rss_mib(pid));
         if sent > 0 && first.is_none() {
             first = Some(Instant::now());
+            cpu_at_first = cpu_seconds(pid);
         }
         if sent >= measured || Instant::now() > deadline {
             let from = first.unwrap_or(started);
             let secs = from.elapsed().as_secs_f64();
             let rate = sent as f64 / secs;
+            let cpu_per_send = (cpu_seconds(pid) - cpu_at_first) * 1e6 / sent.max(1) as f64;
             println!(
-                "queue of {n}: first {sent} sends in {secs:.2} s = {rate:.0} sends/s (start-up to first send {:.2} s, peak RSS {rss:.0} MiB)",
+                "queue of {n}: first {sent} sends in {secs:.2} s = {rate:.0} sends/s, gateway CPU {cpu_per_send:.0} µs per send (start-up to first send {:.2} s, peak RSS {rss:.0} MiB)",
                 (from - started).as_secs_f64()
             );
             drop(gw);

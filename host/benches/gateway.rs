@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{env_usize, free_port, rss_mib, spawn};
+use common::{cpu_seconds, env_usize, free_port, rss_mib, spawn};
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -73,6 +73,16 @@ where
     (start.elapsed(), all)
 }
 
+/// CPU per message over a phase, gateway and simulator, from /proc (see `cpu_seconds`).
+fn cpu_line(messages: usize, before: (f64, f64), after: (f64, f64)) {
+    let per = |b: f64, a: f64| (a - b) * 1e6 / messages as f64;
+    println!(
+        "CPU per message delivered:          gateway {:>5.0} µs, simulator {:>5.0} µs",
+        per(before.0, after.0),
+        per(before.1, after.1)
+    );
+}
+
 fn sms_body(i: usize, tag: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": format!("+1415{:07}", i % 10_000_000)}, "content": {"text": format!("{tag} {i}: your code is 123456")}}))
         .unwrap()
@@ -87,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&data_dir);
 
     let sim_listen = format!("127.0.0.1:{}", free_port());
-    let (_sim, sim) = spawn(
+    let (sim_proc, sim) = spawn(
         &["sandbox", "--listen", &sim_listen],
         "simulators listening on ",
     );
@@ -112,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
         .trim()
         .to_string();
     let pid = gw_proc.0.id();
+    let sim_pid = sim_proc.0.id();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()?;
@@ -157,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
     client.post(format!("{sim}/_sandbox/reset")).send().await?;
 
     // 2. Through the gateway: accepted (202, durably committed) and delivered.
+    let cpu_before = (cpu_seconds(pid), cpu_seconds(sim_pid));
     let (c, gw_url, k) = (client.clone(), gw.clone(), key.clone());
     let (elapsed, lat) = load(messages, concurrency, move |i| {
         let (c, gw_url, k) = (c.clone(), gw_url.clone(), k.clone());
@@ -188,6 +200,8 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // Before the listing below, which is the bench's reading, not the gateway's work.
+    let cpu_after = (cpu_seconds(pid), cpu_seconds(sim_pid));
     // Every message's own latency, from its committed creation to its `delivered` event.
     let mut e2e = Vec::with_capacity(messages);
     let mut delivered = 0usize;
@@ -223,6 +237,7 @@ async fn main() -> anyhow::Result<()> {
         delivered_at - accept_done,
         e2e,
     );
+    cpu_line(messages, cpu_before, cpu_after);
     println!("gateway RSS after the run: {:.1} MiB", rss_mib(pid));
 
     // 3. Accept latency at a steady 1,000 messages/s for 5 s.

@@ -60,3 +60,27 @@ pub fn rss_mib(pid: u32) -> f64 {
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
 }
+
+/// CPU time `pid` has used so far (user + system), in seconds; NaN when it cannot be read.
+/// On a shared machine wall-clock rates swing with the neighbours' load; the CPU a process
+/// spends per message moves much less, so the benches print both.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: indexes 11 and 12 after the name.
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / clock_ticks_per_second(),
+        _ => f64::NAN,
+    }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
