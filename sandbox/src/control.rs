@@ -11,6 +11,7 @@
 //! | `GET /_sandbox/sms/messages` | array of accepted messages with raw form and callback outcomes |
 //! | `GET /_sandbox/email/messages` | array of accepted emails with the raw request body, events and their outcomes |
 //! | `GET`/`PUT /_sandbox/config` | `{"sms": {"sent_delay_ms", "delivered_delay_ms"}, "email": {"processed_delay_ms", "delivered_delay_ms", "open_delay_ms", "event_webhook_url"}}`; PUT is partial |
+//! | any method `/_sandbox/echo` | 200 `{"method", "query", "headers": {…}, "body"}`: the request quoted back, as some providers quote the offending header or field in an error (the plugin sandbox suite checks the host redacts secrets from answers) |
 //! | `POST /_sandbox/reset` | forget messages, counters, faults, pending callbacks; restore start config → 204 |
 //!
 //! `callbacks_sent` counts attempts the receiver answered with 2xx, `callbacks_failed` all
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/email/messages", get(email_messages))
         .route("/_sandbox/config", get(get_config).put(put_config))
         .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/echo", axum::routing::any(echo))
         .route("/_sandbox/clock", get(get_clock).put(put_clock))
 }
 
@@ -54,6 +56,30 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 #[serde(deny_unknown_fields)]
 struct ClockDto {
     offset_ms: i64,
+}
+
+async fn echo(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned().into(),
+            )
+        })
+        .collect();
+    Json(json!({
+        "method": method.as_str(),
+        "query": uri.query().unwrap_or(""),
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+    }))
+    .into_response()
 }
 
 fn clock_json(shared: &Shared) -> Response {

@@ -6,6 +6,13 @@
 //! when the address it connects to is public or operator allow-listed ([`crate::netguard`]). Redirects
 //! are not followed, so the checked URL is the URL that is fetched. Secrets are attached here,
 //! after the check, so a plugin cannot aim a secret at a host it may not reach.
+//!
+//! The answer is redacted before the plugin reads it: every secret value of the connection
+//! (as sent, percent-encoded, and as the Basic credential of this request) becomes
+//! `[redacted]` in the response's headers and body. Plugins never hold a secret, and an allowed
+//! host that echoes a request (many APIs quote the offending header in an error) must not
+//! hand one back, because what a plugin reads can end up in a failure detail, an event or
+//! a log line.
 
 use std::time::Duration;
 
@@ -123,6 +130,7 @@ pub async fn execute(
         .min(limits.http_timeout)
         .min(time_left);
 
+    let redactions = Redactions::new(conn, req.auth.as_ref());
     let mut builder = client.request(method, url).timeout(timeout);
     for (name, value) in &req.headers {
         builder = builder.header(name.as_str(), fill_secrets(value, conn));
@@ -174,7 +182,7 @@ pub async fn execute(
         .map(|(k, v)| {
             (
                 k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                redactions.apply_str(String::from_utf8_lossy(v.as_bytes()).into_owned()),
             )
         })
         .collect();
@@ -191,8 +199,92 @@ pub async fn execute(
     Ok(Response {
         status,
         headers,
-        body,
+        body: redactions.apply(body),
     })
+}
+
+/// What becomes `[redacted]` in an answer. Values shorter than [`Redactions::MIN_LEN`] bytes
+/// are left alone: they would match ordinary text in legitimate answers, and a credential
+/// that short protects nothing.
+struct Redactions(Vec<Vec<u8>>);
+
+impl Redactions {
+    const MIN_LEN: usize = 6;
+    const MARK: &'static [u8] = b"[redacted]";
+
+    fn new(conn: Option<&ConnectionCtx>, auth: Option<&Auth>) -> Redactions {
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        let Some(conn) = conn else {
+            return Redactions(values);
+        };
+        for secret in conn.secrets.values() {
+            let raw = secret.expose();
+            values.push(raw.as_bytes().to_vec());
+            let encoded = percent_encode(raw);
+            if encoded != raw {
+                values.push(encoded.into_bytes());
+            }
+        }
+        if let Some(Auth::Basic(b)) = auth
+            && let (Some(user), Some(pass)) = (
+                conn.config.get(&b.username_key),
+                conn.secrets.get(&b.password_secret),
+            )
+        {
+            use base64::Engine as _;
+            let credential = format!("{user}:{}", pass.expose());
+            values.push(
+                base64::engine::general_purpose::STANDARD
+                    .encode(credential)
+                    .into_bytes(),
+            );
+        }
+        values.retain(|v| v.len() >= Self::MIN_LEN);
+        // Longest first, so a value that contains another is replaced whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        Redactions(values)
+    }
+
+    fn apply(&self, mut body: Vec<u8>) -> Vec<u8> {
+        for value in &self.0 {
+            body = replace_all(&body, value, Self::MARK);
+        }
+        body
+    }
+
+    fn apply_str(&self, text: String) -> String {
+        if self.0.is_empty() {
+            return text;
+        }
+        String::from_utf8_lossy(&self.apply(text.into_bytes())).into_owned()
+    }
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters: how a secret
+/// looks when a provider quotes it back from a query string or form body.
+fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(i) = rest.windows(needle.len()).position(|w| w == needle) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(with);
+        rest = &rest[i + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 fn classify(e: reqwest::Error) -> HttpError {
@@ -223,6 +315,43 @@ mod tests {
         OriginPattern::parse(p)
             .unwrap()
             .matches(&Url::parse(u).unwrap())
+    }
+
+    #[test]
+    fn answers_are_redacted_of_every_form_of_a_secret() {
+        let conn = ConnectionCtx {
+            id: "c".into(),
+            name: "n".into(),
+            webhook_url: String::new(),
+            config: [("user".to_string(), "AC123".to_string())].into(),
+            secrets: [
+                (
+                    "token".to_string(),
+                    super::super::Secret::new("s3cr3t/tok+en"),
+                ),
+                ("pin".to_string(), super::super::Secret::new("1234")),
+            ]
+            .into(),
+            allowed_origins: vec![],
+        };
+        let basic = Auth::Basic(
+            super::super::bindings::switchboard::channel::http::BasicAuth {
+                username_key: "user".into(),
+                password_secret: "token".into(),
+            },
+        );
+        let r = Redactions::new(Some(&conn), Some(&basic));
+        let echoed = b"raw s3cr3t/tok+en; query s3cr3t%2Ftok%2Ben; basic QUMxMjM6czNjcjN0L3Rvaytlbg==; pin 1234";
+        assert_eq!(
+            String::from_utf8(r.apply(echoed.to_vec())).unwrap(),
+            "raw [redacted]; query [redacted]; basic [redacted]; pin 1234"
+        );
+        assert_eq!(
+            r.apply_str("x-echo: s3cr3t/tok+en".into()),
+            "x-echo: [redacted]"
+        );
+        let none = Redactions::new(None, None);
+        assert_eq!(none.apply(echoed.to_vec()), echoed.to_vec());
     }
 
     #[test]

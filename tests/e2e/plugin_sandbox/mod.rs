@@ -3,6 +3,7 @@
 //! is quarantined with growing backoff and recovers ([`quarantine`]); and a plugin that
 //! accepts callbacks without verifying them cannot change anything.
 
+mod echo;
 mod hostile;
 mod quarantine;
 

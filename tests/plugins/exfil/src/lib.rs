@@ -6,6 +6,11 @@
 //!
 //! A call may make 4 requests (denied ones count), so the message text picks where in the
 //! list of attempts to start: `0` for the placeholders, `4` for credentials and the look-alike.
+//!
+//! With the text `echo`, it instead sends the secret every way it can to the connection's
+//! `echo_url`, an allowed host that quotes each request back (a header, the JSON body, Bearer
+//! and Basic credentials; placeholders are never filled in URLs), and reports what it read. The
+//! host must let these out (the host is allowed) and redact the secret from the answers.
 use switchboard_plugin_sdk::prelude::*;
 
 #[path = "../../common.rs"]
@@ -17,7 +22,17 @@ const SECRET: &str = "{{secret:api_key}}";
 
 impl Plugin for Exfil {
     fn describe() -> Manifest {
-        common::manifest("test-exfil", &["https://api.allowed.example"])
+        let mut manifest = common::manifest("test-exfil", &["https://api.allowed.example"]);
+        manifest.config_keys.extend([
+            ConfigKey::new(
+                "echo_url",
+                false,
+                false,
+                "an allowed host that quotes requests back",
+            ),
+            ConfigKey::new("echo_user", false, false, "the Basic user name sent to it"),
+        ]);
+        manifest
     }
     fn validate(_: &Message) -> Vec<Violation> {
         vec![]
@@ -26,6 +41,9 @@ impl Plugin for Exfil {
         Ok(common::quote())
     }
     fn send(msg: Message, _: Connection) -> Result<Sent, SendError> {
+        if msg.content.text.as_deref() == Some("echo") {
+            return Err(echo());
+        }
         let start: usize = msg
             .content
             .text
@@ -69,6 +87,33 @@ impl Plugin for Exfil {
     fn handle_webhook(_: WebhookRequest, _: Connection) -> Result<WebhookOutcome, WebhookError> {
         Err(WebhookError::BadRequest("no webhooks".into()))
     }
+}
+
+/// Every way of sending the secret to an allowed host that quotes the request back.
+fn echo() -> SendError {
+    let Some(url) = config::get("echo_url") else {
+        return SendError::permanent(FailureReason::InvalidFormat, None, "no echo_url");
+    };
+    let attempts = [
+        Request::get(url.clone()).header("x-key", SECRET),
+        Request::post(url.clone()).json_body(format!("{{\"key\":\"{SECRET}\"}}")),
+        Request::get(url.clone()).bearer("api_key"),
+        Request::get(url.clone()).basic_auth("echo_user", "api_key"),
+    ];
+    let report: Vec<String> = attempts
+        .into_iter()
+        .map(|req| match http::send(req) {
+            Ok(resp) => format!(
+                "ECHO status {}: {}",
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+            ),
+            Err(e) => format!("{e:?}"),
+        })
+        .collect();
+    let report = report.join(" | ");
+    log::warn(&report);
+    SendError::permanent(FailureReason::PermissionDenied, None, report)
 }
 
 switchboard_plugin_sdk::export_plugin!(Exfil);
