@@ -160,6 +160,15 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
+        // After every route: it applies to the routes registered before it. axum still adds
+        // the `Allow` header to the 405.
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("this endpoint does not take {method}"),
+            )
+        })
         .layer(DefaultBodyLimit::max(gw.max_body_bytes))
         .with_state(gw)
 }
