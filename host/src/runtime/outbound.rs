@@ -263,7 +263,7 @@ impl Redactions {
 
 /// RFC 3986 percent-encoding of everything but the unreserved characters: how a secret
 /// looks when a provider quotes it back from a query string or form body.
-fn percent_encode(raw: &str) -> String {
+pub(crate) fn percent_encode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
