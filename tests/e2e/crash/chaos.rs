@@ -157,11 +157,18 @@ async fn chaos_kills_lose_nothing_send_nothing_twice_and_leave_the_ledger_balanc
     let listen = format!("127.0.0.1:{}", free_port());
     // Callbacks posted while the gateway is down are lost (Twilio posts once): a delivery
     // left at `sent` is looked up at the provider after a short wait instead of 15 minutes.
+    //
+    // The 40 lost answers below all come in the first second or so, and test retries start at
+    // 50 ms with full jitter, so one message could spend the default 5 attempts inside that
+    // window and end `failed` (retryable, resendable): the policy working as configured, not
+    // what this suite checks. With 10 attempts the later ones fall seconds after the window.
     let args = [
         "--sandbox-url",
         sim.url.as_str(),
         "--status-lookup-after-ms",
         "1500",
+        "--max-attempts",
+        "10",
     ];
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
