@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use crate::api;
 use crate::connections::Connections;
 use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::events::worker::WebhookConfig;
@@ -14,7 +15,6 @@ use crate::runtime::{PluginRuntime, RuntimeError, RuntimeLimits};
 use crate::store::{Store, StoreError};
 use crate::tenancy::Scopes;
 use crate::vault::{MasterKey, Vault};
-use crate::{api, sandbox_setup};
 
 /// A keyed GCRA limiter (per API key digest, per connection id).
 pub type KeyedLimiter = governor::DefaultKeyedRateLimiter<String>;
@@ -46,6 +46,9 @@ pub struct GatewayConfig {
     pub sandbox: bool,
     /// Use simulators already running there instead of starting them in process.
     pub sandbox_url: Option<String>,
+    /// The plugins that ship with the binary, `(name, component bytes)`; the binary passes
+    /// `switchboard_bundled_plugins::PLUGINS`, so the host library never embeds a plugin.
+    pub bundled: &'static [(&'static str, &'static [u8])],
     /// Extra plugins (`*.wasm` components) to load.
     pub plugins_dir: Option<PathBuf>,
     /// Routing policies shared by every workspace (a JSON array).
@@ -85,6 +88,7 @@ impl GatewayConfig {
             public_url: None,
             sandbox: false,
             sandbox_url: None,
+            bundled: &[],
             plugins_dir: None,
             policies_file: None,
             prices_file: None,
@@ -129,6 +133,9 @@ pub enum StartError {
     Payments(String),
     #[error("sandbox: {0}")]
     Sandbox(String),
+    #[cfg(feature = "sandbox")]
+    #[error(transparent)]
+    SandboxSetup(#[from] crate::sandbox_setup::SandboxError),
     #[error("master key: {0}")]
     MasterKey(String),
 }
@@ -175,6 +182,7 @@ pub struct Running {
     /// Its billing-scoped key (only `/v1/billing`).
     pub sandbox_billing_key: Option<String>,
     /// In-process simulators, when started here.
+    #[cfg(feature = "sandbox")]
     pub sandbox: Option<switchboard_sandbox::SandboxHandle>,
     listener: tokio::net::TcpListener,
     _lock: std::fs::File,
@@ -220,7 +228,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         config.limits.clone(),
         Some(config.data_dir.join("plugin-cache")),
     )?;
-    for (name, wasm) in crate::bundled::PLUGINS {
+    for (name, wasm) in config.bundled {
         runtime
             .load(&format!("bundled:{name}"), wasm.to_vec())
             .await?;
@@ -269,10 +277,12 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
 
     let mut sandbox_key = None;
     let mut sandbox_billing_key = None;
+    #[cfg(feature = "sandbox")]
     let mut sandbox = None;
-    let mut sandbox_url = None;
+    let mut sandbox_url: Option<String> = None;
+    #[cfg(feature = "sandbox")]
     if config.sandbox {
-        let setup = sandbox_setup::prepare(
+        let setup = crate::sandbox_setup::prepare(
             &store,
             &runtime,
             &config.data_dir,
@@ -287,6 +297,12 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         sandbox = setup.handle;
         sandbox_url = Some(setup.base_url);
     }
+    #[cfg(not(feature = "sandbox"))]
+    if config.sandbox {
+        return Err(StartError::Sandbox(
+            "this build has no provider simulators: rebuild with the `sandbox` cargo feature (on by default)".into(),
+        ));
+    }
 
     use crate::billing::payments::{PaymentProcessor, StripeCharges};
     let processor = match (&config.payments_url, &config.payments_key, &sandbox_url) {
@@ -296,11 +312,12 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
                 "--payments-url needs SWITCHBOARD_PAYMENTS_KEY".into(),
             ));
         }
+        #[cfg(feature = "sandbox")]
         (None, _, Some(sim)) => Some(StripeCharges::new(
             sim,
             switchboard_sandbox::SANDBOX_PAYMENTS_SECRET_KEY,
         )),
-        (None, _, None) => None,
+        _ => None,
     };
     let payments: Option<Arc<dyn PaymentProcessor>> = match processor {
         Some(p) => Some(Arc::new(
@@ -362,6 +379,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         gateway,
         sandbox_key,
         sandbox_billing_key,
+        #[cfg(feature = "sandbox")]
         sandbox,
         listener,
         _lock: lock,
@@ -451,7 +469,15 @@ async fn load_dir(runtime: &Arc<PluginRuntime>, dir: &Path) -> Result<(), StartE
     paths.sort();
     for path in paths {
         let wasm = std::fs::read(&path).map_err(io)?;
-        runtime.load(&path.display().to_string(), wasm).await?;
+        match runtime.load(&path.display().to_string(), wasm).await {
+            Ok(_) => {}
+            // A third-party plugin built for another API version must not keep the
+            // gateway's own channels down: it is logged, listed under `refused` in
+            // `GET /v1/plugins`, and skipped. Other load failures still stop the start, as
+            // a broken plugin is an operator error to fix before serving.
+            Err(RuntimeError::Version(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ pub mod receipts;
 pub mod resend;
 pub mod routing;
 pub mod runtime;
+#[cfg(feature = "sandbox")]
 pub mod sandbox_setup;
 pub mod schemas;
 pub mod status_lookup;
@@ -38,8 +39,3 @@ pub mod validation;
 pub mod vault;
 
 pub use app::{Gateway, GatewayConfig, Running, StartError, start};
-
-/// Channel plugins compiled from `plugins/` by the build script and bundled into the binary.
-pub mod bundled {
-    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
-}

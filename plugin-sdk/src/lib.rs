@@ -12,7 +12,9 @@
 //! check fails closed.
 //!
 //! wit-bindgen stays behind this crate: plugin authors never write bindings, and the WIT
-//! package (`schemas/wit`, `switchboard:channel@0.1.0`) can evolve behind the same trait.
+//! package (`schemas/wit/since_v0.1.0`, `switchboard:channel@0.1.0`) can evolve behind the
+//! same trait. [`export_plugin!`] stamps the plugin with [`API_VERSION`], so a host that does
+//! not support it refuses the plugin by name instead of failing to link it.
 //!
 //! ```ignore
 //! use switchboard_plugin_sdk::prelude::*;
@@ -48,7 +50,7 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../schemas/wit",
+        path: "../schemas/wit/since_v0.1.0",
         world: "channel-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_channel_plugin",
@@ -163,7 +165,38 @@ impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
     }
 }
 
-/// Export a [`Plugin`] implementation as the component's `plugin` interface.
+/// The plugin API (WIT package) version this SDK implements: `(major, minor, patch)`.
+pub const API_VERSION: (u16, u16, u16) = (0, 1, 0);
+
+/// [`API_VERSION`] as the host reads it from the `switchboard:api-version` custom section:
+/// major, minor and patch as big-endian `u16`s.
+#[doc(hidden)]
+pub const API_VERSION_BYTES: [u8; 6] = {
+    let (major, minor, patch) = API_VERSION;
+    let (a, b, c) = (
+        major.to_be_bytes(),
+        minor.to_be_bytes(),
+        patch.to_be_bytes(),
+    );
+    [a[0], a[1], b[0], b[1], c[0], c[1]]
+};
+
+/// A string's bytes as an array, for a custom section whose size is known at compile time.
+#[doc(hidden)]
+pub const fn __section_bytes<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
+/// Export a [`Plugin`] implementation as the component's `plugin` interface, stamped with the
+/// API version this SDK implements and the plugin crate's package name (two custom sections
+/// the host reads before compiling the plugin).
 ///
 /// The exports exist only in the wasm build: natively the crate is an ordinary library whose
 /// logic unit tests call directly.
@@ -173,6 +206,15 @@ macro_rules! export_plugin {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
     $crate::bindings::__export_channel_plugin!($plugin with_types_in $crate::bindings);
+
+            #[unsafe(link_section = "switchboard:api-version")]
+            #[used]
+            static API_VERSION: [u8; 6] = $crate::API_VERSION_BYTES;
+
+            const PACKAGE: &str = env!("CARGO_PKG_NAME");
+            #[unsafe(link_section = "switchboard:plugin-package")]
+            #[used]
+            static PACKAGE_NAME: [u8; PACKAGE.len()] = $crate::__section_bytes(PACKAGE);
         };
     };
 }

@@ -40,6 +40,7 @@
 //! against the real Twilio must not rely on this. The email simulator has the same extension,
 //! keyed on a custom arg instead of a header (see [`email`]).
 
+pub mod accounts;
 pub mod alimtalk;
 pub mod callbacks;
 pub mod clock;

@@ -13,6 +13,7 @@ mod messenger;
 mod netguard;
 mod outbound_webhooks;
 mod plugin_sandbox;
+mod plugin_versions;
 mod push;
 mod receiver;
 mod resend;

@@ -13,9 +13,9 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_switchboard")
 }
 
-/// The hostile test plugins built by host/build.rs.
+/// The hostile test plugins, built only for tests by `crates/test-plugins`.
 pub fn test_plugins_dir() -> &'static str {
-    env!("SWITCHBOARD_TEST_PLUGINS_DIR")
+    switchboard_test_plugins::DIR
 }
 
 /// A test's data directory under the system temp dir. It is removed when the test passes and

@@ -77,7 +77,7 @@ use crate::model;
         model::NewMessage, model::Recipient, model::Content, model::Media, model::MediaKind, model::Button,
         model::CarouselElement, model::Category, model::Accepted, model::MessageView, model::DeliveryView,
         model::AttemptView, model::AttemptOutcome, model::FailureView, model::TimelineEntry, model::MessagePage,
-        model::MessageSummary, model::Violation, model::Preview, model::PluginView, model::PluginList,
+        model::MessageSummary, model::Violation, model::Preview, model::PluginView, model::PluginList, model::RefusedPluginView,
         model::ConfigKeyView, model::ContentLimitsView, model::Status, model::FailureReason,
         model::QuickReply, model::TemplateRef, model::ResendView, model::ResendWhen, model::BlockedUrlView,
         model::ConnectionView, model::QuarantineView, model::NewContact, model::NewAddress, model::AddressKind, model::ContactView,

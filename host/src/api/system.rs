@@ -56,5 +56,14 @@ pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: ReadKey) -> Json<Plugi
             .iter()
             .map(|p| convert::plugin_view(p))
             .collect(),
+        refused: gw
+            .runtime
+            .refused()
+            .into_iter()
+            .map(|r| crate::model::RefusedPluginView {
+                source: r.source,
+                error: r.error,
+            })
+            .collect(),
     })
 }

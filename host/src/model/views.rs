@@ -257,6 +257,8 @@ pub struct PluginView {
     pub name: String,
     pub channel: String,
     pub version: String,
+    /// The plugin API (WIT contract) version it was built against.
+    pub api_version: String,
     /// `bundled` or the file it was loaded from.
     pub source: String,
     pub capabilities: Vec<String>,
@@ -286,6 +288,18 @@ pub struct ContentLimitsView {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct PluginList {
     pub data: Vec<PluginView>,
+    /// Plugins from `--plugins-dir` that were not loaded because this gateway does not
+    /// support the plugin API version they were built against.
+    pub refused: Vec<RefusedPluginView>,
+}
+
+/// A plugin refused at load, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct RefusedPluginView {
+    /// The file it was read from.
+    pub source: String,
+    /// Names the plugin, the API version it declares and the versions this gateway supports.
+    pub error: String,
 }
 
 /// A channel connection as the API shows it: config values, secret names only.

@@ -13,6 +13,9 @@
 //! A port is checked exactly for URLs that name the address itself; a name resolving to a
 //! private address is matched by address only, since the resolver never learns the port.
 
+mod origin;
+pub use origin::OriginPattern;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
@@ -148,7 +151,7 @@ pub struct NetPolicy {
     allowed: RwLock<Vec<AllowEntry>>,
     /// Origins every plugin may reach beyond its manifest's (`--allow-origin`; the sandbox
     /// adds its simulators).
-    origins: RwLock<Vec<crate::runtime::outbound::OriginPattern>>,
+    origins: RwLock<Vec<OriginPattern>>,
 }
 
 impl NetPolicy {
@@ -161,7 +164,7 @@ impl NetPolicy {
 
     /// Let every plugin reach `origin` (`scheme://host[:port]`); false if it does not parse.
     pub fn allow_origin(&self, origin: &str) -> bool {
-        match crate::runtime::outbound::OriginPattern::parse(origin) {
+        match OriginPattern::parse(origin) {
             Some(p) => {
                 self.origins
                     .write()

@@ -1,18 +1,12 @@
-//! Host-side bindings for `switchboard:channel@0.1.0` (schemas/wit).
+//! The plugin contract, by version.
 //!
-//! `http.send` is async so a plugin waiting on a provider parks a fiber, not a thread; the
-//! other imports are cheap and synchronous. Exports are async because every call runs under
-//! an epoch deadline and a tokio timeout.
+//! Each supported WIT version has a folder `schemas/wit/since_vX.Y.Z/` and a bindgen module
+//! here (`since_vX_Y_Z`). The host speaks the latest version's types everywhere; older
+//! versions' modules convert into them. [`api_version`](super::api_version) decides at load
+//! time which version a component was built against and refuses the ones not listed in
+//! [`SUPPORTED`](super::api_version::SUPPORTED).
 
-wasmtime::component::bindgen!({
-    path: "../schemas/wit",
-    world: "channel-plugin",
-    imports: {
-        "switchboard:channel/http.send": async,
-        default: trappable,
-    },
-    exports: { default: async },
-});
+pub mod since_v0_1_0;
 
-pub use self::exports::switchboard::channel::plugin as exports_plugin;
-pub use self::switchboard::channel::types as wit;
+/// The latest version: what the rest of the host uses.
+pub use since_v0_1_0::*;

@@ -153,6 +153,7 @@ pub fn plugin_view(p: &super::LoadedPlugin) -> model::PluginView {
         name: m.name.clone(),
         channel: m.channel.clone(),
         version: m.version.clone(),
+        api_version: p.api_version.to_string(),
         source: p.source.clone(),
         capabilities: m.capabilities.clone(),
         config_keys: m

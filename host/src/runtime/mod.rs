@@ -18,6 +18,7 @@
 //! - **No global lock around calls**: plugins are looked up through a read-mostly map and
 //!   concurrency is bounded by a semaphore sized to the instance pool.
 
+pub mod api_version;
 pub mod bindings;
 pub mod cache;
 mod calls;
@@ -186,11 +187,23 @@ pub enum RuntimeError {
     Manifest { source_name: String, detail: String },
     #[error(transparent)]
     Call(#[from] CallError),
+    /// Built against a plugin API this host does not support: refused before compiling.
+    #[error(transparent)]
+    Version(#[from] api_version::VersionError),
+}
+
+/// A plugin that was refused at load, kept so operators can see why (`GET /v1/plugins`).
+#[derive(Debug, Clone)]
+pub struct RefusedPlugin {
+    pub source: String,
+    pub error: String,
 }
 
 /// A compiled, linked plugin ready to instantiate.
 pub struct LoadedPlugin {
     pub manifest: wit::Manifest,
+    /// The plugin API version it was built against.
+    pub api_version: api_version::ApiVersion,
     /// Where it came from: `bundled` or a file path.
     pub source: String,
     pub from_cache: bool,
@@ -211,6 +224,7 @@ pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<CallState>,
     plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    refused: RwLock<Vec<RefusedPlugin>>,
     limits: Arc<RuntimeLimits>,
     services: Arc<HostServices>,
     cache: cache::ArtifactCache,
@@ -262,6 +276,7 @@ impl PluginRuntime {
             engine,
             linker,
             plugins: RwLock::new(HashMap::new()),
+            refused: RwLock::new(Vec::new()),
             limits,
             services,
             cache: cache::ArtifactCache::new(cache_dir),
@@ -329,6 +344,20 @@ impl PluginRuntime {
         source: &str,
         wasm: Vec<u8>,
     ) -> Result<Arc<LoadedPlugin>, RuntimeError> {
+        let api_version = match api_version::check(source, &wasm) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(source, error = %e, "plugin refused");
+                self.refused
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(RefusedPlugin {
+                        source: source.to_string(),
+                        error: e.to_string(),
+                    });
+                return Err(e.into());
+            }
+        };
         let this = self.clone();
         let source_name = source.to_string();
         let (component, from_cache) =
@@ -376,6 +405,7 @@ impl PluginRuntime {
             outbound::allow_list(&manifest.outbound_hosts, None).into();
         let plugin = Arc::new(LoadedPlugin {
             manifest,
+            api_version,
             source: source_name,
             from_cache,
             pre,
@@ -389,6 +419,7 @@ impl PluginRuntime {
         tracing::info!(
             plugin = plugin.name(),
             channel = plugin.channel(),
+            api_version = %plugin.api_version,
             from_cache,
             "plugin loaded"
         );
@@ -401,6 +432,14 @@ impl PluginRuntime {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             .cloned()
+    }
+
+    /// Plugins refused at load because of their API version, in load order.
+    pub fn refused(&self) -> Vec<RefusedPlugin> {
+        self.refused
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Loaded plugins, sorted by name.

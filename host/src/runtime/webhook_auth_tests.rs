@@ -143,8 +143,8 @@ fn refused(answer: Result<wit::WebhookOutcome, wit::WebhookError>) -> String {
 #[tokio::test]
 async fn a_plugin_that_accepts_without_verifying_is_refused() {
     let runtime = PluginRuntime::new(limits(), None).unwrap();
-    let dir = std::path::Path::new(env!("SWITCHBOARD_TEST_PLUGINS_DIR"));
-    let wasm = std::fs::read(dir.join("trusting.wasm")).expect("test plugin built");
+    let wasm =
+        std::fs::read(switchboard_test_plugins::path("trusting")).expect("test plugin built");
     let plugin = load(&runtime, "test:trusting", wasm).await;
     let conn = connection(&[], &[("api_key", "tok")]);
     let call = |headers: Vec<(&'static str, String)>| {
@@ -197,7 +197,7 @@ async fn a_plugin_that_accepts_without_verifying_is_refused() {
 /// timestamp is refused by the replay window, and the window is the operator's to set.
 #[tokio::test]
 async fn a_correctly_signed_but_old_sendgrid_event_is_refused() {
-    let (_, wasm) = crate::bundled::PLUGINS
+    let (_, wasm) = switchboard_bundled_plugins::PLUGINS
         .iter()
         .find(|(name, _)| *name == "email")
         .expect("bundled email plugin");

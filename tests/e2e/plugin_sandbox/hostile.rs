@@ -53,6 +53,7 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
             "test-spin",
             "test-trap",
             "test-trusting",
+            "test-unversioned",
             "twilio-sms"
         ]
     );

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard::model::{Content, NewMessage, Recipient};
-use switchboard::runtime::{PluginRuntime, RuntimeLimits, convert};
+use switchboard_host::model::{Content, NewMessage, Recipient};
+use switchboard_host::runtime::{PluginRuntime, RuntimeLimits, convert};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     let cache =
         std::env::temp_dir().join(format!("switchboard-bench-cache-{}", std::process::id()));
     let runtime = PluginRuntime::new(RuntimeLimits::default(), Some(cache.clone()))?;
-    let (_, wasm) = switchboard::bundled::PLUGINS
+    let (_, wasm) = switchboard_bundled_plugins::PLUGINS
         .iter()
         .find(|(n, _)| *n == "sms")
         .expect("bundled sms plugin");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use switchboard::GatewayConfig;
+use switchboard_host::GatewayConfig;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,7 @@ enum Command {
     /// Run the gateway.
     Serve(Box<ServeArgs>),
     /// Run the provider simulators on their own.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8025")]
         listen: SocketAddr,
@@ -145,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(*args).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox { listen } => {
             let handle =
                 switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default())
@@ -154,11 +156,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::NewMasterKey => {
-            println!("{}", switchboard::vault::MasterKey::generate().to_base64());
+            println!(
+                "{}",
+                switchboard_host::vault::MasterKey::generate().to_base64()
+            );
             Ok(())
         }
         Command::Schemas { out } => {
-            switchboard::schemas::write_all(&out)
+            switchboard_host::schemas::write_all(&out)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote generated schemas under {}", out.display());
             Ok(())
@@ -171,6 +176,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.public_url = args.public_url;
     config.sandbox = args.sandbox || args.sandbox_url.is_some();
     config.sandbox_url = args.sandbox_url;
+    config.bundled = switchboard_bundled_plugins::PLUGINS;
     config.plugins_dir = args.plugins_dir;
     config.policies_file = args.policies;
     config.prices_file = args.prices;
@@ -184,7 +190,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
     config.limits.memory_bytes = args.plugin_memory_mib << 20;
     config.limits.max_output_bytes = args.plugin_max_output_mib.max(1) << 20;
-    config.limits.quarantine = switchboard::runtime::quarantine::QuarantinePolicy {
+    config.limits.quarantine = switchboard_host::runtime::quarantine::QuarantinePolicy {
         after: args.quarantine_after,
         base: Duration::from_secs(args.quarantine_base_s.max(1)),
         cap: Duration::from_secs(args.quarantine_cap_s.max(args.quarantine_base_s).max(1)),
@@ -196,7 +202,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .allow_private_net
         .iter()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| switchboard::netguard::AllowEntry::parse(s))
+        .map(|s| switchboard_host::netguard::AllowEntry::parse(s))
         .collect::<Result<_, _>>()
         .context("--allow-private-net")?;
     for origin in args.allow_origin.iter().filter(|s| !s.trim().is_empty()) {
@@ -205,18 +211,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "--allow-origin {origin}: not scheme://host[:port]"
         );
     }
-    config.key_rate = switchboard::app::Rate {
+    config.key_rate = switchboard_host::app::Rate {
         per_second: args.rate_limit_per_key,
         burst: args.rate_limit_per_key.saturating_mul(2),
     };
-    config.callback_rate = switchboard::app::Rate {
+    config.callback_rate = switchboard_host::app::Rate {
         per_second: args.rate_limit_per_connection,
         burst: args.rate_limit_per_connection.saturating_mul(2),
     };
     config.webhooks.disable_after = Duration::from_secs(args.webhook_disable_after_hours * 3600);
     config.limits.callback_replay_window = Duration::from_secs(args.callback_replay_window_s);
 
-    let running = switchboard::start(config)
+    let running = switchboard_host::start(config)
         .await
         .context("starting the gateway")?;
     println!("switchboard listening on http://{}", running.addr);
@@ -234,6 +240,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("(also in {}/sandbox-billing.key)", args.data_dir.display());
         }
     }
+    #[cfg(feature = "sandbox")]
     if let Some(sim) = &running.sandbox {
         println!("simulators on {}", sim.base_url());
     }
@@ -244,8 +251,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// separated, for rotation) or a key file; `None` lets the gateway use its data directory.
 fn master_keys(
     file: Option<&std::path::Path>,
-) -> anyhow::Result<Option<Vec<switchboard::vault::MasterKey>>> {
-    use switchboard::vault::parse_keys;
+) -> anyhow::Result<Option<Vec<switchboard_host::vault::MasterKey>>> {
+    use switchboard_host::vault::parse_keys;
     if let Ok(primary) = std::env::var("SWITCHBOARD_MASTER_KEY") {
         let mut text = primary;
         if let Ok(previous) = std::env::var("SWITCHBOARD_MASTER_KEY_PREVIOUS") {
