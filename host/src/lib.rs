@@ -10,12 +10,18 @@
 //!    [`runtime`] sandbox, retrying with backoff;
 //! 5. the provider calls back; [`callbacks`] has the plugin verify and normalise it, and the
 //!    store moves the status forward.
+//!
+//! What this crate owns, and what it does not: it is the gateway proper (the HTTP API, the
+//! services, the store and the wallet) while they are being split into crates of their own.
+//! The schema lives in `switchboard-model` and the plugin host in `switchboard-runtime`; they
+//! are re-exported here as [`model`] and [`runtime`] so paths read the same while the split
+//! goes on. The plugins themselves reach this crate only as bytes from the binary
+//! (`GatewayConfig::bundled`), and the provider simulators only behind the `sandbox` feature.
 
 pub mod api;
 pub mod app;
 pub mod billing;
 pub mod callbacks;
-pub mod clock;
 pub mod connections;
 pub mod contact_sync;
 pub mod dispatch;
@@ -23,12 +29,9 @@ pub mod events;
 pub mod followup;
 pub mod intake;
 pub mod metrics;
-pub mod model;
-pub mod netguard;
 pub mod receipts;
 pub mod resend;
 pub mod routing;
-pub mod runtime;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_setup;
 pub mod schemas;
@@ -37,5 +40,12 @@ pub mod store;
 pub mod tenancy;
 pub mod validation;
 pub mod vault;
+
+// Until every caller imports the crates by name: the schema and the plugin host at the paths
+// the gateway's modules have always used.
+pub use switchboard_model as model;
+pub use switchboard_model::clock;
+pub use switchboard_runtime as runtime;
+pub use switchboard_runtime::netguard;
 
 pub use app::{Gateway, GatewayConfig, Running, StartError, start};

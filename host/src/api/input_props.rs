@@ -68,6 +68,7 @@ impl TestGateway {
         std::os::unix::fs::symlink(&shared, dir.join("plugin-cache")).unwrap();
         let mut cfg = GatewayConfig::new(&dir, "127.0.0.1:0".parse().unwrap());
         cfg.sandbox = true;
+        cfg.bundled = switchboard_bundled_plugins::PLUGINS;
         let (router, key, billing_key) = rt.block_on(async {
             let running = start(cfg).await.expect("gateway starts");
             let router = super::router(running.gateway.clone());

@@ -181,12 +181,4 @@ pub struct DeliveryCharge {
     pub state: String,
 }
 
-/// What a message would cost now, from `POST /v1/messages/preview`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
-pub struct CostQuote {
-    pub currency: String,
-    pub unit_price_micros: Micros,
-    pub cost_micros: Micros,
-    /// Whether the wallet could pay for it now (credit and paid balance).
-    pub affordable: bool,
-}
+pub use switchboard_model::CostQuote;

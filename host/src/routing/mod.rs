@@ -12,7 +12,7 @@
 
 pub mod plan;
 pub mod policies;
-pub mod policy;
+pub use switchboard_model::policy;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@
 //!   rather than turning every send on that connection into an auth failure.
 //!
 //! ```
-//! use switchboard::vault::{MasterKey, Vault};
+//! use switchboard_host::vault::{MasterKey, Vault};
 //! let vault = Vault::new(vec![MasterKey::generate()]).unwrap();
 //! let sealed = vault.seal("connection:con_1", b"EAAG-token").unwrap();
 //! assert_eq!(&*vault.open("connection:con_1", &sealed).unwrap(), b"EAAG-token");

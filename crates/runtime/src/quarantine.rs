@@ -14,7 +14,7 @@
 //! plugin calls are refused for `base`; when that runs out one call goes through as a probe
 //! (the others stay refused while it runs). A faulting probe doubles the period, up to `cap`;
 //! any call that returns ends the quarantine. Time is the gateway's clock
-//! ([`crate::clock`]), so tests move it instead of sleeping.
+//! ([`switchboard_model::clock`]), so tests move it instead of sleeping.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

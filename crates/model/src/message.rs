@@ -40,7 +40,7 @@ pub struct NewMessage {
 #[serde(untagged)]
 pub enum PolicyRef {
     Named(String),
-    Inline(crate::routing::policy::Policy),
+    Inline(crate::policy::Policy),
 }
 
 /// Where to reach the recipient: each channel reads the address it needs.

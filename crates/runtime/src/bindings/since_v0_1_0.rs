@@ -10,7 +10,7 @@
 //! latest types only.
 
 wasmtime::component::bindgen!({
-    path: "../schemas/wit/since_v0.1.0",
+    path: "../../schemas/wit/since_v0.1.0",
     world: "channel-plugin",
     imports: {
         "switchboard:channel/http.send": async,

@@ -107,7 +107,7 @@ impl CallState {
         }
     }
 
-    pub(super) fn connection_id(&self) -> &str {
+    pub(crate) fn connection_id(&self) -> &str {
         self.conn.as_deref().map(|c| c.id.as_str()).unwrap_or("-")
     }
 }
@@ -256,6 +256,6 @@ impl log::Host for CallState {
 
 impl clock::Host for CallState {
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        Ok(crate::clock::now_ms().max(0) as u64)
+        Ok(switchboard_model::clock::now_ms().max(0) as u64)
     }
 }

@@ -248,7 +248,7 @@ pub struct Preview {
     /// What sending it would cost now, by the price table; absent when no price applies
     /// (free).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<crate::billing::views::CostQuote>,
+    pub cost: Option<crate::CostQuote>,
 }
 
 /// A loaded channel plugin and its manifest.

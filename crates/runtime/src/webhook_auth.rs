@@ -177,7 +177,7 @@ impl webhook_auth::Host for CallState {
     }
 
     fn signed_at(&mut self, unix_ms: u64) -> wasmtime::Result<bool> {
-        let now = crate::clock::now_ms();
+        let now = switchboard_model::clock::now_ms();
         self.webhook.declare_signed_at(unix_ms, now);
         Ok(in_window(
             now,

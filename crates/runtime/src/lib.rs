@@ -1,5 +1,12 @@
 //! The plugin runtime: untrusted channel plugins (WebAssembly components) run here.
 //!
+//! Why a crate of its own: it is the one place that touches wasmtime and the only door a
+//! plugin has to the world (the host imports in [`imports`], outbound HTTP through
+//! [`outbound`] and the [`netguard`]). It knows the schema ([`switchboard_model`]) and the
+//! plugin contract ([`bindings`], one module per supported WIT version, and [`api_version`]),
+//! and nothing of storage, billing or routing: the gateway's services call it with a message
+//! and a connection and get an answer or a [`CallError`].
+//!
 //! Why it is shaped this way:
 //! - **One shared [`Engine`]**, with the pooling allocator when the address space allows it
 //!   (instantiation in tens of microseconds) and the on-demand allocator otherwise.
@@ -27,6 +34,7 @@ pub mod convert;
 mod engine;
 pub mod imports;
 pub mod memo;
+pub mod netguard;
 pub mod outbound;
 pub mod output;
 pub mod quarantine;
@@ -316,22 +324,26 @@ impl PluginRuntime {
 
     /// Run one call for a connection through its quarantine: refused while quarantined,
     /// and its outcome counted.
-    pub(super) async fn guarded<T>(
+    pub(crate) async fn guarded<T>(
         &self,
         plugin: &LoadedPlugin,
         connection: &str,
         calls: &'static str,
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, CallError> {
-        self.quarantine
-            .admit(plugin.name(), connection, calls, crate::clock::now_ms())?;
+        self.quarantine.admit(
+            plugin.name(),
+            connection,
+            calls,
+            switchboard_model::clock::now_ms(),
+        )?;
         let r = call.await;
         self.quarantine.record(
             plugin.name(),
             connection,
             calls,
             Verdict::of(&r),
-            crate::clock::now_ms(),
+            switchboard_model::clock::now_ms(),
         );
         r
     }
@@ -419,8 +431,8 @@ impl PluginRuntime {
         tracing::info!(
             plugin = plugin.name(),
             channel = plugin.channel(),
-            api_version = %plugin.api_version,
             from_cache,
+            api_version = %plugin.api_version,
             "plugin loaded"
         );
         Ok(plugin)
@@ -457,7 +469,7 @@ impl PluginRuntime {
 
     /// A fresh instance of a loaded plugin, allowed the manifest's hosts plus, with a
     /// connection, the operator's allow-list for it.
-    pub(super) async fn instantiate_for(
+    pub(crate) async fn instantiate_for(
         &self,
         plugin: &LoadedPlugin,
         conn: Option<Arc<ConnectionCtx>>,

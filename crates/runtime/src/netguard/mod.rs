@@ -1,6 +1,6 @@
 //! Where the gateway's own outbound HTTP may go: plugin requests and webhook deliveries.
 //!
-//! An origin allow-list (see [`crate::runtime::outbound`]) is not enough on its own: a
+//! An origin allow-list (see [`crate::outbound`]) is not enough on its own: a
 //! permitted name can resolve to `127.0.0.1`, and a business can register a webhook at
 //! `http://169.254.169.254/` (cloud metadata) or at a database on the private network. So
 //! every destination address is checked *after* DNS resolution, in the HTTP client's own

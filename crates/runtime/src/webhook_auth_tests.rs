@@ -2,8 +2,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::*;
-use crate::runtime::bindings::wit;
-use crate::runtime::{ConnectionCtx, LoadedPlugin, PluginRuntime, RuntimeLimits, Secret};
+use crate::bindings::wit;
+use crate::{ConnectionCtx, LoadedPlugin, PluginRuntime, RuntimeLimits, Secret};
 
 const WINDOW: Duration = Duration::from_secs(300);
 const NOW: i64 = 1_800_000_000_000;
@@ -173,7 +173,7 @@ async fn a_plugin_that_accepts_without_verifying_is_refused() {
     assert_eq!(out.events.len(), 1);
 
     // Verified, but with a signed time ten minutes old that the plugin ignores: refused.
-    let stale = (crate::clock::now_ms() - 600_000).to_string();
+    let stale = (switchboard_model::clock::now_ms() - 600_000).to_string();
     let why = refused(
         call(vec![
             ("x-trusting-token", "tok".into()),
@@ -182,7 +182,7 @@ async fn a_plugin_that_accepts_without_verifying_is_refused() {
         .await,
     );
     assert!(why.contains("outside the 300 s replay window"), "{why}");
-    let fresh = crate::clock::now_ms().to_string();
+    let fresh = switchboard_model::clock::now_ms().to_string();
     assert!(
         call(vec![
             ("x-trusting-token", "tok".into()),
@@ -205,7 +205,7 @@ async fn a_correctly_signed_but_old_sendgrid_event_is_refused() {
     let conn = connection(&[("webhook_public_key", &key)], &[]);
     let body = r#"[{"event":"delivered","sg_message_id":"X.filter0001","timestamp":1}]"#;
     let signed = |age_s: i64| {
-        let ts = (crate::clock::now_ms() / 1000 - age_s).to_string();
+        let ts = (switchboard_model::clock::now_ms() / 1000 - age_s).to_string();
         let sig = switchboard_sandbox::sendgrid_event_signature(&ts, body.as_bytes());
         request(
             &[

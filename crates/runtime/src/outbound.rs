@@ -217,7 +217,7 @@ impl Redactions {
 
 /// RFC 3986 percent-encoding of everything but the unreserved characters: how a secret
 /// looks when a provider quotes it back from a query string or form body.
-pub(crate) fn percent_encode(raw: &str) -> String {
+pub fn percent_encode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -279,21 +279,16 @@ mod tests {
             webhook_url: String::new(),
             config: [("user".to_string(), "AC123".to_string())].into(),
             secrets: [
-                (
-                    "token".to_string(),
-                    super::super::Secret::new("s3cr3t/tok+en"),
-                ),
-                ("pin".to_string(), super::super::Secret::new("1234")),
+                ("token".to_string(), crate::Secret::new("s3cr3t/tok+en")),
+                ("pin".to_string(), crate::Secret::new("1234")),
             ]
             .into(),
             allowed_origins: vec![],
         };
-        let basic = Auth::Basic(
-            super::super::bindings::switchboard::channel::http::BasicAuth {
-                username_key: "user".into(),
-                password_secret: "token".into(),
-            },
-        );
+        let basic = Auth::Basic(crate::bindings::switchboard::channel::http::BasicAuth {
+            username_key: "user".into(),
+            password_secret: "token".into(),
+        });
         let r = Redactions::new(Some(&conn), Some(&basic));
         let echoed = b"raw s3cr3t/tok+en; query s3cr3t%2Ftok%2Ben; basic QUMxMjM6czNjcjN0L3Rvaytlbg==; pin 1234";
         assert_eq!(

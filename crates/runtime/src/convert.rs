@@ -1,9 +1,9 @@
-//! Between the gateway's schema ([`crate::model`]) and the WIT types plugins see. Kept here
+//! Between the gateway's schema ([`switchboard_model`]) and the WIT types plugins see. Kept here
 //! so the rest of the host never touches generated bindings.
 
 use super::ConnectionCtx;
 use super::bindings::wit;
-use crate::model::{self, FailureReason};
+use switchboard_model::{self as model, FailureReason};
 
 pub fn wit_connection(c: &ConnectionCtx) -> wit::Connection {
     wit::Connection {

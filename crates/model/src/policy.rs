@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::model::{FailureReason, Violation};
+use crate::{FailureReason, Violation};
 
 /// The built-in policy for follow-up notifications.
 pub const FOLLOW_UP: &str = "follow-up";

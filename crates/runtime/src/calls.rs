@@ -167,10 +167,10 @@ impl PluginRuntime {
                     r,
                 )?;
                 output::webhook(plugin.name(), &mut answer)?;
-                let verdict = store
-                    .data()
-                    .webhook
-                    .verdict(crate::clock::now_ms(), self.limits.callback_replay_window);
+                let verdict = store.data().webhook.verdict(
+                    switchboard_model::clock::now_ms(),
+                    self.limits.callback_replay_window,
+                );
                 Ok((answer, verdict))
             })
             .await?;
@@ -253,7 +253,7 @@ impl PluginRuntime {
 }
 
 /// Turn the raw outcome of a call into the value or a [`CallError`] that says what happened.
-pub(super) fn finish<R>(
+pub(crate) fn finish<R>(
     plugin: &str,
     export: &'static str,
     store: &Store<CallState>,

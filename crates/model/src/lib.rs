@@ -2,11 +2,19 @@
 //! reports ([`MessageView`], [`DeliveryView`]), and the status and failure vocabulary shared by
 //! all plugins ([`Status`], [`FailureReason`]).
 //!
+//! Why a crate of its own: every other crate speaks these types (the store persists them, the
+//! plugin runtime converts them to WIT, the services decide on them, the API serialises them),
+//! so they sit at the bottom of the house and depend on nothing of ours. Value types only: a
+//! routing [`policy::Policy`] as written, a [`CostQuote`], the gateway's [`clock`]. What a
+//! policy *does* lives in the routing service; what a price *is* lives in billing.
+//!
 //! These types are the source of `schemas/json/*.schema.json` (schemars) and of the
 //! component schemas in `schemas/openapi.json` (utoipa); tests fail when either is stale.
 
+pub mod clock;
 mod contact;
 mod message;
+pub mod policy;
 mod status;
 mod views;
 
@@ -15,12 +23,27 @@ pub use message::*;
 pub use status::*;
 pub use views::*;
 
+/// Money in integer micro-units of the currency (1 USD = 1,000,000): never a float.
+pub type Micros = i64;
+
+/// What a message would cost now, from `POST /v1/messages/preview`.
+#[derive(
+    Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema, utoipa::ToSchema,
+)]
+pub struct CostQuote {
+    pub currency: String,
+    pub unit_price_micros: Micros,
+    pub cost_micros: Micros,
+    /// Whether the wallet could pay for it now (credit and paid balance).
+    pub affordable: bool,
+}
+
 /// Milliseconds since the Unix epoch, as stored.
 pub type Millis = i64;
 
 /// Now, by the gateway's clock ([`crate::clock`]).
 pub fn now_ms() -> Millis {
-    crate::clock::now_ms()
+    clock::now_ms()
 }
 
 /// RFC 3339 with milliseconds, UTC.
