@@ -13,27 +13,13 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::auth::{ReadKey, SendKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use crate::Gateway;
 use crate::metrics::ChannelLabels;
 use crate::model::{Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id};
 use crate::store::{InsertMessage, Inserted};
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body exceeds the size limit",
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
-        }
-    })
-}
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
@@ -118,7 +104,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body_bytes(body)?;
+    let body = read_body(body)?;
     let key = idempotency_key(&headers)?;
     let request: NewMessage = parse_json(&body)?;
     let request_hash = hex::encode(Sha256::digest(
@@ -228,7 +214,7 @@ pub async fn preview(
     SendKey(ws): SendKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Preview>, ApiError> {
-    let body = body_bytes(body)?;
+    let body = read_body(body)?;
     let request: NewMessage = parse_json(&body)?;
     let a = gw.assess(&ws, request).await?;
     let country = a
