@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
+use super::paging::PageSize;
 use crate::Gateway;
 use crate::metrics::ChannelLabels;
 use crate::model::{Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id};
@@ -264,6 +265,11 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found("message"))
 }
 
+const PAGE_SIZE: PageSize = PageSize {
+    default: 50,
+    max: 200,
+};
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -301,15 +307,7 @@ pub async fn list(
         })?),
         None => None,
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be between 1 and 200",
-        )
-        .field("limit"));
-    }
+    let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(
         gw.store
             .list_messages(&ws, status, q.channel, q.cursor, limit)

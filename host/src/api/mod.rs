@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod error;
 pub mod messages;
 pub mod openapi;
+pub mod paging;
 pub mod policies;
 pub mod resend;
 pub mod sandbox;
