@@ -15,7 +15,14 @@ fn main() {
         .parent()
         .expect("host/ lives in the workspace root")
         .to_path_buf();
-    for dir in ["plugins", "plugin-sdk", "schemas/wit", "tests/plugins"] {
+    // Everything a plugin is built from, shared crates under `crates/` included.
+    for dir in [
+        "crates",
+        "plugins",
+        "plugin-sdk",
+        "schemas/wit",
+        "tests/plugins",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
