@@ -41,7 +41,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(s.to_string()))
 }
 
-/// Answer for a key seen before: the original message, or a conflict if the body differs.
 /// A message committed (or found committed under the same Idempotency-Key).
 pub(super) struct Committed {
     pub accepted: Accepted,
@@ -63,6 +62,8 @@ impl Committed {
     }
 }
 
+/// Answer for a key seen before: the original message, or `422 idempotency_key_reused` if
+/// the request differs.
 fn replay(id: String, status: Status, same_request: bool) -> Result<Committed, ApiError> {
     if !same_request {
         return Err(ApiError::new(

@@ -210,7 +210,6 @@ impl Store {
         .await
     }
 
-    /// Create a manual top-up (idempotent by id). Returns the wallet currency.
     /// The wallet's currency (read-only).
     pub async fn wallet_currency(&self, ws: String) -> Result<String, StoreError> {
         self.read(move |c| currency(c, &ws)).await
