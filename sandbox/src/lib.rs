@@ -3,11 +3,11 @@
 //! The gateway's channel plugins talk to real providers over their real wire formats. Mocking at
 //! the plugin boundary would test our idea of those formats against itself, so instead this
 //! crate runs an HTTP server that *is* a provider as far as a client can tell: same paths, same
-//! auth, same JSON and error envelopes, same signed delivery callbacks (see
-//! `/work/shared/reference/providers.md`). On top of that it offers what a real provider cannot:
-//! a control API under `/_sandbox` to inject faults (errors, rate limits, latency, timeouts,
-//! connection resets, lost/duplicated/reordered callbacks) and to observe what the gateway
-//! actually sent, so tests can assert on exactly-once behaviour.
+//! auth, same JSON and error envelopes, same signed delivery callbacks (each simulator's wire
+//! format is written down in `docs/sandbox.md` and `docs/channels/`). On top of that it offers
+//! what a real provider cannot: a control API under `/_sandbox` to inject faults (errors, rate
+//! limits, latency, timeouts, connection resets, lost/duplicated/reordered callbacks) and to
+//! observe what the gateway actually sent, so tests can assert on exactly-once behaviour.
 //!
 //! Simulators:
 //!

@@ -183,6 +183,7 @@ async fn callbacks_are_bounded_in_size_and_rate() {
         .await;
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
     }
     let mut limited = None;
     for _ in 0..30 {

@@ -45,7 +45,9 @@ pub fn workspace_root() -> PathBuf {
 /// Panics with an actionable message when the guest build fails: a build script has no other
 /// way to report, and the commonest cause is a missing target.
 pub fn build(root: &Path, folder: &str) -> Vec<Artifact> {
-    for dir in [folder, "plugin-sdk", "schemas/wit"] {
+    // The guests' sources and everything of ours they depend on; host crates are left out so
+    // a host change never reruns this script.
+    for dir in [folder, "plugin-sdk", "schemas/wit", "crates/iso-time"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let packages = packages(&root.join(folder));

@@ -17,6 +17,7 @@ use utoipa::IntoParams;
 
 use super::auth::BillingKey;
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
+use super::paging::{self, PageSize};
 use crate::Gateway;
 use crate::billing::payments::to_minor;
 use crate::billing::prices::{PriceSpec, PriceView};
@@ -198,6 +199,11 @@ pub async fn topups(
     Ok(Json(gw.store.topups(ws, 200).await?))
 }
 
+const STATEMENT_PAGE_SIZE: PageSize = PageSize {
+    default: 100,
+    max: 500,
+};
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatementQuery {
@@ -216,25 +222,9 @@ pub async fn ledger(
     q: Result<Query<StatementQuery>, QueryRejection>,
 ) -> Result<Json<StatementPage>, ApiError> {
     let Query(q) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "limit is 1-500")
-                .field("limit"),
-        );
-    }
-    let after = match q.cursor {
-        Some(c) => Some(c.parse::<i64>().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "cursor is not one this API gave out",
-            )
-            .field("cursor")
-        })?),
-        None => None,
-    };
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let limit = STATEMENT_PAGE_SIZE.limit(q.limit)?;
+    let after = paging::seq_cursor(q.cursor.as_deref())?;
     Ok(Json(gw.store.statement(ws, after, limit).await?))
 }
 

@@ -13,9 +13,15 @@ use utoipa::IntoParams;
 
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
+use super::paging::PageSize;
 use crate::Gateway;
 use crate::model::{AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact};
 use crate::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
+
+const PAGE_SIZE: PageSize = PageSize {
+    default: 50,
+    max: 200,
+};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -39,15 +45,7 @@ pub async fn list(
 ) -> Result<Json<ContactPage>, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be between 1 and 200",
-        )
-        .field("limit"));
-    }
+    let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(
         gw.store
             .list_contacts(ws, q.cursor, limit, q.inactive.unwrap_or(false))

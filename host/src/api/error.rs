@@ -92,6 +92,15 @@ impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).field(field)
     }
+    /// `413 payload_too_large`: the body is over the route's size limit (`limit` bytes, when
+    /// the caller knows it; the body extractor's rejection does not say).
+    pub fn payload_too_large(limit: Option<usize>) -> Self {
+        let message = match limit {
+            Some(limit) => format!("the request body is over the {limit}-byte limit"),
+            None => "the request body is over the size limit".to_string(),
+        };
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -116,11 +125,19 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The request body, or why it could not be read (too large, cut off).
+/// The request body, or why it could not be read. Every handler that takes a body reads it
+/// through here, so an oversized body gets the same `413 payload_too_large` on every route
+/// (and a body cut off in transit the same `400 invalid_body`).
 pub fn read_body(
     b: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<axum::body::Bytes, ApiError> {
-    b.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large(None)
+        } else {
+            ApiError::new(e.status(), "invalid_body", e.body_text())
+        }
+    })
 }
 
 impl IntoResponse for ApiError {

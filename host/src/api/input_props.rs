@@ -241,6 +241,73 @@ fn other_json_endpoints_never_get_a_5xx() {
         .unwrap();
 }
 
+/// Every route that takes a body answers one over its limit the same way: 413 with code
+/// `payload_too_large`. Callbacks are checked twice: refused from the declared length
+/// alone, and refused by the body reader when no length is declared.
+#[test]
+fn oversized_bodies_get_413_payload_too_large_everywhere() {
+    let gw = TestGateway::start();
+    let operator = std::fs::read_to_string(gw.dir.join("operator.key")).unwrap();
+    let operator = vec![(
+        "authorization".to_string(),
+        format!("Bearer {}", operator.trim()),
+    )];
+    // Over both the API's limit and the larger callback limit.
+    let body = vec![b' '; 2 * 1024 * 1024];
+    let declared = vec![("content-length".to_string(), body.len().to_string())];
+    // `{con}`: a connection the key owns, so ownership checks pass and the body is read.
+    let key_routes = [
+        (Method::POST, "/v1/messages"),
+        (Method::POST, "/v1/messages/preview"),
+        (Method::POST, "/v1/contacts"),
+        (Method::POST, "/v1/receipts"),
+        (Method::POST, "/v1/activity"),
+        (Method::POST, "/v1/conversations/ct_0000/messages"),
+        (Method::POST, "/v1/conversations/ct_0000/seen"),
+        (Method::POST, "/v1/policies"),
+        (Method::PUT, "/v1/policies/mine"),
+        (Method::POST, "/v1/connections"),
+        (Method::PATCH, "/v1/connections/{con}"),
+        (Method::POST, "/v1/connections/{con}/resend"),
+        (Method::POST, "/v1/connections/{con}/sync-contacts"),
+        (Method::POST, "/v1/connections/{con}/blocked-urls"),
+        (Method::POST, "/v1/webhook-endpoints"),
+        (Method::PATCH, "/v1/webhook-endpoints/we_0000"),
+        (Method::POST, "/v1/webhook-endpoints/we_0000/replay"),
+        (Method::POST, "/v1/keys"),
+        (Method::PUT, "/v1/billing/plan"),
+        (Method::PUT, "/v1/billing/auto-charge"),
+        (Method::PUT, "/v1/billing/low-balance-alert"),
+        (Method::POST, "/v1/billing/topups"),
+        (Method::POST, "/v1/billing/prices"),
+        (Method::PUT, "/v1/sandbox/clock"),
+        (Method::PUT, "/v1/sandbox/wallet"),
+        (Method::POST, "/v1/webhooks/{con}"),
+    ];
+    let routes = key_routes
+        .into_iter()
+        .map(|(method, path)| (method, path, Vec::new()))
+        .chain([
+            (Method::POST, "/v1/workspaces", operator),
+            (Method::POST, "/v1/webhooks/{con}", declared),
+        ]);
+    for (method, path, headers) in routes {
+        let path = path.replace("{con}", "con_sandbox_twilio_sms");
+        let (status, answer) = gw.call_with(method.clone(), &path, &headers, body.clone());
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")),
+            "{method} {path} {headers:?}: {answer}"
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {answer}"
+        );
+    }
+}
+
 /// A query string: known parameter names and random ones, with values that are arbitrary
 /// strings (escaped), numbers at the edges, or raw URI characters including broken escapes.
 fn any_query() -> BoxedStrategy<String> {

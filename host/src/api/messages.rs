@@ -13,27 +13,14 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::auth::{ReadKey, SendKey};
-use super::error::{ApiError, ErrorBody, parse_json};
+use super::error::{ApiError, ErrorBody, parse_json, read_body};
+use super::paging::PageSize;
 use crate::Gateway;
 use crate::metrics::ChannelLabels;
 use crate::model::{Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id};
 use crate::store::{InsertMessage, Inserted};
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body exceeds the size limit",
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
-        }
-    })
-}
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
@@ -54,7 +41,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(s.to_string()))
 }
 
-/// Answer for a key seen before: the original message, or a conflict if the body differs.
 /// A message committed (or found committed under the same Idempotency-Key).
 pub(super) struct Committed {
     pub accepted: Accepted,
@@ -76,6 +62,8 @@ impl Committed {
     }
 }
 
+/// Answer for a key seen before: the original message, or `422 idempotency_key_reused` if
+/// the request differs.
 fn replay(id: String, status: Status, same_request: bool) -> Result<Committed, ApiError> {
     if !same_request {
         return Err(ApiError::new(
@@ -118,7 +106,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body_bytes(body)?;
+    let body = read_body(body)?;
     let key = idempotency_key(&headers)?;
     let request: NewMessage = parse_json(&body)?;
     let request_hash = hex::encode(Sha256::digest(
@@ -228,7 +216,7 @@ pub async fn preview(
     SendKey(ws): SendKey,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Preview>, ApiError> {
-    let body = body_bytes(body)?;
+    let body = read_body(body)?;
     let request: NewMessage = parse_json(&body)?;
     let a = gw.assess(&ws, request).await?;
     let country = a
@@ -278,6 +266,11 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found("message"))
 }
 
+const PAGE_SIZE: PageSize = PageSize {
+    default: 50,
+    max: 200,
+};
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -315,15 +308,7 @@ pub async fn list(
         })?),
         None => None,
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be between 1 and 200",
-        )
-        .field("limit"));
-    }
+    let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(
         gw.store
             .list_messages(&ws, status, q.channel, q.cursor, limit)

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod error;
 pub mod messages;
 pub mod openapi;
+pub mod paging;
 pub mod policies;
 pub mod resend;
 pub mod sandbox;
@@ -188,12 +189,7 @@ async fn refuse_oversized(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         use axum::response::IntoResponse;
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body is over the {limit}-byte limit"),
-        )
-        .into_response();
+        return ApiError::payload_too_large(Some(limit)).into_response();
     }
     next.run(req).await
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::AdminKey;
-use super::error::{ApiError, parse_json};
+use super::error::{ApiError, parse_json, read_body};
 use crate::{Gateway, clock};
 
 /// Far enough for any test; near enough that timestamps plus delays never overflow.
@@ -34,9 +35,9 @@ pub struct ClockView {
 pub async fn set_clock(
     State(gw): State<Arc<Gateway>>,
     AdminKey(_ws): AdminKey,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ClockView>, ApiError> {
-    let change: ClockChange = parse_json(&body)?;
+    let change: ClockChange = parse_json(&read_body(body)?)?;
     if change.offset_ms > MAX_OFFSET_MS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -100,9 +101,9 @@ pub struct WalletChange {
 pub async fn set_wallet(
     State(gw): State<Arc<Gateway>>,
     AdminKey(ws): AdminKey,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<crate::billing::views::BalanceView>, ApiError> {
-    let change: WalletChange = parse_json(&body)?;
+    let change: WalletChange = parse_json(&read_body(body)?)?;
     if change.paid_micros < 0 || change.credit_micros.is_some_and(|c| c < 0) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

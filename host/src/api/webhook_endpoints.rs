@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
+use super::paging::PageSize;
 use crate::Gateway;
 use crate::events::store::{
     DeliveryView, EndpointPatch, EndpointView, EndpointWithSecret, ReplayRange,
@@ -211,6 +212,11 @@ pub async fn rotate_secret(
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
 
+const PAGE_SIZE: PageSize = PageSize {
+    default: 50,
+    max: 500,
+};
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
@@ -234,7 +240,7 @@ pub async fn deliveries(
     if gw.store.endpoint(ws.clone(), id.clone()).await?.is_none() {
         return Err(ApiError::not_found("webhook endpoint"));
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(gw.store.webhook_deliveries(ws, id, limit).await?))
 }
 
@@ -340,7 +346,7 @@ pub async fn events(
             format!("unknown event type `{t}`"),
         ));
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(EventList {
         data: gw.store.events(ws, q.kind, q.before, limit).await?,
     }))

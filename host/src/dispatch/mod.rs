@@ -186,9 +186,9 @@ impl Dispatcher {
         }
     }
 
-    /// One attempt through the plugin; returns the channel (for metrics) and the outcome.
-    /// The attempt's outcome, and whether a request may have reached the provider without
-    /// its answer (see [`Completion::answer_lost`]).
+    /// One attempt through the plugin: the channel (for metrics), the outcome, and whether a
+    /// request may have reached the provider without its answer (see
+    /// [`Completion::answer_lost`]).
     async fn attempt(&self, job: &Job) -> (String, SendOutcome, bool) {
         let channel = job.request.channel.clone();
         if let Some(refused) = &job.refused {

@@ -126,8 +126,6 @@ fn endpoint(r: &Row) -> rusqlite::Result<EndpointView> {
     })
 }
 
-/// Whether an endpoint's stored type list covers `kind`. A list that does not parse covers
-/// nothing: an unreadable row must not turn into a subscription to everything.
 /// An endpoint as it now stands, by id (after the caller checked the workspace).
 fn endpoint_by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<EndpointView> {
     c.query_row(
@@ -155,6 +153,9 @@ fn live_endpoint_column<T: rusqlite::types::FromSql>(
     .optional()
 }
 
+/// Whether an endpoint's stored type list covers `kind` (an empty list covers every type). A
+/// list that does not parse covers nothing: an unreadable row must not turn into a
+/// subscription to everything.
 fn subscribed(types_json: &str, kind: &str) -> bool {
     serde_json::from_str::<Vec<String>>(types_json)
         .is_ok_and(|types| types.is_empty() || types.iter().any(|t| t == kind))

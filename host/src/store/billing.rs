@@ -210,7 +210,6 @@ impl Store {
         .await
     }
 
-    /// Create a manual top-up (idempotent by id). Returns the wallet currency.
     /// The wallet's currency (read-only).
     pub async fn wallet_currency(&self, ws: String) -> Result<String, StoreError> {
         self.read(move |c| currency(c, &ws)).await
@@ -351,7 +350,7 @@ impl Store {
         limit: u32,
     ) -> Result<StatementPage, StoreError> {
         self.read(move |c| {
-            let mut data: Vec<StatementEntry> = c
+            let data: Vec<StatementEntry> = c
                 .prepare_cached(
                     "SELECT e.seq, e.txn_id, t.kind, e.account, e.amount, e.balance_after, t.memo, t.delivery_id, e.at
                      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.txn_id
@@ -372,12 +371,7 @@ impl Store {
                     })
                 })?
                 .collect::<Result<_, _>>()?;
-            let next_cursor = if data.len() > limit as usize {
-                data.truncate(limit as usize);
-                data.last().map(|e| e.seq.to_string())
-            } else {
-                None
-            };
+            let (data, next_cursor) = super::split_page(data, limit, |e| e.seq.to_string());
             Ok(StatementPage { data, next_cursor })
         })
         .await

@@ -326,16 +326,11 @@ impl Store {
                     contact_row,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            let has_more = rows.len() > limit as usize;
-            let mut data = Vec::new();
-            for r in rows.into_iter().take(limit as usize) {
-                data.push(finish_view(c, r, now)?);
-            }
-            let next_cursor = if has_more {
-                data.last().map(|v| v.id.clone())
-            } else {
-                None
-            };
+            let (rows, next_cursor) = super::split_page(rows, limit, |r| r.0.clone());
+            let data = rows
+                .into_iter()
+                .map(|r| finish_view(c, r, now))
+                .collect::<Result<_, _>>()?;
             Ok(ContactPage { data, next_cursor })
         })
         .await

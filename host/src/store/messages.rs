@@ -149,12 +149,7 @@ impl Store {
                     updated_at: rfc3339(updated),
                 });
             }
-            let next_cursor = if data.len() > limit as usize {
-                data.truncate(limit as usize);
-                data.last().map(|m| m.id.clone())
-            } else {
-                None
-            };
+            let (data, next_cursor) = super::split_page(data, limit, |m| m.id.clone());
             Ok(MessagePage { data, next_cursor })
         })
         .await

@@ -204,6 +204,21 @@ impl Store {
     }
 }
 
+/// One page of a listing read with `LIMIT limit + 1`: the extra row is not shown, it only
+/// proves there is a next page, which starts after the last row kept (`cursor` of it).
+pub(crate) fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    cursor: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() <= limit as usize {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(cursor);
+    (rows, next)
+}
+
 fn in_savepoint<R>(
     t: &Transaction,
     f: impl FnOnce(&Transaction) -> Result<R, StoreError>,
@@ -248,5 +263,21 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
         for reply in replies {
             reply(outcome.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_page;
+
+    #[test]
+    fn a_page_has_a_cursor_only_when_a_row_was_left_over() {
+        let key = |n: &u32| n.to_string();
+        assert_eq!(
+            split_page(vec![1, 2, 3], 2, key),
+            (vec![1, 2], Some("2".into()))
+        );
+        assert_eq!(split_page(vec![1, 2], 2, key), (vec![1, 2], None));
+        assert_eq!(split_page(Vec::new(), 2, key), (Vec::new(), None));
     }
 }

@@ -69,7 +69,7 @@ pub fn request_header(
     idempotency_key: &str,
     now_ms: u64,
 ) -> Result<String, SendError> {
-    let date = crate::time::format_iso(now_ms);
+    let date = switchboard_iso_time::format_iso(now_ms);
     let salt = salt(idempotency_key, now_ms)?;
     let mac = secrets::hmac(
         HmacAlgorithm::Sha256,

@@ -7,13 +7,13 @@
 //! - [`codes`]: Solapi status and error codes as typed failure reasons (not a KakaoTalk user,
 //!   blocked, outside sending hours with the wait until 08:00 KST, …).
 //! - [`webhook`]: signed delivery reports (3000 sent, 4000 delivered, failures).
-//! - [`validate`], [`phone`], [`time`]: the rules, E.164 → Korean domestic numbers, ISO 8601.
+//! - [`validate`], [`phone`]: the rules, E.164 → Korean domestic numbers. ISO 8601 dates come
+//!   from `switchboard-iso-time`, shared with the simulator so both write them alike.
 
 pub mod auth;
 pub mod codes;
 pub mod phone;
 pub mod solapi;
-pub mod time;
 pub mod validate;
 pub mod webhook;
 

@@ -20,10 +20,11 @@
 //! a second one that either duplicates the host's or is silently overridden by it.
 
 use serde_json::Value;
+use switchboard_iso_time::parse_iso;
 use switchboard_plugin_sdk::prelude::*;
 use switchboard_plugin_sdk::webhook_auth::{self, HmacAlgorithm};
 
-use crate::{auth, codes, time};
+use crate::{auth, codes};
 
 pub fn handle(req: &WebhookRequest) -> Result<WebhookOutcome, WebhookError> {
     verify(req)?;
@@ -62,7 +63,7 @@ pub fn verify(req: &WebhookRequest) -> Result<(), WebhookError> {
     if !webhook_auth::verify_hmac(HmacAlgorithm::Sha256, auth::SECRET, &signed, &given) {
         return Err(unauthorized("signature does not match"));
     }
-    let date = time::parse_iso(&parsed.date).ok_or_else(|| unauthorized("date is not ISO 8601"))?;
+    let date = parse_iso(&parsed.date).ok_or_else(|| unauthorized("date is not ISO 8601"))?;
     if !webhook_auth::signed_at(date) {
         return Err(unauthorized(
             "the signed date is outside the gateway's replay window",
@@ -106,7 +107,7 @@ pub fn normalise(report: &Value) -> Option<WebhookEvent> {
     let timestamp_ms = s("dateReceived")
         .or_else(|| s("dateProcessed"))
         .or_else(|| s("dateUpdated"))
-        .and_then(time::parse_iso);
+        .and_then(parse_iso);
     Some(WebhookEvent::Status(StatusUpdate {
         provider_message_id: id.to_string(),
         state,

@@ -1,5 +1,6 @@
 //! The Graph error envelope, `{"error":{"message","type","code","error_subcode","fbtrace_id"}}`,
-//! classified on code and subcode (providers.md); the HTTP status only decides when the body
+//! classified on code and subcode (`docs/channels/messenger.md`, "Errors"); the HTTP status
+//! only decides when the body
 //! is not an envelope.
 
 use serde::Deserialize;

@@ -23,7 +23,7 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v21.0";
 /// Tags the connection may use outside the 24-hour window unless configured otherwise.
 pub const DEFAULT_ALLOWED_TAGS: &str = "HUMAN_AGENT";
-/// Attachments up to 25 MB of any type (providers.md, "Assets").
+/// Attachments up to 25 MB of any type, the Send API's asset limit.
 pub const MAX_MEDIA_BYTES: u64 = 25 * 1024 * 1024;
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "wav", "ogg"];
 

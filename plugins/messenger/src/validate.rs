@@ -4,7 +4,7 @@
 
 use switchboard_plugin_sdk::prelude::*;
 
-/// Commonly used Send API text limit (providers.md: 640 in old docs, 2000 in practice).
+/// Commonly used Send API text limit (640 in old Send API docs, 2000 in practice).
 pub const MAX_TEXT_CHARS: usize = 2000;
 /// A button template's text is capped lower than a plain text message.
 pub const MAX_BUTTON_TEMPLATE_TEXT_CHARS: usize = 640;

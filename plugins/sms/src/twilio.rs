@@ -176,7 +176,8 @@ pub fn map_error(resp: &Response) -> SendError {
     }
 }
 
-/// The provider codes of `shared/reference/providers.md`, and whether a retry can help.
+/// Twilio's error codes (<https://www.twilio.com/docs/api/errors>) in the failure taxonomy,
+/// and whether a retry can help.
 pub fn reason_for_code(code: i64) -> Option<(FailureReason, bool)> {
     use FailureReason::*;
     Some(match code {

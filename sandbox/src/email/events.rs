@@ -33,11 +33,11 @@ pub(super) const SCENARIOS: &[&str] = &[
     "deferred",
 ];
 
-/// The domain of the magic recipient addresses.
 /// SendGrid keeps retrying an event POST the receiver did not take for 24 hours, so events
 /// survive a gateway restart.
 const SENDGRID_RETRIES_FOR: Duration = Duration::from_secs(24 * 3600);
 
+/// The domain of the magic recipient addresses.
 const MAGIC_DOMAIN: &str = "@sandbox.switchboard.test";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Simulated SendGrid v3 mail send (`POST /v3/mail/send`) and Signed Event Webhook, following
-//! `providers.md` byte for byte where a client library would notice.
+//! SendGrid's documented format byte for byte where a client library would notice
+//! (`docs/sandbox.md`, "Email simulator").
 //!
 //! Request handling order, as in the SMS simulator: count the request, authenticate (Bearer
 //! [`crate::SANDBOX_SENDGRID_API_KEY`]), consult the fault book (keyed on `to`, the first

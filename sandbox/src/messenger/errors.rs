@@ -175,7 +175,7 @@ fn default_code(status: u16) -> u32 {
     }
 }
 
-/// Graph's wording for the codes the channel maps (providers.md).
+/// Graph's wording for the codes the channel maps (`docs/channels/messenger.md`, "Errors").
 pub fn message_for(code: u32, subcode: Option<u32>) -> String {
     let text = match (code, subcode) {
         (10, Some(2018278 | 2018065 | 2534022)) => {

@@ -1,5 +1,6 @@
 //! Simulated Facebook Messenger Platform: the Graph API Send API, signed page webhooks and the
-//! conversations API, following `providers.md`.
+//! conversations API, following Meta's documented formats (`docs/channels/messenger.md`,
+//! "Simulator").
 //!
 //! One sandbox app ([`SANDBOX_MESSENGER_APP_SECRET`], [`SANDBOX_MESSENGER_VERIFY_TOKEN`]) with
 //! three pages ([`SANDBOX_MESSENGER_PAGES`]), each with its own page access token.

@@ -1,5 +1,6 @@
 //! Simulated Twilio Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json` and the
-//! matching fetch), following `providers.md` byte for byte where a client library would notice.
+//! matching fetch), following Twilio's documented format byte for byte where a client library
+//! would notice (`docs/sandbox.md`, "SMS simulator").
 //!
 //! Request handling order: count the request, authenticate, consult the fault book (keyed on
 //! `to` / `from`), apply latency, then either answer with the injected fault or process the

@@ -6,13 +6,14 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
+use switchboard_iso_time::{format_iso, parse_iso};
 use switchboard_plugin_sdk::testing::handle_webhook;
 use switchboard_plugin_sdk::testing::json::{
     json_array_of, json_leaf, json_object, mutated, quote,
 };
 
 use super::*;
-use crate::{AlimTalkPlugin, auth, time};
+use crate::{AlimTalkPlugin, auth};
 
 /// Per-case limit: generous for a loaded 2-core machine; it bounds pathological blowups,
 /// it does not measure speed.
@@ -38,7 +39,7 @@ fn request(body: Vec<u8>, authorization: String) -> WebhookRequest {
 
 /// Signed now (by the mock host's clock) with the connection's key and secret.
 fn signed(body: Vec<u8>) -> WebhookRequest {
-    let date = time::format_iso(NOW);
+    let date = format_iso(NOW);
     let salt = "0123456789abcdef0123456789abcdef";
     let mut data = format!("{date}{salt}").into_bytes();
     data.extend_from_slice(&body);
@@ -154,7 +155,7 @@ proptest! {
             "[{{\"messageId\":{},\"statusCode\":{code_json},\"statusMessage\":{},\"dateReceived\":{}}}]",
             quote(&id),
             quote(&message),
-            quote(&time::format_iso(received)),
+            quote(&format_iso(received)),
         );
         let out = handle_webhook::<AlimTalkPlugin>(signed(body.into_bytes()), connection()).unwrap();
         if code == crate::codes::ACCEPTED {
@@ -177,12 +178,12 @@ proptest! {
         ms in 0..=MAX_ISO_MS,
         junk in prop_oneof![any::<String>(), "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,30})?([Zz]|[+-][0-9]{2}:[0-9]{2})?"],
     ) {
-        prop_assert_eq!(time::parse_iso(&time::format_iso(ms)), Some(ms));
+        prop_assert_eq!(parse_iso(&format_iso(ms)), Some(ms));
         // Whatever parses is a real instant: formatting it parses back to itself. (An offset
         // can push 9999-12-31 into year 10000, which needs a fifth digit no ISO 8601 basic
         // form reader, this one included, accepts.)
-        if let Some(parsed) = time::parse_iso(&junk).filter(|&t| t <= MAX_ISO_MS) {
-            prop_assert_eq!(time::parse_iso(&time::format_iso(parsed)), Some(parsed));
+        if let Some(parsed) = parse_iso(&junk).filter(|&t| t <= MAX_ISO_MS) {
+            prop_assert_eq!(parse_iso(&format_iso(parsed)), Some(parsed));
         }
     }
 

@@ -1,7 +1,40 @@
-//! ISO 8601 UTC timestamps without a date library: the plugin only ever needs "milliseconds
-//! since the epoch" to and from the `2024-05-01T12:34:56.789Z` form Solapi signs and reports.
+//! ISO 8601 UTC timestamps without a date library: milliseconds since the epoch to and from
+//! the `2024-05-01T12:34:56.789Z` form Solapi signs and reports.
+//!
+//! The AlimTalk plugin (wasm32-wasip2) and the AlimTalk simulator (native) must write and
+//! read these byte for byte alike, or signatures over the date stop matching; one copy keeps
+//! them from drifting apart.
 
 const MS_PER_DAY: u64 = 86_400_000;
+const MS_PER_HOUR: u64 = 3_600_000;
+
+/// A UTC instant broken into calendar fields (proleptic Gregorian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub millisecond: u32,
+}
+
+/// The calendar fields of `ms` milliseconds since the epoch. A time zone with a fixed offset
+/// (KST is UTC+9 all year) is `civil(ms + offset)`.
+pub fn civil(ms: u64) -> Civil {
+    let (year, month, day) = civil_from_days((ms / MS_PER_DAY) as i64);
+    let rem = ms % MS_PER_DAY;
+    Civil {
+        year,
+        month,
+        day,
+        hour: (rem / MS_PER_HOUR) as u32,
+        minute: (rem / 60_000 % 60) as u32,
+        second: (rem / 1000 % 60) as u32,
+        millisecond: (rem % 1000) as u32,
+    }
+}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -28,16 +61,16 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// `YYYY-MM-DDTHH:MM:SS.sssZ`, as JavaScript's `toISOString` (and Solapi's SDKs) write it.
 pub fn format_iso(ms: u64) -> String {
-    let days = (ms / MS_PER_DAY) as i64;
-    let rem = ms % MS_PER_DAY;
-    let (y, m, d) = civil_from_days(days);
-    let (h, min, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+    let Civil {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        millisecond,
+    } = civil(ms);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millisecond:03}Z")
 }
 
 fn digits(s: &[u8]) -> Option<u32> {
@@ -49,7 +82,8 @@ fn digits(s: &[u8]) -> Option<u32> {
     })
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into epoch milliseconds.
+/// Parses `YYYY-MM-DD(T|t| )HH:MM:SS[.fraction](Z|±HH:MM)` into epoch milliseconds. The
+/// space separator is RFC 3339's allowance for readability; reports may use it.
 pub fn parse_iso(s: &str) -> Option<u64> {
     let b = s.trim().as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
@@ -76,11 +110,9 @@ pub fn parse_iso(s: &str) -> Option<u64> {
         }
         let frac = &rest[1..=n];
         // Only the first three digits matter; pad shorter fractions to milliseconds.
-        let mut ms = 0u64;
         for i in 0..3 {
-            ms = ms * 10 + frac.get(i).map_or(0, |c| u64::from(c - b'0'));
+            millis = millis * 10 + frac.get(i).map_or(0, |c| u64::from(c - b'0'));
         }
-        millis = ms;
         rest = &rest[n + 1..];
     }
     let offset_ms: i64 = match rest {
@@ -93,9 +125,8 @@ pub fn parse_iso(s: &str) -> Option<u64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(i64::from(y), mo, d);
-    let ms = days * MS_PER_DAY as i64
-        + i64::from(h) * 3_600_000
+    let ms = days_from_civil(i64::from(y), mo, d) * MS_PER_DAY as i64
+        + i64::from(h) * MS_PER_HOUR as i64
         + i64::from(mi) * 60_000
         + i64::from(se) * 1000
         + millis as i64
@@ -116,6 +147,7 @@ mod tests {
             Some(1_700_000_000_123)
         );
         assert_eq!(parse_iso("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(parse_iso("2023-11-14 22:13:20Z"), Some(1_700_000_000_000));
         assert_eq!(
             parse_iso("2023-11-15T07:13:20+09:00"),
             Some(1_700_000_000_000)
@@ -134,5 +166,27 @@ mod tests {
         ] {
             assert_eq!(parse_iso(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn civil_fields_and_a_fixed_offset() {
+        assert_eq!(
+            civil(1_700_000_000_123),
+            Civil {
+                year: 2023,
+                month: 11,
+                day: 14,
+                hour: 22,
+                minute: 13,
+                second: 20,
+                millisecond: 123,
+            }
+        );
+        // 22:13:20 UTC is 07:13:20 KST on the next day.
+        let kst = civil(1_700_000_000_000 + 9 * MS_PER_HOUR);
+        assert_eq!((kst.day, kst.hour), (15, 7));
+        // Leap day, and the day after the last day of a leap February.
+        assert_eq!(civil(1_709_164_800_000).day, 29);
+        assert_eq!(civil(1_709_251_200_000).month, 3);
     }
 }
