@@ -275,13 +275,10 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
 
-    let mut sandbox_key = None;
-    let mut sandbox_billing_key = None;
+    // In sandbox mode: the sandbox workspace's keys, the simulators' address, and the
+    // simulators themselves when they run in this process.
     #[cfg(feature = "sandbox")]
-    let mut sandbox = None;
-    let mut sandbox_url: Option<String> = None;
-    #[cfg(feature = "sandbox")]
-    if config.sandbox {
+    let (sandbox_key, sandbox_billing_key, sandbox_url, sandbox) = if config.sandbox {
         let setup = crate::sandbox_setup::prepare(
             &store,
             &runtime,
@@ -292,17 +289,27 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
             &net,
         )
         .await?;
-        sandbox_key = Some(setup.api_key);
-        sandbox_billing_key = Some(setup.billing_key);
-        sandbox = setup.handle;
-        sandbox_url = Some(setup.base_url);
-    }
+        (
+            Some(setup.api_key),
+            Some(setup.billing_key),
+            Some(setup.base_url),
+            setup.handle,
+        )
+    } else {
+        (None, None, None, None)
+    };
     #[cfg(not(feature = "sandbox"))]
-    if config.sandbox {
+    let (sandbox_key, sandbox_billing_key, sandbox_url): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = if config.sandbox {
         return Err(StartError::Sandbox(
             "this build has no provider simulators: rebuild with the `sandbox` cargo feature (on by default)".into(),
         ));
-    }
+    } else {
+        (None, None, None)
+    };
 
     use crate::billing::payments::{PaymentProcessor, StripeCharges};
     let processor = match (&config.payments_url, &config.payments_key, &sandbox_url) {
