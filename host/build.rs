@@ -15,7 +15,13 @@ fn main() {
         .parent()
         .expect("host/ lives in the workspace root")
         .to_path_buf();
-    for dir in ["plugins", "plugin-sdk", "schemas/wit", "tests/plugins"] {
+    for dir in [
+        "plugins",
+        "plugin-sdk",
+        "vocab",
+        "schemas/wit",
+        "tests/plugins",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 

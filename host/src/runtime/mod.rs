@@ -46,6 +46,7 @@ use calls::finish;
 use imports::{CallState, HostServices};
 use outbound::OriginPattern;
 use quarantine::{Quarantine, QuarantinePolicy, Verdict};
+pub use switchboard_vocab::{Capabilities, Capability};
 
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -191,6 +192,9 @@ pub enum RuntimeError {
 /// A compiled, linked plugin ready to instantiate.
 pub struct LoadedPlugin {
     pub manifest: wit::Manifest,
+    /// The manifest's capability strings, parsed once at load; host code checks these flags,
+    /// never the strings.
+    pub capabilities: Capabilities,
     /// Where it came from: `bundled` or a file path.
     pub source: String,
     pub from_cache: bool,
@@ -204,6 +208,9 @@ impl LoadedPlugin {
     }
     pub fn channel(&self) -> &str {
         &self.manifest.channel
+    }
+    pub fn has(&self, c: Capability) -> bool {
+        self.capabilities.contains(c)
     }
 }
 
@@ -374,8 +381,17 @@ impl PluginRuntime {
         })?;
         let allowed: Arc<[OriginPattern]> =
             outbound::allow_list(&manifest.outbound_hosts, None).into();
+        // A plugin built against a newer SDK may announce behaviour this host does not
+        // know; it still loads, and the host simply does not use that behaviour.
+        let capabilities = Capabilities::parse(
+            manifest.capabilities.iter().map(String::as_str),
+            |c| {
+                tracing::warn!(plugin = %manifest.name, capability = c, "unknown capability ignored");
+            },
+        );
         let plugin = Arc::new(LoadedPlugin {
             manifest,
+            capabilities,
             source: source_name,
             from_cache,
             pre,
