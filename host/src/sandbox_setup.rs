@@ -318,6 +318,13 @@ fn simulator_connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
             ],
             &[("api_secret", sb::SANDBOX_ALIMTALK_API_SECRET)],
         ),
+        // The generic webhook posts to the simulators' recording receiver.
+        "generic-webhook" => vec![SimConnection {
+            id: connection_id(plugin),
+            name: format!("{plugin} (sandbox)"),
+            config: map(&[("url", &format!("{base_url}/webhook/receive"))]),
+            secrets: map(&[("signing_secret", sb::SANDBOX_WEBHOOK_SIGNING_SECRET)]),
+        }],
         // Plugins from --plugins-dir get a connection too, pointed at the simulators with
         // no credentials: enough to exercise them (the hostile test plugins rely on it).
         _ => one(&[], &[]),

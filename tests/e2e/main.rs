@@ -21,3 +21,4 @@ mod sms;
 mod support;
 mod tenancy;
 mod wallet;
+mod webhook_channel;
