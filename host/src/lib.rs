@@ -30,6 +30,7 @@ pub mod resend;
 pub mod routing;
 pub mod runtime;
 pub mod sandbox_setup;
+pub mod scaffold;
 pub mod schemas;
 pub mod status_lookup;
 pub mod store;

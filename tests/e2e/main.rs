@@ -17,6 +17,7 @@ mod push;
 mod receiver;
 mod resend;
 mod routing;
+mod scaffold;
 mod sms;
 mod support;
 mod tenancy;
