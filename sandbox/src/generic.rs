@@ -6,8 +6,10 @@
 //!   `GET /_sandbox/webhook/received` lists what arrived.
 //! - `POST /stub/{plugin}/messages`: a stand-in provider for a new plugin (what
 //!   `switchboard plugin new` generates sends here in sandbox mode). It records the request
-//!   and answers 201 `{"id": "stub-<plugin>-<n>"}`; it never calls back, so such messages
-//!   stop at `sent`. `GET /_sandbox/stub/{plugin}/messages` lists what arrived.
+//!   and answers 201 `{"id": "stub-<plugin>-<n>"}`. It never calls back (a new plugin has
+//!   no callback secret in sandbox mode); instead `GET /stub/{plugin}/messages/{id}` answers
+//!   `{"id", "status": "delivered"}` for every message it accepted, which a plugin's
+//!   `lookup_status` can ask. `GET /_sandbox/stub/{plugin}/messages` lists what arrived.
 //!
 //! Both keep at most [`KEEP`] requests each, dropping the oldest: a load test must not grow
 //! the simulator without bound.
@@ -94,6 +96,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/webhook/receive", post(receive))
         .route("/_sandbox/webhook/received", get(received))
         .route("/stub/{plugin}/messages", post(stub_send))
+        .route("/stub/{plugin}/messages/{id}", get(stub_status))
         .route("/_sandbox/stub/{plugin}/messages", get(stub_messages))
 }
 
@@ -138,4 +141,24 @@ async fn stub_messages(
             .cloned()
             .collect(),
     )
+}
+
+/// The stub delivers what it accepts at once; it forgets what fell out of [`KEEP`].
+async fn stub_status(
+    State(shared): State<Arc<Shared>>,
+    Path((plugin, id)): Path<(String, String)>,
+) -> (StatusCode, Json<Value>) {
+    let list = lock(&shared.generic.stub);
+    let known = list
+        .iter()
+        .any(|r| r.plugin == plugin && r.id.as_deref() == Some(id.as_str()));
+    if known {
+        (
+            StatusCode::OK,
+            Json(json!({ "id": id, "status": "delivered" })),
+        )
+    } else {
+        let error = format!("no message {id} for {plugin}");
+        (StatusCode::NOT_FOUND, Json(json!({ "error": error })))
+    }
 }

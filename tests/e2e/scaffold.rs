@@ -1,9 +1,8 @@
 //! `switchboard plugin new` end to end: the generated crate builds for wasm32-wasip2, its
 //! native unit tests pass, and the built component sends a message in sandbox mode through
-//! the simulators' stub provider.
-//!
-//! The stub answers with an id and never calls back, so the message ends `sent` (accepted
-//! by the provider), not `delivered`.
+//! the simulators' stub provider, where it ends `delivered`: the stub never calls back, and
+//! the generated `lookup_status` asks it (status lookups start after 300 ms here instead of
+//! 15 minutes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,7 +48,7 @@ fn cargo(dir: &Path, args: &[&str]) {
 }
 
 #[tokio::test]
-async fn a_scaffolded_plugin_builds_tests_and_sends_in_sandbox_mode() {
+async fn a_scaffolded_plugin_builds_tests_and_delivers_in_sandbox_mode() {
     let dir = fresh_dir("scaffold");
     let crate_dir = dir.join("acme-notify");
     let out = Command::new(bin())
@@ -100,7 +99,12 @@ async fn a_scaffolded_plugin_builds_tests_and_sends_in_sandbox_mode() {
 
     let gw = Gateway::start(
         "scaffold-sandbox",
-        &["--plugins-dir", plugins.to_str().unwrap()],
+        &[
+            "--plugins-dir",
+            plugins.to_str().unwrap(),
+            "--status-lookup-after-ms",
+            "300",
+        ],
     );
     let (_, listed) = gw.get("/v1/plugins").await;
     assert!(listed.to_string().contains("\"acme-notify\""), "{listed}");
@@ -110,7 +114,7 @@ async fn a_scaffolded_plugin_builds_tests_and_sends_in_sandbox_mode() {
             "content": {"text": "hello from a new plugin"}}),
         )
         .await;
-    let m = gw.wait_for(&id, "sent", Duration::from_secs(30)).await;
+    let m = gw.wait_for(&id, "delivered", Duration::from_secs(30)).await;
     let got = gw.sim_get("/_sandbox/stub/acme-notify/messages").await;
     let got = got.as_array().unwrap();
     assert_eq!(got.len(), 1, "{got:?}");

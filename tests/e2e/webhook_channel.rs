@@ -55,13 +55,21 @@ impl ScriptedReceiver {
 /// `id.timestamp.body`, base64, any of the space-separated `v1,` signatures.
 fn signature_valid(headers: &HeaderMap, body: &[u8]) -> bool {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(format!("{}.{}.", h("webhook-id"), h("webhook-timestamp")).as_bytes());
+    let (id, ts, sigs) = (
+        h("webhook-id"),
+        h("webhook-timestamp"),
+        h("webhook-signature"),
+    );
+    signed_with(SECRET, [id, ts, sigs], body)
+}
+
+/// `[webhook-id, webhook-timestamp, webhook-signature]` as received.
+fn signed_with(key: &str, [id, timestamp, signatures]: [&str; 3], body: &[u8]) -> bool {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
     let expected = STANDARD.encode(mac.finalize().into_bytes());
-    h("webhook-signature")
-        .split(' ')
-        .any(|s| s == format!("v1,{expected}"))
+    signatures.split(' ').any(|s| s == format!("v1,{expected}"))
 }
 
 fn sign(id: &str, ts: u64, body: &str, key: &str) -> String {
@@ -215,5 +223,35 @@ async fn status_callbacks_are_verified_before_they_count() {
     assert_eq!(
         m["deliveries"][0]["timeline"].as_array().unwrap().len(),
         timeline + 1
+    );
+}
+
+/// `serve --sandbox` alone: the sandbox connection posts to the simulators' receiver.
+#[tokio::test]
+async fn the_sandbox_connection_posts_to_the_simulators_receiver() {
+    let gw = Gateway::start("webhook-sandbox", &[]);
+    let id = gw
+        .send(
+            &json!({"channel": "webhook", "to": {"phone": "+15551234567"},
+            "content": {"text": "to the sandbox"}}),
+        )
+        .await;
+    gw.wait_for(&id, "sent", Duration::from_secs(20)).await;
+    let got = gw.sim_get("/_sandbox/webhook/received").await;
+    let got = got.as_array().unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let body = got[0]["body"].as_str().unwrap();
+    let headers = &got[0]["headers"];
+    let h = |n: &str| headers[n].as_str().unwrap_or("");
+    let signed = [
+        h("webhook-id"),
+        h("webhook-timestamp"),
+        h("webhook-signature"),
+    ];
+    let key = switchboard_sandbox::SANDBOX_WEBHOOK_SIGNING_SECRET;
+    assert!(signed_with(key, signed, body.as_bytes()), "{headers}");
+    assert_eq!(
+        serde_json::from_str::<Value>(body).unwrap()["message_id"],
+        id.as_str()
     );
 }

@@ -102,15 +102,18 @@ fn sends_a_signed_json_post_and_keys_the_delivery_by_its_id() {
     assert_eq!(body["callback_url"], conn().webhook_url);
 }
 
+/// An answer (status, headers) and the error it must become (retryable, reason, wait).
+type Case = (
+    u16,
+    &'static [(&'static str, &'static str)],
+    bool,
+    FailureReason,
+    Option<u64>,
+);
+
 #[test]
 fn answers_map_to_retryable_or_permanent_failures() {
-    let cases: [(
-        u16,
-        &'static [(&str, &str)],
-        bool,
-        FailureReason,
-        Option<u64>,
-    ); 7] = [
+    let cases: [Case; 7] = [
         (503, &[], true, FailureReason::ProviderTransient, None),
         (
             500,
