@@ -25,6 +25,7 @@ pub use calls::SendAnswer;
 pub mod convert;
 mod engine;
 pub mod imports;
+mod manifest;
 pub mod memo;
 pub mod outbound;
 pub mod output;
@@ -375,20 +376,13 @@ impl PluginRuntime {
                 r,
             )?
         };
-        check_manifest(&manifest).map_err(|detail| RuntimeError::Manifest {
+        manifest::check(&manifest).map_err(|detail| RuntimeError::Manifest {
             source_name: source_name.clone(),
             detail,
         })?;
         let allowed: Arc<[OriginPattern]> =
             outbound::allow_list(&manifest.outbound_hosts, None).into();
-        // A plugin built against a newer SDK may announce behaviour this host does not
-        // know; it still loads, and the host simply does not use that behaviour.
-        let capabilities = Capabilities::parse(
-            manifest.capabilities.iter().map(String::as_str),
-            |c| {
-                tracing::warn!(plugin = %manifest.name, capability = c, "unknown capability ignored");
-            },
-        );
+        let capabilities = manifest::capabilities(&manifest);
         let plugin = Arc::new(LoadedPlugin {
             manifest,
             capabilities,
@@ -486,28 +480,4 @@ impl PluginRuntime {
             })?;
         Ok((store, inst))
     }
-}
-
-fn check_manifest(m: &wit::Manifest) -> Result<(), String> {
-    let valid_name = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 64
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    if !valid_name(&m.channel) {
-        return Err(format!(
-            "channel {:?} must be 1-64 of [A-Za-z0-9_-]",
-            m.channel
-        ));
-    }
-    if !valid_name(&m.name) {
-        return Err(format!("name {:?} must be 1-64 of [A-Za-z0-9_-]", m.name));
-    }
-    for h in &m.outbound_hosts {
-        if OriginPattern::parse(h).is_none() {
-            return Err(format!("outbound host {h:?} is not scheme://host[:port]"));
-        }
-    }
-    Ok(())
 }
