@@ -15,6 +15,7 @@
 //! the simulator without bound.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -53,7 +54,8 @@ pub struct Received {
 pub(crate) struct GenericState {
     webhook: Mutex<VecDeque<Received>>,
     stub: Mutex<VecDeque<Received>>,
-    stub_count: Mutex<u64>,
+    /// Never reset, so an id is not handed out twice in one process.
+    stub_count: AtomicU64,
 }
 
 impl GenericState {
@@ -118,11 +120,7 @@ async fn stub_send(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Json<Value>) {
-    let n = {
-        let mut count = lock(&shared.generic.stub_count);
-        *count += 1;
-        *count
-    };
+    let n = shared.generic.stub_count.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("stub-{plugin}-{n}");
     let mut r = record(&shared, &plugin, &headers, &body);
     r.id = Some(id.clone());
