@@ -1,5 +1,5 @@
 //! `switchboard plugin new` end to end: the generated crate builds for wasm32-wasip2, its
-//! native unit tests pass, and the built component sends a message in sandbox mode through
+//! native unit tests pass, it is rustfmt- and clippy-clean, and the built component sends a message in sandbox mode through
 //! the simulators' stub provider, where it ends `delivered`: the stub never calls back, and
 //! the generated `lookup_status` asks it (status lookups start after 300 ms here instead of
 //! 15 minutes).
@@ -91,6 +91,12 @@ async fn a_scaffolded_plugin_builds_tests_and_delivers_in_sandbox_mode() {
         &["build", "--target", "wasm32-wasip2", "--release"],
     );
     cargo(&crate_dir, &["test"]);
+    // What a new team starts from is as clean as the workspace's own code.
+    cargo(&crate_dir, &["fmt", "--check"]);
+    cargo(
+        &crate_dir,
+        &["clippy", "--all-targets", "--", "-D", "warnings"],
+    );
 
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
