@@ -257,3 +257,100 @@ impl WebhookRequest {
             .map(|(_, v)| v.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A channel that implements only what is required.
+    struct Minimal;
+
+    impl Plugin for Minimal {
+        fn describe() -> Manifest {
+            Manifest::new("minimal", "minimal-test", "0.0.1")
+        }
+        fn send(msg: Message, _: Connection) -> Result<Sent, SendError> {
+            Ok(Sent {
+                provider_message_id: msg.idempotency_key,
+            })
+        }
+    }
+
+    fn message() -> Message {
+        Message {
+            id: "msg_1".into(),
+            workspace: "ws_1".into(),
+            to: Recipient {
+                phone: Some("+821012345678".into()),
+                country: Some("KR".into()),
+                email: None,
+                psid: None,
+                push_token: None,
+                push_platform: None,
+                name: None,
+                last_inbound_ms: None,
+            },
+            content: Content {
+                text: Some("hi".into()),
+                subject: None,
+                media: vec![],
+                carousel: vec![],
+                buttons: vec![],
+                quick_replies: vec![],
+                template: None,
+                data: vec![],
+            },
+            category: Category::Transactional,
+            metadata: vec![],
+            options: vec![],
+            idempotency_key: "dlv_1".into(),
+        }
+    }
+
+    fn conn() -> Connection {
+        Connection {
+            id: "con_1".into(),
+            name: "c".into(),
+            webhook_url: "https://gw.example.com/v1/webhooks/con_1".into(),
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_honest_for_a_channel_that_needs_nothing_more() {
+        assert!(Minimal::validate(&message()).is_empty());
+        let q = Minimal::quote(&message()).unwrap();
+        assert_eq!(
+            (q.product.as_str(), q.units, q.encoding.as_str()),
+            ("minimal", 1, "utf-8")
+        );
+        assert_eq!(q.country.as_deref(), Some("KR"));
+        let req = WebhookRequest {
+            method: "POST".into(),
+            url: conn().webhook_url,
+            headers: vec![],
+            body: b"{}".to_vec(),
+        };
+        assert!(matches!(
+            Minimal::handle_webhook(req, conn()),
+            Err(WebhookError::BadRequest(m)) if m.contains("no callbacks")
+        ));
+        let e = Minimal::sync_contacts(conn(), None).unwrap_err();
+        assert_eq!(
+            (e.retryable, e.reason),
+            (false, FailureReason::PermissionDenied)
+        );
+        let e = Minimal::lookup_status("p".into(), conn()).unwrap_err();
+        assert_eq!(
+            (e.retryable, e.reason),
+            (false, FailureReason::PermissionDenied)
+        );
+    }
+
+    #[test]
+    fn config_keys_say_what_they_are() {
+        let k = ConfigKey::secret("api_key", "key").optional();
+        assert!(k.secret && !k.required);
+        let k = ConfigKey::config("url", "where");
+        assert!(!k.secret && k.required);
+    }
+}
