@@ -61,12 +61,7 @@ impl Gateway {
             .runtime
             .plugin(&conn.plugin)
             .ok_or_else(|| SyncError::UnknownConnection(connection_id.into()))?;
-        if !plugin
-            .manifest
-            .capabilities
-            .iter()
-            .any(|c| c == "contact-sync")
-        {
+        if !plugin.has(crate::runtime::Capability::ContactSync) {
             return Err(SyncError::Unsupported(conn.channel.clone()));
         }
         let mut report = SyncReport {

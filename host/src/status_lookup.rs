@@ -133,12 +133,7 @@ impl Gateway {
         let Some(plugin) = self.runtime.plugin(&conn.plugin) else {
             return Answer::GiveUp;
         };
-        if !plugin
-            .manifest
-            .capabilities
-            .iter()
-            .any(|c| c == "status-lookup")
-        {
+        if !plugin.has(crate::runtime::Capability::StatusLookup) {
             return Answer::GiveUp;
         }
         match self

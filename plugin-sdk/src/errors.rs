@@ -86,3 +86,62 @@ impl SendError {
         )
     }
 }
+
+/// Every case of the WIT enum, in declaration order: position `i` is the value whose
+/// discriminant is `i`, which is also its index in the shared name table.
+const ALL_REASONS: [FailureReason; switchboard_vocab::failure_reason::PLUGIN_REASONS] = {
+    use FailureReason::*;
+    [
+        InvalidFormat,
+        RecipientInvalid,
+        RecipientUnavailable,
+        OptedOut,
+        Blocked,
+        WindowClosed,
+        TokenExpired,
+        PermissionDenied,
+        RateLimited,
+        ProviderTransient,
+        ProviderError,
+        FileTooLarge,
+        MediaFetchFailed,
+        UrlBlocked,
+        ThreadOwned,
+        ContentRejected,
+        Timeout,
+        Unknown,
+        OutsideHours,
+        InsufficientFunds,
+    ]
+};
+
+impl FailureReason {
+    /// The snake_case name used in the host's API and database, from the table the host
+    /// uses too ([`switchboard_vocab::failure_reason::NAMES`]).
+    pub fn as_str(&self) -> &'static str {
+        switchboard_vocab::failure_reason::name(*self as usize)
+    }
+
+    /// The reason with this snake_case name, e.g. from a provider that speaks the gateway's
+    /// vocabulary (the generic webhook channel). `None` for a host-only or unknown name.
+    pub fn parse(name: &str) -> Option<FailureReason> {
+        let i = switchboard_vocab::failure_reason::index(name)?;
+        ALL_REASONS.get(i).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_at_its_discriminant_and_round_trips() {
+        for (i, r) in ALL_REASONS.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert_eq!(FailureReason::parse(r.as_str()), Some(*r));
+        }
+        assert_eq!(FailureReason::RateLimited.as_str(), "rate_limited");
+        assert_eq!(FailureReason::parse("plugin_error"), None, "host-only");
+        assert_eq!(FailureReason::parse("nonsense"), None);
+    }
+}

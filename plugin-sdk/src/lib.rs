@@ -22,9 +22,12 @@
 //! struct Echo;
 //!
 //! impl Plugin for Echo {
-//!     fn describe() -> Manifest { /* ... */ }
-//!     fn validate(msg: &Message) -> Vec<Violation> { Vec::new() }
-//!     fn quote(msg: &Message) -> Result<Quote, Vec<Violation>> { /* ... */ }
+//!     fn describe() -> Manifest {
+//!         Manifest::new("echo", "echo-api", env!("CARGO_PKG_VERSION"))
+//!             .config_key(ConfigKey::secret("api_key", "API key"))
+//!             .outbound_host("https://api.example.com")
+//!             .capability(Capability::StatusCallbacks)
+//!     }
 //!     fn send(msg: Message, conn: Connection) -> Result<Sent, SendError> {
 //!         let resp = http::send(Request::post("https://api.example.com/send").json_body(b"{}"))
 //!             .map_err(SendError::from_http)?;
@@ -38,10 +41,13 @@
 //!         }
 //!         /* ... normalise the verified body into events */
 //!     }
+//!     // validate, quote, sync_contacts and lookup_status keep their defaults.
 //! }
 //!
 //! switchboard_plugin_sdk::export_plugin!(Echo);
 //! ```
+//!
+//! A guide from `switchboard plugin new` to a delivered message is in `docs/plugins.md`.
 //!
 //! Plugin logic is unit-tested natively, without wasmtime: [`testing::MockHost`] stands in
 //! for the host imports on the test thread, and [`testing::handle_webhook`] answers a callback
@@ -65,6 +71,7 @@ pub mod config;
 mod errors;
 pub mod http;
 pub mod log;
+mod manifest;
 pub mod media;
 pub mod secrets;
 pub mod testing;
@@ -77,39 +84,69 @@ pub use bindings::switchboard::channel::types::{
     Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation,
     WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
 };
+pub use switchboard_vocab::{Capabilities, Capability};
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::http::{self, Request, Response};
     pub use crate::{
-        Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, ContactPage,
-        Content, ContentLimits, DeliveryState, Failure, FailureReason, HistoryMessage, HttpReply,
-        InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, Plugin, QuickReply, Quote,
-        Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation,
-        WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock,
-        config, log, media, secrets, webhook_auth,
+        Button, Capability, CarouselElement, Category, ConfigKey, Connection, ContactActivity,
+        ContactPage, Content, ContentLimits, DeliveryState, Failure, FailureReason, HistoryMessage,
+        HttpReply, InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, Plugin,
+        QuickReply, Quote, Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef,
+        Violation, WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
+        cache, clock, config, log, media, secrets, webhook_auth,
     };
 }
 
 /// A channel plugin. Every function is called on a fresh instance, so keep no state between
 /// calls: anything durable belongs to the host.
+///
+/// Only [`Plugin::describe`] and [`Plugin::send`] are required. Every other export has a
+/// default that is honest for a channel that does not need it: no extra checks, one unit of
+/// the channel's product, no callbacks, no contact listing, no status lookup.
 pub trait Plugin {
     /// The manifest: channel, config keys (and which are secret), outbound hosts, limits.
+    /// [`Manifest::new`] starts one with text-only [`ContentLimits::default`].
     fn describe() -> Manifest;
-    /// A pure check returning every violation, each with a code and a field path.
-    fn validate(msg: &Message) -> Vec<Violation>;
+    /// A pure check returning every violation, each with a code and a field path. The host
+    /// already enforces the manifest's limits; the default adds nothing to them.
+    fn validate(msg: &Message) -> Vec<Violation> {
+        let _ = msg;
+        Vec::new()
+    }
     /// The billable product and units. Pure: no imports are available meaningfully here.
-    fn quote(msg: &Message) -> Result<Quote, Vec<Violation>>;
+    ///
+    /// The default bills one unit of a product named after the channel (`"webhook"` for the
+    /// `webhook` channel), UTF-8, priced by the recipient's country when the host knows it:
+    /// right for any channel whose provider charges per message. A channel billed by size
+    /// or segment (SMS) must count for itself. A product without a price is free.
+    fn quote(msg: &Message) -> Result<Quote, Vec<Violation>> {
+        Ok(Quote {
+            product: Self::describe().channel,
+            units: 1,
+            encoding: "utf-8".into(),
+            country: msg.to.country.clone(),
+        })
+    }
     /// Hand the message to the provider; returns the provider's message id.
     fn send(msg: Message, conn: Connection) -> Result<Sent, SendError>;
     /// Verify the provider's signature through [`webhook_auth`], then normalise its callback
     /// into events. The host refuses an `Ok` that no successful verification backs.
+    ///
+    /// The default refuses every callback as `BadRequest`: the channel takes none, so nothing
+    /// posted to its webhook URL can change a message.
     fn handle_webhook(
         req: WebhookRequest,
         conn: Connection,
-    ) -> Result<WebhookOutcome, WebhookError>;
+    ) -> Result<WebhookOutcome, WebhookError> {
+        let _ = (req, conn);
+        Err(WebhookError::BadRequest(
+            "this channel takes no callbacks".into(),
+        ))
+    }
     /// One page of the connection's existing contacts, for providers that can list them
-    /// (declare the "contact-sync" capability). The default says the channel cannot.
+    /// (declare [`Capability::ContactSync`]). The default says the channel cannot.
     fn sync_contacts(conn: Connection, cursor: Option<String>) -> Result<ContactPage, SendError> {
         let _ = (conn, cursor);
         Err(SendError::permanent(
@@ -119,7 +156,7 @@ pub trait Plugin {
         ))
     }
     /// The provider's current status of a sent message, for providers that can be asked
-    /// (declare the "status-lookup" capability). The host asks when callbacks stop coming,
+    /// (declare [`Capability::StatusLookup`]). The host asks when callbacks stop coming,
     /// so a status posted while the gateway was down is not lost for good. `Ok(None)` when
     /// the provider knows nothing past `sent`. The default says the channel cannot.
     fn lookup_status(
@@ -238,6 +275,19 @@ impl ConfigKey {
             description: description.into(),
         }
     }
+    /// A required setting shown in the clear (an account id, a URL).
+    pub fn config(name: &str, description: &str) -> Self {
+        Self::new(name, false, true, description)
+    }
+    /// A required secret: sealed at rest, never shown, never in plugin memory.
+    pub fn secret(name: &str, description: &str) -> Self {
+        Self::new(name, true, true, description)
+    }
+    /// The same key, but a connection may leave it out.
+    pub fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
 }
 
 impl WebhookRequest {
@@ -250,31 +300,99 @@ impl WebhookRequest {
     }
 }
 
-impl FailureReason {
-    /// The snake_case name used in the host's API and database.
-    pub fn as_str(&self) -> &'static str {
-        use FailureReason::*;
-        match self {
-            InvalidFormat => "invalid_format",
-            RecipientInvalid => "recipient_invalid",
-            RecipientUnavailable => "recipient_unavailable",
-            OptedOut => "opted_out",
-            Blocked => "blocked",
-            WindowClosed => "window_closed",
-            TokenExpired => "token_expired",
-            PermissionDenied => "permission_denied",
-            RateLimited => "rate_limited",
-            ProviderTransient => "provider_transient",
-            ProviderError => "provider_error",
-            FileTooLarge => "file_too_large",
-            MediaFetchFailed => "media_fetch_failed",
-            UrlBlocked => "url_blocked",
-            ThreadOwned => "thread_owned",
-            ContentRejected => "content_rejected",
-            Timeout => "timeout",
-            Unknown => "unknown",
-            OutsideHours => "outside_hours",
-            InsufficientFunds => "insufficient_funds",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A channel that implements only what is required.
+    struct Minimal;
+
+    impl Plugin for Minimal {
+        fn describe() -> Manifest {
+            Manifest::new("minimal", "minimal-test", "0.0.1")
         }
+        fn send(msg: Message, _: Connection) -> Result<Sent, SendError> {
+            Ok(Sent {
+                provider_message_id: msg.idempotency_key,
+            })
+        }
+    }
+
+    fn message() -> Message {
+        Message {
+            id: "msg_1".into(),
+            workspace: "ws_1".into(),
+            to: Recipient {
+                phone: Some("+821012345678".into()),
+                country: Some("KR".into()),
+                email: None,
+                psid: None,
+                push_token: None,
+                push_platform: None,
+                name: None,
+                last_inbound_ms: None,
+            },
+            content: Content {
+                text: Some("hi".into()),
+                subject: None,
+                media: vec![],
+                carousel: vec![],
+                buttons: vec![],
+                quick_replies: vec![],
+                template: None,
+                data: vec![],
+            },
+            category: Category::Transactional,
+            metadata: vec![],
+            options: vec![],
+            idempotency_key: "dlv_1".into(),
+        }
+    }
+
+    fn conn() -> Connection {
+        Connection {
+            id: "con_1".into(),
+            name: "c".into(),
+            webhook_url: "https://gw.example.com/v1/webhooks/con_1".into(),
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_honest_for_a_channel_that_needs_nothing_more() {
+        assert!(Minimal::validate(&message()).is_empty());
+        let q = Minimal::quote(&message()).unwrap();
+        assert_eq!(
+            (q.product.as_str(), q.units, q.encoding.as_str()),
+            ("minimal", 1, "utf-8")
+        );
+        assert_eq!(q.country.as_deref(), Some("KR"));
+        let req = WebhookRequest {
+            method: "POST".into(),
+            url: conn().webhook_url,
+            headers: vec![],
+            body: b"{}".to_vec(),
+        };
+        assert!(matches!(
+            Minimal::handle_webhook(req, conn()),
+            Err(WebhookError::BadRequest(m)) if m.contains("no callbacks")
+        ));
+        let e = Minimal::sync_contacts(conn(), None).unwrap_err();
+        assert_eq!(
+            (e.retryable, e.reason),
+            (false, FailureReason::PermissionDenied)
+        );
+        let e = Minimal::lookup_status("p".into(), conn()).unwrap_err();
+        assert_eq!(
+            (e.retryable, e.reason),
+            (false, FailureReason::PermissionDenied)
+        );
+    }
+
+    #[test]
+    fn config_keys_say_what_they_are() {
+        let k = ConfigKey::secret("api_key", "key").optional();
+        assert!(k.secret && !k.required);
+        let k = ConfigKey::config("url", "where");
+        assert!(!k.secret && k.required);
     }
 }

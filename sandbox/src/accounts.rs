@@ -123,6 +123,13 @@ pub fn connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
             ],
             &[("api_secret", crate::SANDBOX_ALIMTALK_API_SECRET)],
         ),
+        // The generic webhook posts to the simulators' recording receiver.
+        "generic-webhook" => vec![SimConnection {
+            id: connection_id(plugin),
+            name: format!("{plugin} (sandbox)"),
+            config: map(&[("url", &format!("{base_url}/webhook/receive"))]),
+            secrets: map(&[("signing_secret", crate::SANDBOX_WEBHOOK_SIGNING_SECRET)]),
+        }],
         _ => one(&[], &[]),
     }
 }

@@ -20,6 +20,8 @@
 //!   signed page webhooks (echoes, deliveries, reads, user messages) and the 24 h window.
 //! - [`alimtalk`]: Solapi-like AlimTalk send with HMAC-SHA256 auth, registered templates,
 //!   sending hours, magic numbers and signed delivery reports.
+//! - [`generic`]: a receiver for the generic webhook channel and a stub provider for new
+//!   plugins, both recording what they get.
 //! - [`payments`]: a card processor on Stripe's Charges API, with Stripe's test tokens,
 //!   declines, `Idempotency-Key` replays, and per-token declines set through the control API.
 //!
@@ -48,6 +50,7 @@ mod conn;
 mod control;
 pub mod email;
 pub mod faults;
+pub mod generic;
 pub mod messenger;
 pub mod payments;
 pub mod push;
@@ -74,6 +77,7 @@ pub use crate::alimtalk::{
     alimtalk_auth_header,
 };
 pub use crate::email::signature::{sendgrid_event_signature, sendgrid_webhook_public_key};
+pub use crate::generic::SANDBOX_WEBHOOK_SIGNING_SECRET;
 pub use crate::messenger::{
     SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
     SandboxPage, messenger_signature,
@@ -174,6 +178,7 @@ pub(crate) struct Shared {
     pub(crate) push: push::PushState,
     pub(crate) alimtalk: alimtalk::AlimTalkState,
     pub(crate) payments: payments::PaymentsState,
+    pub(crate) generic: generic::GenericState,
     pub(crate) clock: clock::SimClock,
     /// Flipped once on shutdown so requests held by a `timeout` fault let go.
     shutdown: watch::Sender<bool>,
@@ -199,6 +204,7 @@ impl Shared {
             push: push::PushState::default(),
             alimtalk: alimtalk::AlimTalkState::default(),
             payments: payments::PaymentsState::default(),
+            generic: generic::GenericState::default(),
             clock: clock::SimClock::default(),
             shutdown: watch::Sender::new(false),
         })
@@ -224,6 +230,7 @@ impl Shared {
         self.push.clear();
         self.alimtalk.clear();
         self.payments.clear();
+        self.generic.clear();
         self.clock.set_offset_ms(0);
         *self.config.lock().expect("config poisoned") = self.initial.clone();
     }
@@ -266,6 +273,7 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(push::routes())
         .merge(alimtalk::routes())
         .merge(payments::routes())
+        .merge(generic::routes())
         .merge(control::routes())
         .fallback(not_found)
         .with_state(shared)

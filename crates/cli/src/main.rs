@@ -1,5 +1,5 @@
 //! The `switchboard` binary: `serve` the gateway, run the `sandbox` simulators on their own,
-//! or regenerate `schemas`.
+//! regenerate `schemas`, or start a channel plugin with `plugin new`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+mod scaffold;
 use switchboard_host::GatewayConfig;
 
 #[derive(Parser)]
@@ -36,6 +38,25 @@ enum Command {
     Schemas {
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
+    },
+    /// Channel plugin tools.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a plugin crate: manifest, a send over HTTP, a signed-webhook parser and unit
+    /// tests, delivering in `serve --sandbox --plugins-dir` as generated.
+    New {
+        /// Plugin, channel and crate name: lower-case letters, digits and `-`.
+        name: String,
+        /// Where to create it (default: ./<name>); must be absent or empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The plugin SDK to depend on (default: this build's repository's plugin-sdk).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
     },
 }
 
@@ -160,6 +181,26 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 switchboard_host::vault::MasterKey::generate().to_base64()
             );
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::New {
+            name,
+            dir,
+            sdk_path,
+        }) => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let plugin = scaffold::NewPlugin {
+                name,
+                dir,
+                sdk_path: sdk_path.unwrap_or_else(scaffold::default_sdk_path),
+            };
+            scaffold::generate(&plugin)?;
+            let (d, n) = (plugin.dir.display(), plugin.name.replace('-', "_"));
+            println!("created plugin `{}` in {d}", plugin.name);
+            println!("  cd {d} && cargo test");
+            println!("  cargo build --target wasm32-wasip2 --release");
+            println!("  mkdir -p plugins && cp target/wasm32-wasip2/release/{n}.wasm plugins/");
+            println!("  switchboard serve --sandbox --plugins-dir plugins");
             Ok(())
         }
         Command::Schemas { out } => {

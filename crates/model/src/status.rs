@@ -122,38 +122,46 @@ pub enum FailureReason {
     NoConnection,
 }
 
+/// Every reason in declaration order, which is also the order of the shared name table
+/// ([`switchboard_vocab::failure_reason::NAMES`]): the plugin reasons in the WIT enum's order,
+/// then the host-only ones. `as_str` indexes that table, so the names exist once.
 impl FailureReason {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [FailureReason; 23] = {
         use FailureReason::*;
-        match self {
-            InvalidFormat => "invalid_format",
-            RecipientInvalid => "recipient_invalid",
-            RecipientUnavailable => "recipient_unavailable",
-            OptedOut => "opted_out",
-            Blocked => "blocked",
-            WindowClosed => "window_closed",
-            TokenExpired => "token_expired",
-            PermissionDenied => "permission_denied",
-            RateLimited => "rate_limited",
-            ProviderTransient => "provider_transient",
-            ProviderError => "provider_error",
-            FileTooLarge => "file_too_large",
-            MediaFetchFailed => "media_fetch_failed",
-            UrlBlocked => "url_blocked",
-            ThreadOwned => "thread_owned",
-            ContentRejected => "content_rejected",
-            Timeout => "timeout",
-            Unknown => "unknown",
-            OutsideHours => "outside_hours",
-            InsufficientFunds => "insufficient_funds",
-            PluginError => "plugin_error",
-            PluginQuarantined => "plugin_quarantined",
-            NoConnection => "no_connection",
-        }
+        [
+            InvalidFormat,
+            RecipientInvalid,
+            RecipientUnavailable,
+            OptedOut,
+            Blocked,
+            WindowClosed,
+            TokenExpired,
+            PermissionDenied,
+            RateLimited,
+            ProviderTransient,
+            ProviderError,
+            FileTooLarge,
+            MediaFetchFailed,
+            UrlBlocked,
+            ThreadOwned,
+            ContentRejected,
+            Timeout,
+            Unknown,
+            OutsideHours,
+            InsufficientFunds,
+            PluginError,
+            PluginQuarantined,
+            NoConnection,
+        ]
+    };
+
+    pub fn as_str(self) -> &'static str {
+        switchboard_vocab::failure_reason::name(self as usize)
     }
 
     pub fn parse(s: &str) -> Option<FailureReason> {
-        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+        let i = switchboard_vocab::failure_reason::index(s)?;
+        FailureReason::ALL.get(i).copied()
     }
 }
 
@@ -185,6 +193,23 @@ mod tests {
             FailureReason::RateLimited,
         ] {
             assert_eq!(FailureReason::parse(r.as_str()), Some(r));
+        }
+    }
+
+    /// The shared table, the declaration order and serde's names (which the API, the JSON
+    /// schema and the database use) must agree for every reason.
+    #[test]
+    fn the_name_table_matches_every_variant_and_serde() {
+        assert_eq!(
+            FailureReason::ALL.len(),
+            switchboard_vocab::failure_reason::NAMES.len()
+        );
+        for (i, r) in FailureReason::ALL.into_iter().enumerate() {
+            assert_eq!(r as usize, i, "ALL is in declaration order");
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::Value::String(r.as_str().into())
+            );
         }
     }
 }

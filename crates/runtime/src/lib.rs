@@ -33,6 +33,7 @@ pub use calls::SendAnswer;
 pub mod convert;
 mod engine;
 pub mod imports;
+mod manifest;
 pub mod memo;
 pub mod netguard;
 pub mod outbound;
@@ -55,6 +56,7 @@ use calls::finish;
 use imports::{CallState, HostServices};
 use outbound::OriginPattern;
 use quarantine::{Quarantine, QuarantinePolicy, Verdict};
+pub use switchboard_vocab::{Capabilities, Capability};
 
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -212,6 +214,9 @@ pub struct LoadedPlugin {
     pub manifest: wit::Manifest,
     /// The plugin API version it was built against.
     pub api_version: api_version::ApiVersion,
+    /// The manifest's capability strings, parsed once at load; host code checks these flags,
+    /// never the strings.
+    pub capabilities: Capabilities,
     /// Where it came from: `bundled` or a file path.
     pub source: String,
     pub from_cache: bool,
@@ -225,6 +230,9 @@ impl LoadedPlugin {
     }
     pub fn channel(&self) -> &str {
         &self.manifest.channel
+    }
+    pub fn has(&self, c: Capability) -> bool {
+        self.capabilities.contains(c)
     }
 }
 
@@ -409,15 +417,17 @@ impl PluginRuntime {
                 r,
             )?
         };
-        check_manifest(&manifest).map_err(|detail| RuntimeError::Manifest {
+        manifest::check(&manifest).map_err(|detail| RuntimeError::Manifest {
             source_name: source_name.clone(),
             detail,
         })?;
         let allowed: Arc<[OriginPattern]> =
             outbound::allow_list(&manifest.outbound_hosts, None).into();
+        let capabilities = manifest::capabilities(&manifest);
         let plugin = Arc::new(LoadedPlugin {
             manifest,
             api_version,
+            capabilities,
             source: source_name,
             from_cache,
             pre,
@@ -521,28 +531,4 @@ impl PluginRuntime {
             })?;
         Ok((store, inst))
     }
-}
-
-fn check_manifest(m: &wit::Manifest) -> Result<(), String> {
-    let valid_name = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 64
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    if !valid_name(&m.channel) {
-        return Err(format!(
-            "channel {:?} must be 1-64 of [A-Za-z0-9_-]",
-            m.channel
-        ));
-    }
-    if !valid_name(&m.name) {
-        return Err(format!("name {:?} must be 1-64 of [A-Za-z0-9_-]", m.name));
-    }
-    for h in &m.outbound_hosts {
-        if OriginPattern::parse(h).is_none() {
-            return Err(format!("outbound host {h:?} is not scheme://host[:port]"));
-        }
-    }
-    Ok(())
 }

@@ -47,7 +47,13 @@ pub fn workspace_root() -> PathBuf {
 pub fn build(root: &Path, folder: &str) -> Vec<Artifact> {
     // The guests' sources and everything of ours they depend on; host crates are left out so
     // a host change never reruns this script.
-    for dir in [folder, "plugin-sdk", "schemas/wit", "crates/iso-time"] {
+    for dir in [
+        folder,
+        "plugin-sdk",
+        "schemas/wit",
+        "crates/iso-time",
+        "crates/vocab",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let packages = packages(&root.join(folder));

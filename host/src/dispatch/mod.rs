@@ -227,11 +227,7 @@ impl Dispatcher {
                 false,
             );
         };
-        let needs_window = plugin
-            .manifest
-            .capabilities
-            .iter()
-            .any(|c| c == "messaging-window");
+        let needs_window = plugin.has(crate::runtime::Capability::MessagingWindow);
         let last_inbound_ms = match self.preflight(job, &conn, needs_window).await {
             channel_state::Preflight::Go { last_inbound_ms } => last_inbound_ms,
             channel_state::Preflight::Refuse(f) => {
@@ -241,7 +237,7 @@ impl Dispatcher {
         // A routed message's content is cut to what this channel carries, as at planning
         // (a no-op for single-channel messages, which intake already held to it).
         let mut request = job.request.clone();
-        crate::routing::plan::project(&plugin.manifest, &mut request);
+        crate::routing::plan::project(&plugin, &mut request);
         // The delivery id is the provider idempotency key: stable across every attempt.
         let mut msg = convert::wit_message(
             &job.message_id,

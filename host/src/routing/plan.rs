@@ -173,7 +173,7 @@ impl Gateway {
         }
         let mut single = request.clone();
         if let Some(plugin) = self.runtime.plugin(&conn.plugin) {
-            project(&plugin.manifest, &mut single);
+            project(&plugin, &mut single);
         }
         single.channel = channel.to_string();
         single.policy = None;
@@ -236,10 +236,10 @@ impl Gateway {
 /// carry is left out rather than failing it (a single-channel message never gets here with
 /// such parts: intake refuses them). With a template, a templated channel sends the template
 /// and not the free text, which its provider would compare against the template.
-pub fn project(manifest: &crate::runtime::bindings::wit::Manifest, msg: &mut NewMessage) {
-    let limits = &manifest.limits;
+pub fn project(plugin: &crate::runtime::LoadedPlugin, msg: &mut NewMessage) {
+    let limits = &plugin.manifest.limits;
     let c = &mut msg.content;
-    let templates = manifest.capabilities.iter().any(|c| c == "templates");
+    let templates = plugin.has(crate::runtime::Capability::Templates);
     if templates && c.template.is_some() {
         c.text = None;
     }

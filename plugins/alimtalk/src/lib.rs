@@ -29,9 +29,9 @@ impl Plugin for AlimTalkPlugin {
             name: "solapi-alimtalk".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             capabilities: vec![
-                "status-callbacks".into(),
-                "idempotency-key".into(),
-                "templates".into(),
+                Capability::StatusCallbacks.into(),
+                Capability::IdempotencyKey.into(),
+                Capability::Templates.into(),
             ],
             config_keys: vec![
                 key(

@@ -27,9 +27,9 @@ impl Plugin for EmailPlugin {
             name: "sendgrid-email".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             capabilities: vec![
-                "status-callbacks".into(),
-                "seen".into(),
-                "default-template".into(),
+                Capability::StatusCallbacks.into(),
+                Capability::Seen.into(),
+                Capability::DefaultTemplate.into(),
             ],
             config_keys: vec![
                 key(

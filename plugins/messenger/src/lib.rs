@@ -89,11 +89,11 @@ impl Plugin for MessengerPlugin {
             name: "facebook-messenger".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             capabilities: vec![
-                "status-callbacks".into(),
-                "seen".into(),
-                "contact-sync".into(),
-                "messaging-window".into(),
-                "idempotency-key".into(),
+                Capability::StatusCallbacks.into(),
+                Capability::Seen.into(),
+                Capability::ContactSync.into(),
+                Capability::MessagingWindow.into(),
+                Capability::IdempotencyKey.into(),
             ],
             config_keys: vec![
                 key(

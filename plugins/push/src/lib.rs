@@ -196,7 +196,7 @@ impl Plugin for PushPlugin {
             channel: "push".into(),
             name: "fcm-apns-push".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: vec!["device-receipts".into(), "seen".into()],
+            capabilities: vec![Capability::DeviceReceipts.into(), Capability::Seen.into()],
             config_keys: config_keys(),
             outbound_hosts: vec![
                 fcm::DEFAULT_TOKEN_URI.trim_end_matches("/token").to_owned(),

@@ -31,10 +31,10 @@ impl Plugin for SmsPlugin {
             name: "twilio-sms".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             capabilities: vec![
-                "status-callbacks".into(),
-                "idempotency-key".into(),
-                "korean-lms".into(),
-                "status-lookup".into(),
+                Capability::StatusCallbacks.into(),
+                Capability::IdempotencyKey.into(),
+                Capability::KoreanLms.into(),
+                Capability::StatusLookup.into(),
             ],
             config_keys: vec![
                 key("account_sid", false, true, "Twilio Account SID (AC...)"),

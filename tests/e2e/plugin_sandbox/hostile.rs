@@ -41,6 +41,7 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
         [
             "facebook-messenger",
             "fcm-apns-push",
+            "generic-webhook",
             "sendgrid-email",
             "solapi-alimtalk",
             "test-deep",

@@ -14,6 +14,29 @@ use serde_json::{Value, json};
 
 use crate::support::{Gateway, test_plugins_dir};
 
+/// `test-trusting` announces a capability this host does not know ("from-a-newer-sdk"): it
+/// loads, the API shows the manifest's strings as they are, and the load logs a warning.
+#[tokio::test]
+async fn an_unknown_capability_is_ignored_with_a_warning_not_refused() {
+    let gw = Gateway::start("plugin-capability", &["--plugins-dir", test_plugins_dir()]);
+    let (status, plugins) = gw.get("/v1/plugins").await;
+    assert_eq!(status, StatusCode::OK, "{plugins}");
+    let trusting = plugins["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "test-trusting")
+        .expect("test-trusting is loaded");
+    assert_eq!(trusting["capabilities"], json!(["from-a-newer-sdk"]));
+    let log = gw.log();
+    assert!(
+        log.lines().any(|l| l.contains("unknown capability ignored")
+            && l.contains("from-a-newer-sdk")
+            && l.contains("test-trusting")),
+        "{log}"
+    );
+}
+
 /// `test-trusting` reports "delivered" for whatever message id it is posted, without checking
 /// anything. The host refuses its answer: 401, nothing applied, counted as unauthorized.
 #[tokio::test]

@@ -17,7 +17,10 @@ pub struct Trusting;
 
 impl Plugin for Trusting {
     fn describe() -> Manifest {
-        common::manifest("test-trusting", &[])
+        let mut m = common::manifest("test-trusting", &[]);
+        // A capability from a newer SDK that this host does not know: it must load anyway.
+        m.capabilities.push("from-a-newer-sdk".into());
+        m
     }
     fn validate(_: &Message) -> Vec<Violation> {
         vec![]
