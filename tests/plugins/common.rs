@@ -39,3 +39,37 @@ pub fn quote() -> Quote {
         country: None,
     }
 }
+
+/// A harmless plugin whose `send` answers `<prefix><message id>`: for test plugins whose point
+/// is how they are packaged (their API version stamp), not what they do.
+#[allow(unused_macros, reason = "only the contract-probe plugins use it")]
+macro_rules! plain_plugin {
+    ($plugin:ident, $channel:literal, $prefix:literal) => {
+        pub struct $plugin;
+
+        impl Plugin for $plugin {
+            fn describe() -> Manifest {
+                common::manifest($channel, &[])
+            }
+            fn validate(_: &Message) -> Vec<Violation> {
+                vec![]
+            }
+            fn quote(_: &Message) -> Result<Quote, Vec<Violation>> {
+                Ok(common::quote())
+            }
+            fn send(msg: Message, _: Connection) -> Result<Sent, SendError> {
+                Ok(Sent {
+                    provider_message_id: format!("{}{}", $prefix, msg.id),
+                })
+            }
+            fn handle_webhook(
+                _: WebhookRequest,
+                _: Connection,
+            ) -> Result<WebhookOutcome, WebhookError> {
+                Err(WebhookError::BadRequest("no webhooks".into()))
+            }
+        }
+    };
+}
+#[allow(unused_imports, reason = "only the contract-probe plugins use it")]
+pub(crate) use plain_plugin;

@@ -9,27 +9,7 @@ use switchboard_plugin_sdk::prelude::*;
 #[path = "../../common.rs"]
 mod common;
 
-pub struct Future;
-
-impl Plugin for Future {
-    fn describe() -> Manifest {
-        common::manifest("test-future", &[])
-    }
-    fn validate(_: &Message) -> Vec<Violation> {
-        vec![]
-    }
-    fn quote(_: &Message) -> Result<Quote, Vec<Violation>> {
-        Ok(common::quote())
-    }
-    fn send(msg: Message, _: Connection) -> Result<Sent, SendError> {
-        Ok(Sent {
-            provider_message_id: format!("future-{}", msg.id),
-        })
-    }
-    fn handle_webhook(_: WebhookRequest, _: Connection) -> Result<WebhookOutcome, WebhookError> {
-        Err(WebhookError::BadRequest("no webhooks".into()))
-    }
-}
+common::plain_plugin!(Future, "test-future", "future-");
 
 #[cfg(target_arch = "wasm32")]
 const _: () = {
