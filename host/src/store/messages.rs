@@ -430,7 +430,13 @@ mod tests {
             Inserted::New
         );
         let count = store
-            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))?))
+            .read(|c| {
+                Ok::<_, crate::store::StoreError>(c.query_row(
+                    "SELECT COUNT(*) FROM messages",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
             .await
             .unwrap();
         assert_eq!(count, 2);

@@ -143,10 +143,15 @@ impl Store {
     }
 
     /// Run `f` in the next group commit; resolves after the commit is durable.
-    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    ///
+    /// This is the unit of work services compose: a service runs its rules and the store's
+    /// table operations inside one `f`, and they commit (or roll back) together. `f` may fail
+    /// with the service's own error type, which only has to carry a [`StoreError`].
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction) -> Result<R, StoreError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Transaction) -> Result<R, E> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let job: WriteJob = Box::new(move |t: &Transaction| {
@@ -154,7 +159,7 @@ impl Store {
             Box::new(move |commit: Result<(), String>| {
                 let _ = tx.send(match commit {
                     Ok(()) => result,
-                    Err(e) => Err(StoreError::Commit(e)),
+                    Err(e) => Err(StoreError::Commit(e).into()),
                 });
             })
         });
@@ -166,10 +171,11 @@ impl Store {
     }
 
     /// Run `f` on a pooled read-only connection, off the async threads.
-    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
     {
         let _permit = self
             .reader_permits
@@ -219,20 +225,24 @@ pub(crate) fn split_page<T>(
     (rows, next)
 }
 
-fn in_savepoint<R>(
+fn in_savepoint<R, E: From<StoreError>>(
     t: &Transaction,
-    f: impl FnOnce(&Transaction) -> Result<R, StoreError>,
-) -> Result<R, StoreError> {
-    // Cached statements: these run twice per write, thousands of times a second.
-    t.prepare_cached("SAVEPOINT op")?.execute([])?;
+    f: impl FnOnce(&Transaction) -> Result<R, E>,
+) -> Result<R, E> {
+    let sql = |t: &Transaction, stmt: &str| -> Result<(), StoreError> {
+        // Cached statements: these run twice per write, thousands of times a second.
+        t.prepare_cached(stmt)?.execute([])?;
+        Ok(())
+    };
+    sql(t, "SAVEPOINT op")?;
     match f(t) {
         Ok(v) => {
-            t.prepare_cached("RELEASE op")?.execute([])?;
+            sql(t, "RELEASE op")?;
             Ok(v)
         }
         Err(e) => {
-            t.prepare_cached("ROLLBACK TO op")?.execute([])?;
-            t.prepare_cached("RELEASE op")?.execute([])?;
+            sql(t, "ROLLBACK TO op")?;
+            sql(t, "RELEASE op")?;
             Err(e)
         }
     }

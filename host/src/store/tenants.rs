@@ -96,7 +96,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![hash, id, workspace_id, name, prefix, scopes.stored(), now],
             )?;
-            Ok(())
+            Ok::<_, StoreError>(())
         })
         .await?;
         Ok(view)

@@ -169,7 +169,7 @@ mod tests {
                 super::super::record(t, "ws_a", "message.sent", 1_000, serde_json::json!({}))?;
                 super::super::record(t, "ws_a", "message.failed", 1_000, serde_json::json!({}))?;
                 super::super::record(t, "ws_b", "message.failed", 1_000, serde_json::json!({}))?;
-                Ok(())
+                Ok::<_, crate::store::StoreError>(())
             })
             .await
             .unwrap();
@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(a.len(), 2);
         let pending: i64 = store
             .read(|c| {
-                Ok(c.query_row(
+                Ok::<_, crate::store::StoreError>(c.query_row(
                     "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'",
                     [],
                     |r| r.get(0),
@@ -203,7 +203,11 @@ mod tests {
             "only B's event had no delivery"
         );
         store
-            .write(|t| Ok(t.execute("UPDATE webhook_deliveries SET state = 'delivered'", [])?))
+            .write(|t| {
+                Ok::<_, crate::store::StoreError>(
+                    t.execute("UPDATE webhook_deliveries SET state = 'delivered'", [])?,
+                )
+            })
             .await
             .unwrap();
         assert_eq!(store.prune_events(now_ms(), 100).await.unwrap(), 2);
