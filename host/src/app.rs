@@ -143,6 +143,10 @@ pub enum StartError {
 /// Everything a request handler or the dispatcher needs, shared behind one `Arc`.
 pub struct Gateway {
     pub store: Arc<Store>,
+    /// The delivery lifecycle: accepts, claims, attempts and status reports, each one commit.
+    pub deliveries: crate::lifecycle::Deliveries,
+    /// Routed messages: accepts them and carries their plans out.
+    pub router: Arc<crate::routing::Router>,
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub dispatcher: Arc<Dispatcher>,
@@ -192,7 +196,8 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let lock = lock_data_dir(&config.data_dir)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
     // We hold the data-directory lock, so no other dispatcher can own these leases.
-    let released = store.release_leases().await?;
+    let deliveries = crate::lifecycle::Deliveries::new(store.clone());
+    let released = deliveries.release_leases().await?;
     if released > 0 {
         tracing::info!(
             released,
@@ -344,6 +349,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     connections.reload(&store, &vault, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
     let dispatcher = Dispatcher::new(
+        deliveries.clone(),
         store.clone(),
         runtime.clone(),
         connections.clone(),
@@ -351,10 +357,13 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         config.dispatch.clone(),
     );
     tokio::spawn(dispatcher.clone().run());
-    tokio::spawn(crate::routing::Router::new(store.clone(), dispatcher.clone()).run());
+    let router = crate::routing::Router::new(store.clone(), dispatcher.clone());
+    tokio::spawn(router.clone().run());
 
     let gateway = Arc::new(Gateway {
         store,
+        deliveries,
+        router,
         runtime,
         connections,
         dispatcher,

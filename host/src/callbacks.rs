@@ -9,12 +9,13 @@
 //! (see [`crate::model::Status::can_become`]).
 
 use crate::Gateway;
+use crate::lifecycle::{StatusEvent, Watermark};
 use crate::metrics::CallbackLabels;
 use crate::model::now_ms;
 use crate::model::{AddressKey, Recipient};
 use crate::runtime::bindings::wit;
 use crate::runtime::{CallError, convert};
-use crate::store::{Activity, StatusEvent, StoreError, Watermark};
+use crate::store::{Activity, StoreError};
 
 pub struct CallbackRequest {
     pub method: String,
@@ -174,11 +175,11 @@ impl Gateway {
             self.store.record_activity(activity).await?;
         }
         if !statuses.is_empty() {
-            let moved = self.store.apply_status_events(statuses).await?;
+            let moved = self.deliveries.apply_status_events(statuses).await?;
             tracing::debug!(connection = %conn.id, ?moved, "callback applied");
         }
         if !watermarks.is_empty() {
-            let moved = self.store.apply_watermarks(watermarks).await?;
+            let moved = self.deliveries.apply_watermarks(watermarks).await?;
             tracing::debug!(connection = %conn.id, moved, "watermarks applied");
         }
         Ok(match outcome.reply {

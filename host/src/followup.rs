@@ -18,8 +18,9 @@ use crate::intake::IntakeError;
 use crate::model::{
     Category, Content, NewMessage, PolicyRef, Recipient, TemplateRef, new_id, now_ms,
 };
+use crate::routing::InsertRouted;
 use crate::routing::policy::FOLLOW_UP;
-use crate::store::{InsertRouted, Inserted, StoreError};
+use crate::store::{Inserted, StoreError};
 
 /// The sandbox clock can jump, so the loop never sleeps long on a computed deadline.
 const POLL: Duration = Duration::from_millis(100);
@@ -137,8 +138,8 @@ impl Gateway {
         let prepared = self.prepare_routed(workspace, request).await?;
         let id = new_id("msg");
         let inserted = self
-            .store
-            .insert_routed(InsertRouted {
+            .router
+            .accept(InsertRouted {
                 id: id.clone(),
                 workspace_id: workspace.into(),
                 request: prepared.request,

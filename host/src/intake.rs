@@ -14,9 +14,9 @@
 use std::sync::Arc;
 
 use crate::connections::Connection;
+use crate::lifecycle::NewDelivery;
 use crate::model::{NewMessage, Violation, new_id};
 use crate::runtime::{CallError, LoadedPlugin, convert};
-use crate::store::NewDelivery;
 use crate::{Gateway, model};
 
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod events;
 pub mod followup;
 pub mod intake;
+pub mod lifecycle;
 pub mod metrics;
 pub mod receipts;
 pub mod resend;

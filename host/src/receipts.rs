@@ -22,8 +22,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::Gateway;
+use crate::lifecycle::ReceiptOutcome;
 use crate::model::{Status, now_ms};
-use crate::store::{ReceiptOutcome, StoreError};
+use crate::store::StoreError;
 
 pub const SIGNATURE_HEADER: &str = "x-switchboard-signature";
 /// How far a receipt's signed timestamp may be from the gateway clock.
@@ -141,7 +142,7 @@ impl Gateway {
             }
         );
         match self
-            .store
+            .deliveries
             .apply_device_receipt(
                 conn.id.clone(),
                 receipt.message_id.clone(),

@@ -16,9 +16,10 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::Gateway;
+use crate::lifecycle::StatusEvent;
 use crate::model::{Millis, now_ms};
 use crate::runtime::convert;
-use crate::store::{DueLookup, LookupDone, StatusEvent, StoreError};
+use crate::store::{DueLookup, LookupDone, StoreError};
 
 /// How often the stale deliveries are looked for; the query reads a partial index of the
 /// deliveries at `sent` only.
@@ -117,7 +118,7 @@ impl Gateway {
             });
         }
         if !statuses.is_empty() {
-            let moved = self.store.apply_status_events(statuses).await?;
+            let moved = self.deliveries.apply_status_events(statuses).await?;
             tracing::debug!(?moved, "looked-up statuses applied");
         }
         self.store

@@ -103,6 +103,19 @@ impl Condition {
             _ => Condition::Delivered,
         }
     }
+
+    /// Whether a delivery at `status` meets the condition (a later status meets an earlier
+    /// condition: `seen` was also delivered).
+    pub fn met_by(self, status: crate::Status) -> bool {
+        use crate::Status;
+        match self {
+            Condition::Accepted => {
+                matches!(status, Status::Sent | Status::Delivered | Status::Seen)
+            }
+            Condition::Delivered => matches!(status, Status::Delivered | Status::Seen),
+            Condition::Seen => status == Status::Seen,
+        }
+    }
 }
 
 impl Step {

@@ -16,9 +16,11 @@ use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
 use crate::Gateway;
+use crate::lifecycle::InsertMessage;
 use crate::metrics::ChannelLabels;
 use crate::model::{Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id};
-use crate::store::{InsertMessage, Inserted};
+use crate::routing::InsertRouted;
+use crate::store::Inserted;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -147,7 +149,7 @@ pub(super) async fn accept(
         delivery: prepared.delivery,
         resend_of,
     };
-    match gw.store.insert_message(insert).await? {
+    match gw.deliveries.accept(insert).await? {
         Inserted::New => {
             gw.dispatcher.wake();
             gw.metrics
@@ -175,7 +177,7 @@ async fn accept_routed(
 ) -> Result<Committed, ApiError> {
     let prepared = gw.prepare_routed(&ws, request).await?;
     let id = new_id("msg");
-    let insert = crate::store::InsertRouted {
+    let insert = InsertRouted {
         id: id.clone(),
         workspace_id: ws,
         request: prepared.request,
@@ -184,7 +186,7 @@ async fn accept_routed(
         policy: prepared.policy,
         entries: prepared.entries,
     };
-    match gw.store.insert_routed(insert).await? {
+    match gw.router.accept(insert).await? {
         Inserted::New => {
             gw.dispatcher.wake();
             gw.metrics

@@ -12,8 +12,9 @@
 
 use super::Dispatcher;
 use crate::connections::Connection;
+use crate::lifecycle::{Failure, Job};
 use crate::model::{AddressKey, FailureReason};
-use crate::store::{AddressState, Failure, Job};
+use crate::store::AddressState;
 
 /// The connection status that stops sends until the business reconnects.
 pub const NEEDS_RECONNECT: &str = "needs_reconnect";

@@ -17,10 +17,11 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 pub use retry::RetryPolicy;
 
 use crate::connections::Connections;
+use crate::lifecycle::{Completion, Deliveries, Failure, Job, SendOutcome};
 use crate::metrics::{AttemptLabels, ChannelLabels, Metrics};
 use crate::model::{FailureReason, now_ms};
 use crate::runtime::{CallError, PluginRuntime, SendAnswer, convert};
-use crate::store::{Completion, Failure, Job, SendOutcome, Store};
+use crate::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -42,6 +43,9 @@ impl Default for DispatchConfig {
 }
 
 pub struct Dispatcher {
+    /// The lifecycle's claims and completions.
+    deliveries: Deliveries,
+    /// Per-channel reads and marks (dead addresses, channel state).
     store: Arc<Store>,
     runtime: Arc<PluginRuntime>,
     connections: Arc<Connections>,
@@ -53,6 +57,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(
+        deliveries: Deliveries,
         store: Arc<Store>,
         runtime: Arc<PluginRuntime>,
         connections: Arc<Connections>,
@@ -61,6 +66,7 @@ impl Dispatcher {
     ) -> Arc<Self> {
         let slots = Arc::new(Semaphore::new(config.max_in_flight as usize));
         Arc::new(Dispatcher {
+            deliveries,
             store,
             runtime,
             connections,
@@ -85,7 +91,7 @@ impl Dispatcher {
                 continue;
             }
             match self
-                .store
+                .deliveries
                 .claim(free.min(1024) as u32, self.config.lease.as_millis() as i64)
                 .await
             {
@@ -105,7 +111,7 @@ impl Dispatcher {
                     continue;
                 }
             }
-            let wait = match self.store.next_due().await {
+            let wait = match self.deliveries.next_due().await {
                 Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(2, 1000) as u64),
                 _ => Duration::from_secs(1),
             };
@@ -171,7 +177,7 @@ impl Dispatcher {
             retry_at,
             answer_lost,
         };
-        match self.store.complete(completion).await {
+        match self.deliveries.complete(completion).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(delivery = %job.delivery_id, "lease lost before the outcome was recorded; discarded")

@@ -6,10 +6,12 @@
 //!   the recipient's address there, opt-outs and dead tokens, the plugin's validation and
 //!   quote. A channel that cannot be used is planned as skipped, with the reason.
 //! - [`policies`]: policies per workspace (`/v1/policies`) and from a config file.
-//! - [`Router`] (here): the loop that carries plans out. Step state and deadlines live in the
-//!   store ([`crate::store::InsertRouted`] and `advance_routes`), so the loop itself holds
+//! - [`machine`]: the state machine that carries a plan out, step by step, inside the store's
+//!   unit of work; step state and deadlines are rows (`store::routes`).
+//! - [`Router`] (here): the loop that runs the machine over changed and due steps. It holds
 //!   nothing a crash could lose.
 
+pub mod machine;
 pub mod plan;
 pub mod policies;
 pub use switchboard_model::policy;
@@ -19,7 +21,9 @@ use std::time::Duration;
 
 use crate::dispatch::Dispatcher;
 use crate::model::now_ms;
-use crate::store::Store;
+use crate::store::{Inserted, Store, StoreError};
+
+pub use machine::{InsertRouted, RouteProgress};
 
 /// The longest the router sleeps: how late a step notices a delivery's change at worst.
 const POLL: Duration = Duration::from_millis(50);
@@ -35,11 +39,25 @@ impl Router {
         Arc::new(Router { store, dispatcher })
     }
 
+    /// Commit a routed message, its plan, and the first step's deliveries.
+    pub async fn accept(&self, m: InsertRouted) -> Result<Inserted, StoreError> {
+        self.store
+            .write(move |t| machine::accept(t, &m, now_ms()))
+            .await
+    }
+
+    /// Re-evaluate running steps that changed or fell due, in one commit.
+    pub async fn advance(&self, limit: u32) -> Result<RouteProgress, StoreError> {
+        self.store
+            .write(move |t| machine::advance_due(t, limit, now_ms()))
+            .await
+    }
+
     pub async fn run(self: Arc<Self>) {
         loop {
             let mut sleep = POLL;
             match self.store.routes_pending().await {
-                Ok(true) => match self.store.advance_routes(BATCH).await {
+                Ok(true) => match self.advance(BATCH).await {
                     Ok(progress) => {
                         if progress.deliveries_started > 0 {
                             self.dispatcher.wake();
@@ -53,7 +71,7 @@ impl Router {
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "reading routes failed"),
             }
-            if let Ok(Some(deadline)) = self.store.next_route_deadline().await {
+            if let Ok(Some(deadline)) = self.store.read(crate::store::routes::next_deadline).await {
                 let until = Duration::from_millis((deadline - now_ms()).max(0) as u64);
                 sleep = sleep.min(until);
             }

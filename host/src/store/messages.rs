@@ -8,32 +8,6 @@ use crate::model::{
     MessageSummary, MessageView, Millis, NewMessage, Status, TimelineEntry, now_ms, rfc3339,
 };
 
-/// A delivery planned at accept time: which connection, and the plugin's quote.
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    pub id: String,
-    pub connection_id: String,
-    pub product: Option<String>,
-    pub units: Option<u32>,
-    pub encoding: Option<String>,
-    pub country: Option<String>,
-    /// The contact address this delivery goes to (watermarks and activity find it by this).
-    pub address: Option<super::AddressKey>,
-}
-
-#[derive(Debug, Clone)]
-pub struct InsertMessage {
-    pub id: String,
-    pub workspace_id: String,
-    pub request: NewMessage,
-    /// SHA-256 of the canonical request, to tell a retried request from a reused key.
-    pub request_hash: String,
-    pub idempotency_key: Option<String>,
-    pub delivery: NewDelivery,
-    /// Set when this message is a resend of an earlier, failed one.
-    pub resend_of: Option<String>,
-}
-
 /// What an accept did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -46,56 +20,104 @@ pub enum Inserted {
     },
 }
 
-impl Store {
-    /// Commit a new message and its first delivery, due now. With an idempotency key already
-    /// used in this workspace, nothing is written and the original is returned.
-    pub async fn insert_message(&self, m: InsertMessage) -> Result<Inserted, StoreError> {
-        self.write(move |t| {
-            if let Some(key) = &m.idempotency_key
-                && let Some(found) = find_by_key(t, &m.workspace_id, key)?
-            {
-                return Ok(Inserted::Existing { same_request: found.2 == m.request_hash, id: found.0, status: found.1 });
-            }
-            // Writes are serialised, so this check cannot race: two resends of one message
-            // (a double click, a client retry) get the same new message.
-            if let Some(original) = &m.resend_of {
-                let existing = t
-                    .prepare_cached("SELECT id, status FROM messages WHERE resend_of = ?1")?
-                    .query_row([original], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                    .optional()?;
-                if let Some((id, status)) = existing {
-                    return Ok(Inserted::Existing { id, status: parse_status(&status)?, same_request: true });
-                }
-            }
-            let now = now_ms();
-            let request = serde_json::to_string(&m.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let d = &m.delivery;
-            let contact_id = match &d.address {
-                Some(key) => {
-                    let platform = m.request.to.push_platform.as_deref().filter(|_| key.kind == "push");
-                    Some(super::contacts::resolve(t, key, m.request.to.name.as_deref(), platform, now)?.0)
-                }
-                None => None,
-            };
-            t.prepare_cached(
-                "INSERT INTO messages (id, workspace_id, channel, status, request, request_hash, idempotency_key, created_at, updated_at,
-                    contact_id, resend_of)
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
-            )?
-            .execute(params![m.id, m.workspace_id, m.request.channel, request, m.request_hash, m.idempotency_key, now, contact_id, m.resend_of])?;
-            t.prepare_cached(
-                "INSERT INTO deliveries (id, message_id, connection_id, channel, status, product, units, encoding, country,
-                    next_attempt_at, created_at, updated_at, address_kind, address)
-                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11)",
-            )?
-            .execute(params![d.id, m.id, d.connection_id, m.request.channel, d.product, d.units, d.encoding, d.country, now,
-                d.address.as_ref().map(|a| a.kind.clone()), d.address.as_ref().map(|a| a.address.clone())])?;
-            insert_event(t, &d.id, Status::Queued, now, "api", None, true)?;
-            Ok(Inserted::New)
-        })
-        .await
-    }
+/// A delivery row as it is first written.
+#[derive(Debug, Clone)]
+pub struct DeliveryRow<'a> {
+    pub id: &'a str,
+    pub message_id: &'a str,
+    pub connection_id: &'a str,
+    pub channel: &'a str,
+    pub product: Option<&'a str>,
+    pub units: Option<u32>,
+    pub encoding: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub address_kind: Option<&'a str>,
+    pub address: Option<&'a str>,
+    /// The route step, for a routed message's delivery.
+    pub step: Option<usize>,
+}
 
+fn to_json(v: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A message with a channel of its own, `queued`.
+#[allow(clippy::too_many_arguments)]
+pub fn insert_message_row(
+    t: &Transaction,
+    id: &str,
+    workspace_id: &str,
+    request: &NewMessage,
+    request_hash: &str,
+    idempotency_key: Option<&str>,
+    contact_id: Option<&str>,
+    resend_of: Option<&str>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "INSERT INTO messages (id, workspace_id, channel, status, request, request_hash, idempotency_key, created_at, updated_at,
+            contact_id, resend_of)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+    )?
+    .execute(params![id, workspace_id, request.channel, to_json(request)?, request_hash, idempotency_key, now, contact_id, resend_of])?;
+    Ok(())
+}
+
+/// A routed message: no channel of its own, its policy, its route `running`.
+#[allow(clippy::too_many_arguments)]
+pub fn insert_routed_message(
+    t: &Transaction,
+    id: &str,
+    workspace_id: &str,
+    request: &NewMessage,
+    request_hash: &str,
+    idempotency_key: Option<&str>,
+    contact_id: Option<&str>,
+    policy: &crate::model::policy::Policy,
+    now: Millis,
+) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "INSERT INTO messages (id, workspace_id, channel, status, request, request_hash, idempotency_key, created_at, updated_at,
+            contact_id, route_policy, route_outcome)
+         VALUES (?1, ?2, '', 'queued', ?3, ?4, ?5, ?6, ?6, ?7, ?8, 'running')",
+    )?
+    .execute(params![id, workspace_id, to_json(request)?, request_hash, idempotency_key, now, contact_id, to_json(policy)?])?;
+    Ok(())
+}
+
+/// A delivery, `queued` and due now.
+pub fn insert_delivery(
+    t: &Transaction,
+    d: &DeliveryRow<'_>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "INSERT INTO deliveries (id, message_id, connection_id, channel, status, product, units, encoding, country,
+            next_attempt_at, created_at, updated_at, address_kind, address, step)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![d.id, d.message_id, d.connection_id, d.channel, d.product, d.units, d.encoding, d.country, now,
+        d.address_kind, d.address, d.step])?;
+    Ok(())
+}
+
+/// The message already made as a resend of `original`: `(id, status)`.
+pub fn find_resend_of(
+    t: &Transaction,
+    original: &str,
+) -> Result<Option<(String, Status)>, StoreError> {
+    let existing = t
+        .prepare_cached("SELECT id, status FROM messages WHERE resend_of = ?1")?
+        .query_row([original], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?;
+    existing
+        .map(|(id, status)| Ok((id, parse_status(&status)?)))
+        .transpose()
+}
+
+impl Store {
     /// Look up an idempotency key without writing: the fast path for a repeated request.
     pub async fn find_idempotent(
         &self,
@@ -156,11 +178,11 @@ impl Store {
     }
 }
 
-pub(super) fn parse_status(s: &str) -> Result<Status, StoreError> {
+pub fn parse_status(s: &str) -> Result<Status, StoreError> {
     Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
 }
 
-pub(super) fn find_by_key(
+pub fn find_by_key(
     c: &Connection,
     ws: &str,
     key: &str,
@@ -171,32 +193,6 @@ pub(super) fn find_by_key(
         .optional()?;
     row.map(|(id, st, h)| Ok((id, parse_status(&st)?, h)))
         .transpose()
-}
-
-pub(super) fn insert_event(
-    t: &Transaction,
-    delivery_id: &str,
-    status: Status,
-    at: Millis,
-    source: &str,
-    detail: Option<&str>,
-    applied: bool,
-) -> Result<(), StoreError> {
-    t.prepare_cached("INSERT INTO events (delivery_id, status, at, source, detail, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![delivery_id, status.as_str(), at, source, detail, applied])?;
-    // The business hears about every applied change, from the same transaction.
-    let kind = match status {
-        Status::Queued => "message.queued",
-        Status::Sent => "message.sent",
-        Status::Delivered => "message.delivered",
-        Status::Seen => "message.seen",
-        Status::Failed => "message.failed",
-        _ => return Ok(()),
-    };
-    if applied {
-        crate::events::record_delivery_status(t, delivery_id, kind, at, detail)?;
-    }
-    Ok(())
 }
 
 fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, StoreError> {
@@ -295,7 +291,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
         idempotency_key,
         contact,
         resend_of,
-        route: super::routing::route_view(c, id)?,
+        route: super::routes::route_view(c, id)?,
         created_at: rfc3339(created),
         updated_at: rfc3339(updated),
         deliveries,
@@ -344,102 +340,4 @@ fn load_timeline(c: &Connection, delivery_id: &str) -> Result<Vec<TimelineEntry>
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::model::{Content, Recipient};
-
-    fn insert(id: &str, key: Option<&str>, text: &str) -> InsertMessage {
-        InsertMessage {
-            id: id.into(),
-            workspace_id: "ws".into(),
-            request: NewMessage {
-                channel: "sms".into(),
-                to: Recipient {
-                    phone: Some("+14155550100".into()),
-                    ..Default::default()
-                },
-                content: Content {
-                    text: Some(text.into()),
-                    ..Default::default()
-                },
-                category: Default::default(),
-                metadata: Default::default(),
-                options: Default::default(),
-                connection: None,
-                policy: None,
-            },
-            request_hash: format!("hash-{text}"),
-            idempotency_key: key.map(str::to_string),
-            delivery: NewDelivery {
-                id: format!("dlv-{id}"),
-                connection_id: "con".into(),
-                product: None,
-                units: None,
-                encoding: None,
-                country: None,
-                address: None,
-            },
-            resend_of: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn concurrent_inserts_with_one_idempotency_key_commit_one_message() {
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-store-test-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let store = Arc::new(Store::open(&dir).unwrap());
-        store.ensure_workspace("ws", "test").await.unwrap();
-        let mut tasks = Vec::new();
-        for i in 0..50 {
-            let store = store.clone();
-            // Same key, same body: all in the same group commits, racing.
-            tasks.push(tokio::spawn(async move {
-                store
-                    .insert_message(insert(&format!("m{i}"), Some("k"), "same"))
-                    .await
-            }));
-        }
-        let mut new = 0;
-        let mut ids = std::collections::HashSet::new();
-        for t in tasks {
-            match t.await.unwrap().unwrap() {
-                Inserted::New => new += 1,
-                Inserted::Existing {
-                    id, same_request, ..
-                } => {
-                    assert!(same_request);
-                    ids.insert(id);
-                }
-            }
-        }
-        assert_eq!(new, 1);
-        assert_eq!(ids.len(), 1, "every replay names the one committed message");
-        // Unrelated writes in the same batches are unaffected.
-        assert_eq!(
-            store
-                .insert_message(insert("other", None, "x"))
-                .await
-                .unwrap(),
-            Inserted::New
-        );
-        let count = store
-            .read(|c| {
-                Ok::<_, crate::store::StoreError>(c.query_row(
-                    "SELECT COUNT(*) FROM messages",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )?)
-            })
-            .await
-            .unwrap();
-        assert_eq!(count, 2);
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }

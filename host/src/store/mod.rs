@@ -15,11 +15,10 @@ mod blocked_urls;
 mod connections;
 mod contacts;
 mod conversations;
+pub mod deliveries;
 mod lookups;
 mod messages;
-mod outbox;
-mod receipts;
-mod routing;
+pub mod routes;
 mod schema;
 mod tenants;
 
@@ -28,9 +27,7 @@ pub use contacts::*;
 pub use conversations::*;
 pub use lookups::*;
 pub use messages::*;
-pub use outbox::*;
-pub use receipts::*;
-pub use routing::*;
+pub use routes::PlannedEntry;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

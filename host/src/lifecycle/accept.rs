@@ -1,0 +1,201 @@
+//! Accepting a message: the commit behind the API's 202.
+//!
+//! The message, its first delivery (due now), its contact and its first timeline line are
+//! written together. An idempotency key already used in the workspace writes nothing and
+//! answers with the original; so does a second resend of the same failed message (writes are
+//! serialised, so that check cannot race: a double click or a client retry gets the same
+//! new message).
+
+use rusqlite::Transaction;
+
+use super::status::record;
+use crate::model::{Millis, NewMessage, Status};
+use crate::store::{self, AddressKey, DeliveryRow, Inserted, StoreError};
+
+/// A delivery planned at accept time: which connection, and the plugin's quote.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: String,
+    pub connection_id: String,
+    pub product: Option<String>,
+    pub units: Option<u32>,
+    pub encoding: Option<String>,
+    pub country: Option<String>,
+    /// The contact address this delivery goes to (watermarks and activity find it by this).
+    pub address: Option<AddressKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InsertMessage {
+    pub id: String,
+    pub workspace_id: String,
+    pub request: NewMessage,
+    /// SHA-256 of the canonical request, to tell a retried request from a reused key.
+    pub request_hash: String,
+    pub idempotency_key: Option<String>,
+    pub delivery: NewDelivery,
+    /// Set when this message is a resend of an earlier, failed one.
+    pub resend_of: Option<String>,
+}
+
+pub fn accept(t: &Transaction, m: &InsertMessage, now: Millis) -> Result<Inserted, StoreError> {
+    if let Some(key) = &m.idempotency_key
+        && let Some((id, status, hash)) = store::find_by_key(t, &m.workspace_id, key)?
+    {
+        return Ok(Inserted::Existing {
+            same_request: hash == m.request_hash,
+            id,
+            status,
+        });
+    }
+    if let Some(original) = &m.resend_of
+        && let Some((id, status)) = store::find_resend_of(t, original)?
+    {
+        return Ok(Inserted::Existing {
+            id,
+            status,
+            same_request: true,
+        });
+    }
+    let d = &m.delivery;
+    let contact_id = match &d.address {
+        Some(key) => {
+            let platform = m
+                .request
+                .to
+                .push_platform
+                .as_deref()
+                .filter(|_| key.kind == "push");
+            Some(store::resolve(t, key, m.request.to.name.as_deref(), platform, now)?.0)
+        }
+        None => None,
+    };
+    store::insert_message_row(
+        t,
+        &m.id,
+        &m.workspace_id,
+        &m.request,
+        &m.request_hash,
+        m.idempotency_key.as_deref(),
+        contact_id.as_deref(),
+        m.resend_of.as_deref(),
+        now,
+    )?;
+    store::insert_delivery(
+        t,
+        &DeliveryRow {
+            id: &d.id,
+            message_id: &m.id,
+            connection_id: &d.connection_id,
+            channel: &m.request.channel,
+            product: d.product.as_deref(),
+            units: d.units,
+            encoding: d.encoding.as_deref(),
+            country: d.country.as_deref(),
+            address_kind: d.address.as_ref().map(|a| a.kind.as_str()),
+            address: d.address.as_ref().map(|a| a.address.as_str()),
+            step: None,
+        },
+        now,
+    )?;
+    record(t, &d.id, Status::Queued, now, "api", None, true)?;
+    Ok(Inserted::New)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::lifecycle::Deliveries;
+    use crate::model::{Content, Recipient};
+    use crate::store::Store;
+
+    fn insert(id: &str, key: Option<&str>, text: &str) -> InsertMessage {
+        InsertMessage {
+            id: id.into(),
+            workspace_id: "ws".into(),
+            request: NewMessage {
+                channel: "sms".into(),
+                to: Recipient {
+                    phone: Some("+14155550100".into()),
+                    ..Default::default()
+                },
+                content: Content {
+                    text: Some(text.into()),
+                    ..Default::default()
+                },
+                category: Default::default(),
+                metadata: Default::default(),
+                options: Default::default(),
+                connection: None,
+                policy: None,
+            },
+            request_hash: format!("hash-{text}"),
+            idempotency_key: key.map(str::to_string),
+            delivery: NewDelivery {
+                id: format!("dlv-{id}"),
+                connection_id: "con".into(),
+                product: None,
+                units: None,
+                encoding: None,
+                country: None,
+                address: None,
+            },
+            resend_of: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_inserts_with_one_idempotency_key_commit_one_message() {
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-store-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let store = Arc::new(Store::open(&dir).unwrap());
+        store.ensure_workspace("ws", "test").await.unwrap();
+        let deliveries = Deliveries::new(store.clone());
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let deliveries = deliveries.clone();
+            // Same key, same body: all in the same group commits, racing.
+            tasks.push(tokio::spawn(async move {
+                deliveries
+                    .accept(insert(&format!("m{i}"), Some("k"), "same"))
+                    .await
+            }));
+        }
+        let mut new = 0;
+        let mut ids = std::collections::HashSet::new();
+        for t in tasks {
+            match t.await.unwrap().unwrap() {
+                Inserted::New => new += 1,
+                Inserted::Existing {
+                    id, same_request, ..
+                } => {
+                    assert!(same_request);
+                    ids.insert(id);
+                }
+            }
+        }
+        assert_eq!(new, 1);
+        assert_eq!(ids.len(), 1, "every replay names the one committed message");
+        // Unrelated writes in the same batches are unaffected.
+        assert_eq!(
+            deliveries.accept(insert("other", None, "x")).await.unwrap(),
+            Inserted::New
+        );
+        let count = store
+            .read(|c| {
+                Ok::<_, crate::store::StoreError>(c.query_row(
+                    "SELECT COUNT(*) FROM messages",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,181 @@
+//! The delivery lifecycle: how a delivery moves from `queued` to `sent`, `delivered`, `seen`
+//! or `failed`, and what moves with it in the same commit.
+//!
+//! The store keeps the rows; this module owns the rules that connect them. One status change
+//! is never one row: the delivery's status, its timeline line, the message's overall status,
+//! the route step that must look again, the wallet's hold (placed at the claim, captured on
+//! acceptance, released on a final failure, refunded on a reported failure) and the event
+//! the business hears about all change together, or not at all. Each rule here is a function
+//! of the caller's [`Transaction`](rusqlite::Transaction), so a service composes them into one
+//! [`Store::write`]; [`Deliveries`] is the service that does so for the dispatcher, the
+//! callback and receipt handlers and status lookups.
+//!
+//! - [`accept`]: the commit behind the API's 202;
+//! - [`outbox`]: claiming due deliveries under a lease, and recording an attempt's outcome;
+//! - [`status`]: applying a provider's report, forward only, or holding it when it came
+//!   before its send was recorded;
+//! - [`receipts`]: watermarks and device receipts, which move deliveries through the same path.
+
+pub mod accept;
+pub mod outbox;
+pub mod receipts;
+pub mod status;
+
+use std::sync::Arc;
+
+use crate::model::{FailureReason, Millis, NewMessage, Status, now_ms};
+use crate::store::{self, Inserted, Store, StoreError};
+
+/// A delivery leased to this process for one attempt.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub delivery_id: String,
+    pub message_id: String,
+    pub workspace_id: String,
+    pub connection_id: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub lease_token: String,
+    pub request: NewMessage,
+    /// Set when the send must fail without calling the provider (the wallet could not
+    /// cover its cost).
+    pub refused: Option<Failure>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub reason: FailureReason,
+    pub provider_code: Option<String>,
+    pub detail: String,
+    pub retryable: bool,
+    pub retry_after_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SendOutcome {
+    Accepted { provider_message_id: String },
+    Failed(Failure),
+}
+
+/// The result of one attempt, as the dispatcher decided it.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub delivery_id: String,
+    pub lease_token: String,
+    pub started_at: Millis,
+    pub finished_at: Millis,
+    pub outcome: SendOutcome,
+    /// For a failure: when to try again, or `None` for a final failure.
+    pub retry_at: Option<Millis>,
+    /// A request of this attempt may have reached the provider while its answer was lost.
+    /// When a later attempt is accepted (the provider's idempotency replay of this one), the
+    /// provider's send time may be this attempt's start.
+    pub answer_lost: bool,
+}
+
+/// A provider's status report, normalised by the plugin.
+#[derive(Debug, Clone)]
+pub struct StatusEvent {
+    pub connection_id: String,
+    pub provider_message_id: String,
+    pub status: Status,
+    pub provider_status: String,
+    pub failure: Option<(FailureReason, Option<String>, String)>,
+    pub at: Millis,
+}
+
+/// What applying a status event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The delivery moved to the new status.
+    Moved {
+        message_id: String,
+        delivery_id: String,
+    },
+    /// Recorded in the timeline only: late, duplicate or out of order.
+    Ignored { delivery_id: String },
+    /// No delivery has this provider id yet: held until the send is recorded.
+    Held,
+}
+
+pub use accept::{InsertMessage, NewDelivery};
+pub use receipts::{ReceiptOutcome, Watermark};
+
+/// The lifecycle as a service: each method is one commit.
+#[derive(Clone)]
+pub struct Deliveries {
+    store: Arc<Store>,
+}
+
+impl Deliveries {
+    pub fn new(store: Arc<Store>) -> Deliveries {
+        Deliveries { store }
+    }
+
+    /// Commit a new message and its first delivery, due now. With an idempotency key already
+    /// used in this workspace, nothing is written and the original is returned.
+    pub async fn accept(&self, m: InsertMessage) -> Result<Inserted, StoreError> {
+        self.store
+            .write(move |t| accept::accept(t, &m, now_ms()))
+            .await
+    }
+
+    /// Release every lease. Only safe while no dispatcher runs, i.e. at startup of the one
+    /// process that owns the data directory.
+    pub async fn release_leases(&self) -> Result<usize, StoreError> {
+        self.store
+            .write(|t| store::deliveries::release_all_leases(t, now_ms()))
+            .await
+    }
+
+    /// Lease up to `limit` due deliveries for `lease_ms`, placing the wallet hold of each
+    /// first attempt in the same commit.
+    pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<Job>, StoreError> {
+        self.store
+            .write(move |t| outbox::claim(t, limit, lease_ms, now_ms()))
+            .await
+    }
+
+    /// When the next delivery falls due (for a leased one: when its lease expires).
+    pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
+        self.store.read(store::deliveries::next_due).await
+    }
+
+    /// Record an attempt. Returns false when the lease was lost (the result is discarded).
+    pub async fn complete(&self, c: Completion) -> Result<bool, StoreError> {
+        self.store.write(move |t| outbox::complete(t, &c)).await
+    }
+
+    /// Apply provider reports, in order, in one commit.
+    pub async fn apply_status_events(
+        &self,
+        events: Vec<StatusEvent>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        self.store
+            .write(move |t| events.iter().map(|e| status::apply(t, e)).collect())
+            .await
+    }
+
+    /// Apply watermarks in one commit; returns how many deliveries moved.
+    pub async fn apply_watermarks(&self, marks: Vec<Watermark>) -> Result<usize, StoreError> {
+        self.store
+            .write(move |t| receipts::apply_watermarks(t, &marks))
+            .await
+    }
+
+    /// The app confirmed the push for `message_id` reached `status` (delivered or seen).
+    pub async fn apply_device_receipt(
+        &self,
+        connection_id: String,
+        message_id: String,
+        status: Status,
+        at: Millis,
+        detail: String,
+    ) -> Result<ReceiptOutcome, StoreError> {
+        self.store
+            .write(move |t| {
+                receipts::apply_device_receipt(t, connection_id, message_id, status, at, detail)
+            })
+            .await
+    }
+}
