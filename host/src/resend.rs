@@ -17,19 +17,7 @@
 
 use crate::model::{FailureReason, Millis, ResendView, ResendWhen, rfc3339};
 
-/// Everything a resend decision depends on, as of now.
-#[derive(Debug, Clone, Default)]
-pub struct ResendFacts {
-    pub failed_at: Option<Millis>,
-    /// The contact's last inbound activity on the delivery's address.
-    pub last_inbound_at: Option<Millis>,
-    pub connection_active: bool,
-    pub reconnected_at: Option<Millis>,
-    /// The message's URLs that are on the connection's block list.
-    pub blocked_urls: Vec<String>,
-    /// The message that already resent this one.
-    pub resent_as: Option<String>,
-}
+pub use crate::model::ResendFacts;
 
 const KST_OFFSET_MS: Millis = 9 * 3_600_000;
 const DAY_MS: Millis = 86_400_000;

@@ -401,3 +401,17 @@ pub struct RouteEntryView {
     /// The condition was met only after the step had timed out: recorded, triggers nothing.
     pub late: bool,
 }
+
+/// Everything a resend decision depends on, as of now.
+#[derive(Debug, Clone, Default)]
+pub struct ResendFacts {
+    pub failed_at: Option<crate::Millis>,
+    /// The contact's last inbound activity on the delivery's address.
+    pub last_inbound_at: Option<crate::Millis>,
+    pub connection_active: bool,
+    pub reconnected_at: Option<crate::Millis>,
+    /// The message's URLs that are on the connection's block list.
+    pub blocked_urls: Vec<String>,
+    /// The message that already resent this one.
+    pub resent_as: Option<String>,
+}

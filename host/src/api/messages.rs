@@ -261,8 +261,8 @@ pub async fn get(
     ReadKey(ws): ReadKey,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
-    gw.store
-        .message_view(&ws, &id)
+    gw.deliveries
+        .view(&ws, &id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("message"))

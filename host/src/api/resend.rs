@@ -42,8 +42,8 @@ pub(super) async fn resend_message(
     id: String,
 ) -> Result<Committed, ApiError> {
     let view = gw
-        .store
-        .message_view(&ws, &id)
+        .deliveries
+        .view(&ws, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     if view.status != Status::Failed {

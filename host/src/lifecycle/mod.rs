@@ -14,16 +14,18 @@
 //! - [`outbox`]: claiming due deliveries under a lease, and recording an attempt's outcome;
 //! - [`status`]: applying a provider's report, forward only, or holding it when it came
 //!   before its send was recorded;
-//! - [`receipts`]: watermarks and device receipts, which move deliveries through the same path.
+//! - [`receipts`]: watermarks and device receipts, which move deliveries through the same path;
+//! - [`view`]: a message as the API shows it, with the resend verdict and cost of each delivery.
 
 pub mod accept;
 pub mod outbox;
 pub mod receipts;
 pub mod status;
+pub mod view;
 
 use std::sync::Arc;
 
-use crate::model::{FailureReason, Millis, NewMessage, Status, now_ms};
+use crate::model::{FailureReason, MessageView, Millis, NewMessage, Status, now_ms};
 use crate::store::{self, Inserted, Store, StoreError};
 
 /// A delivery leased to this process for one attempt.
@@ -118,6 +120,16 @@ impl Deliveries {
         self.store
             .write(move |t| accept::accept(t, &m, now_ms()))
             .await
+    }
+
+    /// A message with its deliveries, attempts, timeline, resend verdicts and costs.
+    pub async fn view(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<MessageView>, StoreError> {
+        let (ws, id) = (workspace_id.to_string(), id.to_string());
+        self.store.read(move |c| view::load(c, &ws, &id)).await
     }
 
     /// Release every lease. Only safe while no dispatcher runs, i.e. at startup of the one

@@ -15,7 +15,7 @@ use crate::billing::wallet::{self, month_of};
 use crate::model::{DeliveryCost, Millis, now_ms, rfc3339};
 
 /// The cost of one delivery for its view.
-pub(super) fn delivery_cost(
+pub fn delivery_cost(
     c: &Connection,
     delivery_id: &str,
 ) -> Result<Option<DeliveryCost>, StoreError> {

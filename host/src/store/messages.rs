@@ -4,8 +4,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::{
-    AttemptOutcome, AttemptView, DeliveryView, FailureReason, FailureView, MessagePage,
-    MessageSummary, MessageView, Millis, NewMessage, Status, TimelineEntry, now_ms, rfc3339,
+    AttemptOutcome, AttemptView, DeliveryView, FailureReason, MessagePage, MessageSummary,
+    MessageView, Millis, NewMessage, ResendFacts, Status, TimelineEntry, rfc3339,
 };
 
 /// What an accept did.
@@ -128,15 +128,6 @@ impl Store {
         self.read(move |c| find_by_key(c, &ws, &key)).await
     }
 
-    pub async fn message_view(
-        &self,
-        workspace_id: &str,
-        id: &str,
-    ) -> Result<Option<MessageView>, StoreError> {
-        let (ws, id) = (workspace_id.to_string(), id.to_string());
-        self.read(move |c| load_view(c, &ws, &id)).await
-    }
-
     /// Newest first; `cursor` is the last id of the previous page.
     pub async fn list_messages(
         &self,
@@ -195,7 +186,29 @@ pub fn find_by_key(
         .transpose()
 }
 
-fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, StoreError> {
+/// A delivery's failure as stored, with the facts a resend decision is made on.
+#[derive(Debug, Clone)]
+pub struct FailureRecord {
+    pub reason: FailureReason,
+    pub provider_code: Option<String>,
+    pub detail: String,
+    pub retryable: bool,
+    pub facts: ResendFacts,
+}
+
+/// A message as stored: its view without what rules decide (each delivery's `failure` and
+/// `cost` are left empty), and each delivery's failure, in the same order.
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub view: MessageView,
+    pub failures: Vec<Option<FailureRecord>>,
+}
+
+pub fn load_message(
+    c: &Connection,
+    ws: &str,
+    id: &str,
+) -> Result<Option<MessageRecord>, StoreError> {
     let row = c
         .prepare_cached(
             "SELECT channel, status, request, idempotency_key, created_at, updated_at, contact_id, resend_of FROM messages WHERE id = ?1 AND workspace_id = ?2",
@@ -219,6 +232,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
          FROM deliveries WHERE message_id = ?1 ORDER BY id",
     )?;
     let mut deliveries = Vec::new();
+    let mut failures = Vec::new();
     let mut rows = stmt.query([id])?;
     while let Some(r) = rows.next()? {
         let delivery_id: String = r.get(0)?;
@@ -242,7 +256,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
                     }),
                     _ => None,
                 };
-                let facts = super::resend_facts(
+                let facts = super::resend_facts::resend_facts(
                     c,
                     id,
                     &connection_id,
@@ -250,17 +264,17 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
                     r.get(14)?,
                     &req.urls(),
                 )?;
-                Some(FailureView {
+                Some(FailureRecord {
                     reason,
                     provider_code: r.get(11)?,
                     detail: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
                     retryable: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
-                    resend: crate::resend::verdict(reason, &facts, now_ms()),
+                    facts,
                 })
             }
             None => None,
         };
-        let cost = super::billing::delivery_cost(c, &delivery_id)?;
+        failures.push(failure);
         deliveries.push(DeliveryView {
             attempts: load_attempts(c, &delivery_id)?,
             timeline: load_timeline(c, &delivery_id)?,
@@ -274,11 +288,11 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
             encoding: r.get(7)?,
             country: r.get(8)?,
             next_attempt_at: r.get::<_, Option<i64>>(9)?.map(rfc3339),
-            failure,
-            cost,
+            failure: None,
+            cost: None,
         });
     }
-    Ok(Some(MessageView {
+    let view = MessageView {
         id: id.to_string(),
         workspace: ws.to_string(),
         channel,
@@ -295,7 +309,8 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
         created_at: rfc3339(created),
         updated_at: rfc3339(updated),
         deliveries,
-    }))
+    };
+    Ok(Some(MessageRecord { view, failures }))
 }
 
 fn load_attempts(c: &Connection, delivery_id: &str) -> Result<Vec<AttemptView>, StoreError> {

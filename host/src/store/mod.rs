@@ -18,10 +18,12 @@ mod conversations;
 pub mod deliveries;
 mod lookups;
 mod messages;
+mod resend_facts;
 pub mod routes;
 mod schema;
 mod tenants;
 
+pub use billing::delivery_cost;
 pub use connections::*;
 pub use contacts::*;
 pub use conversations::*;

@@ -1,0 +1,29 @@
+//! What `GET /v1/messages/{id}` shows: the stored message with, for each delivery, what the
+//! rules decide about it: whether and when a failed one may be resent, and what it cost.
+//!
+//! One read, so the verdicts and the costs describe the same moment as the rows.
+
+use rusqlite::Connection;
+
+use crate::model::{FailureView, MessageView, now_ms};
+use crate::resend;
+use crate::store::{self, StoreError};
+
+pub fn load(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, StoreError> {
+    let Some(record) = store::load_message(c, ws, id)? else {
+        return Ok(None);
+    };
+    let mut view = record.view;
+    let now = now_ms();
+    for (delivery, failure) in view.deliveries.iter_mut().zip(record.failures) {
+        delivery.failure = failure.map(|f| FailureView {
+            resend: resend::verdict(f.reason, &f.facts, now),
+            reason: f.reason,
+            provider_code: f.provider_code,
+            detail: f.detail,
+            retryable: f.retryable,
+        });
+        delivery.cost = store::delivery_cost(c, &delivery.id)?;
+    }
+    Ok(Some(view))
+}
