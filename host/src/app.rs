@@ -147,6 +147,10 @@ pub struct Gateway {
     pub deliveries: crate::lifecycle::Deliveries,
     /// Routed messages: accepts them and carries their plans out.
     pub router: Arc<crate::routing::Router>,
+    /// Provider callbacks.
+    pub callbacks: crate::callbacks::Callbacks,
+    /// The apps' signed push receipts.
+    pub receipts: crate::receipts::Receipts,
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub dispatcher: Arc<Dispatcher>,
@@ -171,7 +175,6 @@ pub struct Gateway {
     /// Where outbound HTTP may go.
     pub net: Arc<NetPolicy>,
     pub webhooks: WebhookConfig,
-    pub status_lookup: crate::status_lookup::StatusLookupConfig,
     /// The card processor for top-ups, if one is configured.
     pub payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>>,
     pub(crate) billing_wake: tokio::sync::Notify,
@@ -360,7 +363,17 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let router = crate::routing::Router::new(store.clone(), dispatcher.clone());
     tokio::spawn(router.clone().run());
 
+    let callbacks = crate::callbacks::Callbacks::new(
+        connections.clone(),
+        runtime.clone(),
+        deliveries.clone(),
+        store.clone(),
+        metrics.clone(),
+    );
+    let receipts = crate::receipts::Receipts::new(connections.clone(), deliveries.clone());
     let gateway = Arc::new(Gateway {
+        callbacks,
+        receipts,
         store,
         deliveries,
         router,
@@ -381,13 +394,21 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         vault,
         net,
         webhooks: config.webhooks.clone(),
-        status_lookup: config.status_lookup.clone(),
         payments,
         billing_wake: tokio::sync::Notify::new(),
     });
     tokio::spawn(crate::followup::run(gateway.clone()));
     tokio::spawn(crate::billing::run(gateway.clone()));
-    tokio::spawn(crate::status_lookup::run(gateway.clone()));
+    tokio::spawn(
+        crate::status_lookup::StatusLookups::new(
+            config.status_lookup.clone(),
+            gateway.store.clone(),
+            gateway.deliveries.clone(),
+            gateway.connections.clone(),
+            gateway.runtime.clone(),
+        )
+        .run(),
+    );
     tokio::spawn(crate::events::worker::run(gateway.clone(), webhook_client));
     tokio::spawn(prune_limiters(gateway.clone()));
     Ok(Running {

@@ -8,14 +8,16 @@
 //! events through. Only verified events reach the store, where statuses move forward only
 //! (see [`crate::model::Status::can_become`]).
 
-use crate::Gateway;
-use crate::lifecycle::{StatusEvent, Watermark};
-use crate::metrics::CallbackLabels;
+use std::sync::Arc;
+
+use crate::connections::Connections;
+use crate::lifecycle::{Deliveries, StatusEvent, Watermark};
+use crate::metrics::{CallbackLabels, Metrics};
 use crate::model::now_ms;
 use crate::model::{AddressKey, Recipient};
 use crate::runtime::bindings::wit;
-use crate::runtime::{CallError, convert};
-use crate::store::{Activity, StoreError};
+use crate::runtime::{CallError, PluginRuntime, convert};
+use crate::store::{Activity, Store, StoreError};
 
 pub struct CallbackRequest {
     pub method: String,
@@ -45,8 +47,34 @@ pub enum CallbackError {
     Store(#[from] StoreError),
 }
 
-impl Gateway {
-    pub async fn handle_callback(
+/// The callback service: from a provider's request to status changes and contact activity.
+pub struct Callbacks {
+    connections: Arc<Connections>,
+    runtime: Arc<PluginRuntime>,
+    deliveries: Deliveries,
+    /// Contact activity (inbound messages, reads) is written to the contact tables.
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl Callbacks {
+    pub fn new(
+        connections: Arc<Connections>,
+        runtime: Arc<PluginRuntime>,
+        deliveries: Deliveries,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+    ) -> Callbacks {
+        Callbacks {
+            connections,
+            runtime,
+            deliveries,
+            store,
+            metrics,
+        }
+    }
+
+    pub async fn handle(
         &self,
         connection_id: &str,
         req: CallbackRequest,

@@ -21,8 +21,10 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::Gateway;
-use crate::lifecycle::ReceiptOutcome;
+use std::sync::Arc;
+
+use crate::connections::Connections;
+use crate::lifecycle::{Deliveries, ReceiptOutcome};
 use crate::model::{Status, now_ms};
 use crate::store::StoreError;
 
@@ -100,8 +102,22 @@ pub fn sign(key: &[u8], t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-impl Gateway {
-    pub async fn handle_receipt(
+/// The receipt service: checks an app's signed receipt against its connection's key and
+/// moves the push delivery forward.
+pub struct Receipts {
+    connections: Arc<Connections>,
+    deliveries: Deliveries,
+}
+
+impl Receipts {
+    pub fn new(connections: Arc<Connections>, deliveries: Deliveries) -> Receipts {
+        Receipts {
+            connections,
+            deliveries,
+        }
+    }
+
+    pub async fn handle(
         &self,
         signature: Option<&str>,
         body: &[u8],

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use crate::Gateway;
-use crate::lifecycle::StatusEvent;
+use crate::connections::Connections;
+use crate::lifecycle::{Deliveries, StatusEvent};
 use crate::model::{Millis, now_ms};
-use crate::runtime::convert;
-use crate::store::{DueLookup, LookupDone, StoreError};
+use crate::runtime::{PluginRuntime, convert};
+use crate::store::{DueLookup, LookupDone, Store, StoreError};
 
 /// How often the stale deliveries are looked for; the query reads a partial index of the
 /// deliveries at `sent` only.
@@ -48,17 +48,6 @@ impl Default for StatusLookupConfig {
     }
 }
 
-pub async fn run(gw: Arc<Gateway>) {
-    loop {
-        tokio::time::sleep(POLL).await;
-        match gw.look_up_stale_statuses().await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(deliveries = n, "status lookups made"),
-            Err(e) => tracing::warn!(error = %e, "status lookups failed"),
-        }
-    }
-}
-
 /// One lookup's result: the status to apply, if the provider knows one past `sent`.
 enum Answer {
     Status(Box<StatusEvent>),
@@ -67,11 +56,49 @@ enum Answer {
     GiveUp,
 }
 
-impl Gateway {
+/// The status lookup service: finds deliveries stuck at `sent`, asks their plugins, and
+/// applies the answers through the lifecycle.
+pub struct StatusLookups {
+    config: StatusLookupConfig,
+    /// The lookup schedule (`store::lookups`).
+    store: Arc<Store>,
+    deliveries: Deliveries,
+    connections: Arc<Connections>,
+    runtime: Arc<PluginRuntime>,
+}
+
+impl StatusLookups {
+    pub fn new(
+        config: StatusLookupConfig,
+        store: Arc<Store>,
+        deliveries: Deliveries,
+        connections: Arc<Connections>,
+        runtime: Arc<PluginRuntime>,
+    ) -> Arc<StatusLookups> {
+        Arc::new(StatusLookups {
+            config,
+            store,
+            deliveries,
+            connections,
+            runtime,
+        })
+    }
+
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(POLL).await;
+            match self.look_up_stale_statuses().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(deliveries = n, "status lookups made"),
+                Err(e) => tracing::warn!(error = %e, "status lookups failed"),
+            }
+        }
+    }
+
     /// One round: look up the stale deliveries that are due, apply what the providers say.
     /// Returns how many were looked up.
     pub async fn look_up_stale_statuses(self: &Arc<Self>) -> Result<usize, StoreError> {
-        let cfg = &self.status_lookup;
+        let cfg = &self.config;
         let now = now_ms();
         let stale_before = now - cfg.after.as_millis() as Millis;
         let due = self
@@ -87,9 +114,9 @@ impl Gateway {
             {
                 answers.push(done.expect("a status lookup panicked"));
             }
-            let gw = self.clone();
+            let lookups = self.clone();
             tasks.spawn(async move {
-                let answer = gw.look_up(&lookup).await;
+                let answer = lookups.look_up(&lookup).await;
                 (lookup, answer)
             });
         }

@@ -179,7 +179,7 @@ pub async fn receipt(
 ) -> Result<StatusCode, ApiError> {
     let body = read_body(body)?;
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    match gw.handle_receipt(signature, &body).await {
+    match gw.receipts.handle(signature, &body).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         Err(ReceiptError::BadRequest(m)) => {
             Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_receipt", m))

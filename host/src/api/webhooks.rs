@@ -60,7 +60,7 @@ pub async fn receive(
             .collect(),
         body: body.to_vec(),
     };
-    let reply = gw.handle_callback(&connection, req).await?;
+    let reply = gw.callbacks.handle(&connection, req).await?;
     let mut resp = (
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
         reply.body,
