@@ -120,6 +120,8 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Billing(#[from] crate::billing::BillingError),
+    #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{what}: {detail}")]
     Io { what: String, detail: String },
@@ -143,6 +145,8 @@ pub enum StartError {
 /// Everything a request handler or the dispatcher needs, shared behind one `Arc`.
 pub struct Gateway {
     pub store: Arc<Store>,
+    /// Balances, holds' reads, prices and top-ups.
+    pub wallets: Arc<crate::billing::Wallets>,
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub dispatcher: Arc<Dispatcher>,
@@ -191,6 +195,7 @@ pub struct Running {
 pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let lock = lock_data_dir(&config.data_dir)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
+    let wallets = Arc::new(crate::billing::Wallets::new(store.clone()));
     // We hold the data-directory lock, so no other dispatcher can own these leases.
     let released = store.release_leases().await?;
     if released > 0 {
@@ -258,7 +263,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         ),
         None => (crate::billing::prices::built_in(), "built-in"),
     };
-    store.set_gateway_prices(prices.0, prices.1).await?;
+    wallets.set_gateway_prices(prices.0, prices.1).await?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -289,6 +294,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
             &net,
         )
         .await?;
+        crate::sandbox_setup::seed_wallet(&wallets).await?;
         (
             Some(setup.api_key),
             Some(setup.billing_key),
@@ -355,6 +361,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
 
     let gateway = Arc::new(Gateway {
         store,
+        wallets,
         runtime,
         connections,
         dispatcher,

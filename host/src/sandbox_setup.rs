@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 
+use crate::billing::Wallets;
 use crate::netguard::{AllowEntry, NetPolicy};
 use crate::runtime::PluginRuntime;
 use crate::store::{ConnectionRecord, Store, secrets_owner};
@@ -17,6 +18,8 @@ use crate::vault::Vault;
 pub enum SandboxError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Billing(#[from] crate::billing::BillingError),
     #[error("sandbox: {0}")]
     Setup(String),
     #[error("sealing a sandbox connection's secrets: {0}")]
@@ -75,20 +78,6 @@ pub async fn prepare(
         Scopes::of(&[Scope::Billing]),
     )
     .await?;
-    // A paid plan (the monthly credit) and money to send with, once: the seed is an
-    // adjustment with a fixed id, so restarts do not add to it.
-    store
-        .set_plan(SANDBOX_WORKSPACE.into(), "paid".into())
-        .await?;
-    store
-        .adjust_wallet(
-            SANDBOX_WORKSPACE.into(),
-            "adjust:sandbox-seed".into(),
-            SANDBOX_SEED_MICROS,
-            "sandbox: opening balance".into(),
-        )
-        .await?;
-
     let mut settings = switchboard_sandbox::accounts::SimulatorSettings::default();
     for plugin in runtime.plugins() {
         for sc in switchboard_sandbox::accounts::connections(plugin.name(), &base_url) {
@@ -141,6 +130,23 @@ pub async fn prepare(
         base_url,
         handle,
     })
+}
+
+/// A paid plan (the monthly credit) and money to send with, once: the seed is an adjustment
+/// with a fixed id, so restarts do not add to it. Runs after [`prepare`] made the workspace.
+pub async fn seed_wallet(wallets: &Wallets) -> Result<(), SandboxError> {
+    wallets
+        .set_plan(SANDBOX_WORKSPACE.into(), "paid".into())
+        .await?;
+    wallets
+        .adjust_wallet(
+            SANDBOX_WORKSPACE.into(),
+            "adjust:sandbox-seed".into(),
+            SANDBOX_SEED_MICROS,
+            "sandbox: opening balance".into(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// The simulators listen on this machine: allow-list exactly their address (and port), so

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
+use crate::billing::BillingError;
 use crate::callbacks::CallbackError;
 use crate::intake::IntakeError;
 use crate::model::Violation;
@@ -166,6 +167,18 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store error");
         ApiError::internal()
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(e: BillingError) -> Self {
+        match e {
+            BillingError::Store(s) => s.into(),
+            BillingError::Wallet(w) => {
+                tracing::error!(error = %w, "wallet error");
+                ApiError::internal()
+            }
+        }
     }
 }
 

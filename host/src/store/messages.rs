@@ -264,7 +264,7 @@ fn load_view(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, 
             }
             None => None,
         };
-        let cost = super::billing::delivery_cost(c, &delivery_id)?;
+        let cost = crate::billing::delivery_cost(c, &delivery_id)?;
         deliveries.push(DeliveryView {
             attempts: load_attempts(c, &delivery_id)?,
             timeline: load_timeline(c, &delivery_id)?,

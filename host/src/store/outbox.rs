@@ -14,6 +14,15 @@ use super::{Store, StoreError};
 use crate::billing::wallet;
 use crate::model::{AttemptOutcome, FailureReason, Millis, NewMessage, Status, now_ms};
 
+/// The wallet's rules run in these commits until they move out to the dispatcher; their
+/// failure fails the write (the ledger refusing a posting means its invariants broke).
+fn wallet_failed(e: wallet::WalletError) -> StoreError {
+    match e {
+        wallet::WalletError::Sql(e) => StoreError::Sql(e),
+        e => StoreError::Corrupt(e.to_string()),
+    }
+}
+
 /// A delivery row as the claim leases it.
 struct Claimed {
     delivery_id: String,
@@ -166,7 +175,7 @@ impl Store {
                             country: country.unwrap_or_else(|| "*".into()),
                             units: units.unwrap_or(1),
                         };
-                        if let wallet::HoldOutcome::Insufficient { cost, available } = wallet::hold(t, &charge, now)? {
+                        if let wallet::HoldOutcome::Insufficient { cost, available } = wallet::hold(t, &charge, now).map_err(wallet_failed)? {
                             refused = Some(Failure {
                                 reason: FailureReason::InsufficientFunds,
                                 provider_code: None,
@@ -258,7 +267,7 @@ impl Store {
                         set_status(t, &c.delivery_id, Status::Sent, now)?;
                         insert_event(t, &c.delivery_id, Status::Sent, now, "dispatcher", Some(&format!("accepted as {provider_message_id}")), true)?;
                     }
-                    wallet::capture(t, &c.delivery_id, now)?;
+                    wallet::capture(t, &c.delivery_id, now).map_err(wallet_failed)?;
                     replay_early_callbacks(t, &connection_id, provider_message_id)?;
                     super::receipts::apply_kept_watermarks(t, &c.delivery_id, &connection_id, provider_message_id, sent_at)?;
                 }
@@ -279,7 +288,7 @@ impl Store {
                         insert_event(t, &c.delivery_id, Status::Failed, now, "dispatcher", Some(&detail), true)?;
                     }
                     if c.retry_at.is_none() {
-                        wallet::release(t, &c.delivery_id, now)?;
+                        wallet::release(t, &c.delivery_id, now).map_err(wallet_failed)?;
                     }
                 }
             }
@@ -443,7 +452,7 @@ pub(super) fn apply_to_delivery(
     }
     if e.status == Status::Failed {
         // Accepted, then reported failed: what was captured goes back.
-        wallet::refund(t, &delivery_id, now_ms())?;
+        wallet::refund(t, &delivery_id, now_ms()).map_err(wallet_failed)?;
     }
     insert_event(
         t,
