@@ -122,6 +122,10 @@ pub enum StartError {
     #[error(transparent)]
     Billing(#[from] crate::billing::BillingError),
     #[error(transparent)]
+    Connections(#[from] crate::connections::ConnectionsError),
+    #[error(transparent)]
+    EndpointSecrets(#[from] crate::events::store::EndpointSecretError),
+    #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{what}: {detail}")]
     Io { what: String, detail: String },
@@ -206,7 +210,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     }
 
     let vault = Arc::new(open_vault(&config)?);
-    let resealed = store.reseal_connection_secrets(vault.clone()).await?
+    let resealed = crate::connections::reseal_secrets(&store, vault.clone()).await?
         + store.reseal_endpoint_secrets(vault.clone()).await?;
     if resealed > 0 {
         tracing::info!(

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use rand::Rng;
 
 use crate::billing::Wallets;
+use crate::connections::secrets_owner;
 use crate::netguard::{AllowEntry, NetPolicy};
 use crate::runtime::PluginRuntime;
-use crate::store::{ConnectionRecord, Store, secrets_owner};
+use crate::store::{ConnectionRecord, Store};
 use crate::tenancy::{Scope, Scopes};
 use crate::vault::Vault;
 

@@ -9,6 +9,8 @@ use utoipa::ToSchema;
 
 use crate::billing::BillingError;
 use crate::callbacks::CallbackError;
+use crate::connections::ConnectionsError;
+use crate::events::store::EndpointSecretError;
 use crate::intake::IntakeError;
 use crate::model::Violation;
 use crate::store::StoreError;
@@ -176,6 +178,30 @@ impl From<BillingError> for ApiError {
             BillingError::Store(s) => s.into(),
             BillingError::Wallet(w) => {
                 tracing::error!(error = %w, "wallet error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<ConnectionsError> for ApiError {
+    fn from(e: ConnectionsError) -> Self {
+        match e {
+            ConnectionsError::Store(s) => s.into(),
+            ConnectionsError::Vault(v) => {
+                tracing::error!(error = %v, "connection secrets");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<EndpointSecretError> for ApiError {
+    fn from(e: EndpointSecretError) -> Self {
+        match e {
+            EndpointSecretError::Store(s) => s.into(),
+            EndpointSecretError::Vault(v) => {
+                tracing::error!(error = %v, "webhook endpoint secret");
                 ApiError::internal()
             }
         }

@@ -60,8 +60,6 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot open {path}: {detail}")]
     Open { path: PathBuf, detail: String },
-    #[error("secrets: {0}")]
-    Vault(#[from] crate::vault::VaultError),
 }
 
 /// A fresh in-memory database with every migration applied, for tests of code that runs
