@@ -189,7 +189,7 @@ async fn sandbox_key(
     let path = data_dir.join(file);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
-        if store.workspace_for_key(&existing).await?
+        if crate::tenancy::workspace_for_key(store, &existing).await?
             == Some((SANDBOX_WORKSPACE.to_string(), scopes))
         {
             return Ok(existing);
@@ -201,14 +201,14 @@ async fn sandbox_key(
         "sk_sandbox"
     };
     let key = format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 16]>()));
-    store
-        .add_api_key(
-            SANDBOX_WORKSPACE.into(),
-            key.clone(),
-            format!("sandbox ({file})"),
-            scopes,
-        )
-        .await?;
+    crate::tenancy::add_api_key(
+        store,
+        SANDBOX_WORKSPACE.into(),
+        &key,
+        format!("sandbox ({file})"),
+        scopes,
+    )
+    .await?;
     write_private(&path, &key).map_err(|e| SandboxError::Io {
         what: format!("write {}", path.display()),
         detail: e.to_string(),
