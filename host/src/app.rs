@@ -120,6 +120,12 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Billing(#[from] crate::billing::BillingError),
+    #[error(transparent)]
+    Connections(#[from] crate::connections::ConnectionsError),
+    #[error(transparent)]
+    EndpointSecrets(#[from] crate::events::store::EndpointSecretError),
+    #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{what}: {detail}")]
     Io { what: String, detail: String },
@@ -151,6 +157,8 @@ pub struct Gateway {
     pub callbacks: crate::callbacks::Callbacks,
     /// The apps' signed push receipts.
     pub receipts: crate::receipts::Receipts,
+    /// Balances, holds' reads, prices and top-ups.
+    pub wallets: Arc<crate::billing::Wallets>,
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub dispatcher: Arc<Dispatcher>,
@@ -198,6 +206,7 @@ pub struct Running {
 pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let lock = lock_data_dir(&config.data_dir)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
+    let wallets = Arc::new(crate::billing::Wallets::new(store.clone()));
     // We hold the data-directory lock, so no other dispatcher can own these leases.
     let deliveries = crate::lifecycle::Deliveries::new(store.clone());
     let released = deliveries.release_leases().await?;
@@ -209,7 +218,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     }
 
     let vault = Arc::new(open_vault(&config)?);
-    let resealed = store.reseal_connection_secrets(vault.clone()).await?
+    let resealed = crate::connections::reseal_secrets(&store, vault.clone()).await?
         + store.reseal_endpoint_secrets(vault.clone()).await?;
     if resealed > 0 {
         tracing::info!(
@@ -266,7 +275,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         ),
         None => (crate::billing::prices::built_in(), "built-in"),
     };
-    store.set_gateway_prices(prices.0, prices.1).await?;
+    wallets.set_gateway_prices(prices.0, prices.1).await?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -297,6 +306,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
             &net,
         )
         .await?;
+        crate::sandbox_setup::seed_wallet(&wallets).await?;
         (
             Some(setup.api_key),
             Some(setup.billing_key),
@@ -377,6 +387,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         store,
         deliveries,
         router,
+        wallets,
         runtime,
         connections,
         dispatcher,

@@ -45,6 +45,8 @@ pub enum CallbackError {
     Plugin(#[from] CallError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
 }
 
 /// The callback service: from a provider's request to status changes and contact activity.

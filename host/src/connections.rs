@@ -1,16 +1,54 @@
 //! Channel connections held in memory: the dispatcher and webhook handler look one up per
 //! message, so this must not cost a database read. Each connection carries its own in-flight
 //! limit, so one slow provider cannot take every dispatch slot.
+//!
+//! Secrets are sealed and opened here, never in the store: a patch ([`patch`]) and resealing
+//! ([`reseal_secrets`]) open, merge and seal inside one store write, so the store holds only
+//! sealed bytes and two concurrent PATCHes cannot lose each other's keys.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::Semaphore;
 
-use crate::model::Millis;
+use crate::model::{Millis, now_ms};
 use crate::runtime::{ConnectionCtx, Secret};
-use crate::store::{ConnectionRecord, Store, StoreError, secrets_owner};
-use crate::vault::Vault;
+use crate::store::{self, ConnectionRecord, Store, StoreError};
+use crate::vault::{Vault, VaultError};
+
+/// Why a change to a connection's secrets failed; a server fault either way.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("secrets: {0}")]
+    Vault(#[from] VaultError),
+}
+
+/// The associated data a connection's secrets are sealed under.
+pub fn secrets_owner(connection_id: &str) -> String {
+    format!("connection:{connection_id}")
+}
+
+/// A change to a connection. Config and secrets merge key by key; `None` values remove.
+#[derive(Debug, Default)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    pub config: BTreeMap<String, Option<String>>,
+    pub secrets: BTreeMap<String, Option<String>>,
+    pub max_in_flight: Option<u32>,
+    /// `active` or `disabled`.
+    pub status: Option<String>,
+}
+
+/// What a patch did, for the events and caches that follow it.
+#[derive(Debug)]
+pub struct Patched {
+    pub record: ConnectionRecord,
+    /// The connection waited for new credentials and got them.
+    pub reconnected: bool,
+    pub secrets_changed: bool,
+}
 
 pub struct Connection {
     pub id: String,
@@ -151,7 +189,7 @@ fn build(
     public_url: &str,
     existing: Option<&Connection>,
 ) -> Result<Connection, StoreError> {
-    let secrets: std::collections::BTreeMap<String, String> = vault
+    let secrets: BTreeMap<String, String> = vault
         .open_json(&secrets_owner(&rec.id), &rec.sealed_secrets)
         .map_err(|e| StoreError::Corrupt(format!("connection {} secrets: {e}", rec.id)))?;
     // Keep the semaphore across reloads so in-flight sends stay counted.
@@ -183,4 +221,110 @@ fn build(
         ctx: Arc::new(ctx),
         in_flight,
     })
+}
+
+fn corrupt(e: impl std::fmt::Display) -> ConnectionsError {
+    StoreError::Corrupt(e.to_string()).into()
+}
+
+/// Apply a patch. New secrets on a connection waiting for a reconnect make it active
+/// again; `reconnected_at` lets a failure from an attempt that used the old credentials
+/// lose against the reconnect ([`Store::mark_needs_reconnect`]).
+pub async fn patch(
+    store: &Store,
+    vault: Arc<Vault>,
+    workspace_id: String,
+    id: String,
+    patch: ConnectionPatch,
+) -> Result<Option<Patched>, ConnectionsError> {
+    store
+        .write(move |t| {
+            let Some(mut rec) = store::live_connection(t, &workspace_id, &id)? else {
+                return Ok(None);
+            };
+            let status_before = rec.status.clone();
+            if let Some(name) = patch.name {
+                rec.name = name;
+            }
+            for (k, v) in patch.config {
+                match v {
+                    Some(v) => rec.config.insert(k, v),
+                    None => rec.config.remove(&k),
+                };
+            }
+            let secrets_changed = !patch.secrets.is_empty();
+            if secrets_changed {
+                let owner = secrets_owner(&rec.id);
+                let mut secrets: BTreeMap<String, String> = vault
+                    .open_json(&owner, &rec.sealed_secrets)
+                    .map_err(corrupt)?;
+                for (k, v) in patch.secrets {
+                    match v {
+                        Some(v) => secrets.insert(k, v),
+                        None => secrets.remove(&k),
+                    };
+                }
+                rec.sealed_secrets = vault.seal_json(&owner, &secrets)?;
+            }
+            if let Some(n) = patch.max_in_flight {
+                rec.max_in_flight = n;
+            }
+            let reconnected = secrets_changed && rec.status == "needs_reconnect";
+            if reconnected {
+                rec.status = "active".into();
+                rec.status_detail = None;
+            }
+            if let Some(status) = patch.status {
+                // Disabling wins; enabling a connection that waits for credentials does not
+                // make the old credentials good again.
+                if status == "disabled" || rec.status == "disabled" {
+                    rec.status = status;
+                    rec.status_detail = None;
+                }
+            }
+            rec.updated_at = now_ms();
+            store::update_connection(t, &rec, secrets_changed)?;
+            if reconnected {
+                store::connection_event(t, &rec.id, "connection.reconnected", None)?;
+            } else if rec.status != status_before {
+                store::connection_event(t, &rec.id, "connection.updated", None)?;
+            }
+            Ok(Some(Patched {
+                record: rec,
+                reconnected,
+                secrets_changed,
+            }))
+        })
+        .await
+}
+
+/// Seal rows written before sealing existed, and reseal rows sealed under an older
+/// master key. Returns how many rows changed.
+pub async fn reseal_secrets(store: &Store, vault: Arc<Vault>) -> Result<usize, ConnectionsError> {
+    store
+        .write(move |t| {
+            let mut changed = 0;
+            for (id, stored) in store::live_connection_secrets(t)? {
+                if !vault.needs_reseal(&stored) {
+                    continue;
+                }
+                let owner = secrets_owner(&id);
+                let plain: BTreeMap<String, String> = if Vault::is_sealed(&stored) {
+                    vault
+                        .open_json(&owner, &stored)
+                        .map_err(|e| corrupt(format!("connection {id}: {e}")))?
+                } else {
+                    // Never quote the row: it is plaintext secrets.
+                    serde_json::from_str(&stored).map_err(|_| {
+                        corrupt(format!(
+                            "connection {id}: secrets are neither sealed nor JSON"
+                        ))
+                    })?
+                };
+                store::set_connection_secrets(t, &id, &vault.seal_json(&owner, &plain)?)?;
+                changed += 1;
+            }
+            Ok(changed)
+        })
+        .await
 }

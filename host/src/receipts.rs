@@ -26,7 +26,6 @@ use std::sync::Arc;
 use crate::connections::Connections;
 use crate::lifecycle::{Deliveries, ReceiptOutcome};
 use crate::model::{Status, now_ms};
-use crate::store::StoreError;
 
 pub const SIGNATURE_HEADER: &str = "x-switchboard-signature";
 /// How far a receipt's signed timestamp may be from the gateway clock.
@@ -61,7 +60,7 @@ pub enum ReceiptError {
     #[error("no message {0} on that connection")]
     UnknownMessage(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
 }
 
 /// `t=…,v1=…` → (t, signature bytes).

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use rand::Rng;
 
+use crate::billing::Wallets;
+use crate::connections::secrets_owner;
 use crate::netguard::{AllowEntry, NetPolicy};
 use crate::runtime::PluginRuntime;
-use crate::store::{ConnectionRecord, Store, secrets_owner};
+use crate::store::{ConnectionRecord, Store};
 use crate::tenancy::{Scope, Scopes};
 use crate::vault::Vault;
 
@@ -17,6 +19,8 @@ use crate::vault::Vault;
 pub enum SandboxError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Billing(#[from] crate::billing::BillingError),
     #[error("sandbox: {0}")]
     Setup(String),
     #[error("sealing a sandbox connection's secrets: {0}")]
@@ -75,20 +79,6 @@ pub async fn prepare(
         Scopes::of(&[Scope::Billing]),
     )
     .await?;
-    // A paid plan (the monthly credit) and money to send with, once: the seed is an
-    // adjustment with a fixed id, so restarts do not add to it.
-    store
-        .set_plan(SANDBOX_WORKSPACE.into(), "paid".into())
-        .await?;
-    store
-        .adjust_wallet(
-            SANDBOX_WORKSPACE.into(),
-            "adjust:sandbox-seed".into(),
-            SANDBOX_SEED_MICROS,
-            "sandbox: opening balance".into(),
-        )
-        .await?;
-
     let mut settings = switchboard_sandbox::accounts::SimulatorSettings::default();
     for plugin in runtime.plugins() {
         for sc in switchboard_sandbox::accounts::connections(plugin.name(), &base_url) {
@@ -143,6 +133,23 @@ pub async fn prepare(
     })
 }
 
+/// A paid plan (the monthly credit) and money to send with, once: the seed is an adjustment
+/// with a fixed id, so restarts do not add to it. Runs after [`prepare`] made the workspace.
+pub async fn seed_wallet(wallets: &Wallets) -> Result<(), SandboxError> {
+    wallets
+        .set_plan(SANDBOX_WORKSPACE.into(), "paid".into())
+        .await?;
+    wallets
+        .adjust_wallet(
+            SANDBOX_WORKSPACE.into(),
+            "adjust:sandbox-seed".into(),
+            SANDBOX_SEED_MICROS,
+            "sandbox: opening balance".into(),
+        )
+        .await?;
+    Ok(())
+}
+
 /// The simulators listen on this machine: allow-list exactly their address (and port), so
 /// the private-address guard stays on for everything else.
 async fn allow_simulators(base_url: &str, net: &NetPolicy) -> Result<(), SandboxError> {
@@ -182,7 +189,7 @@ async fn sandbox_key(
     let path = data_dir.join(file);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
-        if store.workspace_for_key(&existing).await?
+        if crate::tenancy::workspace_for_key(store, &existing).await?
             == Some((SANDBOX_WORKSPACE.to_string(), scopes))
         {
             return Ok(existing);
@@ -194,14 +201,14 @@ async fn sandbox_key(
         "sk_sandbox"
     };
     let key = format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 16]>()));
-    store
-        .add_api_key(
-            SANDBOX_WORKSPACE.into(),
-            key.clone(),
-            format!("sandbox ({file})"),
-            scopes,
-        )
-        .await?;
+    crate::tenancy::add_api_key(
+        store,
+        SANDBOX_WORKSPACE.into(),
+        &key,
+        format!("sandbox ({file})"),
+        scopes,
+    )
+    .await?;
     write_private(&path, &key).map_err(|e| SandboxError::Io {
         what: format!("write {}", path.display()),
         detail: e.to_string(),

@@ -16,10 +16,10 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::connections::Connections;
-use crate::lifecycle::{Deliveries, StatusEvent};
+use crate::lifecycle::{Deliveries, LifecycleError, StatusEvent};
 use crate::model::{Millis, now_ms};
 use crate::runtime::{PluginRuntime, convert};
-use crate::store::{DueLookup, LookupDone, Store, StoreError};
+use crate::store::{DueLookup, LookupDone, Store};
 
 /// How often the stale deliveries are looked for; the query reads a partial index of the
 /// deliveries at `sent` only.
@@ -97,7 +97,7 @@ impl StatusLookups {
 
     /// One round: look up the stale deliveries that are due, apply what the providers say.
     /// Returns how many were looked up.
-    pub async fn look_up_stale_statuses(self: &Arc<Self>) -> Result<usize, StoreError> {
+    pub async fn look_up_stale_statuses(self: &Arc<Self>) -> Result<usize, LifecycleError> {
         let cfg = &self.config;
         let now = now_ms();
         let stale_before = now - cfg.after.as_millis() as Millis;

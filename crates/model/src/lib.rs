@@ -5,8 +5,9 @@
 //! Why a crate of its own: every other crate speaks these types (the store persists them, the
 //! plugin runtime converts them to WIT, the services decide on them, the API serialises them),
 //! so they sit at the bottom of the house and depend on nothing of ours. Value types only: a
-//! routing [`policy::Policy`] as written, a [`CostQuote`], the gateway's [`clock`]. What a
-//! policy *does* lives in the routing service; what a price *is* lives in billing.
+//! routing [`policy::Policy`] as written, a [`CostQuote`], the gateway's [`clock`], a key's
+//! [`Scopes`]. What a policy *does* lives in the routing service; what a price *is* lives in
+//! billing; how a key is made and hashed lives in tenancy.
 //!
 //! These types are the source of `schemas/json/*.schema.json` (schemars) and of the
 //! component schemas in `schemas/openapi.json` (utoipa); tests fail when either is stale.
@@ -17,11 +18,13 @@ mod message;
 pub mod policy;
 mod status;
 mod views;
+mod workspace;
 
 pub use contact::*;
 pub use message::*;
 pub use status::*;
 pub use views::*;
+pub use workspace::*;
 
 /// Money in integer micro-units of the currency (1 USD = 1,000,000): never a float.
 pub type Micros = i64;

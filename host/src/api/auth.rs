@@ -49,7 +49,7 @@ async fn authorize(parts: &Parts, gw: &Gateway, scope: Scope) -> Result<String, 
             // A revocation between this read and the insert below must not leave the key
             // cached: insert only if no key was revoked meanwhile.
             let generation = gw.key_revocations.load(std::sync::atomic::Ordering::SeqCst);
-            match gw.store.workspace_for_key(key).await? {
+            match gw.store.workspace_for_key_hash(digest.clone()).await? {
                 Some(found) => {
                     let mut cache = gw.key_cache.write().unwrap_or_else(|p| p.into_inner());
                     if gw.key_revocations.load(std::sync::atomic::Ordering::SeqCst) == generation {

@@ -31,7 +31,7 @@ pub async fn balance(
     State(gw): State<Arc<Gateway>>,
     BillingKey(ws): BillingKey,
 ) -> Result<Json<BalanceView>, ApiError> {
-    Ok(Json(gw.store.balance(ws).await?))
+    Ok(Json(gw.wallets.balance(ws).await?))
 }
 
 /// `free` or `paid`. Moving to `paid` grants this month's credit at once.
@@ -49,7 +49,7 @@ pub async fn set_plan(
             format!("`{}` is not a plan: `free` or `paid`", p.plan),
         ));
     }
-    Ok(Json(gw.store.set_plan(ws, p.plan).await?))
+    Ok(Json(gw.wallets.set_plan(ws, p.plan).await?))
 }
 
 /// Be told (event `wallet.low_balance`) when the paid balance falls below a threshold.
@@ -68,7 +68,7 @@ pub async fn set_low_balance_alert(
         ));
     }
     Ok(Json(
-        gw.store
+        gw.wallets
             .set_low_balance_alert(ws, a.threshold_micros)
             .await?,
     ))
@@ -84,7 +84,7 @@ pub async fn set_auto_charge(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
     let s: AutoChargeSettings = parse_json(&read_body(b)?)?;
-    let currency = gw.store.wallet_currency(ws.clone()).await?;
+    let currency = gw.wallets.wallet_currency(ws.clone()).await?;
     if s.threshold_micros < 0 {
         return Err(ApiError::invalid(
             "threshold_micros",
@@ -114,7 +114,7 @@ pub async fn set_auto_charge(
         )
         .field("enabled"));
     }
-    let view = gw.store.set_auto_charge(ws, s).await?;
+    let view = gw.wallets.set_auto_charge(ws, s).await?;
     gw.billing_wake.notify_one();
     Ok(Json(view))
 }
@@ -132,7 +132,7 @@ pub async fn top_up(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let t: NewTopUp = parse_json(&read_body(b)?)?;
-    let currency = gw.store.wallet_currency(ws.clone()).await?;
+    let currency = gw.wallets.wallet_currency(ws.clone()).await?;
     if let Err(e) = to_minor(t.amount_micros, &currency) {
         return Err(ApiError::invalid("amount_micros", e.to_string()));
     }
@@ -151,7 +151,7 @@ pub async fn top_up(
         None => format!("top_m_{}", uuid::Uuid::new_v4().simple()),
     };
     match gw
-        .store
+        .wallets
         .create_topup(ws.clone(), id.clone(), t.amount_micros, t.card)
         .await?
     {
@@ -165,7 +165,7 @@ pub async fn top_up(
     }
     gw.top_up_now(&id).await?;
     let view = gw
-        .store
+        .wallets
         .topup(ws, id)
         .await?
         .ok_or_else(|| ApiError::not_found("top-up"))?;
@@ -196,7 +196,7 @@ pub async fn topups(
     State(gw): State<Arc<Gateway>>,
     BillingKey(ws): BillingKey,
 ) -> Result<Json<Vec<TopUpView>>, ApiError> {
-    Ok(Json(gw.store.topups(ws, 200).await?))
+    Ok(Json(gw.wallets.topups(ws, 200).await?))
 }
 
 const STATEMENT_PAGE_SIZE: PageSize = PageSize {
@@ -225,7 +225,7 @@ pub async fn ledger(
         q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let limit = STATEMENT_PAGE_SIZE.limit(q.limit)?;
     let after = paging::seq_cursor(q.cursor.as_deref())?;
-    Ok(Json(gw.store.statement(ws, after, limit).await?))
+    Ok(Json(gw.wallets.statement(ws, after, limit).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -284,7 +284,7 @@ async fn usage_report(
     let Query(q) =
         q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
     let (from, to) = range(q)?;
-    Ok(gw.store.usage(ws, from, to).await?)
+    Ok(gw.wallets.usage(ws, from, to).await?)
 }
 
 /// Charged sends grouped by day, channel, product and country, with counts and cost.
@@ -351,7 +351,7 @@ pub async fn message_cost(
     BillingKey(ws): BillingKey,
     Path(id): Path<String>,
 ) -> Result<Json<MessageCostView>, ApiError> {
-    gw.store
+    gw.wallets
         .message_cost(ws, id)
         .await?
         .map(Json)
@@ -365,7 +365,7 @@ pub async fn prices(
     State(gw): State<Arc<Gateway>>,
     BillingKey(ws): BillingKey,
 ) -> Result<Json<Vec<PriceView>>, ApiError> {
-    Ok(Json(gw.store.prices(ws).await?))
+    Ok(Json(gw.wallets.prices(ws).await?))
 }
 
 /// Add a workspace price (it wins over the gateway's from its effective date).
@@ -383,8 +383,8 @@ pub async fn add_price(
     if spec.effective_from.is_none() {
         spec.effective_from = Some(crate::model::rfc3339(now_ms()));
     }
-    gw.store.add_price(ws.clone(), spec).await?;
-    Ok((StatusCode::CREATED, Json(gw.store.prices(ws).await?)))
+    gw.wallets.add_price(ws.clone(), spec).await?;
+    Ok((StatusCode::CREATED, Json(gw.wallets.prices(ws).await?)))
 }
 
 /// Delete a workspace price that has not taken effect yet.
@@ -396,7 +396,7 @@ pub async fn delete_price(
     BillingKey(ws): BillingKey,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    match gw.store.delete_price(ws, id).await? {
+    match gw.wallets.delete_price(ws, id).await? {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err("in_effect") => Err(ApiError::new(
             StatusCode::CONFLICT,

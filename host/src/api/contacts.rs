@@ -196,6 +196,6 @@ pub async fn receipt(
                     .field("message_id"),
             )
         }
-        Err(ReceiptError::Store(s)) => Err(s.into()),
+        Err(ReceiptError::Lifecycle(e)) => Err(e.into()),
     }
 }

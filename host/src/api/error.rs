@@ -7,7 +7,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
+use crate::billing::BillingError;
 use crate::callbacks::CallbackError;
+use crate::connections::ConnectionsError;
+use crate::events::store::EndpointSecretError;
 use crate::intake::IntakeError;
 use crate::model::Violation;
 use crate::store::StoreError;
@@ -169,6 +172,54 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::lifecycle::LifecycleError> for ApiError {
+    fn from(e: crate::lifecycle::LifecycleError) -> Self {
+        match e {
+            crate::lifecycle::LifecycleError::Store(s) => s.into(),
+            crate::lifecycle::LifecycleError::Wallet(w) => {
+                tracing::error!(error = %w, "wallet error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(e: BillingError) -> Self {
+        match e {
+            BillingError::Store(s) => s.into(),
+            BillingError::Wallet(w) => {
+                tracing::error!(error = %w, "wallet error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<ConnectionsError> for ApiError {
+    fn from(e: ConnectionsError) -> Self {
+        match e {
+            ConnectionsError::Store(s) => s.into(),
+            ConnectionsError::Vault(v) => {
+                tracing::error!(error = %v, "connection secrets");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<EndpointSecretError> for ApiError {
+    fn from(e: EndpointSecretError) -> Self {
+        match e {
+            EndpointSecretError::Store(s) => s.into(),
+            EndpointSecretError::Vault(v) => {
+                tracing::error!(error = %v, "webhook endpoint secret");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 impl From<IntakeError> for ApiError {
     fn from(e: IntakeError) -> Self {
         match e {
@@ -236,6 +287,7 @@ impl From<CallbackError> for ApiError {
                 ApiError::plugin(&call)
             }
             CallbackError::Store(s) => s.into(),
+            CallbackError::Lifecycle(e) => e.into(),
         }
     }
 }

@@ -228,7 +228,7 @@ pub async fn preview(
         .or(a.request.to.country);
     let cost = match &a.quote {
         Some(q) => {
-            gw.store
+            gw.wallets
                 .quote_cost(
                     ws.clone(),
                     a.request.channel.clone(),

@@ -113,7 +113,7 @@ pub async fn set_wallet(
         .field("paid_micros"));
     }
     let view = gw
-        .store
+        .wallets
         .set_sandbox_balances(ws, change.paid_micros, change.credit_micros)
         .await?;
     gw.billing_wake.notify_one();

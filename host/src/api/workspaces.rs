@@ -15,7 +15,7 @@ use super::auth::{AdminKey, Operator, ReadKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
 use crate::Gateway;
 use crate::model::new_id;
-use crate::tenancy::{ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView};
+use crate::tenancy::{self, ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,10 +37,13 @@ pub async fn create(
     check_name(&req.name)?;
     let id = new_id("ws");
     gw.store.ensure_workspace(&id, &req.name).await?;
-    let api_key = gw
-        .store
-        .create_api_key(id.clone(), "owner".into(), Scopes::of(&Scope::ALL))
-        .await?;
+    let api_key = tenancy::create_api_key(
+        &gw.store,
+        id.clone(),
+        "owner".into(),
+        Scopes::of(&Scope::ALL),
+    )
+    .await?;
     let workspace = gw
         .store
         .workspace(id)
@@ -113,7 +116,7 @@ pub async fn create_key(
             "give at least one of send, read, billing, admin",
         ));
     }
-    let key = gw.store.create_api_key(ws, req.name, scopes).await?;
+    let key = tenancy::create_api_key(&gw.store, ws, req.name, scopes).await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 

@@ -7,6 +7,8 @@
 //! - [`wallet`]: holds at dispatch, capture on acceptance, release on failure, the monthly
 //!   free credit, adjustments.
 //! - [`topups`] and [`payments`]: manual and automatic top-ups through a card processor.
+//! - [`Wallets`]: the service the API and the loops call; it runs the above inside the
+//!   store's unit of work, and [`reports`] holds its reads.
 //!
 //! The path of a charge: intake quotes the product and units; the dispatcher's claim holds the
 //! cost (or refuses the send with `insufficient_funds`) in the same commit that leases the
@@ -16,6 +18,8 @@
 pub mod ledger;
 pub mod payments;
 pub mod prices;
+pub mod reports;
+mod service;
 pub mod topups;
 pub mod views;
 pub mod wallet;
@@ -23,18 +27,20 @@ pub mod wallet;
 #[cfg(test)]
 mod tests;
 
+pub use reports::delivery_cost;
+pub use service::{BillingError, Wallets};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Gateway;
-use crate::store::StoreError;
 use payments::PaymentError;
 
 const LOOP: Duration = Duration::from_millis(200);
 
 impl Gateway {
     /// Charge one claimed top-up and record the result.
-    async fn charge_topup(&self, topup: topups::TopUp) -> Result<(), StoreError> {
+    async fn charge_topup(&self, topup: topups::TopUp) -> Result<(), BillingError> {
         let outcome = match (&self.payments, topups::request_for(&topup)) {
             (_, Err(e)) => Err(e),
             (None, _) => Err(PaymentError::Rejected(
@@ -45,13 +51,13 @@ impl Gateway {
         if let Err(e) = &outcome {
             tracing::warn!(topup = %topup.id, error = %e, "top-up charge did not go through");
         }
-        self.store.record_topup(topup, outcome).await
+        self.wallets.record_topup(topup, outcome).await
     }
 
     /// Charge a manual top-up now, while its request waits. A passing processor failure
     /// leaves it pending for the background loop.
-    pub async fn top_up_now(&self, id: &str) -> Result<(), StoreError> {
-        if let Some(topup) = self.store.claim_topup(id.into()).await? {
+    pub async fn top_up_now(&self, id: &str) -> Result<(), BillingError> {
+        if let Some(topup) = self.wallets.claim_topup(id.into()).await? {
             self.charge_topup(topup).await?;
         }
         Ok(())
@@ -65,12 +71,12 @@ pub async fn run(gw: Arc<Gateway>) {
     loop {
         let now_month = wallet::month_of(crate::model::now_ms());
         if now_month != month {
-            match gw.store.roll_months().await {
+            match gw.wallets.roll_months().await {
                 Ok(_) => month = now_month,
                 Err(e) => tracing::error!(error = %e, "monthly credit roll-over failed"),
             }
         }
-        match gw.store.claim_due_topups(16).await {
+        match gw.wallets.claim_due_topups(16).await {
             Ok(due) => {
                 for topup in due {
                     if let Err(e) = gw.charge_topup(topup).await {

@@ -25,8 +25,20 @@ pub mod view;
 
 use std::sync::Arc;
 
+use crate::billing::wallet::WalletError;
+
 use crate::model::{FailureReason, MessageView, Millis, NewMessage, Status, now_ms};
 use crate::store::{self, Inserted, Store, StoreError};
+
+/// A lifecycle step failed: the store, or the wallet's rules for the money that moves with a
+/// status. Either way the whole unit of work rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("wallet: {0}")]
+    Wallet(#[from] WalletError),
+}
 
 /// A delivery leased to this process for one attempt.
 #[derive(Debug, Clone)]
@@ -142,7 +154,7 @@ impl Deliveries {
 
     /// Lease up to `limit` due deliveries for `lease_ms`, placing the wallet hold of each
     /// first attempt in the same commit.
-    pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<Job>, StoreError> {
+    pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<Job>, LifecycleError> {
         self.store
             .write(move |t| outbox::claim(t, limit, lease_ms, now_ms()))
             .await
@@ -154,7 +166,7 @@ impl Deliveries {
     }
 
     /// Record an attempt. Returns false when the lease was lost (the result is discarded).
-    pub async fn complete(&self, c: Completion) -> Result<bool, StoreError> {
+    pub async fn complete(&self, c: Completion) -> Result<bool, LifecycleError> {
         self.store.write(move |t| outbox::complete(t, &c)).await
     }
 
@@ -162,14 +174,14 @@ impl Deliveries {
     pub async fn apply_status_events(
         &self,
         events: Vec<StatusEvent>,
-    ) -> Result<Vec<Applied>, StoreError> {
+    ) -> Result<Vec<Applied>, LifecycleError> {
         self.store
             .write(move |t| events.iter().map(|e| status::apply(t, e)).collect())
             .await
     }
 
     /// Apply watermarks in one commit; returns how many deliveries moved.
-    pub async fn apply_watermarks(&self, marks: Vec<Watermark>) -> Result<usize, StoreError> {
+    pub async fn apply_watermarks(&self, marks: Vec<Watermark>) -> Result<usize, LifecycleError> {
         self.store
             .write(move |t| receipts::apply_watermarks(t, &marks))
             .await
@@ -183,7 +195,7 @@ impl Deliveries {
         status: Status,
         at: Millis,
         detail: String,
-    ) -> Result<ReceiptOutcome, StoreError> {
+    ) -> Result<ReceiptOutcome, LifecycleError> {
         self.store
             .write(move |t| {
                 receipts::apply_device_receipt(t, connection_id, message_id, status, at, detail)

@@ -12,11 +12,11 @@
 
 use rusqlite::Transaction;
 
+use super::LifecycleError;
 use super::status::{record, refresh_message, replay_early_callbacks, set_status};
 use super::{Completion, Failure, Job, SendOutcome};
 use crate::billing::wallet;
 use crate::model::{AttemptOutcome, FailureReason, Millis, Status};
-use crate::store::StoreError;
 use crate::store::deliveries::{self as rows, AttemptRow, FailureColumns};
 use crate::store::routes;
 
@@ -26,7 +26,7 @@ pub fn claim(
     limit: u32,
     lease_ms: i64,
     now: Millis,
-) -> Result<Vec<Job>, StoreError> {
+) -> Result<Vec<Job>, LifecycleError> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     let leased = rows::lease_due(t, &token, now + lease_ms, now, limit)?;
     let mut jobs = Vec::with_capacity(leased.len());
@@ -98,7 +98,7 @@ pub fn claim(
 }
 
 /// Record an attempt. Returns false when the lease was lost (the result is discarded).
-pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, StoreError> {
+pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError> {
     let Some(held) = rows::lease_holder(t, &c.delivery_id, &c.lease_token)? else {
         return Ok(false);
     };

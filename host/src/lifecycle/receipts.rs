@@ -10,10 +10,10 @@
 
 use rusqlite::Transaction;
 
+use super::LifecycleError;
 use super::status::{apply, apply_to_delivery};
 use super::{Applied, StatusEvent};
 use crate::model::{Millis, Status};
-use crate::store::StoreError;
 use crate::store::deliveries as rows;
 
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub fn apply_device_receipt(
     status: Status,
     at: Millis,
     detail: String,
-) -> Result<ReceiptOutcome, StoreError> {
+) -> Result<ReceiptOutcome, LifecycleError> {
     let Some((delivery_id, current, provider_message_id)) =
         rows::latest_on_connection(t, &message_id, &connection_id)?
     else {
@@ -66,7 +66,7 @@ pub fn apply_device_receipt(
 }
 
 /// Returns how many deliveries moved.
-pub fn apply_watermarks(t: &Transaction, marks: &[Watermark]) -> Result<usize, StoreError> {
+pub fn apply_watermarks(t: &Transaction, marks: &[Watermark]) -> Result<usize, LifecycleError> {
     let mut moved = 0;
     for w in marks {
         let earlier: &[Status] = match w.status {
@@ -106,7 +106,7 @@ pub fn apply_kept_watermarks(
     connection_id: &str,
     provider_message_id: &str,
     sent_at: Millis,
-) -> Result<(), StoreError> {
+) -> Result<(), LifecycleError> {
     for (status, watermark, at) in
         rows::watermarks_covering(t, delivery_id, connection_id, sent_at)?
     {

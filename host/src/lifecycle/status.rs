@@ -8,6 +8,7 @@
 
 use rusqlite::Transaction;
 
+use super::LifecycleError;
 use super::{Applied, StatusEvent};
 use crate::billing::wallet;
 use crate::model::{FailureReason, Millis, Status, now_ms};
@@ -71,7 +72,7 @@ pub fn refresh_message(t: &Transaction, message_id: &str, now: Millis) -> Result
 }
 
 /// Apply one report to the delivery with its provider id, or hold it until there is one.
-pub fn apply(t: &Transaction, e: &StatusEvent) -> Result<Applied, StoreError> {
+pub fn apply(t: &Transaction, e: &StatusEvent) -> Result<Applied, LifecycleError> {
     let Some(found) = rows::by_provider_id(t, &e.connection_id, &e.provider_message_id)? else {
         let (reason, code, detail) = match &e.failure {
             Some((reason, code, detail)) => (Some(*reason), code.as_deref(), detail.as_str()),
@@ -99,7 +100,7 @@ pub fn apply_to_delivery(
     message_id: String,
     current: Status,
     e: &StatusEvent,
-) -> Result<Applied, StoreError> {
+) -> Result<Applied, LifecycleError> {
     let detail = match &e.failure {
         Some((reason, code, detail)) => format!(
             "{}: {detail}{}",
@@ -157,7 +158,7 @@ pub fn replay_early_callbacks(
     t: &Transaction,
     connection_id: &str,
     provider_message_id: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LifecycleError> {
     for held in rows::take_early_callbacks(t, connection_id, provider_message_id)? {
         let failure = held.failure_reason.map(|r| {
             (

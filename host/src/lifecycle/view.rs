@@ -5,6 +5,7 @@
 
 use rusqlite::Connection;
 
+use crate::billing;
 use crate::model::{FailureView, MessageView, now_ms};
 use crate::resend;
 use crate::store::{self, StoreError};
@@ -23,7 +24,7 @@ pub fn load(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, S
             detail: f.detail,
             retryable: f.retryable,
         });
-        delivery.cost = store::delivery_cost(c, &delivery.id)?;
+        delivery.cost = billing::delivery_cost(c, &delivery.id)?;
     }
     Ok(Some(view))
 }

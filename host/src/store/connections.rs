@@ -1,20 +1,19 @@
 //! Channel connections: what a workspace connected (plugin, config, sealed secrets), their
 //! health (`needs_reconnect` after a provider revoked the credentials) and reconnecting.
 //!
-//! The store never sees a secret in the clear: rows hold the [`Vault`] envelope, and updates
-//! that merge secrets open and reseal inside the write transaction, so two concurrent
-//! PATCHes cannot lose each other's keys.
+//! The store never sees a secret in the clear: rows hold sealed bytes only. Sealing, opening
+//! and the rules of a patch belong to [`crate::connections`], which runs them together with
+//! the table functions here ([`live_connection`], [`update_connection`], ...) in one write,
+//! so two concurrent PATCHes cannot lose each other's keys.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::{Millis, now_ms};
-use crate::vault::Vault;
 
-/// One connection as stored. `sealed_secrets` opens with the vault, owner [`secrets_owner`].
+/// One connection as stored. `sealed_secrets` is the vault's envelope, never plaintext.
 #[derive(Debug, Clone)]
 pub struct ConnectionRecord {
     pub id: String,
@@ -33,36 +32,11 @@ pub struct ConnectionRecord {
     pub updated_at: Millis,
 }
 
-/// The associated data a connection's secrets are sealed under.
-pub fn secrets_owner(connection_id: &str) -> String {
-    format!("connection:{connection_id}")
-}
-
 /// Where a connection stands, for resend decisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionState {
     pub status: String,
     pub reconnected_at: Option<Millis>,
-}
-
-/// A change to a connection. Config and secrets merge key by key; `None` values remove.
-#[derive(Debug, Default)]
-pub struct ConnectionPatch {
-    pub name: Option<String>,
-    pub config: BTreeMap<String, Option<String>>,
-    pub secrets: BTreeMap<String, Option<String>>,
-    pub max_in_flight: Option<u32>,
-    /// `active` or `disabled`.
-    pub status: Option<String>,
-}
-
-/// What a patch did, for the events and caches that follow it.
-#[derive(Debug)]
-pub struct Patched {
-    pub record: ConnectionRecord,
-    /// The connection waited for new credentials and got them.
-    pub reconnected: bool,
-    pub secrets_changed: bool,
 }
 
 const COLUMNS: &str = "id, workspace_id, channel, plugin, name, config, secrets, allowed_origins,
@@ -91,8 +65,8 @@ fn record(r: &Row) -> rusqlite::Result<ConnectionRecord> {
 }
 
 /// A connection health event, from the connection's row as it now stands.
-fn connection_event(
-    t: &rusqlite::Transaction,
+pub fn connection_event(
+    t: &Transaction,
     id: &str,
     kind: &'static str,
     detail: Option<&str>,
@@ -119,6 +93,66 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
+}
+
+/// A live connection of this workspace, read in the caller's transaction (a patch reads,
+/// merges and writes it back in one write).
+pub fn live_connection(
+    c: &Connection,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<ConnectionRecord>, StoreError> {
+    Ok(c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM connections WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"
+        ))?
+        .query_row(params![id, workspace_id], record)
+        .optional()?)
+}
+
+/// Write back a connection's changeable columns, as of `rec.updated_at`. `new_credentials`
+/// stamps `reconnected_at`, so a failure from an attempt that used the old credentials loses
+/// against it ([`Store::mark_needs_reconnect`]).
+pub fn update_connection(
+    t: &Transaction,
+    rec: &ConnectionRecord,
+    new_credentials: bool,
+) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "UPDATE connections SET name = ?2, config = ?3, secrets = ?4, max_in_flight = ?5, status = ?6,
+            status_detail = ?7, updated_at = ?8,
+            reconnected_at = CASE WHEN ?9 THEN ?8 ELSE reconnected_at END
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        rec.id,
+        rec.name,
+        to_json(&rec.config),
+        rec.sealed_secrets,
+        rec.max_in_flight,
+        rec.status,
+        rec.status_detail,
+        rec.updated_at,
+        new_credentials,
+    ])?;
+    Ok(())
+}
+
+/// `(id, stored secrets)` of every live connection, for resealing.
+pub fn live_connection_secrets(t: &Transaction) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(
+        t.prepare("SELECT id, secrets FROM connections WHERE deleted_at IS NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?,
+    )
+}
+
+pub fn set_connection_secrets(t: &Transaction, id: &str, sealed: &str) -> Result<(), StoreError> {
+    t.execute(
+        "UPDATE connections SET secrets = ?2 WHERE id = ?1",
+        params![id, sealed],
+    )?;
+    Ok(())
 }
 
 impl Store {
@@ -175,99 +209,6 @@ impl Store {
         .await
     }
 
-    /// Apply a patch. New secrets on a connection waiting for a reconnect make it active
-    /// again; `reconnected_at` lets a failure from an attempt that used the old credentials
-    /// lose against the reconnect ([`Store::mark_needs_reconnect`]).
-    pub async fn patch_connection(
-        &self,
-        workspace_id: String,
-        id: String,
-        patch: ConnectionPatch,
-        vault: Arc<Vault>,
-    ) -> Result<Option<Patched>, StoreError> {
-        self.write(move |t| {
-            let Some(mut rec) = t
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM connections WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"
-                ))?
-                .query_row(params![id, workspace_id], record)
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            let status_before = rec.status.clone();
-            if let Some(name) = patch.name {
-                rec.name = name;
-            }
-            for (k, v) in patch.config {
-                match v {
-                    Some(v) => rec.config.insert(k, v),
-                    None => rec.config.remove(&k),
-                };
-            }
-            let secrets_changed = !patch.secrets.is_empty();
-            if secrets_changed {
-                let owner = secrets_owner(&rec.id);
-                let mut secrets: BTreeMap<String, String> =
-                    vault.open_json(&owner, &rec.sealed_secrets).map_err(corrupt)?;
-                for (k, v) in patch.secrets {
-                    match v {
-                        Some(v) => secrets.insert(k, v),
-                        None => secrets.remove(&k),
-                    };
-                }
-                rec.sealed_secrets = vault.seal_json(&owner, &secrets)?;
-            }
-            if let Some(n) = patch.max_in_flight {
-                rec.max_in_flight = n;
-            }
-            let reconnected = secrets_changed && rec.status == "needs_reconnect";
-            if reconnected {
-                rec.status = "active".into();
-                rec.status_detail = None;
-            }
-            if let Some(status) = patch.status {
-                // Disabling wins; enabling a connection that waits for credentials does not
-                // make the old credentials good again.
-                if status == "disabled" || rec.status == "disabled" {
-                    rec.status = status;
-                    rec.status_detail = None;
-                }
-            }
-            let now = now_ms();
-            rec.updated_at = now;
-            t.prepare_cached(
-                "UPDATE connections SET name = ?2, config = ?3, secrets = ?4, max_in_flight = ?5, status = ?6,
-                    status_detail = ?7, updated_at = ?8,
-                    reconnected_at = CASE WHEN ?9 THEN ?8 ELSE reconnected_at END
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                rec.id,
-                rec.name,
-                to_json(&rec.config),
-                rec.sealed_secrets,
-                rec.max_in_flight,
-                rec.status,
-                rec.status_detail,
-                now,
-                secrets_changed,
-            ])?;
-            let before = status_before;
-            if reconnected {
-                connection_event(t, &rec.id, "connection.reconnected", None)?;
-            } else if rec.status != before {
-                connection_event(t, &rec.id, "connection.updated", None)?;
-            }
-            Ok(Some(Patched {
-                record: rec,
-                reconnected,
-                secrets_changed,
-            }))
-        })
-        .await
-    }
-
     /// Soft-delete: the row stays for the history of its messages, the secrets do not.
     pub async fn delete_connection(
         &self,
@@ -285,43 +226,6 @@ impl Store {
                 connection_event(t, &id, "connection.updated", None)?;
             }
             Ok(n > 0)
-        })
-        .await
-    }
-
-    /// Seal rows written before sealing existed, and reseal rows sealed under an older
-    /// master key. Returns how many rows changed.
-    pub async fn reseal_connection_secrets(&self, vault: Arc<Vault>) -> Result<usize, StoreError> {
-        self.write(move |t| {
-            let rows: Vec<(String, String)> = t
-                .prepare("SELECT id, secrets FROM connections WHERE deleted_at IS NULL")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut changed = 0;
-            for (id, stored) in rows {
-                if !vault.needs_reseal(&stored) {
-                    continue;
-                }
-                let owner = secrets_owner(&id);
-                let plain: BTreeMap<String, String> = if Vault::is_sealed(&stored) {
-                    vault
-                        .open_json(&owner, &stored)
-                        .map_err(|e| corrupt(format!("connection {id}: {e}")))?
-                } else {
-                    // Never quote the row: it is plaintext secrets.
-                    serde_json::from_str(&stored).map_err(|_| {
-                        corrupt(format!(
-                            "connection {id}: secrets are neither sealed nor JSON"
-                        ))
-                    })?
-                };
-                t.execute(
-                    "UPDATE connections SET secrets = ?2 WHERE id = ?1",
-                    params![id, vault.seal_json(&owner, &plain)?],
-                )?;
-                changed += 1;
-            }
-            Ok(changed)
         })
         .await
     }

@@ -10,7 +10,6 @@
 //! Reads run on a small pool of read-only connections; WAL lets them proceed while the
 //! writer commits.
 
-mod billing;
 mod blocked_urls;
 mod connections;
 mod contacts;
@@ -23,7 +22,6 @@ pub mod routes;
 mod schema;
 mod tenants;
 
-pub use billing::delivery_cost;
 pub use connections::*;
 pub use contacts::*;
 pub use conversations::*;
@@ -60,10 +58,6 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot open {path}: {detail}")]
     Open { path: PathBuf, detail: String },
-    #[error(transparent)]
-    Wallet(#[from] crate::billing::wallet::WalletError),
-    #[error("secrets: {0}")]
-    Vault(#[from] crate::vault::VaultError),
 }
 
 /// A fresh in-memory database with every migration applied, for tests of code that runs
@@ -73,12 +67,6 @@ pub(crate) fn migrated_in_memory() -> Connection {
     let mut c = Connection::open_in_memory().expect("in-memory SQLite");
     schema::migrate(&mut c).expect("migrations");
     c
-}
-
-impl From<crate::billing::ledger::LedgerError> for StoreError {
-    fn from(e: crate::billing::ledger::LedgerError) -> Self {
-        StoreError::Wallet(e.into())
-    }
 }
 
 impl StoreError {

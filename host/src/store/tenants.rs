@@ -1,13 +1,10 @@
-//! Workspaces and their API keys. Keys are stored as SHA-256 digests: a leaked database file
-//! does not leak keys.
+//! Workspaces and their API keys. Keys arrive here as digests (the tenancy service makes and
+//! hashes them): a leaked database file does not leak keys.
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
-use crate::model::{now_ms, rfc3339};
-use crate::tenancy::{
-    ApiKeyView, NewApiKey, Scopes, WorkspaceView, hash_api_key, key_prefix, new_api_key,
-};
+use crate::model::{ApiKeyView, Scopes, WorkspaceView, now_ms, rfc3339};
 
 impl Store {
     pub async fn ensure_workspace(&self, id: &str, name: &str) -> Result<(), StoreError> {
@@ -57,30 +54,16 @@ impl Store {
         .await
     }
 
-    /// Create a key with a fresh random value; the value is in the answer and nowhere else.
-    pub async fn create_api_key(
-        &self,
-        workspace_id: String,
-        name: String,
-        scopes: Scopes,
-    ) -> Result<NewApiKey, StoreError> {
-        let key = new_api_key();
-        let view = self
-            .add_api_key(workspace_id, key.clone(), name, scopes)
-            .await?;
-        Ok(NewApiKey { view, key })
-    }
-
-    /// Store a key whose value the caller chose (the sandbox keeps its keys in files).
+    /// Store a key by its digest and the prefix shown of it.
     pub async fn add_api_key(
         &self,
         workspace_id: String,
-        key: String,
+        hash: String,
+        prefix: String,
         name: String,
         scopes: Scopes,
     ) -> Result<ApiKeyView, StoreError> {
         let id = format!("key_{}", uuid::Uuid::now_v7().simple());
-        let (hash, prefix) = (hash_api_key(&key), key_prefix(&key));
         let now = now_ms();
         let view = ApiKeyView {
             id: id.clone(),
@@ -102,12 +85,11 @@ impl Store {
         Ok(view)
     }
 
-    /// The workspace and scopes of a live (not revoked) key.
-    pub async fn workspace_for_key(
+    /// The workspace and scopes of a live (not revoked) key, by its digest.
+    pub async fn workspace_for_key_hash(
         &self,
-        key: &str,
+        hash: String,
     ) -> Result<Option<(String, Scopes)>, StoreError> {
-        let hash = hash_api_key(key);
         self.read(move |c| {
             Ok(c.prepare_cached(
                 "SELECT workspace_id, scopes FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",

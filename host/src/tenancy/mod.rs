@@ -14,82 +14,14 @@
 //! slow hash buys nothing for 256 random bits, and auth must stay cheap per request).
 //! Workspaces themselves are created by the gateway's operator, with the operator key.
 
-use std::fmt;
-
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Send,
-    Read,
-    Billing,
-    Admin,
-}
+use crate::store::{Store, StoreError};
 
-impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Send, Scope::Read, Scope::Billing, Scope::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Send => "send",
-            Scope::Read => "read",
-            Scope::Billing => "billing",
-            Scope::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A key's scopes, stored space-separated in the order of [`Scope::ALL`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Scopes(u8);
-
-impl Scopes {
-    pub fn of(scopes: &[Scope]) -> Scopes {
-        Scopes(scopes.iter().fold(0, |acc, s| acc | (1 << *s as u8)))
-    }
-    pub fn has(self, scope: Scope) -> bool {
-        self.0 & (1 << scope as u8) != 0
-    }
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-    pub fn list(self) -> Vec<Scope> {
-        Scope::ALL.into_iter().filter(|s| self.has(*s)).collect()
-    }
-    /// Parses the stored form; unknown words are ignored, so an old binary reading a newer
-    /// scope grants less, never more.
-    pub fn parse(stored: &str) -> Scopes {
-        Scopes::of(
-            &stored
-                .split_whitespace()
-                .filter_map(Scope::parse)
-                .collect::<Vec<_>>(),
-        )
-    }
-    pub fn stored(self) -> String {
-        self.list()
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
+// The values (scopes, workspace and key views) live in the schema crate, so the store can
+// persist them without depending on this module's rules.
+pub use crate::model::{ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView};
 
 /// A new key: `sk_` and 64 hex digits. The prefix lets secret scanners recognise leaked keys.
 pub fn new_api_key() -> String {
@@ -106,56 +38,49 @@ pub fn key_prefix(key: &str) -> String {
     key.chars().take(10).collect()
 }
 
-/// A key as listed: never the key itself.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ApiKeyView {
-    pub id: String,
-    pub name: String,
-    pub scopes: Vec<Scope>,
-    /// The key's first characters, to tell keys apart.
-    pub prefix: String,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
+/// Create a key with a fresh random value; the value is in the answer and nowhere else.
+pub async fn create_api_key(
+    store: &Store,
+    workspace_id: String,
+    name: String,
+    scopes: Scopes,
+) -> Result<NewApiKey, StoreError> {
+    let key = new_api_key();
+    let view = add_api_key(store, workspace_id, &key, name, scopes).await?;
+    Ok(NewApiKey { view, key })
 }
 
-/// A key just created: the only time its value is shown.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NewApiKey {
-    #[serde(flatten)]
-    pub view: ApiKeyView,
-    /// The key. Store it now: it is not shown again.
-    pub key: String,
+/// Keep a key whose value the caller chose (the sandbox keeps its keys in files): the store
+/// gets its digest and prefix, never the key.
+pub async fn add_api_key(
+    store: &Store,
+    workspace_id: String,
+    key: &str,
+    name: String,
+    scopes: Scopes,
+) -> Result<ApiKeyView, StoreError> {
+    store
+        .add_api_key(
+            workspace_id,
+            hash_api_key(key),
+            key_prefix(key),
+            name,
+            scopes,
+        )
+        .await
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct WorkspaceView {
-    pub id: String,
-    pub name: String,
-    pub created_at: String,
-}
-
-/// A workspace just created, with its first key (all four scopes).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NewWorkspace {
-    #[serde(flatten)]
-    pub workspace: WorkspaceView,
-    pub api_key: NewApiKey,
+/// The workspace and scopes of a live (not revoked) key.
+pub async fn workspace_for_key(
+    store: &Store,
+    key: &str,
+) -> Result<Option<(String, Scopes)>, StoreError> {
+    store.workspace_for_key_hash(hash_api_key(key)).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scopes_round_trip_and_ignore_unknown_words() {
-        let s = Scopes::of(&[Scope::Admin, Scope::Send]);
-        assert_eq!(s.stored(), "send admin");
-        assert_eq!(Scopes::parse("admin send"), s);
-        assert_eq!(Scopes::parse("send superuser"), Scopes::of(&[Scope::Send]));
-        assert!(!s.has(Scope::Billing));
-        assert!(Scopes::parse("").is_empty());
-    }
 
     #[test]
     fn keys_are_random_and_hashed() {

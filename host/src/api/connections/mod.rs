@@ -25,8 +25,9 @@ mod blocked_urls;
 mod bulk_resend;
 mod sync;
 
+use crate::connections::{ConnectionPatch, ConnectionsError, secrets_owner};
 use crate::model::{ConnectionView, QuarantineView, new_id, rfc3339};
-use crate::store::{ConnectionPatch, ConnectionRecord, secrets_owner};
+use crate::store::ConnectionRecord;
 pub use blocked_urls::*;
 pub use bulk_resend::*;
 pub use sync::*;
@@ -292,7 +293,7 @@ pub async fn create(
         sealed_secrets: gw
             .vault
             .seal_json(&secrets_owner(&id), &secrets)
-            .map_err(crate::store::StoreError::from)?,
+            .map_err(ConnectionsError::from)?,
         id: id.clone(),
         workspace_id: ws.clone(),
         channel: plugin.channel().to_string(),
@@ -398,11 +399,10 @@ pub async fn patch(
         max_in_flight: change.max_in_flight,
         status: change.status,
     };
-    let patched = gw
-        .store
-        .patch_connection(ws.clone(), id.clone(), patch, gw.vault.clone())
-        .await?
-        .ok_or_else(|| ApiError::not_found("connection"))?;
+    let patched =
+        crate::connections::patch(&gw.store, gw.vault.clone(), ws.clone(), id.clone(), patch)
+            .await?
+            .ok_or_else(|| ApiError::not_found("connection"))?;
     if patched.secrets_changed {
         // Tokens derived from the old credentials must not outlive them.
         gw.runtime.forget_cached(&id);

@@ -7,7 +7,23 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{EndpointPatch, EndpointView, EndpointWithSecret, live_endpoint_column, secret_owner};
 use crate::model::{Millis, new_id, now_ms, rfc3339};
 use crate::store::{Store, StoreError};
-use crate::vault::Vault;
+use crate::vault::{Vault, VaultError};
+
+/// Why an endpoint's secret could not be written: the store, or sealing the secret (which
+/// the store has no word for: it holds sealed bytes only).
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointSecretError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("secrets: {0}")]
+    Vault(#[from] VaultError),
+}
+
+impl From<rusqlite::Error> for EndpointSecretError {
+    fn from(e: rusqlite::Error) -> Self {
+        EndpointSecretError::Store(e.into())
+    }
+}
 
 const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, status, status_detail, failing_since, created_at, updated_at";
 
@@ -44,7 +60,7 @@ impl Store {
         event_types: Vec<String>,
         secret: String,
         vault: Arc<Vault>,
-    ) -> Result<EndpointWithSecret, StoreError> {
+    ) -> Result<EndpointWithSecret, EndpointSecretError> {
         self.write(move |t| {
             let id = new_id("whe");
             let now = now_ms();
@@ -138,7 +154,7 @@ impl Store {
         secret: String,
         overlap_ms: Millis,
         vault: Arc<Vault>,
-    ) -> Result<Option<EndpointWithSecret>, StoreError> {
+    ) -> Result<Option<EndpointWithSecret>, EndpointSecretError> {
         self.write(move |t| {
             let current: Option<String> = live_endpoint_column(t, &workspace_id, &id, "secret")?;
             let Some(current) = current else { return Ok(None) };
@@ -179,7 +195,10 @@ impl Store {
     }
 
     /// Seal endpoint secrets under the current master key (after a rotation).
-    pub async fn reseal_endpoint_secrets(&self, vault: Arc<Vault>) -> Result<usize, StoreError> {
+    pub async fn reseal_endpoint_secrets(
+        &self,
+        vault: Arc<Vault>,
+    ) -> Result<usize, EndpointSecretError> {
         self.write(move |t| {
             let rows: Vec<(String, String, Option<String>)> = t
                 .prepare("SELECT id, secret, previous_secret FROM webhook_endpoints WHERE deleted_at IS NULL")?
@@ -188,7 +207,7 @@ impl Store {
             let mut changed = 0;
             for (id, secret, previous) in rows {
                 let owner = secret_owner(&id);
-                let reseal = |s: &str| -> Result<String, StoreError> {
+                let reseal = |s: &str| -> Result<String, EndpointSecretError> {
                     let plain = vault.open(&owner, s).map_err(|e| StoreError::Corrupt(format!("webhook endpoint {id}: {e}")))?;
                     Ok(vault.seal(&owner, &plain)?)
                 };

@@ -109,6 +109,7 @@ mod deliveries;
 mod endpoints;
 
 pub use deliveries::ReplayRange;
+pub use endpoints::EndpointSecretError;
 
 /// One column of a workspace's live endpoint; `None` when the workspace has no such
 /// endpoint (another workspace's id reads exactly like a missing one).
