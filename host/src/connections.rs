@@ -229,7 +229,7 @@ fn corrupt(e: impl std::fmt::Display) -> ConnectionsError {
 
 /// Apply a patch. New secrets on a connection waiting for a reconnect make it active
 /// again; `reconnected_at` lets a failure from an attempt that used the old credentials
-/// lose against the reconnect ([`Store::mark_needs_reconnect`]).
+/// lose against the reconnect ([`mark_needs_reconnect`]).
 pub async fn patch(
     store: &Store,
     vault: Arc<Vault>,
@@ -285,9 +285,9 @@ pub async fn patch(
             rec.updated_at = now_ms();
             store::update_connection(t, &rec, secrets_changed)?;
             if reconnected {
-                store::connection_event(t, &rec.id, "connection.reconnected", None)?;
+                crate::events::record_connection(t, &rec.id, "connection.reconnected", None)?;
             } else if rec.status != status_before {
-                store::connection_event(t, &rec.id, "connection.updated", None)?;
+                crate::events::record_connection(t, &rec.id, "connection.updated", None)?;
             }
             Ok(Some(Patched {
                 record: rec,
@@ -300,6 +300,51 @@ pub async fn patch(
 
 /// Seal rows written before sealing existed, and reseal rows sealed under an older
 /// master key. Returns how many rows changed.
+/// Soft-delete a connection (its row stays for the history of its messages, its secrets do
+/// not), announcing it in the same commit.
+pub async fn delete(store: &Store, workspace_id: String, id: String) -> Result<bool, StoreError> {
+    store
+        .write(move |t| {
+            let deleted = store::soft_delete_connection(t, &workspace_id, &id, now_ms())?;
+            if deleted {
+                crate::events::record_connection(t, &id, "connection.updated", None)?;
+            }
+            Ok(deleted)
+        })
+        .await
+}
+
+/// The provider rejected the connection's credentials: stop using it until reconnected,
+/// and say so. `attempt_started_at`: a reconnect after the failing attempt began wins, since
+/// that attempt used the old credentials.
+pub async fn mark_needs_reconnect(
+    store: &Store,
+    connection_id: String,
+    detail: String,
+    attempt_started_at: Millis,
+) -> Result<bool, StoreError> {
+    store
+        .write(move |t| {
+            let marked = store::set_needs_reconnect(
+                t,
+                &connection_id,
+                &detail,
+                now_ms(),
+                attempt_started_at,
+            )?;
+            if marked {
+                crate::events::record_connection(
+                    t,
+                    &connection_id,
+                    "connection.needs_reconnect",
+                    Some(&detail),
+                )?;
+            }
+            Ok(marked)
+        })
+        .await
+}
+
 pub async fn reseal_secrets(store: &Store, vault: Arc<Vault>) -> Result<usize, ConnectionsError> {
     store
         .write(move |t| {

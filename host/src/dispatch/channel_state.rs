@@ -98,14 +98,13 @@ impl Dispatcher {
     pub(super) async fn learn(&self, job: &Job, failure: &Failure, started_at: i64) {
         let result = match failure.reason {
             FailureReason::TokenExpired => {
-                let marked = self
-                    .store
-                    .mark_needs_reconnect(
-                        job.connection_id.clone(),
-                        failure.detail.clone(),
-                        started_at,
-                    )
-                    .await;
+                let marked = crate::connections::mark_needs_reconnect(
+                    &self.store,
+                    job.connection_id.clone(),
+                    failure.detail.clone(),
+                    started_at,
+                )
+                .await;
                 if matches!(marked, Ok(true)) {
                     self.connections.set_status(
                         &job.connection_id,

@@ -151,6 +151,29 @@ pub fn record_delivery_status(
     }
 }
 
+/// A connection health event (`connection.*`), from the connection's row as it now stands.
+pub fn record_connection(
+    t: &rusqlite::Transaction,
+    id: &str,
+    kind: &'static str,
+    detail: Option<&str>,
+) -> Result<(), crate::store::StoreError> {
+    let c = crate::store::connection_summary(t, id)?;
+    let mut data = json!({
+        "connection_id": id, "name": c.name, "plugin": c.plugin, "channel": c.channel, "status": c.status,
+    });
+    if let Some(d) = detail {
+        data["detail"] = d.into();
+    }
+    Ok(record(
+        t,
+        &c.workspace_id,
+        kind,
+        crate::model::now_ms(),
+        data,
+    )?)
+}
+
 /// An event about a message, in the message's workspace.
 pub fn record_for_message(
     t: &Connection,

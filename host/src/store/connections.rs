@@ -64,27 +64,69 @@ fn record(r: &Row) -> rusqlite::Result<ConnectionRecord> {
     })
 }
 
-/// A connection health event, from the connection's row as it now stands.
-pub fn connection_event(
+/// What a connection event says about the connection, from its row as it now stands.
+#[derive(Debug, Clone)]
+pub struct ConnectionSummary {
+    pub workspace_id: String,
+    pub plugin: String,
+    pub channel: String,
+    pub status: String,
+    pub name: String,
+}
+
+pub fn connection_summary(t: &Transaction, id: &str) -> Result<ConnectionSummary, StoreError> {
+    Ok(t.prepare_cached(
+        "SELECT workspace_id, plugin, channel, status, name FROM connections WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(ConnectionSummary {
+            workspace_id: r.get(0)?,
+            plugin: r.get(1)?,
+            channel: r.get(2)?,
+            status: r.get(3)?,
+            name: r.get(4)?,
+        })
+    })?)
+}
+
+/// Soft-delete: the row stays for the history of its messages, the secrets do not.
+pub fn soft_delete_connection(
     t: &Transaction,
+    workspace_id: &str,
     id: &str,
-    kind: &'static str,
-    detail: Option<&str>,
-) -> Result<(), StoreError> {
-    let (ws, plugin, channel, status, name): (String, String, String, String, String) = t
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let n = t
         .prepare_cached(
-            "SELECT workspace_id, plugin, channel, status, name FROM connections WHERE id = ?1",
+            "UPDATE connections SET deleted_at = ?3, status = 'deleted', secrets = '', updated_at = ?3
+             WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
         )?
-        .query_row([id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-    let mut data = serde_json::json!({
-        "connection_id": id, "name": name, "plugin": plugin, "channel": channel, "status": status,
-    });
-    if let Some(d) = detail {
-        data["detail"] = d.into();
-    }
-    Ok(crate::events::record(t, &ws, kind, now_ms(), data)?)
+        .execute(params![id, workspace_id, now])?;
+    Ok(n > 0)
+}
+
+/// An active connection becomes `needs_reconnect`, unless it was reconnected at or after
+/// `unless_reconnected_since`.
+pub fn set_needs_reconnect(
+    t: &Transaction,
+    connection_id: &str,
+    detail: &str,
+    now: Millis,
+    unless_reconnected_since: Millis,
+) -> Result<bool, StoreError> {
+    let n = t
+        .prepare_cached(
+            "UPDATE connections SET status = 'needs_reconnect', status_detail = ?2, updated_at = ?3
+             WHERE id = ?1 AND status = 'active'
+               AND (reconnected_at IS NULL OR reconnected_at < ?4)",
+        )?
+        .execute(params![
+            connection_id,
+            detail,
+            now,
+            unless_reconnected_since
+        ])?;
+    Ok(n > 0)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -112,7 +154,7 @@ pub fn live_connection(
 
 /// Write back a connection's changeable columns, as of `rec.updated_at`. `new_credentials`
 /// stamps `reconnected_at`, so a failure from an attempt that used the old credentials loses
-/// against it ([`Store::mark_needs_reconnect`]).
+/// against it (`connections::mark_needs_reconnect`).
 pub fn update_connection(
     t: &Transaction,
     rec: &ConnectionRecord,
@@ -205,52 +247,6 @@ impl Store {
             ))?
             .query_map([], record)?
             .collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-
-    /// Soft-delete: the row stays for the history of its messages, the secrets do not.
-    pub async fn delete_connection(
-        &self,
-        workspace_id: String,
-        id: String,
-    ) -> Result<bool, StoreError> {
-        self.write(move |t| {
-            let n = t
-                .prepare_cached(
-                    "UPDATE connections SET deleted_at = ?3, status = 'deleted', secrets = '', updated_at = ?3
-                     WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
-                )?
-                .execute(params![id, workspace_id, now_ms()])?;
-            if n > 0 {
-                connection_event(t, &id, "connection.updated", None)?;
-            }
-            Ok(n > 0)
-        })
-        .await
-    }
-
-    /// The provider rejected the connection's credentials: stop using it until reconnected.
-    /// `attempt_started_at`: a reconnect after the failing attempt began wins, since that
-    /// attempt used the old credentials.
-    pub async fn mark_needs_reconnect(
-        &self,
-        connection_id: String,
-        detail: String,
-        attempt_started_at: Millis,
-    ) -> Result<bool, StoreError> {
-        self.write(move |t| {
-            let n = t
-                .prepare_cached(
-                    "UPDATE connections SET status = 'needs_reconnect', status_detail = ?2, updated_at = ?3
-                     WHERE id = ?1 AND status = 'active'
-                       AND (reconnected_at IS NULL OR reconnected_at < ?4)",
-                )?
-                .execute(params![connection_id, detail, now_ms(), attempt_started_at])?;
-            if n > 0 {
-                connection_event(t, &connection_id, "connection.needs_reconnect", Some(&detail))?;
-            }
-            Ok(n > 0)
         })
         .await
     }

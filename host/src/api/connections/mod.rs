@@ -427,7 +427,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     owned(&gw, &ws, &id)?;
-    if !gw.store.delete_connection(ws, id.clone()).await? {
+    if !crate::connections::delete(&gw.store, ws, id.clone()).await? {
         return Err(ApiError::not_found("connection"));
     }
     gw.connections.remove(&id);
