@@ -155,6 +155,8 @@ pub struct Gateway {
     pub router: Arc<crate::routing::Router>,
     /// Provider callbacks.
     pub callbacks: crate::callbacks::Callbacks,
+    /// The event feed and webhook endpoints.
+    pub event_log: crate::events::EventLog,
     /// The apps' signed push receipts.
     pub receipts: crate::receipts::Receipts,
     /// Balances, holds' reads, prices and top-ups.
@@ -218,8 +220,9 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     }
 
     let vault = Arc::new(open_vault(&config)?);
+    let event_log = crate::events::EventLog::new(store.clone());
     let resealed = crate::connections::reseal_secrets(&store, vault.clone()).await?
-        + store.reseal_endpoint_secrets(vault.clone()).await?;
+        + event_log.reseal_endpoint_secrets(vault.clone()).await?;
     if resealed > 0 {
         tracing::info!(
             resealed,
@@ -382,6 +385,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     );
     let receipts = crate::receipts::Receipts::new(connections.clone(), deliveries.clone());
     let gateway = Arc::new(Gateway {
+        event_log,
         callbacks,
         receipts,
         store,

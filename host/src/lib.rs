@@ -37,7 +37,6 @@ pub mod routing;
 pub mod sandbox_setup;
 pub mod schemas;
 pub mod status_lookup;
-pub mod store;
 pub mod tenancy;
 pub mod validation;
 pub mod vault;
@@ -48,5 +47,6 @@ pub use switchboard_model as model;
 pub use switchboard_model::clock;
 pub use switchboard_runtime as runtime;
 pub use switchboard_runtime::netguard;
+pub use switchboard_store as store;
 
 pub use app::{Gateway, GatewayConfig, Running, StartError, start};

@@ -86,7 +86,7 @@ pub async fn create(
         None => signing::new_secret(),
     };
     let created = gw
-        .store
+        .event_log
         .create_endpoint(
             ws,
             req.url,
@@ -105,7 +105,7 @@ pub async fn list(
     State(gw): State<Arc<Gateway>>,
     AdminKey(ws): AdminKey,
 ) -> Result<Json<Vec<EndpointView>>, ApiError> {
-    Ok(Json(gw.store.endpoints(ws).await?))
+    Ok(Json(gw.event_log.endpoints(ws).await?))
 }
 
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
@@ -117,7 +117,7 @@ pub async fn get(
     AdminKey(ws): AdminKey,
     Path(id): Path<String>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    gw.store
+    gw.event_log
         .endpoint(ws, id)
         .await?
         .map(Json)
@@ -170,7 +170,7 @@ pub async fn patch(
         event_types: change.event_types,
         status: change.status,
     };
-    gw.store
+    gw.event_log
         .patch_endpoint(ws, id, patch)
         .await?
         .map(Json)
@@ -186,7 +186,7 @@ pub async fn delete(
     AdminKey(ws): AdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if gw.store.delete_endpoint(ws, id).await? {
+    if gw.event_log.delete_endpoint(ws, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("webhook endpoint"))
@@ -205,7 +205,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<Json<EndpointWithSecret>, ApiError> {
     let overlap = gw.webhooks.rotation_overlap.as_millis() as Millis;
-    gw.store
+    gw.event_log
         .rotate_endpoint_secret(ws, id, signing::new_secret(), overlap, gw.vault.clone())
         .await?
         .map(Json)
@@ -237,11 +237,16 @@ pub async fn deliveries(
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    if gw.store.endpoint(ws.clone(), id.clone()).await?.is_none() {
+    if gw
+        .event_log
+        .endpoint(ws.clone(), id.clone())
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found("webhook endpoint"));
     }
     let limit = PAGE_SIZE.limit(q.limit)?;
-    Ok(Json(gw.store.webhook_deliveries(ws, id, limit).await?))
+    Ok(Json(gw.event_log.webhook_deliveries(ws, id, limit).await?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -304,7 +309,7 @@ pub async fn replay(
         only_failed: req.only_failed,
         limit: 10_000,
     };
-    match gw.store.replay_events(ws, id, range).await? {
+    match gw.event_log.replay_events(ws, id, range).await? {
         Some(queued) => Ok((StatusCode::ACCEPTED, Json(ReplayReport { queued }))),
         None => Err(ApiError::not_found("webhook endpoint")),
     }
@@ -348,6 +353,6 @@ pub async fn events(
     }
     let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(EventList {
-        data: gw.store.events(ws, q.kind, q.before, limit).await?,
+        data: gw.event_log.events(ws, q.kind, q.before, limit).await?,
     }))
 }

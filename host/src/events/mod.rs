@@ -17,6 +17,7 @@
 pub mod schedule;
 pub mod signing;
 pub mod store;
+pub use store::EventLog;
 pub mod worker;
 
 use rusqlite::{Connection, params};

@@ -68,7 +68,7 @@ pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
     loop {
         if std::time::Instant::now() >= next_prune {
             let before = now_ms() - gw.webhooks.retention.as_millis() as Millis;
-            match gw.store.prune_events(before, 10_000).await {
+            match gw.event_log.prune_events(before, 10_000).await {
                 Ok(n) if n > 0 => tracing::info!(pruned = n, "old events pruned"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "pruning events failed"),
@@ -77,16 +77,16 @@ pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
         }
         // Reads decide; the writer (shared with every send) is only asked when there is
         // something to write.
-        if matches!(gw.store.events_waiting().await, Ok(true))
-            && let Err(e) = gw.store.fan_out_events(1_000).await
+        if matches!(gw.event_log.events_waiting().await, Ok(true))
+            && let Err(e) = gw.event_log.fan_out_events(1_000).await
         {
             tracing::error!(error = %e, "webhook fan-out failed");
         }
-        let next_due = gw.store.next_webhook_due().await.ok().flatten();
+        let next_due = gw.event_log.next_webhook_due().await.ok().flatten();
         let free = gw.webhooks.concurrency.saturating_sub(in_flight.len());
         if free > 0 && next_due.is_some_and(|due| due <= now_ms()) {
             match gw
-                .store
+                .event_log
                 .claim_webhook_deliveries(free as u32, lease_ms)
                 .await
             {
@@ -105,7 +105,7 @@ pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
         }
         if !finished.is_empty() {
             match gw
-                .store
+                .event_log
                 .record_webhook_attempts(std::mem::take(&mut finished), disable_after)
                 .await
             {

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{AttemptResult, AttemptView, DeliveryView, DueDelivery, live_endpoint_column};
 use crate::events::EventView;
 use crate::model::{Millis, new_id, now_ms, rfc3339};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// Whether an endpoint's stored type list covers `kind` (an empty list covers every type). A
 /// list that does not parse covers nothing: an unreadable row must not turn into a
@@ -18,22 +18,23 @@ fn subscribed(types_json: &str, kind: &str) -> bool {
         .is_ok_and(|types| types.is_empty() || types.iter().any(|t| t == kind))
 }
 
-impl Store {
+impl super::EventLog {
     /// Whether events committed since the last fan-out (a read: most polls find none).
     pub async fn events_waiting(&self) -> Result<bool, StoreError> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM workspace_events
+        self.store
+            .read(|c| {
+                Ok(c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM workspace_events
                    WHERE seq > (SELECT seq FROM workspace_event_cursor WHERE id = 1))",
-            )?
-            .query_row([], |r| r.get(0))?)
-        })
-        .await
+                )?
+                .query_row([], |r| r.get(0))?)
+            })
+            .await
     }
 
     /// Turn new events into deliveries, in commit order. Returns how many events were read.
     pub async fn fan_out_events(&self, limit: u32) -> Result<usize, StoreError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let cursor: i64 = t.query_row("SELECT seq FROM workspace_event_cursor WHERE id = 1", [], |r| r.get(0))?;
             let events: Vec<(i64, String, String, String)> = t
                 .prepare_cached(
@@ -73,7 +74,7 @@ impl Store {
         limit: u32,
         lease_ms: Millis,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let now = now_ms();
             let due: Vec<DueDelivery> = t
                 .prepare_cached(
@@ -114,7 +115,7 @@ impl Store {
         results: Vec<AttemptResult>,
         disable_after_ms: Millis,
     ) -> Result<Vec<String>, StoreError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let mut disabled = Vec::new();
             for a in &results {
                 t.prepare_cached(
@@ -160,13 +161,14 @@ impl Store {
 
     /// When the next delivery is due, for the worker's sleep.
     pub async fn next_webhook_due(&self) -> Result<Option<Millis>, StoreError> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'",
-            )?
-            .query_row([], |r| r.get(0))?)
-        })
-        .await
+        self.store
+            .read(|c| {
+                Ok(c.prepare_cached(
+                    "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'",
+                )?
+                .query_row([], |r| r.get(0))?)
+            })
+            .await
     }
 
     pub async fn webhook_deliveries(
@@ -175,7 +177,7 @@ impl Store {
         endpoint_id: String,
         limit: u32,
     ) -> Result<Vec<DeliveryView>, StoreError> {
-        self.read(move |c| {
+        self.store.read(move |c| {
             let mut out: Vec<DeliveryView> = c
                 .prepare(
                     "SELECT d.id, d.event_id, ev.type, d.state, d.replay, d.next_attempt_at, d.created_at
@@ -225,7 +227,7 @@ impl Store {
         endpoint_id: String,
         range: ReplayRange,
     ) -> Result<Option<usize>, StoreError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let types: Option<String> =
                 live_endpoint_column(t, &workspace_id, &endpoint_id, "event_types")?;
             let Some(types) = types else { return Ok(None) };
@@ -264,7 +266,7 @@ impl Store {
         before: Option<String>,
         limit: u32,
     ) -> Result<Vec<EventView>, StoreError> {
-        self.read(move |c| {
+        self.store.read(move |c| {
             let before_seq: Option<i64> = match before {
                 Some(id) => c
                     .query_row("SELECT seq FROM workspace_events WHERE id = ?1 AND workspace_id = ?2", params![id, workspace_id], |r| r.get(0))
@@ -298,7 +300,7 @@ impl Store {
     /// Forget events older than `before`, with their finished deliveries and attempts.
     /// Events still being delivered, or not yet fanned out, stay.
     pub async fn prune_events(&self, before: Millis, limit: u32) -> Result<usize, StoreError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let ids: Vec<String> = t
                 .prepare_cached(
                     "SELECT id FROM workspace_events

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{EndpointPatch, EndpointView, EndpointWithSecret, live_endpoint_column, secret_owner};
 use crate::model::{Millis, new_id, now_ms, rfc3339};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::vault::{Vault, VaultError};
 
 /// Why an endpoint's secret could not be written: the store, or sealing the secret (which
@@ -51,7 +51,7 @@ fn endpoint_by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Endpoi
     )
 }
 
-impl Store {
+impl super::EventLog {
     pub async fn create_endpoint(
         &self,
         workspace_id: String,
@@ -61,7 +61,7 @@ impl Store {
         secret: String,
         vault: Arc<Vault>,
     ) -> Result<EndpointWithSecret, EndpointSecretError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let id = new_id("whe");
             let now = now_ms();
             t.execute(
@@ -84,7 +84,7 @@ impl Store {
     }
 
     pub async fn endpoints(&self, workspace_id: String) -> Result<Vec<EndpointView>, StoreError> {
-        self.read(move |c| {
+        self.store.read(move |c| {
             Ok(c.prepare(&format!(
                 "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
             ))?
@@ -99,7 +99,7 @@ impl Store {
         workspace_id: String,
         id: String,
     ) -> Result<Option<EndpointView>, StoreError> {
-        self.read(move |c| {
+        self.store.read(move |c| {
             Ok(c.query_row(
                 &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"),
                 params![id, workspace_id],
@@ -116,7 +116,7 @@ impl Store {
         id: String,
         patch: EndpointPatch,
     ) -> Result<Option<EndpointView>, StoreError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             if live_endpoint_column::<i64>(t, &workspace_id, &id, "1")?.is_none() {
                 return Ok(None);
             }
@@ -155,7 +155,7 @@ impl Store {
         overlap_ms: Millis,
         vault: Arc<Vault>,
     ) -> Result<Option<EndpointWithSecret>, EndpointSecretError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let current: Option<String> = live_endpoint_column(t, &workspace_id, &id, "secret")?;
             let Some(current) = current else { return Ok(None) };
             let now = now_ms();
@@ -175,7 +175,7 @@ impl Store {
         workspace_id: String,
         id: String,
     ) -> Result<bool, StoreError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let now = now_ms();
             let n = t.execute(
                 "UPDATE webhook_endpoints SET deleted_at = ?3, status = 'disabled', secret = '', previous_secret = NULL, updated_at = ?3
@@ -199,7 +199,7 @@ impl Store {
         &self,
         vault: Arc<Vault>,
     ) -> Result<usize, EndpointSecretError> {
-        self.write(move |t| {
+        self.store.write(move |t| {
             let rows: Vec<(String, String, Option<String>)> = t
                 .prepare("SELECT id, secret, previous_secret FROM webhook_endpoints WHERE deleted_at IS NULL")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?

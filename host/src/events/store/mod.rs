@@ -7,6 +7,22 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::model::Millis;
+use crate::store::Store;
+
+/// The event log as a service: endpoints, the fan-out of events into deliveries, attempts,
+/// replay and the listing. It owns the event feed's tables (`workspace_events`,
+/// `webhook_endpoints`, `webhook_deliveries`, ...) and runs its SQL inside the store's unit of
+/// work.
+#[derive(Clone)]
+pub struct EventLog {
+    store: std::sync::Arc<Store>,
+}
+
+impl EventLog {
+    pub fn new(store: std::sync::Arc<Store>) -> EventLog {
+        EventLog { store }
+    }
+}
 
 /// The associated data an endpoint's signing secret is sealed under.
 pub fn secret_owner(endpoint_id: &str) -> String {
@@ -140,10 +156,11 @@ mod tests {
     #[tokio::test]
     async fn fan_out_follows_subscriptions_and_prune_keeps_what_is_in_flight() {
         let dir = std::env::temp_dir().join(format!("sb-events-{}", new_id("t")));
-        let store = Store::open(&dir).unwrap();
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let log = super::EventLog::new(store.clone());
         let vault = Arc::new(Vault::new(vec![crate::vault::MasterKey::generate()]).unwrap());
         store.ensure_workspace("ws_a", "A").await.unwrap();
-        let all = store
+        let all = log
             .create_endpoint(
                 "ws_a".into(),
                 "https://a.example".into(),
@@ -154,17 +171,16 @@ mod tests {
             )
             .await
             .unwrap();
-        store
-            .create_endpoint(
-                "ws_a".into(),
-                "https://b.example".into(),
-                String::new(),
-                vec!["message.failed".into()],
-                "whsec_AAAA".into(),
-                vault.clone(),
-            )
-            .await
-            .unwrap();
+        log.create_endpoint(
+            "ws_a".into(),
+            "https://b.example".into(),
+            String::new(),
+            vec!["message.failed".into()],
+            "whsec_AAAA".into(),
+            vault.clone(),
+        )
+        .await
+        .unwrap();
         store
             .write(|t| {
                 super::super::record(t, "ws_a", "message.sent", 1_000, serde_json::json!({}))?;
@@ -174,14 +190,14 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(store.fan_out_events(100).await.unwrap(), 3);
+        assert_eq!(log.fan_out_events(100).await.unwrap(), 3);
         assert_eq!(
-            store.fan_out_events(100).await.unwrap(),
+            log.fan_out_events(100).await.unwrap(),
             0,
             "the cursor moved"
         );
         // Two events for the catch-all endpoint, one for the failed-only one, none for B.
-        let a = store
+        let a = log
             .webhook_deliveries("ws_a".into(), all.endpoint.id.clone(), 10)
             .await
             .unwrap();
@@ -199,7 +215,7 @@ mod tests {
         assert_eq!(pending, 3);
         // Pending deliveries keep their events.
         assert_eq!(
-            store.prune_events(now_ms(), 100).await.unwrap(),
+            log.prune_events(now_ms(), 100).await.unwrap(),
             1,
             "only B's event had no delivery"
         );
@@ -211,10 +227,9 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(store.prune_events(now_ms(), 100).await.unwrap(), 2);
+        assert_eq!(log.prune_events(now_ms(), 100).await.unwrap(), 2);
         assert!(
-            store
-                .events("ws_a".into(), None, None, 10)
+            log.events("ws_a".into(), None, None, 10)
                 .await
                 .unwrap()
                 .is_empty()

@@ -9,6 +9,18 @@
 //!
 //! Reads run on a small pool of read-only connections; WAL lets them proceed while the
 //! writer commits.
+//!
+//! Why a crate of its own: the store knows tables, not rules. Each module here is a set of
+//! table operations on the caller's transaction (`deliveries`, `routes`, messages, contacts,
+//! connections, tenants, ...), and [`Store::write`] is the unit of work services compose
+//! them in. Which status may follow which, what a send costs, who hears about a change: those
+//! are the gateway's services (`switchboard-host`: the delivery lifecycle, the routing state
+//! machine, billing, events). Cargo keeps it so: this crate depends on the schema
+//! (`switchboard-model`) and nothing else of ours, which is what lets a second backend
+//! implement the same operations without copying a rule.
+
+// The schema's types, at the path the modules have always used.
+use switchboard_model as model;
 
 mod blocked_urls;
 mod connections;
@@ -17,6 +29,7 @@ mod conversations;
 pub mod deliveries;
 mod lookups;
 mod messages;
+mod policies;
 mod resend_facts;
 pub mod routes;
 mod schema;
@@ -62,8 +75,8 @@ pub enum StoreError {
 
 /// A fresh in-memory database with every migration applied, for tests of code that runs
 /// inside the writer's transaction.
-#[cfg(test)]
-pub(crate) fn migrated_in_memory() -> Connection {
+#[cfg(any(test, feature = "test-util"))]
+pub fn migrated_in_memory() -> Connection {
     let mut c = Connection::open_in_memory().expect("in-memory SQLite");
     schema::migrate(&mut c).expect("migrations");
     c
@@ -199,7 +212,7 @@ impl Store {
 
 /// One page of a listing read with `LIMIT limit + 1`: the extra row is not shown, it only
 /// proves there is a next page, which starts after the last row kept (`cursor` of it).
-pub(crate) fn split_page<T>(
+pub fn split_page<T>(
     mut rows: Vec<T>,
     limit: u32,
     cursor: impl Fn(&T) -> String,

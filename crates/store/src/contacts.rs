@@ -56,7 +56,7 @@ pub struct SyncCounts {
 }
 
 /// Find the contact behind an address, creating both when new. Returns the contact id.
-pub(crate) fn resolve(
+pub fn resolve(
     t: &Transaction,
     key: &AddressKey,
     name: Option<&str>,
