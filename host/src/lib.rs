@@ -39,7 +39,6 @@ pub mod schemas;
 pub mod status_lookup;
 pub mod tenancy;
 pub mod validation;
-pub mod vault;
 
 // Until every caller imports the crates by name: the schema and the plugin host at the paths
 // the gateway's modules have always used.
@@ -48,5 +47,6 @@ pub use switchboard_model::clock;
 pub use switchboard_runtime as runtime;
 pub use switchboard_runtime::netguard;
 pub use switchboard_store as store;
+pub use switchboard_vault as vault;
 
 pub use app::{Gateway, GatewayConfig, Running, StartError, start};

@@ -1,6 +1,10 @@
 //! Secrets at rest: connection credentials and webhook signing secrets are sealed with an
 //! AEAD before they reach the database, and opened only in memory.
 //!
+//! A crate of its own because two services seal (connections, the event log) and neither the
+//! store nor the API should: the store keeps envelopes it cannot open, and key handling stays
+//! in one small place that depends on nothing of ours.
+//!
 //! - XChaCha20-Poly1305 with a random 192-bit nonce per seal: random nonces of that size
 //!   never collide in practice, so nothing about nonces has to survive a restart.
 //! - The associated data names the owner (`connection:con_…`), so a sealed value copied into
@@ -12,7 +16,7 @@
 //!   rather than turning every send on that connection into an auth failure.
 //!
 //! ```
-//! use switchboard_host::vault::{MasterKey, Vault};
+//! use switchboard_vault::{MasterKey, Vault};
 //! let vault = Vault::new(vec![MasterKey::generate()]).unwrap();
 //! let sealed = vault.seal("connection:con_1", b"EAAG-token").unwrap();
 //! assert_eq!(&*vault.open("connection:con_1", &sealed).unwrap(), b"EAAG-token");
@@ -29,7 +33,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-pub(crate) use keys::write_private;
+pub use keys::write_private;
 pub use keys::{MasterKey, load_or_create_key_file, parse_keys};
 
 const VERSION: &str = "v1";

@@ -81,7 +81,7 @@ pub fn load_or_create_key_file(path: &Path) -> std::io::Result<Vec<MasterKey>> {
 }
 
 /// Create `path` (it must not exist) readable by the owner only, write `content` and sync.
-pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
