@@ -1,5 +1,7 @@
 //! Wiring: open the store, load plugins, start the simulators when asked, and serve.
 
+mod services;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -157,6 +159,12 @@ pub struct Gateway {
     pub callbacks: crate::callbacks::Callbacks,
     /// The apps' signed push receipts.
     pub receipts: crate::receipts::Receipts,
+    /// From a parsed request to a planned delivery.
+    pub intake: Arc<crate::intake::Intake>,
+    /// Policy lookup: the workspace's own, the config file's, the built-in.
+    pub policies: Arc<crate::routing::policies::Policies>,
+    /// From a routed request to its plan.
+    pub planner: Arc<crate::routing::plan::Planner>,
     /// Balances, holds' reads, prices and top-ups.
     pub wallets: Arc<crate::billing::Wallets>,
     pub runtime: Arc<PluginRuntime>,
@@ -167,8 +175,6 @@ pub struct Gateway {
     pub max_body_bytes: usize,
     /// The simulators' base URL in sandbox mode (their clock follows the gateway's).
     pub sandbox_url: Option<String>,
-    /// Policies from the config file (read-only at run time).
-    pub config_policies: Vec<crate::routing::policy::Policy>,
     /// API key digest -> (workspace, scopes); filled on first use so auth costs no query per
     /// request, emptied of a key when it is revoked.
     pub(crate) key_cache: RwLock<HashMap<String, (String, Scopes)>>,
@@ -253,20 +259,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     if let Some(dir) = &config.plugins_dir {
         load_dir(&runtime, dir).await?;
     }
-    let config_policies = match &config.policies_file {
-        Some(path) => {
-            let mut channels: Vec<String> = runtime
-                .plugins()
-                .iter()
-                .map(|p| p.channel().to_string())
-                .collect();
-            channels.sort();
-            channels.dedup();
-            crate::routing::policies::load_file(path, &channels)
-                .map_err(|e| StartError::Policies(e.to_string()))?
-        }
-        None => Vec::new(),
-    };
+    let config_policies = services::config_policies(&config, &runtime)?;
 
     let prices = match &config.prices_file {
         Some(path) => (
@@ -373,29 +366,37 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let router = crate::routing::Router::new(store.clone(), dispatcher.clone());
     tokio::spawn(router.clone().run());
 
-    let callbacks = crate::callbacks::Callbacks::new(
-        connections.clone(),
-        runtime.clone(),
-        deliveries.clone(),
-        store.clone(),
-        metrics.clone(),
-    );
-    let receipts = crate::receipts::Receipts::new(connections.clone(), deliveries.clone());
+    let core = services::Core {
+        store,
+        runtime,
+        connections,
+        deliveries,
+        metrics,
+    };
+    let services::Services {
+        callbacks,
+        receipts,
+        intake,
+        policies,
+        planner,
+    } = services::Services::build(&core, config_policies);
     let gateway = Arc::new(Gateway {
         callbacks,
         receipts,
-        store,
-        deliveries,
+        intake,
+        policies,
+        planner,
+        store: core.store,
+        deliveries: core.deliveries,
         router,
         wallets,
-        runtime,
-        connections,
+        runtime: core.runtime,
+        connections: core.connections,
         dispatcher,
-        metrics,
+        metrics: core.metrics,
         public_url,
         max_body_bytes: config.max_body_bytes,
         sandbox_url,
-        config_policies,
         key_cache: RwLock::new(HashMap::new()),
         key_revocations: std::sync::atomic::AtomicU64::new(0),
         operator_key_hash: Some(crate::tenancy::hash_api_key(&operator_key)),

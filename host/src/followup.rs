@@ -135,7 +135,7 @@ impl Gateway {
             connection: None,
         };
         let key = format!("follow-up:{}:{}", last.conversation_id, last.seq);
-        let prepared = self.prepare_routed(workspace, request).await?;
+        let prepared = self.planner.prepare_routed(workspace, request).await?;
         let id = new_id("msg");
         let inserted = self
             .router
