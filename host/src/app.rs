@@ -148,7 +148,8 @@ pub enum StartError {
     MasterKey(String),
 }
 
-/// Everything a request handler or the dispatcher needs, shared behind one `Arc`.
+/// What the request handlers share, behind one `Arc`: the services they call and the
+/// handles some of them still use directly (the store, the registries, the configuration).
 pub struct Gateway {
     pub store: Arc<Store>,
     /// The delivery lifecycle: accepts, claims, attempts and status reports, each one commit.
@@ -165,8 +166,14 @@ pub struct Gateway {
     pub policies: Arc<crate::routing::policies::Policies>,
     /// From a routed request to its plan.
     pub planner: Arc<crate::routing::plan::Planner>,
+    /// Presence and the follow-ups it sends.
+    pub followups: Arc<crate::followup::FollowUps>,
+    /// Importing a connection's conversations.
+    pub contact_sync: crate::contact_sync::ContactSync,
     /// Balances, holds' reads, prices and top-ups.
     pub wallets: Arc<crate::billing::Wallets>,
+    /// Charging top-ups through the card processor.
+    pub topups: Arc<crate::billing::TopUps>,
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub dispatcher: Arc<Dispatcher>,
@@ -189,9 +196,6 @@ pub struct Gateway {
     /// Where outbound HTTP may go.
     pub net: Arc<NetPolicy>,
     pub webhooks: WebhookConfig,
-    /// The card processor for top-ups, if one is configured.
-    pub payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>>,
-    pub(crate) billing_wake: tokio::sync::Notify,
 }
 
 /// A running gateway. Dropping it does not stop the server; call [`Running::serve`].
@@ -322,27 +326,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         (None, None, None)
     };
 
-    use crate::billing::payments::{PaymentProcessor, StripeCharges};
-    let processor = match (&config.payments_url, &config.payments_key, &sandbox_url) {
-        (Some(url), Some(key), _) => Some(StripeCharges::new(url, key)),
-        (Some(_), None, _) => {
-            return Err(StartError::Payments(
-                "--payments-url needs SWITCHBOARD_PAYMENTS_KEY".into(),
-            ));
-        }
-        #[cfg(feature = "sandbox")]
-        (None, _, Some(sim)) => Some(StripeCharges::new(
-            sim,
-            switchboard_sandbox::SANDBOX_PAYMENTS_SECRET_KEY,
-        )),
-        _ => None,
-    };
-    let payments: Option<Arc<dyn PaymentProcessor>> = match processor {
-        Some(p) => Some(Arc::new(
-            p.map_err(|e| StartError::Payments(e.to_string()))?,
-        )),
-        None => None,
-    };
+    let payments = services::payment_processor(&config, sandbox_url.as_ref())?;
 
     let webhook_client =
         crate::events::worker::client(&net, config.webhooks.timeout).map_err(|e| {
@@ -371,6 +355,9 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         runtime,
         connections,
         deliveries,
+        wallets,
+        dispatcher,
+        router,
         metrics,
     };
     let services::Services {
@@ -379,20 +366,38 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         intake,
         policies,
         planner,
-    } = services::Services::build(&core, config_policies);
+        followups,
+        topups,
+        contact_sync,
+    } = services::Services::build(&core, config_policies, payments);
+    tokio::spawn(followups.clone().run());
+    tokio::spawn(topups.clone().run());
+    tokio::spawn(
+        crate::status_lookup::StatusLookups::new(
+            config.status_lookup.clone(),
+            core.store.clone(),
+            core.deliveries.clone(),
+            core.connections.clone(),
+            core.runtime.clone(),
+        )
+        .run(),
+    );
     let gateway = Arc::new(Gateway {
         callbacks,
         receipts,
         intake,
         policies,
         planner,
+        followups,
+        contact_sync,
+        topups,
         store: core.store,
         deliveries: core.deliveries,
-        router,
-        wallets,
+        router: core.router,
+        wallets: core.wallets,
         runtime: core.runtime,
         connections: core.connections,
-        dispatcher,
+        dispatcher: core.dispatcher,
         metrics: core.metrics,
         public_url,
         max_body_bytes: config.max_body_bytes,
@@ -406,21 +411,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         vault,
         net,
         webhooks: config.webhooks.clone(),
-        payments,
-        billing_wake: tokio::sync::Notify::new(),
     });
-    tokio::spawn(crate::followup::run(gateway.clone()));
-    tokio::spawn(crate::billing::run(gateway.clone()));
-    tokio::spawn(
-        crate::status_lookup::StatusLookups::new(
-            config.status_lookup.clone(),
-            gateway.store.clone(),
-            gateway.deliveries.clone(),
-            gateway.connections.clone(),
-            gateway.runtime.clone(),
-        )
-        .run(),
-    );
     tokio::spawn(crate::events::worker::run(gateway.clone(), webhook_client));
     tokio::spawn(prune_limiters(gateway.clone()));
     Ok(Running {

@@ -4,12 +4,18 @@
 use std::sync::Arc;
 
 use super::{GatewayConfig, StartError};
+use crate::billing::payments::{PaymentProcessor, StripeCharges};
+use crate::billing::{TopUps, Wallets};
 use crate::callbacks::Callbacks;
 use crate::connections::Connections;
+use crate::contact_sync::ContactSync;
+use crate::dispatch::Dispatcher;
+use crate::followup::FollowUps;
 use crate::intake::Intake;
 use crate::lifecycle::Deliveries;
 use crate::metrics::Metrics;
 use crate::receipts::Receipts;
+use crate::routing::Router;
 use crate::routing::plan::Planner;
 use crate::routing::policies::{self, Policies};
 use crate::routing::policy::Policy;
@@ -22,6 +28,9 @@ pub(super) struct Core {
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub deliveries: Deliveries,
+    pub wallets: Arc<Wallets>,
+    pub dispatcher: Arc<Dispatcher>,
+    pub router: Arc<Router>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -31,10 +40,17 @@ pub(super) struct Services {
     pub intake: Arc<Intake>,
     pub policies: Arc<Policies>,
     pub planner: Arc<Planner>,
+    pub followups: Arc<FollowUps>,
+    pub topups: Arc<TopUps>,
+    pub contact_sync: ContactSync,
 }
 
 impl Services {
-    pub(super) fn build(core: &Core, config_policies: Vec<Policy>) -> Services {
+    pub(super) fn build(
+        core: &Core,
+        config_policies: Vec<Policy>,
+        payments: Option<Arc<dyn PaymentProcessor>>,
+    ) -> Services {
         let intake = Intake::new(
             core.connections.clone(),
             core.runtime.clone(),
@@ -48,6 +64,12 @@ impl Services {
             core.runtime.clone(),
             core.store.clone(),
         );
+        let followups = FollowUps::new(
+            core.store.clone(),
+            planner.clone(),
+            core.router.clone(),
+            core.dispatcher.clone(),
+        );
         Services {
             callbacks: Callbacks::new(
                 core.connections.clone(),
@@ -60,6 +82,13 @@ impl Services {
             intake,
             policies,
             planner,
+            followups,
+            topups: TopUps::new(core.wallets.clone(), payments),
+            contact_sync: ContactSync::new(
+                core.connections.clone(),
+                core.runtime.clone(),
+                core.store.clone(),
+            ),
         }
     }
 }
@@ -74,4 +103,31 @@ pub(super) fn config_policies(
             .map_err(|e| StartError::Policies(e.to_string())),
         None => Ok(Vec::new()),
     }
+}
+
+/// The configured card processor; in sandbox mode, the simulators' one.
+pub(super) fn payment_processor(
+    config: &GatewayConfig,
+    sandbox_url: Option<&String>,
+) -> Result<Option<Arc<dyn PaymentProcessor>>, StartError> {
+    let processor = match (&config.payments_url, &config.payments_key, sandbox_url) {
+        (Some(url), Some(key), _) => Some(StripeCharges::new(url, key)),
+        (Some(_), None, _) => {
+            return Err(StartError::Payments(
+                "--payments-url needs SWITCHBOARD_PAYMENTS_KEY".into(),
+            ));
+        }
+        #[cfg(feature = "sandbox")]
+        (None, _, Some(sim)) => Some(StripeCharges::new(
+            sim,
+            switchboard_sandbox::SANDBOX_PAYMENTS_SECRET_KEY,
+        )),
+        _ => None,
+    };
+    Ok(match processor {
+        Some(p) => Some(Arc::new(
+            p.map_err(|e| StartError::Payments(e.to_string()))?,
+        )),
+        None => None,
+    })
 }
