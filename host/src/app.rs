@@ -188,8 +188,8 @@ pub struct Gateway {
     /// Counts revocations, so a lookup racing one does not cache the revoked key.
     pub(crate) key_revocations: std::sync::atomic::AtomicU64,
     pub(crate) operator_key_hash: Option<String>,
-    pub(crate) key_limiter: Option<KeyedLimiter>,
-    pub(crate) callback_limiter: Option<KeyedLimiter>,
+    pub(crate) key_limiter: Option<Arc<KeyedLimiter>>,
+    pub(crate) callback_limiter: Option<Arc<KeyedLimiter>>,
     pub max_callback_bytes: usize,
     /// Opens and seals secrets at rest.
     pub vault: Arc<Vault>,
@@ -382,6 +382,22 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         )
         .run(),
     );
+    tokio::spawn(crate::events::worker::run(
+        core.store.clone(),
+        vault.clone(),
+        net.clone(),
+        config.webhooks.clone(),
+        webhook_client,
+    ));
+    let key_limiter = config.key_rate.limiter().map(Arc::new);
+    let callback_limiter = config.callback_rate.limiter().map(Arc::new);
+    tokio::spawn(prune_limiters(
+        [&key_limiter, &callback_limiter]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    ));
     let gateway = Arc::new(Gateway {
         callbacks,
         receipts,
@@ -405,15 +421,13 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         key_cache: RwLock::new(HashMap::new()),
         key_revocations: std::sync::atomic::AtomicU64::new(0),
         operator_key_hash: Some(crate::tenancy::hash_api_key(&operator_key)),
-        key_limiter: config.key_rate.limiter(),
-        callback_limiter: config.callback_rate.limiter(),
+        key_limiter,
+        callback_limiter,
         max_callback_bytes: config.max_callback_bytes,
         vault,
         net,
         webhooks: config.webhooks.clone(),
     });
-    tokio::spawn(crate::events::worker::run(gateway.clone(), webhook_client));
-    tokio::spawn(prune_limiters(gateway.clone()));
     Ok(Running {
         addr,
         gateway,
@@ -482,14 +496,11 @@ fn read_or_create_secret_file(
 }
 
 /// Limiters keep a cell per key; drop the ones that have refilled, hourly.
-async fn prune_limiters(gw: Arc<Gateway>) {
+async fn prune_limiters(limiters: Vec<Arc<KeyedLimiter>>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        for l in [&gw.key_limiter, &gw.callback_limiter]
-            .into_iter()
-            .flatten()
-        {
+        for l in &limiters {
             l.retain_recent();
             l.shrink_to_fit();
         }
