@@ -1,5 +1,10 @@
 //! Wiring: open the store, load plugins, start the simulators when asked, and serve.
 
+mod config;
+mod services;
+
+pub use config::{GatewayConfig, KeyedLimiter, Rate, StartError};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,146 +12,17 @@ use std::sync::{Arc, RwLock};
 
 use crate::api;
 use crate::connections::Connections;
-use crate::dispatch::{DispatchConfig, Dispatcher};
+use crate::dispatch::Dispatcher;
 use crate::events::worker::WebhookConfig;
 use crate::metrics::Metrics;
-use crate::netguard::{AllowEntry, NetPolicy};
-use crate::runtime::{PluginRuntime, RuntimeError, RuntimeLimits};
-use crate::store::{Store, StoreError};
+use crate::netguard::NetPolicy;
+use crate::runtime::{PluginRuntime, RuntimeError};
+use crate::store::Store;
 use crate::tenancy::Scopes;
-use crate::vault::{MasterKey, Vault};
+use crate::vault::Vault;
 
-/// A keyed GCRA limiter (per API key digest, per connection id).
-pub type KeyedLimiter = governor::DefaultKeyedRateLimiter<String>;
-
-/// A rate: sustained requests per second and the burst allowed above it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub per_second: u32,
-    pub burst: u32,
-}
-
-impl Rate {
-    fn limiter(self) -> Option<KeyedLimiter> {
-        let per_second = std::num::NonZeroU32::new(self.per_second)?;
-        let burst = std::num::NonZeroU32::new(self.burst.max(self.per_second))?;
-        Some(governor::RateLimiter::keyed(
-            governor::Quota::per_second(per_second).allow_burst(burst),
-        ))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct GatewayConfig {
-    pub data_dir: PathBuf,
-    pub listen: SocketAddr,
-    /// Base URL providers use to reach this gateway; default `http://<listen address>`.
-    pub public_url: Option<String>,
-    /// Create the sandbox workspace and point every bundled channel at the simulators.
-    pub sandbox: bool,
-    /// Use simulators already running there instead of starting them in process.
-    pub sandbox_url: Option<String>,
-    /// The plugins that ship with the binary, `(name, component bytes)`; the binary passes
-    /// `switchboard_bundled_plugins::PLUGINS`, so the host library never embeds a plugin.
-    pub bundled: &'static [(&'static str, &'static [u8])],
-    /// Extra plugins (`*.wasm` components) to load.
-    pub plugins_dir: Option<PathBuf>,
-    /// Routing policies shared by every workspace (a JSON array).
-    pub policies_file: Option<PathBuf>,
-    /// Prices shared by every workspace (a JSON array); the built-in list without it.
-    pub prices_file: Option<PathBuf>,
-    /// The card processor for wallet top-ups (Stripe Charges API format) and its secret key.
-    /// In sandbox mode the simulators' processor is used.
-    pub payments_url: Option<String>,
-    pub payments_key: Option<String>,
-    pub limits: RuntimeLimits,
-    pub dispatch: DispatchConfig,
-    pub max_body_bytes: usize,
-    /// Provider callbacks may be larger (batched events), still bounded.
-    pub max_callback_bytes: usize,
-    /// Master keys sealing secrets at rest, the sealing one first; `None` reads (or
-    /// creates) `<data-dir>/master.key`.
-    pub master_keys: Option<Vec<MasterKey>>,
-    /// The operator key (creates workspaces); `None` reads (or creates)
-    /// `<data-dir>/operator.key`.
-    pub operator_key: Option<String>,
-    /// Internal addresses plugins and webhook deliveries may reach.
-    pub allow_private_net: Vec<AllowEntry>,
-    /// Per API key; `per_second` 0 turns it off.
-    pub key_rate: Rate,
-    /// Per connection, on provider callbacks; `per_second` 0 turns it off.
-    pub callback_rate: Rate,
-    pub webhooks: WebhookConfig,
-    pub status_lookup: crate::status_lookup::StatusLookupConfig,
-}
-
-impl GatewayConfig {
-    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
-        GatewayConfig {
-            data_dir: data_dir.into(),
-            listen,
-            public_url: None,
-            sandbox: false,
-            sandbox_url: None,
-            bundled: &[],
-            plugins_dir: None,
-            policies_file: None,
-            prices_file: None,
-            payments_url: None,
-            payments_key: None,
-            limits: RuntimeLimits::default(),
-            dispatch: DispatchConfig::default(),
-            max_body_bytes: 256 * 1024,
-            max_callback_bytes: 1024 * 1024,
-            master_keys: None,
-            operator_key: None,
-            allow_private_net: Vec::new(),
-            key_rate: Rate {
-                per_second: 2_000,
-                burst: 4_000,
-            },
-            callback_rate: Rate {
-                per_second: 10_000,
-                burst: 20_000,
-            },
-            webhooks: WebhookConfig::default(),
-            status_lookup: Default::default(),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Billing(#[from] crate::billing::BillingError),
-    #[error(transparent)]
-    Connections(#[from] crate::connections::ConnectionsError),
-    #[error(transparent)]
-    EndpointSecrets(#[from] crate::events::store::EndpointSecretError),
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    #[error("{what}: {detail}")]
-    Io { what: String, detail: String },
-    #[error("data directory {0} is in use by another switchboard process")]
-    Locked(PathBuf),
-    #[error("policies: {0}")]
-    Policies(String),
-    #[error("prices: {0}")]
-    Prices(String),
-    #[error("payments: {0}")]
-    Payments(String),
-    #[error("sandbox: {0}")]
-    Sandbox(String),
-    #[cfg(feature = "sandbox")]
-    #[error(transparent)]
-    SandboxSetup(#[from] crate::sandbox_setup::SandboxError),
-    #[error("master key: {0}")]
-    MasterKey(String),
-}
-
-/// Everything a request handler or the dispatcher needs, shared behind one `Arc`.
+/// What the request handlers share, behind one `Arc`: the services they call and the
+/// handles some of them still use directly (the store, the registries, the configuration).
 pub struct Gateway {
     pub store: Arc<Store>,
     /// The delivery lifecycle: accepts, claims, attempts and status reports, each one commit.
@@ -159,8 +35,20 @@ pub struct Gateway {
     pub event_log: crate::events::EventLog,
     /// The apps' signed push receipts.
     pub receipts: crate::receipts::Receipts,
+    /// From a parsed request to a planned delivery.
+    pub intake: Arc<crate::intake::Intake>,
+    /// Policy lookup: the workspace's own, the config file's, the built-in.
+    pub policies: Arc<crate::routing::policies::Policies>,
+    /// From a routed request to its plan.
+    pub planner: Arc<crate::routing::plan::Planner>,
+    /// Presence and the follow-ups it sends.
+    pub followups: Arc<crate::followup::FollowUps>,
+    /// Importing a connection's conversations.
+    pub contact_sync: crate::contact_sync::ContactSync,
     /// Balances, holds' reads, prices and top-ups.
     pub wallets: Arc<crate::billing::Wallets>,
+    /// Charging top-ups through the card processor.
+    pub topups: Arc<crate::billing::TopUps>,
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub dispatcher: Arc<Dispatcher>,
@@ -169,25 +57,20 @@ pub struct Gateway {
     pub max_body_bytes: usize,
     /// The simulators' base URL in sandbox mode (their clock follows the gateway's).
     pub sandbox_url: Option<String>,
-    /// Policies from the config file (read-only at run time).
-    pub config_policies: Vec<crate::routing::policy::Policy>,
     /// API key digest -> (workspace, scopes); filled on first use so auth costs no query per
     /// request, emptied of a key when it is revoked.
     pub(crate) key_cache: RwLock<HashMap<String, (String, Scopes)>>,
     /// Counts revocations, so a lookup racing one does not cache the revoked key.
     pub(crate) key_revocations: std::sync::atomic::AtomicU64,
     pub(crate) operator_key_hash: Option<String>,
-    pub(crate) key_limiter: Option<KeyedLimiter>,
-    pub(crate) callback_limiter: Option<KeyedLimiter>,
+    pub(crate) key_limiter: Option<Arc<KeyedLimiter>>,
+    pub(crate) callback_limiter: Option<Arc<KeyedLimiter>>,
     pub max_callback_bytes: usize,
     /// Opens and seals secrets at rest.
     pub vault: Arc<Vault>,
     /// Where outbound HTTP may go.
     pub net: Arc<NetPolicy>,
     pub webhooks: WebhookConfig,
-    /// The card processor for top-ups, if one is configured.
-    pub payments: Option<Arc<dyn crate::billing::payments::PaymentProcessor>>,
-    pub(crate) billing_wake: tokio::sync::Notify,
 }
 
 /// A running gateway. Dropping it does not stop the server; call [`Running::serve`].
@@ -256,20 +139,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     if let Some(dir) = &config.plugins_dir {
         load_dir(&runtime, dir).await?;
     }
-    let config_policies = match &config.policies_file {
-        Some(path) => {
-            let mut channels: Vec<String> = runtime
-                .plugins()
-                .iter()
-                .map(|p| p.channel().to_string())
-                .collect();
-            channels.sort();
-            channels.dedup();
-            crate::routing::policies::load_file(path, &channels)
-                .map_err(|e| StartError::Policies(e.to_string()))?
-        }
-        None => Vec::new(),
-    };
+    let config_policies = services::config_policies(&config, &runtime)?;
 
     let prices = match &config.prices_file {
         Some(path) => (
@@ -332,27 +202,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         (None, None, None)
     };
 
-    use crate::billing::payments::{PaymentProcessor, StripeCharges};
-    let processor = match (&config.payments_url, &config.payments_key, &sandbox_url) {
-        (Some(url), Some(key), _) => Some(StripeCharges::new(url, key)),
-        (Some(_), None, _) => {
-            return Err(StartError::Payments(
-                "--payments-url needs SWITCHBOARD_PAYMENTS_KEY".into(),
-            ));
-        }
-        #[cfg(feature = "sandbox")]
-        (None, _, Some(sim)) => Some(StripeCharges::new(
-            sim,
-            switchboard_sandbox::SANDBOX_PAYMENTS_SECRET_KEY,
-        )),
-        _ => None,
-    };
-    let payments: Option<Arc<dyn PaymentProcessor>> = match processor {
-        Some(p) => Some(Arc::new(
-            p.map_err(|e| StartError::Payments(e.to_string()))?,
-        )),
-        None => None,
-    };
+    let payments = services::payment_processor(&config, sandbox_url.as_ref())?;
 
     let webhook_client =
         crate::events::worker::client(&net, config.webhooks.timeout).map_err(|e| {
@@ -376,56 +226,85 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let router = crate::routing::Router::new(store.clone(), dispatcher.clone());
     tokio::spawn(router.clone().run());
 
-    let callbacks = crate::callbacks::Callbacks::new(
-        connections.clone(),
-        runtime.clone(),
-        deliveries.clone(),
-        store.clone(),
-        metrics.clone(),
+    let core = services::Core {
+        store,
+        runtime,
+        connections,
+        deliveries,
+        wallets,
+        dispatcher,
+        router,
+        metrics,
+    };
+    let services::Services {
+        callbacks,
+        receipts,
+        intake,
+        policies,
+        planner,
+        followups,
+        topups,
+        contact_sync,
+    } = services::Services::build(&core, config_policies, payments);
+    tokio::spawn(followups.clone().run());
+    tokio::spawn(topups.clone().run());
+    tokio::spawn(
+        crate::status_lookup::StatusLookups::new(
+            config.status_lookup.clone(),
+            core.store.clone(),
+            core.deliveries.clone(),
+            core.connections.clone(),
+            core.runtime.clone(),
+        )
+        .run(),
     );
-    let receipts = crate::receipts::Receipts::new(connections.clone(), deliveries.clone());
+    tokio::spawn(crate::events::worker::run(
+        event_log.clone(),
+        vault.clone(),
+        net.clone(),
+        config.webhooks.clone(),
+        webhook_client,
+    ));
+    let key_limiter = config.key_rate.limiter().map(Arc::new);
+    let callback_limiter = config.callback_rate.limiter().map(Arc::new);
+    tokio::spawn(prune_limiters(
+        [&key_limiter, &callback_limiter]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    ));
     let gateway = Arc::new(Gateway {
         event_log,
         callbacks,
         receipts,
-        store,
-        deliveries,
-        router,
-        wallets,
-        runtime,
-        connections,
-        dispatcher,
-        metrics,
+        intake,
+        policies,
+        planner,
+        followups,
+        contact_sync,
+        topups,
+        store: core.store,
+        deliveries: core.deliveries,
+        router: core.router,
+        wallets: core.wallets,
+        runtime: core.runtime,
+        connections: core.connections,
+        dispatcher: core.dispatcher,
+        metrics: core.metrics,
         public_url,
         max_body_bytes: config.max_body_bytes,
         sandbox_url,
-        config_policies,
         key_cache: RwLock::new(HashMap::new()),
         key_revocations: std::sync::atomic::AtomicU64::new(0),
         operator_key_hash: Some(crate::tenancy::hash_api_key(&operator_key)),
-        key_limiter: config.key_rate.limiter(),
-        callback_limiter: config.callback_rate.limiter(),
+        key_limiter,
+        callback_limiter,
         max_callback_bytes: config.max_callback_bytes,
         vault,
         net,
         webhooks: config.webhooks.clone(),
-        payments,
-        billing_wake: tokio::sync::Notify::new(),
     });
-    tokio::spawn(crate::followup::run(gateway.clone()));
-    tokio::spawn(crate::billing::run(gateway.clone()));
-    tokio::spawn(
-        crate::status_lookup::StatusLookups::new(
-            config.status_lookup.clone(),
-            gateway.store.clone(),
-            gateway.deliveries.clone(),
-            gateway.connections.clone(),
-            gateway.runtime.clone(),
-        )
-        .run(),
-    );
-    tokio::spawn(crate::events::worker::run(gateway.clone(), webhook_client));
-    tokio::spawn(prune_limiters(gateway.clone()));
     Ok(Running {
         addr,
         gateway,
@@ -494,14 +373,11 @@ fn read_or_create_secret_file(
 }
 
 /// Limiters keep a cell per key; drop the ones that have refilled, hourly.
-async fn prune_limiters(gw: Arc<Gateway>) {
+async fn prune_limiters(limiters: Vec<Arc<KeyedLimiter>>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        for l in [&gw.key_limiter, &gw.callback_limiter]
-            .into_iter()
-            .flatten()
-        {
+        for l in &limiters {
             l.retain_recent();
             l.shrink_to_fit();
         }

@@ -6,10 +6,12 @@
 //! running it again imports nothing twice), and stops at the requested number of contacts or
 //! at the last page.
 
-use crate::Gateway;
+use std::sync::Arc;
+
+use crate::connections::Connections;
 use crate::model::{AddressKey, Recipient};
-use crate::runtime::{CallError, convert};
-use crate::store::{StoreError, SyncCounts, SyncedConversation};
+use crate::runtime::{CallError, PluginRuntime, convert};
+use crate::store::{Store, StoreError, SyncCounts, SyncedConversation};
 
 /// "The first ~100": the default when the caller does not ask for all.
 pub const DEFAULT_SYNC_LIMIT: u32 = 100;
@@ -44,9 +46,31 @@ pub struct SyncReport {
     pub complete: bool,
 }
 
-impl Gateway {
+/// The contact sync service: drives a connection's plugin through the provider's pages and
+/// commits each page into the contact tables. It keeps nothing between syncs; a cut-short
+/// sync resumes from what the store already holds.
+pub struct ContactSync {
+    connections: Arc<Connections>,
+    runtime: Arc<PluginRuntime>,
+    /// Contacts and their history (`store::contacts`).
+    store: Arc<Store>,
+}
+
+impl ContactSync {
+    pub fn new(
+        connections: Arc<Connections>,
+        runtime: Arc<PluginRuntime>,
+        store: Arc<Store>,
+    ) -> ContactSync {
+        ContactSync {
+            connections,
+            runtime,
+            store,
+        }
+    }
+
     /// Import up to `limit` contacts (all of them with `None`).
-    pub async fn sync_contacts(
+    pub async fn sync(
         &self,
         workspace: &str,
         connection_id: &str,

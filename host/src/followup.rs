@@ -13,14 +13,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Gateway;
+use crate::dispatch::Dispatcher;
 use crate::intake::IntakeError;
 use crate::model::{
     Category, Content, NewMessage, PolicyRef, Recipient, TemplateRef, new_id, now_ms,
 };
-use crate::routing::InsertRouted;
+use crate::routing::plan::Planner;
 use crate::routing::policy::FOLLOW_UP;
-use crate::store::{Inserted, StoreError};
+use crate::routing::{InsertRouted, Router};
+use crate::store::{Inserted, Store, StoreError};
 
 /// The sandbox clock can jump, so the loop never sleeps long on a computed deadline.
 const POLL: Duration = Duration::from_millis(100);
@@ -39,7 +40,33 @@ pub enum FollowUp {
     Impossible(String),
 }
 
-impl Gateway {
+/// The follow-up service: turns presence into follow-ups. A follow-up is an ordinary routed
+/// message, so it is planned and accepted through the same [`Planner`] and [`Router`] as one
+/// sent through the API; what this owns is the decision to send one and its bookkeeping.
+pub struct FollowUps {
+    /// Presence, pending replies and contact addresses (`store::conversations`).
+    store: Arc<Store>,
+    planner: Arc<Planner>,
+    router: Arc<Router>,
+    /// Woken after a follow-up is accepted, as after any API send.
+    dispatcher: Arc<Dispatcher>,
+}
+
+impl FollowUps {
+    pub fn new(
+        store: Arc<Store>,
+        planner: Arc<Planner>,
+        router: Arc<Router>,
+        dispatcher: Arc<Dispatcher>,
+    ) -> Arc<Self> {
+        Arc::new(FollowUps {
+            store,
+            planner,
+            router,
+            dispatcher,
+        })
+    }
+
     /// A sign of presence from the customer's app or page. Returns the follow-up this sent,
     /// if the contact just went offline.
     /// A follow-up that fails for a passing reason stays due and the background loop retries
@@ -135,7 +162,7 @@ impl Gateway {
             connection: None,
         };
         let key = format!("follow-up:{}:{}", last.conversation_id, last.seq);
-        let prepared = self.prepare_routed(workspace, request).await?;
+        let prepared = self.planner.prepare_routed(workspace, request).await?;
         let id = new_id("msg");
         let inserted = self
             .router
@@ -159,29 +186,29 @@ impl Gateway {
         self.dispatcher.wake();
         Ok(FollowUp::Sent(id))
     }
-}
 
-/// Takes contacts offline when their presence deadline passes, and follows up.
-pub async fn run(gw: Arc<Gateway>) {
-    loop {
-        let mut sleep = POLL;
-        match gw.store.expire_presence(256).await {
-            Ok(due) => {
-                for (workspace, contact) in due {
-                    if let Err(e) = gw.follow_up(&workspace, &contact).await {
-                        tracing::warn!(contact, error = %e, "follow-up failed; retrying");
-                        sleep = RETRY;
+    /// Takes contacts offline when their presence deadline passes, and follows up.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let mut sleep = POLL;
+            match self.store.expire_presence(256).await {
+                Ok(due) => {
+                    for (workspace, contact) in due {
+                        if let Err(e) = self.follow_up(&workspace, &contact).await {
+                            tracing::warn!(contact, error = %e, "follow-up failed; retrying");
+                            sleep = RETRY;
+                        }
                     }
                 }
+                Err(e) => {
+                    tracing::error!(error = %e, "expiring presence failed");
+                    sleep = RETRY;
+                }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "expiring presence failed");
-                sleep = RETRY;
+            if let Ok(Some(deadline)) = self.store.next_presence_deadline().await {
+                sleep = sleep.min(Duration::from_millis((deadline - now_ms()).max(0) as u64));
             }
+            tokio::time::sleep(sleep).await;
         }
-        if let Ok(Some(deadline)) = gw.store.next_presence_deadline().await {
-            sleep = sleep.min(Duration::from_millis((deadline - now_ms()).max(0) as u64));
-        }
-        tokio::time::sleep(sleep).await;
     }
 }

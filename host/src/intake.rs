@@ -13,11 +13,12 @@
 
 use std::sync::Arc;
 
-use crate::connections::Connection;
+use crate::connections::{Connection, Connections};
 use crate::lifecycle::NewDelivery;
+use crate::model;
 use crate::model::{NewMessage, Violation, new_id};
-use crate::runtime::{CallError, LoadedPlugin, convert};
-use crate::{Gateway, model};
+use crate::runtime::{CallError, LoadedPlugin, PluginRuntime, convert};
+use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -54,7 +55,30 @@ pub struct Assessment {
     pub quote: Option<crate::runtime::bindings::wit::Quotation>,
 }
 
-impl Gateway {
+/// The intake service: one place that decides whether a message can be sent and what it
+/// will cost, so the send, the preview and the routed planner judge a message alike. It owns
+/// no state; it reads the connection registry, asks the plugins, and reads what the store has
+/// learnt about addresses and URLs.
+pub struct Intake {
+    connections: Arc<Connections>,
+    runtime: Arc<PluginRuntime>,
+    /// Opt-outs, dead addresses and blocked URLs (read only).
+    store: Arc<Store>,
+}
+
+impl Intake {
+    pub fn new(
+        connections: Arc<Connections>,
+        runtime: Arc<PluginRuntime>,
+        store: Arc<Store>,
+    ) -> Arc<Intake> {
+        Arc::new(Intake {
+            connections,
+            runtime,
+            store,
+        })
+    }
+
     /// Steps 1-3 for a message that must be valid.
     pub async fn prepare(
         &self,

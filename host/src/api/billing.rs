@@ -106,7 +106,7 @@ pub async fn set_auto_charge(
             "a card token of 1-128 characters",
         ));
     }
-    if s.enabled && gw.payments.is_none() {
+    if s.enabled && !gw.topups.configured() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "payments_unconfigured",
@@ -115,7 +115,7 @@ pub async fn set_auto_charge(
         .field("enabled"));
     }
     let view = gw.wallets.set_auto_charge(ws, s).await?;
-    gw.billing_wake.notify_one();
+    gw.topups.wake();
     Ok(Json(view))
 }
 
@@ -136,7 +136,7 @@ pub async fn top_up(
     if let Err(e) = to_minor(t.amount_micros, &currency) {
         return Err(ApiError::invalid("amount_micros", e.to_string()));
     }
-    if gw.payments.is_none() {
+    if !gw.topups.configured() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "payments_unconfigured",
@@ -163,7 +163,7 @@ pub async fn top_up(
             );
         }
     }
-    gw.top_up_now(&id).await?;
+    gw.topups.top_up_now(&id).await?;
     let view = gw
         .wallets
         .topup(ws, id)

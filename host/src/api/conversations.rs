@@ -93,7 +93,7 @@ pub async fn post_message(
         .await?;
     if matches!(m.author, Author::Customer) {
         // Writing is a sign of life.
-        gw.record_presence(&ws, &id, true).await?;
+        gw.followups.record_presence(&ws, &id, true).await?;
     }
     Ok((StatusCode::CREATED, Json(Posted { id: seq })))
 }
@@ -187,7 +187,10 @@ pub async fn activity(
         a.kind,
         ActivityKind::PageView | ActivityKind::Heartbeat | ActivityKind::TabVisible
     );
-    let outcome = gw.record_presence(&ws, &a.contact, online).await?;
+    let outcome = gw
+        .followups
+        .record_presence(&ws, &a.contact, online)
+        .await?;
     let (follow_up, follow_up_skipped) = match outcome {
         Some(FollowUp::Sent(id)) => (Some(id), None),
         Some(FollowUp::Impossible(why)) => (None, Some(why)),

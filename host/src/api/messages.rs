@@ -137,7 +137,7 @@ pub(super) async fn accept(
     if request.policy.is_some() {
         return accept_routed(gw, ws, request, request_hash, key).await;
     }
-    let prepared = gw.prepare(&ws, request).await?;
+    let prepared = gw.intake.prepare(&ws, request).await?;
     let id = new_id("msg");
     let channel = prepared.request.channel.clone();
     let insert = InsertMessage {
@@ -175,7 +175,7 @@ async fn accept_routed(
     request_hash: String,
     key: Option<String>,
 ) -> Result<Committed, ApiError> {
-    let prepared = gw.prepare_routed(&ws, request).await?;
+    let prepared = gw.planner.prepare_routed(&ws, request).await?;
     let id = new_id("msg");
     let insert = InsertRouted {
         id: id.clone(),
@@ -220,7 +220,7 @@ pub async fn preview(
 ) -> Result<Json<Preview>, ApiError> {
     let body = read_body(body)?;
     let request: NewMessage = parse_json(&body)?;
-    let a = gw.assess(&ws, request).await?;
+    let a = gw.intake.assess(&ws, request).await?;
     let country = a
         .quote
         .as_ref()

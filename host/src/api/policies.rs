@@ -27,7 +27,7 @@ pub struct PolicyView {
 fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, ApiError> {
     let body = read_body(body)?;
     let policy: Policy = parse_json(&body)?;
-    let violations = policy.validate(&gw.channels());
+    let violations = policy.validate(&gw.policies.channels());
     if !violations.is_empty() {
         let summary: Vec<String> = violations
             .iter()
@@ -43,7 +43,7 @@ fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, 
             retry_after_s: 0,
         });
     }
-    if gw.reserved_policy(&policy.name) {
+    if gw.policies.is_reserved(&policy.name) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "reserved",
@@ -61,7 +61,8 @@ pub async fn list(
     ReadKey(ws): ReadKey,
 ) -> Result<Json<Vec<PolicyView>>, ApiError> {
     let mut all: Vec<PolicyView> = gw
-        .shared_policies()
+        .policies
+        .shared()
         .into_iter()
         .map(|p| PolicyView {
             source: if p.name == crate::routing::policy::FOLLOW_UP {
@@ -112,7 +113,8 @@ pub async fn get(
     ReadKey(ws): ReadKey,
     Path(name): Path<String>,
 ) -> Result<Json<Policy>, ApiError> {
-    gw.policy(&ws, &name)
+    gw.policies
+        .resolve(&ws, &name)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("policy"))
@@ -150,7 +152,7 @@ pub async fn delete(
     AdminKey(ws): AdminKey,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if gw.reserved_policy(&name) {
+    if gw.policies.is_reserved(&name) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "reserved",

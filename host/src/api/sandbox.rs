@@ -116,6 +116,6 @@ pub async fn set_wallet(
         .wallets
         .set_sandbox_balances(ws, change.paid_micros, change.credit_micros)
         .await?;
-    gw.billing_wake.notify_one();
+    gw.topups.wake();
     Ok(Json(view))
 }

@@ -6,7 +6,8 @@
 //!   plugin's quote into a cost.
 //! - [`wallet`]: holds at dispatch, capture on acceptance, release on failure, the monthly
 //!   free credit, adjustments.
-//! - [`topups`] and [`payments`]: manual and automatic top-ups through a card processor.
+//! - [`topups`] and [`payments`]: manual and automatic top-ups through a card processor;
+//!   [`TopUps`] (here) is the service that charges them and the loop behind it.
 //! - [`Wallets`]: the service the API and the loops call; it runs the above inside the
 //!   store's unit of work, and [`reports`] holds its reads.
 //!
@@ -33,12 +34,41 @@ pub use service::{BillingError, Wallets};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Gateway;
-use payments::PaymentError;
+use payments::{PaymentError, PaymentProcessor};
+use tokio::sync::Notify;
 
 const LOOP: Duration = Duration::from_millis(200);
 
-impl Gateway {
+/// The top-up service: charges top-ups through the card processor (manual ones while their
+/// request waits, queued auto-charges in the background) and rolls wallets over at month
+/// boundaries. It owns the processor and the loop's wake-up, so what changes a wallet's
+/// top-up needs can have them looked at now rather than at the next tick.
+pub struct TopUps {
+    wallets: Arc<Wallets>,
+    /// The card processor, if one is configured.
+    payments: Option<Arc<dyn PaymentProcessor>>,
+    wake: Notify,
+}
+
+impl TopUps {
+    pub fn new(wallets: Arc<Wallets>, payments: Option<Arc<dyn PaymentProcessor>>) -> Arc<Self> {
+        Arc::new(TopUps {
+            wallets,
+            payments,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Whether top-ups can be charged at all.
+    pub fn configured(&self) -> bool {
+        self.payments.is_some()
+    }
+
+    /// Have the loop look at due top-ups now (an auto-charge set up, a balance changed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Charge one claimed top-up and record the result.
     async fn charge_topup(&self, topup: topups::TopUp) -> Result<(), BillingError> {
         let outcome = match (&self.payments, topups::request_for(&topup)) {
@@ -62,33 +92,33 @@ impl Gateway {
         }
         Ok(())
     }
-}
 
-/// Charges pending top-ups (auto-charge queues them in the hold's commit) and rolls wallets
-/// over at month boundaries.
-pub async fn run(gw: Arc<Gateway>) {
-    let mut month = String::new();
-    loop {
-        let now_month = wallet::month_of(crate::model::now_ms());
-        if now_month != month {
-            match gw.wallets.roll_months().await {
-                Ok(_) => month = now_month,
-                Err(e) => tracing::error!(error = %e, "monthly credit roll-over failed"),
-            }
-        }
-        match gw.wallets.claim_due_topups(16).await {
-            Ok(due) => {
-                for topup in due {
-                    if let Err(e) = gw.charge_topup(topup).await {
-                        tracing::error!(error = %e, "recording a top-up failed");
-                    }
+    /// Charges pending top-ups (auto-charge queues them in the hold's commit) and rolls
+    /// wallets over at month boundaries.
+    pub async fn run(self: Arc<Self>) {
+        let mut month = String::new();
+        loop {
+            let now_month = wallet::month_of(crate::model::now_ms());
+            if now_month != month {
+                match self.wallets.roll_months().await {
+                    Ok(_) => month = now_month,
+                    Err(e) => tracing::error!(error = %e, "monthly credit roll-over failed"),
                 }
             }
-            Err(e) => tracing::error!(error = %e, "claiming top-ups failed"),
-        }
-        tokio::select! {
-            _ = gw.billing_wake.notified() => {}
-            _ = tokio::time::sleep(LOOP) => {}
+            match self.wallets.claim_due_topups(16).await {
+                Ok(due) => {
+                    for topup in due {
+                        if let Err(e) = self.charge_topup(topup).await {
+                            tracing::error!(error = %e, "recording a top-up failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "claiming top-ups failed"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(LOOP) => {}
+            }
         }
     }
 }

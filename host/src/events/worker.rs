@@ -13,8 +13,9 @@ use tokio::task::JoinSet;
 
 use super::schedule;
 use super::store::{AttemptResult, DueDelivery, secret_owner};
-use crate::Gateway;
 use crate::model::{Millis, now_ms};
+use crate::netguard::NetPolicy;
+use crate::vault::Vault;
 
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
@@ -57,9 +58,18 @@ pub fn client(
         .build()
 }
 
-pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
-    let lease_ms = (gw.webhooks.timeout.as_millis() as Millis) * 2 + 5_000;
-    let disable_after = gw.webhooks.disable_after.as_millis() as Millis;
+/// Fans out and delivers events until the process ends. It takes only what it uses (the
+/// vault opens endpoint secrets, `net` guards the URLs), so `events` does not depend on the
+/// gateway's wiring.
+pub async fn run(
+    log: super::EventLog,
+    vault: Arc<Vault>,
+    net: Arc<NetPolicy>,
+    config: WebhookConfig,
+    client: reqwest::Client,
+) {
+    let lease_ms = (config.timeout.as_millis() as Millis) * 2 + 5_000;
+    let disable_after = config.disable_after.as_millis() as Millis;
     let mut next_prune = std::time::Instant::now();
     // Attempts run here across iterations: a slow endpoint holds its slot until its
     // timeout while the loop keeps claiming for the others.
@@ -67,8 +77,8 @@ pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
     let mut finished: Vec<AttemptResult> = Vec::new();
     loop {
         if std::time::Instant::now() >= next_prune {
-            let before = now_ms() - gw.webhooks.retention.as_millis() as Millis;
-            match gw.event_log.prune_events(before, 10_000).await {
+            let before = now_ms() - config.retention.as_millis() as Millis;
+            match log.prune_events(before, 10_000).await {
                 Ok(n) if n > 0 => tracing::info!(pruned = n, "old events pruned"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "pruning events failed"),
@@ -77,23 +87,19 @@ pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
         }
         // Reads decide; the writer (shared with every send) is only asked when there is
         // something to write.
-        if matches!(gw.event_log.events_waiting().await, Ok(true))
-            && let Err(e) = gw.event_log.fan_out_events(1_000).await
+        if matches!(log.events_waiting().await, Ok(true))
+            && let Err(e) = log.fan_out_events(1_000).await
         {
             tracing::error!(error = %e, "webhook fan-out failed");
         }
-        let next_due = gw.event_log.next_webhook_due().await.ok().flatten();
-        let free = gw.webhooks.concurrency.saturating_sub(in_flight.len());
+        let next_due = log.next_webhook_due().await.ok().flatten();
+        let free = config.concurrency.saturating_sub(in_flight.len());
         if free > 0 && next_due.is_some_and(|due| due <= now_ms()) {
-            match gw
-                .event_log
-                .claim_webhook_deliveries(free as u32, lease_ms)
-                .await
-            {
+            match log.claim_webhook_deliveries(free as u32, lease_ms).await {
                 Ok(due) => {
                     for d in due {
-                        let (gw, client) = (gw.clone(), client.clone());
-                        in_flight.spawn(async move { attempt(&gw, &client, d).await });
+                        let (vault, net, client) = (vault.clone(), net.clone(), client.clone());
+                        in_flight.spawn(async move { attempt(&vault, &net, &client, d).await });
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "claiming webhook deliveries failed"),
@@ -104,8 +110,7 @@ pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
             finished.extend(done.ok());
         }
         if !finished.is_empty() {
-            match gw
-                .event_log
+            match log
                 .record_webhook_attempts(std::mem::take(&mut finished), disable_after)
                 .await
             {
@@ -133,11 +138,16 @@ pub async fn run(gw: Arc<Gateway>, client: reqwest::Client) {
     }
 }
 
-async fn attempt(gw: &Gateway, client: &reqwest::Client, d: DueDelivery) -> AttemptResult {
+async fn attempt(
+    vault: &Vault,
+    net: &NetPolicy,
+    client: &reqwest::Client,
+    d: DueDelivery,
+) -> AttemptResult {
     let number = d.attempts + 1;
     let started = Instant::now();
     let at = now_ms();
-    let outcome = post(gw, client, &d, at).await;
+    let outcome = post(vault, net, client, &d, at).await;
     let (ok, status, error) = match outcome {
         Ok(status) if (200..300).contains(&status) => (true, Some(status), None),
         Ok(status) => (false, Some(status), Some(format!("HTTP {status}"))),
@@ -162,16 +172,17 @@ async fn attempt(gw: &Gateway, client: &reqwest::Client, d: DueDelivery) -> Atte
 }
 
 async fn post(
-    gw: &Gateway,
+    vault: &Vault,
+    net: &NetPolicy,
     client: &reqwest::Client,
     d: &DueDelivery,
     at: Millis,
 ) -> Result<u16, String> {
     let url = reqwest::Url::parse(&d.url).map_err(|e| format!("bad URL: {e}"))?;
-    gw.net.check_url(&url).map_err(|e| e.to_string())?;
+    net.check_url(&url).map_err(|e| e.to_string())?;
     let owner = secret_owner(&d.endpoint_id);
     let open = |sealed: &str| {
-        gw.vault
+        vault
             .open(&owner, sealed)
             .map(|p| String::from_utf8_lossy(&p).into_owned())
             .map_err(|e| format!("the endpoint secret does not open: {e}"))

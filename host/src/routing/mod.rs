@@ -2,10 +2,12 @@
 //!
 //! - [`policy`]: what a policy is (steps of channels, parallel lanes, first-of groups, a
 //!   success condition and a timeout per step), its validation and the built-in `follow-up`.
-//! - [`plan`]: at accept time, every channel of every step is resolved once: its connection,
-//!   the recipient's address there, opt-outs and dead tokens, the plugin's validation and
-//!   quote. A channel that cannot be used is planned as skipped, with the reason.
-//! - [`policies`]: policies per workspace (`/v1/policies`) and from a config file.
+//! - [`plan`]: the `Planner` service; at accept time, every channel of every step is resolved
+//!   once: its connection, the recipient's address there, opt-outs and dead tokens, the
+//!   plugin's validation and quote. A channel that cannot be used is planned as skipped, with
+//!   the reason.
+//! - [`policies`]: the `Policies` service, policies per workspace (`/v1/policies`) and from a
+//!   config file.
 //! - [`machine`]: the state machine that carries a plan out, step by step, inside the store's
 //!   unit of work; step state and deadlines are rows (`store::routes`).
 //! - [`Router`] (here): the loop that runs the machine over changed and due steps. It holds

@@ -8,12 +8,15 @@
 //! that no channel at all can reach is refused.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::Gateway;
-use crate::intake::{IntakeError, normalize_recipient};
+use crate::connections::Connections;
+use crate::intake::{Intake, IntakeError, normalize_recipient};
 use crate::model::{AddressKey, NewMessage, PolicyRef, Violation};
+use crate::routing::policies::Policies;
 use crate::routing::policy::Policy;
-use crate::store::PlannedEntry;
+use crate::runtime::PluginRuntime;
+use crate::store::{PlannedEntry, Store};
 
 pub struct PreparedRoute {
     pub request: NewMessage,
@@ -49,7 +52,37 @@ fn skipped(reason: &str, detail: String) -> ChannelPlan {
     }
 }
 
-impl Gateway {
+/// The planner of routed messages: resolves the policy and judges each of its channels
+/// through [`Intake`], so a routed message is held to the same checks as a single-channel
+/// one. Like intake, it writes nothing; the caller commits the plan.
+pub struct Planner {
+    intake: Arc<Intake>,
+    policies: Arc<Policies>,
+    /// The workspace's connection per channel.
+    connections: Arc<Connections>,
+    /// The plugins' manifests, for what each channel can carry.
+    runtime: Arc<PluginRuntime>,
+    /// Opt-outs per channel (read only).
+    store: Arc<Store>,
+}
+
+impl Planner {
+    pub fn new(
+        intake: Arc<Intake>,
+        policies: Arc<Policies>,
+        connections: Arc<Connections>,
+        runtime: Arc<PluginRuntime>,
+        store: Arc<Store>,
+    ) -> Arc<Planner> {
+        Arc::new(Planner {
+            intake,
+            policies,
+            connections,
+            runtime,
+            store,
+        })
+    }
+
     pub async fn prepare_routed(
         &self,
         workspace: &str,
@@ -62,13 +95,15 @@ impl Gateway {
             ));
         }
         let policy = match request.policy.clone() {
-            Some(PolicyRef::Named(name)) => {
-                self.policy(workspace, &name).await?.ok_or_else(|| {
+            Some(PolicyRef::Named(name)) => self
+                .policies
+                .resolve(workspace, &name)
+                .await?
+                .ok_or_else(|| {
                     invalid("policy", &format!("no policy `{name}` in this workspace"))
-                })?
-            }
+                })?,
             Some(PolicyRef::Inline(p)) => {
-                let violations = p.validate(&self.channels());
+                let violations = p.validate(&self.policies.channels());
                 if !violations.is_empty() {
                     return Err(IntakeError::Invalid {
                         channel: "policy".into(),
@@ -178,14 +213,14 @@ impl Gateway {
         single.channel = channel.to_string();
         single.policy = None;
         single.connection = Some(conn.id.clone());
-        let mut a = self.assess(workspace, single.clone()).await?;
+        let mut a = self.intake.assess(workspace, single.clone()).await?;
         let mut drop_subject = false;
         if !a.violations.is_empty()
             && single.content.subject.is_some()
             && a.violations.iter().all(|v| v.field == "content.subject")
         {
             single.content.subject = None;
-            a = self.assess(workspace, single).await?;
+            a = self.intake.assess(workspace, single).await?;
             drop_subject = true;
         }
         if let Some(dead) = a.violations.iter().find(|v| v.code == "recipient_invalid") {
@@ -213,19 +248,6 @@ impl Gateway {
             skip: None,
             drop_subject,
         })
-    }
-
-    /// Every channel a loaded plugin serves.
-    pub fn channels(&self) -> Vec<String> {
-        let mut c: Vec<String> = self
-            .runtime
-            .plugins()
-            .iter()
-            .map(|p| p.channel().to_string())
-            .collect();
-        c.sort();
-        c.dedup();
-        c
     }
 }
 

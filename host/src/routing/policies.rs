@@ -6,10 +6,12 @@
 //! Names of config-file and built-in policies are reserved: a workspace cannot shadow them,
 //! so `follow-up` means the same thing everywhere.
 
+use std::sync::Arc;
+
 use super::policy::{FOLLOW_UP, Policy, follow_up};
-use crate::Gateway;
 use crate::model::Violation;
-use crate::store::StoreError;
+use crate::runtime::PluginRuntime;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyFileError {
@@ -64,27 +66,63 @@ pub fn load_file(
     Ok(policies)
 }
 
-impl Gateway {
+/// Every channel a loaded plugin serves: what a policy may name.
+pub fn channels(runtime: &PluginRuntime) -> Vec<String> {
+    let mut c: Vec<String> = runtime
+        .plugins()
+        .iter()
+        .map(|p| p.channel().to_string())
+        .collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+/// The policies service: the one lookup order for a policy name (workspace, config file,
+/// built-in) and the names a workspace may not take. It owns the config file's policies,
+/// which are read once at start and never change.
+pub struct Policies {
+    /// The workspaces' own policies.
+    store: Arc<Store>,
+    /// The loaded plugins, whose channels a policy may name.
+    runtime: Arc<PluginRuntime>,
+    config: Vec<Policy>,
+}
+
+impl Policies {
+    pub fn new(store: Arc<Store>, runtime: Arc<PluginRuntime>, config: Vec<Policy>) -> Arc<Self> {
+        Arc::new(Policies {
+            store,
+            runtime,
+            config,
+        })
+    }
+
     /// Resolve a policy name for a workspace.
-    pub async fn policy(&self, workspace: &str, name: &str) -> Result<Option<Policy>, StoreError> {
+    pub async fn resolve(&self, workspace: &str, name: &str) -> Result<Option<Policy>, StoreError> {
         if let Some(p) = self.store.get_policy(workspace.into(), name.into()).await? {
             return Ok(Some(p));
         }
-        if let Some(p) = self.config_policies.iter().find(|p| p.name == name) {
+        if let Some(p) = self.config.iter().find(|p| p.name == name) {
             return Ok(Some(p.clone()));
         }
         Ok((name == FOLLOW_UP).then(follow_up))
     }
 
     /// Built-in and config-file names, which workspaces cannot take.
-    pub fn reserved_policy(&self, name: &str) -> bool {
-        name == FOLLOW_UP || self.config_policies.iter().any(|p| p.name == name)
+    pub fn is_reserved(&self, name: &str) -> bool {
+        name == FOLLOW_UP || self.config.iter().any(|p| p.name == name)
     }
 
     /// The built-in and config-file policies.
-    pub fn shared_policies(&self) -> Vec<Policy> {
+    pub fn shared(&self) -> Vec<Policy> {
         let mut all = vec![follow_up()];
-        all.extend(self.config_policies.iter().cloned());
+        all.extend(self.config.iter().cloned());
         all
+    }
+
+    /// The channels a policy may name now.
+    pub fn channels(&self) -> Vec<String> {
+        channels(&self.runtime)
     }
 }

@@ -59,7 +59,7 @@ pub async fn sync(
     } else {
         Some(req.limit.unwrap_or(DEFAULT_SYNC_LIMIT))
     };
-    match gw.sync_contacts(&ws, &id, limit).await {
+    match gw.contact_sync.sync(&ws, &id, limit).await {
         Ok(report) => Ok(Json(report)),
         Err(SyncError::UnknownConnection(_)) => Err(ApiError::not_found("connection")),
         Err(e @ SyncError::Unsupported(_)) => Err(ApiError::new(
