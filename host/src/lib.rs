@@ -25,7 +25,6 @@ pub mod callbacks;
 pub mod connections;
 pub mod contact_sync;
 pub mod dispatch;
-pub mod events;
 pub mod followup;
 pub mod intake;
 pub mod lifecycle;
@@ -42,6 +41,7 @@ pub mod validation;
 
 // Until every caller imports the crates by name: the schema and the plugin host at the paths
 // the gateway's modules have always used.
+pub use switchboard_events as events;
 pub use switchboard_model as model;
 pub use switchboard_model::clock;
 pub use switchboard_runtime as runtime;

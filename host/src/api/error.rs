@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::billing::BillingError;
 use crate::callbacks::CallbackError;
 use crate::connections::ConnectionsError;
-use crate::events::store::EndpointSecretError;
+use crate::events::log::EndpointSecretError;
 use crate::intake::IntakeError;
 use crate::model::Violation;
 use crate::store::StoreError;

@@ -15,7 +15,7 @@ use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
 use crate::Gateway;
-use crate::events::store::{
+use crate::events::log::{
     DeliveryView, EndpointPatch, EndpointView, EndpointWithSecret, ReplayRange,
 };
 use crate::events::{EVENT_TYPES, EventView, is_event_type, signing};

@@ -118,7 +118,7 @@ pub enum StartError {
     #[error(transparent)]
     Connections(#[from] crate::connections::ConnectionsError),
     #[error(transparent)]
-    EndpointSecrets(#[from] crate::events::store::EndpointSecretError),
+    EndpointSecrets(#[from] crate::events::log::EndpointSecretError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{what}: {detail}")]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+use super::log::{AttemptResult, DueDelivery, secret_owner};
 use super::schedule;
-use super::store::{AttemptResult, DueDelivery, secret_owner};
 use crate::model::{Millis, now_ms};
 use crate::netguard::NetPolicy;
 use crate::vault::Vault;

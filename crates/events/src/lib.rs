@@ -13,11 +13,23 @@
 //!
 //! Events are at-least-once: the `webhook-id` header (the event id) lets a receiver drop a
 //! repeat.
+//!
+//! A crate of its own because it is a capability with its own tables (the event log, the
+//! endpoints, their deliveries and attempts), run inside the store's unit of work: the
+//! services call [`record`] and its siblings in their transactions, and nothing here knows
+//! the services. It sits above the store, the vault (endpoint secrets are sealed) and the
+//! runtime's `netguard` (webhook URLs are checked like plugin requests).
 
+// The crates below, at the paths the modules have always used.
+use switchboard_model as model;
+use switchboard_runtime::netguard;
+use switchboard_store as store;
+use switchboard_vault as vault;
+
+pub mod log;
 pub mod schedule;
 pub mod signing;
-pub mod store;
-pub use store::EventLog;
+pub use log::EventLog;
 pub mod worker;
 
 use rusqlite::{Connection, params};

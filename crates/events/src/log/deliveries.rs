@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 
 use super::{AttemptResult, AttemptView, DeliveryView, DueDelivery, live_endpoint_column};
-use crate::events::EventView;
+use crate::EventView;
 use crate::model::{Millis, new_id, now_ms, rfc3339};
 use crate::store::StoreError;
 
