@@ -20,7 +20,6 @@
 
 pub mod api;
 pub mod app;
-pub mod billing;
 pub mod callbacks;
 pub mod connections;
 pub mod contact_sync;
@@ -41,6 +40,7 @@ pub mod validation;
 
 // Until every caller imports the crates by name: the schema and the plugin host at the paths
 // the gateway's modules have always used.
+pub use switchboard_billing as billing;
 pub use switchboard_events as events;
 pub use switchboard_model as model;
 pub use switchboard_model::clock;

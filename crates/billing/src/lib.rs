@@ -15,6 +15,16 @@
 //! cost (or refuses the send with `insufficient_funds`) in the same commit that leases the
 //! delivery; the outcome's commit captures or releases it. A crash anywhere leaves the hold
 //! with its delivery, and the retried send settles it once.
+//!
+//! A crate of its own because money has its own tables and its own rules, and both must be
+//! provable alone: the ledger's invariants are property-tested here against a real SQLite
+//! file. It sits on the store (its SQL runs in the store's unit of work, so a hold commits
+//! with its delivery's lease) and on events (low-balance alerts), and knows no service above.
+
+// The crates below, at the paths the modules have always used.
+use switchboard_events as events;
+use switchboard_model as model;
+use switchboard_store as store;
 
 pub mod ledger;
 pub mod payments;
