@@ -2,21 +2,25 @@
 //!
 //! Follow one message from top to bottom:
 //! 1. [`api`] accepts `POST /v1/messages` and authenticates the workspace;
-//! 2. [`intake`] picks the connection and plugin, normalises the recipient, and asks the
-//!    plugin to validate and quote;
-//! 3. [`store`] commits the message and its delivery (group commit, WAL, `synchronous=FULL`)
-//!    before the API answers 202;
-//! 4. [`dispatch`] claims the delivery from the outbox and calls the plugin's `send` in the
-//!    [`runtime`] sandbox, retrying with backoff;
+//! 2. [`intake`] (`Intake::prepare`) picks the connection and plugin, normalises the
+//!    recipient, and asks the plugin to validate and quote; it writes nothing;
+//! 3. [`lifecycle`] (`Deliveries::accept`) commits the message, its delivery, its timeline
+//!    line and its event in one [`store`] unit of work (group commit, WAL,
+//!    `synchronous=FULL`) before the API answers 202;
+//! 4. [`dispatch`] claims the delivery (`Deliveries::claim`, which places the [`billing`]
+//!    hold in the same commit) and calls the plugin's `send` in the [`runtime`] sandbox,
+//!    retrying with backoff; `Deliveries::complete` records the outcome;
 //! 5. the provider calls back; [`callbacks`] has the plugin verify and normalise it, and the
-//!    store moves the status forward.
+//!    lifecycle moves the status forward, announcing it through [`events`].
 //!
-//! What this crate owns, and what it does not: it is the gateway proper (the HTTP API, the
-//! services, the store and the wallet) while they are being split into crates of their own.
-//! The schema lives in `switchboard-model` and the plugin host in `switchboard-runtime`; they
-//! are re-exported here as [`model`] and [`runtime`] so paths read the same while the split
-//! goes on. The plugins themselves reach this crate only as bytes from the binary
-//! (`GatewayConfig::bundled`), and the provider simulators only behind the `sandbox` feature.
+//! What this crate owns: the services (each holds its dependencies explicitly and is built
+//! once in `app/services.rs`) and the HTTP API over them. What it does not: the tables
+//! (`switchboard-store`), the wallet (`switchboard-billing`), the event feed
+//! (`switchboard-events`), secrets at rest (`switchboard-vault`), the schema
+//! (`switchboard-model`) and the plugin host (`switchboard-runtime`). They are re-exported
+//! below under their old module names, so `crate::store::Store` reads as it always did. The
+//! plugins reach this crate only as bytes from the binary (`GatewayConfig::bundled`), and the
+//! provider simulators only behind the `sandbox` feature.
 
 pub mod api;
 pub mod app;
@@ -38,8 +42,7 @@ pub mod status_lookup;
 pub mod tenancy;
 pub mod validation;
 
-// Until every caller imports the crates by name: the schema and the plugin host at the paths
-// the gateway's modules have always used.
+// The crates below the services, at the paths the gateway's modules have always used.
 pub use switchboard_billing as billing;
 pub use switchboard_events as events;
 pub use switchboard_model as model;
