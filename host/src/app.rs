@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use crate::api;
 use crate::connections::Connections;
 use crate::dispatch::Dispatcher;
 use crate::events::worker::WebhookConfig;
@@ -57,14 +56,16 @@ pub struct Gateway {
     pub max_body_bytes: usize,
     /// The simulators' base URL in sandbox mode (their clock follows the gateway's).
     pub sandbox_url: Option<String>,
+    // The API's authentication state, read by `switchboard-api`'s extractors: kept here
+    // because it lives as long as the gateway and the limiters' pruning loop shares it.
     /// API key digest -> (workspace, scopes); filled on first use so auth costs no query per
     /// request, emptied of a key when it is revoked.
-    pub(crate) key_cache: RwLock<HashMap<String, (String, Scopes)>>,
+    pub key_cache: RwLock<HashMap<String, (String, Scopes)>>,
     /// Counts revocations, so a lookup racing one does not cache the revoked key.
-    pub(crate) key_revocations: std::sync::atomic::AtomicU64,
-    pub(crate) operator_key_hash: Option<String>,
-    pub(crate) key_limiter: Option<Arc<KeyedLimiter>>,
-    pub(crate) callback_limiter: Option<Arc<KeyedLimiter>>,
+    pub key_revocations: std::sync::atomic::AtomicU64,
+    pub operator_key_hash: Option<String>,
+    pub key_limiter: Option<Arc<KeyedLimiter>>,
+    pub callback_limiter: Option<Arc<KeyedLimiter>>,
     pub max_callback_bytes: usize,
     /// Opens and seals secrets at rest.
     pub vault: Arc<Vault>,
@@ -84,7 +85,8 @@ pub struct Running {
     /// In-process simulators, when started here.
     #[cfg(feature = "sandbox")]
     pub sandbox: Option<switchboard_sandbox::SandboxHandle>,
-    listener: tokio::net::TcpListener,
+    /// Taken by the API when it starts serving.
+    listener: Option<tokio::net::TcpListener>,
     _lock: std::fs::File,
 }
 
@@ -312,21 +314,15 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         sandbox_billing_key,
         #[cfg(feature = "sandbox")]
         sandbox,
-        listener,
+        listener: Some(listener),
         _lock: lock,
     })
 }
 
 impl Running {
-    /// Serve the HTTP API until the process ends.
-    pub async fn serve(self) -> Result<(), StartError> {
-        let app = api::router(self.gateway.clone());
-        axum::serve(self.listener, app)
-            .await
-            .map_err(|e| StartError::Io {
-                what: "serve".into(),
-                detail: e.to_string(),
-            })
+    /// The bound listener, for the API to serve on; the rest stays with the caller.
+    pub fn take_listener(&mut self) -> Option<tokio::net::TcpListener> {
+        self.listener.take()
     }
 }
 

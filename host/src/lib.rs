@@ -22,7 +22,6 @@
 //! plugins reach this crate only as bytes from the binary (`GatewayConfig::bundled`), and the
 //! provider simulators only behind the `sandbox` feature.
 
-pub mod api;
 pub mod app;
 pub mod callbacks;
 pub mod connections;
@@ -37,7 +36,6 @@ pub mod resend;
 pub mod routing;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_setup;
-pub mod schemas;
 pub mod status_lookup;
 pub mod tenancy;
 pub mod validation;

@@ -204,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Schemas { out } => {
-            switchboard_host::schemas::write_all(&out)
+            switchboard_api::schemas::write_all(&out)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote generated schemas under {}", out.display());
             Ok(())
@@ -285,7 +285,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(sim) = &running.sandbox {
         println!("simulators on {}", sim.base_url());
     }
-    running.serve().await.context("serving")
+    switchboard_api::serve(running).await.context("serving")
 }
 
 /// Master keys from SWITCHBOARD_MASTER_KEY (+ SWITCHBOARD_MASTER_KEY_PREVIOUS, comma

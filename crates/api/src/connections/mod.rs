@@ -3,7 +3,7 @@
 //! and the per-connection URL block list.
 //!
 //! Secrets go in and never come out: they are sealed before they reach the store
-//! ([`crate::vault`]), views list secret names only, and no error message repeats a value.
+//! ([`switchboard_host::vault`]), views list secret names only, and no error message repeats a value.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,31 +19,31 @@ use utoipa::ToSchema;
 
 use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
-use crate::Gateway;
+use switchboard_host::Gateway;
 
 mod blocked_urls;
 mod bulk_resend;
 mod sync;
 
-use crate::connections::{ConnectionPatch, ConnectionsError, secrets_owner};
-use crate::model::{ConnectionView, QuarantineView, new_id, rfc3339};
-use crate::store::ConnectionRecord;
 pub use blocked_urls::*;
 pub use bulk_resend::*;
+use switchboard_host::connections::{ConnectionPatch, ConnectionsError, secrets_owner};
+use switchboard_host::model::{ConnectionView, QuarantineView, new_id, rfc3339};
+use switchboard_host::store::ConnectionRecord;
 pub use sync::*;
 
 fn owned(
     gw: &Gateway,
     ws: &str,
     id: &str,
-) -> Result<Arc<crate::connections::Connection>, ApiError> {
+) -> Result<Arc<switchboard_host::connections::Connection>, ApiError> {
     gw.connections
         .get(id)
         .filter(|c| c.workspace_id == ws)
         .ok_or_else(|| ApiError::not_found("connection"))
 }
 
-fn view(gw: &Gateway, c: &crate::connections::Connection) -> ConnectionView {
+fn view(gw: &Gateway, c: &switchboard_host::connections::Connection) -> ConnectionView {
     ConnectionView {
         quarantine: gw
             .runtime
@@ -126,7 +126,7 @@ fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
 /// Check config and secret names against the plugin's manifest: unknown names, a secret
 /// given as config (where it would be shown back), and missing required keys.
 fn check_keys(
-    plugin: &crate::runtime::LoadedPlugin,
+    plugin: &switchboard_host::runtime::LoadedPlugin,
     config: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, String>,
 ) -> Result<(), ApiError> {
@@ -304,8 +304,8 @@ pub async fn create(
         max_in_flight: req.max_in_flight.unwrap_or(64),
         status: "active".into(),
         status_detail: None,
-        created_at: crate::model::now_ms(),
-        updated_at: crate::model::now_ms(),
+        created_at: switchboard_host::model::now_ms(),
+        updated_at: switchboard_host::model::now_ms(),
     };
     gw.store.put_connection(rec.clone(), false).await?;
     gw.connections.upsert(rec, &gw.vault, &gw.public_url)?;
@@ -399,10 +399,15 @@ pub async fn patch(
         max_in_flight: change.max_in_flight,
         status: change.status,
     };
-    let patched =
-        crate::connections::patch(&gw.store, gw.vault.clone(), ws.clone(), id.clone(), patch)
-            .await?
-            .ok_or_else(|| ApiError::not_found("connection"))?;
+    let patched = switchboard_host::connections::patch(
+        &gw.store,
+        gw.vault.clone(),
+        ws.clone(),
+        id.clone(),
+        patch,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("connection"))?;
     if patched.secrets_changed {
         // Tokens derived from the old credentials must not outlive them.
         gw.runtime.forget_cached(&id);
@@ -427,7 +432,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     owned(&gw, &ws, &id)?;
-    if !crate::connections::delete(&gw.store, ws, id.clone()).await? {
+    if !switchboard_host::connections::delete(&gw.store, ws, id.clone()).await? {
         return Err(ApiError::not_found("connection"));
     }
     gw.connections.remove(&id);

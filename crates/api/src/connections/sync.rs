@@ -11,10 +11,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::Gateway;
-use crate::api::auth::AdminKey;
-use crate::api::error::{ApiError, ErrorBody, parse_json, read_body};
-use crate::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
+use crate::auth::AdminKey;
+use crate::error::{ApiError, ErrorBody, parse_json, read_body};
+use switchboard_host::Gateway;
+use switchboard_host::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,5 +1,13 @@
 //! HTTP API v1 (axum). Handlers stay thin: they authenticate, parse and hand over to the
-//! gateway ([`crate::intake`], [`crate::callbacks`], the store).
+//! gateway's services (`gw.intake`, `gw.deliveries`, `gw.router`, `gw.callbacks`, ...).
+//!
+//! A crate of its own so the services can be read, built and tested without HTTP, and the
+//! HTTP face without re-reading the services: everything here is authentication, parsing,
+//! JSON errors that name the field, paging and the OpenAPI document (`schemas` writes it
+//! with the JSON Schemas). It depends on `switchboard-host`; nothing depends on it but the
+//! binary.
+
+pub mod schemas;
 
 pub mod auth;
 pub mod billing;
@@ -28,8 +36,21 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 
-use crate::Gateway;
 use error::ApiError;
+use switchboard_host::Gateway;
+
+/// Serve the HTTP API on the started gateway's listener until the process ends. `running`
+/// lives as long as the server: it holds the data directory's lock and, in sandbox mode, the
+/// simulators.
+pub async fn serve(mut running: switchboard_host::Running) -> std::io::Result<()> {
+    let listener = running
+        .take_listener()
+        .ok_or_else(|| std::io::Error::other("the gateway's listener was already taken"))?;
+    let app = router(running.gateway.clone());
+    let served = axum::serve(listener, app).await;
+    drop(running);
+    served
+}
 
 pub fn router(gw: Arc<Gateway>) -> Router {
     let mut router = Router::new()

@@ -3,7 +3,7 @@
 
 use schemars::schema_for;
 
-use crate::model;
+use switchboard_host::model;
 
 /// `(path relative to schemas/, content)` for every generated file.
 pub fn generated() -> Vec<(&'static str, String)> {
@@ -35,9 +35,9 @@ pub fn generated() -> Vec<(&'static str, String)> {
         ),
         (
             "json/receipt.schema.json",
-            pretty(schema_for!(crate::receipts::Receipt).to_value()),
+            pretty(schema_for!(switchboard_host::receipts::Receipt).to_value()),
         ),
-        ("openapi.json", crate::api::openapi::document()),
+        ("openapi.json", crate::openapi::document()),
     ]
 }
 

@@ -15,12 +15,14 @@ use utoipa::IntoParams;
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
-use crate::Gateway;
-use crate::lifecycle::InsertMessage;
-use crate::metrics::ChannelLabels;
-use crate::model::{Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id};
-use crate::routing::InsertRouted;
-use crate::store::Inserted;
+use switchboard_host::Gateway;
+use switchboard_host::lifecycle::InsertMessage;
+use switchboard_host::metrics::ChannelLabels;
+use switchboard_host::model::{
+    Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id,
+};
+use switchboard_host::routing::InsertRouted;
+use switchboard_host::store::Inserted;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 

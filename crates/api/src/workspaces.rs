@@ -13,9 +13,11 @@ use utoipa::ToSchema;
 
 use super::auth::{AdminKey, Operator, ReadKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
-use crate::Gateway;
-use crate::model::new_id;
-use crate::tenancy::{self, ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView};
+use switchboard_host::Gateway;
+use switchboard_host::model::new_id;
+use switchboard_host::tenancy::{
+    self, ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView,
+};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use switchboard_plugin_sdk::testing::json::{DEEP, json_any, mutated, nested, quote};
 use tower::ServiceExt;
 
-use crate::app::{GatewayConfig, start};
-use crate::runtime::outbound::percent_encode;
+use switchboard_host::app::{GatewayConfig, start};
+use switchboard_host::runtime::outbound::percent_encode;
 
 #[path = "input_props_mutate.rs"]
 mod mutate;
@@ -77,7 +77,7 @@ impl TestGateway {
                 running.sandbox_billing_key.clone().unwrap(),
             );
             // Serve too, so the simulators' callbacks reach it instead of hanging.
-            tokio::spawn(running.serve());
+            tokio::spawn(super::serve(running));
             (router, keys.0, keys.1)
         });
         TestGateway {

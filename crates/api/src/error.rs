@@ -7,13 +7,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-use crate::billing::BillingError;
-use crate::callbacks::CallbackError;
-use crate::connections::ConnectionsError;
-use crate::events::log::EndpointSecretError;
-use crate::intake::IntakeError;
-use crate::model::Violation;
-use crate::store::StoreError;
+use switchboard_host::billing::BillingError;
+use switchboard_host::callbacks::CallbackError;
+use switchboard_host::connections::ConnectionsError;
+use switchboard_host::events::log::EndpointSecretError;
+use switchboard_host::intake::IntakeError;
+use switchboard_host::model::Violation;
+use switchboard_host::store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -69,9 +69,9 @@ impl ApiError {
     }
     /// A plugin call that failed (`502 plugin_error`) or was not made because the
     /// connection's plugin is quarantined (`503 plugin_quarantined`, with `Retry-After`).
-    pub fn plugin(call: &crate::runtime::CallError) -> Self {
+    pub fn plugin(call: &switchboard_host::runtime::CallError) -> Self {
         match call {
-            crate::runtime::CallError::Quarantined { retry_in_ms, .. } => {
+            switchboard_host::runtime::CallError::Quarantined { retry_in_ms, .. } => {
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "plugin_quarantined",
@@ -172,11 +172,11 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<crate::lifecycle::LifecycleError> for ApiError {
-    fn from(e: crate::lifecycle::LifecycleError) -> Self {
+impl From<switchboard_host::lifecycle::LifecycleError> for ApiError {
+    fn from(e: switchboard_host::lifecycle::LifecycleError) -> Self {
         match e {
-            crate::lifecycle::LifecycleError::Store(s) => s.into(),
-            crate::lifecycle::LifecycleError::Wallet(w) => {
+            switchboard_host::lifecycle::LifecycleError::Store(s) => s.into(),
+            switchboard_host::lifecycle::LifecycleError::Wallet(w) => {
                 tracing::error!(error = %w, "wallet error");
                 ApiError::internal()
             }
@@ -343,7 +343,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::NewMessage;
+    use switchboard_host::model::NewMessage;
 
     fn err(body: &str) -> ApiError {
         parse_json::<NewMessage>(body.as_bytes()).unwrap_err()

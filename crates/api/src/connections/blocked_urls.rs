@@ -12,10 +12,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::owned;
-use crate::Gateway;
-use crate::api::auth::{AdminKey, ReadKey};
-use crate::api::error::{ApiError, ErrorBody, parse_json, read_body};
-use crate::model::BlockedUrlView;
+use crate::auth::{AdminKey, ReadKey};
+use crate::error::{ApiError, ErrorBody, parse_json, read_body};
+use switchboard_host::Gateway;
+use switchboard_host::model::BlockedUrlView;
 
 #[utoipa::path(get, path = "/v1/connections/{id}/blocked-urls", tag = "connections",
     params(("id" = String, Path, description = "Connection id")),

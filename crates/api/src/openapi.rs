@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::model;
+use switchboard_host::model;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -82,28 +82,28 @@ use crate::model;
         model::QuickReply, model::TemplateRef, model::ResendView, model::ResendWhen, model::BlockedUrlView,
         model::ConnectionView, model::QuarantineView, model::NewContact, model::NewAddress, model::AddressKind, model::ContactView,
         model::AddressView, model::ContactPage, model::ContactHistoryEntry,
-        crate::receipts::Receipt, crate::receipts::ReceiptEvent, crate::contact_sync::SyncReport,
+        switchboard_host::receipts::Receipt, switchboard_host::receipts::ReceiptEvent, switchboard_host::contact_sync::SyncReport,
         super::connections::NewConnection, super::connections::ConnectionChange, super::connections::BulkResend,
         super::connections::BulkResendReport, super::connections::BulkResent, super::connections::BulkRefused,
         super::connections::SyncRequest, super::connections::BlockUrl,
         super::webhook_endpoints::NewEndpoint, super::webhook_endpoints::EndpointChange, super::webhook_endpoints::Replay,
         super::webhook_endpoints::ReplayReport, super::webhook_endpoints::EventList,
-        crate::events::EventView, crate::events::log::EndpointView, crate::events::log::EndpointWithSecret,
-        crate::events::log::DeliveryView, crate::events::log::AttemptView,
+        switchboard_host::events::EventView, switchboard_host::events::log::EndpointView, switchboard_host::events::log::EndpointWithSecret,
+        switchboard_host::events::log::DeliveryView, switchboard_host::events::log::AttemptView,
         super::workspaces::NewWorkspaceRequest, super::workspaces::NewKeyRequest,
-        crate::tenancy::Scope, crate::tenancy::ApiKeyView, crate::tenancy::NewApiKey, crate::tenancy::WorkspaceView,
-        crate::tenancy::NewWorkspace,
-        crate::routing::policy::Policy, crate::routing::policy::Step, crate::routing::policy::Send,
-        crate::routing::policy::Lane, crate::routing::policy::Condition, model::PolicyRef,
+        switchboard_host::tenancy::Scope, switchboard_host::tenancy::ApiKeyView, switchboard_host::tenancy::NewApiKey, switchboard_host::tenancy::WorkspaceView,
+        switchboard_host::tenancy::NewWorkspace,
+        switchboard_host::routing::policy::Policy, switchboard_host::routing::policy::Step, switchboard_host::routing::policy::Send,
+        switchboard_host::routing::policy::Lane, switchboard_host::routing::policy::Condition, model::PolicyRef,
         model::RouteView, model::RouteStepView, model::RouteEntryView, super::policies::PolicyView,
         model::ConversationView, model::ConversationMessageView, super::conversations::NewConversationMessage,
         super::conversations::Author, super::conversations::Posted, super::conversations::Seen,
         super::conversations::Activity, super::conversations::ActivityKind, super::conversations::PresenceView,
-        crate::billing::views::BalanceView, crate::billing::views::AutoChargeView, crate::billing::views::AutoChargeSettings,
-        crate::billing::views::PlanChange, crate::billing::views::LowBalanceAlert, crate::billing::views::NewTopUp, crate::billing::views::TopUpView,
-        crate::billing::views::StatementEntry, crate::billing::views::StatementPage, crate::billing::views::UsageRow,
-        crate::billing::views::UsageReport, crate::billing::views::MessageCostView, crate::billing::views::DeliveryCharge,
-        crate::billing::views::CostQuote, crate::billing::prices::PriceSpec, crate::billing::prices::PriceView,
+        switchboard_host::billing::views::BalanceView, switchboard_host::billing::views::AutoChargeView, switchboard_host::billing::views::AutoChargeSettings,
+        switchboard_host::billing::views::PlanChange, switchboard_host::billing::views::LowBalanceAlert, switchboard_host::billing::views::NewTopUp, switchboard_host::billing::views::TopUpView,
+        switchboard_host::billing::views::StatementEntry, switchboard_host::billing::views::StatementPage, switchboard_host::billing::views::UsageRow,
+        switchboard_host::billing::views::UsageReport, switchboard_host::billing::views::MessageCostView, switchboard_host::billing::views::DeliveryCharge,
+        switchboard_host::billing::views::CostQuote, switchboard_host::billing::prices::PriceSpec, switchboard_host::billing::prices::PriceView,
         model::DeliveryCost,
         super::error::ErrorBody, super::error::ErrorDetail, super::system::Health,
     )),

@@ -1,5 +1,5 @@
 //! `/v1/conversations/{contact}` and `/v1/activity`: the conversation a follow-up is about,
-//! and the customer's presence that triggers it (see [`crate::followup`]).
+//! and the customer's presence that triggers it (see [`switchboard_host::followup`]).
 
 use std::sync::Arc;
 
@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
-use crate::Gateway;
-use crate::followup::FollowUp;
-use crate::model::{ConversationView, TemplateRef};
+use switchboard_host::Gateway;
+use switchboard_host::followup::FollowUp;
+use switchboard_host::model::{ConversationView, TemplateRef};
 
 async fn contact(gw: &Gateway, ws: &str, id: &str, field: &str) -> Result<(), ApiError> {
     if gw.store.contact_exists(ws.into(), id.into()).await? {

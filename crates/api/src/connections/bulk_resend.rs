@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::owned;
-use crate::Gateway;
-use crate::api::auth::SendKey;
-use crate::api::error::{ApiError, ErrorBody, parse_json, read_body};
+use crate::auth::SendKey;
+use crate::error::{ApiError, ErrorBody, parse_json, read_body};
+use switchboard_host::Gateway;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +68,7 @@ pub async fn bulk_resend(
     };
     let reasons = req.reasons.unwrap_or_else(|| vec!["token_expired".into()]);
     for (i, r) in reasons.iter().enumerate() {
-        if crate::model::FailureReason::parse(r).is_none() {
+        if switchboard_host::model::FailureReason::parse(r).is_none() {
             return Err(ApiError::invalid(
                 format!("reasons[{i}]"),
                 format!("`{r}` is not a failure reason"),
@@ -88,7 +88,7 @@ pub async fn bulk_resend(
         refused: Vec::new(),
     };
     for message_id in candidates {
-        match crate::api::resend::resend_message(&gw, ws.clone(), message_id.clone()).await {
+        match crate::resend::resend_message(&gw, ws.clone(), message_id.clone()).await {
             Ok(c) => report.resent.push(BulkResent {
                 message_id,
                 resent_as: c.accepted.id,

@@ -14,9 +14,11 @@ use utoipa::IntoParams;
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
-use crate::Gateway;
-use crate::model::{AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact};
-use crate::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
+use switchboard_host::Gateway;
+use switchboard_host::model::{
+    AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact,
+};
+use switchboard_host::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
 
 const PAGE_SIZE: PageSize = PageSize {
     default: 50,
@@ -77,11 +79,11 @@ pub async fn create(
         }
         match a.kind {
             AddressKind::Phone => {
-                let mut to = crate::model::Recipient {
+                let mut to = switchboard_host::model::Recipient {
                     phone: Some(a.address.clone()),
                     ..Default::default()
                 };
-                if let Some(v) = crate::intake::normalize_recipient(&mut to)
+                if let Some(v) = switchboard_host::intake::normalize_recipient(&mut to)
                     .into_iter()
                     .next()
                 {
