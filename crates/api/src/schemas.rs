@@ -57,7 +57,7 @@ pub fn write_all(dir: &std::path::Path) -> std::io::Result<()> {
 mod tests {
     #[test]
     fn checked_in_schemas_are_current() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
         let mut stale = Vec::new();
         for (rel, content) in super::generated() {
             if std::fs::read_to_string(dir.join(rel)).ok().as_deref() != Some(content.as_str()) {
