@@ -255,7 +255,7 @@ async fn wait_status(gw: &Gateway, key: &str, id: &str, statuses: &[&str]) -> Va
 async fn a_revoked_messenger_token_is_repaired_by_reconnect_and_bulk_resend() {
     let gw = Gateway::start("connections-reconnect", &[]);
     let page = &sb::SANDBOX_MESSENGER_PAGES[0];
-    let conn = switchboard_host::sandbox_setup::messenger_connection_id(0);
+    let conn = switchboard_gateway::sandbox_setup::messenger_connection_id(0);
     let (s, c) = gw.get(&format!("/v1/connections/{conn}")).await;
     assert_eq!(s, StatusCode::OK, "{c}");
     let psids: Vec<String> = {

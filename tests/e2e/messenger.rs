@@ -19,7 +19,7 @@ fn page(i: usize) -> &'static str {
 }
 
 fn connection(i: usize) -> String {
-    switchboard_host::sandbox_setup::messenger_connection_id(i)
+    switchboard_gateway::sandbox_setup::messenger_connection_id(i)
 }
 
 /// The user writes to page 0: the gateway learns the contact and opens the window.

@@ -15,8 +15,8 @@ use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 
 use super::error::ApiError;
-use switchboard_host::Gateway;
-use switchboard_host::tenancy::{Scope, Scopes, hash_api_key};
+use switchboard_gateway::Gateway;
+use switchboard_gateway::tenancy::{Scope, Scopes, hash_api_key};
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);

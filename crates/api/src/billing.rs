@@ -18,11 +18,11 @@ use utoipa::IntoParams;
 use super::auth::BillingKey;
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::{self, PageSize};
-use switchboard_host::Gateway;
-use switchboard_host::billing::payments::to_minor;
-use switchboard_host::billing::prices::{PriceSpec, PriceView};
-use switchboard_host::billing::views::*;
-use switchboard_host::model::{Millis, now_ms};
+use switchboard_gateway::Gateway;
+use switchboard_gateway::billing::payments::to_minor;
+use switchboard_gateway::billing::prices::{PriceSpec, PriceView};
+use switchboard_gateway::billing::views::*;
+use switchboard_gateway::model::{Millis, now_ms};
 
 /// Balance, credit, held money and auto-charge status.
 #[utoipa::path(get, path = "/v1/billing/balance", tag = "billing",
@@ -259,7 +259,7 @@ fn parse_time(field: &str, s: &str) -> Result<Millis, ApiError> {
 
 fn range(q: UsageQuery) -> Result<(Millis, Millis), ApiError> {
     let now = now_ms();
-    let month_start = format!("{}-01", switchboard_host::billing::wallet::month_of(now));
+    let month_start = format!("{}-01", switchboard_gateway::billing::wallet::month_of(now));
     let from = parse_time("from", q.from.as_deref().unwrap_or(&month_start))?;
     let to = match q.to {
         Some(t) => parse_time("to", &t)?,
@@ -381,7 +381,7 @@ pub async fn add_price(
         return Err(ApiError::invalid(&v.field, v.message));
     }
     if spec.effective_from.is_none() {
-        spec.effective_from = Some(switchboard_host::model::rfc3339(now_ms()));
+        spec.effective_from = Some(switchboard_gateway::model::rfc3339(now_ms()));
     }
     gw.wallets.add_price(ws.clone(), spec).await?;
     Ok((StatusCode::CREATED, Json(gw.wallets.prices(ws).await?)))

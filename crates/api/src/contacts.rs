@@ -14,11 +14,11 @@ use utoipa::IntoParams;
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
-use switchboard_host::Gateway;
-use switchboard_host::model::{
+use switchboard_gateway::Gateway;
+use switchboard_gateway::model::{
     AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact,
 };
-use switchboard_host::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
+use switchboard_gateway::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
 
 const PAGE_SIZE: PageSize = PageSize {
     default: 50,
@@ -79,11 +79,11 @@ pub async fn create(
         }
         match a.kind {
             AddressKind::Phone => {
-                let mut to = switchboard_host::model::Recipient {
+                let mut to = switchboard_gateway::model::Recipient {
                     phone: Some(a.address.clone()),
                     ..Default::default()
                 };
-                if let Some(v) = switchboard_host::intake::normalize_recipient(&mut to)
+                if let Some(v) = switchboard_gateway::intake::normalize_recipient(&mut to)
                     .into_iter()
                     .next()
                 {

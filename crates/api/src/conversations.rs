@@ -1,5 +1,5 @@
 //! `/v1/conversations/{contact}` and `/v1/activity`: the conversation a follow-up is about,
-//! and the customer's presence that triggers it (see [`switchboard_host::followup`]).
+//! and the customer's presence that triggers it (see [`switchboard_gateway::followup`]).
 
 use std::sync::Arc;
 
@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
-use switchboard_host::Gateway;
-use switchboard_host::followup::FollowUp;
-use switchboard_host::model::{ConversationView, TemplateRef};
+use switchboard_gateway::Gateway;
+use switchboard_gateway::followup::FollowUp;
+use switchboard_gateway::model::{ConversationView, TemplateRef};
 
 async fn contact(gw: &Gateway, ws: &str, id: &str, field: &str) -> Result<(), ApiError> {
     if gw.store.contact_exists(ws.into(), id.into()).await? {

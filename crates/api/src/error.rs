@@ -7,13 +7,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-use switchboard_host::billing::BillingError;
-use switchboard_host::callbacks::CallbackError;
-use switchboard_host::connections::ConnectionsError;
-use switchboard_host::events::log::EndpointSecretError;
-use switchboard_host::intake::IntakeError;
-use switchboard_host::model::Violation;
-use switchboard_host::store::StoreError;
+use switchboard_gateway::billing::BillingError;
+use switchboard_gateway::callbacks::CallbackError;
+use switchboard_gateway::connections::ConnectionsError;
+use switchboard_gateway::events::log::EndpointSecretError;
+use switchboard_gateway::intake::IntakeError;
+use switchboard_gateway::model::Violation;
+use switchboard_gateway::store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -69,9 +69,9 @@ impl ApiError {
     }
     /// A plugin call that failed (`502 plugin_error`) or was not made because the
     /// connection's plugin is quarantined (`503 plugin_quarantined`, with `Retry-After`).
-    pub fn plugin(call: &switchboard_host::runtime::CallError) -> Self {
+    pub fn plugin(call: &switchboard_gateway::runtime::CallError) -> Self {
         match call {
-            switchboard_host::runtime::CallError::Quarantined { retry_in_ms, .. } => {
+            switchboard_gateway::runtime::CallError::Quarantined { retry_in_ms, .. } => {
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "plugin_quarantined",
@@ -172,11 +172,11 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<switchboard_host::lifecycle::LifecycleError> for ApiError {
-    fn from(e: switchboard_host::lifecycle::LifecycleError) -> Self {
+impl From<switchboard_gateway::lifecycle::LifecycleError> for ApiError {
+    fn from(e: switchboard_gateway::lifecycle::LifecycleError) -> Self {
         match e {
-            switchboard_host::lifecycle::LifecycleError::Store(s) => s.into(),
-            switchboard_host::lifecycle::LifecycleError::Wallet(w) => {
+            switchboard_gateway::lifecycle::LifecycleError::Store(s) => s.into(),
+            switchboard_gateway::lifecycle::LifecycleError::Wallet(w) => {
                 tracing::error!(error = %w, "wallet error");
                 ApiError::internal()
             }
@@ -343,7 +343,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_host::model::NewMessage;
+    use switchboard_gateway::model::NewMessage;
 
     fn err(body: &str) -> ApiError {
         parse_json::<NewMessage>(body.as_bytes()).unwrap_err()

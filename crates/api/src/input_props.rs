@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use switchboard_plugin_sdk::testing::json::{DEEP, json_any, mutated, nested, quote};
 use tower::ServiceExt;
 
-use switchboard_host::app::{GatewayConfig, start};
-use switchboard_host::runtime::outbound::percent_encode;
+use switchboard_gateway::app::{GatewayConfig, start};
+use switchboard_gateway::runtime::outbound::percent_encode;
 
 #[path = "input_props_mutate.rs"]
 mod mutate;

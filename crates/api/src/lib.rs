@@ -4,7 +4,7 @@
 //! A crate of its own so the services can be read, built and tested without HTTP, and the
 //! HTTP face without re-reading the services: everything here is authentication, parsing,
 //! JSON errors that name the field, paging and the OpenAPI document (`schemas` writes it
-//! with the JSON Schemas). It depends on `switchboard-host`; nothing depends on it but the
+//! with the JSON Schemas). It depends on `switchboard-gateway`; nothing depends on it but the
 //! binary.
 
 pub mod schemas;
@@ -37,12 +37,12 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 
 use error::ApiError;
-use switchboard_host::Gateway;
+use switchboard_gateway::Gateway;
 
 /// Serve the HTTP API on the started gateway's listener until the process ends. `running`
 /// lives as long as the server: it holds the data directory's lock and, in sandbox mode, the
 /// simulators.
-pub async fn serve(mut running: switchboard_host::Running) -> std::io::Result<()> {
+pub async fn serve(mut running: switchboard_gateway::Running) -> std::io::Result<()> {
     let listener = running
         .take_listener()
         .ok_or_else(|| std::io::Error::other("the gateway's listener was already taken"))?;

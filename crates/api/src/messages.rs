@@ -15,14 +15,14 @@ use utoipa::IntoParams;
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
-use switchboard_host::Gateway;
-use switchboard_host::lifecycle::InsertMessage;
-use switchboard_host::metrics::ChannelLabels;
-use switchboard_host::model::{
+use switchboard_gateway::Gateway;
+use switchboard_gateway::lifecycle::InsertMessage;
+use switchboard_gateway::metrics::ChannelLabels;
+use switchboard_gateway::model::{
     Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id,
 };
-use switchboard_host::routing::InsertRouted;
-use switchboard_host::store::Inserted;
+use switchboard_gateway::routing::InsertRouted;
+use switchboard_gateway::store::Inserted;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use switchboard_host::model;
+use switchboard_gateway::model;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -82,28 +82,28 @@ use switchboard_host::model;
         model::QuickReply, model::TemplateRef, model::ResendView, model::ResendWhen, model::BlockedUrlView,
         model::ConnectionView, model::QuarantineView, model::NewContact, model::NewAddress, model::AddressKind, model::ContactView,
         model::AddressView, model::ContactPage, model::ContactHistoryEntry,
-        switchboard_host::receipts::Receipt, switchboard_host::receipts::ReceiptEvent, switchboard_host::contact_sync::SyncReport,
+        switchboard_gateway::receipts::Receipt, switchboard_gateway::receipts::ReceiptEvent, switchboard_gateway::contact_sync::SyncReport,
         super::connections::NewConnection, super::connections::ConnectionChange, super::connections::BulkResend,
         super::connections::BulkResendReport, super::connections::BulkResent, super::connections::BulkRefused,
         super::connections::SyncRequest, super::connections::BlockUrl,
         super::webhook_endpoints::NewEndpoint, super::webhook_endpoints::EndpointChange, super::webhook_endpoints::Replay,
         super::webhook_endpoints::ReplayReport, super::webhook_endpoints::EventList,
-        switchboard_host::events::EventView, switchboard_host::events::log::EndpointView, switchboard_host::events::log::EndpointWithSecret,
-        switchboard_host::events::log::DeliveryView, switchboard_host::events::log::AttemptView,
+        switchboard_gateway::events::EventView, switchboard_gateway::events::log::EndpointView, switchboard_gateway::events::log::EndpointWithSecret,
+        switchboard_gateway::events::log::DeliveryView, switchboard_gateway::events::log::AttemptView,
         super::workspaces::NewWorkspaceRequest, super::workspaces::NewKeyRequest,
-        switchboard_host::tenancy::Scope, switchboard_host::tenancy::ApiKeyView, switchboard_host::tenancy::NewApiKey, switchboard_host::tenancy::WorkspaceView,
-        switchboard_host::tenancy::NewWorkspace,
-        switchboard_host::routing::policy::Policy, switchboard_host::routing::policy::Step, switchboard_host::routing::policy::Send,
-        switchboard_host::routing::policy::Lane, switchboard_host::routing::policy::Condition, model::PolicyRef,
+        switchboard_gateway::tenancy::Scope, switchboard_gateway::tenancy::ApiKeyView, switchboard_gateway::tenancy::NewApiKey, switchboard_gateway::tenancy::WorkspaceView,
+        switchboard_gateway::tenancy::NewWorkspace,
+        switchboard_gateway::routing::policy::Policy, switchboard_gateway::routing::policy::Step, switchboard_gateway::routing::policy::Send,
+        switchboard_gateway::routing::policy::Lane, switchboard_gateway::routing::policy::Condition, model::PolicyRef,
         model::RouteView, model::RouteStepView, model::RouteEntryView, super::policies::PolicyView,
         model::ConversationView, model::ConversationMessageView, super::conversations::NewConversationMessage,
         super::conversations::Author, super::conversations::Posted, super::conversations::Seen,
         super::conversations::Activity, super::conversations::ActivityKind, super::conversations::PresenceView,
-        switchboard_host::billing::views::BalanceView, switchboard_host::billing::views::AutoChargeView, switchboard_host::billing::views::AutoChargeSettings,
-        switchboard_host::billing::views::PlanChange, switchboard_host::billing::views::LowBalanceAlert, switchboard_host::billing::views::NewTopUp, switchboard_host::billing::views::TopUpView,
-        switchboard_host::billing::views::StatementEntry, switchboard_host::billing::views::StatementPage, switchboard_host::billing::views::UsageRow,
-        switchboard_host::billing::views::UsageReport, switchboard_host::billing::views::MessageCostView, switchboard_host::billing::views::DeliveryCharge,
-        switchboard_host::billing::views::CostQuote, switchboard_host::billing::prices::PriceSpec, switchboard_host::billing::prices::PriceView,
+        switchboard_gateway::billing::views::BalanceView, switchboard_gateway::billing::views::AutoChargeView, switchboard_gateway::billing::views::AutoChargeSettings,
+        switchboard_gateway::billing::views::PlanChange, switchboard_gateway::billing::views::LowBalanceAlert, switchboard_gateway::billing::views::NewTopUp, switchboard_gateway::billing::views::TopUpView,
+        switchboard_gateway::billing::views::StatementEntry, switchboard_gateway::billing::views::StatementPage, switchboard_gateway::billing::views::UsageRow,
+        switchboard_gateway::billing::views::UsageReport, switchboard_gateway::billing::views::MessageCostView, switchboard_gateway::billing::views::DeliveryCharge,
+        switchboard_gateway::billing::views::CostQuote, switchboard_gateway::billing::prices::PriceSpec, switchboard_gateway::billing::prices::PriceView,
         model::DeliveryCost,
         super::error::ErrorBody, super::error::ErrorDetail, super::system::Health,
     )),

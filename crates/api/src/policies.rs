@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
-use switchboard_host::Gateway;
-use switchboard_host::routing::policy::Policy;
+use switchboard_gateway::Gateway;
+use switchboard_gateway::routing::policy::Policy;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PolicyView {
@@ -65,7 +65,7 @@ pub async fn list(
         .shared()
         .into_iter()
         .map(|p| PolicyView {
-            source: if p.name == switchboard_host::routing::policy::FOLLOW_UP {
+            source: if p.name == switchboard_gateway::routing::policy::FOLLOW_UP {
                 "built-in"
             } else {
                 "config"

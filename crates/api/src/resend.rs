@@ -1,5 +1,5 @@
 //! `POST /v1/messages/{id}/resend`: send a failed message again, if its failure allows it
-//! (the rules are in [`switchboard_host::resend`]).
+//! (the rules are in [`switchboard_gateway::resend`]).
 
 use std::sync::Arc;
 
@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use super::auth::SendKey;
 use super::error::{ApiError, ErrorBody};
 use super::messages::{Committed, accept};
-use switchboard_host::Gateway;
-use switchboard_host::model::{Accepted, NewMessage, Status};
+use switchboard_gateway::Gateway;
+use switchboard_gateway::model::{Accepted, NewMessage, Status};
 
 /// Resend a failed message as a new message (`resend_of` points back to this one). Refused
 /// with 409 and the reason while the failure's condition holds; `invalid_format` and the

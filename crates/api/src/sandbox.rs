@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::auth::AdminKey;
 use super::error::{ApiError, parse_json, read_body};
-use switchboard_host::{Gateway, clock};
+use switchboard_gateway::{Gateway, clock};
 
 /// Far enough for any test; near enough that timestamps plus delays never overflow.
 const MAX_OFFSET_MS: i64 = 10 * 365 * 86_400_000;
@@ -102,7 +102,7 @@ pub async fn set_wallet(
     State(gw): State<Arc<Gateway>>,
     AdminKey(ws): AdminKey,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<switchboard_host::billing::views::BalanceView>, ApiError> {
+) -> Result<Json<switchboard_gateway::billing::views::BalanceView>, ApiError> {
     let change: WalletChange = parse_json(&read_body(body)?)?;
     if change.paid_micros < 0 || change.credit_micros.is_some_and(|c| c < 0) {
         return Err(ApiError::new(

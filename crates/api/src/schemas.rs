@@ -3,7 +3,7 @@
 
 use schemars::schema_for;
 
-use switchboard_host::model;
+use switchboard_gateway::model;
 
 /// `(path relative to schemas/, content)` for every generated file.
 pub fn generated() -> Vec<(&'static str, String)> {
@@ -35,7 +35,7 @@ pub fn generated() -> Vec<(&'static str, String)> {
         ),
         (
             "json/receipt.schema.json",
-            pretty(schema_for!(switchboard_host::receipts::Receipt).to_value()),
+            pretty(schema_for!(switchboard_gateway::receipts::Receipt).to_value()),
         ),
         ("openapi.json", crate::openapi::document()),
     ]

@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 
 use super::auth::ReadKey;
 use super::error::ErrorBody;
-use switchboard_host::Gateway;
-use switchboard_host::model::PluginList;
-use switchboard_host::runtime::convert;
+use switchboard_gateway::Gateway;
+use switchboard_gateway::model::PluginList;
+use switchboard_gateway::runtime::convert;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -60,7 +60,7 @@ pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: ReadKey) -> Json<Plugi
             .runtime
             .refused()
             .into_iter()
-            .map(|r| switchboard_host::model::RefusedPluginView {
+            .map(|r| switchboard_gateway::model::RefusedPluginView {
                 source: r.source,
                 error: r.error,
             })

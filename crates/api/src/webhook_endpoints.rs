@@ -14,12 +14,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
-use switchboard_host::Gateway;
-use switchboard_host::events::log::{
+use switchboard_gateway::Gateway;
+use switchboard_gateway::events::log::{
     DeliveryView, EndpointPatch, EndpointView, EndpointWithSecret, ReplayRange,
 };
-use switchboard_host::events::{EVENT_TYPES, EventView, is_event_type, signing};
-use switchboard_host::model::{Millis, now_ms};
+use switchboard_gateway::events::{EVENT_TYPES, EventView, is_event_type, signing};
+use switchboard_gateway::model::{Millis, now_ms};
 
 /// An endpoint must be http(s) with a host. Where it points is checked when each delivery
 /// connects (private addresses are refused unless allow-listed), since DNS can change.

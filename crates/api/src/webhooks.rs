@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorBody, read_body};
-use switchboard_host::Gateway;
-use switchboard_host::callbacks::CallbackRequest;
+use switchboard_gateway::Gateway;
+use switchboard_gateway::callbacks::CallbackRequest;
 
 /// A provider callback (status report, verification handshake, inbound message).
 #[utoipa::path(post, path = "/v1/webhooks/{connection}", tag = "webhooks",

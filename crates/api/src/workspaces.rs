@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 
 use super::auth::{AdminKey, Operator, ReadKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
-use switchboard_host::Gateway;
-use switchboard_host::model::new_id;
-use switchboard_host::tenancy::{
+use switchboard_gateway::Gateway;
+use switchboard_gateway::model::new_id;
+use switchboard_gateway::tenancy::{
     self, ApiKeyView, NewApiKey, NewWorkspace, Scope, Scopes, WorkspaceView,
 };
 

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_host::model::{Content, NewMessage, Recipient};
-use switchboard_host::runtime::{PluginRuntime, RuntimeLimits, convert};
+use switchboard_gateway::model::{Content, NewMessage, Recipient};
+use switchboard_gateway::runtime::{PluginRuntime, RuntimeLimits, convert};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

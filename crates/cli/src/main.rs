@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod scaffold;
-use switchboard_host::GatewayConfig;
+use switchboard_gateway::GatewayConfig;
 
 #[derive(Parser)]
 #[command(
@@ -179,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         Command::NewMasterKey => {
             println!(
                 "{}",
-                switchboard_host::vault::MasterKey::generate().to_base64()
+                switchboard_gateway::vault::MasterKey::generate().to_base64()
             );
             Ok(())
         }
@@ -231,7 +231,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
     config.limits.memory_bytes = args.plugin_memory_mib << 20;
     config.limits.max_output_bytes = args.plugin_max_output_mib.max(1) << 20;
-    config.limits.quarantine = switchboard_host::runtime::quarantine::QuarantinePolicy {
+    config.limits.quarantine = switchboard_gateway::runtime::quarantine::QuarantinePolicy {
         after: args.quarantine_after,
         base: Duration::from_secs(args.quarantine_base_s.max(1)),
         cap: Duration::from_secs(args.quarantine_cap_s.max(args.quarantine_base_s).max(1)),
@@ -243,7 +243,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .allow_private_net
         .iter()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| switchboard_host::netguard::AllowEntry::parse(s))
+        .map(|s| switchboard_gateway::netguard::AllowEntry::parse(s))
         .collect::<Result<_, _>>()
         .context("--allow-private-net")?;
     for origin in args.allow_origin.iter().filter(|s| !s.trim().is_empty()) {
@@ -252,18 +252,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "--allow-origin {origin}: not scheme://host[:port]"
         );
     }
-    config.key_rate = switchboard_host::app::Rate {
+    config.key_rate = switchboard_gateway::app::Rate {
         per_second: args.rate_limit_per_key,
         burst: args.rate_limit_per_key.saturating_mul(2),
     };
-    config.callback_rate = switchboard_host::app::Rate {
+    config.callback_rate = switchboard_gateway::app::Rate {
         per_second: args.rate_limit_per_connection,
         burst: args.rate_limit_per_connection.saturating_mul(2),
     };
     config.webhooks.disable_after = Duration::from_secs(args.webhook_disable_after_hours * 3600);
     config.limits.callback_replay_window = Duration::from_secs(args.callback_replay_window_s);
 
-    let running = switchboard_host::start(config)
+    let running = switchboard_gateway::start(config)
         .await
         .context("starting the gateway")?;
     println!("switchboard listening on http://{}", running.addr);
@@ -292,8 +292,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// separated, for rotation) or a key file; `None` lets the gateway use its data directory.
 fn master_keys(
     file: Option<&std::path::Path>,
-) -> anyhow::Result<Option<Vec<switchboard_host::vault::MasterKey>>> {
-    use switchboard_host::vault::parse_keys;
+) -> anyhow::Result<Option<Vec<switchboard_gateway::vault::MasterKey>>> {
+    use switchboard_gateway::vault::parse_keys;
     if let Ok(primary) = std::env::var("SWITCHBOARD_MASTER_KEY") {
         let mut text = primary;
         if let Ok(previous) = std::env::var("SWITCHBOARD_MASTER_KEY_PREVIOUS") {

@@ -14,7 +14,7 @@
 //! table operations on the caller's transaction (`deliveries`, `routes`, messages, contacts,
 //! connections, tenants, ...), and [`Store::write`] is the unit of work services compose
 //! them in. Which status may follow which, what a send costs, who hears about a change: those
-//! are the gateway's services (`switchboard-host`: the delivery lifecycle, the routing state
+//! are the gateway's services (`switchboard-gateway`: the delivery lifecycle, the routing state
 //! machine, billing, events). Cargo keeps it so: this crate depends on the schema
 //! (`switchboard-model`) and nothing else of ours, which is what lets a second backend
 //! implement the same operations without copying a rule.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
-use switchboard_host::billing::ledger;
+use switchboard_gateway::billing::ledger;
 
 use super::chaos::{Kind, email, text};
 use crate::support::sim_get;

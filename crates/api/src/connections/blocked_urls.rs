@@ -14,8 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::owned;
 use crate::auth::{AdminKey, ReadKey};
 use crate::error::{ApiError, ErrorBody, parse_json, read_body};
-use switchboard_host::Gateway;
-use switchboard_host::model::BlockedUrlView;
+use switchboard_gateway::Gateway;
+use switchboard_gateway::model::BlockedUrlView;
 
 #[utoipa::path(get, path = "/v1/connections/{id}/blocked-urls", tag = "connections",
     params(("id" = String, Path, description = "Connection id")),

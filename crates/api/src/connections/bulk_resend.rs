@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::owned;
 use crate::auth::SendKey;
 use crate::error::{ApiError, ErrorBody, parse_json, read_body};
-use switchboard_host::Gateway;
+use switchboard_gateway::Gateway;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +68,7 @@ pub async fn bulk_resend(
     };
     let reasons = req.reasons.unwrap_or_else(|| vec!["token_expired".into()]);
     for (i, r) in reasons.iter().enumerate() {
-        if switchboard_host::model::FailureReason::parse(r).is_none() {
+        if switchboard_gateway::model::FailureReason::parse(r).is_none() {
             return Err(ApiError::invalid(
                 format!("reasons[{i}]"),
                 format!("`{r}` is not a failure reason"),

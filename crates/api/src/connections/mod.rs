@@ -3,7 +3,7 @@
 //! and the per-connection URL block list.
 //!
 //! Secrets go in and never come out: they are sealed before they reach the store
-//! ([`switchboard_host::vault`]), views list secret names only, and no error message repeats a value.
+//! ([`switchboard_gateway::vault`]), views list secret names only, and no error message repeats a value.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
-use switchboard_host::Gateway;
+use switchboard_gateway::Gateway;
 
 mod blocked_urls;
 mod bulk_resend;
@@ -27,23 +27,23 @@ mod sync;
 
 pub use blocked_urls::*;
 pub use bulk_resend::*;
-use switchboard_host::connections::{ConnectionPatch, ConnectionsError, secrets_owner};
-use switchboard_host::model::{ConnectionView, QuarantineView, new_id, rfc3339};
-use switchboard_host::store::ConnectionRecord;
+use switchboard_gateway::connections::{ConnectionPatch, ConnectionsError, secrets_owner};
+use switchboard_gateway::model::{ConnectionView, QuarantineView, new_id, rfc3339};
+use switchboard_gateway::store::ConnectionRecord;
 pub use sync::*;
 
 fn owned(
     gw: &Gateway,
     ws: &str,
     id: &str,
-) -> Result<Arc<switchboard_host::connections::Connection>, ApiError> {
+) -> Result<Arc<switchboard_gateway::connections::Connection>, ApiError> {
     gw.connections
         .get(id)
         .filter(|c| c.workspace_id == ws)
         .ok_or_else(|| ApiError::not_found("connection"))
 }
 
-fn view(gw: &Gateway, c: &switchboard_host::connections::Connection) -> ConnectionView {
+fn view(gw: &Gateway, c: &switchboard_gateway::connections::Connection) -> ConnectionView {
     ConnectionView {
         quarantine: gw
             .runtime
@@ -126,7 +126,7 @@ fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
 /// Check config and secret names against the plugin's manifest: unknown names, a secret
 /// given as config (where it would be shown back), and missing required keys.
 fn check_keys(
-    plugin: &switchboard_host::runtime::LoadedPlugin,
+    plugin: &switchboard_gateway::runtime::LoadedPlugin,
     config: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, String>,
 ) -> Result<(), ApiError> {
@@ -304,8 +304,8 @@ pub async fn create(
         max_in_flight: req.max_in_flight.unwrap_or(64),
         status: "active".into(),
         status_detail: None,
-        created_at: switchboard_host::model::now_ms(),
-        updated_at: switchboard_host::model::now_ms(),
+        created_at: switchboard_gateway::model::now_ms(),
+        updated_at: switchboard_gateway::model::now_ms(),
     };
     gw.store.put_connection(rec.clone(), false).await?;
     gw.connections.upsert(rec, &gw.vault, &gw.public_url)?;
@@ -399,7 +399,7 @@ pub async fn patch(
         max_in_flight: change.max_in_flight,
         status: change.status,
     };
-    let patched = switchboard_host::connections::patch(
+    let patched = switchboard_gateway::connections::patch(
         &gw.store,
         gw.vault.clone(),
         ws.clone(),
@@ -432,7 +432,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     owned(&gw, &ws, &id)?;
-    if !switchboard_host::connections::delete(&gw.store, ws, id.clone()).await? {
+    if !switchboard_gateway::connections::delete(&gw.store, ws, id.clone()).await? {
         return Err(ApiError::not_found("connection"));
     }
     gw.connections.remove(&id);

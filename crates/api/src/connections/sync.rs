@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use crate::auth::AdminKey;
 use crate::error::{ApiError, ErrorBody, parse_json, read_body};
-use switchboard_host::Gateway;
-use switchboard_host::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
+use switchboard_gateway::Gateway;
+use switchboard_gateway::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
