@@ -27,6 +27,7 @@ use switchboard_model as model;
 use switchboard_store as store;
 
 pub mod ledger;
+mod month;
 pub mod payments;
 pub mod prices;
 pub mod reports;

@@ -13,8 +13,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ledger::{self, Bucket, Micros, Txn, account};
+use super::month::{WalletError, month_of};
 use super::payments::{ChargeOutcome, ChargeRequest, PaymentError};
-use super::wallet::{WalletError, month_of};
 use crate::model::Millis;
 
 /// How long a charge attempt may take before the loop may try the same top-up again.

@@ -19,23 +19,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ledger::{self, Bucket, Micros, Posted, Txn, account};
 use super::prices;
-use crate::model::{Millis, rfc3339};
+use crate::model::Millis;
 
 /// The monthly credit of a paid plan: $10.
 pub const MONTHLY_CREDIT: Micros = 10_000_000;
 
-#[derive(Debug, thiserror::Error)]
-pub enum WalletError {
-    #[error(transparent)]
-    Ledger(#[from] ledger::LedgerError),
-    #[error("wallet storage: {0}")]
-    Sql(#[from] rusqlite::Error),
-}
-
-/// `YYYY-MM` of a time, UTC.
-pub fn month_of(at: Millis) -> String {
-    rfc3339(at)[..7].to_string()
-}
+// Shared with top-ups, which the wallet calls: kept apart so neither imports the other back.
+pub use super::month::{WalletError, month_of};
 
 /// The wallet row, created on first use (USD, free plan).
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
-use super::messages::parse_status;
+use super::parse_status;
 use crate::model::{AttemptOutcome, FailureReason, Millis, NewMessage, Status};
 
 /// A delivery row as a lease took it.

@@ -82,6 +82,11 @@ pub fn migrated_in_memory() -> Connection {
     c
 }
 
+/// A status column, which only the store writes: anything else is a corrupt row.
+pub fn parse_status(s: &str) -> Result<model::Status, StoreError> {
+    model::Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
+}
+
 impl StoreError {
     /// A UNIQUE constraint failed, e.g. a concurrent insert with the same idempotency key.
     pub fn is_unique_violation(&self) -> bool {

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, parse_status};
 use crate::model::{
     AttemptOutcome, AttemptView, DeliveryView, FailureReason, MessagePage, MessageSummary,
     MessageView, Millis, NewMessage, ResendFacts, Status, TimelineEntry, rfc3339,
@@ -167,10 +167,6 @@ impl Store {
         })
         .await
     }
-}
-
-pub fn parse_status(s: &str) -> Result<Status, StoreError> {
-    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
 }
 
 pub fn find_by_key(

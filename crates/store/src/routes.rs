@@ -274,7 +274,7 @@ pub fn active_entry(
         Ok(ActiveEntry {
             position,
             delivery_id,
-            status: super::messages::parse_status(&status)?,
+            status: super::parse_status(&status)?,
             failure_reason,
         })
     })
