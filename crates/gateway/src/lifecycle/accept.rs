@@ -38,15 +38,46 @@ pub struct InsertMessage {
     pub resend_of: Option<String>,
 }
 
-pub fn accept(t: &Transaction, m: &InsertMessage, now: Millis) -> Result<Inserted, StoreError> {
-    if let Some(key) = &m.idempotency_key
-        && let Some((id, status, hash)) = store::find_by_key(t, &m.workspace_id, key)?
-    {
-        return Ok(Inserted::Existing {
-            same_request: hash == m.request_hash,
+/// The message an idempotency key already names in this workspace, if any: a replay answers
+/// with it, and `same_request` tells a retried request from a reused key.
+pub fn replayed(
+    t: &Transaction,
+    workspace_id: &str,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+) -> Result<Option<Inserted>, StoreError> {
+    let Some(key) = idempotency_key else {
+        return Ok(None);
+    };
+    Ok(
+        store::find_by_key(t, workspace_id, key)?.map(|(id, status, hash)| Inserted::Existing {
+            same_request: hash == request_hash,
             id,
             status,
-        });
+        }),
+    )
+}
+
+/// The contact behind an address the message goes to, found or created (a push token
+/// carries the platform the request names).
+pub fn contact_for(
+    t: &Transaction,
+    key: &AddressKey,
+    request: &NewMessage,
+    now: Millis,
+) -> Result<String, StoreError> {
+    let platform = request
+        .to
+        .push_platform
+        .as_deref()
+        .filter(|_| key.kind == "push");
+    Ok(store::resolve(t, key, request.to.name.as_deref(), platform, now)?.0)
+}
+
+pub fn accept(t: &Transaction, m: &InsertMessage, now: Millis) -> Result<Inserted, StoreError> {
+    let key = m.idempotency_key.as_deref();
+    if let Some(original) = replayed(t, &m.workspace_id, key, &m.request_hash)? {
+        return Ok(original);
     }
     if let Some(original) = &m.resend_of
         && let Some((id, status)) = store::find_resend_of(t, original)?
@@ -59,15 +90,7 @@ pub fn accept(t: &Transaction, m: &InsertMessage, now: Millis) -> Result<Inserte
     }
     let d = &m.delivery;
     let contact_id = match &d.address {
-        Some(key) => {
-            let platform = m
-                .request
-                .to
-                .push_platform
-                .as_deref()
-                .filter(|_| key.kind == "push");
-            Some(store::resolve(t, key, m.request.to.name.as_deref(), platform, now)?.0)
-        }
+        Some(key) => Some(contact_for(t, key, &m.request, now)?),
         None => None,
     };
     store::insert_message_row(

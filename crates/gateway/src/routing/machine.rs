@@ -11,6 +11,7 @@
 
 use rusqlite::Transaction;
 
+use crate::lifecycle::accept;
 use crate::lifecycle::status::{record, refresh_message};
 use crate::model::policy::Policy;
 use crate::model::{FailureReason, Millis, NewMessage, Status, new_id};
@@ -37,25 +38,14 @@ pub struct RouteProgress {
 
 /// Commit a routed message, its plan, and the first step's deliveries.
 pub fn accept(t: &Transaction, m: &InsertRouted, now: Millis) -> Result<Inserted, StoreError> {
-    if let Some(key) = &m.idempotency_key
-        && let Some((id, status, hash)) = store::find_by_key(t, &m.workspace_id, key)?
-    {
-        return Ok(Inserted::Existing {
-            same_request: hash == m.request_hash,
-            id,
-            status,
-        });
+    let key = m.idempotency_key.as_deref();
+    if let Some(original) = accept::replayed(t, &m.workspace_id, key, &m.request_hash)? {
+        return Ok(original);
     }
     let mut contact_id = None;
     for e in m.entries.iter().filter(|e| e.skip.is_none()) {
         if let Some(key) = &e.address {
-            let platform = m
-                .request
-                .to
-                .push_platform
-                .as_deref()
-                .filter(|_| key.kind == "push");
-            let (id, _) = store::resolve(t, key, m.request.to.name.as_deref(), platform, now)?;
+            let id = accept::contact_for(t, key, &m.request, now)?;
             contact_id.get_or_insert(id);
         }
     }
