@@ -1,8 +1,10 @@
 //! The OpenAPI document, generated from the handlers and model types. The checked-in copy
 //! (`schemas/openapi.json`) is compared with this in a test, so it cannot go stale.
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use switchboard_gateway::model;
 
@@ -73,43 +75,157 @@ use switchboard_gateway::model;
         super::system::healthz,
         super::system::metrics,
     ),
-    components(schemas(
-        model::NewMessage, model::Recipient, model::Content, model::Media, model::MediaKind, model::Button,
-        model::CarouselElement, model::Category, model::Accepted, model::MessageView, model::DeliveryView,
-        model::AttemptView, model::AttemptOutcome, model::FailureView, model::TimelineEntry, model::MessagePage,
-        model::MessageSummary, model::Violation, model::Preview, model::PluginView, model::PluginList, model::RefusedPluginView,
-        model::ConfigKeyView, model::ContentLimitsView, model::Status, model::FailureReason,
-        model::QuickReply, model::TemplateRef, model::ResendView, model::ResendWhen, model::BlockedUrlView,
-        model::ConnectionView, model::QuarantineView, model::NewContact, model::NewAddress, model::AddressKind, model::ContactView,
-        model::AddressView, model::ContactPage, model::ContactHistoryEntry,
-        switchboard_gateway::receipts::Receipt, switchboard_gateway::receipts::ReceiptEvent, switchboard_gateway::contact_sync::SyncReport,
-        super::connections::NewConnection, super::connections::ConnectionChange, super::connections::BulkResend,
-        super::connections::BulkResendReport, super::connections::BulkResent, super::connections::BulkRefused,
-        super::connections::SyncRequest, super::connections::BlockUrl,
-        super::webhook_endpoints::NewEndpoint, super::webhook_endpoints::EndpointChange, super::webhook_endpoints::Replay,
-        super::webhook_endpoints::ReplayReport, super::webhook_endpoints::EventList,
-        switchboard_gateway::events::EventView, switchboard_gateway::events::log::EndpointView, switchboard_gateway::events::log::EndpointWithSecret,
-        switchboard_gateway::events::log::DeliveryView, switchboard_gateway::events::log::AttemptView,
-        super::workspaces::NewWorkspaceRequest, super::workspaces::NewKeyRequest,
-        switchboard_gateway::tenancy::Scope, switchboard_gateway::tenancy::ApiKeyView, switchboard_gateway::tenancy::NewApiKey, switchboard_gateway::tenancy::WorkspaceView,
-        switchboard_gateway::tenancy::NewWorkspace,
-        switchboard_gateway::routing::policy::Policy, switchboard_gateway::routing::policy::Step, switchboard_gateway::routing::policy::Send,
-        switchboard_gateway::routing::policy::Lane, switchboard_gateway::routing::policy::Condition, model::PolicyRef,
-        model::RouteView, model::RouteStepView, model::RouteEntryView, super::policies::PolicyView,
-        model::ConversationView, model::ConversationMessageView, super::conversations::NewConversationMessage,
-        super::conversations::Author, super::conversations::Posted, super::conversations::Seen,
-        super::conversations::Activity, super::conversations::ActivityKind, super::conversations::PresenceView,
-        switchboard_gateway::billing::views::BalanceView, switchboard_gateway::billing::views::AutoChargeView, switchboard_gateway::billing::views::AutoChargeSettings,
-        switchboard_gateway::billing::views::PlanChange, switchboard_gateway::billing::views::LowBalanceAlert, switchboard_gateway::billing::views::NewTopUp, switchboard_gateway::billing::views::TopUpView,
-        switchboard_gateway::billing::views::StatementEntry, switchboard_gateway::billing::views::StatementPage, switchboard_gateway::billing::views::UsageRow,
-        switchboard_gateway::billing::views::UsageReport, switchboard_gateway::billing::views::MessageCostView, switchboard_gateway::billing::views::DeliveryCharge,
-        switchboard_gateway::billing::views::CostQuote, switchboard_gateway::billing::prices::PriceSpec, switchboard_gateway::billing::prices::PriceView,
-        model::DeliveryCost,
-        super::error::ErrorBody, super::error::ErrorDetail, super::system::Health,
-    )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Components),
 )]
 pub struct ApiDoc;
+
+/// Every type the document names as a component, listed once. The list feeds both the
+/// document ([`Components`]) and the test that no two types share a component name: utoipa
+/// keys components by the type's bare name, so two `DeliveryView`s would silently become one.
+macro_rules! component_types {
+    ($($t:ty),* $(,)?) => {
+        /// `(component name, where it comes from, schema)` for each listed type and for every
+        /// type its schema references, in list order.
+        pub fn component_sources() -> Vec<(String, String, RefOr<Schema>)> {
+            let mut out = Vec::new();
+            $(
+                out.push((
+                    <$t as ToSchema>::name().into_owned(),
+                    std::any::type_name::<$t>().to_string(),
+                    <$t as PartialSchema>::schema(),
+                ));
+                let mut referenced = Vec::new();
+                <$t as ToSchema>::schemas(&mut referenced);
+                for (name, schema) in referenced {
+                    out.push((name, format!("referenced by {}", std::any::type_name::<$t>()), schema));
+                }
+            )*
+            out
+        }
+    };
+}
+
+component_types!(
+    model::NewMessage,
+    model::Recipient,
+    model::Content,
+    model::Media,
+    model::MediaKind,
+    model::Button,
+    model::CarouselElement,
+    model::Category,
+    model::Accepted,
+    model::MessageView,
+    model::DeliveryView,
+    model::AttemptView,
+    model::AttemptOutcome,
+    model::FailureView,
+    model::TimelineEntry,
+    model::MessagePage,
+    model::MessageSummary,
+    model::Violation,
+    model::Preview,
+    model::PluginView,
+    model::PluginList,
+    model::RefusedPluginView,
+    model::ConfigKeyView,
+    model::ContentLimitsView,
+    model::Status,
+    model::FailureReason,
+    model::QuickReply,
+    model::TemplateRef,
+    model::ResendView,
+    model::ResendWhen,
+    model::BlockedUrlView,
+    model::ConnectionView,
+    model::QuarantineView,
+    model::NewContact,
+    model::NewAddress,
+    model::AddressKind,
+    model::ContactView,
+    model::AddressView,
+    model::ContactPage,
+    model::ContactHistoryEntry,
+    switchboard_gateway::receipts::Receipt,
+    switchboard_gateway::receipts::ReceiptEvent,
+    switchboard_gateway::contact_sync::SyncReport,
+    super::connections::NewConnection,
+    super::connections::ConnectionChange,
+    super::connections::BulkResend,
+    super::connections::BulkResendReport,
+    super::connections::BulkResent,
+    super::connections::BulkRefused,
+    super::connections::SyncRequest,
+    super::connections::BlockUrl,
+    super::webhook_endpoints::NewEndpoint,
+    super::webhook_endpoints::EndpointChange,
+    super::webhook_endpoints::Replay,
+    super::webhook_endpoints::ReplayReport,
+    super::webhook_endpoints::EventList,
+    switchboard_gateway::events::EventView,
+    switchboard_gateway::events::log::EndpointView,
+    switchboard_gateway::events::log::EndpointWithSecret,
+    switchboard_gateway::events::log::DeliveryView,
+    switchboard_gateway::events::log::AttemptView,
+    super::workspaces::NewWorkspaceRequest,
+    super::workspaces::NewKeyRequest,
+    switchboard_gateway::tenancy::Scope,
+    switchboard_gateway::tenancy::ApiKeyView,
+    switchboard_gateway::tenancy::NewApiKey,
+    switchboard_gateway::tenancy::WorkspaceView,
+    switchboard_gateway::tenancy::NewWorkspace,
+    switchboard_gateway::routing::policy::Policy,
+    switchboard_gateway::routing::policy::Step,
+    switchboard_gateway::routing::policy::Send,
+    switchboard_gateway::routing::policy::Lane,
+    switchboard_gateway::routing::policy::Condition,
+    model::PolicyRef,
+    model::RouteView,
+    model::RouteStepView,
+    model::RouteEntryView,
+    super::policies::PolicyView,
+    model::ConversationView,
+    model::ConversationMessageView,
+    super::conversations::NewConversationMessage,
+    super::conversations::Author,
+    super::conversations::Posted,
+    super::conversations::Seen,
+    super::conversations::Activity,
+    super::conversations::ActivityKind,
+    super::conversations::PresenceView,
+    switchboard_gateway::billing::views::BalanceView,
+    switchboard_gateway::billing::views::AutoChargeView,
+    switchboard_gateway::billing::views::AutoChargeSettings,
+    switchboard_gateway::billing::views::PlanChange,
+    switchboard_gateway::billing::views::LowBalanceAlert,
+    switchboard_gateway::billing::views::NewTopUp,
+    switchboard_gateway::billing::views::TopUpView,
+    switchboard_gateway::billing::views::StatementEntry,
+    switchboard_gateway::billing::views::StatementPage,
+    switchboard_gateway::billing::views::UsageRow,
+    switchboard_gateway::billing::views::UsageReport,
+    switchboard_gateway::billing::views::MessageCostView,
+    switchboard_gateway::billing::views::DeliveryCharge,
+    switchboard_gateway::billing::views::CostQuote,
+    switchboard_gateway::billing::prices::PriceSpec,
+    switchboard_gateway::billing::prices::PriceView,
+    model::DeliveryCost,
+    super::error::ErrorBody,
+    super::error::ErrorDetail,
+    super::system::Health,
+);
+
+/// Adds [`component_sources`] to the document's components.
+struct Components;
+
+impl Modify for Components {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, _, schema) in component_sources() {
+            components.schemas.insert(name, schema);
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -132,4 +248,56 @@ pub fn document() -> String {
     let mut s = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Two Rust types with one component name: the document would keep only one of them.
+    #[test]
+    fn no_two_types_share_a_component_name() {
+        let mut by_name: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (name, source, schema) in component_sources() {
+            let json = serde_json::to_string(&schema).unwrap_or_default();
+            let seen = by_name.entry(name).or_default();
+            if !seen.iter().any(|(_, j)| *j == json) {
+                seen.push((source, json));
+            }
+        }
+        let clashes: Vec<String> = by_name
+            .iter()
+            .filter(|(_, defs)| defs.len() > 1)
+            .map(|(name, defs)| {
+                let sources: Vec<&str> = defs.iter().map(|(s, _)| s.as_str()).collect();
+                format!("{name}: {}", sources.join(" / "))
+            })
+            .collect();
+        assert!(
+            clashes.is_empty(),
+            "component names used by more than one schema: {clashes:#?}"
+        );
+    }
+
+    /// Every component in the document comes from the list above, so the check above covers
+    /// the types the operations reference too.
+    #[test]
+    fn every_component_is_listed() {
+        let listed: std::collections::BTreeSet<String> = component_sources()
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect();
+        let doc = ApiDoc::openapi();
+        let missing: Vec<&String> = doc
+            .components
+            .as_ref()
+            .map(|c| c.schemas.keys().filter(|k| !listed.contains(*k)).collect())
+            .unwrap_or_default();
+        assert!(
+            missing.is_empty(),
+            "components not in `component_types!`: {missing:?}"
+        );
+    }
 }

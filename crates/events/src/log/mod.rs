@@ -56,7 +56,10 @@ pub struct EndpointWithSecret {
     pub secret: String,
 }
 
+/// One attempt to deliver an event to an endpoint (`WebhookAttemptView` in the API document;
+/// a message's own `AttemptView` is a different thing).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = WebhookAttemptView)]
 pub struct AttemptView {
     pub number: u32,
     pub at: String,
@@ -68,7 +71,10 @@ pub struct AttemptView {
     pub duration_ms: i64,
 }
 
+/// An event's delivery to one endpoint (`WebhookDeliveryView` in the API document; a
+/// message's own `DeliveryView` is a different thing).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = WebhookDeliveryView)]
 pub struct DeliveryView {
     pub id: String,
     pub event_id: String,
