@@ -10,18 +10,52 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::routing::policy::Policy;
 
-#[derive(Debug, Serialize, ToSchema)]
+/// A policy as the API answers it: the policy as written, and where it comes from.
+#[derive(Debug, Serialize)]
 pub struct PolicyView {
     #[serde(flatten)]
     pub policy: Policy,
     /// `workspace`, `config` (the `--policies` file) or `built-in`.
     pub source: &'static str,
+}
+
+// Documented by hand from `Policy`'s own schema rather than derived: a derived flatten becomes
+// `allOf: [Policy, {source}]`, and `Policy` (a request body) forbids unknown fields, so every
+// real answer would break the document. Same properties as `Policy`, plus `source`.
+impl utoipa::PartialSchema for PolicyView {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = <Policy as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.additional_properties = None;
+            object.description = Some("A policy, and where it comes from.".into());
+            object.properties.insert(
+                "source".into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["workspace", "config", "built-in"]))
+                    .description(Some(
+                        "`workspace`, `config` (the `--policies` file) or `built-in`.",
+                    ))
+                    .into(),
+            );
+            object.required.push("source".into());
+        }
+        schema
+    }
+}
+
+impl ToSchema for PolicyView {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <Policy as ToSchema>::schemas(schemas);
+    }
 }
 
 fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, ApiError> {
@@ -163,5 +197,38 @@ pub async fn delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("policy"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real answer (the built-in policy) fits its documented schema: every field it carries
+    /// is a documented property, and every required property is there.
+    #[test]
+    fn a_policy_answer_fits_its_schema() {
+        let view = PolicyView {
+            policy: switchboard_gateway::routing::policy::follow_up(),
+            source: "built-in",
+        };
+        let answer = serde_json::to_value(&view).unwrap();
+        let schema = serde_json::to_value(<PolicyView as utoipa::PartialSchema>::schema()).unwrap();
+        let properties = schema["properties"].as_object().expect("an object schema");
+        assert!(
+            schema
+                .get("additionalProperties")
+                .is_none_or(|v| v != false),
+            "the answer has more fields than the request body"
+        );
+        for key in answer.as_object().unwrap().keys() {
+            assert!(properties.contains_key(key), "`{key}` is not documented");
+        }
+        for required in schema["required"].as_array().unwrap() {
+            assert!(
+                answer.get(required.as_str().unwrap()).is_some(),
+                "{required} missing"
+            );
+        }
     }
 }
