@@ -32,14 +32,17 @@ pub async fn healthz(State(gw): State<Arc<Gateway>>) -> Json<Health> {
     })
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+/// What `/metrics` is served as (`prometheus-client` encodes OpenMetrics text). The document
+/// must say the same; a test compares them.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200,
+    description = "Prometheus metrics in the OpenMetrics text format",
+    content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
     gw.metrics.quarantined.set(gw.runtime.quarantined() as i64);
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
         gw.metrics.encode(),
     )
 }
@@ -66,4 +69,17 @@ pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: ReadKey) -> Json<Plugi
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_document_names_the_content_type_metrics_are_served_as() {
+        let doc = serde_json::to_value(super::super::openapi::ApiDoc::openapi()).unwrap();
+        let content = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+        let types: Vec<&String> = content.as_object().unwrap().keys().collect();
+        assert_eq!(types, [super::METRICS_CONTENT_TYPE]);
+    }
 }
