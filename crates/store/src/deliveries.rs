@@ -99,29 +99,33 @@ pub fn lease_due(
     )?;
     let rows = claim
         .query_map(params![token, until, now, limit], |r| {
-            Ok((
-                LeasedRow {
-                    delivery_id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    connection_id: r.get(2)?,
-                    attempts: r.get(3)?,
-                    status: Status::Queued,
-                    channel: r.get(5)?,
-                    product: r.get(6)?,
-                    units: r.get(7)?,
-                    country: r.get(8)?,
-                    step: r.get(9)?,
-                },
-                r.get::<_, String>(4)?,
-            ))
+            Ok(LeasedRow {
+                delivery_id: r.get(0)?,
+                message_id: r.get(1)?,
+                connection_id: r.get(2)?,
+                attempts: r.get(3)?,
+                status: status_at(r, 4)?,
+                channel: r.get(5)?,
+                product: r.get(6)?,
+                units: r.get(7)?,
+                country: r.get(8)?,
+                step: r.get(9)?,
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
-        .map(|(mut row, status)| {
-            row.status = parse_status(&status)?;
-            Ok(row)
-        })
-        .collect()
+    Ok(rows)
+}
+
+/// A status column read inside a row mapper; an unknown value is a corrupt row.
+fn status_at(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Status> {
+    let s: String = r.get(i)?;
+    Status::parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown status {s:?}").into(),
+        )
+    })
 }
 
 /// Release every lease, making the work due now.
