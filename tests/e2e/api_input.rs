@@ -217,3 +217,21 @@ async fn callbacks_are_bounded_in_size_and_rate() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// An extractor's own rejection (here a path segment that is not UTF-8) is answered in the
+/// JSON envelope like every other error, not as axum's plain text.
+#[tokio::test]
+async fn an_undecodable_path_gets_the_json_envelope() {
+    let gw = Gateway::start("e2e-input-path", &[]);
+    let (status, answer) = gw
+        .call(reqwest::Method::GET, "/v1/messages/%FF", &gw.key, None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_path", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{answer}"
+    );
+}

@@ -2,7 +2,9 @@
 //! only the providers simulated (`sandbox/`). One test binary, so wasmtime links once.
 
 mod alimtalk;
+mod api_document;
 mod api_input;
+mod api_keys;
 mod connections;
 mod content;
 mod crash;

@@ -25,7 +25,7 @@ use switchboard_gateway::billing::views::*;
 use switchboard_gateway::model::{Millis, now_ms};
 
 /// Balance, credit, held money and auto-charge status.
-#[utoipa::path(get, path = "/v1/billing/balance", tag = "billing",
+#[utoipa::path(get, path = "/v1/billing/balance", operation_id = "get_balance", tag = "billing",
     responses((status = 200, body = BalanceView), (status = 403, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn balance(
     State(gw): State<Arc<Gateway>>,
@@ -35,7 +35,7 @@ pub async fn balance(
 }
 
 /// `free` or `paid`. Moving to `paid` grants this month's credit at once.
-#[utoipa::path(put, path = "/v1/billing/plan", tag = "billing", request_body = PlanChange,
+#[utoipa::path(put, path = "/v1/billing/plan", operation_id = "set_plan", tag = "billing", request_body = PlanChange,
     responses((status = 200, body = BalanceView), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn set_plan(
     State(gw): State<Arc<Gateway>>,
@@ -53,7 +53,7 @@ pub async fn set_plan(
 }
 
 /// Be told (event `wallet.low_balance`) when the paid balance falls below a threshold.
-#[utoipa::path(put, path = "/v1/billing/low-balance-alert", tag = "billing", request_body = LowBalanceAlert,
+#[utoipa::path(put, path = "/v1/billing/low-balance-alert", operation_id = "set_low_balance_alert", tag = "billing", request_body = LowBalanceAlert,
     responses((status = 200, body = BalanceView), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn set_low_balance_alert(
     State(gw): State<Arc<Gateway>>,
@@ -74,8 +74,20 @@ pub async fn set_low_balance_alert(
     ))
 }
 
+/// A card token: 1 to 128 characters, not blank (the schemas of `AutoChargeSettings` and
+/// `NewTopUp` say the same).
+fn check_card(card: &str) -> Result<(), ApiError> {
+    if super::error::is_blank(card) || card.chars().count() > 128 {
+        return Err(ApiError::invalid(
+            "card",
+            "a card token of 1-128 characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Turn auto-charge on (or off) and set its threshold, amount, monthly cap and card.
-#[utoipa::path(put, path = "/v1/billing/auto-charge", tag = "billing", request_body = AutoChargeSettings,
+#[utoipa::path(put, path = "/v1/billing/auto-charge", operation_id = "set_auto_charge", tag = "billing", request_body = AutoChargeSettings,
     responses((status = 200, body = BalanceView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn set_auto_charge(
@@ -100,12 +112,7 @@ pub async fn set_auto_charge(
             "must be at least one top-up (`amount_micros`)",
         ));
     }
-    if s.card.trim().is_empty() || s.card.len() > 128 {
-        return Err(ApiError::invalid(
-            "card",
-            "a card token of 1-128 characters",
-        ));
-    }
+    check_card(&s.card)?;
     if s.enabled && !gw.topups.configured() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -122,7 +129,7 @@ pub async fn set_auto_charge(
 /// Top up now. `Idempotency-Key` makes a retried request the same top-up (reusing it for
 /// a different amount or card is a 409). Answers 201 (approved), 202 (the processor is
 /// unavailable; retried in the background) or 402 (declined; recorded).
-#[utoipa::path(post, path = "/v1/billing/topups", tag = "billing", request_body = NewTopUp,
+#[utoipa::path(post, path = "/v1/billing/topups", operation_id = "create_top_up", tag = "billing", request_body = NewTopUp,
     responses((status = 201, body = TopUpView), (status = 202, body = TopUpView), (status = 402, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn top_up(
@@ -132,6 +139,9 @@ pub async fn top_up(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let t: NewTopUp = parse_json(&read_body(b)?)?;
+    if let Some(card) = &t.card {
+        check_card(card)?;
+    }
     let currency = gw.wallets.wallet_currency(ws.clone()).await?;
     if let Err(e) = to_minor(t.amount_micros, &currency) {
         return Err(ApiError::invalid("amount_micros", e.to_string()));
@@ -190,7 +200,7 @@ pub async fn top_up(
     })
 }
 
-#[utoipa::path(get, path = "/v1/billing/topups", tag = "billing",
+#[utoipa::path(get, path = "/v1/billing/topups", operation_id = "list_top_ups", tag = "billing",
     responses((status = 200, body = Vec<TopUpView>)), security(("api_key" = [])))]
 pub async fn topups(
     State(gw): State<Arc<Gateway>>,
@@ -204,25 +214,36 @@ const STATEMENT_PAGE_SIZE: PageSize = PageSize {
     max: 500,
 };
 
+fn seq_cursor_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(paging::SEQ_CURSOR_PATTERN))
+        .build()
+}
+
+fn limit_schema() -> utoipa::openapi::Object {
+    STATEMENT_PAGE_SIZE.schema()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// `next_cursor` from the previous page.
+    #[param(schema_with = seq_cursor_schema, required = false)]
     pub cursor: Option<String>,
-    /// Page size, 1-500 (default 100).
+    #[param(schema_with = limit_schema, required = false)]
     pub limit: Option<u32>,
 }
 
 /// The ledger statement: every entry on the workspace's accounts, oldest first.
-#[utoipa::path(get, path = "/v1/billing/ledger", tag = "billing", params(StatementQuery),
+#[utoipa::path(get, path = "/v1/billing/ledger", operation_id = "list_ledger_entries", tag = "billing", params(StatementQuery),
     responses((status = 200, body = StatementPage), (status = 400, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn ledger(
     State(gw): State<Arc<Gateway>>,
     BillingKey(ws): BillingKey,
     q: Result<Query<StatementQuery>, QueryRejection>,
 ) -> Result<Json<StatementPage>, ApiError> {
-    let Query(q) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let q = paging::query(q)?;
     let limit = STATEMENT_PAGE_SIZE.limit(q.limit)?;
     let after = paging::seq_cursor(q.cursor.as_deref())?;
     Ok(Json(gw.wallets.statement(ws, after, limit).await?))
@@ -232,9 +253,27 @@ pub async fn ledger(
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Start (inclusive): RFC 3339 or `YYYY-MM-DD`; default the start of this month (UTC).
+    #[param(schema_with = date_or_time, required = false)]
     pub from: Option<String>,
-    /// End (exclusive): RFC 3339 or `YYYY-MM-DD`; default now.
+    /// End (exclusive): RFC 3339 or `YYYY-MM-DD`; default now. At or before `from`, the
+    /// range is empty.
+    #[param(schema_with = date_or_time, required = false)]
     pub to: Option<String>,
+}
+
+/// What [`parse_time`] reads: a date (midnight UTC) or an RFC 3339 time.
+fn date_or_time() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = |f| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(f)))
+    };
+    AnyOfBuilder::new()
+        .item(string(KnownFormat::Date))
+        .item(string(KnownFormat::DateTime))
+        .build()
+        .into()
 }
 
 fn parse_time(field: &str, s: &str) -> Result<Millis, ApiError> {
@@ -243,18 +282,14 @@ fn parse_time(field: &str, s: &str) -> Result<Millis, ApiError> {
     } else {
         s.to_string()
     };
-    humantime::parse_rfc3339_weak(&full)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as Millis)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("`{s}` is not RFC 3339 or YYYY-MM-DD"),
-            )
-            .field(field)
-        })
+    switchboard_iso_time::parse_iso_signed(&full).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("`{s}` is not RFC 3339 or YYYY-MM-DD"),
+        )
+        .field(field)
+    })
 }
 
 fn range(q: UsageQuery) -> Result<(Millis, Millis), ApiError> {
@@ -265,14 +300,9 @@ fn range(q: UsageQuery) -> Result<(Millis, Millis), ApiError> {
         Some(t) => parse_time("to", &t)?,
         None => now + 1,
     };
-    if to <= from {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "`to` must be after `from`",
-        )
-        .field("to"));
-    }
+    // `to` at or before `from` is an empty range, and its usage is nothing: a `to` alone
+    // that falls before the default `from` (the start of this month) is a fair question.
+    let to = to.max(from);
     Ok((from, to))
 }
 
@@ -288,7 +318,7 @@ async fn usage_report(
 }
 
 /// Charged sends grouped by day, channel, product and country, with counts and cost.
-#[utoipa::path(get, path = "/v1/billing/usage", tag = "billing", params(UsageQuery),
+#[utoipa::path(get, path = "/v1/billing/usage", operation_id = "get_usage", tag = "billing", params(UsageQuery),
     responses((status = 200, body = UsageReport), (status = 400, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn usage(
     State(gw): State<Arc<Gateway>>,
@@ -306,7 +336,7 @@ pub fn decimal(micros: i64) -> String {
 }
 
 /// The usage report as CSV, ending with a TOTAL row.
-#[utoipa::path(get, path = "/v1/billing/usage.csv", tag = "billing", params(UsageQuery),
+#[utoipa::path(get, path = "/v1/billing/usage.csv", operation_id = "get_usage_csv", tag = "billing", params(UsageQuery),
     responses((status = 200, content_type = "text/csv", body = String)), security(("api_key" = [])))]
 pub async fn usage_csv(
     State(gw): State<Arc<Gateway>>,
@@ -343,7 +373,7 @@ pub async fn usage_csv(
 }
 
 /// What one message cost: each delivery's charge and its state.
-#[utoipa::path(get, path = "/v1/billing/messages/{id}", tag = "billing",
+#[utoipa::path(get, path = "/v1/billing/messages/{id}", operation_id = "get_message_cost", tag = "billing",
     params(("id" = String, Path, description = "Message id")),
     responses((status = 200, body = MessageCostView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn message_cost(
@@ -359,7 +389,7 @@ pub async fn message_cost(
 }
 
 /// The prices that apply to this workspace: its own and the gateway's.
-#[utoipa::path(get, path = "/v1/billing/prices", tag = "billing",
+#[utoipa::path(get, path = "/v1/billing/prices", operation_id = "list_prices", tag = "billing",
     responses((status = 200, body = Vec<PriceView>)), security(("api_key" = [])))]
 pub async fn prices(
     State(gw): State<Arc<Gateway>>,
@@ -368,14 +398,15 @@ pub async fn prices(
     Ok(Json(gw.wallets.prices(ws).await?))
 }
 
-/// Add a workspace price (it wins over the gateway's from its effective date).
-#[utoipa::path(post, path = "/v1/billing/prices", tag = "billing", request_body = PriceSpec,
-    responses((status = 201, body = Vec<PriceView>), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
+/// Add a workspace price (it wins over the gateway's from its effective date). The answer is
+/// the price added, whose `id` is the one `DELETE /v1/billing/prices/{id}` takes.
+#[utoipa::path(post, path = "/v1/billing/prices", operation_id = "add_price", tag = "billing", request_body = PriceSpec,
+    responses((status = 201, body = PriceView), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn add_price(
     State(gw): State<Arc<Gateway>>,
     BillingKey(ws): BillingKey,
     b: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Vec<PriceView>>), ApiError> {
+) -> Result<(StatusCode, Json<PriceView>), ApiError> {
     let mut spec: PriceSpec = parse_json(&read_body(b)?)?;
     if let Some(v) = spec.validate().into_iter().next() {
         return Err(ApiError::invalid(&v.field, v.message));
@@ -383,12 +414,19 @@ pub async fn add_price(
     if spec.effective_from.is_none() {
         spec.effective_from = Some(switchboard_gateway::model::rfc3339(now_ms()));
     }
-    gw.wallets.add_price(ws.clone(), spec).await?;
-    Ok((StatusCode::CREATED, Json(gw.wallets.prices(ws).await?)))
+    let id = gw.wallets.add_price(ws.clone(), spec).await?;
+    let added = gw
+        .wallets
+        .prices(ws)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| ApiError::not_found("workspace price"))?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// Delete a workspace price that has not taken effect yet.
-#[utoipa::path(delete, path = "/v1/billing/prices/{id}", tag = "billing",
+#[utoipa::path(delete, path = "/v1/billing/prices/{id}", operation_id = "delete_price", tag = "billing",
     params(("id" = i64, Path, description = "Price id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn delete_price(

@@ -25,19 +25,23 @@ const PAGE_SIZE: PageSize = PageSize {
     max: 200,
 };
 
+fn limit_schema() -> utoipa::openapi::Object {
+    PAGE_SIZE.schema()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ContactQuery {
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
-    /// Page size, 1-200 (default 50).
+    #[param(schema_with = limit_schema, required = false)]
     pub limit: Option<u32>,
     /// Only contacts who have not interacted for more than 24 hours.
     pub inactive: Option<bool>,
 }
 
 /// Contacts in creation order, with cursor pagination.
-#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(ContactQuery),
+#[utoipa::path(get, path = "/v1/contacts", operation_id = "list_contacts", tag = "contacts", params(ContactQuery),
     responses((status = 200, body = ContactPage), (status = 400, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn list(
@@ -45,8 +49,7 @@ pub async fn list(
     ReadKey(ws): ReadKey,
     query: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ContactPage>, ApiError> {
-    let Query(q) = query
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let q = super::paging::query(query)?;
     let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(
         gw.store
@@ -56,7 +59,7 @@ pub async fn list(
 }
 
 /// Register a contact and its addresses (e.g. a push token with its platform).
-#[utoipa::path(post, path = "/v1/contacts", tag = "contacts", request_body = NewContact,
+#[utoipa::path(post, path = "/v1/contacts", operation_id = "create_contact", tag = "contacts", request_body = NewContact,
     responses((status = 201, body = ContactView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -131,7 +134,7 @@ fn invalid(field: &str, message: String) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact", message).field(field)
 }
 
-#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts",
+#[utoipa::path(get, path = "/v1/contacts/{id}", operation_id = "get_contact", tag = "contacts",
     params(("id" = String, Path, description = "Contact id")),
     responses((status = 200, body = ContactView), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -148,7 +151,7 @@ pub async fn get(
 }
 
 /// The contact's conversation history: synced and inbound messages, oldest first.
-#[utoipa::path(get, path = "/v1/contacts/{id}/messages", tag = "contacts",
+#[utoipa::path(get, path = "/v1/contacts/{id}/messages", operation_id = "list_contact_messages", tag = "contacts",
     params(("id" = String, Path, description = "Contact id")),
     responses((status = 200, body = Vec<ContactHistoryEntry>), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -166,7 +169,7 @@ pub async fn history(
 
 /// A mobile app confirms a push: `received` → delivered, `opened` → seen. Signed with the
 /// push connection's `receipt_key` (see `X-Switchboard-Signature`); no API key.
-#[utoipa::path(post, path = "/v1/receipts", tag = "receipts", request_body = Receipt,
+#[utoipa::path(post, path = "/v1/receipts", operation_id = "record_receipt", tag = "receipts", request_body = Receipt,
     params(("X-Switchboard-Signature" = String, Header, description = "t=<unix s>,v1=<hex HMAC-SHA256(receipt_key, \"<t>.\" + body)>")),
     responses(
         (status = 204, description = "Applied (or already further along)"),

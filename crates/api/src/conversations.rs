@@ -36,6 +36,8 @@ pub enum Author {
 #[serde(deny_unknown_fields)]
 pub struct NewConversationMessage {
     pub author: Author,
+    /// Not blank.
+    #[schema(schema_with = super::error::not_blank_schema)]
     pub text: String,
     /// Marketing messages are never followed up.
     #[serde(default)]
@@ -52,7 +54,7 @@ pub struct Posted {
 }
 
 /// Post an agent's or the customer's message to the contact's conversation.
-#[utoipa::path(post, path = "/v1/conversations/{contact}/messages", tag = "conversations", request_body = NewConversationMessage,
+#[utoipa::path(post, path = "/v1/conversations/{contact}/messages", operation_id = "post_conversation_message", tag = "conversations", request_body = NewConversationMessage,
     params(("contact" = String, Path, description = "Contact id")),
     responses((status = 201, body = Posted), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -63,7 +65,7 @@ pub async fn post_message(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Posted>), ApiError> {
     let m: NewConversationMessage = parse_json(&read_body(b)?)?;
-    if m.text.trim().is_empty() {
+    if super::error::is_blank(&m.text) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "empty_text",
@@ -107,7 +109,7 @@ pub struct Seen {
 }
 
 /// The customer saw the agent's messages (up to `up_to`).
-#[utoipa::path(post, path = "/v1/conversations/{contact}/seen", tag = "conversations", request_body = Seen,
+#[utoipa::path(post, path = "/v1/conversations/{contact}/seen", operation_id = "mark_conversation_seen", tag = "conversations", request_body = Seen,
     params(("contact" = String, Path, description = "Contact id")),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn seen(
@@ -127,7 +129,7 @@ pub async fn seen(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/conversations/{contact}", tag = "conversations",
+#[utoipa::path(get, path = "/v1/conversations/{contact}", operation_id = "get_conversation", tag = "conversations",
     params(("contact" = String, Path, description = "Contact id")),
     responses((status = 200, body = ConversationView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn get(
@@ -174,7 +176,7 @@ pub struct PresenceView {
 
 /// A customer's presence: page views, heartbeats and a visible tab keep them online for
 /// 4 min 30 s; a hidden tab or leaving takes them offline at once.
-#[utoipa::path(post, path = "/v1/activity", tag = "conversations", request_body = Activity,
+#[utoipa::path(post, path = "/v1/activity", operation_id = "record_activity", tag = "conversations", request_body = Activity,
     responses((status = 200, body = PresenceView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn activity(
     State(gw): State<Arc<Gateway>>,

@@ -29,6 +29,17 @@ pub struct ApiError {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"error": {
+    "code": "invalid_format",
+    "message": "not valid for channel `sms`: to.phone: \"call me\" is not a phone number in international E.164 form (e.g. +15551234567)",
+    "field": "to.phone",
+    "violations": [{
+        "code": "invalid_format",
+        "field": "to.phone",
+        "message": "\"call me\" is not a phone number in international E.164 form (e.g. +15551234567)"
+    }],
+    "reason": "invalid_format"
+}}))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
@@ -120,12 +131,44 @@ impl ApiError {
     }
 }
 
-/// A display name (of a workspace, key or connection): 1 to 100 characters.
+/// Longest display name, in characters.
+const NAME_MAX: usize = 100;
+
+/// A display name (of a workspace, key or connection): 1 to [`NAME_MAX`] characters, not
+/// all spaces, tabs or line breaks.
 pub fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
+    if is_blank(name) || name.chars().count() > NAME_MAX {
+        return Err(ApiError::invalid(
+            "name",
+            format!("must be 1 to {NAME_MAX} characters, not all blank"),
+        ));
     }
     Ok(())
+}
+
+/// Blank: empty, or only spaces, tabs and line breaks. Only those four, so the document's
+/// pattern ([`NOT_BLANK`]) means the same in every regex dialect a client validates with.
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+}
+
+/// [`is_blank`]'s opposite as a JSON Schema pattern.
+pub const NOT_BLANK: &str = "[^ \\t\\n\\r]";
+
+/// A string that is not [`is_blank`], as a schema.
+pub fn not_blank_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .pattern(Some(NOT_BLANK))
+        .build()
+}
+
+/// [`check_name`]'s rule as a schema, from the same numbers.
+pub fn name_schema() -> utoipa::openapi::Object {
+    let mut schema = not_blank_schema();
+    schema.max_length = Some(NAME_MAX);
+    schema
 }
 
 /// The request body, or why it could not be read. Every handler that takes a body reads it
@@ -292,8 +335,20 @@ impl From<CallbackError> for ApiError {
     }
 }
 
-/// Parse a JSON body, naming the offending field on error.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// An optional JSON body: empty, or `null`, is `T::default()`.
+pub fn parse_optional_json<T: DeserializeOwned + Default + ToSchema>(
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let text = body.trim_ascii();
+    if text.is_empty() || text == b"null" {
+        return Ok(T::default());
+    }
+    parse_json(body)
+}
+
+/// Parse a JSON body, naming the offending field on error. A whole number written as `5.0`
+/// counts as the integer 5, as JSON Schema has it ([`switchboard_gateway::model::json_numbers`]).
+pub fn parse_json<T: DeserializeOwned + ToSchema>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -301,7 +356,19 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the request body is empty; expected a JSON object",
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let body = switchboard_gateway::model::json_numbers::integral_numbers(body);
+    if body.contains(&b'[')
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
+        && let Some(path) = crate::openapi::shape::misplaced_array(&T::name(), &value)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("{path}: an array is not allowed here"),
+        )
+        .field(path));
+    }
+    let mut de = serde_json::Deserializer::from_slice(&body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();

@@ -104,18 +104,6 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 .delete(connections::unblock),
         )
         .route(
-            "/v1/webhooks/{connection}",
-            get(webhooks::verify)
-                .post(webhooks::receive)
-                // Providers batch events (SendGrid posts arrays); a larger cap than the
-                // API's, still bounded.
-                .layer(DefaultBodyLimit::max(gw.max_callback_bytes))
-                .layer(axum::middleware::from_fn_with_state(
-                    gw.max_callback_bytes,
-                    refuse_oversized,
-                )),
-        )
-        .route(
             "/v1/webhook-endpoints",
             get(webhook_endpoints::list).post(webhook_endpoints::create),
         )
@@ -170,7 +158,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/billing/prices/{id}", delete(billing::delete_price))
         .route("/v1/plugins", get(system::plugins))
         .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics));
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(system::openapi_document));
     if gw.sandbox_url.is_some() {
         router = router.route(
             "/v1/sandbox/clock",
@@ -179,6 +168,21 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         router = router.route("/v1/sandbox/wallet", put(sandbox::set_wallet));
     }
     router
+        // Applies to the routes above only: a provider callback's answer is the plugin's, and
+        // goes to the provider as the plugin wrote it.
+        .layer(axum::middleware::map_response(json_errors))
+        .route(
+            "/v1/webhooks/{connection}",
+            get(webhooks::verify)
+                .post(webhooks::receive)
+                // Providers batch events (SendGrid posts arrays); a larger cap than the
+                // API's, still bounded.
+                .layer(DefaultBodyLimit::max(gw.max_callback_bytes))
+                .layer(axum::middleware::from_fn_with_state(
+                    gw.max_callback_bytes,
+                    refuse_oversized,
+                )),
+        )
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -193,6 +197,48 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         })
         .layer(DefaultBodyLimit::max(gw.max_body_bytes))
         .with_state(gw)
+}
+
+/// Every error answer is the JSON envelope, even one an extractor wrote as plain text (a
+/// path segment that does not decode, an id out of range): a client parses one shape.
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_path",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "invalid_request",
+    };
+    let (parts, body) = response.into_parts();
+    let mut answer = if status.is_server_error() {
+        // Whatever a fault wrote stays out of the answer, as with every other 5xx.
+        ApiError::internal()
+    } else {
+        // An extractor's rejection is one short line; past 4 KiB (or unreadable), the
+        // status's own reason says enough.
+        let text = axum::body::to_bytes(body, 4096).await.ok();
+        let message = text
+            .map(|t| String::from_utf8_lossy(&t).trim().to_string())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        ApiError::new(status, code, message)
+    }
+    .into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
 }
 
 /// Refuse a body whose declared length is over `limit` before reading any of it (the

@@ -94,8 +94,8 @@ fn committed(id: String) -> Committed {
 }
 
 /// Send a message. 202 means it is durably committed and will be dispatched.
-#[utoipa::path(post, path = "/v1/messages", tag = "messages", request_body = NewMessage,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the same key returns the original message")),
+#[utoipa::path(post, path = "/v1/messages", operation_id = "send_message", tag = "messages", request_body = NewMessage,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Repeat a request safely: the same key returns the original message. 1 to 255 visible ASCII characters.")),
     responses(
         (status = 202, description = "Committed", body = Accepted),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -208,7 +208,7 @@ async fn accept_routed(
 }
 
 /// Validate and quote without sending or storing anything.
-#[utoipa::path(post, path = "/v1/messages/preview", tag = "messages", request_body = NewMessage,
+#[utoipa::path(post, path = "/v1/messages/preview", operation_id = "preview_message", tag = "messages", request_body = NewMessage,
     responses(
         (status = 200, description = "What sending would do", body = Preview),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -222,6 +222,16 @@ pub async fn preview(
 ) -> Result<Json<Preview>, ApiError> {
     let body = read_body(body)?;
     let request: NewMessage = parse_json(&body)?;
+    // A preview is of one channel's message; a policy's plan is checked, step by step, when
+    // the message is sent. Answering `valid` here would promise what was never checked.
+    if request.policy.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "preview_needs_channel",
+            "a preview is of one channel's message: give `channel`, not `policy`",
+        )
+        .field("policy"));
+    }
     let a = gw.intake.assess(&ws, request).await?;
     let country = a
         .quote
@@ -254,7 +264,7 @@ pub async fn preview(
 }
 
 /// A message with its deliveries, attempts, failure and timeline.
-#[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages",
+#[utoipa::path(get, path = "/v1/messages/{id}", operation_id = "get_message", tag = "messages",
     params(("id" = String, Path, description = "Message id")),
     responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -275,21 +285,26 @@ const PAGE_SIZE: PageSize = PageSize {
     max: 200,
 };
 
+fn limit_schema() -> utoipa::openapi::Object {
+    PAGE_SIZE.schema()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only messages with this overall status.
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// Only messages on this channel.
     pub channel: Option<String>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
-    /// Page size, 1-200 (default 50).
+    #[param(schema_with = limit_schema, required = false)]
     pub limit: Option<u32>,
 }
 
 /// Messages, newest first, with cursor pagination.
-#[utoipa::path(get, path = "/v1/messages", tag = "messages", params(ListQuery),
+#[utoipa::path(get, path = "/v1/messages", operation_id = "list_messages", tag = "messages", params(ListQuery),
     responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn list(
@@ -297,8 +312,7 @@ pub async fn list(
     ReadKey(ws): ReadKey,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
-    let Query(q) = query
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let q = super::paging::query(query)?;
     let status = match q.status.as_deref() {
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             ApiError::new(

@@ -6,6 +6,15 @@ use axum::http::StatusCode;
 
 use super::error::ApiError;
 
+/// The query string, or `400 invalid_query` saying why it does not parse (a listing's
+/// `limit=abc`, say).
+pub fn query<T>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|axum::extract::Query(q)| q)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+}
+
 /// The page sizes one listing allows.
 #[derive(Debug, Clone, Copy)]
 pub struct PageSize {
@@ -28,20 +37,45 @@ impl PageSize {
         }
         Ok(limit)
     }
+
+    /// The `limit` parameter as the document shows it: the range [`Self::limit`] enforces
+    /// and the default it applies, from the same two numbers.
+    pub fn schema(self) -> utoipa::openapi::Object {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(1))
+            .maximum(Some(self.max))
+            .default(Some(self.default.into()))
+            .description(Some(format!(
+                "Page size, 1 to {} (default {}).",
+                self.max, self.default
+            )))
+            .build()
+    }
 }
 
-/// A cursor that is a sequence number (the ledger's): only one this API gave out parses.
+/// What a sequence-number cursor looks like; the document's pattern for one.
+pub const SEQ_CURSOR_PATTERN: &str = "^[0-9]{1,18}$";
+
+/// A cursor that is a sequence number (the ledger's): only one this API gave out parses,
+/// that is 1 to 18 digits ([`SEQ_CURSOR_PATTERN`]).
 pub fn seq_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
     cursor
         .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "cursor is not one this API gave out",
-                )
-                .field("cursor")
-            })
+            let digits = !c.is_empty() && c.len() <= 18 && c.bytes().all(|b| b.is_ascii_digit());
+            digits
+                .then(|| c.parse::<i64>().ok())
+                .flatten()
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_query",
+                        "cursor is not one this API gave out",
+                    )
+                    .field("cursor")
+                })
         })
         .transpose()
 }
@@ -74,7 +108,7 @@ mod tests {
     fn seq_cursors_parse_or_are_refused() {
         assert_eq!(seq_cursor(None).unwrap(), None);
         assert_eq!(seq_cursor(Some("42")).unwrap(), Some(42));
-        for bad in ["", "x", "1.5", "99999999999999999999"] {
+        for bad in ["", "x", "1.5", "99999999999999999999", "-1", "+1"] {
             let e = seq_cursor(Some(bad)).unwrap_err();
             assert_eq!(
                 (e.code, e.field.as_deref()),

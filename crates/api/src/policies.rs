@@ -88,7 +88,7 @@ fn checked(gw: &Gateway, body: Result<Bytes, BytesRejection>) -> Result<Policy, 
     Ok(policy)
 }
 
-#[utoipa::path(get, path = "/v1/policies", tag = "policies",
+#[utoipa::path(get, path = "/v1/policies", operation_id = "list_policies", tag = "policies",
     responses((status = 200, body = Vec<PolicyView>)), security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
@@ -120,7 +120,7 @@ pub async fn list(
     Ok(Json(all))
 }
 
-#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = Policy,
+#[utoipa::path(post, path = "/v1/policies", operation_id = "create_policy", tag = "policies", request_body = Policy,
     responses((status = 201, body = Policy), (status = 409, body = ErrorBody), (status = 422, description = "Invalid: unknown channel, empty step, missing timeout...", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -140,7 +140,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
-#[utoipa::path(get, path = "/v1/policies/{name}", tag = "policies", params(("name" = String, Path, description = "Policy name")),
+#[utoipa::path(get, path = "/v1/policies/{name}", operation_id = "get_policy", tag = "policies", params(("name" = String, Path, description = "Policy name")),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
@@ -154,7 +154,7 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found("policy"))
 }
 
-#[utoipa::path(put, path = "/v1/policies/{name}", tag = "policies", request_body = Policy, params(("name" = String, Path, description = "Policy name")),
+#[utoipa::path(put, path = "/v1/policies/{name}", operation_id = "update_policy", tag = "policies", request_body = Policy, params(("name" = String, Path, description = "Policy name")),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn update(
@@ -179,7 +179,7 @@ pub async fn update(
 }
 
 /// Messages already routed keep the policy they were accepted with.
-#[utoipa::path(delete, path = "/v1/policies/{name}", tag = "policies", params(("name" = String, Path, description = "Policy name")),
+#[utoipa::path(delete, path = "/v1/policies/{name}", operation_id = "delete_policy", tag = "policies", params(("name" = String, Path, description = "Policy name")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn delete(
     State(gw): State<Arc<Gateway>>,

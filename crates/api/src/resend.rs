@@ -17,7 +17,7 @@ use switchboard_gateway::model::{Accepted, NewMessage, Status};
 /// Resend a failed message as a new message (`resend_of` points back to this one). Refused
 /// with 409 and the reason while the failure's condition holds; `invalid_format` and the
 /// other permanent reasons are refused forever.
-#[utoipa::path(post, path = "/v1/messages/{id}/resend", tag = "messages",
+#[utoipa::path(post, path = "/v1/messages/{id}/resend", operation_id = "resend_message", tag = "messages",
     params(("id" = String, Path, description = "The failed message")),
     responses(
         (status = 202, description = "The resend is committed", body = Accepted),

@@ -1,4 +1,4 @@
-//! Health, metrics and the plugin list.
+//! Health, metrics, the plugin list and the API document.
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub struct Health {
     pub allocator: String,
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "system", responses((status = 200, body = Health)))]
 pub async fn healthz(State(gw): State<Arc<Gateway>>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -36,7 +36,7 @@ pub async fn healthz(State(gw): State<Arc<Gateway>>) -> Json<Health> {
 /// must say the same; a test compares them.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200,
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "system", responses((status = 200,
     description = "Prometheus metrics in the OpenMetrics text format",
     content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
@@ -47,8 +47,20 @@ pub async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
     )
 }
 
+/// The OpenAPI document, byte for byte the checked-in `schemas/openapi.json` (both are
+/// [`super::openapi::document`]), so a client generator can point at a running gateway.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "get_openapi_document", tag = "system",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
+pub async fn openapi_document() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.get_or_init(super::openapi::document).as_str(),
+    )
+}
+
 /// Loaded channel plugins and their manifests.
-#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+#[utoipa::path(get, path = "/v1/plugins", operation_id = "list_plugins", tag = "plugins",
     responses((status = 200, body = PluginList), (status = 401, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn plugins(State(gw): State<Arc<Gateway>>, _ws: ReadKey) -> Json<PluginList> {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{AdminKey, ReadKey};
-use super::error::{ApiError, ErrorBody, parse_json, read_body};
+use super::error::{ApiError, ErrorBody, parse_json, parse_optional_json, read_body};
 use super::paging::PageSize;
 use switchboard_gateway::Gateway;
 use switchboard_gateway::events::log::{
@@ -21,21 +21,72 @@ use switchboard_gateway::events::log::{
 use switchboard_gateway::events::{EVENT_TYPES, EventView, is_event_type, signing};
 use switchboard_gateway::model::{Millis, now_ms};
 
-/// An endpoint must be http(s) with a host. Where it points is checked when each delivery
-/// connects (private addresses are refused unless allow-listed), since DNS can change.
+/// What an endpoint URL may be: `http(s)`, a host name (its last label starting with a
+/// letter) or an IPv4 address, an optional port, then anything printable. No credentials: a
+/// receiver verifies our signature instead. One pattern serves the check and the document,
+/// so they agree; `Url::parse` still runs after it. Where the URL points is checked when each
+/// delivery connects (private addresses are refused unless allow-listed), since DNS can
+/// change.
+const ENDPOINT_URL: &str = concat!(
+    r"^https?://",
+    r"(((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    r"|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)",
+    r"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    r"([/?#][^\x00-\x20\x7f]*)?$",
+);
+const ENDPOINT_URL_MAX: usize = 2048;
+
+fn url_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(ENDPOINT_URL))
+        .max_length(Some(ENDPOINT_URL_MAX))
+        .description(Some(
+            "Where deliveries are posted: an http(s) URL with a host name or IPv4 address and \
+             no credentials.",
+        ))
+        .build()
+}
+
+fn nullable_url_schema() -> utoipa::openapi::schema::Schema {
+    crate::openapi::or_null(url_schema())
+}
+
 fn check_url(url: &str) -> Result<(), ApiError> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-            if u.username() != "" || u.password().is_some() {
-                return Err(ApiError::invalid(
-                    "url",
-                    "must not carry credentials; verify our signature instead",
-                ));
-            }
-            Ok(())
-        }
-        _ => Err(ApiError::invalid("url", "must be an http(s) URL")),
+    static PATTERN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(ENDPOINT_URL).expect("a valid pattern"));
+    let invalid = || {
+        ApiError::invalid(
+            "url",
+            format!(
+                "must be an http(s) URL of at most {ENDPOINT_URL_MAX} characters, with a host \
+                 name or IPv4 address and no credentials"
+            ),
+        )
+    };
+    if url.len() > ENDPOINT_URL_MAX || !PATTERN.is_match(url) {
+        return Err(invalid());
     }
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.host_str().is_some() => Ok(()),
+        _ => Err(invalid()),
+    }
+}
+
+/// The event type names [`check_types`] takes, as a schema: from the same list.
+fn event_type_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(EVENT_TYPES.iter().map(|(t, _)| *t)))
+        .build()
+}
+
+fn event_types_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::Array::new(event_type_schema())
+}
+
+fn nullable_event_types_schema() -> utoipa::openapi::schema::Schema {
+    crate::openapi::or_null(event_types_schema())
 }
 
 fn check_types(types: &[String]) -> Result<(), ApiError> {
@@ -53,21 +104,32 @@ fn check_types(types: &[String]) -> Result<(), ApiError> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "url": "https://example.com/hooks/switchboard",
+    "description": "Order service",
+    "event_types": ["message.delivered", "message.failed"]
+}))]
 pub struct NewEndpoint {
+    /// Where deliveries are posted: an `http(s)` URL with a host and no credentials.
+    #[schema(schema_with = url_schema)]
     pub url: String,
     #[serde(default)]
     pub description: String,
     /// Event types to deliver; omit or leave empty for all.
     #[serde(default)]
+    #[schema(schema_with = event_types_schema)]
     pub event_types: Vec<String>,
     /// Bring your own `whsec_` secret (e.g. when moving from another sender); one is
     /// generated otherwise.
     #[serde(default)]
+    #[schema(
+        pattern = "^(whsec_)?([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$"
+    )]
     pub secret: Option<String>,
 }
 
 /// Register an endpoint. The answer carries its signing secret, once.
-#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = NewEndpoint,
+#[utoipa::path(post, path = "/v1/webhook-endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks", request_body = NewEndpoint,
     responses((status = 201, body = EndpointWithSecret), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -99,7 +161,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks",
     responses((status = 200, body = Vec<EndpointView>)), security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
@@ -108,7 +170,7 @@ pub async fn list(
     Ok(Json(gw.event_log.endpoints(ws).await?))
 }
 
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", operation_id = "get_webhook_endpoint", tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
     responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -128,17 +190,20 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct EndpointChange {
     #[serde(default)]
+    #[schema(schema_with = nullable_url_schema)]
     pub url: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = nullable_event_types_schema)]
     pub event_types: Option<Vec<String>>,
     /// `enabled` or `disabled`. Enabling a disabled endpoint resumes its pending deliveries.
     #[serde(default)]
+    #[schema(pattern = "^(enabled|disabled)$")]
     pub status: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", request_body = EndpointChange,
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", operation_id = "update_webhook_endpoint", tag = "webhooks", request_body = EndpointChange,
     params(("id" = String, Path, description = "Endpoint id")),
     responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -177,7 +242,7 @@ pub async fn patch(
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
 
-#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", operation_id = "delete_webhook_endpoint", tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -195,7 +260,7 @@ pub async fn delete(
 
 /// A new signing secret. For the next 24 hours deliveries carry two signatures, one per
 /// secret, so receivers can switch without missing any.
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
     responses((status = 200, body = EndpointWithSecret), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -217,15 +282,19 @@ const PAGE_SIZE: PageSize = PageSize {
     max: 500,
 };
 
+fn limit_schema() -> utoipa::openapi::Object {
+    PAGE_SIZE.schema()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
-    /// Most recent first; at most this many (default 50, max 500).
+    #[param(schema_with = limit_schema, required = false)]
     pub limit: Option<u32>,
 }
 
 /// The endpoint's recent deliveries, each with its attempts.
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id"), DeliveriesQuery),
     responses((status = 200, body = Vec<DeliveryView>), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -235,8 +304,7 @@ pub async fn deliveries(
     Path(id): Path<String>,
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let Query(q) = query
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let q = super::paging::query(query)?;
     if gw
         .event_log
         .endpoint(ws.clone(), id.clone())
@@ -254,9 +322,11 @@ pub async fn deliveries(
 pub struct Replay {
     /// Events created at or after this time (RFC 3339); default: 24 hours ago.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub since: Option<String>,
     /// Events created before this time (RFC 3339); default: now.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub until: Option<String>,
     /// Just this event.
     #[serde(default)]
@@ -273,7 +343,7 @@ pub struct ReplayReport {
 }
 
 /// Send stored events to the endpoint again. Receivers deduplicate by `webhook-id`.
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/replay", tag = "webhooks", request_body = Replay,
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/replay", operation_id = "replay_webhook_events", tag = "webhooks", request_body = Option<Replay>,
     params(("id" = String, Path, description = "Endpoint id")),
     responses((status = 202, body = ReplayReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -284,21 +354,12 @@ pub async fn replay(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ReplayReport>), ApiError> {
     let body = read_body(body)?;
-    let req: Replay = if body.is_empty() {
-        Replay::default()
-    } else {
-        parse_json(&body)?
-    };
+    let req: Replay = parse_optional_json(&body)?;
     let time = |field: &str, v: &Option<String>, default: Millis| -> Result<Millis, ApiError> {
         match v {
             None => Ok(default),
-            Some(s) => humantime::parse_rfc3339(s)
-                .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time"))
-                .and_then(|t| {
-                    t.duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as Millis)
-                        .map_err(|_| ApiError::invalid(field, "must be after 1970"))
-                }),
+            Some(s) => switchboard_iso_time::parse_iso_signed(s)
+                .ok_or_else(|| ApiError::invalid(field, "must be an RFC 3339 time")),
         }
     };
     let now = now_ms();
@@ -320,10 +381,11 @@ pub async fn replay(
 pub struct EventsQuery {
     /// Only this event type.
     #[serde(rename = "type")]
+    #[param(schema_with = event_type_schema, required = false)]
     pub kind: Option<String>,
     /// Events older than this event id (paging).
     pub before: Option<String>,
-    /// Default 50, max 500.
+    #[param(schema_with = limit_schema, required = false)]
     pub limit: Option<u32>,
 }
 
@@ -333,7 +395,7 @@ pub struct EventList {
 }
 
 /// The workspace's events, newest first: what was, or would be, delivered.
-#[utoipa::path(get, path = "/v1/events", tag = "webhooks", params(EventsQuery),
+#[utoipa::path(get, path = "/v1/events", operation_id = "list_events", tag = "webhooks", params(EventsQuery),
     responses((status = 200, body = EventList), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn events(
@@ -341,8 +403,7 @@ pub async fn events(
     ReadKey(ws): ReadKey,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<EventList>, ApiError> {
-    let Query(q) = query
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let q = super::paging::query(query)?;
     if let Some(t) = &q.kind
         && !is_event_type(t)
     {

@@ -14,7 +14,7 @@ use switchboard_gateway::Gateway;
 use switchboard_gateway::callbacks::CallbackRequest;
 
 /// A provider callback (status report, verification handshake, inbound message).
-#[utoipa::path(post, path = "/v1/webhooks/{connection}", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhooks/{connection}", operation_id = "receive_provider_webhook", tag = "webhooks",
     request_body(content = String, description = "The provider's payload, exactly as sent", content_type = "application/octet-stream"),
     params(("connection" = String, Path, description = "Connection id")),
     responses(
@@ -75,10 +75,13 @@ pub async fn receive(
 }
 
 /// GET callbacks, e.g. a subscription verification handshake.
-#[utoipa::path(get, path = "/v1/webhooks/{connection}", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhooks/{connection}", operation_id = "verify_provider_webhook", tag = "webhooks",
     request_body(content = String, description = "Usually empty", content_type = "application/octet-stream"),
     params(("connection" = String, Path, description = "Connection id")),
-    responses((status = 200, description = "The plugin's answer, e.g. the challenge"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The plugin's answer, e.g. the challenge"),
+        (status = 401, description = "The provider's verification failed (`invalid_signature`)", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 429, description = "This connection is over its callback rate", body = ErrorBody)))]
 pub async fn verify(
     state: State<Arc<Gateway>>,
     path: Path<String>,

@@ -22,11 +22,12 @@ use switchboard_gateway::tenancy::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWorkspaceRequest {
+    #[schema(schema_with = super::error::name_schema)]
     pub name: String,
 }
 
 /// Create a workspace and its first key, which holds every scope. Operator key only.
-#[utoipa::path(post, path = "/v1/workspaces", tag = "workspaces", request_body = NewWorkspaceRequest,
+#[utoipa::path(post, path = "/v1/workspaces", operation_id = "create_workspace", tag = "workspaces", request_body = NewWorkspaceRequest,
     responses((status = 201, body = NewWorkspace), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("operator_key" = [])))]
 pub async fn create(
@@ -58,7 +59,7 @@ pub async fn create(
 }
 
 /// Every workspace. Operator key only.
-#[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces",
+#[utoipa::path(get, path = "/v1/workspaces", operation_id = "list_workspaces", tag = "workspaces",
     responses((status = 200, body = Vec<WorkspaceView>), (status = 401, body = ErrorBody)),
     security(("operator_key" = [])))]
 pub async fn list(
@@ -69,7 +70,7 @@ pub async fn list(
 }
 
 /// The caller's own workspace.
-#[utoipa::path(get, path = "/v1/workspace", tag = "workspaces",
+#[utoipa::path(get, path = "/v1/workspace", operation_id = "get_workspace", tag = "workspaces",
     responses((status = 200, body = WorkspaceView)), security(("api_key" = [])))]
 pub async fn current(
     State(gw): State<Arc<Gateway>>,
@@ -82,7 +83,7 @@ pub async fn current(
         .ok_or_else(|| ApiError::not_found("workspace"))
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "workspaces",
+#[utoipa::path(get, path = "/v1/keys", operation_id = "list_keys", tag = "workspaces",
     responses((status = 200, body = Vec<ApiKeyView>)), security(("api_key" = [])))]
 pub async fn keys(
     State(gw): State<Arc<Gateway>>,
@@ -93,14 +94,17 @@ pub async fn keys(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "order service", "scopes": ["send", "read"]}))]
 pub struct NewKeyRequest {
+    #[schema(schema_with = super::error::name_schema)]
     pub name: String,
     /// Any of `send`, `read`, `billing`, `admin`; at least one.
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
 }
 
 /// Create a key. Its value is in this answer and nowhere else, ever.
-#[utoipa::path(post, path = "/v1/keys", tag = "workspaces", request_body = NewKeyRequest,
+#[utoipa::path(post, path = "/v1/keys", operation_id = "create_key", tag = "workspaces", request_body = NewKeyRequest,
     responses((status = 201, body = NewApiKey), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create_key(
@@ -123,7 +127,7 @@ pub async fn create_key(
 }
 
 /// Revoke a key: it stops working at once.
-#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "workspaces",
+#[utoipa::path(delete, path = "/v1/keys/{id}", operation_id = "revoke_key", tag = "workspaces",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]

@@ -20,18 +20,24 @@ use crate::model::{Millis, Violation};
 #[serde(deny_unknown_fields)]
 pub struct PriceSpec {
     /// The channel the product is sent on: `sms`, `alimtalk`, `email`, `push`, ...
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     pub channel: String,
     /// The product from the plugin's quote: `sms`, `lms`, `mms`, `alimtalk`, ...
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     pub product: String,
     /// ISO 3166-1 alpha-2 destination country, or `*` for any.
+    #[schema(pattern = "^([A-Z]{2}|\\*)$")]
     pub country: String,
     /// Price of one unit (one segment, one message) in micro-units of the currency.
+    #[schema(value_type = i64, minimum = 0)]
     pub unit_price_micros: Micros,
     /// Lowercase ISO 4217 code; prices apply to wallets in the same currency.
     #[serde(default = "usd")]
+    #[schema(pattern = "^[a-z]{3}$")]
     pub currency: String,
     /// When the price takes effect (RFC 3339). Default: now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub effective_from: Option<String>,
 }
 
@@ -127,7 +133,7 @@ impl PriceSpec {
             );
         }
         if let Some(at) = &self.effective_from
-            && humantime::parse_rfc3339_weak(at).is_err()
+            && switchboard_iso_time::parse_iso_signed(at).is_none()
         {
             bad("effective_from", format!("`{at}` is not an RFC 3339 time"));
         }
@@ -137,9 +143,10 @@ impl PriceSpec {
     pub fn effective_from_ms(&self, now: Millis) -> Millis {
         self.effective_from
             .as_deref()
-            .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as Millis)
+            .and_then(switchboard_iso_time::parse_iso_signed)
+            // A price in force since before 1970 is in force since the epoch: no message
+            // is older.
+            .map(|ms| ms.max(0))
             .unwrap_or(now)
     }
 }

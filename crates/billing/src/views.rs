@@ -35,6 +35,7 @@ pub struct BalanceView {
 #[serde(deny_unknown_fields)]
 pub struct LowBalanceAlert {
     /// 0 turns the alert off.
+    #[schema(value_type = i64, minimum = 0)]
     pub threshold_micros: Micros,
 }
 
@@ -63,12 +64,17 @@ pub struct AutoChargeView {
 pub struct AutoChargeSettings {
     pub enabled: bool,
     /// Top up when the paid balance falls below this.
+    #[schema(value_type = i64, minimum = 0)]
     pub threshold_micros: Micros,
-    /// How much each top-up adds (whole cents).
+    /// How much each top-up adds: a positive whole number of the wallet currency's smallest
+    /// unit (10,000 micro-units for a cent; 1,000,000 for a won). The document gives the
+    /// cent's rule; a wallet in won refuses amounts that are not whole won.
+    #[schema(value_type = i64, minimum = 10000, multiple_of = 10000)]
     pub amount_micros: Micros,
     /// At most this much auto top-up per calendar month (UTC).
     pub monthly_cap_micros: Micros,
     /// The card token the processor charges.
+    #[schema(min_length = 1, max_length = 128, pattern = "[^ \\t\\n\\r]")]
     pub card: String,
 }
 
@@ -76,16 +82,20 @@ pub struct AutoChargeSettings {
 #[serde(deny_unknown_fields)]
 pub struct PlanChange {
     /// `free` or `paid`.
+    #[schema(pattern = "^(free|paid)$")]
     pub plan: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTopUp {
-    /// Whole cents (or the currency's smallest unit).
+    /// A positive whole number of the wallet currency's smallest unit (10,000 micro-units
+    /// for a cent; 1,000,000 for a won).
+    #[schema(value_type = i64, minimum = 10000, multiple_of = 10000)]
     pub amount_micros: Micros,
     /// The card token; default: the auto-charge card.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128, pattern = "[^ \\t\\n\\r]")]
     pub card: Option<String>,
 }
 

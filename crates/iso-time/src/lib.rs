@@ -85,6 +85,13 @@ fn digits(s: &[u8]) -> Option<u32> {
 /// Parses `YYYY-MM-DD(T|t| )HH:MM:SS[.fraction](Z|±HH:MM)` into epoch milliseconds. The
 /// space separator is RFC 3339's allowance for readability; reports may use it.
 pub fn parse_iso(s: &str) -> Option<u64> {
+    parse_iso_signed(s).and_then(|ms| u64::try_from(ms).ok())
+}
+
+/// [`parse_iso`] for any year from 0000 to 9999: milliseconds before the epoch are
+/// negative. An API that takes a time range takes any RFC 3339 time, not only those after
+/// 1970.
+pub fn parse_iso_signed(s: &str) -> Option<i64> {
     let b = s.trim().as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -98,7 +105,10 @@ pub fn parse_iso(s: &str) -> Option<u64> {
         digits(&b[14..16])?,
         digits(&b[17..19])?,
     );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    if !(1..=12).contains(&mo) || !(1..=days_in_month(y, mo)).contains(&d) {
+        return None;
+    }
+    if h > 23 || mi > 59 || se > 60 {
         return None;
     }
     let mut rest = &b[19..];
@@ -120,6 +130,9 @@ pub fn parse_iso(s: &str) -> Option<u64> {
         [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] => {
             let oh = i64::from(digits(&[*oh1, *oh2])?);
             let om = i64::from(digits(&[*om1, *om2])?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
             let v = (oh * 60 + om) * 60_000;
             if *sign == b'+' { v } else { -v }
         }
@@ -131,7 +144,19 @@ pub fn parse_iso(s: &str) -> Option<u64> {
         + i64::from(se) * 1000
         + millis as i64
         - offset_ms;
-    u64::try_from(ms).ok()
+    Some(ms)
+}
+
+/// Days in `month` of `year` (proleptic Gregorian).
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        _ => 31,
+    }
 }
 
 #[cfg(test)]
@@ -188,5 +213,35 @@ mod tests {
         // Leap day, and the day after the last day of a leap February.
         assert_eq!(civil(1_709_164_800_000).day, 29);
         assert_eq!(civil(1_709_251_200_000).month, 3);
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    #[test]
+    fn impossible_days_and_offsets_are_refused() {
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-01-01T00:00:00+24:00",
+            "2024-01-01T00:00:00+01:60",
+        ] {
+            assert_eq!(parse_iso_signed(bad), None, "{bad}");
+        }
+        assert!(parse_iso_signed("2024-02-29T00:00:00Z").is_some());
+        assert!(parse_iso_signed("2000-02-29T00:00:00Z").is_some());
+        assert_eq!(parse_iso_signed("1900-02-29T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn times_before_the_epoch_are_negative() {
+        assert_eq!(parse_iso_signed("1969-12-31T23:59:59Z"), Some(-1000));
+        assert_eq!(parse_iso("1969-12-31T23:59:59Z"), None);
+        assert_eq!(
+            parse_iso_signed("0001-01-01T00:00:00Z"),
+            Some(-62_135_596_800_000)
+        );
     }
 }

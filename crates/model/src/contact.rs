@@ -62,9 +62,17 @@ impl AddressKey {
 /// known join this contact; a push token registered again becomes valid again.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Ada Lovelace",
+    "addresses": [
+        {"kind": "phone", "address": "+14155550100"},
+        {"kind": "email", "address": "ada@example.com"}
+    ]
+}))]
 pub struct NewContact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[schema(min_items = 1)]
     pub addresses: Vec<NewAddress>,
 }
 
@@ -72,6 +80,7 @@ pub struct NewContact {
 #[serde(deny_unknown_fields)]
 pub struct NewAddress {
     pub kind: AddressKind,
+    #[schema(min_length = 1)]
     pub address: String,
     /// For `psid`: the page's connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]

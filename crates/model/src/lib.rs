@@ -14,6 +14,7 @@
 
 pub mod clock;
 mod contact;
+pub mod json_numbers;
 mod message;
 pub mod policy;
 mod status;

@@ -127,8 +127,21 @@ pub struct Media {
     pub kind: MediaKind,
     pub url: String,
     pub mime_type: String,
-    /// Size in bytes.
+    /// Size in bytes (at most 2^63 - 1, as the document's `int64` says).
+    #[serde(deserialize_with = "int64_size")]
     pub size: u64,
+}
+
+/// A size the document's `int64` can hold: past it, the body is refused while it is parsed,
+/// as any other value of the wrong type is.
+fn int64_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = <u64 as serde::Deserialize>::deserialize(d)?;
+    if i64::try_from(n).is_err() {
+        return Err(serde::de::Error::custom(format!(
+            "size {n} is over 9223372036854775807"
+        )));
+    }
+    Ok(n)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]

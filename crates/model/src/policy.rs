@@ -34,13 +34,16 @@ const MAX_TIMEOUT_MS: u64 = 30 * 86_400_000;
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// `[a-z0-9_-]{1,64}`; unique per workspace.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[schema(min_items = 1, max_items = 16)]
     pub steps: Vec<Step>,
     /// Failure reasons that move a first-of group or the policy on to the next channel or
     /// step. Default: every reason except `invalid_format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub fallback_on: Option<Vec<FailureReason>>,
 }
 
@@ -53,6 +56,7 @@ pub struct Step {
     pub until: Condition,
     /// How long the step may take to meet `until` before the next step runs. Required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = true, minimum = 1, maximum = 2592000000.0)]
     pub timeout_ms: Option<u64>,
 }
 

@@ -8,6 +8,7 @@ use super::{Category, Content, FailureReason, Recipient, Status};
 
 /// The answer to an accepted `POST /v1/messages`: the message is durably committed.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[schema(example = json!({"id": "msg_01a24b38a944724da746e1ad114bbb47", "status": "queued"}))]
 pub struct Accepted {
     pub id: String,
     pub status: Status,
@@ -207,6 +208,17 @@ pub struct TimelineEntry {
 
 /// A page of messages, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "id": "msg_01a24b38a944724da746e1ad114bbb47",
+        "channel": "sms",
+        "status": "delivered",
+        "to": {"phone": "+15551234567", "country": "US"},
+        "created_at": "2026-12-06T11:40:00.000Z",
+        "updated_at": "2026-12-06T11:40:01.250Z"
+    }],
+    "next_cursor": "msg_01a24b38a944724da746e1ad114bbb47"
+}))]
 pub struct MessagePage {
     pub data: Vec<MessageSummary>,
     /// Pass as `cursor` for the next page; absent on the last page.

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorBody, parse_json, read_body};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::model::BlockedUrlView;
 
-#[utoipa::path(get, path = "/v1/connections/{id}/blocked-urls", tag = "connections",
+#[utoipa::path(get, path = "/v1/connections/{id}/blocked-urls", operation_id = "list_blocked_urls", tag = "connections",
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = Vec<BlockedUrlView>), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -33,13 +33,15 @@ pub async fn blocked(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockUrl {
+    /// A URL starting `http://` or `https://`.
+    #[schema(pattern = "^https?://")]
     pub url: String,
     #[serde(default)]
     pub reason: Option<String>,
 }
 
 /// Put a URL on the block list yourself: messages containing it are refused up front.
-#[utoipa::path(post, path = "/v1/connections/{id}/blocked-urls", tag = "connections", request_body = BlockUrl,
+#[utoipa::path(post, path = "/v1/connections/{id}/blocked-urls", operation_id = "block_url", tag = "connections", request_body = BlockUrl,
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 201, body = Vec<BlockedUrlView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -78,7 +80,7 @@ pub struct UrlQuery {
 
 /// Take a URL off the block list: messages that failed `url_blocked` because of it become
 /// resendable.
-#[utoipa::path(delete, path = "/v1/connections/{id}/blocked-urls", tag = "connections", params(("id" = String, Path, description = "Connection id"), UrlQuery),
+#[utoipa::path(delete, path = "/v1/connections/{id}/blocked-urls", operation_id = "unblock_url", tag = "connections", params(("id" = String, Path, description = "Connection id"), UrlQuery),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn unblock(

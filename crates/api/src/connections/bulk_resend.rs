@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::owned;
 use crate::auth::SendKey;
-use crate::error::{ApiError, ErrorBody, parse_json, read_body};
+use crate::error::{ApiError, ErrorBody, parse_optional_json, read_body};
 use switchboard_gateway::Gateway;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -20,9 +20,11 @@ use switchboard_gateway::Gateway;
 pub struct BulkResend {
     /// Which failures to resend (default `["token_expired"]`, the reconnect case).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<switchboard_gateway::model::FailureReason>>)]
     pub reasons: Option<Vec<String>>,
     /// At most this many messages per call (default and maximum 1000).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -49,7 +51,7 @@ pub struct BulkResendReport {
 /// Resend every message that failed on this connection for one of the given reasons (by
 /// default `token_expired`, after a reconnect). Each goes through the same checks as
 /// `POST /v1/messages/{id}/resend`; running it twice resends nothing twice.
-#[utoipa::path(post, path = "/v1/connections/{id}/resend", tag = "connections", request_body = BulkResend,
+#[utoipa::path(post, path = "/v1/connections/{id}/resend", operation_id = "resend_connection_failures", tag = "connections", request_body = Option<BulkResend>,
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = BulkResendReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -61,11 +63,7 @@ pub async fn bulk_resend(
 ) -> Result<Json<BulkResendReport>, ApiError> {
     owned(&gw, &ws, &id)?;
     let body = read_body(body)?;
-    let req: BulkResend = if body.is_empty() {
-        BulkResend::default()
-    } else {
-        parse_json(&body)?
-    };
+    let req: BulkResend = parse_optional_json(&body)?;
     let reasons = req.reasons.unwrap_or_else(|| vec!["token_expired".into()]);
     for (i, r) in reasons.iter().enumerate() {
         if switchboard_gateway::model::FailureReason::parse(r).is_none() {

@@ -115,9 +115,43 @@ fn take_secrets(
     }
 }
 
+fn nullable_name() -> utoipa::openapi::schema::Schema {
+    crate::openapi::or_null(super::error::name_schema())
+}
+
+/// `secrets` as [`take_secrets`] reads it: names to non-empty strings, and with `nullable`
+/// (PATCH) `null` to remove one.
+fn secrets_schema(nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .build();
+    let value = if nullable {
+        crate::openapi::or_null(value)
+    } else {
+        value.into()
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+        .build()
+}
+
+fn new_secrets_schema() -> utoipa::openapi::Object {
+    secrets_schema(false)
+}
+
+fn changed_secrets_schema() -> utoipa::openapi::Object {
+    secrets_schema(true)
+}
+
 fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     let body = read_body(body)?;
-    serde_json::from_slice(&body).map_err(|e| {
+    serde_json::from_slice(&switchboard_gateway::model::json_numbers::integral_numbers(
+        &body,
+    ))
+    .map_err(|e| {
         // serde_json's syntax errors name a position, never a value.
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
     })
@@ -198,7 +232,7 @@ fn check_keys(
     Ok(())
 }
 
-#[utoipa::path(get, path = "/v1/connections", tag = "connections",
+#[utoipa::path(get, path = "/v1/connections", operation_id = "list_connections", tag = "connections",
     responses((status = 200, body = Vec<ConnectionView>)), security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
@@ -213,7 +247,7 @@ pub async fn list(
     )
 }
 
-#[utoipa::path(get, path = "/v1/connections/{id}", tag = "connections",
+#[utoipa::path(get, path = "/v1/connections/{id}", operation_id = "get_connection", tag = "connections",
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -230,16 +264,19 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct NewConnection {
     /// A loaded plugin's name (see `GET /v1/plugins`).
+    #[schema(min_length = 1)]
     pub plugin: String,
+    #[schema(schema_with = super::error::name_schema)]
     pub name: String,
     #[serde(default)]
     pub config: BTreeMap<String, String>,
     /// Secret values by name (e.g. `page_access_token`): sealed at rest, never returned.
     #[serde(default)]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(schema_with = new_secrets_schema)]
     pub secrets: BTreeMap<String, String>,
     /// Sends to this provider in flight at once (default 64).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1024)]
     pub max_in_flight: Option<u32>,
 }
 
@@ -254,7 +291,7 @@ fn check_max_in_flight(n: Option<u32>) -> Result<(), ApiError> {
 }
 
 /// Connect a channel account: a plugin, a name, its config and its secrets.
-#[utoipa::path(post, path = "/v1/connections", tag = "connections", request_body = NewConnection,
+#[utoipa::path(post, path = "/v1/connections", operation_id = "create_connection", tag = "connections", request_body = NewConnection,
     responses((status = 201, body = ConnectionView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -321,23 +358,26 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct ConnectionChange {
     #[serde(default)]
+    #[schema(schema_with = nullable_name)]
     pub name: Option<String>,
     #[serde(default)]
     pub config: BTreeMap<String, Option<String>>,
     /// New secret values. Giving any to a `needs_reconnect` connection reconnects it, and
     /// its messages that failed `token_expired` become resendable.
     #[serde(default)]
-    #[schema(value_type = BTreeMap<String, Option<String>>)]
+    #[schema(schema_with = changed_secrets_schema)]
     pub secrets: BTreeMap<String, Option<String>>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1024)]
     pub max_in_flight: Option<u32>,
     /// `active` or `disabled`. A disabled connection gets no new messages.
     #[serde(default)]
+    #[schema(pattern = "^(active|disabled)$")]
     pub status: Option<String>,
 }
 
 /// Change a connection; reconnect it with new credentials.
-#[utoipa::path(patch, path = "/v1/connections/{id}", tag = "connections", request_body = ConnectionChange,
+#[utoipa::path(patch, path = "/v1/connections/{id}", operation_id = "update_connection", tag = "connections", request_body = ConnectionChange,
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -422,7 +462,7 @@ pub async fn patch(
 
 /// Remove a connection: its secrets are erased, its queued messages fail `no_connection`,
 /// and its message history stays.
-#[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
+#[utoipa::path(delete, path = "/v1/connections/{id}", operation_id = "delete_connection", tag = "connections",
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]

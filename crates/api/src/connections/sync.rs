@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::AdminKey;
-use crate::error::{ApiError, ErrorBody, parse_json, read_body};
+use crate::error::{ApiError, ErrorBody, parse_optional_json, read_body};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::contact_sync::{DEFAULT_SYNC_LIMIT, SyncError, SyncReport};
 
@@ -22,15 +22,19 @@ pub struct SyncRequest {
     /// Import every conversation instead of the first ~100.
     #[serde(default)]
     pub all: bool,
-    /// Import at most this many contacts (default 100; ignored with `all`).
+    /// Import at most this many contacts, 1 to 100,000 (default 100; ignored with `all`).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub limit: Option<u32>,
 }
+
+/// The most contacts one call imports without `all` (the schema says the same).
+const MAX_SYNC_LIMIT: u32 = 100_000;
 
 /// Import the connection's existing conversations (participants and up to 20 recent
 /// messages each) into contacts and their history. Safe to run again: nothing is imported
 /// twice.
-#[utoipa::path(post, path = "/v1/connections/{id}/sync-contacts", tag = "connections", request_body = SyncRequest,
+#[utoipa::path(post, path = "/v1/connections/{id}/sync-contacts", operation_id = "sync_contacts", tag = "connections", request_body = Option<SyncRequest>,
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = SyncReport), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -41,16 +45,15 @@ pub async fn sync(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SyncReport>, ApiError> {
     let body = read_body(body)?;
-    let req: SyncRequest = if body.is_empty() {
-        SyncRequest::default()
-    } else {
-        parse_json(&body)?
-    };
-    if req.limit == Some(0) {
+    let req: SyncRequest = parse_optional_json(&body)?;
+    if req
+        .limit
+        .is_some_and(|n| !(1..=MAX_SYNC_LIMIT).contains(&n))
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "limit must be at least 1",
+            format!("limit must be between 1 and {MAX_SYNC_LIMIT}"),
         )
         .field("limit"));
     }

@@ -1,5 +1,19 @@
 //! The OpenAPI document, generated from the handlers and model types. The checked-in copy
-//! (`schemas/openapi.json`) is compared with this in a test, so it cannot go stale.
+//! (`schemas/openapi.json`) is compared with this in a test, so it cannot go stale, and
+//! `GET /openapi.json` serves the same bytes.
+//!
+//! What the derive macros cannot see is added by modifiers, each from one definition the
+//! server also uses: the shared error answers ([`responses`]), the links between operations
+//! on one resource ([`links`]).
+
+mod links;
+mod responses;
+pub(crate) mod shape;
+mod variants;
+
+use links::Links;
+use responses::ErrorResponses;
+use variants::ClosedVariants;
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
@@ -74,8 +88,9 @@ use switchboard_gateway::model;
         super::system::plugins,
         super::system::healthz,
         super::system::metrics,
+        super::system::openapi_document,
     ),
-    modifiers(&BearerAuth, &Components),
+    modifiers(&BearerAuth, &Components, &ClosedVariants, &ErrorResponses, &Links),
 )]
 pub struct ApiDoc;
 
@@ -227,13 +242,53 @@ impl Modify for Components {
     }
 }
 
+/// `schema` that also takes `null`: for a field a request may leave out or send as `null`
+/// (serde reads both as `None`), described by a schema built by hand.
+pub(crate) fn or_null<S: Into<utoipa::openapi::schema::Schema>>(
+    schema: S,
+) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    let mut schema = schema.into();
+    let with_null = |t: &SchemaType| match t {
+        SchemaType::Type(t) => SchemaType::from_iter([t.clone(), Type::Null]),
+        other => other.clone(),
+    };
+    match &mut schema {
+        Schema::Object(o) => o.schema_type = with_null(&o.schema_type),
+        Schema::Array(a) => a.schema_type = with_null(&a.schema_type),
+        _ => {}
+    }
+    schema
+}
+
+/// The security scheme of a workspace's API keys (scoped, rate-limited).
+pub(crate) const API_KEY: &str = "api_key";
+
+/// Every operation of one path.
+pub(crate) fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+        &mut item.head,
+        &mut item.options,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "api_key",
+            API_KEY,
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
@@ -245,7 +300,14 @@ impl Modify for BearerAuth {
 
 /// The document as checked in: pretty JSON with a trailing newline.
 pub fn document() -> String {
-    let mut s = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    // The document is plain data (string keys, no maps keyed by anything else), which
+    // serde_json always serialises: a failure here is a bug in this crate, not an input.
+    let s = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises to JSON");
+    // utoipa 5 writes a Link's `operationId` as `operation_id`, which no OpenAPI reader
+    // knows. Only links carry that key (a test checks), so the rename is exact.
+    let mut s = s.replace("\"operation_id\": ", "\"operationId\": ");
     s.push('\n');
     s
 }
