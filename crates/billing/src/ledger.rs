@@ -129,49 +129,54 @@ pub fn post(c: &Connection, txn: &Txn) -> Result<Posted, LedgerError> {
     if exists(c, &txn.id)? {
         return Ok(Posted::AlreadyPosted);
     }
-    // A savepoint of its own: a refused entry undoes the entries before it, and only them.
-    c.prepare_cached("SAVEPOINT ledger_post")?.execute([])?;
-    match post_entries(c, txn) {
-        Ok(()) => {
-            c.prepare_cached("RELEASE ledger_post")?.execute([])?;
-            Ok(Posted::New)
-        }
-        Err(e) => {
-            c.prepare_cached("ROLLBACK TO ledger_post")?.execute([])?;
-            c.prepare_cached("RELEASE ledger_post")?.execute([])?;
-            Err(e)
-        }
-    }
-}
-
-fn post_entries(c: &Connection, txn: &Txn) -> Result<(), LedgerError> {
-    c.prepare_cached(
-        "INSERT INTO ledger_transactions (id, workspace_id, kind, delivery_id, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![txn.id, txn.workspace_id, txn.kind, txn.delivery_id, txn.memo, txn.at])?;
-    for (account, amount) in txn.entries.iter().filter(|(_, a)| *a != 0) {
-        let after: Micros = c
-            .prepare_cached(
-                "INSERT INTO balances (account, workspace_id, balance) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance
-                 RETURNING balance",
-            )?
-            .query_row(
-                params![account, owner(account, &txn.workspace_id), amount],
-                |r| r.get(0),
-            )?;
-        if after < 0 && !is_world(account) {
+    // Balances first, each checked as it moves. A refused entry is undone with the opposite
+    // amounts before any row of the transaction is written, so a posting needs no savepoint
+    // of its own (a statement pair and a sub-journal copy of every page it touched, on every
+    // send). A database error on the way fails the caller's unit of work, which the store
+    // rolls back whole.
+    let entries: Vec<&(String, Micros)> = txn.entries.iter().filter(|(_, a)| *a != 0).collect();
+    let mut after: Vec<Micros> = Vec::with_capacity(entries.len());
+    for (i, (account, amount)) in entries.iter().enumerate() {
+        let balance = add_to_balance(c, account, &txn.workspace_id, *amount)?;
+        after.push(balance);
+        if balance < 0 && !is_world(account) {
+            for (account, amount) in &entries[..=i] {
+                add_to_balance(c, account, &txn.workspace_id, -*amount)?;
+            }
             return Err(LedgerError::Negative {
                 id: txn.id.clone(),
                 account: account.clone(),
             });
         }
+    }
+    c.prepare_cached(
+        "INSERT INTO ledger_transactions (id, workspace_id, kind, delivery_id, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![txn.id, txn.workspace_id, txn.kind, txn.delivery_id, txn.memo, txn.at])?;
+    for ((account, amount), balance_after) in entries.iter().zip(after) {
         c.prepare_cached(
             "INSERT INTO ledger_entries (txn_id, workspace_id, account, amount, balance_after, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![txn.id, owner(account, &txn.workspace_id), account, amount, after, txn.at])?;
+        .execute(params![txn.id, owner(account, &txn.workspace_id), account, amount, balance_after, txn.at])?;
     }
-    Ok(())
+    Ok(Posted::New)
+}
+
+/// Move an account's kept balance; returns the balance it leaves.
+fn add_to_balance(
+    c: &Connection,
+    account: &str,
+    workspace: &str,
+    amount: Micros,
+) -> Result<Micros, LedgerError> {
+    Ok(c.prepare_cached(
+        "INSERT INTO balances (account, workspace_id, balance) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance
+             RETURNING balance",
+    )?
+    .query_row(params![account, owner(account, workspace), amount], |r| {
+        r.get(0)
+    })?)
 }
 
 /// World accounts are shared; every other account belongs to the workspace in its name.

@@ -312,6 +312,18 @@ fn an_unbalanced_or_overdrawing_transaction_is_refused_whole() {
         !ledger::exists(&c, "t3").unwrap(),
         "nothing of a refused transaction remains"
     );
+    // Refused on its last entry, after the first had moved a balance: undone all the same.
+    assert!(matches!(
+        ledger::post(
+            &c,
+            &txn("t4", vec![(ledger::REVENUE.into(), 6), (paid.clone(), -6)])
+        ),
+        Err(ledger::LedgerError::Negative { .. })
+    ));
+    assert_eq!(ledger::balance(&c, &paid).unwrap(), 5);
+    assert_eq!(ledger::balance(&c, ledger::REVENUE).unwrap(), 0);
+    assert!(!ledger::exists(&c, "t4").unwrap());
+    assert!(ledger::audit(&c).unwrap().is_sound());
     assert_eq!(
         ledger::post(
             &c,

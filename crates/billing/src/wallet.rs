@@ -38,21 +38,29 @@ pub struct Wallet {
 }
 
 pub fn wallet(c: &Connection, workspace: &str) -> Result<Wallet, WalletError> {
+    let read = |c: &Connection| {
+        c.prepare_cached(
+            "SELECT currency, plan, credit_month, low_balance_alert FROM wallets WHERE workspace_id = ?1",
+        )?
+        .query_row([workspace], |r| {
+            Ok(Wallet {
+                currency: r.get(0)?,
+                plan: r.get(1)?,
+                credit_month: r.get(2)?,
+                low_balance_alert: r.get(3)?,
+            })
+        })
+        .optional()
+    };
+    // Read first: the wallet exists for every send after a workspace's first.
+    if let Some(w) = read(c)? {
+        return Ok(w);
+    }
     c.prepare_cached(
         "INSERT OR IGNORE INTO wallets (workspace_id, currency, plan) VALUES (?1, 'usd', 'free')",
     )?
     .execute([workspace])?;
-    Ok(c.prepare_cached(
-        "SELECT currency, plan, credit_month, low_balance_alert FROM wallets WHERE workspace_id = ?1",
-    )?
-    .query_row([workspace], |r| {
-        Ok(Wallet {
-            currency: r.get(0)?,
-            plan: r.get(1)?,
-            credit_month: r.get(2)?,
-            low_balance_alert: r.get(3)?,
-        })
-    })?)
+    Ok(read(c)?.ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?)
 }
 
 /// Bring the wallet into the current month: expire last month's unspent credit, grant this

@@ -83,6 +83,21 @@ fn cpu_line(messages: usize, before: (f64, f64), after: (f64, f64)) {
     );
 }
 
+/// The store's statement count (`switchboard_store_statements_total` on `/metrics`): the
+/// gateway's own counter, not an estimate.
+async fn statements(client: &reqwest::Client, gw: &str) -> anyhow::Result<u64> {
+    let text = client
+        .get(format!("{gw}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("switchboard_store_statements_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no switchboard_store_statements_total on /metrics"))
+}
+
 fn sms_body(i: usize, tag: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"channel": "sms", "to": {"phone": format!("+1415{:07}", i % 10_000_000)}, "content": {"text": format!("{tag} {i}: your code is 123456")}}))
         .unwrap()
@@ -168,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
     client.post(format!("{sim}/_sandbox/reset")).send().await?;
 
     // 2. Through the gateway: accepted (202, durably committed) and delivered.
+    let statements_before = statements(&client, &gw).await?;
     let cpu_before = (cpu_seconds(pid), cpu_seconds(sim_pid));
     let (c, gw_url, k) = (client.clone(), gw.clone(), key.clone());
     let (elapsed, lat) = load(messages, concurrency, move |i| {
@@ -202,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
     };
     // Before the listing below, which is the bench's reading, not the gateway's work.
     let cpu_after = (cpu_seconds(pid), cpu_seconds(sim_pid));
+    let statements_after = statements(&client, &gw).await?;
     // Every message's own latency, from its committed creation to its `delivered` event.
     let mut e2e = Vec::with_capacity(messages);
     let mut delivered = 0usize;
@@ -238,6 +255,11 @@ async fn main() -> anyhow::Result<()> {
         e2e,
     );
     cpu_line(messages, cpu_before, cpu_after);
+    println!(
+        "SQL statements per message delivered: {:.1} (store counter, {} in all)",
+        (statements_after - statements_before) as f64 / messages as f64,
+        statements_after - statements_before
+    );
     println!("gateway RSS after the run: {:.1} MiB", rss_mib(pid));
 
     // 3. Accept latency at a steady 1,000 messages/s for 5 s.

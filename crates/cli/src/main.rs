@@ -8,6 +8,35 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+// mimalloc rather than glibc's malloc: the gateway allocates and frees small buffers on many
+// threads (tokio workers, the blocking pool's readers, the store's writer), where glibc spent
+// about 9 % of the CPU per message in malloc and free.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's defaults trade memory for speed: arenas committed up front and freed memory
+/// kept for a second. Measured idle, that was 158 MiB resident against glibc's 57 MiB. Commit
+/// on demand and give freed memory back at once (docs/benchmarks.md has the figures).
+///
+/// The options must be set before mimalloc's first allocation, which happens before `main`:
+/// this runs from `.init_array`, ahead of the Rust runtime's own start-up.
+extern "C" fn tune_allocator() {
+    // mimalloc v3's `mi_option_e` (include/mimalloc.h): arena_eager_commit = 4,
+    // purge_delay = 15.
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: setting an option is a plain store into mimalloc's option table, and marks the
+    // option as set so the environment is not read for it later.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
+
 mod scaffold;
 use switchboard_gateway::GatewayConfig;
 

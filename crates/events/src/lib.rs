@@ -123,45 +123,51 @@ pub fn record_delivery_status(
     kind: &'static str,
     at: Millis,
     detail: Option<&str>,
-) -> rusqlite::Result<()> {
-    let row = t
-        .prepare_cached(
-            "SELECT m.workspace_id, d.message_id, d.channel, d.connection_id, d.status, d.provider_message_id,
-                    d.failure_reason, d.failure_code, d.failure_detail, d.step, m.contact_id
-             FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = ?1",
-        )?
-        .query_row([delivery_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                json!({
-                    "message_id": r.get::<_, String>(1)?,
-                    "delivery_id": delivery_id,
-                    "channel": r.get::<_, String>(2)?,
-                    "connection_id": r.get::<_, String>(3)?,
-                    "status": r.get::<_, String>(4)?,
-                    "provider_message_id": r.get::<_, Option<String>>(5)?,
-                    "failure": r.get::<_, Option<String>>(6)?.map(|reason| Ok::<_, rusqlite::Error>(json!({
-                        "reason": reason,
-                        "provider_code": r.get::<_, Option<String>>(7)?,
-                        "detail": r.get::<_, Option<String>>(8)?,
-                    }))).transpose()?,
-                    "step": r.get::<_, Option<i64>>(9)?,
-                    "contact_id": r.get::<_, Option<String>>(10)?,
-                    "detail": detail,
-                }),
-            ))
-        });
-    match row {
-        Ok((ws, mut data)) => {
-            // Keep payloads small: absent facts are left out rather than sent as null.
-            if let Some(obj) = data.as_object_mut() {
-                obj.retain(|_, v| !v.is_null());
-            }
-            record(t, &ws, kind, at, data)
-        }
-        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(()),
-        Err(e) => Err(e),
+) -> Result<(), store::StoreError> {
+    match store::deliveries::current_status_row(t, delivery_id)? {
+        Some(row) => Ok(record_delivery_event(t, &row, kind, at, detail)?),
+        None => Ok(()),
     }
+}
+
+/// The event for a delivery's status change, from the row the change returned.
+pub fn record_delivery_event(
+    t: &Connection,
+    row: &store::deliveries::StatusRow,
+    kind: &'static str,
+    at: Millis,
+    detail: Option<&str>,
+) -> rusqlite::Result<()> {
+    let mut data = serde_json::Map::new();
+    let mut put = |k: &str, v: Value| {
+        // Keep payloads small: absent facts are left out rather than sent as null.
+        if !v.is_null() {
+            data.insert(k.to_string(), v);
+        }
+    };
+    put("message_id", row.message_id.as_str().into());
+    put("delivery_id", row.delivery_id.as_str().into());
+    put("channel", row.channel.as_str().into());
+    put("connection_id", row.connection_id.as_str().into());
+    put("status", row.status.as_str().into());
+    put(
+        "provider_message_id",
+        row.provider_message_id.clone().into(),
+    );
+    if let Some(reason) = &row.failure_reason {
+        put(
+            "failure",
+            json!({
+                "reason": reason,
+                "provider_code": row.failure_code,
+                "detail": row.failure_detail,
+            }),
+        );
+    }
+    put("step", row.step.into());
+    put("contact_id", row.contact_id.clone().into());
+    put("detail", detail.into());
+    record(t, &row.workspace_id, kind, at, Value::Object(data))
 }
 
 /// A connection health event (`connection.*`), from the connection's row as it now stands.

@@ -167,26 +167,31 @@ impl Intake {
         request: &NewMessage,
     ) -> Result<Vec<Violation>, IntakeError> {
         let mut v = Vec::new();
-        if let Some(key) =
-            model::AddressKey::for_message(workspace, &request.channel, &connection.id, &request.to)
-        {
-            let field = key.field();
-            if self
-                .store
-                .opted_out(
-                    workspace.into(),
-                    request.channel.clone(),
-                    key.address.clone(),
-                )
-                .await?
-            {
+        let key = model::AddressKey::for_message(
+            workspace,
+            &request.channel,
+            &connection.id,
+            &request.to,
+        );
+        let field = key.as_ref().map(|k| k.field());
+        let facts = self
+            .store
+            .recipient_facts(
+                key,
+                request.channel.clone(),
+                connection.id.clone(),
+                request.urls(),
+            )
+            .await?;
+        if let Some(field) = field {
+            if facts.opted_out {
                 v.push(Violation {
                     code: "opted_out".into(),
                     field: field.into(),
                     message: format!("the recipient opted out of `{}`", request.channel),
                 });
             }
-            if let Some(why) = self.store.address_state(key).await?.invalid {
+            if let Some(why) = facts.address.invalid {
                 v.push(Violation {
                     code: "recipient_invalid".into(),
                     field: field.into(),
@@ -196,22 +201,15 @@ impl Intake {
                 });
             }
         }
-        let urls = request.urls();
-        if !urls.is_empty() {
-            let blocked = self
-                .store
-                .blocked_among(connection.id.clone(), urls)
-                .await?;
-            for b in &blocked {
-                v.push(Violation {
-                    code: "url_blocked".into(),
-                    field: "content".into(),
-                    message: format!(
-                        "{} is on this connection's block list ({})",
-                        b.url, b.reason
-                    ),
-                });
-            }
+        for b in &facts.blocked {
+            v.push(Violation {
+                code: "url_blocked".into(),
+                field: "content".into(),
+                message: format!(
+                    "{} is on this connection's block list ({})",
+                    b.url, b.reason
+                ),
+            });
         }
         Ok(v)
     }

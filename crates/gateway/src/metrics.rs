@@ -33,6 +33,10 @@ pub struct Metrics {
     pub send_seconds: Family<ChannelLabels, Histogram>,
     /// Set when scraped: the runtime owns the quarantine state.
     pub quarantined: Gauge,
+    /// SQL statements run, mirrored from the store's count when metrics are read.
+    statements: Counter,
+    /// Two scrapes at once must not both add the same difference.
+    statements_sync: std::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -70,8 +74,16 @@ impl Default for Metrics {
             "Connections whose plugin is quarantined after faulting call after call",
             quarantined.clone(),
         );
+        let statements = Counter::default();
+        registry.register(
+            "store_statements",
+            "SQL statements the store has run (writer and readers, trigger programs included)",
+            statements.clone(),
+        );
         Metrics {
             quarantined,
+            statements,
+            statements_sync: std::sync::Mutex::new(()),
             registry,
             accepted,
             attempts,
@@ -83,6 +95,15 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn encode(&self) -> String {
+        {
+            let _one = self
+                .statements_sync
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let seen = self.statements.get();
+            self.statements
+                .inc_by(switchboard_store::statements_run().saturating_sub(seen));
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

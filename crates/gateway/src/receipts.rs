@@ -121,8 +121,11 @@ impl Receipts {
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<Status, ReceiptError> {
-        let receipt: Receipt = serde_json::from_slice(body)
-            .map_err(|e| ReceiptError::BadRequest(format!("invalid receipt: {e}")))?;
+        // Parsed with whole numbers as integers (`5.0` is 5); the signature covers the body
+        // as sent.
+        let receipt: Receipt =
+            serde_json::from_slice(&crate::model::json_numbers::integral_numbers(body))
+                .map_err(|e| ReceiptError::BadRequest(format!("invalid receipt: {e}")))?;
         // The same answer for an unknown connection and a wrong signature: a receipt
         // endpoint must not tell a prober which connection ids exist.
         let unauthorized = || ReceiptError::Unauthorized("signature verification failed".into());

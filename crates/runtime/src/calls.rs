@@ -1,5 +1,6 @@
-//! The exports a plugin offers, one method each: a fresh instance, a deadline, and the raw
-//! outcome turned into a value or a [`CallError`].
+//! The exports a plugin offers, one method each: an instance (fresh, or warm for the pure
+//! calls and callbacks, see [`super::warm`]), a deadline, and the raw outcome turned into a
+//! value or a [`CallError`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use wasmtime::{Store, Trap};
 
 use super::bindings::wit;
 use super::imports::CallState;
+use super::warm::Kind;
 use super::webhook_auth::Refusal;
 use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, engine, output};
 
@@ -37,18 +39,22 @@ impl PluginRuntime {
     > {
         self.guarded(plugin, connection, "validate", async {
             let deadline = self.limits.pure_deadline;
-            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let mut w = self
+                .checkout(plugin, connection, None, Kind::Pure, deadline)
+                .await?;
             let started = Instant::now();
-            let exports = inst.switchboard_channel_plugin();
-            let r = tokio::time::timeout(deadline, exports.call_validate(&mut store, msg)).await;
-            let mut violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+            let exports = w.inst.switchboard_channel_plugin();
+            let r = tokio::time::timeout(deadline, exports.call_validate(&mut w.store, msg)).await;
+            let mut violations = finish(plugin.name(), "validate", &w.store, started, deadline, r)?;
             if !violations.is_empty() {
+                self.warm.give_back(w);
                 output::violations(&mut violations);
                 return Ok((violations, None));
             }
             let left = deadline.saturating_sub(started.elapsed());
-            let r = tokio::time::timeout(left, exports.call_quote(&mut store, msg)).await;
-            let mut quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+            let r = tokio::time::timeout(left, exports.call_quote(&mut w.store, msg)).await;
+            let mut quote = finish(plugin.name(), "quote", &w.store, started, deadline, r)?;
+            self.warm.give_back(w);
             if let Err(v) = &mut quote {
                 output::violations(v);
             }
@@ -65,15 +71,19 @@ impl PluginRuntime {
     ) -> Result<Vec<wit::Violation>, CallError> {
         self.guarded(plugin, connection, "validate", async {
             let deadline = self.limits.pure_deadline;
-            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let mut w = self
+                .checkout(plugin, connection, None, Kind::Pure, deadline)
+                .await?;
             let started = Instant::now();
             let r = tokio::time::timeout(
                 deadline,
-                inst.switchboard_channel_plugin()
-                    .call_validate(&mut store, msg),
+                w.inst
+                    .switchboard_channel_plugin()
+                    .call_validate(&mut w.store, msg),
             )
             .await;
-            let mut violations = finish(plugin.name(), "validate", &store, started, deadline, r)?;
+            let mut violations = finish(plugin.name(), "validate", &w.store, started, deadline, r)?;
+            self.warm.give_back(w);
             output::violations(&mut violations);
             Ok(violations)
         })
@@ -89,15 +99,19 @@ impl PluginRuntime {
     ) -> Result<Result<wit::Quotation, Vec<wit::Violation>>, CallError> {
         self.guarded(plugin, connection, "validate", async {
             let deadline = self.limits.pure_deadline;
-            let (mut store, inst) = self.instantiate_for(plugin, None, deadline).await?;
+            let mut w = self
+                .checkout(plugin, connection, None, Kind::Pure, deadline)
+                .await?;
             let started = Instant::now();
             let r = tokio::time::timeout(
                 deadline,
-                inst.switchboard_channel_plugin()
-                    .call_quote(&mut store, msg),
+                w.inst
+                    .switchboard_channel_plugin()
+                    .call_quote(&mut w.store, msg),
             )
             .await;
-            let mut quote = finish(plugin.name(), "quote", &store, started, deadline, r)?;
+            let mut quote = finish(plugin.name(), "quote", &w.store, started, deadline, r)?;
+            self.warm.give_back(w);
             if let Err(v) = &mut quote {
                 output::violations(v);
             }
@@ -150,27 +164,33 @@ impl PluginRuntime {
             .guarded(plugin, &connection, "handle-webhook", async {
                 let deadline = self.limits.webhook_deadline;
                 let wit_conn = convert::wit_connection(&conn);
-                let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+                let mut w = self
+                    .checkout(plugin, &connection, Some(conn), Kind::Webhook, deadline)
+                    .await?;
                 let started = Instant::now();
                 let r = tokio::time::timeout(
                     deadline,
-                    inst.switchboard_channel_plugin()
-                        .call_handle_webhook(&mut store, req, &wit_conn),
+                    w.inst.switchboard_channel_plugin().call_handle_webhook(
+                        &mut w.store,
+                        req,
+                        &wit_conn,
+                    ),
                 )
                 .await;
                 let mut answer = finish(
                     plugin.name(),
                     "handle-webhook",
-                    &store,
+                    &w.store,
                     started,
                     deadline,
                     r,
                 )?;
                 output::webhook(plugin.name(), &mut answer)?;
-                let verdict = store.data().webhook.verdict(
+                let verdict = w.store.data().webhook.verdict(
                     switchboard_model::clock::now_ms(),
                     self.limits.callback_replay_window,
                 );
+                self.warm.give_back(w);
                 Ok((answer, verdict))
             })
             .await?;

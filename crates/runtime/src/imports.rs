@@ -30,6 +30,9 @@ pub struct HostServices {
 pub struct MemoryLimiter {
     pub max_bytes: usize,
     pub hit: bool,
+    /// The largest size a memory of this instance was allowed to grow to: a warm instance
+    /// that grew large is not kept.
+    pub peak_bytes: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -43,6 +46,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
             self.hit = true;
             return Ok(false);
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
     fn table_growing(
@@ -99,12 +103,23 @@ impl CallState {
             limiter: MemoryLimiter {
                 max_bytes,
                 hit: false,
+                peak_bytes: 0,
             },
             webhook: CallRecord::default(),
             http_deadline: Instant::now() + deadline - reply_margin(deadline),
             wasi,
             table: ResourceTable::new(),
         }
+    }
+
+    /// Ready a warm instance's state for its next call: what one call was allowed or proved
+    /// never counts for another (see [`super::warm`]).
+    pub(crate) fn rearm(&mut self, deadline: Duration) {
+        self.requests_made = 0;
+        self.answer_lost = false;
+        self.limiter.hit = false;
+        self.webhook = CallRecord::default();
+        self.http_deadline = Instant::now() + deadline - reply_margin(deadline);
     }
 
     pub(crate) fn connection_id(&self) -> &str {

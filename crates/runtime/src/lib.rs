@@ -10,9 +10,11 @@
 //! Why it is shaped this way:
 //! - **One shared [`Engine`]**, with the pooling allocator when the address space allows it
 //!   (instantiation in tens of microseconds) and the on-demand allocator otherwise.
-//! - **A fresh instance per call** from a pre-instantiated component ([`ChannelPluginPre`]):
-//!   no state leaks between calls, connections or workspaces, and a plugin that corrupts its
-//!   own memory only breaks that one call.
+//! - **A fresh instance per provider call** from a pre-instantiated component
+//!   ([`ChannelPluginPre`]): `send`, `sync-contacts` and `lookup-status` never share state.
+//!   The pure calls and callbacks reuse a warm instance of the same connection ([`warm`],
+//!   which says exactly what isolation that keeps: never across connections or workspaces,
+//!   and never after a fault).
 //! - **Every call is bounded**: an epoch deadline per export (the engine's epoch ticks every
 //!   [`EPOCH_TICK`]), a memory cap through a store limiter, a tokio timeout around the whole call
 //!   (epochs do not interrupt a host call that is waiting on the network), and a budget of
@@ -40,6 +42,7 @@ pub mod outbound;
 pub mod output;
 pub mod quarantine;
 mod signing;
+mod warm;
 pub mod webhook_auth;
 
 use std::collections::{BTreeMap, HashMap};
@@ -222,6 +225,8 @@ pub struct LoadedPlugin {
     pub from_cache: bool,
     pre: ChannelPluginPre<CallState>,
     allowed_without_connection: Arc<[OriginPattern]>,
+    /// Which load this is, so a warm instance of an earlier load is never used for it.
+    generation: u64,
 }
 
 impl LoadedPlugin {
@@ -247,7 +252,11 @@ pub struct PluginRuntime {
     slots: Semaphore,
     allocator: &'static str,
     quarantine: Quarantine,
+    warm: warm::WarmPool,
 }
+
+/// Load generations ([`LoadedPlugin::generation`]).
+static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl PluginRuntime {
     pub fn new(
@@ -299,12 +308,19 @@ impl PluginRuntime {
             slots,
             allocator,
             quarantine,
+            warm: warm::WarmPool::default(),
         }))
     }
 
     /// Drop what plugins cached for a connection (after its credentials change).
     pub fn forget_cached(&self, connection_id: &str) {
         self.services.memo.clear_connection(connection_id);
+        self.warm.forget_connection(connection_id);
+    }
+
+    /// Idle warm instances kept for a connection ([`warm`]).
+    pub fn warm_instances(&self, connection_id: &str) -> usize {
+        self.warm.idle_for(connection_id)
     }
 
     /// `pooling` or `on-demand`: which instance allocator the engine ended up with.
@@ -432,12 +448,14 @@ impl PluginRuntime {
             from_cache,
             pre,
             allowed_without_connection: allowed,
+            generation: NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         self.plugins
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(plugin.name().to_string(), plugin.clone());
         self.quarantine.forget_plugin(plugin.name());
+        self.warm.forget_plugin(plugin.name());
         tracing::info!(
             plugin = plugin.name(),
             channel = plugin.channel(),
@@ -491,6 +509,28 @@ impl PluginRuntime {
         };
         self.instantiate(&plugin.pre, plugin.name(), conn, allowed, deadline)
             .await
+    }
+
+    /// An instance for a call that may share one ([`warm`]): an idle one kept for this
+    /// connection and kind, rearmed for this call, or a fresh one. Give it back with
+    /// [`warm::WarmPool::give_back`] only when the call returned normally.
+    pub(crate) async fn checkout(
+        &self,
+        plugin: &LoadedPlugin,
+        connection: &str,
+        conn: Option<Arc<ConnectionCtx>>,
+        kind: warm::Kind,
+        deadline: Duration,
+    ) -> Result<warm::Warm, CallError> {
+        let key = warm::Key::new(plugin.name(), plugin.generation, connection, kind);
+        if let Some(mut w) = self.warm.take(&key, conn.as_ref()) {
+            w.store.data_mut().rearm(deadline);
+            w.store.set_hostcall_fuel(self.limits.max_output_bytes);
+            w.store.set_epoch_deadline(engine::deadline_ticks(deadline));
+            return Ok(w);
+        }
+        let (store, inst) = self.instantiate_for(plugin, conn, deadline).await?;
+        Ok(warm::WarmPool::wrap(store, inst, key))
     }
 
     async fn instantiate(

@@ -172,6 +172,12 @@ async fn a_plugin_that_accepts_without_verifying_is_refused() {
         .unwrap();
     assert_eq!(out.events.len(), 1);
 
+    // The next call runs on the warm instance the verified one gave back; what that call
+    // proved does not carry over.
+    assert_eq!(runtime.warm_instances("con_test"), 1);
+    let why = refused(call(vec![]).await);
+    assert!(why.contains("without verifying"), "{why}");
+
     // Verified, but with a signed time ten minutes old that the plugin ignores: refused.
     let stale = (switchboard_model::clock::now_ms() - 600_000).to_string();
     let why = refused(

@@ -2,7 +2,7 @@
 //! refused up front, and messages that failed `url_blocked` become resendable once their URL
 //! is taken off.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError};
 use crate::model::{BlockedUrlView, now_ms, rfc3339};
@@ -50,29 +50,8 @@ impl Store {
         connection_id: String,
         urls: Vec<String>,
     ) -> Result<Vec<BlockedUrlView>, StoreError> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT url, reason, message_id, added_at FROM blocked_urls WHERE connection_id = ?1 AND url = ?2",
-            )?;
-            let mut found = Vec::new();
-            for url in &urls {
-                if let Some(v) = stmt
-                    .query_row(params![connection_id, url], |r| {
-                        Ok(BlockedUrlView {
-                            url: r.get(0)?,
-                            reason: r.get(1)?,
-                            message_id: r.get(2)?,
-                            added_at: rfc3339(r.get(3)?),
-                        })
-                    })
-                    .optional()?
-                {
-                    found.push(v);
-                }
-            }
-            Ok(found)
-        })
-        .await
+        self.read(move |c| blocked_among(c, &connection_id, &urls))
+            .await
     }
 
     pub async fn blocked_urls(
@@ -95,4 +74,32 @@ impl Store {
         })
         .await
     }
+}
+
+/// [`Store::blocked_among`] on the caller's connection.
+pub fn blocked_among(
+    c: &Connection,
+    connection_id: &str,
+    urls: &[String],
+) -> Result<Vec<BlockedUrlView>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT url, reason, message_id, added_at FROM blocked_urls WHERE connection_id = ?1 AND url = ?2",
+    )?;
+    let mut found = Vec::new();
+    for url in urls {
+        if let Some(v) = stmt
+            .query_row(params![connection_id, url], |r| {
+                Ok(BlockedUrlView {
+                    url: r.get(0)?,
+                    reason: r.get(1)?,
+                    message_id: r.get(2)?,
+                    added_at: rfc3339(r.get(3)?),
+                })
+            })
+            .optional()?
+        {
+            found.push(v);
+        }
+    }
+    Ok(found)
 }

@@ -29,6 +29,41 @@ pub struct AddressState {
     pub last_inbound_at: Option<Millis>,
 }
 
+/// [`Store::recipient_facts`].
+#[derive(Debug, Clone, Default)]
+pub struct RecipientFacts {
+    pub opted_out: bool,
+    pub address: AddressState,
+    pub blocked: Vec<crate::model::BlockedUrlView>,
+}
+
+/// [`Store::address_state`] on the caller's connection.
+pub fn address_state(
+    c: &rusqlite::Connection,
+    key: &AddressKey,
+) -> Result<AddressState, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT valid, invalid_reason, last_inbound_at FROM contact_addresses
+         WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
+    )?
+    .query_row(
+        params![key.workspace_id, key.kind, key.scope, key.address],
+        |r| {
+            Ok(AddressState {
+                invalid: (!r.get::<_, bool>(0)?).then(|| {
+                    r.get::<_, Option<String>>(1)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| "marked invalid".into())
+                }),
+                last_inbound_at: r.get(2)?,
+            })
+        },
+    )
+    .optional()?
+    .unwrap_or_default())
+}
+
 /// Something the contact did, from a verified webhook.
 #[derive(Debug, Clone)]
 pub struct Activity {
@@ -146,27 +181,37 @@ impl Store {
     /// What the store knows about an address, in one read: whether it is dead (and why)
     /// and when the contact last wrote to it (for the messaging window).
     pub async fn address_state(&self, key: AddressKey) -> Result<AddressState, StoreError> {
+        self.read(move |c| address_state(c, &key)).await
+    }
+
+    /// What intake must know before accepting a message, in one trip to a reader (each trip
+    /// is a hand-off to the blocking pool and back): whether the recipient opted out of the
+    /// channel, the address's state, and which of the message's URLs the connection blocked.
+    pub async fn recipient_facts(
+        &self,
+        key: Option<AddressKey>,
+        channel: String,
+        connection_id: String,
+        urls: Vec<String>,
+    ) -> Result<RecipientFacts, StoreError> {
         self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT valid, invalid_reason, last_inbound_at FROM contact_addresses
-                 WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
-            )?
-            .query_row(
-                params![key.workspace_id, key.kind, key.scope, key.address],
-                |r| {
-                    Ok(AddressState {
-                        invalid: (!r.get::<_, bool>(0)?).then(|| {
-                            r.get::<_, Option<String>>(1)
-                                .ok()
-                                .flatten()
-                                .unwrap_or_else(|| "marked invalid".into())
-                        }),
-                        last_inbound_at: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?
-            .unwrap_or_default())
+            let (opted_out, address) = match &key {
+                Some(key) => (
+                    crate::routes::opted_out(c, &key.workspace_id, &channel, &key.address)?,
+                    address_state(c, key)?,
+                ),
+                None => (false, AddressState::default()),
+            };
+            let blocked = if urls.is_empty() {
+                Vec::new()
+            } else {
+                crate::blocked_urls::blocked_among(c, &connection_id, &urls)?
+            };
+            Ok(RecipientFacts {
+                opted_out,
+                address,
+                blocked,
+            })
         })
         .await
     }

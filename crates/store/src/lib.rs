@@ -94,6 +94,59 @@ impl StoreError {
     }
 }
 
+/// Statements SQLite has started on this process's connections (the writer's and every
+/// reader's), trigger programs included. A process-wide count, not a per-store one: SQLite's
+/// trace hook takes a plain function. It is the figure the write-path work is measured by
+/// (statements per delivered message), read through `/metrics`.
+static STATEMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// [`STATEMENTS`] so far.
+pub fn statements_run() -> u64 {
+    STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Count every statement `conn` starts. The hook is one atomic add per statement.
+fn count_statements(conn: &Connection) {
+    conn.trace_v2(
+        rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(|event| {
+            let n = STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(path) = tally_file()
+                && let rusqlite::trace::TraceEvent::Stmt(_, sql) = event
+            {
+                tally(path, sql, n);
+            }
+        }),
+    );
+}
+
+/// Where `SWITCHBOARD_SQL_TALLY` asks the statement tally to be written, read once.
+fn tally_file() -> Option<&'static Path> {
+    static FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| std::env::var_os("SWITCHBOARD_SQL_TALLY").map(PathBuf::from))
+        .as_deref()
+}
+
+/// A profiling aid, off unless `SWITCHBOARD_SQL_TALLY=FILE` is set: how often each
+/// statement text ran, most frequent first, rewritten to FILE every 1,000 statements. It is
+/// how `docs/benchmarks.md` splits the statements of one message by what they do.
+fn tally(path: &Path, sql: &str, n: u64) {
+    static TALLY: Mutex<Option<std::collections::HashMap<String, u64>>> = Mutex::new(None);
+    let mut tally = TALLY.lock().unwrap_or_else(|p| p.into_inner());
+    let counts = tally.get_or_insert_with(Default::default);
+    let text = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    *counts.entry(text).or_default() += 1;
+    if n.is_multiple_of(1000) {
+        let mut rows: Vec<_> = counts.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1));
+        let text: String = rows
+            .iter()
+            .map(|(sql, c)| format!("{c}\t{sql}\n"))
+            .collect();
+        let _ = std::fs::write(path, text);
+    }
+}
+
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 type WriteJob = Box<dyn FnOnce(&Transaction) -> Reply + Send>;
 
@@ -122,10 +175,12 @@ impl Store {
              PRAGMA synchronous=FULL;
              PRAGMA foreign_keys=ON;
              PRAGMA busy_timeout=5000;
-             PRAGMA wal_autocheckpoint=4000;",
+             PRAGMA wal_autocheckpoint=4000;
+             PRAGMA temp_store=MEMORY;",
         )?;
         schema::migrate(&mut conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        count_statements(&conn);
 
         let (tx, rx) = mpsc::channel::<WriteJob>(65_536);
         std::thread::Builder::new()
@@ -211,6 +266,7 @@ impl Store {
         )?;
         c.execute_batch("PRAGMA busy_timeout=5000;")?;
         c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        count_statements(&c);
         Ok(c)
     }
 }
@@ -284,6 +340,34 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
 #[cfg(test)]
 mod tests {
     use super::split_page;
+
+    /// The counter sees every statement a write runs, the savepoint around it included.
+    #[test]
+    fn statements_are_counted_as_sqlite_runs_them() {
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-store-count-{}-{}",
+            std::process::id(),
+            super::statements_run()
+        ));
+        let store = super::Store::open(&dir).expect("the store opens");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let before = super::statements_run();
+        runtime
+            .block_on(store.write(|t| {
+                t.execute_batch(
+                    "CREATE TEMP TABLE counted (n INTEGER); INSERT INTO counted VALUES (1);",
+                )?;
+                Ok::<_, super::StoreError>(())
+            }))
+            .expect("the write commits");
+        // SAVEPOINT, two statements, RELEASE, and the group's BEGIN and COMMIT; other tests
+        // in this process may add theirs.
+        assert!(super::statements_run() - before >= 6);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn a_page_has_a_cursor_only_when_a_row_was_left_over() {

@@ -143,14 +143,12 @@ pub fn finish_step(
     Ok(())
 }
 
-/// A routed delivery's step must look again.
-pub fn mark_step_dirty(t: &Transaction, delivery_id: &str) -> Result<(), StoreError> {
+/// A routed delivery of `step` changed: the step must look again.
+pub fn mark_dirty(t: &Transaction, message_id: &str, step: i64) -> Result<(), StoreError> {
     t.prepare_cached(
-        "UPDATE route_steps SET dirty = 1
-         WHERE state = 'running' AND (message_id, step) =
-            (SELECT message_id, step FROM deliveries WHERE id = ?1 AND step IS NOT NULL)",
+        "UPDATE route_steps SET dirty = 1 WHERE state = 'running' AND message_id = ?1 AND step = ?2",
     )?
-    .execute([delivery_id])?;
+    .execute(params![message_id, step])?;
     Ok(())
 }
 

@@ -3,7 +3,11 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+/// The binary cargo built for this bench, or `BENCH_BIN` (another build of `switchboard`) to
+/// compare two builds under the same load generator.
+fn bin() -> String {
+    std::env::var("BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_switchboard").to_string())
+}
 
 pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -33,7 +37,7 @@ pub fn free_port() -> u16 {
 /// Run `switchboard <args>` and wait for the stdout line starting with `banner`; returns the
 /// rest of that line (the address it listens on).
 pub fn spawn(args: &[&str], banner: &str) -> (Proc, String) {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

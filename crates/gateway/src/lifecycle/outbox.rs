@@ -13,7 +13,7 @@
 use rusqlite::Transaction;
 
 use super::LifecycleError;
-use super::status::{record, refresh_message, replay_early_callbacks, set_status};
+use super::status::{change, changed, refresh_after, replay_early_callbacks};
 use super::{Completion, Failure, Job, SendOutcome};
 use crate::billing::wallet;
 use crate::model::{AttemptOutcome, FailureReason, Millis, Status};
@@ -82,17 +82,8 @@ pub fn claim(
         });
     }
     for (delivery_id, message_id) in first_attempts {
-        set_status(t, &delivery_id, Status::Sending, now)?;
-        record(
-            t,
-            &delivery_id,
-            Status::Sending,
-            now,
-            "dispatcher",
-            None,
-            true,
-        )?;
-        refresh_message(t, &message_id, now)?;
+        change(t, &delivery_id, Status::Sending, now, "dispatcher", None)?;
+        refresh_after(t, &message_id, &delivery_id, now)?;
     }
     Ok(jobs)
 }
@@ -124,22 +115,26 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
             // so the provider's own send time is no earlier. An earlier attempt whose answer
             // was lost may be the one the provider took (this answer its idempotent replay):
             // its start is the send time then.
-            let sent_at = rows::first_lost_answer(t, &c.delivery_id)?
-                .map_or(c.started_at, |l| l.min(c.started_at));
-            rows::record_accepted(t, &c.delivery_id, provider_message_id, number, now, sent_at)?;
+            let lost = if held.attempts > 0 {
+                rows::first_lost_answer(t, &c.delivery_id)?
+            } else {
+                None // a first attempt has no earlier one
+            };
+            let sent_at = lost.map_or(c.started_at, |l| l.min(c.started_at));
+            let moves = held.status.can_become(Status::Sent).then_some(Status::Sent);
+            let moved = rows::record_accepted(
+                t,
+                &c.delivery_id,
+                provider_message_id,
+                number,
+                now,
+                sent_at,
+                moves,
+            )?;
             rows::insert_attempt(t, &attempt)?;
-            if held.status.can_become(Status::Sent) {
-                set_status(t, &c.delivery_id, Status::Sent, now)?;
+            if let Some(row) = moved {
                 let detail = format!("accepted as {provider_message_id}");
-                record(
-                    t,
-                    &c.delivery_id,
-                    Status::Sent,
-                    now,
-                    "dispatcher",
-                    Some(&detail),
-                    true,
-                )?;
+                changed(t, &row, now, "dispatcher", Some(&detail))?;
             }
             wallet::capture(t, &c.delivery_id, now)?;
             replay_early_callbacks(t, &held.connection_id, provider_message_id)?;
@@ -170,17 +165,15 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
             rows::record_failed_attempt(t, &c.delivery_id, number, c.retry_at, failure, now)?;
             rows::insert_attempt(t, &attempt)?;
             if c.retry_at.is_none() && held.status.can_become(Status::Failed) {
-                set_status(t, &c.delivery_id, Status::Failed, now)?;
                 rows::set_failed_at(t, &c.delivery_id, now)?;
                 let detail = format!("{}: {}", f.reason.as_str(), f.detail);
-                record(
+                change(
                     t,
                     &c.delivery_id,
                     Status::Failed,
                     now,
                     "dispatcher",
                     Some(&detail),
-                    true,
                 )?;
             }
             if c.retry_at.is_none() {
@@ -188,6 +181,6 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
             }
         }
     }
-    refresh_message(t, &held.message_id, now)?;
+    refresh_after(t, &held.message_id, &c.delivery_id, now)?;
     Ok(true)
 }

@@ -13,19 +13,55 @@ use super::{Applied, StatusEvent};
 use crate::billing::wallet;
 use crate::model::{FailureReason, Millis, Status, now_ms};
 use crate::store::StoreError;
-use crate::store::deliveries::{self as rows, FailureColumns};
+use crate::store::deliveries::{self as rows, FailureColumns, StatusRow};
 use crate::store::routes;
 
-/// Set a delivery's status; a routed delivery's step must then look again (the router picks
-/// dirty steps up).
-pub fn set_status(
+/// Move a delivery to `status` and write what follows ([`changed`]). The caller has checked
+/// that the move is forward.
+pub fn change(
     t: &Transaction,
     delivery_id: &str,
     status: Status,
-    now: Millis,
+    at: Millis,
+    source: &str,
+    detail: Option<&str>,
 ) -> Result<(), StoreError> {
-    rows::set_status(t, delivery_id, status, now)?;
-    routes::mark_step_dirty(t, delivery_id)
+    match rows::set_status(t, delivery_id, status, at)? {
+        Some(row) => changed(t, &row, at, source, detail),
+        None => record(t, delivery_id, status, at, source, detail, true),
+    }
+}
+
+/// What follows a status change, from the row the changing write returned: a routed
+/// delivery's step must look again (the router picks dirty steps up), and the change gets its
+/// timeline line and its event, built from that row rather than read again.
+pub fn changed(
+    t: &Transaction,
+    row: &StatusRow,
+    at: Millis,
+    source: &str,
+    detail: Option<&str>,
+) -> Result<(), StoreError> {
+    if let Some(step) = row.step {
+        routes::mark_dirty(t, &row.message_id, step)?;
+    }
+    rows::insert_timeline(t, &row.delivery_id, row.status, at, source, detail, true)?;
+    if let Some(kind) = event_kind(row.status) {
+        crate::events::record_delivery_event(t, row, kind, at, detail)?;
+    }
+    Ok(())
+}
+
+/// The event a status announces, if any.
+fn event_kind(status: Status) -> Option<&'static str> {
+    match status {
+        Status::Queued => Some("message.queued"),
+        Status::Sent => Some("message.sent"),
+        Status::Delivered => Some("message.delivered"),
+        Status::Seen => Some("message.seen"),
+        Status::Failed => Some("message.failed"),
+        _ => None,
+    }
 }
 
 /// Write a timeline line; an applied change is also announced to the business, from the same
@@ -40,18 +76,24 @@ pub fn record(
     applied: bool,
 ) -> Result<(), StoreError> {
     rows::insert_timeline(t, delivery_id, status, at, source, detail, applied)?;
-    let kind = match status {
-        Status::Queued => "message.queued",
-        Status::Sent => "message.sent",
-        Status::Delivered => "message.delivered",
-        Status::Seen => "message.seen",
-        Status::Failed => "message.failed",
-        _ => return Ok(()),
-    };
-    if applied {
+    if let (true, Some(kind)) = (applied, event_kind(status)) {
         crate::events::record_delivery_status(t, delivery_id, kind, at, detail)?;
     }
     Ok(())
+}
+
+/// [`refresh_message`] after `delivery_id` changed: when it is the message's only delivery
+/// (most messages), its status is the message's, set in one statement.
+pub fn refresh_after(
+    t: &Transaction,
+    message_id: &str,
+    delivery_id: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    if rows::set_message_status_from_only_delivery(t, message_id, delivery_id, now)? {
+        return Ok(());
+    }
+    refresh_message(t, message_id, now)
 }
 
 /// The message's status is its best delivery's: any progress wins over a failed sibling.
@@ -123,7 +165,7 @@ pub fn apply_to_delivery(
         )?;
         return Ok(Applied::Ignored { delivery_id });
     }
-    set_status(t, &delivery_id, e.status, e.at)?;
+    // The failure columns first, so the row the status change returns carries them.
     if let Some((reason, code, text)) = &e.failure {
         let failure = FailureColumns {
             reason: *reason,
@@ -133,20 +175,12 @@ pub fn apply_to_delivery(
         };
         rows::record_reported_failure(t, &delivery_id, failure, e.at)?;
     }
+    change(t, &delivery_id, e.status, e.at, "provider", Some(&detail))?;
     if e.status == Status::Failed {
         // Accepted, then reported failed: what was captured goes back.
         wallet::refund(t, &delivery_id, now_ms())?;
     }
-    record(
-        t,
-        &delivery_id,
-        e.status,
-        e.at,
-        "provider",
-        Some(&detail),
-        true,
-    )?;
-    refresh_message(t, &message_id, e.at)?;
+    refresh_after(t, &message_id, &delivery_id, e.at)?;
     Ok(Applied::Moved {
         message_id,
         delivery_id,

@@ -5,7 +5,7 @@
 //! (see `store::routes`), and firing it (finishing the step and starting the next one's
 //! deliveries) is one commit: after a SIGKILL it has either happened once or not at all.
 //!
-//! A delivery status change marks its step `dirty` (see `lifecycle::status::set_status`); the
+//! A delivery status change marks its step `dirty` (see `lifecycle::status::changed`); the
 //! router re-evaluates dirty and due steps. A receipt for a step that is no longer running
 //! changes the delivery (and shows as a late delivery in the view) but triggers nothing.
 

@@ -7,6 +7,9 @@
 //! delivery lifecycle's rules (`crate::lifecycle`), which compose these operations inside one
 //! [`Store::write`](super::Store::write).
 
+mod status;
+pub use status::*;
+
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
@@ -182,25 +185,6 @@ pub fn lease_holder(
     .transpose()
 }
 
-/// The provider took the delivery: its id, the attempt count, and when it was sent; the
-/// lease and any earlier failure are cleared.
-pub fn record_accepted(
-    t: &Transaction,
-    delivery_id: &str,
-    provider_message_id: &str,
-    attempts: u32,
-    now: Millis,
-    sent_at: Millis,
-) -> Result<(), StoreError> {
-    t.prepare_cached(
-        "UPDATE deliveries SET provider_message_id = ?2, attempts = ?3, next_attempt_at = NULL,
-            lease_token = NULL, lease_until = NULL, failure_reason = NULL, failure_code = NULL,
-            failure_detail = NULL, failure_retryable = NULL, updated_at = ?4, sent_at = ?5 WHERE id = ?1",
-    )?
-    .execute(params![delivery_id, provider_message_id, attempts, now, sent_at])?;
-    Ok(())
-}
-
 /// An attempt failed: the lease is cleared, and the delivery is due again at `retry_at`
 /// (or never).
 pub fn record_failed_attempt(
@@ -264,52 +248,6 @@ pub fn first_lost_answer(t: &Transaction, delivery_id: &str) -> Result<Option<Mi
         "SELECT MIN(started_at) FROM attempts WHERE delivery_id = ?1 AND answer_lost = 1",
     )?
     .query_row(params![delivery_id], |r| r.get(0))?)
-}
-
-pub fn set_status(
-    t: &Transaction,
-    delivery_id: &str,
-    status: Status,
-    now: Millis,
-) -> Result<(), StoreError> {
-    t.prepare_cached("UPDATE deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![delivery_id, status.as_str(), now])?;
-    Ok(())
-}
-
-/// The statuses of a message's deliveries.
-pub fn statuses_of_message(t: &Transaction, message_id: &str) -> Result<Vec<Status>, StoreError> {
-    let mut stmt = t.prepare_cached("SELECT status FROM deliveries WHERE message_id = ?1")?;
-    let statuses = stmt
-        .query_map([message_id], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    statuses.iter().map(|s| parse_status(s)).collect()
-}
-
-pub fn set_message_status(
-    t: &Transaction,
-    message_id: &str,
-    status: Status,
-    now: Millis,
-) -> Result<(), StoreError> {
-    t.prepare_cached("UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![message_id, status.as_str(), now])?;
-    Ok(())
-}
-
-/// One line of a delivery's timeline; `applied` is false for a report that changed nothing.
-pub fn insert_timeline(
-    t: &Transaction,
-    delivery_id: &str,
-    status: Status,
-    at: Millis,
-    source: &str,
-    detail: Option<&str>,
-    applied: bool,
-) -> Result<(), StoreError> {
-    t.prepare_cached("INSERT INTO events (delivery_id, status, at, source, detail, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![delivery_id, status.as_str(), at, source, detail, applied])?;
-    Ok(())
 }
 
 pub fn by_provider_id(

@@ -1,0 +1,93 @@
+//! Warm instances against real plugins: kept per connection, reused, and never after a fault.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::bindings::wit;
+use crate::{ConnectionCtx, PluginRuntime, RuntimeLimits};
+
+fn limits() -> RuntimeLimits {
+    RuntimeLimits {
+        max_instances: 16,
+        ..RuntimeLimits::default()
+    }
+}
+
+fn sms() -> Vec<u8> {
+    switchboard_bundled_plugins::PLUGINS
+        .iter()
+        .find(|(name, _)| *name == "sms")
+        .expect("bundled sms plugin")
+        .1
+        .to_vec()
+}
+
+fn message(text: &str) -> wit::Message {
+    let request: switchboard_model::NewMessage = serde_json::from_value(serde_json::json!({
+        "channel": "sms", "to": {"phone": "+14155550100"}, "content": {"text": text}
+    }))
+    .expect("a message");
+    crate::convert::wit_message("msg_1", "ws_1", &request, "dlv_1")
+}
+
+#[tokio::test]
+async fn pure_calls_reuse_an_instance_per_connection() {
+    let runtime = PluginRuntime::new(limits(), None).unwrap();
+    let plugin = runtime.load("bundled:sms", sms()).await.unwrap();
+    let msg = message("hello");
+    for _ in 0..3 {
+        let (violations, quote) = runtime.assess(&plugin, "con_a", &msg).await.unwrap();
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(quote.unwrap().unwrap().units, 1);
+    }
+    // Sequential calls on one connection share one instance.
+    assert_eq!(runtime.warm_instances("con_a"), 1);
+    // Another connection never gets it.
+    runtime.validate(&plugin, "con_b", &msg).await.unwrap();
+    assert_eq!(runtime.warm_instances("con_a"), 1);
+    assert_eq!(runtime.warm_instances("con_b"), 1);
+    // Answers on a warm instance are the plugin's own: a long text still costs more segments.
+    let long = message(&"x".repeat(400));
+    let quote = runtime
+        .quote(&plugin, "con_a", &long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(quote.units > 1, "{quote:?}");
+    // Changed settings drop what was kept for the connection.
+    runtime.forget_cached("con_a");
+    assert_eq!(runtime.warm_instances("con_a"), 0);
+    assert_eq!(runtime.warm_instances("con_b"), 1);
+    // A reload of the plugin drops every instance of the old one.
+    runtime.load("bundled:sms", sms()).await.unwrap();
+    assert_eq!(runtime.warm_instances("con_b"), 0);
+}
+
+#[tokio::test]
+async fn a_faulting_call_gives_no_instance_back() {
+    let runtime = PluginRuntime::new(limits(), None).unwrap();
+    let wasm = std::fs::read(switchboard_test_plugins::path("trap")).expect("test plugin built");
+    let plugin = runtime.load("test:trap", wasm).await.unwrap();
+    let err = runtime
+        .validate(&plugin, "con_t", &message("hi"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("trapped"), "{err}");
+    assert_eq!(runtime.warm_instances("con_t"), 0);
+    let conn = Arc::new(ConnectionCtx {
+        id: "con_t".into(),
+        name: "t".into(),
+        webhook_url: "http://gw.test/v1/webhooks/con_t".into(),
+        config: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        allowed_origins: vec![],
+    });
+    let req = wit::WebhookRequest {
+        method: "POST".into(),
+        url: "http://gw.test/v1/webhooks/con_t".into(),
+        headers: vec![],
+        body: vec![],
+    };
+    assert!(runtime.handle_webhook(&plugin, conn, &req).await.is_err());
+    assert_eq!(runtime.warm_instances("con_t"), 0);
+}
