@@ -83,19 +83,34 @@ fn cpu_line(messages: usize, before: (f64, f64), after: (f64, f64)) {
     );
 }
 
-/// The store's statement count (`switchboard_store_statements_total` on `/metrics`): the
-/// gateway's own counter, not an estimate.
-async fn statements(client: &reqwest::Client, gw: &str) -> anyhow::Result<u64> {
+/// The gateway's own counters on `/metrics`, not estimates: SQL statements the store ran
+/// (`switchboard_store_statements_total`) and plugin instances calls ran on, warm and fresh
+/// (`switchboard_plugin_instances_total`).
+#[derive(Clone, Copy)]
+struct Counts {
+    statements: u64,
+    warm: u64,
+    fresh: u64,
+}
+
+async fn counts(client: &reqwest::Client, gw: &str) -> anyhow::Result<Counts> {
     let text = client
         .get(format!("{gw}/metrics"))
         .send()
         .await?
         .text()
         .await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("switchboard_store_statements_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no switchboard_store_statements_total on /metrics"))
+    let read = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no {prefix} on /metrics"))
+    };
+    Ok(Counts {
+        statements: read("switchboard_store_statements_total ")?,
+        warm: read("switchboard_plugin_instances_total{source=\"warm\"} ").unwrap_or(0),
+        fresh: read("switchboard_plugin_instances_total{source=\"fresh\"} ").unwrap_or(0),
+    })
 }
 
 fn sms_body(i: usize, tag: &str) -> Vec<u8> {
@@ -183,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
     client.post(format!("{sim}/_sandbox/reset")).send().await?;
 
     // 2. Through the gateway: accepted (202, durably committed) and delivered.
-    let statements_before = statements(&client, &gw).await?;
+    let counts_before = counts(&client, &gw).await?;
     let cpu_before = (cpu_seconds(pid), cpu_seconds(sim_pid));
     let (c, gw_url, k) = (client.clone(), gw.clone(), key.clone());
     let (elapsed, lat) = load(messages, concurrency, move |i| {
@@ -218,7 +233,7 @@ async fn main() -> anyhow::Result<()> {
     };
     // Before the listing below, which is the bench's reading, not the gateway's work.
     let cpu_after = (cpu_seconds(pid), cpu_seconds(sim_pid));
-    let statements_after = statements(&client, &gw).await?;
+    let counts_after = counts(&client, &gw).await?;
     // Every message's own latency, from its committed creation to its `delivered` event.
     let mut e2e = Vec::with_capacity(messages);
     let mut delivered = 0usize;
@@ -255,10 +270,15 @@ async fn main() -> anyhow::Result<()> {
         e2e,
     );
     cpu_line(messages, cpu_before, cpu_after);
+    let statements = counts_after.statements - counts_before.statements;
     println!(
-        "SQL statements per message delivered: {:.1} (store counter, {} in all)",
-        (statements_after - statements_before) as f64 / messages as f64,
-        statements_after - statements_before
+        "SQL statements per message delivered: {:.1} (store counter, {statements} in all)",
+        statements as f64 / messages as f64,
+    );
+    println!(
+        "plugin instances per message delivered: {:.2} warm, {:.2} fresh",
+        (counts_after.warm - counts_before.warm) as f64 / messages as f64,
+        (counts_after.fresh - counts_before.fresh) as f64 / messages as f64,
     );
     println!("gateway RSS after the run: {:.1} MiB", rss_mib(pid));
 

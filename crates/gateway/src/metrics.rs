@@ -25,6 +25,12 @@ pub struct CallbackLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InstanceLabels {
+    /// `warm` (kept from an earlier call of the same connection and kind) or `fresh`.
+    pub source: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub accepted: Family<ChannelLabels, Counter>,
@@ -35,6 +41,8 @@ pub struct Metrics {
     pub quarantined: Gauge,
     /// SQL statements run, mirrored from the store's count when metrics are read.
     statements: Counter,
+    /// Plugin instances calls ran on, mirrored from the runtime's count when metrics are read.
+    instances: Family<InstanceLabels, Counter>,
     /// Two scrapes at once must not both add the same difference.
     statements_sync: std::sync::Mutex<()>,
 }
@@ -80,9 +88,16 @@ impl Default for Metrics {
             "SQL statements the store has run (writer and readers, trigger programs included)",
             statements.clone(),
         );
+        let instances = Family::<InstanceLabels, Counter>::default();
+        registry.register(
+            "plugin_instances",
+            "Plugin instances calls ran on: warm (kept from an earlier call of the same connection and kind) or fresh",
+            instances.clone(),
+        );
         Metrics {
             quarantined,
             statements,
+            instances,
             statements_sync: std::sync::Mutex::new(()),
             registry,
             accepted,
@@ -103,6 +118,11 @@ impl Metrics {
             let seen = self.statements.get();
             self.statements
                 .inc_by(switchboard_store::statements_run().saturating_sub(seen));
+            let (warm, fresh) = switchboard_runtime::instances_used();
+            for (source, now) in [("warm", warm), ("fresh", fresh)] {
+                let counter = self.instances.get_or_create(&InstanceLabels { source });
+                counter.inc_by(now.saturating_sub(counter.get()));
+            }
         }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

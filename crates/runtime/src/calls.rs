@@ -1,6 +1,6 @@
-//! The exports a plugin offers, one method each: an instance (fresh, or warm for the pure
-//! calls and callbacks, see [`super::warm`]), a deadline, and the raw outcome turned into a
-//! value or a [`CallError`].
+//! The exports a plugin offers, one method each: an instance (warm for `validate`, `quote`,
+//! `send` and callbacks, see [`super::warm`]; fresh for the rest), a deadline, and the raw
+//! outcome turned into a value or a [`CallError`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,17 +130,21 @@ impl PluginRuntime {
         self.guarded(plugin, &connection, "send", async {
             let deadline = self.limits.send_deadline;
             let wit_conn = convert::wit_connection(&conn);
-            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+            let mut w = self
+                .checkout(plugin, &connection, Some(conn), Kind::Send, deadline)
+                .await?;
             let started = Instant::now();
             let r = tokio::time::timeout(
                 deadline,
-                inst.switchboard_channel_plugin()
-                    .call_send(&mut store, msg, &wit_conn),
+                w.inst
+                    .switchboard_channel_plugin()
+                    .call_send(&mut w.store, msg, &wit_conn),
             )
             .await;
-            let answer_lost = store.data().answer_lost;
-            let mut sent = finish(plugin.name(), "send", &store, started, deadline, r)?;
+            let answer_lost = w.store.data().answer_lost;
+            let mut sent = finish(plugin.name(), "send", &w.store, started, deadline, r)?;
             output::send(plugin.name(), &mut sent)?;
+            self.warm.give_back(w);
             Ok(SendAnswer {
                 result: sent,
                 answer_lost,

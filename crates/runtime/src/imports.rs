@@ -76,6 +76,8 @@ pub struct CallState {
     http_deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
+    /// The instance's slot in the pool, given back when the instance is dropped.
+    pub(crate) slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl CallState {
@@ -109,6 +111,7 @@ impl CallState {
             http_deadline: Instant::now() + deadline - reply_margin(deadline),
             wasi,
             table: ResourceTable::new(),
+            slot: None,
         }
     }
 

@@ -43,6 +43,7 @@ pub mod output;
 pub mod quarantine;
 mod signing;
 mod warm;
+pub use warm::instances_used;
 pub mod webhook_auth;
 
 use std::collections::{BTreeMap, HashMap};
@@ -249,7 +250,11 @@ pub struct PluginRuntime {
     limits: Arc<RuntimeLimits>,
     services: Arc<HostServices>,
     cache: cache::ArtifactCache,
-    slots: Semaphore,
+    /// One permit per instance that may exist at once, held by the instance (in its
+    /// [`imports::CallState`]) for as long as it lives, kept warm or not: the pooling
+    /// allocator refuses an instance past `max_instances`, so a call waits for a permit
+    /// instead of failing.
+    slots: Arc<Semaphore>,
     allocator: &'static str,
     quarantine: Quarantine,
     warm: warm::WarmPool,
@@ -287,7 +292,7 @@ impl PluginRuntime {
                 .build()
                 .map_err(|e| RuntimeError::Engine(e.to_string()))
         };
-        let slots = Semaphore::new(limits.max_instances as usize);
+        let slots = Arc::new(Semaphore::new(limits.max_instances as usize));
         let quarantine = Quarantine::new(limits.quarantine.clone());
         let limits = Arc::new(limits);
         let services = Arc::new(HostServices {
@@ -524,11 +529,13 @@ impl PluginRuntime {
     ) -> Result<warm::Warm, CallError> {
         let key = warm::Key::new(plugin.name(), plugin.generation, connection, kind);
         if let Some(mut w) = self.warm.take(&key, conn.as_ref()) {
+            warm::count_use(true);
             w.store.data_mut().rearm(deadline);
             w.store.set_hostcall_fuel(self.limits.max_output_bytes);
             w.store.set_epoch_deadline(engine::deadline_ticks(deadline));
             return Ok(w);
         }
+        warm::count_use(false);
         let (store, inst) = self.instantiate_for(plugin, conn, deadline).await?;
         Ok(warm::WarmPool::wrap(store, inst, key))
     }
@@ -541,22 +548,30 @@ impl PluginRuntime {
         allowed: Arc<[OriginPattern]>,
         deadline: Duration,
     ) -> Result<(Store<CallState>, ChannelPlugin), CallError> {
-        // Bounded by the pool size: waiting here is back-pressure, not failure.
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|e| CallError::Instantiate {
-                plugin: plugin.into(),
-                detail: e.to_string(),
-            })?;
-        let state = CallState::new(
+        // Bounded by the pool size: waiting here is back-pressure, not failure. Idle warm
+        // instances give their slots up first: a kept instance must never make a call wait.
+        let slot = loop {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => break permit,
+                Err(_) if self.warm.evict_one() => continue,
+                Err(_) => {
+                    break self.slots.clone().acquire_owned().await.map_err(|e| {
+                        CallError::Instantiate {
+                            plugin: plugin.into(),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                }
+            }
+        };
+        let mut state = CallState::new(
             Arc::from(plugin),
             conn,
             allowed,
             self.services.clone(),
             deadline,
         );
+        state.slot = Some(slot);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(self.limits.max_output_bytes);

@@ -3,31 +3,38 @@
 //!
 //! Why: instantiating and tearing down an instance cost about 40 µs each time, four times per
 //! SMS (assess at accept, send, two callbacks), a quarter of the gateway's CPU per message.
-//! Three of those calls are pure or close to it (`validate` and `quote` read only the message;
-//! `handle-webhook` reads the request and the connection's secrets), so they may run on an
-//! instance that served an earlier call. `send`, `sync-contacts` and `lookup-status` talk to
-//! the provider and still get a fresh instance every time.
+//! `validate` and `quote` read only the message; `handle-webhook` reads the request and the
+//! connection's settings; `send` reads the message and the connection's settings and talks to
+//! the provider through the host's `http` import, whose per-call budget and deadline are the
+//! host's, not the instance's. All four may run on an instance that served an earlier call of
+//! the same kind on the same connection. `sync-contacts` and `lookup-status` are rare and
+//! still get a fresh instance every time.
 //!
 //! What isolation this keeps, and what it gives up:
 //! - **Never across workspaces or connections.** An instance is kept under its plugin, the
 //!   connection the call was for and the kind of call; a connection belongs to one workspace.
-//!   A callback instance also remembers the connection's settings it was built with and is
-//!   dropped when they change (or when `forget_cached` is called for the connection).
+//!   A callback or send instance also remembers the connection's settings it was built with
+//!   (and the outbound allow-list they give) and is dropped when they change (or when
+//!   `forget_cached` is called for the connection).
 //! - **Between calls on one connection, a plugin may remember.** Anything its memory holds
 //!   after one call (a global, a cache) is there for the next call of that connection: the
 //!   messages of the same workspace going out the same way. A plugin sees nothing it could not
 //!   already see through that connection.
 //! - **Nothing of the host's per-call state carries over.** The deadline, the outbound request
-//!   budget, the output fuel, the memory-limit flag and what `webhook-auth` proved are reset
-//!   before each call, so a callback verified on one call does not count for the next.
+//!   budget, the output fuel, the memory-limit flag, whether a send's answer was lost and what
+//!   `webhook-auth` proved are reset before each call, so a callback verified on one call does
+//!   not count for the next, and one send's spent budget does not limit the next.
 //! - **A fault ends an instance.** Only a call that returned normally gives its instance
 //!   back; a trap, a deadline, a memory cap, oversized output or an instantiation error drops
 //!   it, as before. An instance is also retired after [`MAX_USES`] calls or once its memory
 //!   grew past [`MAX_MEMORY`], so a slow leak or a one-off spike does not stay resident.
-//! - **Bounded.** At most [`PER_CONNECTION`] idle instances per connection and kind, and
-//!   [`MAX_IDLE`] in all, well inside the instance pool.
+//! - **Bounded.** At most [`PER_CONNECTION`] idle instances per connection and kind
+//!   ([`SENDS_PER_CONNECTION`] for `send`), and [`MAX_IDLE`] in all. Each holds its slot of
+//!   the instance pool; a call that finds the pool full evicts an idle instance rather than
+//!   wait for one.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::Store;
@@ -36,14 +43,38 @@ use super::ConnectionCtx;
 use super::bindings::ChannelPlugin;
 use super::imports::CallState;
 
-/// Idle instances kept per connection and kind: about one per core serving that connection.
+/// Idle instances kept per connection for the calls made at accept and for callbacks: about
+/// one per core serving that connection.
 pub const PER_CONNECTION: usize = 4;
+/// Idle `send` instances kept per connection. Sends wait on the provider, so many run at
+/// once: the dispatcher starts a whole claimed batch together, and with only
+/// [`PER_CONNECTION`] kept, three of four sends still started a fresh instance.
+pub const SENDS_PER_CONNECTION: usize = 32;
 /// Idle instances kept in all (the pool holds `max_instances`, 256 by default).
 pub const MAX_IDLE: usize = 64;
 /// Calls one instance serves before it is retired.
 pub const MAX_USES: u32 = 1_000;
 /// Linear memory an instance may have grown to and still be kept.
 pub const MAX_MEMORY: usize = 8 << 20;
+
+/// Instances calls ran on since the process started: `(warm, fresh)`. Process-wide, like the
+/// store's statement count, so `/metrics` and the benchmarks can show how often a call found
+/// a kept instance.
+pub fn instances_used() -> (u64, u64) {
+    (
+        WARM_USED.load(Ordering::Relaxed),
+        FRESH_USED.load(Ordering::Relaxed),
+    )
+}
+
+static WARM_USED: AtomicU64 = AtomicU64::new(0);
+static FRESH_USED: AtomicU64 = AtomicU64::new(0);
+
+/// Count a call's instance as warm (kept from an earlier call) or fresh.
+pub(crate) fn count_use(warm: bool) {
+    let counter = if warm { &WARM_USED } else { &FRESH_USED };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Which calls may share an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +83,9 @@ pub enum Kind {
     Pure,
     /// `handle-webhook`: the connection's settings and secrets reach the instance.
     Webhook,
+    /// `send`: the connection's settings reach the instance, and it may make outbound
+    /// requests (allowed by those settings, budgeted per call).
+    Send,
 }
 
 /// What an idle instance is kept under.
@@ -136,12 +170,41 @@ impl WarmPool {
         if idle.count >= MAX_IDLE {
             return;
         }
+        let limit = match w.key.kind {
+            Kind::Send => SENDS_PER_CONNECTION,
+            Kind::Pure | Kind::Webhook => PER_CONNECTION,
+        };
         let kept = idle.by_key.entry(w.key.clone()).or_default();
-        if kept.len() >= PER_CONNECTION {
+        if kept.len() >= limit {
             return;
         }
         kept.push(w);
         idle.count += 1;
+    }
+
+    /// Drop one idle instance, any, to free its slot for a call that needs one. False when
+    /// none is kept.
+    pub fn evict_one(&self) -> bool {
+        let dropped = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let Idle { by_key, count } = &mut *idle;
+            let Some(key) = by_key
+                .iter()
+                .find(|(_, kept)| !kept.is_empty())
+                .map(|(k, _)| k.clone())
+            else {
+                return false;
+            };
+            let kept = by_key.get_mut(&key).expect("the key just seen");
+            let dropped = kept.pop();
+            if kept.is_empty() {
+                by_key.remove(&key);
+            }
+            *count -= usize::from(dropped.is_some());
+            dropped
+        };
+        // Torn down outside the lock; its slot is free once this returns.
+        dropped.is_some()
     }
 
     /// Drop every idle instance of a connection (its settings or secrets changed).

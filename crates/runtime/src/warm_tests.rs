@@ -91,3 +91,76 @@ async fn a_faulting_call_gives_no_instance_back() {
     assert!(runtime.handle_webhook(&plugin, conn, &req).await.is_err());
     assert_eq!(runtime.warm_instances("con_t"), 0);
 }
+
+#[tokio::test]
+async fn sends_reuse_an_instance_with_a_fresh_budget_each_call() {
+    let runtime = PluginRuntime::new(limits(), None).unwrap();
+    let wasm = std::fs::read(switchboard_test_plugins::path("exfil")).expect("test plugin built");
+    let plugin = runtime.load("test:exfil", wasm).await.unwrap();
+    let conn = Arc::new(ConnectionCtx {
+        id: "con_x".into(),
+        name: "x".into(),
+        webhook_url: "http://gw.test/v1/webhooks/con_x".into(),
+        config: BTreeMap::new(),
+        secrets: BTreeMap::from([("api_key".to_string(), crate::Secret::new("s3cret"))]),
+        allowed_origins: vec![],
+    });
+    for round in 0..3 {
+        let answer = runtime
+            .send(&plugin, conn.clone(), &message("0"))
+            .await
+            .unwrap();
+        let err = answer.result.unwrap_err();
+        // Seven attempts against a budget of 4 requests: 4 denied, 3 over budget, on every
+        // call. A budget spent by the call before would show more "BudgetExhausted".
+        let denied = err
+            .detail
+            .matches("is not on this plugin's allow-list")
+            .count();
+        let over = err.detail.matches("BudgetExhausted").count();
+        assert_eq!((denied, over), (4, 3), "round {round}: {}", err.detail);
+        assert!(!err.detail.contains("s3cret"), "{}", err.detail);
+        assert_eq!(runtime.warm_instances("con_x"), 1, "round {round}");
+    }
+    // New settings for the connection: the kept instance is not used for them.
+    let changed = Arc::new(ConnectionCtx {
+        allowed_origins: vec!["https://api.allowed.example".into()],
+        ..(*conn).clone()
+    });
+    runtime.send(&plugin, changed, &message("0")).await.unwrap();
+    assert_eq!(runtime.warm_instances("con_x"), 1);
+}
+
+#[tokio::test]
+async fn a_full_pool_takes_slots_back_from_idle_instances() {
+    // Two slots, both held by idle instances of other connections: a call on a third
+    // connection must still get an instance, not wait for a slot no call will free.
+    let runtime = PluginRuntime::new(
+        RuntimeLimits {
+            max_instances: 2,
+            ..RuntimeLimits::default()
+        },
+        None,
+    )
+    .unwrap();
+    let plugin = runtime.load("bundled:sms", sms()).await.unwrap();
+    let msg = message("hello");
+    runtime.validate(&plugin, "con_a", &msg).await.unwrap();
+    runtime.validate(&plugin, "con_b", &msg).await.unwrap();
+    assert_eq!(
+        runtime.warm_instances("con_a") + runtime.warm_instances("con_b"),
+        2
+    );
+    let third = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        runtime.validate(&plugin, "con_c", &msg),
+    )
+    .await
+    .expect("a call waited for a slot only an idle instance held");
+    assert!(third.unwrap().is_empty());
+    assert_eq!(runtime.warm_instances("con_c"), 1);
+    assert_eq!(
+        runtime.warm_instances("con_a") + runtime.warm_instances("con_b"),
+        1
+    );
+}
