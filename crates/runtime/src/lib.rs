@@ -10,11 +10,10 @@
 //! Why it is shaped this way:
 //! - **One shared [`Engine`]**, with the pooling allocator when the address space allows it
 //!   (instantiation in tens of microseconds) and the on-demand allocator otherwise.
-//! - **A fresh instance per provider call** from a pre-instantiated component
-//!   ([`ChannelPluginPre`]): `send`, `sync-contacts` and `lookup-status` never share state.
-//!   The pure calls and callbacks reuse a warm instance of the same connection ([`warm`],
-//!   which says exactly what isolation that keeps: never across connections or workspaces,
-//!   and never after a fault).
+//! - **Instances from a pre-instantiated component** ([`ChannelPluginPre`]), fresh for
+//!   `sync-contacts` and `lookup-status`. `validate`, `quote`, `send` and callbacks reuse a
+//!   warm instance of the same connection and kind ([`warm`], which says exactly what
+//!   isolation that keeps: never across connections or workspaces, and never after a fault).
 //! - **Every call is bounded**: an epoch deadline per export (the engine's epoch ticks every
 //!   [`EPOCH_TICK`]), a memory cap through a store limiter, a tokio timeout around the whole call
 //!   (epochs do not interrupt a host call that is waiting on the network), and a budget of
