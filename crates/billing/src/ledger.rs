@@ -107,6 +107,16 @@ pub fn balance(c: &Connection, account: &str) -> Result<Micros, LedgerError> {
     )
 }
 
+/// Two accounts' balances in one read (a missing account is at zero).
+pub fn balances(c: &Connection, a: &str, b: &str) -> Result<(Micros, Micros), LedgerError> {
+    Ok(c.prepare_cached(
+        "SELECT COALESCE(SUM(CASE WHEN account = ?1 THEN balance END), 0),
+                    COALESCE(SUM(CASE WHEN account = ?2 THEN balance END), 0)
+             FROM balances WHERE account IN (?1, ?2)",
+    )?
+    .query_row([a, b], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
 pub fn exists(c: &Connection, id: &str) -> Result<bool, LedgerError> {
     Ok(
         c.prepare_cached("SELECT 1 FROM ledger_transactions WHERE id = ?1")?
@@ -126,22 +136,27 @@ pub fn post(c: &Connection, txn: &Txn) -> Result<Posted, LedgerError> {
             sum,
         });
     }
-    if exists(c, &txn.id)? {
-        return Ok(Posted::AlreadyPosted);
-    }
     // Balances first, each checked as it moves. A refused entry is undone with the opposite
     // amounts before any row of the transaction is written, so a posting needs no savepoint
     // of its own (a statement pair and a sub-journal copy of every page it touched, on every
     // send). A database error on the way fails the caller's unit of work, which the store
     // rolls back whole.
     let entries: Vec<&(String, Micros)> = txn.entries.iter().filter(|(_, a)| *a != 0).collect();
+    let undo = |moved: &[&(String, Micros)]| -> Result<(), LedgerError> {
+        for (account, amount) in moved {
+            add_to_balance(c, account, &txn.workspace_id, -*amount)?;
+        }
+        Ok(())
+    };
     let mut after: Vec<Micros> = Vec::with_capacity(entries.len());
     for (i, (account, amount)) in entries.iter().enumerate() {
         let balance = add_to_balance(c, account, &txn.workspace_id, *amount)?;
         after.push(balance);
         if balance < 0 && !is_world(account) {
-            for (account, amount) in &entries[..=i] {
-                add_to_balance(c, account, &txn.workspace_id, -*amount)?;
+            undo(&entries[..=i])?;
+            // A replay of a posted transaction may find its money already moved on.
+            if exists(c, &txn.id)? {
+                return Ok(Posted::AlreadyPosted);
             }
             return Err(LedgerError::Negative {
                 id: txn.id.clone(),
@@ -149,10 +164,18 @@ pub fn post(c: &Connection, txn: &Txn) -> Result<Posted, LedgerError> {
             });
         }
     }
-    c.prepare_cached(
-        "INSERT INTO ledger_transactions (id, workspace_id, kind, delivery_id, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![txn.id, txn.workspace_id, txn.kind, txn.delivery_id, txn.memo, txn.at])?;
+    // Whether the id was posted before is learnt from the insert itself, not a read before
+    // it: replays are rare, and undoing their moves is cheaper than a read on every posting.
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO ledger_transactions (id, workspace_id, kind, delivery_id, memo, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![txn.id, txn.workspace_id, txn.kind, txn.delivery_id, txn.memo, txn.at])?;
+    if inserted == 0 {
+        undo(&entries)?;
+        return Ok(Posted::AlreadyPosted);
+    }
     for ((account, amount), balance_after) in entries.iter().zip(after) {
         c.prepare_cached(
             "INSERT INTO ledger_entries (txn_id, workspace_id, account, amount, balance_after, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

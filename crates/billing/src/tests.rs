@@ -336,6 +336,16 @@ fn an_unbalanced_or_overdrawing_transaction_is_refused_whole() {
         ledger::Posted::AlreadyPosted
     );
     assert_eq!(ledger::balance(&c, &paid).unwrap(), 5);
+    // A replay whose money has moved on since (it would overdraw now) is still a replay.
+    let spend = || txn("t5", vec![(paid.clone(), -5), (ledger::REVENUE.into(), 5)]);
+    assert_eq!(ledger::post(&c, &spend()).unwrap(), ledger::Posted::New);
+    assert_eq!(
+        ledger::post(&c, &spend()).unwrap(),
+        ledger::Posted::AlreadyPosted
+    );
+    assert_eq!(ledger::balance(&c, &paid).unwrap(), 0);
+    assert_eq!(ledger::balance(&c, ledger::REVENUE).unwrap(), 5);
+    assert!(ledger::audit(&c).unwrap().is_sound());
     assert!(
         c.execute("UPDATE ledger_entries SET amount = 0", [])
             .is_err(),

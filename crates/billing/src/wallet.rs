@@ -35,12 +35,14 @@ pub struct Wallet {
     pub credit_month: Option<String>,
     /// Paid balance below which `wallet.low_balance` is sent (0: off).
     pub low_balance_alert: Micros,
+    /// Auto-charge is on: a send that spends paid money checks whether to queue a top-up.
+    pub auto_enabled: bool,
 }
 
 pub fn wallet(c: &Connection, workspace: &str) -> Result<Wallet, WalletError> {
     let read = |c: &Connection| {
         c.prepare_cached(
-            "SELECT currency, plan, credit_month, low_balance_alert FROM wallets WHERE workspace_id = ?1",
+            "SELECT currency, plan, credit_month, low_balance_alert, auto_enabled FROM wallets WHERE workspace_id = ?1",
         )?
         .query_row([workspace], |r| {
             Ok(Wallet {
@@ -48,6 +50,7 @@ pub fn wallet(c: &Connection, workspace: &str) -> Result<Wallet, WalletError> {
                 plan: r.get(1)?,
                 credit_month: r.get(2)?,
                 low_balance_alert: r.get(3)?,
+                auto_enabled: r.get(4)?,
             })
         })
         .optional()
@@ -186,8 +189,8 @@ pub fn hold(c: &Connection, ch: &Charge, now: Millis) -> Result<HoldOutcome, Wal
         return Ok(HoldOutcome::Free);
     };
     let ws = &ch.workspace_id;
-    let credit = ledger::balance(c, &account(ws, Bucket::Credit))?;
-    let paid = ledger::balance(c, &account(ws, Bucket::Paid))?;
+    let (credit, paid) =
+        ledger::balances(c, &account(ws, Bucket::Credit), &account(ws, Bucket::Paid))?;
     if credit.saturating_add(paid) < cost {
         return Ok(HoldOutcome::Insufficient {
             cost,
@@ -244,7 +247,10 @@ pub fn hold(c: &Connection, ch: &Charge, now: Millis) -> Result<HoldOutcome, Wal
     if from_paid > 0 {
         low_balance_alert(c, ws, &w, paid, paid - from_paid, now)?;
     }
-    super::topups::maybe_auto_charge(c, ws, now)?;
+    // Read with the wallet in this transaction: with auto-charge off, no top-up can be due.
+    if w.auto_enabled {
+        super::topups::maybe_auto_charge(c, ws, now)?;
+    }
     Ok(HoldOutcome::Held { cost })
 }
 
@@ -287,9 +293,21 @@ fn settle(
     now: Millis,
     captured: bool,
 ) -> Result<(), WalletError> {
+    // The hold is marked settled in the statement that finds it. Should the posting below
+    // fail, the caller's unit of work rolls back with it.
     let row: Option<(String, Micros, Micros, String)> = c
-        .prepare_cached("SELECT workspace_id, credit_amount, paid_amount, month FROM holds WHERE delivery_id = ?1 AND state = 'held'")?
-        .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .prepare_cached(
+            "UPDATE holds SET state = ?2, settled_at = ?3 WHERE delivery_id = ?1 AND state = 'held'
+             RETURNING workspace_id, credit_amount, paid_amount, month",
+        )?
+        .query_row(
+            params![
+                delivery_id,
+                if captured { "captured" } else { "released" },
+                now
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
         .optional()?;
     let Some((ws, credit, paid, month)) = row else {
         return Ok(());
@@ -336,12 +354,6 @@ fn settle(
         },
     )?;
     if posted == Posted::New {
-        c.prepare_cached("UPDATE holds SET state = ?2, settled_at = ?3 WHERE delivery_id = ?1")?
-            .execute(params![
-                delivery_id,
-                if captured { "captured" } else { "released" },
-                now
-            ])?;
         if !captured {
             c.prepare_cached("UPDATE deliveries SET cost = NULL WHERE id = ?1")?
                 .execute([delivery_id])?;
