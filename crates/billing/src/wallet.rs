@@ -353,11 +353,9 @@ fn settle(
             ],
         },
     )?;
-    if posted == Posted::New {
-        if !captured {
-            c.prepare_cached("UPDATE deliveries SET cost = NULL WHERE id = ?1")?
-                .execute([delivery_id])?;
-        }
+    if posted == Posted::New && !captured {
+        c.prepare_cached("UPDATE deliveries SET cost = NULL WHERE id = ?1")?
+            .execute([delivery_id])?;
     }
     Ok(())
 }
