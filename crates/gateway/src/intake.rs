@@ -283,7 +283,10 @@ pub fn normalize_recipient(to: &mut model::Recipient) -> Vec<Violation> {
                             .region(&code)
                             .and_then(|r| r.first().map(|s| s.to_string()))
                     });
-                to.phone = Some(number.format().mode(phonenumber::Mode::E164).to_string());
+                // E.164 is the country code and the national number, nothing else. The
+                // crate's formatter would also match the country's display patterns first
+                // (regexes, for a result E.164 does not use).
+                to.phone = Some(format!("+{code}{}", number.national()));
             }
             _ => violations.push(Violation {
                 code: "invalid_format".into(),
@@ -348,6 +351,11 @@ mod tests {
         assert_eq!(
             norm("+82 10-1234-5678"),
             (Some("+821012345678".into()), Some("KR".into()), 0)
+        );
+        // The national number keeps its leading zero where the country's numbers have one.
+        assert_eq!(
+            norm("+39 06 1234 5678"),
+            (Some("+390612345678".into()), Some("IT".into()), 0)
         );
         assert_eq!(
             norm("010-1234-5678").2,
