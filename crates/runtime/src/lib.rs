@@ -259,6 +259,9 @@ pub struct PluginRuntime {
     warm: warm::WarmPool,
 }
 
+/// How long a call waits for a pool slot before it looks for an idle instance to evict again.
+const SLOT_ROUND: Duration = Duration::from_millis(20);
+
 /// Load generations ([`LoadedPlugin::generation`]).
 static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -549,18 +552,24 @@ impl PluginRuntime {
     ) -> Result<(Store<CallState>, ChannelPlugin), CallError> {
         // Bounded by the pool size: waiting here is back-pressure, not failure. Idle warm
         // instances give their slots up first: a kept instance must never make a call wait.
+        // The wait is in short rounds because a busy instance may finish into the idle set
+        // (keeping its slot) rather than free its slot; each round looks there again.
         let slot = loop {
             match self.slots.clone().try_acquire_owned() {
                 Ok(permit) => break permit,
                 Err(_) if self.warm.evict_one() => continue,
-                Err(_) => {
-                    break self.slots.clone().acquire_owned().await.map_err(|e| {
-                        CallError::Instantiate {
-                            plugin: plugin.into(),
-                            detail: e.to_string(),
-                        }
-                    })?;
+                Err(_) => {}
+            }
+            let wait = tokio::time::timeout(SLOT_ROUND, self.slots.clone().acquire_owned());
+            match wait.await {
+                Ok(Ok(permit)) => break permit,
+                Ok(Err(e)) => {
+                    return Err(CallError::Instantiate {
+                        plugin: plugin.into(),
+                        detail: e.to_string(),
+                    });
                 }
+                Err(_elapsed) => continue,
             }
         };
         let mut state = CallState::new(

@@ -164,3 +164,43 @@ async fn a_full_pool_takes_slots_back_from_idle_instances() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_call_waiting_for_a_slot_gets_one_when_the_busy_instance_is_kept() {
+    // One slot, held by a busy instance. A call that starts waiting for it must not wait
+    // forever when the busy call ends by keeping its instance idle instead of freeing the slot.
+    let runtime = PluginRuntime::new(
+        RuntimeLimits {
+            max_instances: 1,
+            ..RuntimeLimits::default()
+        },
+        None,
+    )
+    .unwrap();
+    let plugin = runtime.load("bundled:sms", sms()).await.unwrap();
+    let deadline = std::time::Duration::from_secs(1);
+    let busy = runtime
+        .checkout(&plugin, "con_a", None, crate::warm::Kind::Pure, deadline)
+        .await
+        .unwrap();
+    let waiting = {
+        let (runtime, plugin) = (runtime.clone(), plugin.clone());
+        tokio::spawn(async move { runtime.validate(&plugin, "con_b", &message("hello")).await })
+    };
+    // Let the second call find the pool full and start waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    runtime.warm.give_back(busy);
+    assert_eq!(runtime.warm_instances("con_a"), 1);
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .expect("the waiting call never got the slot the idle instance kept")
+        .unwrap()
+        .unwrap();
+    assert!(answer.is_empty());
+    assert_eq!(
+        runtime.warm_instances("con_a"),
+        0,
+        "evicted for the waiting call"
+    );
+}
