@@ -8,8 +8,9 @@
 
 use rusqlite::Transaction;
 
-use super::status::record;
+use super::status::changed;
 use crate::model::{Millis, NewMessage, Status};
+use crate::store::deliveries::StatusRow;
 use crate::store::{self, AddressKey, DeliveryRow, Inserted, StoreError};
 
 /// A delivery planned at accept time: which connection, and the plugin's quote.
@@ -121,7 +122,22 @@ pub fn accept(t: &Transaction, m: &InsertMessage, now: Millis) -> Result<Inserte
         },
         now,
     )?;
-    record(t, &d.id, Status::Queued, now, "api", None, true)?;
+    // The `queued` line and event from the rows just written, not read back.
+    let queued = StatusRow {
+        delivery_id: d.id.clone(),
+        workspace_id: m.workspace_id.clone(),
+        message_id: m.id.clone(),
+        channel: m.request.channel.clone(),
+        connection_id: d.connection_id.clone(),
+        status: Status::Queued,
+        provider_message_id: None,
+        failure_reason: None,
+        failure_code: None,
+        failure_detail: None,
+        step: None,
+        contact_id,
+    };
+    changed(t, &queued, now, "api", None)?;
     Ok(Inserted::New)
 }
 
@@ -219,6 +235,46 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn the_queued_event_built_at_accept_is_the_one_the_rows_give() {
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-store-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let store = Arc::new(Store::open(&dir).unwrap());
+        store.ensure_workspace("ws", "test").await.unwrap();
+        let deliveries = Deliveries::new(store.clone());
+        let mut m = insert("m1", None, "hi");
+        m.delivery.address = Some(AddressKey {
+            workspace_id: "ws".into(),
+            kind: "phone".into(),
+            scope: String::new(),
+            address: "+14155550100".into(),
+        });
+        assert_eq!(deliveries.accept(m).await.unwrap(), Inserted::New);
+        // The event accept wrote, and the one the delivery's stored row gives when read back.
+        let (written, read_back) = store
+            .write(|t| {
+                let payload = |t: &rusqlite::Transaction| -> rusqlite::Result<serde_json::Value> {
+                    let text: String = t.query_row(
+                        "SELECT payload FROM workspace_events ORDER BY seq DESC LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )?;
+                    Ok(serde_json::from_str(&text).unwrap())
+                };
+                let written = payload(t)?;
+                crate::events::record_delivery_status(t, "dlv-m1", "message.queued", 0, None)?;
+                Ok::<_, crate::store::StoreError>((written, payload(t)?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(written["type"], "message.queued");
+        assert!(written["data"]["contact_id"].is_string(), "{written}");
+        assert_eq!(written["data"], read_back["data"]);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
