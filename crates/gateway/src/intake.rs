@@ -174,15 +174,12 @@ impl Intake {
             &request.to,
         );
         let field = key.as_ref().map(|k| k.field());
-        let facts = self
-            .store
-            .recipient_facts(
-                key,
-                request.channel.clone(),
-                connection.id.clone(),
-                request.urls(),
-            )
-            .await?;
+        let facts = self.store.recipient_facts(
+            key,
+            request.channel.clone(),
+            connection.id.clone(),
+            request.urls(),
+        )?;
         if let Some(field) = field {
             if facts.opted_out {
                 v.push(Violation {

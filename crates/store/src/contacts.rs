@@ -187,14 +187,15 @@ impl Store {
     /// What intake must know before accepting a message, in one trip to a reader (each trip
     /// is a hand-off to the blocking pool and back): whether the recipient opted out of the
     /// channel, the address's state, and which of the message's URLs the connection blocked.
-    pub async fn recipient_facts(
+    pub fn recipient_facts(
         &self,
         key: Option<AddressKey>,
         channel: String,
         connection_id: String,
         urls: Vec<String>,
     ) -> Result<RecipientFacts, StoreError> {
-        self.read(move |c| {
+        // Three lookups by primary key or index, on every accept: on this thread.
+        self.read_now(move |c| {
             let (opted_out, address) = match &key {
                 Some(key) => (
                     crate::routes::opted_out(c, &key.workspace_id, &channel, &key.address)?,
@@ -213,7 +214,6 @@ impl Store {
                 blocked,
             })
         })
-        .await
     }
 
     /// Mark an address dead (an unregistered push token, say): never used again.

@@ -256,6 +256,27 @@ impl Store {
         result
     }
 
+    /// Run `f` on a pooled read-only connection on the caller's own thread.
+    ///
+    /// Only for a few lookups by index, the kind that finish in microseconds from pages the
+    /// OS already holds: handing them to the blocking pool cost more (a thread wake-up each way)
+    /// than the lookups. Anything that scans, or may wait on the disk, goes through
+    /// [`Self::read`].
+    pub fn read_now<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&Connection) -> Result<R, E>,
+    {
+        // Never waits for a permit: with every pooled connection busy, one more is opened.
+        let conn = self.take_reader()?;
+        let result = f(&conn);
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if readers.len() < READERS {
+            readers.push(conn);
+        }
+        result
+    }
+
     fn take_reader(&self) -> Result<Connection, StoreError> {
         if let Some(c) = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
