@@ -343,3 +343,7 @@ pub(crate) fn finish<R>(
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "calls_tests.rs"]
+mod tests;

@@ -1,7 +1,5 @@
 //! The shared engine: configuration, allocator choice and the epoch clock for deadlines.
 
-use std::time::Duration;
-
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::{EPOCH_TICK, RuntimeError, RuntimeLimits};
@@ -28,9 +26,9 @@ pub fn start_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-pub fn deadline_ticks(deadline: Duration) -> u64 {
-    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
-}
+/// Epoch ticks a call runs before it yields to the executor (and is checked against its
+/// deadline): at most two ticks, 20 ms, of a worker thread at a time.
+pub const YIELD_TICKS: u64 = 1;
 
 pub fn build(limits: &RuntimeLimits) -> Result<(Engine, &'static str), RuntimeError> {
     let base = || {

@@ -74,6 +74,8 @@ pub struct CallState {
     /// When outbound requests must have answered for the plugin to still use the answer:
     /// the call's deadline less a margin to turn a provider timeout into its own error.
     http_deadline: Instant,
+    /// When the call's wasm must stop: checked at each epoch yield.
+    pub(crate) wasm_deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
     /// The instance's slot in the pool, given back when the instance is dropped.
@@ -109,6 +111,7 @@ impl CallState {
             },
             webhook: CallRecord::default(),
             http_deadline: Instant::now() + deadline - reply_margin(deadline),
+            wasm_deadline: Instant::now() + deadline,
             wasi,
             table: ResourceTable::new(),
             slot: None,
@@ -123,6 +126,7 @@ impl CallState {
         self.limiter.hit = false;
         self.webhook = CallRecord::default();
         self.http_deadline = Instant::now() + deadline - reply_margin(deadline);
+        self.wasm_deadline = Instant::now() + deadline;
     }
 
     pub(crate) fn connection_id(&self) -> &str {

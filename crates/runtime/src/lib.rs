@@ -534,7 +534,7 @@ impl PluginRuntime {
             warm::count_use(true);
             w.store.data_mut().rearm(deadline);
             w.store.set_hostcall_fuel(self.limits.max_output_bytes);
-            w.store.set_epoch_deadline(engine::deadline_ticks(deadline));
+            w.store.set_epoch_deadline(engine::YIELD_TICKS);
             return Ok(w);
         }
         warm::count_use(false);
@@ -583,8 +583,21 @@ impl PluginRuntime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(self.limits.max_output_bytes);
-        store.set_epoch_deadline(engine::deadline_ticks(deadline));
-        store.epoch_deadline_trap();
+        // Every YIELD_TICKS the running call gives its thread back to the executor, and is
+        // stopped once past its deadline. Without the yields, a plugin that spins holds a
+        // tokio worker for its whole deadline (15 s for `send`), and a few of them at once
+        // would stall every request the gateway serves.
+        store.set_epoch_deadline(engine::YIELD_TICKS);
+        store.epoch_deadline_callback(|cx| {
+            Ok(if Instant::now() >= cx.data().wasm_deadline {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::YieldCustom(
+                    engine::YIELD_TICKS,
+                    Box::pin(tokio::task::yield_now()),
+                )
+            })
+        });
         let inst = pre
             .instantiate_async(&mut store)
             .await

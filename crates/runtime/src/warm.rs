@@ -243,4 +243,4 @@ impl WarmPool {
 
 #[cfg(test)]
 #[path = "warm_tests.rs"]
-mod tests;
+pub(crate) mod tests;

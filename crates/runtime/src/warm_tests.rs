@@ -6,14 +6,14 @@ use std::sync::Arc;
 use crate::bindings::wit;
 use crate::{ConnectionCtx, PluginRuntime, RuntimeLimits};
 
-fn limits() -> RuntimeLimits {
+pub(crate) fn limits() -> RuntimeLimits {
     RuntimeLimits {
         max_instances: 16,
         ..RuntimeLimits::default()
     }
 }
 
-fn sms() -> Vec<u8> {
+pub(crate) fn sms() -> Vec<u8> {
     switchboard_bundled_plugins::PLUGINS
         .iter()
         .find(|(name, _)| *name == "sms")
@@ -22,7 +22,7 @@ fn sms() -> Vec<u8> {
         .to_vec()
 }
 
-fn message(text: &str) -> wit::Message {
+pub(crate) fn message(text: &str) -> wit::Message {
     let request: switchboard_model::NewMessage = serde_json::from_value(serde_json::json!({
         "channel": "sms", "to": {"phone": "+14155550100"}, "content": {"text": text}
     }))
