@@ -14,8 +14,10 @@
 //!   `sync-contacts` and `lookup-status`. `validate`, `quote`, `send` and callbacks reuse a
 //!   warm instance of the same connection and kind ([`warm`], which says exactly what
 //!   isolation that keeps: never across connections or workspaces, and never after a fault).
-//! - **Every call is bounded**: an epoch deadline per export (the engine's epoch ticks every
-//!   [`EPOCH_TICK`]), a memory cap through a store limiter, a tokio timeout around the whole call
+//! - **Every call is bounded**: a deadline per export, checked at every epoch tick (the
+//!   engine's epoch ticks every [`EPOCH_TICK`]), where the call also yields its thread to the
+//!   executor, so a spinning plugin cannot hold a worker; a memory cap through a store
+//!   limiter, a tokio timeout around the whole call
 //!   (epochs do not interrupt a host call that is waiting on the network), and a budget of
 //!   outbound requests. A trap, an endless loop, a memory bomb, a stack overflow or an
 //!   oversized result becomes a [`CallError`] for that call; the host keeps serving
