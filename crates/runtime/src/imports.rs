@@ -97,6 +97,7 @@ impl CallState {
             .allow_ip_name_lookup(false)
             .build();
         let max_bytes = services.limits.memory_bytes;
+        let (http_deadline, wasm_deadline) = deadlines(deadline);
         CallState {
             plugin,
             conn,
@@ -110,8 +111,8 @@ impl CallState {
                 peak_bytes: 0,
             },
             webhook: CallRecord::default(),
-            http_deadline: Instant::now() + deadline - reply_margin(deadline),
-            wasm_deadline: Instant::now() + deadline,
+            http_deadline,
+            wasm_deadline,
             wasi,
             table: ResourceTable::new(),
             slot: None,
@@ -125,13 +126,18 @@ impl CallState {
         self.answer_lost = false;
         self.limiter.hit = false;
         self.webhook = CallRecord::default();
-        self.http_deadline = Instant::now() + deadline - reply_margin(deadline);
-        self.wasm_deadline = Instant::now() + deadline;
+        (self.http_deadline, self.wasm_deadline) = deadlines(deadline);
     }
 
     pub(crate) fn connection_id(&self) -> &str {
         self.conn.as_deref().map(|c| c.id.as_str()).unwrap_or("-")
     }
+}
+
+/// When a call starting now must have its outbound answers, and when its wasm must stop.
+fn deadlines(deadline: Duration) -> (Instant, Instant) {
+    let end = Instant::now() + deadline;
+    (end - reply_margin(deadline), end)
 }
 
 /// Time kept back from a call's deadline for the plugin to map a provider timeout into its

@@ -49,18 +49,16 @@ pub fn address_state(
     .query_row(
         params![key.workspace_id, key.kind, key.scope, key.address],
         |r| {
+            let valid: bool = r.get(0)?;
+            let reason: Option<String> = r.get(1)?;
             Ok(AddressState {
-                invalid: (!r.get::<_, bool>(0)?).then(|| {
-                    r.get::<_, Option<String>>(1)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(|| "marked invalid".into())
-                }),
+                invalid: (!valid).then(|| reason.unwrap_or_else(|| "marked invalid".into())),
                 last_inbound_at: r.get(2)?,
             })
         },
     )
     .optional()?
+    // An address never seen before has no row: valid, with no inbound message yet.
     .unwrap_or_default())
 }
 
@@ -180,13 +178,14 @@ impl Store {
 
     /// What the store knows about an address, in one read: whether it is dead (and why)
     /// and when the contact last wrote to it (for the messaging window).
-    pub async fn address_state(&self, key: AddressKey) -> Result<AddressState, StoreError> {
-        self.read(move |c| address_state(c, &key)).await
+    /// One lookup by primary key, made before a send: on the caller's thread.
+    pub fn address_state(&self, key: &AddressKey) -> Result<AddressState, StoreError> {
+        self.read_now(|c| address_state(c, key))
     }
 
-    /// What intake must know before accepting a message, in one trip to a reader (each trip
-    /// is a hand-off to the blocking pool and back): whether the recipient opted out of the
-    /// channel, the address's state, and which of the message's URLs the connection blocked.
+    /// What intake must know before accepting a message, in one read: whether the recipient
+    /// opted out of the channel, the address's state, and which of the message's URLs the
+    /// connection blocked.
     pub fn recipient_facts(
         &self,
         key: Option<AddressKey>,

@@ -68,7 +68,7 @@ impl Dispatcher {
                 last_inbound_ms: None,
             };
         };
-        let state = match self.store.address_state(key.clone()).await {
+        let state = match self.store.address_state(&key) {
             Ok(state) => state,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the contact address failed; sending without it");

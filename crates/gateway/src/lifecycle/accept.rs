@@ -185,8 +185,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn concurrent_inserts_with_one_idempotency_key_commit_one_message() {
+    /// A new store in a temporary directory, with workspace `ws`.
+    async fn fresh_store() -> (std::path::PathBuf, Arc<Store>, Deliveries) {
         let dir = std::env::temp_dir().join(format!(
             "switchboard-store-test-{}",
             uuid::Uuid::new_v4().simple()
@@ -194,6 +194,12 @@ mod tests {
         let store = Arc::new(Store::open(&dir).unwrap());
         store.ensure_workspace("ws", "test").await.unwrap();
         let deliveries = Deliveries::new(store.clone());
+        (dir, store, deliveries)
+    }
+
+    #[tokio::test]
+    async fn concurrent_inserts_with_one_idempotency_key_commit_one_message() {
+        let (dir, store, deliveries) = fresh_store().await;
         let mut tasks = Vec::new();
         for i in 0..50 {
             let deliveries = deliveries.clone();
@@ -240,13 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_queued_event_built_at_accept_is_the_one_the_rows_give() {
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-store-test-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let store = Arc::new(Store::open(&dir).unwrap());
-        store.ensure_workspace("ws", "test").await.unwrap();
-        let deliveries = Deliveries::new(store.clone());
+        let (dir, store, deliveries) = fresh_store().await;
         let mut m = insert("m1", None, "hi");
         m.delivery.address = Some(AddressKey {
             workspace_id: "ws".into(),
