@@ -148,7 +148,13 @@ fn tally(path: &Path, sql: &str, n: u64) {
 }
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-type WriteJob = Box<dyn FnOnce(&Transaction) -> Reply + Send>;
+/// What a write left for the writer: how to answer its caller once the group's fate is known,
+/// and whether it failed without a savepoint of its own, which dooms the whole group.
+struct Ran {
+    reply: Reply,
+    dooms_group: bool,
+}
+type WriteJob = Box<dyn FnOnce(&Transaction) -> Ran + Send>;
 
 pub struct Store {
     writer: mpsc::Sender<WriteJob>,
@@ -206,22 +212,65 @@ impl Store {
     ///
     /// This is the unit of work services compose: a service runs its rules and the store's
     /// table operations inside one `f`, and they commit (or roll back) together. `f` may fail
-    /// with the service's own error type, which only has to carry a [`StoreError`].
+    /// with the service's own error type, which only has to carry a [`StoreError`]. `f` runs
+    /// in a savepoint of its own, so when it fails, only its own work is undone and the rest
+    /// of the group commits.
     pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Transaction) -> Result<R, E> + Send + 'static,
     {
+        self.submit(move |t: &Transaction| (in_savepoint(t, f), false))
+            .await
+    }
+
+    /// [`Self::write`] without the savepoint, for the writes that run once or more per
+    /// message and fail only when the database does (an I/O error, a full disk, a broken
+    /// invariant that is a bug): the dispatcher's claims and completions, and provider
+    /// reports. A savepoint is not free: SQLite copies every page the write touches that an
+    /// earlier write of the group already changed, so it can roll back to it, and profiling
+    /// put that at about 7 % of the gateway's CPU per SMS.
+    ///
+    /// The price is shared fate: when `f` fails, its partial work cannot be undone alone, so
+    /// the whole group rolls back and every write in it fails with [`StoreError::Commit`]
+    /// (the failing one with its own error). Nothing half-done is ever committed. A write
+    /// that can fail as part of its normal business (a duplicate idempotency key, a rule
+    /// refusing a change) must use [`Self::write`].
+    pub async fn write_shared_fate<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Transaction) -> Result<R, E> + Send + 'static,
+    {
+        self.submit(move |t: &Transaction| {
+            let result = f(t);
+            let failed = result.is_err();
+            (result, failed)
+        })
+        .await
+    }
+
+    async fn submit<R, E, F>(&self, run: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Transaction) -> (Result<R, E>, bool) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: WriteJob = Box::new(move |t: &Transaction| {
-            let result = in_savepoint(t, f);
-            Box::new(move |commit: Result<(), String>| {
-                let _ = tx.send(match commit {
-                    Ok(()) => result,
-                    Err(e) => Err(StoreError::Commit(e).into()),
-                });
-            })
+            let (result, dooms_group) = run(t);
+            Ran {
+                reply: Box::new(move |commit: Result<(), String>| {
+                    let _ = tx.send(match (commit, result) {
+                        // A write that failed answers with its own error, whatever the group did.
+                        (_, Err(e)) => Err(e),
+                        (Ok(()), ok) => ok,
+                        (Err(e), Ok(_)) => Err(StoreError::Commit(e).into()),
+                    });
+                }),
+                dooms_group,
+            }
         });
         self.writer
             .send(job)
@@ -347,13 +396,22 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
                 continue;
             }
         };
-        let replies: Vec<Reply> = jobs.into_iter().map(|job| job(&tx)).collect();
-        let outcome = tx.commit().map_err(|e| e.to_string());
+        let ran: Vec<Ran> = jobs.into_iter().map(|job| job(&tx)).collect();
+        let outcome = if ran.iter().any(|r| r.dooms_group) {
+            // A write without a savepoint failed halfway: only rolling back everything
+            // undoes its part.
+            match tx.rollback() {
+                Ok(()) => Err("rolled back: a write in the same commit failed".to_string()),
+                Err(e) => Err(format!("a write in the same commit failed; rollback: {e}")),
+            }
+        } else {
+            tx.commit().map_err(|e| e.to_string())
+        };
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "group commit failed");
         }
-        for reply in replies {
-            reply(outcome.clone());
+        for r in ran {
+            (r.reply)(outcome.clone());
         }
     }
 }
@@ -386,6 +444,105 @@ mod tests {
         // SAVEPOINT, two statements, RELEASE, and the group's BEGIN and COMMIT; other tests
         // in this process may add theirs.
         assert!(super::statements_run() - before >= 6);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A write without a savepoint that fails takes its whole group down with it, so its
+    /// half-done work is never committed; alone, or when it succeeds, it commits like any write.
+    #[test]
+    fn a_failed_shared_fate_write_rolls_back_its_whole_group() {
+        use super::{Store, StoreError};
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-store-fate-{}-{}",
+            std::process::id(),
+            super::statements_run()
+        ));
+        let store = std::sync::Arc::new(Store::open(&dir).expect("the store opens"));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("a runtime");
+        let count = |store: &Store| {
+            runtime.block_on(store.read(|c| {
+                Ok::<i64, StoreError>(c.query_row("SELECT COUNT(*) FROM fate", [], |r| r.get(0))?)
+            }))
+        };
+        runtime
+            .block_on(store.write(|t| {
+                t.execute_batch("CREATE TABLE fate (n INTEGER UNIQUE)")?;
+                Ok::<_, StoreError>(())
+            }))
+            .expect("the table is made");
+
+        // Hold the writer inside one write while two more queue behind it, so those two
+        // share the next group commit.
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let s = store.clone();
+        let blocker = runtime.spawn(async move {
+            s.write(move |_t| {
+                entered_tx.send(()).expect("the test waits");
+                go_rx.recv().expect("the test releases the writer");
+                Ok::<_, StoreError>(())
+            })
+            .await
+        });
+        entered_rx
+            .recv()
+            .expect("the writer entered the first write");
+        let s = store.clone();
+        let guarded = runtime.spawn(async move {
+            s.write(|t| {
+                t.execute("INSERT INTO fate (n) VALUES (1)", [])?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+        });
+        let s = store.clone();
+        let doomed = runtime.spawn(async move {
+            s.write_shared_fate(|t| {
+                t.execute("INSERT INTO fate (n) VALUES (2)", [])?;
+                // Halfway: the row above is written, then the write fails.
+                t.execute("INSERT INTO fate (n) VALUES (2)", [])?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+        });
+        while store.writer.max_capacity() - store.writer.capacity() < 2 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        go_tx.send(()).expect("the writer waits");
+        let results = runtime.block_on(async {
+            (
+                blocker.await.expect("joined"),
+                guarded.await.expect("joined"),
+                doomed.await.expect("joined"),
+            )
+        });
+        let (blocker, guarded, doomed) = results;
+        blocker.expect("the first group commits");
+        assert!(
+            doomed.as_ref().is_err_and(StoreError::is_unique_violation),
+            "the failed write answers with its own error: {doomed:?}"
+        );
+        assert!(
+            matches!(guarded, Err(StoreError::Commit(_))),
+            "its group companion fails with it: {guarded:?}"
+        );
+        assert_eq!(
+            count(&store).expect("counted"),
+            0,
+            "nothing of the group remains"
+        );
+
+        runtime
+            .block_on(store.write_shared_fate(|t| {
+                t.execute("INSERT INTO fate (n) VALUES (3)", [])?;
+                Ok::<_, StoreError>(())
+            }))
+            .expect("a shared-fate write that succeeds commits");
+        assert_eq!(count(&store).expect("counted"), 1);
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }

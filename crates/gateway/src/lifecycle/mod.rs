@@ -156,7 +156,7 @@ impl Deliveries {
     /// first attempt in the same commit.
     pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<Job>, LifecycleError> {
         self.store
-            .write(move |t| outbox::claim(t, limit, lease_ms, now_ms()))
+            .write_shared_fate(move |t| outbox::claim(t, limit, lease_ms, now_ms()))
             .await
     }
 
@@ -167,7 +167,9 @@ impl Deliveries {
 
     /// Record an attempt. Returns false when the lease was lost (the result is discarded).
     pub async fn complete(&self, c: Completion) -> Result<bool, LifecycleError> {
-        self.store.write(move |t| outbox::complete(t, &c)).await
+        self.store
+            .write_shared_fate(move |t| outbox::complete(t, &c))
+            .await
     }
 
     /// Apply provider reports, in order, in one commit.
@@ -176,7 +178,7 @@ impl Deliveries {
         events: Vec<StatusEvent>,
     ) -> Result<Vec<Applied>, LifecycleError> {
         self.store
-            .write(move |t| events.iter().map(|e| status::apply(t, e)).collect())
+            .write_shared_fate(move |t| events.iter().map(|e| status::apply(t, e)).collect())
             .await
     }
 
