@@ -12,7 +12,7 @@
 //! where money comes from (`world:payments`, `world:credit_issued`, `world:adjustments`) and
 //! goes to (`world:revenue`, `world:credit_expired`).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use switchboard_store::sql::{Connection, OptionalExtension, params};
 
 use crate::model::Millis;
 
@@ -30,8 +30,8 @@ pub enum LedgerError {
     Sql(String),
 }
 
-impl From<rusqlite::Error> for LedgerError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<switchboard_store::sql::Error> for LedgerError {
+    fn from(e: switchboard_store::sql::Error) -> Self {
         LedgerError::Sql(e.to_string())
     }
 }

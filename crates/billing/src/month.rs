@@ -10,7 +10,7 @@ pub enum WalletError {
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
     #[error("wallet storage: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] switchboard_store::sql::Error),
 }
 
 /// `YYYY-MM` of a time, UTC.

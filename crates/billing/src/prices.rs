@@ -7,9 +7,9 @@
 //! one that took effect last (never one that takes effect later). A send with no price is
 //! free: that is how email and push stay free unless someone prices them.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use switchboard_store::sql::{Connection, OptionalExtension, params};
 use utoipa::ToSchema;
 
 use super::ledger::Micros;
@@ -160,7 +160,7 @@ pub fn lookup(
     country: &str,
     currency: &str,
     at: Millis,
-) -> Result<Option<(i64, Micros)>, rusqlite::Error> {
+) -> Result<Option<(i64, Micros)>, switchboard_store::sql::Error> {
     c.prepare_cached(
         "SELECT id, unit_price FROM prices
          WHERE workspace_id IN (?1, '') AND channel = ?2 AND product = ?3 AND country IN (?4, '*')
@@ -180,12 +180,12 @@ pub fn insert(
     spec: &PriceSpec,
     source: &str,
     now: Millis,
-) -> Result<i64, rusqlite::Error> {
+) -> Result<i64, switchboard_store::sql::Error> {
     c.prepare_cached(
         "INSERT INTO prices (workspace_id, channel, product, country, currency, unit_price, effective_from, source, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
     )?
-    .execute(params![
+    .query_row(params![
         workspace,
         spec.channel,
         spec.product,
@@ -195,8 +195,7 @@ pub fn insert(
         spec.effective_from_ms(0),
         source,
         now
-    ])?;
-    Ok(c.last_insert_rowid())
+    ], |r| r.get(0))
 }
 
 /// Replace the gateway-wide prices (from the config file or the built-in list).
@@ -205,7 +204,7 @@ pub fn replace_gateway_prices(
     specs: &[PriceSpec],
     source: &str,
     now: Millis,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), switchboard_store::sql::Error> {
     c.execute("DELETE FROM prices WHERE workspace_id = ''", [])?;
     for spec in specs {
         insert(c, "", spec, source, now)?;
@@ -213,7 +212,10 @@ pub fn replace_gateway_prices(
     Ok(())
 }
 
-pub fn list(c: &Connection, workspace: &str) -> Result<Vec<PriceView>, rusqlite::Error> {
+pub fn list(
+    c: &Connection,
+    workspace: &str,
+) -> Result<Vec<PriceView>, switchboard_store::sql::Error> {
     c.prepare_cached(
         "SELECT id, channel, product, country, unit_price, currency, effective_from, source FROM prices
          WHERE workspace_id IN (?1, '') ORDER BY channel, product, country, effective_from, id",

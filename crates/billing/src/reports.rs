@@ -2,7 +2,7 @@
 //! reports, what a message cost, price quotes and lists, and the ledger audit. Split from
 //! [`super::service`] because none of them moves money: they run on the read pool.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use switchboard_store::sql::{Connection, OptionalExtension, params};
 
 use super::ledger::{self, Bucket, account};
 use super::prices::{self, PriceView};
@@ -55,7 +55,7 @@ fn topup_view(c: &Connection, ws: &str, id: &str) -> Result<Option<TopUpView>, S
     .optional()?)
 }
 
-fn read_topup(r: &rusqlite::Row) -> rusqlite::Result<TopUpView> {
+fn read_topup(r: &switchboard_store::sql::Row) -> switchboard_store::sql::Result<TopUpView> {
     Ok(TopUpView {
         id: r.get(0)?,
         kind: r.get(1)?,

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use switchboard_store::sql::{Connection, OptionalExtension, params};
 
 use super::ledger::{self, Bucket, LedgerError, Micros, account};
 use super::payments::{ChargeOutcome, PaymentError};
@@ -37,8 +37,8 @@ impl From<LedgerError> for BillingError {
 }
 
 // Billing's own statements fail with the SQLite error; it is the store's failure to report.
-impl From<rusqlite::Error> for BillingError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<switchboard_store::sql::Error> for BillingError {
+    fn from(e: switchboard_store::sql::Error) -> Self {
         BillingError::Store(e.into())
     }
 }

@@ -9,7 +9,7 @@
 //! - repeating a step that has an idempotency key changes nothing.
 
 use proptest::prelude::*;
-use rusqlite::Connection;
+use switchboard_store::sql::Connection;
 
 use super::ledger::{self, Bucket, Txn, account};
 use super::payments::{ChargeOutcome, PaymentError};
@@ -94,7 +94,7 @@ const PRODUCTS: [(&str, &str, &str); 3] = [
 ];
 
 struct World {
-    c: Connection,
+    c: Connection<'static>,
     now: i64,
     /// Which workspace each delivery was held for.
     delivery_ws: std::collections::HashMap<u8, usize>,
@@ -171,7 +171,7 @@ impl World {
                 c.execute(
                     "UPDATE wallets SET auto_enabled = 1, auto_threshold = ?2, auto_amount = ?3, auto_monthly_cap = ?4,
                         auto_card = 'tok_visa', auto_status = 'active' WHERE workspace_id = ?1",
-                    rusqlite::params![WORKSPACES[ws], threshold, amount, cap],
+                    switchboard_store::sql::params![WORKSPACES[ws], threshold, amount, cap],
                 )
                 .unwrap();
                 topups::maybe_auto_charge(c, WORKSPACES[ws], now).unwrap();

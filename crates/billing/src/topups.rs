@@ -10,7 +10,7 @@
 //! the month's auto top-ups (pending or approved) never exceed the cap. A decline pauses
 //! auto-charge with the processor's reason until the business turns it on again.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use switchboard_store::sql::{Connection, OptionalExtension, params};
 
 use super::ledger::{self, Bucket, Micros, Txn, account};
 use super::month::{WalletError, month_of};
@@ -32,7 +32,11 @@ pub struct TopUp {
 }
 
 /// Auto top-ups of `month` that count against the cap: pending or approved.
-pub fn auto_total(c: &Connection, workspace: &str, month: &str) -> Result<Micros, rusqlite::Error> {
+pub fn auto_total(
+    c: &Connection,
+    workspace: &str,
+    month: &str,
+) -> Result<Micros, switchboard_store::sql::Error> {
     c.prepare_cached(
         "SELECT COALESCE(SUM(amount), 0) FROM topups
          WHERE workspace_id = ?1 AND kind = 'auto' AND month = ?2 AND state IN ('pending', 'approved')",
@@ -108,7 +112,7 @@ pub fn insert(
         == 1)
 }
 
-fn read(r: &rusqlite::Row) -> rusqlite::Result<TopUp> {
+fn read(r: &switchboard_store::sql::Row) -> switchboard_store::sql::Result<TopUp> {
     Ok(TopUp {
         id: r.get(0)?,
         workspace_id: r.get(1)?,

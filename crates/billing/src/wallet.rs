@@ -15,7 +15,7 @@
 //! Every function here runs inside the store's writer transaction, so concurrent sends are
 //! serialised on the wallet: the last cents go to exactly one of them.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use switchboard_store::sql::{Connection, OptionalExtension, params};
 
 use super::ledger::{self, Bucket, Micros, Posted, Txn, account};
 use super::prices;
@@ -63,7 +63,7 @@ pub fn wallet(c: &Connection, workspace: &str) -> Result<Wallet, WalletError> {
         "INSERT OR IGNORE INTO wallets (workspace_id, currency, plan) VALUES (?1, 'usd', 'free')",
     )?
     .execute([workspace])?;
-    Ok(read(c)?.ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?)
+    Ok(read(c)?.ok_or_else(|| switchboard_store::sql::Error::QueryReturnedNoRows)?)
 }
 
 /// Bring the wallet into the current month: expire last month's unspent credit, grant this

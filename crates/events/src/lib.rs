@@ -32,9 +32,9 @@ pub mod signing;
 pub use log::EventLog;
 pub mod worker;
 
-use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use switchboard_store::sql::{Connection, params};
 use utoipa::ToSchema;
 
 use crate::model::{Millis, new_id, rfc3339};
@@ -105,7 +105,7 @@ pub fn record(
     kind: &'static str,
     at: Millis,
     data: Value,
-) -> rusqlite::Result<()> {
+) -> switchboard_store::sql::Result<()> {
     debug_assert!(is_event_type(kind), "{kind}");
     let id = new_id("evt");
     let payload = json!({ "type": kind, "timestamp": rfc3339(at), "data": data });
@@ -137,7 +137,7 @@ pub fn record_delivery_event(
     kind: &'static str,
     at: Millis,
     detail: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> switchboard_store::sql::Result<()> {
     let mut data = serde_json::Map::new();
     let mut put = |k: &str, v: Value| {
         // Keep payloads small: absent facts are left out rather than sent as null.
@@ -172,7 +172,7 @@ pub fn record_delivery_event(
 
 /// A connection health event (`connection.*`), from the connection's row as it now stands.
 pub fn record_connection(
-    t: &rusqlite::Transaction,
+    t: &switchboard_store::sql::Transaction,
     id: &str,
     kind: &'static str,
     detail: Option<&str>,
@@ -200,8 +200,8 @@ pub fn record_for_message(
     kind: &'static str,
     at: Millis,
     mut data: Value,
-) -> rusqlite::Result<()> {
-    let ws: Option<String> = rusqlite::OptionalExtension::optional(
+) -> switchboard_store::sql::Result<()> {
+    let ws: Option<String> = switchboard_store::sql::OptionalExtension::optional(
         t.prepare_cached("SELECT workspace_id FROM messages WHERE id = ?1")?
             .query_row([message_id], |r| r.get(0)),
     )?;

@@ -2,7 +2,7 @@
 //! refused up front, and messages that failed `url_blocked` become resendable once their URL
 //! is taken off.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::sql::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError};
 use crate::model::{BlockedUrlView, now_ms, rfc3339};

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use crate::sql::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::{Millis, now_ms};
@@ -42,11 +42,9 @@ pub struct ConnectionState {
 const COLUMNS: &str = "id, workspace_id, channel, plugin, name, config, secrets, allowed_origins,
     max_in_flight, status, status_detail, created_at, updated_at";
 
-fn record(r: &Row) -> rusqlite::Result<ConnectionRecord> {
-    let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
-    let parse_err = |i: usize, e: serde_json::Error| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    };
+fn record(r: &Row) -> crate::sql::Result<ConnectionRecord> {
+    let json = |i: usize| -> crate::sql::Result<String> { r.get(i) };
+    let parse_err = |i: usize, e: serde_json::Error| crate::sql::Error::conversion(i, e);
     Ok(ConnectionRecord {
         id: r.get(0)?,
         workspace_id: r.get(1)?,

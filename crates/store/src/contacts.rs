@@ -6,7 +6,7 @@
 //! contact sync. Activity is what channels with a messaging window (Messenger) decide on, and
 //! what "inactive for more than 24 h" is computed from.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::sql::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 pub use crate::model::AddressKey;
@@ -39,7 +39,7 @@ pub struct RecipientFacts {
 
 /// [`Store::address_state`] on the caller's connection.
 pub fn address_state(
-    c: &rusqlite::Connection,
+    c: &crate::sql::Connection,
     key: &AddressKey,
 ) -> Result<AddressState, StoreError> {
     Ok(c.prepare_cached(
@@ -427,7 +427,7 @@ type ContactRow = (
     Millis,
 );
 
-fn contact_row(r: &rusqlite::Row) -> rusqlite::Result<ContactRow> {
+fn contact_row(r: &crate::sql::Row) -> crate::sql::Result<ContactRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -439,7 +439,7 @@ fn contact_row(r: &rusqlite::Row) -> rusqlite::Result<ContactRow> {
 }
 
 fn finish_view(
-    c: &rusqlite::Connection,
+    c: &crate::sql::Connection,
     (id, name, first, last, inbound, created): ContactRow,
     now: Millis,
 ) -> Result<ContactView, StoreError> {

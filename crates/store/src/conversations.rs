@@ -6,7 +6,7 @@
 //! (`offline_at`, 4 min 30 s after the last sign of life), or offline. The deadline is a
 //! column behind an index, so the offline timer survives restarts like every other timer.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::sql::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::{ConversationMessageView, ConversationView, Millis, now_ms, rfc3339};
@@ -74,11 +74,12 @@ impl Store {
         self.write(move |t| {
             let now = now_ms();
             let conv = conversation_id(t, &workspace_id, &contact_id, author, now)?;
-            t.prepare_cached(
-                "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![conv, author, text, marketing, template, now])?;
-            Ok(t.last_insert_rowid())
+            let id = t.query_row(
+                "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+                params![conv, author, text, marketing, template, now],
+                |r| r.get(0),
+            )?;
+            Ok(id)
         })
         .await
     }

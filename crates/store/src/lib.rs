@@ -17,7 +17,9 @@
 //! are the gateway's services (`switchboard-gateway`: the delivery lifecycle, the routing state
 //! machine, billing, events). Cargo keeps it so: this crate depends on the schema
 //! (`switchboard-model`) and nothing else of ours, which is what lets a second backend
-//! implement the same operations without copying a rule.
+//! implement the same operations without copying a rule. The operations, here and in the
+//! crates with tables of their own, speak to [`sql`], one SQL surface whatever the backend, and
+//! this is the only crate that knows `rusqlite`.
 
 // The schema's types, at the path the modules have always used.
 use switchboard_model as model;
@@ -33,6 +35,7 @@ mod policies;
 mod resend_facts;
 pub mod routes;
 mod schema;
+pub mod sql;
 mod tenants;
 
 pub use connections::*;
@@ -45,7 +48,8 @@ pub use routes::PlannedEntry;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::OpenFlags;
+use sql::{Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes that share one commit.
@@ -62,7 +66,7 @@ const STATEMENT_CACHE: usize = 512;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] sql::Error),
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the store is shut down")]
@@ -76,10 +80,10 @@ pub enum StoreError {
 /// A fresh in-memory database with every migration applied, for tests of code that runs
 /// inside the writer's transaction.
 #[cfg(any(test, feature = "test-util"))]
-pub fn migrated_in_memory() -> Connection {
-    let mut c = Connection::open_in_memory().expect("in-memory SQLite");
+pub fn migrated_in_memory() -> Connection<'static> {
+    let mut c = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
     schema::migrate(&mut c).expect("migrations");
-    c
+    Connection::sqlite_owned(c)
 }
 
 /// A status column, which only the store writes: anything else is a corrupt row.
@@ -87,10 +91,16 @@ pub fn parse_status(s: &str) -> Result<model::Status, StoreError> {
     model::Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e.into())
+    }
+}
+
 impl StoreError {
     /// A UNIQUE constraint failed, e.g. a concurrent insert with the same idempotency key.
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+        matches!(self, StoreError::Sql(e) if e.is_unique_violation())
     }
 }
 
@@ -106,7 +116,7 @@ pub fn statements_run() -> u64 {
 }
 
 /// Count every statement `conn` starts. The hook is one atomic add per statement.
-fn count_statements(conn: &Connection) {
+fn count_statements(conn: &rusqlite::Connection) {
     conn.trace_v2(
         rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
         Some(|event| {
@@ -158,7 +168,7 @@ type WriteJob = Box<dyn FnOnce(&Transaction) -> Ran + Send>;
 
 pub struct Store {
     writer: mpsc::Sender<WriteJob>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Vec<rusqlite::Connection>>,
     /// One permit per read connection that may exist.
     reader_permits: tokio::sync::Semaphore,
     path: PathBuf,
@@ -172,7 +182,7 @@ impl Store {
             detail: e.to_string(),
         })?;
         let path = data_dir.join("switchboard.db");
-        let mut conn = Connection::open(&path).map_err(|e| StoreError::Open {
+        let mut conn = rusqlite::Connection::open(&path).map_err(|e| StoreError::Open {
             path: path.clone(),
             detail: e.to_string(),
         })?;
@@ -293,7 +303,7 @@ impl Store {
             .map_err(|_| StoreError::Closed)?;
         let conn = self.take_reader()?;
         let (conn, result) = tokio::task::spawn_blocking(move || {
-            let r = f(&conn);
+            let r = f(&Connection::sqlite(&conn));
             (conn, r)
         })
         .await
@@ -318,7 +328,7 @@ impl Store {
     {
         // Never waits for a permit: with every pooled connection busy, one more is opened.
         let conn = self.take_reader()?;
-        let result = f(&conn);
+        let result = f(&Connection::sqlite(&conn));
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         if readers.len() < READERS {
             readers.push(conn);
@@ -326,11 +336,11 @@ impl Store {
         result
     }
 
-    fn take_reader(&self) -> Result<Connection, StoreError> {
+    fn take_reader(&self) -> Result<rusqlite::Connection, StoreError> {
         if let Some(c) = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
         }
-        let c = Connection::open_with_flags(
+        let c = rusqlite::Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
@@ -379,7 +389,7 @@ fn in_savepoint<R, E: From<StoreError>>(
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
+fn writer_loop(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<WriteJob>) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -396,7 +406,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
                 continue;
             }
         };
-        let ran: Vec<Ran> = jobs.into_iter().map(|job| job(&tx)).collect();
+        let t = Transaction::sqlite(&tx);
+        let ran: Vec<Ran> = jobs.into_iter().map(|job| job(&t)).collect();
+        drop(t);
         let outcome = if ran.iter().any(|r| r.dooms_group) {
             // A write without a savepoint failed halfway: only rolling back everything
             // undoes its part.

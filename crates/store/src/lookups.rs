@@ -1,7 +1,7 @@
 //! Deliveries waiting at `sent` whose provider should be asked for their status (see
 //! [`crate::status_lookup`]).
 
-use rusqlite::params;
+use crate::sql::params;
 
 use super::{Store, StoreError};
 use crate::model::Millis;

@@ -1,6 +1,6 @@
 //! Accepting messages and reading them back with their deliveries, attempts and timeline.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use crate::sql::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError, parse_status};
 use crate::model::{

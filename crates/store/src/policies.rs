@@ -1,6 +1,6 @@
 //! A workspace's own routing policies (`/v1/policies`): stored as written, by name.
 
-use rusqlite::{OptionalExtension, params};
+use crate::sql::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 use crate::model::now_ms;

@@ -1,14 +1,14 @@
 //! The facts a resend decision is made on (the contact's last inbound message, the
 //! connection's state, blocked URLs, an existing resend), read where the message view is.
 
-use rusqlite::{OptionalExtension, params};
+use crate::sql::{OptionalExtension, params};
 
 use super::StoreError;
 use crate::model::{Millis, ResendFacts};
 
 /// The facts a resend decision is made on, read in the caller's transaction.
 pub fn resend_facts(
-    c: &rusqlite::Connection,
+    c: &crate::sql::Connection,
     message_id: &str,
     connection_id: &str,
     address: Option<&super::AddressKey>,

@@ -6,7 +6,7 @@
 //! survives any crash. Which step runs next, and when a step has succeeded, failed or timed
 //! out, is the routing state machine's rule (`crate::routing::machine`).
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use crate::sql::{Connection, OptionalExtension, Transaction, params};
 
 use super::{AddressKey, StoreError};
 use crate::model::policy::Policy;
@@ -399,7 +399,7 @@ type StepRow = (
 
 /// The route of a message for its view, if it was routed.
 pub fn route_view(
-    c: &rusqlite::Connection,
+    c: &crate::sql::Connection,
     message_id: &str,
 ) -> Result<Option<RouteView>, StoreError> {
     let row: Option<(Option<String>, Option<String>)> = c

@@ -1,7 +1,7 @@
 //! Workspaces and their API keys. Keys arrive here as digests (the tenancy service makes and
 //! hashes them): a leaked database file does not leak keys.
 
-use rusqlite::{OptionalExtension, params};
+use crate::sql::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 use crate::model::{ApiKeyView, Scopes, WorkspaceView, now_ms, rfc3339};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
 use serde_json::Value;
 use switchboard_gateway::billing::ledger;
 
@@ -94,11 +94,13 @@ pub async fn providers_saw_each_send_once(sim: &str, messages: usize) {
 /// - what the paid balance lost is exactly what was captured from it: nothing was charged
 ///   twice. (Credit, if the sandbox plan grants any, is checked by the audit's replay.)
 pub fn ledger_balances(data_dir: &Path, wallet_micros: i64) {
-    let c = Connection::open_with_flags(
-        data_dir.join("switchboard.db"),
-        OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let c = switchboard_gateway::store::sql::Connection::sqlite_owned(
+        rusqlite::Connection::open_with_flags(
+            data_dir.join("switchboard.db"),
+            OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap(),
+    );
     let audit = ledger::audit(&c).unwrap();
     assert!(audit.is_sound(), "{audit:?}");
 

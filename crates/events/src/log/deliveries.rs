@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
+use switchboard_store::sql::{OptionalExtension, params};
 
 use super::{AttemptResult, AttemptView, DeliveryView, DueDelivery, live_endpoint_column};
 use crate::EventView;
@@ -337,13 +337,13 @@ pub struct ReplayRange {
 }
 
 fn insert_delivery(
-    t: &rusqlite::Transaction,
+    t: &switchboard_store::sql::Transaction,
     endpoint_id: &str,
     event_id: &str,
     ws: &str,
     replay: bool,
     now: Millis,
-) -> rusqlite::Result<()> {
+) -> switchboard_store::sql::Result<()> {
     t.prepare_cached(
         "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, workspace_id, state, next_attempt_at, replay, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?5, ?5)",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Row, params};
+use switchboard_store::sql::{OptionalExtension, Row, params};
 
 use super::{EndpointPatch, EndpointView, EndpointWithSecret, live_endpoint_column, secret_owner};
 use crate::model::{Millis, new_id, now_ms, rfc3339};
@@ -19,15 +19,15 @@ pub enum EndpointSecretError {
     Vault(#[from] VaultError),
 }
 
-impl From<rusqlite::Error> for EndpointSecretError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<switchboard_store::sql::Error> for EndpointSecretError {
+    fn from(e: switchboard_store::sql::Error) -> Self {
         EndpointSecretError::Store(e.into())
     }
 }
 
 const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, status, status_detail, failing_since, created_at, updated_at";
 
-fn endpoint(r: &Row) -> rusqlite::Result<EndpointView> {
+fn endpoint(r: &Row) -> switchboard_store::sql::Result<EndpointView> {
     let types: String = r.get(3)?;
     Ok(EndpointView {
         id: r.get(0)?,
@@ -43,7 +43,10 @@ fn endpoint(r: &Row) -> rusqlite::Result<EndpointView> {
 }
 
 /// An endpoint as it now stands, by id (after the caller checked the workspace).
-fn endpoint_by_id(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<EndpointView> {
+fn endpoint_by_id(
+    c: &switchboard_store::sql::Connection,
+    id: &str,
+) -> switchboard_store::sql::Result<EndpointView> {
     c.query_row(
         &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
         [id],

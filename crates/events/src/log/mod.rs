@@ -2,8 +2,8 @@
 //! and records both halves share here, the endpoints in [`endpoints`], the fan-out, delivery
 //! attempts, replay and the event listing in [`deliveries`].
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+use switchboard_store::sql::{OptionalExtension, params};
 use utoipa::ToSchema;
 
 use crate::model::Millis;
@@ -135,12 +135,12 @@ pub use endpoints::EndpointSecretError;
 
 /// One column of a workspace's live endpoint; `None` when the workspace has no such
 /// endpoint (another workspace's id reads exactly like a missing one).
-pub(super) fn live_endpoint_column<T: rusqlite::types::FromSql>(
-    c: &rusqlite::Connection,
+pub(super) fn live_endpoint_column<T: switchboard_store::sql::FromSql>(
+    c: &switchboard_store::sql::Connection,
     workspace_id: &str,
     id: &str,
     column: &str,
-) -> rusqlite::Result<Option<T>> {
+) -> switchboard_store::sql::Result<Option<T>> {
     c.query_row(
         &format!(
             "SELECT {column} FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"

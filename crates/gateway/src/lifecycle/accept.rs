@@ -6,7 +6,7 @@
 //! serialised, so that check cannot race: a double click or a client retry gets the same
 //! new message).
 
-use rusqlite::Transaction;
+use switchboard_store::sql::Transaction;
 
 use super::status::changed;
 use crate::model::{Millis, NewMessage, Status};
@@ -258,7 +258,7 @@ mod tests {
         // The event accept wrote, and the one the delivery's stored row gives when read back.
         let (written, read_back) = store
             .write(|t| {
-                let payload = |t: &rusqlite::Transaction| -> rusqlite::Result<serde_json::Value> {
+                let payload = |t: &switchboard_store::sql::Transaction| -> switchboard_store::sql::Result<serde_json::Value> {
                     let text: String = t.query_row(
                         "SELECT payload FROM workspace_events ORDER BY seq DESC LIMIT 1",
                         [],

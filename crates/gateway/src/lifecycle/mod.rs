@@ -6,7 +6,7 @@
 //! the route step that must look again, the wallet's hold (placed at the claim, captured on
 //! acceptance, released on a final failure, refunded on a reported failure) and the event
 //! the business hears about all change together, or not at all. Each rule here is a function
-//! of the caller's [`Transaction`](rusqlite::Transaction), so a service composes them into one
+//! of the caller's [`Transaction`](switchboard_store::sql::Transaction), so a service composes them into one
 //! [`Store::write`]; [`Deliveries`] is the service that does so for the dispatcher, the
 //! callback and receipt handlers and status lookups.
 //!

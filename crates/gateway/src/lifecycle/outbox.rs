@@ -10,7 +10,7 @@
 //! Money moves with the attempt, in the same commit: the hold is placed as a first attempt is
 //! claimed, captured when the provider accepts, and released when the send fails for good.
 
-use rusqlite::Transaction;
+use switchboard_store::sql::Transaction;
 
 use super::LifecycleError;
 use super::status::{change, changed, refresh_after, replay_early_callbacks};

@@ -8,7 +8,7 @@
 //! Both move deliveries through the same forward-only path as provider callbacks, so the
 //! timeline records every receipt and a late or lower one changes nothing.
 
-use rusqlite::Transaction;
+use switchboard_store::sql::Transaction;
 
 use super::LifecycleError;
 use super::status::{apply, apply_to_delivery};

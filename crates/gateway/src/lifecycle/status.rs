@@ -6,7 +6,7 @@
 //! id no delivery carries yet (the callback overtook the send's answer) is held and replayed
 //! when the send is recorded.
 
-use rusqlite::Transaction;
+use switchboard_store::sql::Transaction;
 
 use super::LifecycleError;
 use super::{Applied, StatusEvent};

@@ -3,7 +3,7 @@
 //!
 //! One read, so the verdicts and the costs describe the same moment as the rows.
 
-use rusqlite::Connection;
+use switchboard_store::sql::Connection;
 
 use crate::billing;
 use crate::model::{FailureView, MessageView, now_ms};

@@ -9,7 +9,7 @@
 //! router re-evaluates dirty and due steps. A receipt for a step that is no longer running
 //! changes the delivery (and shows as a late delivery in the view) but triggers nothing.
 
-use rusqlite::Transaction;
+use switchboard_store::sql::Transaction;
 
 use crate::lifecycle::accept;
 use crate::lifecycle::status::{record, refresh_message};

@@ -10,7 +10,7 @@
 mod status;
 pub use status::*;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use crate::sql::{Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
 use super::parse_status;
@@ -120,15 +120,10 @@ pub fn lease_due(
 }
 
 /// A status column read inside a row mapper; an unknown value is a corrupt row.
-fn status_at(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Status> {
+fn status_at(r: &crate::sql::Row, i: usize) -> crate::sql::Result<Status> {
     let s: String = r.get(i)?;
-    Status::parse(&s).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("unknown status {s:?}").into(),
-        )
-    })
+    Status::parse(&s)
+        .ok_or_else(|| crate::sql::Error::conversion(i, format!("unknown status {s:?}")))
 }
 
 /// Release every lease, making the work due now.

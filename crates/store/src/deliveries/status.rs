@@ -2,7 +2,7 @@
 //! ([`StatusRow`]), so the lifecycle builds the timeline line and the outbound event without
 //! reading the row again; and the message's status, which follows its deliveries'.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use crate::sql::{Connection, OptionalExtension, Transaction, params};
 
 use super::status_at;
 use crate::StoreError;
@@ -39,7 +39,7 @@ macro_rules! status_row_columns {
     };
 }
 
-fn status_row(delivery_id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<StatusRow> {
+fn status_row(delivery_id: &str, r: &crate::sql::Row<'_>) -> crate::sql::Result<StatusRow> {
     Ok(StatusRow {
         delivery_id: delivery_id.to_string(),
         message_id: r.get(0)?,
