@@ -139,14 +139,16 @@ impl Wallets {
             let currency = currency(c, &ws)?;
             let rows: Vec<UsageRow> = c
                 .prepare_cached(
-                    "SELECT date(settled_at / 1000, 'unixepoch') AS day, channel, product, country,
+                    "SELECT settled_at / 86400000 AS day, channel, product, country,
                             COUNT(*), SUM(units), SUM(credit_amount + paid_amount)
                      FROM holds WHERE workspace_id = ?1 AND state = 'captured' AND settled_at >= ?2 AND settled_at < ?3
                      GROUP BY day, channel, product, country ORDER BY day, channel, product, country",
                 )?
                 .query_map(params![ws, from, to], |r| {
                     Ok(UsageRow {
-                        day: r.get(0)?,
+                        // Days since 1970 in SQL, which both backends count alike; the
+                        // date is written here.
+                        day: rfc3339(r.get::<_, i64>(0)? * 86_400_000)[..10].to_string(),
                         channel: r.get(1)?,
                         product: r.get(2)?,
                         country: r.get(3)?,

@@ -105,8 +105,8 @@ pub fn insert(
     now: Millis,
 ) -> Result<bool, WalletError> {
     Ok(c.prepare_cached(
-        "INSERT OR IGNORE INTO topups (id, workspace_id, kind, amount, currency, card, month, state, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
+        "INSERT INTO topups (id, workspace_id, kind, amount, currency, card, month, state, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8) ON CONFLICT DO NOTHING",
     )?
     .execute(params![id, workspace, kind, amount, currency, card, month_of(now), now])?
         == 1)

@@ -60,7 +60,7 @@ pub fn wallet(c: &Connection, workspace: &str) -> Result<Wallet, WalletError> {
         return Ok(w);
     }
     c.prepare_cached(
-        "INSERT OR IGNORE INTO wallets (workspace_id, currency, plan) VALUES (?1, 'usd', 'free')",
+        "INSERT INTO wallets (workspace_id, currency, plan) VALUES (?1, 'usd', 'free') ON CONFLICT DO NOTHING",
     )?
     .execute([workspace])?;
     Ok(read(c)?.ok_or_else(|| switchboard_store::sql::Error::QueryReturnedNoRows)?)

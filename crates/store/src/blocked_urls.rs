@@ -19,8 +19,8 @@ impl Store {
             let now = now_ms();
             for url in &urls {
                 t.prepare_cached(
-                    "INSERT OR IGNORE INTO blocked_urls (connection_id, url, reason, message_id, added_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO blocked_urls (connection_id, url, reason, message_id, added_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![connection_id, url, reason, message_id, now])?;
             }

@@ -131,10 +131,6 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
 /// A live connection of this workspace, read in the caller's transaction (a patch reads,
 /// merges and writes it back in one write).
 pub fn live_connection(
@@ -259,15 +255,26 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
         self.read(move |c| {
-            let reasons = serde_json::to_string(&reasons).map_err(corrupt)?;
-            Ok(c.prepare(
+            if reasons.is_empty() {
+                return Ok(Vec::new());
+            }
+            // One placeholder per reason: a list parameter is the one thing the two SQL
+            // dialects spell differently.
+            let list = (0..reasons.len())
+                .map(|i| format!("?{}", i + 4))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
                 "SELECT m.id FROM messages m JOIN deliveries d ON d.message_id = m.id
                  WHERE m.workspace_id = ?1 AND d.connection_id = ?2 AND m.status = 'failed' AND d.status = 'failed'
-                   AND d.failure_reason IN (SELECT value FROM json_each(?3))
+                   AND d.failure_reason IN ({list})
                    AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.resend_of = m.id)
-                 GROUP BY m.id ORDER BY m.created_at, m.id LIMIT ?4",
-            )?
-            .query_map(params![workspace_id, connection_id, reasons, limit], |r| r.get(0))?
+                 GROUP BY m.id, m.created_at ORDER BY m.created_at, m.id LIMIT ?3"
+            );
+            let mut values: Vec<&dyn crate::sql::ToSql> = vec![&workspace_id, &connection_id, &limit];
+            values.extend(reasons.iter().map(|r| r as &dyn crate::sql::ToSql));
+            Ok(c.prepare(&sql)?
+            .query_map(values.as_slice(), |r| r.get(0))?
             .collect::<Result<Vec<_>, _>>()?)
         })
         .await

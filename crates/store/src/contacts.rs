@@ -134,8 +134,8 @@ fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> 
     let new_message = match &a.message {
         Some((provider_id, text)) => t
             .prepare_cached(
-                "INSERT OR IGNORE INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
-                 VALUES (?1, ?2, ?3, 'inbound', ?4, ?5, 'webhook')",
+                "INSERT INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
+                 VALUES (?1, ?2, ?3, 'inbound', ?4, ?5, 'webhook') ON CONFLICT DO NOTHING",
             )?
             .execute(params![contact_id, a.connection_id, provider_id, text, a.at])?
             > 0,
@@ -143,15 +143,15 @@ fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> 
     };
     t.prepare_cached(
         "UPDATE contacts SET
-            first_active_at = MIN(COALESCE(first_active_at, ?2), ?2),
-            last_active_at = MAX(COALESCE(last_active_at, ?2), ?2),
+            first_active_at = CASE WHEN first_active_at IS NULL OR first_active_at > ?2 THEN ?2 ELSE first_active_at END,
+            last_active_at = CASE WHEN last_active_at IS NULL OR last_active_at < ?2 THEN ?2 ELSE last_active_at END,
             inbound_messages = inbound_messages + ?3,
             updated_at = ?2
          WHERE id = ?1",
     )?
     .execute(params![contact_id, a.at, i64::from(new_message)])?;
     t.prepare_cached(
-        "UPDATE contact_addresses SET last_inbound_at = MAX(COALESCE(last_inbound_at, ?5), ?5)
+        "UPDATE contact_addresses SET last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < ?5 THEN ?5 ELSE last_inbound_at END
          WHERE workspace_id = ?1 AND kind = ?2 AND scope = ?3 AND address = ?4",
     )?
     .execute(params![
@@ -303,8 +303,8 @@ impl Store {
                 for (provider_id, inbound, text, at) in &conv.messages {
                     let added = t
                         .prepare_cached(
-                            "INSERT OR IGNORE INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sync')",
+                            "INSERT INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sync') ON CONFLICT DO NOTHING",
                         )?
                         .execute(params![contact_id, connection_id, provider_id, if *inbound { "inbound" } else { "outbound" }, text, at])?;
                     counts.messages_imported += added as u32;

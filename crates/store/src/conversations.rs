@@ -183,7 +183,8 @@ impl Store {
             let now = now_ms();
             t.prepare_cached(
                 "UPDATE presence SET state = 'offline', offline_at = NULL, follow_up_due = 1
-                 WHERE rowid IN (SELECT rowid FROM presence WHERE state = 'online' AND offline_at <= ?1 LIMIT ?2)",
+                 WHERE (workspace_id, contact_id) IN
+                       (SELECT workspace_id, contact_id FROM presence WHERE state = 'online' AND offline_at <= ?1 LIMIT ?2)",
             )?
             .execute(params![now, limit])?;
             Ok(t.prepare_cached("SELECT workspace_id, contact_id FROM presence WHERE follow_up_due = 1 LIMIT ?1")?

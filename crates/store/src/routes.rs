@@ -336,7 +336,7 @@ pub fn record_opt_out(
     at: Millis,
 ) -> Result<(), StoreError> {
     t.prepare_cached(
-        "INSERT OR IGNORE INTO opt_outs (workspace_id, channel, address, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO opt_outs (workspace_id, channel, address, detail, at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
     )?
     .execute(params![workspace_id, channel, address, detail, at])?;
     Ok(())

@@ -11,7 +11,7 @@ impl Store {
         let (id, name) = (id.to_string(), name.to_string());
         self.write(move |t| {
             t.execute(
-                "INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![id, name, now_ms()],
             )?;
             Ok(())

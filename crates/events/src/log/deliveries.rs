@@ -119,7 +119,7 @@ impl super::EventLog {
             let mut disabled = Vec::new();
             for a in &results {
                 t.prepare_cached(
-                    "INSERT OR IGNORE INTO webhook_attempts (delivery_id, number, at, status, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO webhook_attempts (delivery_id, number, at, status, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![a.delivery_id, a.number, a.at, a.status, a.error, a.duration_ms])?;
                 let state = if a.ok { "delivered" } else if a.retry_at.is_some() { "pending" } else { "failed" };
