@@ -298,13 +298,16 @@ impl super::EventLog {
     }
 
     /// Forget events older than `before`, with their finished deliveries and attempts.
-    /// Events still being delivered, or not yet fanned out, stay.
+    /// Events still being delivered, or not yet fanned out, stay, and so does the newest
+    /// event: event numbers come from the table's highest one, so emptying it would number
+    /// the next event 1 again, at or below the fan-out cursor, and it would never go out.
     pub async fn prune_events(&self, before: Millis, limit: u32) -> Result<usize, StoreError> {
         self.store.write(move |t| {
             let ids: Vec<String> = t
                 .prepare_cached(
                     "SELECT id FROM workspace_events
                      WHERE created_at < ?1 AND seq <= (SELECT seq FROM workspace_event_cursor WHERE id = 1)
+                       AND seq < (SELECT MAX(seq) FROM workspace_events)
                        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = workspace_events.id AND d.state = 'pending')
                      ORDER BY seq LIMIT ?2",
                 )?

@@ -202,6 +202,15 @@ mod tests {
             0,
             "the cursor moved"
         );
+        // A later event, not yet fanned out: the newest event is never pruned, and this one
+        // takes that place so the three above can go.
+        store
+            .write(|t| {
+                super::super::record(t, "ws_b", "message.sent", 1_000, serde_json::json!({}))?;
+                Ok::<_, crate::store::StoreError>(())
+            })
+            .await
+            .unwrap();
         // Two events for the catch-all endpoint, one for the failed-only one, none for B.
         let a = log
             .webhook_deliveries("ws_a".into(), all.endpoint.id.clone(), 10)
@@ -239,6 +248,36 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Pruning every old event must not restart the numbering below the fan-out cursor:
+    /// an event recorded afterwards still goes out.
+    #[tokio::test]
+    async fn an_event_after_a_full_prune_is_still_fanned_out() {
+        let dir = std::env::temp_dir().join(format!("sb-events-{}", new_id("t")));
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let log = super::EventLog::new(store.clone());
+        let record = |kind: &'static str| {
+            store.write(move |t| {
+                super::super::record(t, "ws_a", kind, 1_000, serde_json::json!({}))?;
+                Ok::<_, crate::store::StoreError>(())
+            })
+        };
+        record("message.sent").await.unwrap();
+        record("message.delivered").await.unwrap();
+        assert_eq!(log.fan_out_events(100).await.unwrap(), 2);
+        assert_eq!(
+            log.prune_events(now_ms(), 100).await.unwrap(),
+            1,
+            "all but the newest"
+        );
+        record("message.failed").await.unwrap();
+        assert_eq!(
+            log.fan_out_events(100).await.unwrap(),
+            1,
+            "the new event is past the cursor"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
