@@ -19,7 +19,7 @@
 mod sqlite;
 mod value;
 
-pub use value::{FromSql, FromSqlError, ToSql, Value, ValueRef};
+pub use value::{FromSql, ToSql, Value, ValueError, ValueRef};
 
 /// Bind parameters by position: `params![a, b, c]`.
 #[macro_export]
@@ -41,8 +41,6 @@ pub enum Error {
     QueryReturnedNoRows,
     #[error("column {column}: {detail}")]
     Conversion { column: usize, detail: String },
-    #[error("parameter {index}: {detail}")]
-    Parameter { index: usize, detail: String },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -165,7 +163,9 @@ impl<'c> Connection<'c> {
         }
     }
 
-    /// Run one statement; returns how many rows it changed.
+    /// Run one statement; returns how many rows it changed. Like [`Self::query_row`], it keeps
+    /// the statement prepared ([`Self::prepare_cached`]): SQL built at run time goes through
+    /// [`Self::prepare`] instead, so it does not crowd the cache.
     pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
         self.prepare_cached(sql)?.execute(params)
     }

@@ -21,16 +21,16 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
-/// Why a column did not convert.
+/// Why a value did not convert, either way: a parameter to SQL or a column from it.
 #[derive(Debug, thiserror::Error)]
-pub enum FromSqlError {
+pub enum ValueError {
     #[error("expected {expected}, found {found}")]
     InvalidType {
         expected: &'static str,
         found: &'static str,
     },
     #[error("{0} is out of range")]
-    OutOfRange(i64),
+    OutOfRange(String),
 }
 
 impl ValueRef<'_> {
@@ -44,8 +44,8 @@ impl ValueRef<'_> {
         }
     }
 
-    fn wrong(&self, expected: &'static str) -> FromSqlError {
-        FromSqlError::InvalidType {
+    fn wrong(&self, expected: &'static str) -> ValueError {
+        ValueError::InvalidType {
             expected,
             found: self.kind(),
         }
@@ -54,22 +54,22 @@ impl ValueRef<'_> {
 
 /// A Rust value that binds as a statement parameter.
 pub trait ToSql {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError>;
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError>;
 }
 
 /// A Rust value read from a column.
 pub trait FromSql: Sized {
-    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError>;
+    fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError>;
 }
 
 impl<T: ToSql + ?Sized> ToSql for &T {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         (**self).to_sql()
     }
 }
 
 impl<T: ToSql> ToSql for Option<T> {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         match self {
             Some(v) => v.to_sql(),
             None => Ok(ValueRef::Null),
@@ -78,49 +78,49 @@ impl<T: ToSql> ToSql for Option<T> {
 }
 
 impl<T: ToSql + ?Sized> ToSql for Box<T> {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         (**self).to_sql()
     }
 }
 
 impl ToSql for str {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         Ok(ValueRef::Text(self))
     }
 }
 
 impl ToSql for String {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         Ok(ValueRef::Text(self))
     }
 }
 
 impl ToSql for [u8] {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         Ok(ValueRef::Blob(self))
     }
 }
 
 impl ToSql for Vec<u8> {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         Ok(ValueRef::Blob(self))
     }
 }
 
 impl ToSql for bool {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         Ok(ValueRef::Integer(i64::from(*self)))
     }
 }
 
 impl ToSql for f64 {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         Ok(ValueRef::Real(*self))
     }
 }
 
 impl ToSql for Value {
-    fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+    fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
         Ok(match self {
             Value::Null => ValueRef::Null,
             Value::Integer(i) => ValueRef::Integer(*i),
@@ -134,17 +134,17 @@ impl ToSql for Value {
 macro_rules! integers {
     ($($t:ty)*) => {$(
         impl ToSql for $t {
-            fn to_sql(&self) -> Result<ValueRef<'_>, FromSqlError> {
+            fn to_sql(&self) -> Result<ValueRef<'_>, ValueError> {
                 // Only an unsigned value above i64::MAX fails; it would not fit a column.
                 i64::try_from(*self)
                     .map(ValueRef::Integer)
-                    .map_err(|_| FromSqlError::OutOfRange(i64::MAX))
+                    .map_err(|_| ValueError::OutOfRange(self.to_string()))
             }
         }
         impl FromSql for $t {
-            fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+            fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError> {
                 match value {
-                    ValueRef::Integer(i) => <$t>::try_from(i).map_err(|_| FromSqlError::OutOfRange(i)),
+                    ValueRef::Integer(i) => <$t>::try_from(i).map_err(|_| ValueError::OutOfRange(i.to_string())),
                     other => Err(other.wrong("an integer")),
                 }
             }
@@ -154,7 +154,7 @@ macro_rules! integers {
 integers!(i8 i16 i32 i64 u8 u16 u32 u64 usize isize);
 
 impl FromSql for bool {
-    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError> {
         match value {
             ValueRef::Integer(i) => Ok(i != 0),
             other => Err(other.wrong("a boolean (0 or 1)")),
@@ -163,7 +163,7 @@ impl FromSql for bool {
 }
 
 impl FromSql for f64 {
-    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError> {
         match value {
             ValueRef::Real(r) => Ok(r),
             ValueRef::Integer(i) => Ok(i as f64),
@@ -173,7 +173,7 @@ impl FromSql for f64 {
 }
 
 impl FromSql for String {
-    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError> {
         match value {
             ValueRef::Text(t) => Ok(t.to_string()),
             other => Err(other.wrong("text")),
@@ -182,7 +182,7 @@ impl FromSql for String {
 }
 
 impl FromSql for Vec<u8> {
-    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError> {
         match value {
             ValueRef::Blob(b) => Ok(b.to_vec()),
             other => Err(other.wrong("a blob")),
@@ -191,7 +191,7 @@ impl FromSql for Vec<u8> {
 }
 
 impl FromSql for Value {
-    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError> {
         Ok(match value {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(i) => Value::Integer(i),
@@ -203,7 +203,7 @@ impl FromSql for Value {
 }
 
 impl<T: FromSql> FromSql for Option<T> {
-    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, ValueError> {
         match value {
             ValueRef::Null => Ok(None),
             v => T::column_result(v).map(Some),
