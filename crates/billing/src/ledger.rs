@@ -194,7 +194,7 @@ fn add_to_balance(
 ) -> Result<Micros, LedgerError> {
     Ok(c.prepare_cached(
         "INSERT INTO balances (account, workspace_id, balance) VALUES (?1, ?2, ?3)
-             ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance
+             ON CONFLICT (account) DO UPDATE SET balance = balances.balance + excluded.balance
              RETURNING balance",
     )?
     .query_row(params![account, owner(account, workspace), amount], |r| {
@@ -244,7 +244,7 @@ pub fn audit(c: &Connection) -> Result<Audit, LedgerError> {
             "SELECT account, replayed, kept FROM (
                 SELECT b.account, COALESCE((SELECT SUM(amount) FROM ledger_entries e WHERE e.account = b.account), 0) AS replayed,
                        b.balance AS kept FROM balances b
-             ) WHERE replayed != kept
+             ) AS replay WHERE replayed != kept
              UNION ALL
              SELECT account, SUM(amount), 0 FROM ledger_entries WHERE account NOT IN (SELECT account FROM balances) GROUP BY account",
         )?

@@ -181,7 +181,7 @@ impl Wallets {
             wallet::ensure_month(t, &ws, now)?;
             t.prepare_cached(
                 "UPDATE wallets SET auto_enabled = ?2, auto_threshold = ?3, auto_amount = ?4, auto_monthly_cap = ?5, auto_card = ?6,
-                    auto_status = CASE WHEN ?2 THEN 'active' ELSE 'off' END, auto_status_detail = NULL
+                    auto_status = CASE WHEN CAST(?2 AS BIGINT) <> 0 THEN 'active' ELSE 'off' END, auto_status_detail = NULL
                  WHERE workspace_id = ?1",
             )?
             .execute(params![ws, s.enabled, s.threshold_micros, s.amount_micros, s.monthly_cap_micros, s.card])?;

@@ -127,7 +127,7 @@ fn read(r: &switchboard_store::sql::Row) -> switchboard_store::sql::Result<TopUp
 /// Lease pending top-ups that are due, so that only this attempt charges them now.
 pub fn claim_due(c: &Connection, now: Millis, limit: u32) -> Result<Vec<TopUp>, WalletError> {
     Ok(c.prepare_cached(
-        "UPDATE topups SET attempts = attempts + 1, next_attempt_at = ?1 + ?2
+        "UPDATE topups SET attempts = attempts + 1, next_attempt_at = CAST(?1 AS BIGINT) + ?2
          WHERE id IN (SELECT id FROM topups WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?3)
          RETURNING id, workspace_id, kind, amount, currency, card, attempts",
     )?
@@ -138,7 +138,7 @@ pub fn claim_due(c: &Connection, now: Millis, limit: u32) -> Result<Vec<TopUp>, 
 /// Lease one pending top-up by id (a manual top-up charged while its request waits).
 pub fn claim_one(c: &Connection, id: &str, now: Millis) -> Result<Option<TopUp>, WalletError> {
     Ok(c.prepare_cached(
-        "UPDATE topups SET attempts = attempts + 1, next_attempt_at = ?2 + ?3 WHERE id = ?1 AND state = 'pending'
+        "UPDATE topups SET attempts = attempts + 1, next_attempt_at = CAST(?2 AS BIGINT) + ?3 WHERE id = ?1 AND state = 'pending'
          RETURNING id, workspace_id, kind, amount, currency, card, attempts",
     )?
     .query_row(params![id, now, ATTEMPT_LEASE_MS], read)

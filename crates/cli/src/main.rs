@@ -63,6 +63,12 @@ enum Command {
     },
     /// Print a fresh master key (base64, 32 random bytes) for SWITCHBOARD_MASTER_KEY.
     NewMasterKey,
+    /// Apply the PostgreSQL database's pending migrations and exit (`serve` also applies
+    /// them at start-up; several nodes starting at once apply each one once).
+    Migrate {
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+        database: String,
+    },
     /// Rewrite the generated files under schemas/ (JSON Schema, OpenAPI).
     Schemas {
         #[arg(long, default_value = "schemas")]
@@ -97,6 +103,10 @@ struct ServeArgs {
         default_value = "./switchboard-data"
     )]
     data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:pass@host:port/db`) that any number of
+    /// gateway nodes share. Without it, the embedded SQLite file in --data-dir.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    database: Option<String>,
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Base URL providers use to call back, if not http://<listen>.
@@ -205,6 +215,15 @@ async fn main() -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
             Ok(())
         }
+        Command::Migrate { database } => {
+            let applied = tokio::task::spawn_blocking(move || {
+                switchboard_gateway::store::Store::migrate_postgres(&database)
+            })
+            .await?
+            .context("migrating the database")?;
+            println!("applied {applied} migration(s)");
+            Ok(())
+        }
         Command::NewMasterKey => {
             println!(
                 "{}",
@@ -243,6 +262,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = GatewayConfig::new(&args.data_dir, args.listen);
+    config.database = args.database;
     config.public_url = args.public_url;
     config.sandbox = args.sandbox || args.sandbox_url.is_some();
     config.sandbox_url = args.sandbox_url;

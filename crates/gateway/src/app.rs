@@ -92,16 +92,30 @@ pub struct Running {
 
 pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let lock = lock_data_dir(&config.data_dir)?;
-    let store = Arc::new(Store::open(&config.data_dir)?);
+    let store = Arc::new(match &config.database {
+        Some(url) => {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || Store::open_postgres(&url))
+                .await
+                .map_err(|e| StartError::Io {
+                    what: "opening the database".into(),
+                    detail: e.to_string(),
+                })??
+        }
+        None => Store::open(&config.data_dir)?,
+    });
     let wallets = Arc::new(crate::billing::Wallets::new(store.clone()));
-    // We hold the data-directory lock, so no other dispatcher can own these leases.
     let deliveries = crate::lifecycle::Deliveries::new(store.clone());
-    let released = deliveries.release_leases().await?;
-    if released > 0 {
-        tracing::info!(
-            released,
-            "recovered deliveries leased by a previous process"
-        );
+    if !store.is_shared() {
+        // We hold the data-directory lock, so no other dispatcher can own these leases. On
+        // a shared database they may be another node's, live: they end by themselves.
+        let released = deliveries.release_leases().await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "recovered deliveries leased by a previous process"
+            );
+        }
     }
 
     let vault = Arc::new(open_vault(&config)?);

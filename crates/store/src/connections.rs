@@ -157,7 +157,7 @@ pub fn update_connection(
     t.prepare_cached(
         "UPDATE connections SET name = ?2, config = ?3, secrets = ?4, max_in_flight = ?5, status = ?6,
             status_detail = ?7, updated_at = ?8,
-            reconnected_at = CASE WHEN ?9 THEN ?8 ELSE reconnected_at END
+            reconnected_at = CASE WHEN CAST(?9 AS BIGINT) <> 0 THEN ?8 ELSE reconnected_at END
          WHERE id = ?1",
     )?
     .execute(params![

@@ -277,7 +277,7 @@ impl Store {
                     "INSERT INTO contact_addresses (workspace_id, kind, scope, address, contact_id, platform, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (workspace_id, kind, scope, address) DO UPDATE SET
-                        contact_id = excluded.contact_id, platform = COALESCE(excluded.platform, platform),
+                        contact_id = excluded.contact_id, platform = COALESCE(excluded.platform, contact_addresses.platform),
                         valid = 1, invalid_reason = NULL, invalidated_at = NULL",
                 )?
                 .execute(params![key.workspace_id, key.kind, key.scope, key.address, id, platform, now])?;
@@ -398,7 +398,7 @@ impl Store {
             let rows = c
                 .prepare_cached(
                     "SELECT * FROM (SELECT connection_id, provider_message_id, direction, text, at, source, seq
-                     FROM contact_messages WHERE contact_id = ?1 ORDER BY at DESC, seq DESC LIMIT ?2)
+                     FROM contact_messages WHERE contact_id = ?1 ORDER BY at DESC, seq DESC LIMIT ?2) AS recent
                      ORDER BY at, seq",
                 )?
                 .query_map(params![id, HISTORY_LIMIT], |r| {

@@ -168,7 +168,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (workspace_id, contact_id) DO UPDATE
                  SET state = ?3, last_activity_at = ?4, offline_at = ?5,
-                     follow_up_due = CASE WHEN ?6 THEN 1 WHEN ?3 = 'online' THEN 0 ELSE follow_up_due END",
+                     follow_up_due = CASE WHEN CAST(?6 AS BIGINT) <> 0 THEN 1 WHEN ?3 = 'online' THEN 0 ELSE presence.follow_up_due END",
             )?
             .execute(params![workspace_id, contact_id, state, now, offline_at, went_offline])?;
             Ok(went_offline)

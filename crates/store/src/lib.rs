@@ -31,6 +31,7 @@ mod conversations;
 pub mod deliveries;
 mod lookups;
 mod messages;
+mod pg;
 mod policies;
 mod resend_facts;
 pub mod routes;
@@ -49,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::OpenFlags;
-use sql::{Connection, Transaction};
+use sql::{Connection, PgConn, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes that share one commit.
@@ -75,6 +76,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot open {path}: {detail}")]
     Open { path: PathBuf, detail: String },
+    /// The database cannot be reached now; nothing was written. Worth retrying once it is back.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the database's schema is at migration {found}, newer than this build's {known}")]
+    SchemaTooNew { found: i64, known: i64 },
 }
 
 /// A fresh in-memory database with every migration applied, for tests of code that runs
@@ -101,6 +107,16 @@ impl StoreError {
     /// A UNIQUE constraint failed, e.g. a concurrent insert with the same idempotency key.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Sql(e) if e.is_unique_violation())
+    }
+
+    /// The database is away (or the connection to it broke): not the request's fault, and
+    /// nothing it asked for was committed. The API answers 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Sql(e) => e.is_unavailable(),
+            _ => false,
+        }
     }
 }
 
@@ -157,21 +173,70 @@ fn tally(path: &Path, sql: &str, n: u64) {
     }
 }
 
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// Why a group did not commit: every write in it hears this.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupFailure {
+    pub(crate) detail: String,
+    /// The database was unreachable, rather than refusing something.
+    pub(crate) unavailable: bool,
+}
+
+impl GroupFailure {
+    fn into_error(self) -> StoreError {
+        if self.unavailable {
+            StoreError::Unavailable(self.detail)
+        } else {
+            StoreError::Commit(self.detail)
+        }
+    }
+}
+
+type Reply = Box<dyn FnOnce(Result<(), GroupFailure>) + Send>;
 /// What a write left for the writer: how to answer its caller once the group's fate is known,
 /// and whether it failed without a savepoint of its own, which dooms the whole group.
-struct Ran {
-    reply: Reply,
-    dooms_group: bool,
+pub(crate) struct Ran {
+    pub(crate) reply: Reply,
+    pub(crate) dooms_group: bool,
 }
-type WriteJob = Box<dyn FnOnce(&Transaction) -> Ran + Send>;
+/// A write for the writer thread. Given no transaction, it is answered without running: the
+/// database could not be reached to begin one.
+pub(crate) type WriteJob = Box<dyn FnOnce(Option<&Transaction>) -> Ran + Send>;
 
 pub struct Store {
     writer: mpsc::Sender<WriteJob>,
-    readers: Mutex<Vec<rusqlite::Connection>>,
+    readers: Mutex<Vec<Reader>>,
     /// One permit per read connection that may exist.
     reader_permits: tokio::sync::Semaphore,
-    path: PathBuf,
+    backend: Backend,
+}
+
+/// Which database, and what opening another read connection to it takes.
+enum Backend {
+    Sqlite { path: PathBuf },
+    Postgres { url: String, io: pg::Io },
+}
+
+/// A read connection of either backend.
+enum Reader {
+    Sqlite(rusqlite::Connection),
+    Postgres(PgConn),
+}
+
+impl Reader {
+    fn conn(&self) -> Connection<'_> {
+        match self {
+            Reader::Sqlite(c) => Connection::sqlite(c),
+            Reader::Postgres(c) => Connection::postgres(c),
+        }
+    }
+
+    /// Whether it may go back to the pool: a PostgreSQL connection the server closed may not.
+    fn reusable(&self) -> bool {
+        match self {
+            Reader::Sqlite(_) => true,
+            Reader::Postgres(c) => !c.is_closed(),
+        }
+    }
 }
 
 impl Store {
@@ -210,12 +275,62 @@ impl Store {
             writer: tx,
             readers: Mutex::new(Vec::new()),
             reader_permits: tokio::sync::Semaphore::new(READERS),
-            path,
+            backend: Backend::Sqlite { path },
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Connect to the PostgreSQL database at `url` (`postgres://user:pass@host:port/db`) and
+    /// apply its pending migrations. Any number of gateway processes may share the database;
+    /// see [`pg`] for what that takes.
+    pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let io = pg::Io::start()?;
+        let conn = pg::connect(url, &io)?;
+        pg::migrate(&conn)?;
+        let (tx, rx) = mpsc::channel::<WriteJob>(65_536);
+        let writer = pg::Writer::new(url.to_string(), io.handle(), conn);
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Store {
+            writer: tx,
+            readers: Mutex::new(Vec::new()),
+            reader_permits: tokio::sync::Semaphore::new(READERS),
+            backend: Backend::Postgres {
+                url: url.to_string(),
+                io,
+            },
+        })
+    }
+
+    /// Apply the PostgreSQL database's pending migrations and return how many ran
+    /// (`switchboard migrate`); safe to run from several processes at once.
+    pub fn migrate_postgres(url: &str) -> Result<usize, StoreError> {
+        let io = pg::Io::start()?;
+        let conn = pg::connect(url, &io)?;
+        pg::migrate(&conn)
+    }
+
+    /// The SQLite file, or `None` on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite { path } => Some(path),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// Whether this store is PostgreSQL, which several nodes may share.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres { .. })
+    }
+
+    /// One round trip to the database, for `/healthz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Run `f` in the next group commit; resolves after the commit is durable.
@@ -268,15 +383,21 @@ impl Store {
         F: FnOnce(&Transaction) -> (Result<R, E>, bool) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: WriteJob = Box::new(move |t: &Transaction| {
-            let (result, dooms_group) = run(t);
+        let job: WriteJob = Box::new(move |t: Option<&Transaction>| {
+            // `None`: not run, for the database could not be reached; the group's failure
+            // says why.
+            let (result, dooms_group) = match t.map(run) {
+                Some((result, dooms_group)) => (Some(result), dooms_group),
+                None => (None, false),
+            };
             Ran {
-                reply: Box::new(move |commit: Result<(), String>| {
+                reply: Box::new(move |commit: Result<(), GroupFailure>| {
                     let _ = tx.send(match (commit, result) {
                         // A write that failed answers with its own error, whatever the group did.
-                        (_, Err(e)) => Err(e),
-                        (Ok(()), ok) => ok,
-                        (Err(e), Ok(_)) => Err(StoreError::Commit(e).into()),
+                        (_, Some(Err(e))) => Err(e),
+                        (Ok(()), Some(ok)) => ok,
+                        (Err(e), _) => Err(e.into_error().into()),
+                        (Ok(()), None) => Err(StoreError::Closed.into()),
                     });
                 }),
                 dooms_group,
@@ -303,15 +424,17 @@ impl Store {
             .map_err(|_| StoreError::Closed)?;
         let conn = self.take_reader()?;
         let (conn, result) = tokio::task::spawn_blocking(move || {
-            let r = f(&Connection::sqlite(&conn));
+            let r = f(&conn.conn());
             (conn, r)
         })
         .await
         .map_err(|e| StoreError::Commit(e.to_string()))?;
-        self.readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(conn);
+        if conn.reusable() {
+            self.readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+        }
         result
     }
 
@@ -328,26 +451,31 @@ impl Store {
     {
         // Never waits for a permit: with every pooled connection busy, one more is opened.
         let conn = self.take_reader()?;
-        let result = f(&Connection::sqlite(&conn));
+        let result = f(&conn.conn());
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if readers.len() < READERS {
+        if readers.len() < READERS && conn.reusable() {
             readers.push(conn);
         }
         result
     }
 
-    fn take_reader(&self) -> Result<rusqlite::Connection, StoreError> {
+    fn take_reader(&self) -> Result<Reader, StoreError> {
         if let Some(c) = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
         }
-        let c = rusqlite::Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        c.execute_batch("PRAGMA busy_timeout=5000;")?;
-        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        count_statements(&c);
-        Ok(c)
+        match &self.backend {
+            Backend::Sqlite { path } => {
+                let c = rusqlite::Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.execute_batch("PRAGMA busy_timeout=5000;")?;
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                count_statements(&c);
+                Ok(Reader::Sqlite(c))
+            }
+            Backend::Postgres { url, io } => Ok(Reader::Postgres(pg::connect(url, io)?)),
+        }
     }
 }
 
@@ -389,15 +517,22 @@ fn in_savepoint<R, E: From<StoreError>>(
     }
 }
 
-fn writer_loop(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<WriteJob>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
+/// The writes waiting for the writer: the first one it blocked for and every one queued
+/// behind it, up to [`MAX_GROUP`].
+pub(crate) fn next_group(rx: &mut mpsc::Receiver<WriteJob>) -> Option<Vec<WriteJob>> {
+    let first = rx.blocking_recv()?;
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(j) => jobs.push(j),
+            Err(_) => break,
         }
+    }
+    Some(jobs)
+}
+
+fn writer_loop(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<WriteJob>) {
+    while let Some(jobs) = next_group(&mut rx) {
         let tx = match conn.transaction() {
             Ok(tx) => tx,
             Err(e) => {
@@ -407,20 +542,26 @@ fn writer_loop(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<WriteJob>)
             }
         };
         let t = Transaction::sqlite(&tx);
-        let ran: Vec<Ran> = jobs.into_iter().map(|job| job(&t)).collect();
+        let ran: Vec<Ran> = jobs.into_iter().map(|job| job(Some(&t))).collect();
         drop(t);
         let outcome = if ran.iter().any(|r| r.dooms_group) {
             // A write without a savepoint failed halfway: only rolling back everything
             // undoes its part.
-            match tx.rollback() {
-                Ok(()) => Err("rolled back: a write in the same commit failed".to_string()),
-                Err(e) => Err(format!("a write in the same commit failed; rollback: {e}")),
-            }
+            Err(GroupFailure {
+                detail: match tx.rollback() {
+                    Ok(()) => "rolled back: a write in the same commit failed".to_string(),
+                    Err(e) => format!("a write in the same commit failed; rollback: {e}"),
+                },
+                unavailable: false,
+            })
         } else {
-            tx.commit().map_err(|e| e.to_string())
+            tx.commit().map_err(|e| GroupFailure {
+                detail: e.to_string(),
+                unavailable: false,
+            })
         };
         if let Err(e) = &outcome {
-            tracing::error!(error = %e, "group commit failed");
+            tracing::error!(error = %e.detail, "group commit failed");
         }
         for r in ran {
             (r.reply)(outcome.clone());

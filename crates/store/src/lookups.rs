@@ -65,7 +65,9 @@ impl Store {
         self.write(move |t| {
             let mut stmt = t.prepare_cached(
                 "UPDATE deliveries SET
-                    lookups = CASE WHEN ?2 IS NULL THEN max(lookups, ?3) ELSE lookups + 1 END,
+                    lookups = CASE WHEN CAST(?2 AS BIGINT) IS NULL
+                                   THEN CASE WHEN lookups > ?3 THEN lookups ELSE ?3 END
+                                   ELSE lookups + 1 END,
                     lookup_at = ?2
                  WHERE id = ?1",
             )?;

@@ -141,8 +141,8 @@ impl Store {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, channel, status, request, created_at, updated_at FROM messages
-                 WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR channel = ?3)
-                   AND (?4 IS NULL OR id < ?4)
+                 WHERE workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) AND (CAST(?3 AS TEXT) IS NULL OR channel = ?3)
+                   AND (CAST(?4 AS TEXT) IS NULL OR id < ?4)
                  ORDER BY id DESC LIMIT ?5",
             )?;
             let rows = stmt.query_map(

@@ -138,7 +138,7 @@ impl super::EventLog {
                 let n = t
                     .prepare_cached(
                         "UPDATE webhook_endpoints SET status = 'disabled', status_detail = ?3, updated_at = ?2
-                         WHERE id = ?1 AND status = 'enabled' AND failing_since <= ?2 - ?4",
+                         WHERE id = ?1 AND status = 'enabled' AND failing_since <= CAST(?2 AS BIGINT) - ?4",
                     )?
                     .execute(params![
                         a.endpoint_id,
@@ -235,7 +235,7 @@ impl super::EventLog {
                 .prepare(
                     "SELECT ev.id, ev.type FROM workspace_events ev
                      WHERE ev.workspace_id = ?1 AND ev.created_at >= ?2 AND ev.created_at < ?3
-                       AND (?4 IS NULL OR ev.id = ?4)
+                       AND (CAST(?4 AS TEXT) IS NULL OR ev.id = ?4)
                        AND (?5 = 0 OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = ?6 AND d.state = 'failed')
                                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = ?6 AND d.state IN ('delivered', 'pending')))
                      ORDER BY ev.seq LIMIT ?7",
@@ -274,8 +274,8 @@ impl super::EventLog {
                 None => None,
             };
             Ok(c.prepare(
-                "SELECT id, payload FROM workspace_events WHERE workspace_id = ?1 AND (?2 IS NULL OR type = ?2)
-                   AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+                "SELECT id, payload FROM workspace_events WHERE workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR type = ?2)
+                   AND (CAST(?3 AS BIGINT) IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
             )?
             .query_map(params![workspace_id, kind, before_seq, limit], |r| {
                 let id: String = r.get(0)?;

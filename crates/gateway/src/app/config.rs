@@ -32,7 +32,11 @@ impl Rate {
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
+    /// This node's own files: the plugin cache, its lock, and (on SQLite) the database.
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL: the database several nodes share. `None` keeps the embedded SQLite
+    /// file under `data_dir`.
+    pub database: Option<String>,
     pub listen: SocketAddr,
     /// Base URL providers use to reach this gateway; default `http://<listen address>`.
     pub public_url: Option<String>,
@@ -78,6 +82,7 @@ impl GatewayConfig {
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         GatewayConfig {
             data_dir: data_dir.into(),
+            database: None,
             listen,
             public_url: None,
             sandbox: false,

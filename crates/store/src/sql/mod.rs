@@ -16,8 +16,11 @@
 //! Values cross the boundary as [`ValueRef`], SQLite's five storage classes: integers, reals,
 //! text, blobs and NULL. Money is integer micro-units, so nothing here ever needs a decimal.
 
+mod postgres;
 mod sqlite;
 mod value;
+
+pub use postgres::PgConn;
 
 pub use value::{FromSql, ToSql, Value, ValueError, ValueRef};
 
@@ -43,6 +46,29 @@ pub enum Error {
     Conversion { column: usize, detail: String },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error("{}", postgres_detail(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+/// tokio-postgres says only "db error" for a server's refusal; the server's message, code
+/// and hint are what an operator needs.
+fn postgres_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} ({})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(": {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -55,6 +81,40 @@ impl Error {
                 e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                     || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
             }
+            Error::Postgres(e) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+            }
+            _ => false,
+        }
+    }
+
+    /// The database could not be reached, or the connection to it broke: the work did not
+    /// happen and may be tried again once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Postgres(e) => match e.as_db_error() {
+                // The server answered: only its "connection" and "shutting down" classes mean
+                // it is away; anything else is about the statement.
+                Some(db) => {
+                    let code = db.code().code();
+                    code.starts_with("08") || code.starts_with("57P")
+                }
+                // No answer at all: the socket broke, or the connection was already closed.
+                None => true,
+            },
+            _ => false,
+        }
+    }
+
+    /// A deadlock or a serialization failure between nodes: the transaction was rolled back
+    /// by the server and is safe to run again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Postgres(e) => matches!(
+                e.code(),
+                Some(c) if *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+            ),
             _ => false,
         }
     }
@@ -139,6 +199,7 @@ pub type Transaction<'c> = Connection<'c>;
 enum Inner<'c> {
     Sqlite(&'c rusqlite::Connection),
     SqliteOwned(Box<rusqlite::Connection>),
+    Postgres(&'c PgConn),
 }
 
 impl<'c> Connection<'c> {
@@ -156,10 +217,24 @@ impl<'c> Connection<'c> {
         }
     }
 
-    fn sqlite_conn(&self) -> &rusqlite::Connection {
+    /// A PostgreSQL connection (inside the writer's transaction, or a reader) for a while.
+    pub fn postgres(c: &'c PgConn) -> Connection<'c> {
+        Connection {
+            inner: Inner::Postgres(c),
+        }
+    }
+
+    /// Whether this is PostgreSQL, for the few places that must say something only one
+    /// engine understands (an advisory lock, a sequence).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.inner, Inner::Postgres(_))
+    }
+
+    fn sqlite_conn(&self) -> Option<&rusqlite::Connection> {
         match &self.inner {
-            Inner::Sqlite(c) => c,
-            Inner::SqliteOwned(c) => c,
+            Inner::Sqlite(c) => Some(c),
+            Inner::SqliteOwned(c) => Some(c),
+            Inner::Postgres(_) => None,
         }
     }
 
@@ -181,33 +256,68 @@ impl<'c> Connection<'c> {
 
     /// Statements separated by `;`, no parameters, no rows (schema, pragmas).
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
-        Ok(self.sqlite_conn().execute_batch(sql)?)
+        match (&self.inner, self.sqlite_conn()) {
+            (Inner::Postgres(pg), _) => pg.execute_batch(sql),
+            (_, Some(c)) => Ok(c.execute_batch(sql)?),
+            (_, None) => unreachable!("a connection is SQLite or PostgreSQL"),
+        }
     }
 
     /// A statement kept prepared on this connection: the hot path runs the same few dozen
     /// statements thousands of times a second.
     pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
         Ok(Statement {
-            inner: sqlite::Stmt::Cached(self.sqlite_conn().prepare_cached(sql)?),
+            inner: match (&self.inner, self.sqlite_conn()) {
+                (Inner::Postgres(pg), _) => StmtInner::Pg(postgres::Stmt {
+                    conn: pg,
+                    stmt: pg.statement(sql)?,
+                }),
+                (_, Some(c)) => StmtInner::Sqlite(sqlite::Stmt::Cached(c.prepare_cached(sql)?)),
+                (_, None) => unreachable!("a connection is SQLite or PostgreSQL"),
+            },
         })
     }
 
     /// A statement prepared once, for SQL built at run time.
     pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
         Ok(Statement {
-            inner: sqlite::Stmt::Plain(self.sqlite_conn().prepare(sql)?),
+            inner: match (&self.inner, self.sqlite_conn()) {
+                // Prepared statements live per connection on the server too; a run-time text
+                // is kept like any other (its shape repeats, only its values change).
+                (Inner::Postgres(pg), _) => StmtInner::Pg(postgres::Stmt {
+                    conn: pg,
+                    stmt: pg.statement(sql)?,
+                }),
+                (_, Some(c)) => StmtInner::Sqlite(sqlite::Stmt::Plain(c.prepare(sql)?)),
+                (_, None) => unreachable!("a connection is SQLite or PostgreSQL"),
+            },
         })
     }
 }
 
 /// A prepared statement.
 pub struct Statement<'c> {
-    inner: sqlite::Stmt<'c>,
+    inner: StmtInner<'c>,
+}
+
+enum StmtInner<'c> {
+    Sqlite(sqlite::Stmt<'c>),
+    Pg(postgres::Stmt<'c>),
+}
+
+/// Call the same method on whichever statement this is.
+macro_rules! on_stmt {
+    ($s:expr, $st:ident => $e:expr) => {
+        match &mut $s.inner {
+            StmtInner::Sqlite($st) => $e,
+            StmtInner::Pg($st) => $e,
+        }
+    };
 }
 
 impl Statement<'_> {
     pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
-        self.inner.execute(&params.values())
+        on_stmt!(self, s => s.execute(&params.values()))
     }
 
     /// Every row, each through `f`, read before this returns.
@@ -216,7 +326,7 @@ impl Statement<'_> {
         P: Params,
         F: FnMut(&Row<'_>) -> Result<T>,
     {
-        Ok(self.inner.query_map(&params.values(), f)?.into_iter())
+        Ok(on_stmt!(self, s => s.query_map(&params.values(), f))?.into_iter())
     }
 
     pub fn query_row<T, P, F>(&mut self, params: P, f: F) -> Result<T>
@@ -224,15 +334,13 @@ impl Statement<'_> {
         P: Params,
         F: FnOnce(&Row<'_>) -> Result<T>,
     {
-        self.inner.query_row(&params.values(), f)
+        on_stmt!(self, s => s.query_row(&params.values(), f))
     }
 
     /// Every row, as owned values.
     pub fn query<P: Params>(&mut self, params: P) -> Result<Rows> {
-        let columns = self.inner.column_count();
-        let rows = self
-            .inner
-            .query_map(&params.values(), |r| r.owned(columns))?
+        let columns = on_stmt!(self, s => s.column_count());
+        let rows = on_stmt!(self, s => s.query_map(&params.values(), |r| r.owned(columns)))?
             .into_iter()
             .collect::<Result<Vec<_>>>()?;
         Ok(Rows {
@@ -243,7 +351,13 @@ impl Statement<'_> {
 
     /// Whether the query finds at least one row.
     pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
-        self.inner.exists(&params.values())
+        match &mut self.inner {
+            StmtInner::Sqlite(s) => s.exists(&params.values()),
+            StmtInner::Pg(s) => s
+                .query_row(&params.values(), |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some()),
+        }
     }
 }
 
@@ -254,6 +368,7 @@ pub struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Pg(&'r tokio_postgres::Row),
     Owned(&'r [Value]),
 }
 
@@ -263,6 +378,7 @@ impl Row<'_> {
         let i = idx.index();
         let value = match &self.inner {
             RowInner::Sqlite(r) => sqlite::value_at(r, i)?,
+            RowInner::Pg(r) => postgres::value_at(r, i)?,
             RowInner::Owned(values) => values
                 .get(i)
                 .ok_or_else(|| Error::conversion(i, "no such column"))?
