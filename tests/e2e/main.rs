@@ -1,5 +1,11 @@
 //! End-to-end tests: the `switchboard` binary over real HTTP and a real SQLite file, with
 //! only the providers simulated (`sandbox/`). One test binary, so wasmtime links once.
+//!
+//! `on_postgres.rs` is the same suite, every file, on PostgreSQL; keep the two module lists
+//! alike (a test there checks they are).
+
+/// The database every gateway started by this binary uses.
+pub const BACKEND: support::Backend = support::Backend::Sqlite;
 
 mod alimtalk;
 mod api_document;

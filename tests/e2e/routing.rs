@@ -621,6 +621,7 @@ async fn policies_come_from_a_config_file_which_is_validated_at_start() {
         .arg(format!("127.0.0.1:{}", free_port()))
         .arg("--data-dir")
         .arg(&dir)
+        .args(crate::support::database_args(&dir))
         .arg("--policies")
         .arg(&file)
         .output()

@@ -1,4 +1,9 @@
 //! Run the real `switchboard` binary on a fresh data directory and talk to it over HTTP.
+//!
+//! The suite is compiled twice (`e2e` and `e2e_postgres`): [`crate::BACKEND`] says which
+//! database every gateway a test starts uses. On PostgreSQL each data directory gets a
+//! database of its own on the test cluster (`tools/pg-cluster`), named in the directory, so a
+//! gateway restarted on the same directory finds its data again, as it would its SQLite file.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -50,9 +55,96 @@ impl Drop for TestDir {
                 self.0.display()
             );
         } else {
+            if let Ok(name) = std::fs::read_to_string(self.0.join(DATABASE_NAME_FILE)) {
+                pg_testing::drop_database(name.trim());
+            }
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+/// Which database the gateways of this test binary use.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+use switchboard_gateway::store::pg_testing;
+
+/// Where a data directory names its PostgreSQL test database (and its URL).
+const DATABASE_NAME_FILE: &str = "test-database-name";
+const DATABASE_URL_FILE: &str = "test-database-url";
+
+/// The PostgreSQL database of `data_dir`, made on first use; `None` on SQLite.
+pub fn database_url(data_dir: &Path) -> Option<String> {
+    if crate::BACKEND != Backend::Postgres {
+        return None;
+    }
+    if let Ok(url) = std::fs::read_to_string(data_dir.join(DATABASE_URL_FILE)) {
+        return Some(url.trim().to_string());
+    }
+    let label = data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().replace("switchboard-test-", ""))
+        .unwrap_or_default();
+    let db = pg_testing::TestDatabase::create(&label);
+    std::fs::write(data_dir.join(DATABASE_NAME_FILE), &db.name).unwrap();
+    let url = db.keep();
+    std::fs::write(data_dir.join(DATABASE_URL_FILE), &url).unwrap();
+    Some(url)
+}
+
+/// `--database URL` for a gateway started by hand on `data_dir`; nothing on SQLite.
+pub fn database_args(data_dir: &Path) -> Vec<String> {
+    database_url(data_dir)
+        .map(|url| vec!["--database".to_string(), url])
+        .unwrap_or_default()
+}
+
+/// The gateway's database as a store of its own (the gateway may be running or stopped), for
+/// checks that read tables directly: the ledger audit, secrets at rest.
+pub fn open_store(data_dir: &Path) -> switchboard_gateway::store::Store {
+    match database_url(data_dir) {
+        Some(url) => switchboard_gateway::store::Store::open_postgres(&url).unwrap(),
+        None => switchboard_gateway::store::Store::open(data_dir).unwrap(),
+    }
+}
+
+/// Every byte the database keeps for `data_dir`: on SQLite the file and its WAL; on
+/// PostgreSQL every row of every table, as text. A secret at rest must be in neither.
+pub async fn database_contents(data_dir: &Path) -> Vec<u8> {
+    if database_url(data_dir).is_none() {
+        let mut bytes = std::fs::read(data_dir.join("switchboard.db")).unwrap();
+        // A checkpoint may have emptied the WAL into the database file already: none is fine.
+        bytes.extend(std::fs::read(data_dir.join("switchboard.db-wal")).unwrap_or_default());
+        return bytes;
+    }
+    let store = open_store(data_dir);
+    store
+        .read(|c| {
+            let tables: Vec<String> = c
+                .prepare(
+                    "SELECT table_name FROM information_schema.tables
+                     WHERE table_schema = 'public' ORDER BY table_name",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::new();
+            for t in tables {
+                let rows: Vec<String> = c
+                    .prepare(&format!("SELECT CAST(t AS TEXT) FROM \"{t}\" t"))?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for r in rows {
+                    out.extend_from_slice(r.as_bytes());
+                    out.push(b'\n');
+                }
+            }
+            Ok::<_, switchboard_gateway::store::StoreError>(out)
+        })
+        .await
+        .unwrap()
 }
 
 pub fn fresh_dir(name: &str) -> TestDir {
@@ -124,6 +216,7 @@ impl Gateway {
         .map(|s| s.to_string())
         .collect();
         args.push(data_dir.display().to_string());
+        args.extend(database_args(data_dir));
         args.extend(extra.iter().map(|s| s.to_string()));
         let log = std::fs::OpenOptions::new()
             .create(true)

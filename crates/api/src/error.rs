@@ -210,8 +210,27 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return ApiError::database_unavailable(&e);
+        }
         tracing::error!(error = %e, "store error");
         ApiError::internal()
+    }
+}
+
+impl ApiError {
+    /// `503 database_unavailable` with `Retry-After`: the database cannot be reached, so
+    /// nothing this request asked for was done (a message was not accepted: send it again,
+    /// with the same `Idempotency-Key`, once this clears).
+    pub fn database_unavailable(e: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %e, "the database is unavailable");
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database cannot be reached; nothing was done, try again shortly",
+        );
+        err.retry_after_s = 1;
+        err
     }
 }
 
@@ -219,6 +238,9 @@ impl From<switchboard_gateway::lifecycle::LifecycleError> for ApiError {
     fn from(e: switchboard_gateway::lifecycle::LifecycleError) -> Self {
         match e {
             switchboard_gateway::lifecycle::LifecycleError::Store(s) => s.into(),
+            switchboard_gateway::lifecycle::LifecycleError::Wallet(w) if w.is_unavailable() => {
+                ApiError::database_unavailable(&w)
+            }
             switchboard_gateway::lifecycle::LifecycleError::Wallet(w) => {
                 tracing::error!(error = %w, "wallet error");
                 ApiError::internal()
@@ -231,6 +253,7 @@ impl From<BillingError> for ApiError {
     fn from(e: BillingError) -> Self {
         match e {
             BillingError::Store(s) => s.into(),
+            BillingError::Wallet(w) if w.is_unavailable() => ApiError::database_unavailable(&w),
             BillingError::Wallet(w) => {
                 tracing::error!(error = %w, "wallet error");
                 ApiError::internal()

@@ -17,19 +17,57 @@ use switchboard_gateway::runtime::convert;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `database_unavailable` (then with status 503: this node cannot accept work).
     pub status: String,
     pub plugins: usize,
     /// `pooling` or `on-demand`.
     pub allocator: String,
+    pub database: DatabaseHealth,
 }
 
-#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "system", responses((status = 200, body = Health)))]
-pub async fn healthz(State(gw): State<Arc<Gateway>>) -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
+#[derive(Serialize, ToSchema)]
+pub struct DatabaseHealth {
+    /// `sqlite` (this node's own file) or `postgres` (shared by every node).
+    pub backend: String,
+    /// Whether a round trip to it just succeeded.
+    pub reachable: bool,
+}
+
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = Health, description = "The database cannot be reached")))]
+pub async fn healthz(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
+    let reachable = gw.store.ping().await.is_ok();
+    let health = Health {
+        status: if reachable {
+            "ok"
+        } else {
+            "database_unavailable"
+        }
+        .into(),
         plugins: gw.runtime.plugins().len(),
         allocator: gw.runtime.allocator().into(),
-    })
+        database: DatabaseHealth {
+            backend: if gw.store.is_shared() {
+                "postgres"
+            } else {
+                "sqlite"
+            }
+            .into(),
+            reachable,
+        },
+    };
+    let status = if reachable {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (status, Json(health)).into_response();
+    if !reachable {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(1u16));
+    }
+    response
 }
 
 /// What `/metrics` is served as (`prometheus-client` encodes OpenMetrics text). The document

@@ -28,11 +28,18 @@ pub enum LedgerError {
     Empty { id: String },
     #[error("ledger storage: {0}")]
     Sql(String),
+    /// The database could not be reached: nothing was posted.
+    #[error("ledger storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<switchboard_store::sql::Error> for LedgerError {
     fn from(e: switchboard_store::sql::Error) -> Self {
-        LedgerError::Sql(e.to_string())
+        if e.is_unavailable() {
+            LedgerError::Unavailable(e.to_string())
+        } else {
+            LedgerError::Sql(e.to_string())
+        }
     }
 }
 

@@ -13,6 +13,17 @@ pub enum WalletError {
     Sql(#[from] switchboard_store::sql::Error),
 }
 
+impl WalletError {
+    /// The database could not be reached; the API answers 503 rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            WalletError::Ledger(ledger::LedgerError::Unavailable(_)) => true,
+            WalletError::Sql(e) => e.is_unavailable(),
+            WalletError::Ledger(_) => false,
+        }
+    }
+}
+
 /// `YYYY-MM` of a time, UTC.
 pub fn month_of(at: Millis) -> String {
     rfc3339(at)[..7].to_string()

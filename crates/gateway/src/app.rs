@@ -2,6 +2,7 @@
 
 mod config;
 mod services;
+pub mod shared_caches;
 
 pub use config::{GatewayConfig, KeyedLimiter, Rate, StartError};
 
@@ -105,17 +106,17 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         None => Store::open(&config.data_dir)?,
     });
     let wallets = Arc::new(crate::billing::Wallets::new(store.clone()));
-    let deliveries = crate::lifecycle::Deliveries::new(store.clone());
-    if !store.is_shared() {
-        // We hold the data-directory lock, so no other dispatcher can own these leases. On
-        // a shared database they may be another node's, live: they end by themselves.
-        let released = deliveries.release_leases().await?;
-        if released > 0 {
-            tracing::info!(
-                released,
-                "recovered deliveries leased by a previous process"
-            );
-        }
+    let node = read_or_create_secret_file(&config.data_dir.join("node.id"), || {
+        format!("n{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    })?;
+    let deliveries = crate::lifecycle::Deliveries::new(store.clone(), &node);
+    // We hold the data-directory lock, so no other process of this node can own these.
+    let released = deliveries.release_leases().await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "recovered deliveries leased by a previous process"
+        );
     }
 
     let vault = Arc::new(open_vault(&config)?);
@@ -321,6 +322,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         net,
         webhooks: config.webhooks.clone(),
     });
+    tokio::spawn(shared_caches::watch(gateway.clone()));
     Ok(Running {
         addr,
         gateway,

@@ -92,6 +92,10 @@ pub fn migrated_in_memory() -> Connection<'static> {
     Connection::sqlite_owned(c)
 }
 
+/// Real PostgreSQL databases for tests: see [`pg::testing`].
+#[cfg(any(test, feature = "test-util"))]
+pub use pg::testing as pg_testing;
+
 /// A status column, which only the store writes: anything else is a corrupt row.
 pub fn parse_status(s: &str) -> Result<model::Status, StoreError> {
     model::Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
@@ -322,6 +326,22 @@ impl Store {
     /// Whether this store is PostgreSQL, which several nodes may share.
     pub fn is_shared(&self) -> bool {
         matches!(self.backend, Backend::Postgres { .. })
+    }
+
+    /// How many times each table other nodes keep in memory has changed (`api_keys`,
+    /// `connections`, `workspaces`); empty on SQLite, where no other node exists.
+    pub async fn cache_epochs(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        if !self.is_shared() {
+            return Ok(Vec::new());
+        }
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT name, epoch FROM cache_epochs ORDER BY name")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?,
+            )
+        })
+        .await
     }
 
     /// One round trip to the database, for `/healthz`.

@@ -1,12 +1,12 @@
 //! The checks after a crash run: each message's outcome, what the simulators recorded, and the
-//! ledger read straight from the SQLite file the gateway left behind.
+//! ledger read straight from the database the gateway left behind.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::OpenFlags;
 use serde_json::Value;
 use switchboard_gateway::billing::ledger;
+use switchboard_gateway::store::sql::Connection;
 
 use super::chaos::{Kind, email, text};
 use crate::support::sim_get;
@@ -94,13 +94,16 @@ pub async fn providers_saw_each_send_once(sim: &str, messages: usize) {
 /// - what the paid balance lost is exactly what was captured from it: nothing was charged
 ///   twice. (Credit, if the sandbox plan grants any, is checked by the audit's replay.)
 pub fn ledger_balances(data_dir: &Path, wallet_micros: i64) {
-    let c = switchboard_gateway::store::sql::Connection::sqlite_owned(
-        rusqlite::Connection::open_with_flags(
-            data_dir.join("switchboard.db"),
-            OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap(),
-    );
+    let store = crate::support::open_store(data_dir);
+    store
+        .read_now(|c| {
+            books_balance(c, wallet_micros);
+            Ok::<_, switchboard_gateway::store::StoreError>(())
+        })
+        .unwrap();
+}
+
+fn books_balance(c: &Connection, wallet_micros: i64) {
     let audit = ledger::audit(&c).unwrap();
     assert!(audit.is_sound(), "{audit:?}");
 

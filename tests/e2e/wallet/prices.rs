@@ -174,6 +174,7 @@ async fn prices_come_from_a_config_file_with_effective_dates() {
         .arg(format!("127.0.0.1:{}", free_port()))
         .arg("--data-dir")
         .arg(&dir)
+        .args(crate::support::database_args(&dir))
         .arg("--prices")
         .arg(&file)
         .output()

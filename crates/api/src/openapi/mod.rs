@@ -228,6 +228,7 @@ component_types!(
     super::error::ErrorBody,
     super::error::ErrorDetail,
     super::system::Health,
+    super::system::DatabaseHealth,
 );
 
 /// Adds [`component_sources`] to the document's components.

@@ -193,7 +193,7 @@ mod tests {
         ));
         let store = Arc::new(Store::open(&dir).unwrap());
         store.ensure_workspace("ws", "test").await.unwrap();
-        let deliveries = Deliveries::new(store.clone());
+        let deliveries = Deliveries::new(store.clone(), "test");
         (dir, store, deliveries)
     }
 

@@ -119,11 +119,18 @@ pub use receipts::{ReceiptOutcome, Watermark};
 #[derive(Clone)]
 pub struct Deliveries {
     store: Arc<Store>,
+    /// This node's name, which starts every lease token it hands out.
+    node: Arc<str>,
 }
 
 impl Deliveries {
-    pub fn new(store: Arc<Store>) -> Deliveries {
-        Deliveries { store }
+    /// `node` names this gateway process's data directory (one process per directory): it
+    /// is how a restarted node knows which leases were its own.
+    pub fn new(store: Arc<Store>, node: &str) -> Deliveries {
+        Deliveries {
+            store,
+            node: node.into(),
+        }
     }
 
     /// Commit a new message and its first delivery, due now. With an idempotency key already
@@ -144,19 +151,32 @@ impl Deliveries {
         self.store.read(move |c| view::load(c, &ws, &id)).await
     }
 
-    /// Release every lease. Only safe while no dispatcher runs, i.e. at startup of the one
-    /// process that owns the data directory.
+    /// Release the leases a previous process left behind, at start-up, before this one's
+    /// dispatcher runs. On SQLite that is every lease: the data directory's lock proves no
+    /// other process dispatches. On a shared database only this node's own: the lock proves
+    /// its previous life is over, while other nodes' leases may be live and end by
+    /// themselves if they are not.
     pub async fn release_leases(&self) -> Result<usize, StoreError> {
-        self.store
-            .write(|t| store::deliveries::release_all_leases(t, now_ms()))
-            .await
+        let prefix = format!("{}.", self.node);
+        if self.store.is_shared() {
+            self.store
+                .write(move |t| store::deliveries::release_leases_with_prefix(t, &prefix, now_ms()))
+                .await
+        } else {
+            self.store
+                .write(|t| store::deliveries::release_all_leases(t, now_ms()))
+                .await
+        }
     }
 
     /// Lease up to `limit` due deliveries for `lease_ms`, placing the wallet hold of each
     /// first attempt in the same commit.
     pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<Job>, LifecycleError> {
         self.store
-            .write_shared_fate(move |t| outbox::claim(t, limit, lease_ms, now_ms()))
+            .write_shared_fate({
+                let node = self.node.clone();
+                move |t| outbox::claim(t, &node, limit, lease_ms, now_ms())
+            })
             .await
     }
 

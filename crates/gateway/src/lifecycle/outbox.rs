@@ -23,11 +23,14 @@ use crate::store::routes;
 /// Lease up to `limit` due deliveries for `lease_ms`.
 pub fn claim(
     t: &Transaction,
+    node: &str,
     limit: u32,
     lease_ms: i64,
     now: Millis,
 ) -> Result<Vec<Job>, LifecycleError> {
-    let token = uuid::Uuid::new_v4().simple().to_string();
+    // The node's name first: a node restarted on its data directory releases what its
+    // previous life leased (see `Deliveries::release_leases`).
+    let token = format!("{node}.{}", uuid::Uuid::new_v4().simple());
     let leased = rows::lease_due(t, &token, now + lease_ms, now, limit)?;
     let mut jobs = Vec::with_capacity(leased.len());
     let mut first_attempts = Vec::new();

@@ -134,6 +134,19 @@ pub fn release_all_leases(t: &Transaction, now: Millis) -> Result<usize, StoreEr
     )?)
 }
 
+/// Release the leases whose token starts with `prefix`, making their work due now.
+pub fn release_leases_with_prefix(
+    t: &Transaction,
+    prefix: &str,
+    now: Millis,
+) -> Result<usize, StoreError> {
+    Ok(t.execute(
+        "UPDATE deliveries SET lease_token = NULL, lease_until = NULL, next_attempt_at = ?1
+         WHERE lease_until IS NOT NULL AND substr(lease_token, 1, length(CAST(?2 AS TEXT))) = ?2",
+        params![now, prefix],
+    )?)
+}
+
 /// When the next delivery falls due (for a leased one: when its lease expires).
 pub fn next_due(c: &Connection) -> Result<Option<Millis>, StoreError> {
     Ok(c.query_row(

@@ -25,6 +25,9 @@
 //!   server is unreachable every write fails at once with [`StoreError::Unavailable`]
 //!   (the API answers 503), and nothing half-done is committed.
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -34,7 +37,10 @@ use crate::{GroupFailure, Ran, StoreError, WriteJob, next_group};
 
 /// PostgreSQL migrations, append only: a released script never changes, a change is a new
 /// script. Migration 1 is the end state of SQLite's migrations 1..7.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("002_cache_epochs.sql"),
+];
 
 /// The session advisory lock migrations run under (any constant; "SWBD" + 1).
 const MIGRATION_LOCK: i64 = 0x5357_4244_0000_0001;

@@ -1,0 +1,47 @@
+//! The end-to-end suite on PostgreSQL: every file of `main.rs`, each gateway on a fresh
+//! database of the test cluster (`tools/pg-cluster`, started on first use). Tests that are
+//! about many nodes on one database live in `multinode`, which only this binary has.
+
+/// The database every gateway started by this binary uses.
+pub const BACKEND: support::Backend = support::Backend::Postgres;
+
+mod alimtalk;
+mod api_document;
+mod api_input;
+mod api_keys;
+mod connections;
+mod content;
+mod crash;
+mod email;
+mod faults;
+mod followup;
+mod messenger;
+mod netguard;
+mod outbound_webhooks;
+mod plugin_sandbox;
+mod plugin_versions;
+mod push;
+mod receiver;
+mod resend;
+mod routing;
+mod scaffold;
+mod sms;
+mod support;
+mod tenancy;
+mod wallet;
+mod webhook_channel;
+
+/// Every file of the SQLite suite runs here too: the two lists of modules are the same.
+#[test]
+fn every_e2e_file_runs_on_postgres() {
+    let modules = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("mod "))
+            .map(str::to_string)
+            .collect()
+    };
+    let sqlite = modules(include_str!("main.rs"));
+    let postgres = modules(include_str!("on_postgres.rs"));
+    assert!(sqlite.len() > 20, "{sqlite:?}");
+    assert_eq!(sqlite, postgres);
+}
