@@ -95,6 +95,13 @@ pub fn database_url(data_dir: &Path) -> Option<String> {
     Some(url)
 }
 
+/// Make `data_dir`'s gateway use the database at `url` (another node's, or a test's own
+/// cluster); the directory does not own it, so does not drop it.
+#[allow(dead_code)] // only the PostgreSQL binary has `multinode`, its one user
+pub fn use_database(data_dir: &Path, url: &str) {
+    std::fs::write(data_dir.join(DATABASE_URL_FILE), url).unwrap();
+}
+
 /// `--database URL` for a gateway started by hand on `data_dir`; nothing on SQLite.
 pub fn database_args(data_dir: &Path) -> Vec<String> {
     database_url(data_dir)

@@ -48,6 +48,12 @@ pub fn message_outcome(i: usize, kind: Kind, msg: &Value) {
 /// the message; each records one entry per unique send. A logical send that reached it twice
 /// (a retry after a crash with a new key) would show as two entries.
 pub async fn providers_saw_each_send_once(sim: &str, messages: usize) {
+    let all: Vec<usize> = (0..messages).collect();
+    providers_saw_sends_once(sim, &all).await;
+}
+
+/// [`providers_saw_each_send_once`] for the messages numbered in `which`.
+pub async fn providers_saw_sends_once(sim: &str, which: &[usize]) {
     let mut texts: BTreeMap<String, usize> = BTreeMap::new();
     for m in sim_get(sim, "/_sandbox/sms/messages")
         .await
@@ -68,7 +74,7 @@ pub async fn providers_saw_each_send_once(sim: &str, messages: usize) {
             *mails.entry(to.as_str().unwrap().to_string()).or_default() += 1;
         }
     }
-    for i in 0..messages {
+    for &i in which {
         let kind = Kind::of(i);
         let sms = texts.get(&text(i)).copied().unwrap_or(0);
         // The text to the invalid number is refused by the provider, so never recorded.

@@ -28,9 +28,9 @@ use super::audit;
 use crate::support::{Gateway, SandboxProcess, free_port, fresh_dir, sim_get};
 
 /// $1,000: far more than the run can spend, so no send is refused for funds.
-const WALLET_MICROS: i64 = 1_000_000_000;
+pub const WALLET_MICROS: i64 = 1_000_000_000;
 
-fn env_or(name: &str, default: u64) -> u64 {
+pub fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -75,7 +75,7 @@ pub fn email(i: usize) -> String {
     format!("chaos{i}@example.com")
 }
 
-fn request(i: usize) -> Value {
+pub fn request(i: usize) -> Value {
     let content = json!({"text": text(i)});
     match Kind::of(i) {
         Kind::Sms => json!({
@@ -104,7 +104,7 @@ fn request(i: usize) -> Value {
 /// Send message `i` until the gateway answers 2xx, whatever happens to it in between. The
 /// Idempotency-Key makes the retries safe: a request whose answer died with the gateway is
 /// found committed on the next try.
-async fn send_until_accepted(http: &reqwest::Client, url: &str, key: &str, i: usize) -> String {
+pub async fn send_until_accepted(http: &reqwest::Client, url: &str, key: &str, i: usize) -> String {
     let body = request(i);
     loop {
         let answer = http
@@ -134,7 +134,7 @@ async fn send_until_accepted(http: &reqwest::Client, url: &str, key: &str, i: us
     }
 }
 
-fn is_final(msg: &Value) -> bool {
+pub fn is_final(msg: &Value) -> bool {
     let final_status = |s: &Value| matches!(s.as_str(), Some("delivered" | "seen" | "failed"));
     final_status(&msg["status"])
         && msg["route"]["outcome"].as_str() != Some("running")

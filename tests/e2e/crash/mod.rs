@@ -4,8 +4,8 @@
 //! [`chaos`] suite kills the gateway at random moments, many times, and audits the result;
 //! [`lookup`] shows how receipts lost with the gateway are recovered.
 
-mod audit;
-mod chaos;
+pub mod audit;
+pub mod chaos;
 mod lookup;
 
 use std::time::Duration;

@@ -177,15 +177,30 @@ impl Dispatcher {
             retry_at,
             answer_lost,
         };
-        match self.deliveries.complete(completion).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(delivery = %job.delivery_id, "lease lost before the outcome was recorded; discarded")
+        // While the database is away the outcome is kept here and offered again, for as long
+        // as the lease lasts: dropping it would make the delivery wait out its lease and be
+        // sent again, which only a provider that deduplicates forgives.
+        let keep_until = started_at + self.config.lease.as_millis() as i64;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.deliveries.complete(completion.clone()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(delivery = %job.delivery_id, "lease lost before the outcome was recorded; discarded")
+                }
+                Err(e)
+                    if e.is_unavailable() && now_ms() + (pause.as_millis() as i64) < keep_until =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+                // The lease expires and the delivery is attempted again with the same idempotency key.
+                Err(e) => {
+                    tracing::error!(delivery = %job.delivery_id, error = %e, "recording the outcome failed")
+                }
             }
-            // The lease expires and the delivery is attempted again with the same idempotency key.
-            Err(e) => {
-                tracing::error!(delivery = %job.delivery_id, error = %e, "recording the outcome failed")
-            }
+            break;
         }
         if retry_at.is_some() {
             self.wake();

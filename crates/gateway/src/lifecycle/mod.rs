@@ -40,6 +40,17 @@ pub enum LifecycleError {
     Wallet(#[from] WalletError),
 }
 
+impl LifecycleError {
+    /// The database could not be reached: nothing was written, and the same write may be
+    /// tried again once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            LifecycleError::Store(e) => e.is_unavailable(),
+            LifecycleError::Wallet(e) => e.is_unavailable(),
+        }
+    }
+}
+
 /// A delivery leased to this process for one attempt.
 #[derive(Debug, Clone)]
 pub struct Job {

@@ -13,26 +13,42 @@ fn cluster_tool() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/pg-cluster")
 }
 
+/// Run `tools/pg-cluster CMD [DIR]`; its output (the URL, for `start`).
+fn cluster_tool_run(cmd: &str, dir: Option<&std::path::Path>) -> String {
+    let out = std::process::Command::new("bash")
+        .arg(cluster_tool())
+        .arg(cmd)
+        .args(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run tools/pg-cluster: {e}"));
+    assert!(
+        out.status.success(),
+        "the PostgreSQL tests need a server: tools/pg-cluster {cmd} failed:\n{}\n\
+         Install it with: apt-get install postgresql (see README, \"Running the tests\")",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A cluster of a test's own in `dir` (a test that stops its server must not stop everyone
+/// else's): started, or started again on the same port, and its URL.
+pub fn start_private_cluster(dir: &std::path::Path) -> String {
+    cluster_tool_run("start", Some(dir))
+}
+
+/// Stop the cluster in `dir` (`pg_ctl stop -m fast`: sessions are cut off at once).
+pub fn stop_private_cluster(dir: &std::path::Path) {
+    cluster_tool_run("stop", Some(dir));
+}
+
 /// The test cluster's administrative URL (database `switchboard`), starting the cluster on
 /// first use. Panics with the way to install PostgreSQL when it is missing: a test that needs
 /// a database cannot pass without one, and must not pass by skipping.
 pub fn cluster_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        let dir = std::env::var("SWITCHBOARD_TEST_PG_DIR").ok();
-        let out = std::process::Command::new("bash")
-            .arg(cluster_tool())
-            .arg("start")
-            .args(dir)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run tools/pg-cluster: {e}"));
-        assert!(
-            out.status.success(),
-            "the PostgreSQL tests need a server: tools/pg-cluster start failed:\n{}\n\
-             Install it with: apt-get install postgresql (see README, \"Running the tests\")",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let dir = std::env::var_os("SWITCHBOARD_TEST_PG_DIR").map(std::path::PathBuf::from);
+        cluster_tool_run("start", dir.as_deref())
     })
 }
 
