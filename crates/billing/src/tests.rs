@@ -93,26 +93,55 @@ const PRODUCTS: [(&str, &str, &str); 3] = [
     ("sms", "sms", "US"),
 ];
 
+/// The database a world runs on: the property holds on both backends.
+enum Db {
+    Sqlite(Connection<'static>),
+    Postgres(switchboard_store::pg_testing::MigratedDatabase),
+}
+
+impl Db {
+    fn conn(&self) -> Connection<'_> {
+        match self {
+            Db::Sqlite(c) => c.reborrow(),
+            Db::Postgres(db) => db.connection(),
+        }
+    }
+}
+
 struct World {
-    c: Connection<'static>,
+    db: Db,
     now: i64,
     /// Which workspace each delivery was held for.
     delivery_ws: std::collections::HashMap<u8, usize>,
 }
 
 impl World {
-    fn new() -> World {
-        let c = migrated_in_memory();
-        prices::replace_gateway_prices(&c, &prices::built_in(), "built-in", 0).unwrap();
+    fn new(postgres: bool) -> World {
+        let db = if postgres {
+            Db::Postgres(switchboard_store::pg_testing::MigratedDatabase::new(
+                "ledgerprops",
+            ))
+        } else {
+            Db::Sqlite(migrated_in_memory())
+        };
+        prices::replace_gateway_prices(&db.conn(), &prices::built_in(), "built-in", 0).unwrap();
         World {
-            c,
+            db,
             now: START,
             delivery_ws: Default::default(),
         }
     }
 
+    /// One operation in one transaction, as the gateway's writer runs it.
     fn apply(&mut self, op: &Op) {
-        let c = &self.c;
+        self.db.conn().execute_batch("BEGIN").unwrap();
+        self.apply_in_transaction(op);
+        self.db.conn().execute_batch("COMMIT").unwrap();
+    }
+
+    fn apply_in_transaction(&mut self, op: &Op) {
+        let conn = self.db.conn();
+        let c = &conn;
         let now = self.now;
         match *op {
             Op::Adjust { ws, amount } => {
@@ -200,7 +229,8 @@ impl World {
     }
 
     fn snapshot(&self) -> Vec<(String, i64)> {
-        self.c
+        self.db
+            .conn()
             .prepare("SELECT account, balance FROM balances ORDER BY account")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -210,19 +240,19 @@ impl World {
     }
 
     fn check(&self) {
-        let audit = ledger::audit(&self.c).unwrap();
+        let conn = self.db.conn();
+        let c = &conn;
+        let audit = ledger::audit(c).unwrap();
         assert!(audit.is_sound(), "{audit:?}");
-        let captured: i64 = self
-            .c
+        let captured: i64 = c
             .query_row("SELECT COALESCE(SUM(credit_amount + paid_amount), 0) FROM holds WHERE state = 'captured'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(ledger::balance(&self.c, ledger::REVENUE).unwrap(), captured);
+        assert_eq!(ledger::balance(c, ledger::REVENUE).unwrap(), captured);
         for ws in WORKSPACES {
             for bucket in Bucket::ALL {
-                assert!(ledger::balance(&self.c, &account(ws, bucket)).unwrap() >= 0);
+                assert!(ledger::balance(c, &account(ws, bucket)).unwrap() >= 0);
             }
-            let (open_credit, open_paid): (i64, i64) = self
-                .c
+            let (open_credit, open_paid): (i64, i64) = c
                 .query_row(
                     "SELECT COALESCE(SUM(credit_amount), 0), COALESCE(SUM(paid_amount), 0) FROM holds WHERE workspace_id = ?1 AND state = 'held'",
                     [ws],
@@ -230,15 +260,14 @@ impl World {
                 )
                 .unwrap();
             assert_eq!(
-                ledger::balance(&self.c, &account(ws, Bucket::HeldCredit)).unwrap(),
+                ledger::balance(c, &account(ws, Bucket::HeldCredit)).unwrap(),
                 open_credit
             );
             assert_eq!(
-                ledger::balance(&self.c, &account(ws, Bucket::HeldPaid)).unwrap(),
+                ledger::balance(c, &account(ws, Bucket::HeldPaid)).unwrap(),
                 open_paid
             );
-            let in_flight: i64 = self
-                .c
+            let in_flight: i64 = c
                 .query_row(
                     "SELECT COUNT(*) FROM topups WHERE workspace_id = ?1 AND state = 'pending'",
                     [ws],
@@ -250,22 +279,36 @@ impl World {
     }
 }
 
+fn sound_after_every_step(postgres: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut w = World::new(postgres);
+    for op in ops {
+        w.apply(op);
+        w.check();
+        // Holds, captures and releases are idempotent by delivery.
+        if matches!(
+            op,
+            Op::Hold { .. } | Op::Capture { .. } | Op::Release { .. } | Op::Refund { .. }
+        ) {
+            let before = w.snapshot();
+            w.apply(op);
+            prop_assert_eq!(before, w.snapshot());
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn every_sequence_keeps_the_ledger_sound(ops in proptest::collection::vec(op(), 1..60)) {
-        let mut w = World::new();
-        for op in &ops {
-            w.apply(op);
-            w.check();
-            // Holds, captures and releases are idempotent by delivery.
-            if matches!(op, Op::Hold { .. } | Op::Capture { .. } | Op::Release { .. } | Op::Refund { .. }) {
-                let before = w.snapshot();
-                w.apply(op);
-                prop_assert_eq!(before, w.snapshot());
-            }
-        }
+        sound_after_every_step(false, &ops)?;
+    }
+
+    /// The same property on PostgreSQL (a fresh database per case, on the test cluster).
+    #[test]
+    fn every_sequence_keeps_the_ledger_sound_on_postgres(ops in proptest::collection::vec(op(), 1..60)) {
+        sound_after_every_step(true, &ops)?;
     }
 }
 

@@ -76,8 +76,8 @@ async fn send_timed(http: &reqwest::Client, url: &str, key: &str, i: usize) -> S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_one_killed_again_and_again_lose_nothing_and_send_nothing_twice() {
-    let messages = env_or("MULTINODE_MESSAGES", 600) as usize;
-    let kills = env_or("MULTINODE_KILLS", 10) as usize;
+    let messages = env_or("MULTINODE_MESSAGES", 1000) as usize;
+    let kills = env_or("MULTINODE_KILLS", 12) as usize;
     let seed = env_or("CRASH_SEED", rand::random::<u32>() as u64);
     println!("multi-node crash suite: {messages} messages, {kills} kills, CRASH_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);

@@ -224,6 +224,17 @@ impl<'c> Connection<'c> {
         }
     }
 
+    /// The same connection, borrowed (an owned one lends itself out).
+    pub fn reborrow(&self) -> Connection<'_> {
+        Connection {
+            inner: match &self.inner {
+                Inner::Sqlite(c) => Inner::Sqlite(c),
+                Inner::SqliteOwned(c) => Inner::Sqlite(c),
+                Inner::Postgres(c) => Inner::Postgres(c),
+            },
+        }
+    }
+
     /// Whether this is PostgreSQL, for the few places that must say something only one
     /// engine understands (an advisory lock, a sequence).
     pub fn is_postgres(&self) -> bool {
