@@ -40,12 +40,10 @@ async fn keys_are_shown_once_hashed_at_rest_and_revocable() {
     assert_eq!(listed.as_array().unwrap().len(), 2);
     // Hashed at rest: the value is nowhere in the database file.
     let db = crate::support::database_contents(&gw.data_dir).await;
-    for bytes in [&db] {
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "API key in the database"
-        );
-    }
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "API key in the database"
+    );
 
     let (s, _) = gw.call(Method::GET, "/v1/messages", &secret, None).await;
     assert_eq!(s, StatusCode::OK);

@@ -96,7 +96,7 @@ const PRODUCTS: [(&str, &str, &str); 3] = [
 /// The database a world runs on: the property holds on both backends.
 enum Db {
     Sqlite(Connection<'static>),
-    Postgres(switchboard_store::pg_testing::MigratedDatabase),
+    Postgres(Box<switchboard_store::pg_testing::MigratedDatabase>),
 }
 
 impl Db {
@@ -118,8 +118,8 @@ struct World {
 impl World {
     fn new(postgres: bool) -> World {
         let db = if postgres {
-            Db::Postgres(switchboard_store::pg_testing::MigratedDatabase::new(
-                "ledgerprops",
+            Db::Postgres(Box::new(
+                switchboard_store::pg_testing::MigratedDatabase::new("ledgerprops"),
             ))
         } else {
             Db::Sqlite(migrated_in_memory())

@@ -110,7 +110,7 @@ pub fn ledger_balances(data_dir: &Path, wallet_micros: i64) {
 }
 
 fn books_balance(c: &Connection, wallet_micros: i64) {
-    let audit = ledger::audit(&c).unwrap();
+    let audit = ledger::audit(c).unwrap();
     assert!(audit.is_sound(), "{audit:?}");
 
     let open: i64 = c
@@ -165,7 +165,7 @@ fn books_balance(c: &Connection, wallet_micros: i64) {
         .unwrap();
     assert_eq!(capture_txns, captures, "one capture per captured hold");
     assert_eq!(
-        ledger::balance(&c, ledger::REVENUE).unwrap(),
+        ledger::balance(c, ledger::REVENUE).unwrap(),
         captured,
         "revenue is what was captured"
     );
