@@ -128,7 +128,7 @@ fn read(r: &switchboard_store::sql::Row) -> switchboard_store::sql::Result<TopUp
 pub fn claim_due(c: &Connection, now: Millis, limit: u32) -> Result<Vec<TopUp>, WalletError> {
     Ok(c.prepare_cached(
         "UPDATE topups SET attempts = attempts + 1, next_attempt_at = CAST(?1 AS BIGINT) + ?2
-         WHERE id IN (SELECT id FROM topups WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?3)
+         WHERE id IN (SELECT id FROM topups WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?3 /* FOR UPDATE SKIP LOCKED */)
          RETURNING id, workspace_id, kind, amount, currency, card, attempts",
     )?
     .query_map(params![now, ATTEMPT_LEASE_MS, limit], read)?

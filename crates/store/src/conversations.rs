@@ -184,7 +184,7 @@ impl Store {
             t.prepare_cached(
                 "UPDATE presence SET state = 'offline', offline_at = NULL, follow_up_due = 1
                  WHERE (workspace_id, contact_id) IN
-                       (SELECT workspace_id, contact_id FROM presence WHERE state = 'online' AND offline_at <= ?1 LIMIT ?2)",
+                       (SELECT workspace_id, contact_id FROM presence WHERE state = 'online' AND offline_at <= ?1 LIMIT ?2 /* FOR UPDATE SKIP LOCKED */)",
             )?
             .execute(params![now, limit])?;
             Ok(t.prepare_cached("SELECT workspace_id, contact_id FROM presence WHERE follow_up_due = 1 LIMIT ?1")?

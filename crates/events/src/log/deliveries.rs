@@ -84,7 +84,7 @@ impl super::EventLog {
                      JOIN webhook_endpoints e ON e.id = d.endpoint_id
                      JOIN workspace_events ev ON ev.id = d.event_id
                      WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND e.status = 'enabled' AND e.deleted_at IS NULL
-                     ORDER BY d.next_attempt_at LIMIT ?2",
+                     ORDER BY d.next_attempt_at LIMIT ?2 /* FOR UPDATE OF d SKIP LOCKED */",
                 )?
                 .query_map(params![now, limit], |r| {
                     Ok(DueDelivery {

@@ -97,7 +97,7 @@ pub fn lease_due(
     let mut claim = t.prepare_cached(
         "UPDATE deliveries SET lease_token = ?1, lease_until = ?2, next_attempt_at = ?2, updated_at = ?3
          WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= ?3
-                      ORDER BY next_attempt_at LIMIT ?4)
+                      ORDER BY next_attempt_at LIMIT ?4 /* FOR UPDATE SKIP LOCKED */)
          RETURNING id, message_id, connection_id, attempts, status, channel, product, units, country, step",
     )?;
     let rows = claim

@@ -110,7 +110,7 @@ fn refs<'a>(values: &'a [Param<'a>]) -> Vec<&'a (dyn postgres_types::ToSql + Syn
 /// The shared dialect as PostgreSQL reads it: `?N` → `$N` outside quoted text and the claim
 /// marker made real.
 pub(crate) fn translate(sql: &str) -> String {
-    let sql = sql.replace("/* FOR UPDATE SKIP LOCKED */", "FOR UPDATE SKIP LOCKED");
+    let sql = unmark_claims(sql);
     let mut out = String::with_capacity(sql.len());
     let mut quote: Option<char> = None;
     for c in sql.chars() {
@@ -131,6 +131,23 @@ pub(crate) fn translate(sql: &str) -> String {
             },
         }
     }
+    out
+}
+
+/// `/* FOR UPDATE … */` (a comment to SQLite, which has no row locks and one writer) becomes
+/// the clause it holds.
+fn unmark_claims(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(start) = rest.find("/* FOR UPDATE") {
+        let Some(len) = rest[start..].find("*/") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(rest[start + 2..start + len].trim());
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -348,6 +365,10 @@ mod tests {
         assert_eq!(
             translate("SELECT id FROM t LIMIT 5 /* FOR UPDATE SKIP LOCKED */"),
             "SELECT id FROM t LIMIT 5 FOR UPDATE SKIP LOCKED"
+        );
+        assert_eq!(
+            translate("SELECT d.id FROM d JOIN e ON e.id = d.e LIMIT ?2 /* FOR UPDATE OF d SKIP LOCKED */ -- x"),
+            "SELECT d.id FROM d JOIN e ON e.id = d.e LIMIT $2 FOR UPDATE OF d SKIP LOCKED -- x"
         );
     }
 
