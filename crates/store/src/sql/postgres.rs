@@ -367,7 +367,9 @@ mod tests {
             "SELECT id FROM t LIMIT 5 FOR UPDATE SKIP LOCKED"
         );
         assert_eq!(
-            translate("SELECT d.id FROM d JOIN e ON e.id = d.e LIMIT ?2 /* FOR UPDATE OF d SKIP LOCKED */ -- x"),
+            translate(
+                "SELECT d.id FROM d JOIN e ON e.id = d.e LIMIT ?2 /* FOR UPDATE OF d SKIP LOCKED */ -- x"
+            ),
             "SELECT d.id FROM d JOIN e ON e.id = d.e LIMIT $2 FOR UPDATE OF d SKIP LOCKED -- x"
         );
     }
