@@ -97,6 +97,15 @@ fn connect_on(url: &str, io: &tokio::runtime::Handle) -> Result<PgConn, StoreErr
         config.connect_timeout(CONNECT_TIMEOUT);
     }
     config.application_name("switchboard");
+    // A server that vanishes without closing the socket (a partition, a dead machine) must
+    // not hold the writer forever: keepalives notice an idle peer is gone, and the user
+    // timeout a peer that stopped acknowledging what was sent. Either way the statement fails
+    // as unavailable (a 503) and the connection is replaced.
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(10));
+    config.keepalives_interval(Duration::from_secs(2));
+    config.keepalives_retries(3);
+    config.tcp_user_timeout(Duration::from_secs(15));
     // Notices ("relation … already exists, skipping") are not worth an operator's log line.
     let options = format!(
         "{} -c client_min_messages=warning",
