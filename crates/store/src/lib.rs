@@ -291,10 +291,16 @@ impl Store {
         let conn = pg::connect(url, &io)?;
         pg::migrate(&conn)?;
         let (tx, rx) = mpsc::channel::<WriteJob>(65_536);
-        let writer = pg::Writer::new(url.to_string(), io.handle(), conn);
+        drop(conn);
+        let url_for_writer = url.to_string();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer.run(rx))
+            // The writer connects on its own thread, to the runtime it keeps there; until it
+            // has, groups fail as unavailable and it tries again.
+            .spawn(move || match pg::Writer::new(url_for_writer) {
+                Ok(writer) => writer.run(rx),
+                Err(e) => tracing::error!(error = %e, "the store's writer cannot start"),
+            })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Store {
             writer: tx,

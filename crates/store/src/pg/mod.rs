@@ -89,7 +89,7 @@ pub(crate) fn connect(url: &str, io: &Io) -> Result<PgConn, StoreError> {
     connect_on(url, &io.handle())
 }
 
-fn connect_on(url: &str, io: &tokio::runtime::Handle) -> Result<PgConn, StoreError> {
+fn config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| StoreError::Unavailable(format!("the database URL: {e}")))?;
@@ -112,6 +112,11 @@ fn connect_on(url: &str, io: &tokio::runtime::Handle) -> Result<PgConn, StoreErr
         config.get_options().unwrap_or_default()
     );
     config.options(options.trim());
+    Ok(config)
+}
+
+fn connect_on(url: &str, io: &tokio::runtime::Handle) -> Result<PgConn, StoreError> {
+    let config = config(url)?;
     let handle = io.clone();
     // Connecting needs a runtime; the I/O thread's is the one, and this thread may be one of
     // another runtime's (where blocking on a second runtime is refused), so it waits on a
@@ -197,17 +202,38 @@ fn apply(c: &Connection) -> Result<usize, StoreError> {
 /// replaces when the server closes it.
 pub(crate) struct Writer {
     url: String,
-    io: tokio::runtime::Handle,
+    /// The writer thread's own runtime, which drives its connection's socket on that same
+    /// thread: a statement is a system call and a wait, not two thread hand-offs as well.
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
     conn: Option<PgConn>,
 }
 
 impl Writer {
-    pub(crate) fn new(url: String, io: tokio::runtime::Handle, conn: PgConn) -> Writer {
-        Writer {
+    pub(crate) fn new(url: String) -> Result<Writer, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("the writer's runtime: {e}")))?;
+        Ok(Writer {
             url,
-            io,
-            conn: Some(conn),
-        }
+            runtime: std::sync::Arc::new(runtime),
+            conn: None,
+        })
+    }
+
+    /// A connection driven by this thread's runtime.
+    fn connect(&self) -> Result<PgConn, StoreError> {
+        let config = config(&self.url)?;
+        let (client, connection) = self
+            .runtime
+            .block_on(config.connect(tokio_postgres::NoTls))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.runtime.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "the writer's PostgreSQL connection ended");
+            }
+        });
+        Ok(PgConn::on_local_runtime(client, self.runtime.clone()))
     }
 
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<WriteJob>) {
@@ -278,7 +304,7 @@ impl Writer {
         for attempt in 0..2 {
             if self.conn.as_ref().is_none_or(PgConn::is_closed) {
                 self.conn = None;
-                match connect_on(&self.url, &self.io) {
+                match self.connect() {
                     Ok(c) => self.conn = Some(c),
                     Err(e) => {
                         return Err(GroupFailure {

@@ -32,6 +32,10 @@ type BoxError = Box<dyn StdError + Sync + Send>;
 pub struct PgConn {
     client: tokio_postgres::Client,
     statements: RefCell<HashMap<String, tokio_postgres::Statement>>,
+    /// The runtime whose thread drives this connection's socket, when it is the caller's
+    /// own: the writer's connection, whose statements then cost no hand-off to another
+    /// thread and back. `None`: the socket is driven elsewhere (the store's I/O thread).
+    local: Option<std::sync::Arc<tokio::runtime::Runtime>>,
 }
 
 impl PgConn {
@@ -40,6 +44,30 @@ impl PgConn {
         PgConn {
             client,
             statements: RefCell::new(HashMap::new()),
+            local: None,
+        }
+    }
+
+    /// A connection whose socket task runs on `runtime`, a current-thread runtime of the one
+    /// thread that uses it: every statement drives the socket itself while it waits.
+    pub(crate) fn on_local_runtime(
+        client: tokio_postgres::Client,
+        runtime: std::sync::Arc<tokio::runtime::Runtime>,
+    ) -> PgConn {
+        PgConn {
+            client,
+            statements: RefCell::new(HashMap::new()),
+            local: Some(runtime),
+        }
+    }
+
+    /// Block the calling thread on a request until its answer arrives.
+    fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.local {
+            Some(runtime) => runtime.block_on(f),
+            // The request only waits on a channel to the connection's task, so no runtime
+            // is needed where it is polled.
+            None => futures_executor::block_on(f),
         }
     }
 
@@ -52,7 +80,7 @@ impl PgConn {
         if let Some(s) = self.statements.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let prepared = wait(self.client.prepare(&translate(sql)))?;
+        let prepared = self.wait(self.client.prepare(&translate(sql)))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), prepared.clone());
@@ -60,7 +88,7 @@ impl PgConn {
     }
 
     pub(super) fn execute_batch(&self, sql: &str) -> Result<()> {
-        Ok(wait(self.client.batch_execute(&translate(sql)))?)
+        Ok(self.wait(self.client.batch_execute(&translate(sql)))?)
     }
 
     pub(super) fn execute(
@@ -69,7 +97,7 @@ impl PgConn {
         params: &[&dyn Bind],
     ) -> Result<usize> {
         let values = encode(params)?;
-        let n = wait(self.client.execute(stmt, &refs(&values)))?;
+        let n = self.wait(self.client.execute(stmt, &refs(&values)))?;
         Ok(n as usize)
     }
 
@@ -79,13 +107,8 @@ impl PgConn {
         params: &[&dyn Bind],
     ) -> Result<Vec<tokio_postgres::Row>> {
         let values = encode(params)?;
-        Ok(wait(self.client.query(stmt, &refs(&values)))?)
+        Ok(self.wait(self.client.query(stmt, &refs(&values)))?)
     }
-}
-
-/// Block the calling thread on a request to the connection's task.
-fn wait<F: std::future::Future>(f: F) -> F::Output {
-    futures_executor::block_on(f)
 }
 
 fn encode<'a>(params: &'a [&'a dyn Bind]) -> Result<Vec<Param<'a>>> {
