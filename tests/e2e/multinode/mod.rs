@@ -447,3 +447,46 @@ async fn two_nodes_starting_at_once_apply_each_migration_once() {
         "applied 0 migration(s)"
     );
 }
+
+/// Prices and policies are read from the database where they are used: one set through node
+/// A applies on node B at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_and_a_policy_set_on_one_node_apply_on_the_other() {
+    let cluster = tokio::task::block_in_place(|| Cluster::start("mn-prices", 2, &[]));
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let (s, body) = Billing::of(a)
+        .send(
+            Method::POST,
+            "/v1/billing/prices",
+            json!({"channel": "sms", "product": "sms", "country": "US", "unit_price_micros": 4_321}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (_, preview) = b
+        .post_json(
+            "/v1/messages/preview",
+            &json!({"channel": "sms", "to": {"phone": "+14155550199"}, "content": {"text": "hi"}}),
+        )
+        .await;
+    assert_eq!(preview["cost"]["cost_micros"], 4_321, "{preview}");
+
+    let policy = json!({"name": "across", "steps": [
+        {"send": {"channel": "email"}, "until": "accepted", "timeout_ms": 5000}
+    ]});
+    let (s, body) = a.post_json("/v1/policies", &policy).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (s, sent) = b
+        .post_message(
+            &json!({"policy": "across", "to": {"email": "policy@example.com"},
+                              "content": {"subject": "s", "text": "by a policy made on A"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sent}");
+    until_message(
+        b,
+        sent["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+        |m| m["route"]["outcome"] == "succeeded",
+    )
+    .await;
+}
