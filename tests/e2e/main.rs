@@ -17,6 +17,7 @@ mod crash;
 mod email;
 mod faults;
 mod followup;
+mod members;
 mod messenger;
 mod netguard;
 mod outbound_webhooks;

@@ -15,6 +15,7 @@ mod crash;
 mod email;
 mod faults;
 mod followup;
+mod members;
 mod messenger;
 mod multinode;
 mod netguard;

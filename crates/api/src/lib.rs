@@ -15,6 +15,7 @@ pub mod connections;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
+pub mod members;
 pub mod messages;
 pub mod openapi;
 pub mod paging;
@@ -136,6 +137,16 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(workspaces::keys).post(workspaces::create_key),
         )
         .route("/v1/keys/{id}", delete(workspaces::revoke_key))
+        .route("/v1/members", get(members::list))
+        .route(
+            "/v1/members/invitations",
+            get(members::invitations).post(members::invite),
+        )
+        .route(
+            "/v1/members/{id}",
+            axum::routing::patch(members::update).delete(members::remove),
+        )
+        .route("/v1/invitations/accept", post(members::accept))
         .route("/v1/billing/balance", get(billing::balance))
         .route("/v1/billing/plan", put(billing::set_plan))
         .route("/v1/billing/auto-charge", put(billing::set_auto_charge))

@@ -15,6 +15,7 @@
 pub mod clock;
 mod contact;
 pub mod json_numbers;
+mod members;
 mod message;
 pub mod policy;
 mod status;
@@ -22,6 +23,7 @@ mod views;
 mod workspace;
 
 pub use contact::*;
+pub use members::*;
 pub use message::*;
 pub use status::*;
 pub use views::*;

@@ -30,6 +30,7 @@ mod contacts;
 mod conversations;
 pub mod deliveries;
 mod lookups;
+pub mod members;
 mod messages;
 mod pg;
 mod policies;

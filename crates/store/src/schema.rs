@@ -449,6 +449,38 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE deliveries ADD COLUMN lookup_at INTEGER;
     CREATE INDEX deliveries_at_sent ON deliveries(updated_at) WHERE status = 'sent';",
+    // 8: the people who sign in to the console. An email belongs to one member (sign-in is
+    // by email); passwords are argon2id hashes in PHC form. Invitations and sessions are
+    // kept by the digest of their token, so a copy of the database opens neither.
+    "CREATE TABLE members (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX members_ws ON members(workspace_id, created_at);
+    CREATE TABLE invitations (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        email TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        accepted_at INTEGER
+    );
+    CREATE INDEX invitations_ws ON invitations(workspace_id, created_at);
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL REFERENCES members(id),
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_member ON sessions(member_id);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -14,6 +14,8 @@
 //! slow hash buys nothing for 256 random bits, and auth must stay cheap per request).
 //! Workspaces themselves are created by the gateway's operator, with the operator key.
 
+pub mod members;
+
 use rand::Rng;
 use sha2::{Digest, Sha256};
 

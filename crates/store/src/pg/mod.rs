@@ -40,6 +40,7 @@ use crate::{GroupFailure, Ran, StoreError, WriteJob, next_group};
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("002_cache_epochs.sql"),
+    include_str!("003_members.sql"),
 ];
 
 /// The session advisory lock migrations run under (any constant; "SWBD" + 1).
