@@ -12,6 +12,7 @@ mod api_document;
 mod api_input;
 mod api_keys;
 mod connections;
+mod console;
 mod content;
 mod crash;
 mod email;

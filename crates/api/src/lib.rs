@@ -194,6 +194,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                     refuse_oversized,
                 )),
         )
+        // The console's pages: HTML with its own errors, headers and fallback.
+        .nest("/console", switchboard_console::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -1,0 +1,76 @@
+//! The web console: pages for the people of a workspace, served by the gateway at `/console`.
+//!
+//! Why server-rendered HTML (askama templates compiled into the binary) and no script: the
+//! console must read with JavaScript off, every page is a view of the services the API
+//! already has, and HTML escaping by default is the strongest guard against a message text,
+//! a contact or a connection name that is hostile. Live updates, where a page needs them, are
+//! an enhancement on top.
+//!
+//! Security, page by page:
+//! - **Sessions** live on the server (`sessions`, by the SHA-256 digest of a random token);
+//!   the browser holds only the token, in an `HttpOnly`, `SameSite=Strict` cookie scoped to
+//!   `/console`, `Secure` when the gateway's public URL is HTTPS. They last [`SESSION_TTL`]
+//!   and end at sign-out or when the member is removed.
+//! - **CSRF.** Every form carries a token: the session's own once signed in; before that (the
+//!   sign-in and invitation forms) one that must equal a `SameSite=Strict` cookie set with
+//!   the form. A post without the right token is refused with 403.
+//! - **Headers.** A strict Content-Security-Policy (no script, styles only from the console,
+//!   no framing, forms only to the console), `nosniff`, no referrer, no caching of pages.
+//! - **Sign-in** is rate-limited per email ([`SIGN_IN_PER_MINUTE`]), and a wrong email and a
+//!   wrong password take the same time and get the same answer.
+
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::routing::{get, post};
+use switchboard_gateway::Gateway;
+
+pub use session::{SESSION_COOKIE, SESSION_TTL, SIGN_IN_PER_MINUTE};
+
+/// The Content-Security-Policy of every console answer.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const CSS: &str = include_str!("../static/console.css");
+
+/// The console's routes, to be nested at `/console`.
+pub fn routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route(
+            "/invitations/{token}",
+            get(pages::invitation_form).post(pages::accept_invitation),
+        )
+        .route(
+            "/static/console.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
+        )
+        .fallback(pages::not_found)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}

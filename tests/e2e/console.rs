@@ -1,0 +1,322 @@
+//! The console over HTTP (the browser tests drive the same pages in Chromium): sign-in with a
+//! server-side session in a strict cookie, CSRF on every form, a strict CSP, escaping,
+//! sign-out, rate-limited sign-in, and joining through an invitation's page.
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::support::Gateway;
+
+/// A browser without JavaScript: follows nothing by itself, keeps the cookies it is given.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Browser {
+    fn new(gw: &Gateway) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: gw.url.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, headers: &reqwest::header::HeaderMap) {
+        for v in headers.get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !val.is_empty() {
+                self.cookies.push((k.to_string(), val.to_string()));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.page(r).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.page(r).await
+    }
+
+    async fn page(&mut self, r: reqwest::Response) -> Page {
+        let (status, headers) = (r.status(), r.headers().clone());
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            body: r.text().await.unwrap(),
+        }
+    }
+}
+
+fn csrf_of(body: &str) -> String {
+    let at = body
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF field")
+        + 19;
+    body[at..at + 64].to_string()
+}
+
+async fn member(gw: &Gateway, key: &str, email: &str, role: &str, name: &str) -> String {
+    let (s, inv) = gw
+        .call(
+            reqwest::Method::POST,
+            "/v1/members/invitations",
+            key,
+            Some(&json!({"email": email, "role": role})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inv}");
+    let r = gw
+        .http()
+        .post(format!("{}/v1/invitations/accept", gw.url))
+        .json(&json!({"token": inv["token"], "name": name, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    inv["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn sign_in_sessions_csrf_csp_and_escaping() {
+    let gw = Gateway::start("console", &[]);
+    let hostile = "<script>alert(1)</script>";
+    member(&gw, &gw.key, "ada@example.com", "admin", hostile).await;
+    let mut b = Browser::new(&gw);
+
+    // Not signed in: sent to the sign-in page, which carries the strict policy.
+    let home = b.get("/console").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.headers[LOCATION], "/console/login");
+    let login = b.get("/console/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    let csp = login.headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(
+        login.body.contains("<label for=\"email\">"),
+        "labelled controls"
+    );
+
+    // A form posted from elsewhere (no form cookie, or not its token) is refused.
+    let mut stranger = Browser::new(&gw);
+    let forged = stranger
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &"0".repeat(64)),
+                ("email", "ada@example.com"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // A wrong password and an unknown email get the same answer.
+    let csrf = csrf_of(&login.body);
+    let wrong = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "ada@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Wrong email or password."));
+    let csrf = csrf_of(&wrong.body);
+    let unknown = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "nobody@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert!(unknown.body.contains("Wrong email or password."));
+
+    // Signed in: the session cookie's flags.
+    let csrf = csrf_of(&unknown.body);
+    let signed = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "Ada@Example.com"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let session_cookie = signed
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("sb_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(session_cookie.contains(flag), "{session_cookie}");
+    }
+    assert!(
+        !session_cookie.contains("Secure"),
+        "plain HTTP here: {session_cookie}"
+    );
+
+    // The hostile name is text.
+    let home = b.get("/console").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(!home.body.contains(hostile), "unescaped: {}", home.body);
+    assert!(
+        home.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+    );
+
+    // Sign-out needs the session's token; then the session is over.
+    let forged = b
+        .post("/console/logout", &[("csrf", &"0".repeat(64))])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = csrf_of(&home.body);
+    let session = b.cookies.clone();
+    let out = b.post("/console/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(b.cookies.iter().all(|(k, _)| k != "sb_session"));
+    // Replaying the old cookie gets nowhere: the session is gone on the server.
+    b.cookies = session;
+    assert_eq!(b.get("/console").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_invitation_page_signs_the_new_member_in_and_sign_in_is_rate_limited() {
+    let gw = Gateway::start("console-join", &[]);
+    let (s, inv) = gw
+        .call(
+            reqwest::Method::POST,
+            "/v1/members/invitations",
+            &gw.key,
+            Some(&json!({"email": "bob@example.com", "role": "billing"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let path = inv["accept_path"].as_str().unwrap();
+    let mut b = Browser::new(&gw);
+    let form = b.get(path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let short = b
+        .post(
+            path,
+            &[
+                ("csrf", &csrf_of(&form.body)),
+                ("name", "Bob"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let joined = b
+        .post(
+            path,
+            &[
+                ("csrf", &csrf_of(&short.body)),
+                ("name", "Bob"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.body);
+    let home = b.get("/console").await;
+    assert!(home.body.contains("billing"), "{}", home.body);
+    // The link worked once.
+    let mut other = Browser::new(&gw);
+    let again = other.get(path).await;
+    let used = other
+        .post(
+            path,
+            &[
+                ("csrf", &csrf_of(&again.body)),
+                ("name", "Eve"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(used.status, StatusCode::NOT_FOUND);
+
+    // Ten tries a minute per email, then 429 even with the right password.
+    let mut m = Browser::new(&gw);
+    let mut page = m.get("/console/login").await;
+    for _ in 0..crate_limit() {
+        page = m
+            .post(
+                "/console/login",
+                &[
+                    ("csrf", &csrf_of(&page.body)),
+                    ("email", "bob@example.com"),
+                    ("password", "not it at all"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = m
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf_of(&page.body)),
+                ("email", "bob@example.com"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+fn crate_limit() -> u32 {
+    switchboard_console::SIGN_IN_PER_MINUTE
+}
