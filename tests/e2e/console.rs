@@ -320,3 +320,101 @@ async fn an_invitation_page_signs_the_new_member_in_and_sign_in_is_rate_limited(
 fn crate_limit() -> u32 {
     switchboard_console::SIGN_IN_PER_MINUTE
 }
+
+/// Sign in as one of the sandbox's console members (`serve --sandbox` makes them).
+async fn sign_in_sandbox(gw: &Gateway, who: &str) -> Browser {
+    let password = std::fs::read_to_string(gw.data_dir.join(format!("sandbox-{who}.password")))
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut b = Browser::new(gw);
+    let login = b.get("/console/login").await;
+    let email = format!("{who}@sandbox.test");
+    let signed = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf_of(&login.body)),
+                ("email", &email),
+                ("password", &password),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    b
+}
+
+/// The number in a cell marked `id="…" data-micros="…"`.
+fn micros_of(body: &str, id: &str) -> i64 {
+    let at = body.find(&format!("id=\"{id}\" data-micros=\"")).expect(id) + id.len() + 19;
+    body[at..].split('"').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn billing_pages_show_the_apis_numbers_and_the_roles_hold() {
+    let gw = Gateway::start("console-billing", &[]);
+    for i in 0..3 {
+        let id = gw.send_sms(&format!("+1415555{i:04}"), "billed").await;
+        gw.wait_for(&id, "delivered", std::time::Duration::from_secs(30))
+            .await;
+    }
+    let billing_key = std::fs::read_to_string(gw.data_dir.join("sandbox-billing.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let today = &switchboard_gateway::model::rfc3339(switchboard_gateway::model::now_ms())[..10];
+    let range = format!("from={today}&to=2999-01-01");
+    let api = |path: String| {
+        let (http, key, url) = (gw.http().clone(), billing_key.clone(), gw.url.clone());
+        async move {
+            http.get(format!("{url}{path}"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let usage: serde_json::Value =
+        serde_json::from_str(&api(format!("/v1/billing/usage?{range}")).await).unwrap();
+    assert_eq!(usage["total_count"], 3, "{usage}");
+
+    let mut billing = sign_in_sandbox(&gw, "billing").await;
+    let page = billing.get(&format!("/console/billing?{range}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(
+        micros_of(&page.body, "total-cost"),
+        usage["total_cost_micros"].as_i64().unwrap()
+    );
+    assert!(page.body.contains("<svg role=\"img\""), "the usage chart");
+    let balance: serde_json::Value =
+        serde_json::from_str(&api("/v1/billing/balance".into()).await).unwrap();
+    let paid =
+        switchboard_gateway::billing::views::decimal(balance["paid_micros"].as_i64().unwrap());
+    assert!(
+        page.body.contains(&format!("<td id=\"paid\">{paid} ")),
+        "paid {paid} on the page"
+    );
+
+    // The CSV is the API's, byte for byte.
+    let csv = billing
+        .get(&format!("/console/billing/usage.csv?{range}"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(
+        csv.body,
+        api(format!("/v1/billing/usage.csv?{range}")).await
+    );
+
+    // A billing member cannot open the messages page; an admin can, and not the other way.
+    let refused = billing.get("/console/messages").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("Not for your role"));
+    let mut admin = sign_in_sandbox(&gw, "admin").await;
+    let list = admin.get("/console/messages").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body.matches("<tr><td>").count(), 3, "{}", list.body);
+    assert_eq!(admin.get("/console/billing").await.status, StatusCode::OK);
+}

@@ -328,12 +328,7 @@ pub async fn usage(
     Ok(Json(usage_report(&gw, ws, q).await?))
 }
 
-/// Micro-units as an exact decimal: `-1234567` is `-1.234567`.
-pub fn decimal(micros: i64) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
-    let m = micros.unsigned_abs();
-    format!("{sign}{}.{:06}", m / 1_000_000, m % 1_000_000)
-}
+pub use switchboard_gateway::billing::views::decimal;
 
 /// The usage report as CSV, ending with a TOTAL row.
 #[utoipa::path(get, path = "/v1/billing/usage.csv", operation_id = "get_usage_csv", tag = "billing", params(UsageQuery),
@@ -343,32 +338,7 @@ pub async fn usage_csv(
     BillingKey(ws): BillingKey,
     q: Result<Query<UsageQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let r = usage_report(&gw, ws, q).await?;
-    let mut csv = format!(
-        "day,channel,product,country,count,units,cost_micros,cost_{}\n",
-        r.currency
-    );
-    for row in &r.rows {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
-            row.day,
-            row.channel,
-            row.product,
-            row.country,
-            row.count,
-            row.units,
-            row.cost_micros,
-            decimal(row.cost_micros)
-        ));
-    }
-    let units: i64 = r.rows.iter().map(|row| row.units).sum();
-    csv.push_str(&format!(
-        "TOTAL,,,,{},{},{},{}\n",
-        r.total_count,
-        units,
-        r.total_cost_micros,
-        decimal(r.total_cost_micros)
-    ));
+    let csv = usage_report(&gw, ws, q).await?.to_csv();
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 

@@ -168,6 +168,46 @@ pub struct UsageReport {
     pub total_cost_micros: Micros,
 }
 
+impl UsageReport {
+    /// The report as CSV, ending with a TOTAL row: what `/v1/billing/usage.csv` and the
+    /// console's download both serve, byte for byte.
+    pub fn to_csv(&self) -> String {
+        let mut csv = format!(
+            "day,channel,product,country,count,units,cost_micros,cost_{}\n",
+            self.currency
+        );
+        for row in &self.rows {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{},{}\n",
+                row.day,
+                row.channel,
+                row.product,
+                row.country,
+                row.count,
+                row.units,
+                row.cost_micros,
+                decimal(row.cost_micros)
+            ));
+        }
+        let units: i64 = self.rows.iter().map(|row| row.units).sum();
+        csv.push_str(&format!(
+            "TOTAL,,,,{},{},{},{}\n",
+            self.total_count,
+            units,
+            self.total_cost_micros,
+            decimal(self.total_cost_micros)
+        ));
+        csv
+    }
+}
+
+/// Micro-units as an exact decimal: `-1234567` is `-1.234567`.
+pub fn decimal(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let m = micros.unsigned_abs();
+    format!("{sign}{}.{:06}", m / 1_000_000, m % 1_000_000)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct MessageCostView {
     pub message: String,

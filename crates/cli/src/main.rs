@@ -330,6 +330,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("(also in {}/sandbox-billing.key)", args.data_dir.display());
         }
     }
+    if !running.sandbox_console.is_empty() {
+        println!("console: http://{}/console", running.addr);
+        for (email, role, password) in &running.sandbox_console {
+            println!("  sign in as {email} / {password} ({})", role.as_str());
+        }
+        println!(
+            "  (passwords also in {}/sandbox-admin.password and sandbox-billing.password)",
+            args.data_dir.display()
+        );
+    }
     #[cfg(feature = "sandbox")]
     if let Some(sim) = &running.sandbox {
         println!("simulators on {}", sim.base_url());

@@ -19,6 +19,7 @@
 //! - **Sign-in** is rate-limited per email ([`SIGN_IN_PER_MINUTE`]), and a wrong email and a
 //!   wrong password take the same time and get the same answer.
 
+mod billing;
 mod pages;
 mod session;
 
@@ -42,6 +43,9 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
+        .route("/billing", get(billing::page))
+        .route("/billing/usage.csv", get(billing::usage_csv))
+        .route("/messages", get(pages::messages))
         .route(
             "/invitations/{token}",
             get(pages::invitation_form).post(pages::accept_invitation),

@@ -19,7 +19,46 @@ use crate::session::{
 /// How long a form shown before sign-in stays good.
 const FORM_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-fn render(page: &impl Template, status: StatusCode) -> Response {
+/// What the navigation bar of a signed-in page needs.
+pub struct Nav {
+    pub member_name: String,
+    pub role: &'static str,
+    pub csrf: String,
+    pub can_billing: bool,
+    pub can_messages: bool,
+}
+
+impl Nav {
+    pub fn of(member: &Member) -> Nav {
+        let role = member.role();
+        Nav {
+            member_name: member.row.view.name.clone(),
+            role: role.as_str(),
+            csrf: member.csrf.clone(),
+            can_billing: matches!(role, Role::Admin | Role::Billing),
+            can_messages: matches!(role, Role::Admin | Role::Agent),
+        }
+    }
+}
+
+/// The member's role is one of `roles`, or the answer is the 403 page.
+#[allow(clippy::result_large_err)] // the refusal is the page itself
+pub fn require(member: &Member, roles: &[Role]) -> Result<(), Response> {
+    if roles.contains(&member.role()) {
+        Ok(())
+    } else {
+        Err(problem_response(
+            StatusCode::FORBIDDEN,
+            "Not for your role",
+            &format!(
+                "This page is not open to the {} role. Ask an admin if you need it.",
+                member.role().as_str()
+            ),
+        ))
+    }
+}
+
+pub fn render(page: &impl Template, status: StatusCode) -> Response {
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
@@ -198,14 +237,17 @@ pub async fn logout(
 
 #[derive(Template)]
 #[template(path = "home.html")]
-struct Home<'a> {
-    workspace_name: &'a str,
-    member_name: &'a str,
-    member_email: &'a str,
-    role: &'a str,
-    csrf: &'a str,
-    can_billing: bool,
-    can_messages: bool,
+struct Home {
+    nav: Nav,
+    workspace_name: String,
+    member_email: String,
+}
+
+impl std::ops::Deref for Home {
+    type Target = Nav;
+    fn deref(&self) -> &Nav {
+        &self.nav
+    }
 }
 
 pub async fn home(State(gw): State<Arc<Gateway>>, member: Member) -> Response {
@@ -219,16 +261,83 @@ pub async fn home(State(gw): State<Arc<Gateway>>, member: Member) -> Response {
             );
         }
     };
-    let role = member.role();
     render(
         &Home {
-            workspace_name: &workspace,
-            member_name: &member.row.view.name,
-            member_email: &member.row.view.email,
-            role: role.as_str(),
-            csrf: &member.csrf,
-            can_billing: matches!(role, Role::Admin | Role::Billing),
-            can_messages: matches!(role, Role::Admin | Role::Agent),
+            nav: Nav::of(&member),
+            workspace_name: workspace,
+            member_email: member.row.view.email.clone(),
+        },
+        StatusCode::OK,
+    )
+}
+
+struct MessageLine {
+    id: String,
+    channel: String,
+    status: String,
+    to: String,
+    created_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "messages.html")]
+struct Messages {
+    nav: Nav,
+    messages: Vec<MessageLine>,
+    next_cursor: Option<String>,
+}
+
+impl std::ops::Deref for Messages {
+    type Target = Nav;
+    fn deref(&self) -> &Nav {
+        &self.nav
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MessagesQuery {
+    cursor: Option<String>,
+}
+
+/// The workspace's messages, newest first (roles `admin` and `agent`).
+pub async fn messages(
+    State(gw): State<Arc<Gateway>>,
+    member: Member,
+    axum::extract::Query(q): axum::extract::Query<MessagesQuery>,
+) -> Response {
+    if let Err(refused) = require(&member, &[Role::Admin, Role::Agent]) {
+        return refused;
+    }
+    let page = match gw
+        .store
+        .list_messages(&member.row.workspace_id, None, None, q.cursor, 50)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            return problem_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                &format!("The messages cannot be read now: {e}"),
+            );
+        }
+    };
+    let messages = page
+        .data
+        .into_iter()
+        .map(|m| MessageLine {
+            to: serde_json::to_string(&m.to).unwrap_or_default(),
+            id: m.id,
+            channel: m.channel,
+            status: m.status.as_str().to_string(),
+            created_at: m.created_at,
+        })
+        .collect();
+    render(
+        &Messages {
+            nav: Nav::of(&member),
+            messages,
+            next_cursor: page.next_cursor,
         },
         StatusCode::OK,
     )

@@ -75,6 +75,9 @@ pub struct Gateway {
     pub webhooks: WebhookConfig,
 }
 
+/// A console member the sandbox made: `(email, role, password)`.
+pub type ConsoleMember = (String, crate::model::Role, String);
+
 /// A running gateway. Dropping it does not stop the server; call [`Running::serve`].
 pub struct Running {
     pub addr: SocketAddr,
@@ -83,6 +86,8 @@ pub struct Running {
     pub sandbox_key: Option<String>,
     /// Its billing-scoped key (only `/v1/billing`).
     pub sandbox_billing_key: Option<String>,
+    /// The console's sandbox members, in sandbox mode.
+    pub sandbox_console: Vec<ConsoleMember>,
     /// In-process simulators, when started here.
     #[cfg(feature = "sandbox")]
     pub sandbox: Option<switchboard_sandbox::SandboxHandle>,
@@ -185,38 +190,41 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     // In sandbox mode: the sandbox workspace's keys, the simulators' address, and the
     // simulators themselves when they run in this process.
     #[cfg(feature = "sandbox")]
-    let (sandbox_key, sandbox_billing_key, sandbox_url, sandbox) = if config.sandbox {
-        let setup = crate::sandbox_setup::prepare(
-            &store,
-            &runtime,
-            &config.data_dir,
-            config.sandbox_url.clone(),
-            &public_url,
-            &vault,
-            &net,
-        )
-        .await?;
-        crate::sandbox_setup::seed_wallet(&wallets).await?;
-        (
-            Some(setup.api_key),
-            Some(setup.billing_key),
-            Some(setup.base_url),
-            setup.handle,
-        )
-    } else {
-        (None, None, None, None)
-    };
+    let (sandbox_key, sandbox_billing_key, sandbox_url, sandbox, sandbox_console) =
+        if config.sandbox {
+            let setup = crate::sandbox_setup::prepare(
+                &store,
+                &runtime,
+                &config.data_dir,
+                config.sandbox_url.clone(),
+                &public_url,
+                &vault,
+                &net,
+            )
+            .await?;
+            crate::sandbox_setup::seed_wallet(&wallets).await?;
+            (
+                Some(setup.api_key),
+                Some(setup.billing_key),
+                Some(setup.base_url),
+                setup.handle,
+                setup.console_members,
+            )
+        } else {
+            (None, None, None, None, Vec::new())
+        };
     #[cfg(not(feature = "sandbox"))]
-    let (sandbox_key, sandbox_billing_key, sandbox_url): (
+    let (sandbox_key, sandbox_billing_key, sandbox_url, sandbox_console): (
         Option<String>,
         Option<String>,
         Option<String>,
+        Vec<ConsoleMember>,
     ) = if config.sandbox {
         return Err(StartError::Sandbox(
             "this build has no provider simulators: rebuild with the `sandbox` cargo feature (on by default)".into(),
         ));
     } else {
-        (None, None, None)
+        (None, None, None, Vec::new())
     };
 
     let payments = services::payment_processor(&config, sandbox_url.as_ref())?;
@@ -328,6 +336,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         gateway,
         sandbox_key,
         sandbox_billing_key,
+        sandbox_console,
         #[cfg(feature = "sandbox")]
         sandbox,
         listener: Some(listener),

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use crate::billing::Wallets;
 use crate::connections::secrets_owner;
+use crate::model::Role;
 use crate::netguard::{AllowEntry, NetPolicy};
 use crate::runtime::PluginRuntime;
 use crate::store::{ConnectionRecord, Store};
@@ -37,6 +38,8 @@ pub const SANDBOX_SEED_MICROS: i64 = 100_000 * 1_000_000;
 pub struct SandboxSetup {
     pub api_key: String,
     pub billing_key: String,
+    /// The console's sandbox members: `(email, role, password)`.
+    pub console_members: Vec<(String, Role, String)>,
     pub base_url: String,
     pub handle: Option<switchboard_sandbox::SandboxHandle>,
 }
@@ -79,6 +82,34 @@ pub async fn prepare(
         Scopes::of(&[Scope::Billing]),
     )
     .await?;
+    let mut console_members = Vec::new();
+    for (email, name, role, file) in [
+        (
+            "admin@sandbox.test",
+            "Sandbox admin",
+            Role::Admin,
+            "sandbox-admin.password",
+        ),
+        (
+            "billing@sandbox.test",
+            "Sandbox billing",
+            Role::Billing,
+            "sandbox-billing.password",
+        ),
+    ] {
+        let password = sandbox_secret(data_dir, file)?;
+        crate::tenancy::members::ensure_member(
+            store,
+            SANDBOX_WORKSPACE,
+            email,
+            name,
+            role,
+            &password,
+        )
+        .await
+        .map_err(|e| SandboxError::Setup(format!("console member {email}: {e}")))?;
+        console_members.push((email.to_string(), role, password));
+    }
     let mut settings = switchboard_sandbox::accounts::SimulatorSettings::default();
     for plugin in runtime.plugins() {
         for sc in switchboard_sandbox::accounts::connections(plugin.name(), &base_url) {
@@ -128,6 +159,7 @@ pub async fn prepare(
     Ok(SandboxSetup {
         api_key,
         billing_key,
+        console_members,
         base_url,
         handle,
     })
@@ -177,6 +209,22 @@ async fn allow_simulators(base_url: &str, net: &NetPolicy) -> Result<(), Sandbox
 }
 
 pub use switchboard_sandbox::accounts::{connection_id, messenger_connection_id};
+
+/// A password made once and kept in `<data-dir>/<file>` (0600), like the sandbox keys.
+fn sandbox_secret(data_dir: &Path, file: &str) -> Result<String, SandboxError> {
+    let path = data_dir.join(file);
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= crate::tenancy::members::MIN_PASSWORD
+    {
+        return Ok(existing.trim().to_string());
+    }
+    let password = hex::encode(rand::rng().random::<[u8; 12]>());
+    write_private(&path, &password).map_err(|e| SandboxError::Io {
+        what: format!("write {}", path.display()),
+        detail: e.to_string(),
+    })?;
+    Ok(password)
+}
 
 /// Keys are created once and kept in `<data-dir>/<file>`, so scripts keep working across
 /// restarts.

@@ -172,6 +172,16 @@ pub fn admins(c: &Connection, workspace_id: &str) -> Result<i64, StoreError> {
     )?)
 }
 
+/// Replace a member's password hash and end their sessions.
+pub fn set_password_hash(t: &Transaction, id: &str, password_hash: &str) -> Result<(), StoreError> {
+    t.execute(
+        "UPDATE members SET password_hash = ?2 WHERE id = ?1",
+        [id, password_hash],
+    )?;
+    t.execute("DELETE FROM sessions WHERE member_id = ?1", [id])?;
+    Ok(())
+}
+
 pub fn set_role(
     t: &Transaction,
     workspace_id: &str,

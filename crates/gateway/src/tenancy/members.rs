@@ -242,6 +242,42 @@ pub async fn accept(
         .await
 }
 
+/// Make sure `email` is a member of the workspace with `role` who signs in with `password`
+/// (the sandbox's console members): invited and accepted the first time, the password set
+/// again when it changed.
+pub async fn ensure_member(
+    store: &Store,
+    workspace_id: &str,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> Result<(), MemberError> {
+    let email = normalize_email(email)?;
+    let existing = {
+        let email = email.clone();
+        store
+            .read(move |c| rows::member_by_email(c, &email))
+            .await?
+    };
+    match existing {
+        None => {
+            let invitation = invite(store, workspace_id.to_string(), &email, role).await?;
+            accept(store, &invitation.token, name, password).await?;
+        }
+        Some(m) if verify_password(password.to_string(), m.password_hash.clone()).await => {}
+        Some(m) => {
+            check_password(password)?;
+            let hash = hash_password(password.to_string()).await?;
+            let id = m.view.id;
+            store
+                .write(move |t| rows::set_password_hash(t, &id, &hash))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The member with this email and password, or `None`.
 pub async fn authenticate(
     store: &Store,

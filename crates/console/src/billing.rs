@@ -1,0 +1,322 @@
+//! The billing pages (roles `billing` and `admin`): balance, usage as a chart and tables,
+//! the CSV the API serves, the statement and the prices in effect. Every figure comes from
+//! the same service calls as `/v1/billing`, so the page and the API agree to the micro-unit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use switchboard_gateway::Gateway;
+use switchboard_gateway::billing::views::decimal;
+use switchboard_gateway::model::{Role, now_ms};
+
+use crate::pages::{Nav, problem_response, render, require};
+use crate::session::Member;
+
+#[derive(Deserialize, Default)]
+pub struct BillingQuery {
+    from: Option<String>,
+    to: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `from`/`to` as the API reads them: a date (midnight UTC) or RFC 3339; `from` defaults to
+/// the start of this month, `to` to now, and a `to` before `from` is an empty range.
+fn range(q: &BillingQuery) -> Result<(i64, i64, String, String), String> {
+    let parse = |field: &str, s: &str| {
+        let full = if s.len() == 10 {
+            format!("{s}T00:00:00Z")
+        } else {
+            s.to_string()
+        };
+        switchboard_iso_time::parse_iso_signed(&full)
+            .ok_or_else(|| format!("{field}: `{s}` is not YYYY-MM-DD or RFC 3339"))
+    };
+    let now = now_ms();
+    let month_start = format!("{}-01", switchboard_gateway::billing::wallet::month_of(now));
+    let from_text = q
+        .from
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(month_start);
+    let from = parse("from", &from_text)?;
+    let (to, to_text) = match q.to.clone().filter(|s| !s.is_empty()) {
+        Some(t) => (parse("to", &t)?, t),
+        None => (now + 1, String::new()),
+    };
+    Ok((from, to.max(from), from_text, to_text))
+}
+
+struct Bar {
+    class: usize,
+    x: String,
+    y: String,
+    width: String,
+    height: String,
+    label: String,
+}
+
+struct Row {
+    day: String,
+    channel: String,
+    product: String,
+    country: String,
+    count: i64,
+    units: i64,
+    cost_micros: i64,
+    cost: String,
+}
+
+struct Entry {
+    at: String,
+    kind: String,
+    account: String,
+    amount_micros: i64,
+    amount: String,
+    balance_after: String,
+    memo: String,
+}
+
+struct Price {
+    channel: String,
+    product: String,
+    country: String,
+    price: String,
+    currency: String,
+    effective_from: String,
+    source: String,
+}
+
+#[derive(Template)]
+#[template(path = "billing.html")]
+struct BillingPage {
+    nav: Nav,
+    currency: String,
+    paid: String,
+    credit: String,
+    held: String,
+    available: String,
+    credit_month: Option<String>,
+    credit_expires_at: Option<String>,
+    from: String,
+    to: String,
+    chart_width: usize,
+    bars: Vec<Bar>,
+    legend: Vec<(String, usize)>,
+    rows: Vec<Row>,
+    total_count: i64,
+    total_micros: i64,
+    total_cost: String,
+    by_country: Vec<(String, i64, String)>,
+    statement: Vec<Entry>,
+    next_cursor: Option<String>,
+    prices: Vec<Price>,
+}
+
+impl std::ops::Deref for BillingPage {
+    type Target = Nav;
+    fn deref(&self) -> &Nav {
+        &self.nav
+    }
+}
+
+const STATEMENT_PAGE: u32 = 50;
+
+pub async fn page(
+    State(gw): State<Arc<Gateway>>,
+    member: Member,
+    Query(q): Query<BillingQuery>,
+) -> Response {
+    if let Err(refused) = require(&member, &[Role::Admin, Role::Billing]) {
+        return refused;
+    }
+    let (from, to, from_text, to_text) = match range(&q) {
+        Ok(r) => r,
+        Err(e) => return problem_response(StatusCode::BAD_REQUEST, "Bad range", &e),
+    };
+    let after = match q.cursor.as_deref().map(str::parse::<i64>).transpose() {
+        Ok(a) => a,
+        Err(_) => {
+            return problem_response(
+                StatusCode::BAD_REQUEST,
+                "Bad cursor",
+                "The page cursor is not one this console made.",
+            );
+        }
+    };
+    let ws = member.row.workspace_id.clone();
+    let loaded = async {
+        Ok::<_, switchboard_gateway::billing::BillingError>((
+            gw.wallets.balance(ws.clone()).await?,
+            gw.wallets.usage(ws.clone(), from, to).await?,
+            gw.wallets
+                .statement(ws.clone(), after, STATEMENT_PAGE)
+                .await?,
+            gw.wallets.prices(ws.clone()).await?,
+        ))
+    }
+    .await;
+    let (balance, usage, statement, prices) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            return problem_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                &format!("The billing figures cannot be read now: {e}"),
+            );
+        }
+    };
+
+    // The chart: one column per day, stacked by channel, scaled to the dearest day.
+    let channels: Vec<String> = {
+        let mut c: Vec<String> = usage.rows.iter().map(|r| r.channel.clone()).collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    let mut per_day: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+    for r in &usage.rows {
+        *per_day
+            .entry(&r.day)
+            .or_default()
+            .entry(&r.channel)
+            .or_default() += r.cost_micros;
+    }
+    let max = per_day
+        .values()
+        .map(|c| c.values().sum::<i64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let column = 24.0;
+    let mut bars = Vec::new();
+    for (i, (day, costs)) in per_day.iter().enumerate() {
+        let mut top = 110.0;
+        for (channel, cost) in costs {
+            let height = 100.0 * *cost as f64 / max as f64;
+            top -= height;
+            bars.push(Bar {
+                class: channels.iter().position(|c| c == channel).unwrap_or(0) % 6,
+                x: format!("{:.1}", 4.0 + i as f64 * column),
+                y: format!("{top:.2}"),
+                width: format!("{:.1}", column - 4.0),
+                height: format!("{height:.2}"),
+                label: format!("{day} {channel}: {} {}", decimal(*cost), usage.currency),
+            });
+        }
+    }
+    let mut by_country: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for r in &usage.rows {
+        let e = by_country.entry(&r.country).or_default();
+        e.0 += r.count;
+        e.1 += r.cost_micros;
+    }
+    let page = BillingPage {
+        nav: Nav::of(&member),
+        currency: balance.currency.clone(),
+        paid: decimal(balance.paid_micros),
+        credit: decimal(balance.credit_micros),
+        held: decimal(balance.held_micros),
+        available: decimal(balance.available_micros),
+        credit_month: balance.credit_month.clone(),
+        credit_expires_at: balance.credit_expires_at.clone(),
+        from: from_text,
+        to: to_text,
+        chart_width: (per_day.len().max(1) as f64 * column + 8.0) as usize,
+        bars,
+        legend: channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i % 6))
+            .collect(),
+        rows: usage
+            .rows
+            .iter()
+            .map(|r| Row {
+                day: r.day.clone(),
+                channel: r.channel.clone(),
+                product: r.product.clone(),
+                country: r.country.clone(),
+                count: r.count,
+                units: r.units,
+                cost_micros: r.cost_micros,
+                cost: decimal(r.cost_micros),
+            })
+            .collect(),
+        total_count: usage.total_count,
+        total_micros: usage.total_cost_micros,
+        total_cost: decimal(usage.total_cost_micros),
+        by_country: by_country
+            .into_iter()
+            .map(|(c, (n, m))| (c.to_string(), n, decimal(m)))
+            .collect(),
+        statement: statement
+            .data
+            .iter()
+            .map(|e| Entry {
+                at: e.at.clone(),
+                kind: e.kind.clone(),
+                account: e.account.clone(),
+                amount_micros: e.amount_micros,
+                amount: decimal(e.amount_micros),
+                balance_after: decimal(e.balance_after_micros),
+                memo: e.memo.clone(),
+            })
+            .collect(),
+        next_cursor: statement.next_cursor.clone(),
+        prices: prices
+            .iter()
+            .map(|p| Price {
+                channel: p.channel.clone(),
+                product: p.product.clone(),
+                country: p.country.clone(),
+                price: decimal(p.unit_price_micros),
+                currency: p.currency.clone(),
+                effective_from: p.effective_from.clone(),
+                source: p.source.clone(),
+            })
+            .collect(),
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// The usage CSV: the API's, byte for byte (`UsageReport::to_csv`).
+pub async fn usage_csv(
+    State(gw): State<Arc<Gateway>>,
+    member: Member,
+    Query(q): Query<BillingQuery>,
+) -> Response {
+    if let Err(refused) = require(&member, &[Role::Admin, Role::Billing]) {
+        return refused;
+    }
+    let (from, to, _, _) = match range(&q) {
+        Ok(r) => r,
+        Err(e) => return problem_response(StatusCode::BAD_REQUEST, "Bad range", &e),
+    };
+    match gw
+        .wallets
+        .usage(member.row.workspace_id.clone(), from, to)
+        .await
+    {
+        Ok(report) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"usage.csv\"",
+                ),
+            ],
+            report.to_csv(),
+        )
+            .into_response(),
+        Err(e) => problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            &format!("The usage cannot be read now: {e}"),
+        ),
+    }
+}
