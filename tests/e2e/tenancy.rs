@@ -87,6 +87,17 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{key}");
     let key_id = key["id"].as_str().unwrap().to_string();
+    // The sandbox's console admin is one of A's members.
+    let (_, members) = gw.get("/v1/members").await;
+    let member_id = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "admin@sandbox.test")
+        .expect("the sandbox admin")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (s, price) = gw
         .call(
             Method::POST,
@@ -301,6 +312,21 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             json!({"name": "k", "scopes": ["read"]}),
         ),
         row(Method::DELETE, "/v1/keys/{key}", "admin", Value::Null),
+        list("/v1/members", "admin"),
+        list("/v1/members/invitations", "admin"),
+        row(
+            Method::POST,
+            "/v1/members/invitations",
+            "admin",
+            json!({"email": "b-invitee@example.com", "role": "agent"}),
+        ),
+        row(
+            Method::PATCH,
+            "/v1/members/{member}",
+            "admin",
+            json!({"role": "agent"}),
+        ),
+        row(Method::DELETE, "/v1/members/{member}", "admin", Value::Null),
         list("/v1/billing/balance", "billing"),
         row(
             Method::PUT,
@@ -358,7 +384,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
     let not_key_scoped = [
         ("POST", "/v1/webhooks/{connection}"), // provider-signed: webhooks tests
         ("GET", "/v1/webhooks/{connection}"),
-        ("POST", "/v1/receipts"), // device-signed: push tests
+        ("POST", "/v1/receipts"),           // device-signed: push tests
+        ("POST", "/v1/invitations/accept"), // the token is the credential: members tests
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),   // public: api_document tests
@@ -384,6 +411,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             .replace("{conn}", "{id}")
             .replace("{endpoint}", "{id}")
             .replace("{key}", "{id}")
+            .replace("{member}", "{id}")
             .replace("{price}", "{id}")
             .replace("{policy}", "{name}")
     };
@@ -413,6 +441,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         conn.as_str(),
         endpoint.as_str(),
         key_id.as_str(),
+        member_id.as_str(),
+        "admin@sandbox.test",
         "a-private-policy",
         "a-only.example.com",
         phone,
@@ -425,6 +455,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             .replace("{conn}", &conn)
             .replace("{endpoint}", &endpoint)
             .replace("{key}", &key_id)
+            .replace("{member}", &member_id)
             .replace("{price}", &price_id)
             .replace("{policy}", "a-private-policy")
     };
@@ -447,6 +478,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             || path.contains(&conn)
             || path.contains(&endpoint)
             || path.contains(&key_id)
+            || path.contains(&member_id)
             || path.contains("a-private-policy")
             || path.contains(&format!("/prices/{price_id}"));
         if names_a_id {

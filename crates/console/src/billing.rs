@@ -226,7 +226,7 @@ pub async fn page(
         credit_expires_at: balance.credit_expires_at.clone(),
         from: from_text,
         to: to_text,
-        chart_width: (per_day.len().max(1) as f64 * column + 8.0) as usize,
+        chart_width: ((per_day.len() as f64 * column + 8.0) as usize).max(480),
         bars,
         legend: channels
             .iter()

@@ -1,0 +1,135 @@
+//! Signing in through the form, the billing pages against the API, role refusals, and
+//! hostile text that must stay text.
+
+use serde_json::{Value, json};
+
+use crate::browser::Browser;
+use crate::support::Gateway;
+
+fn sandbox_password(gw: &Gateway, who: &str) -> String {
+    std::fs::read_to_string(gw.data_dir.join(format!("sandbox-{who}.password")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+async fn sign_in(b: &mut Browser, gw: &Gateway, who: &str) {
+    b.visit(&format!("{}/console/login", gw.url), "sign-in")
+        .await;
+    b.fill("#email", &format!("{who}@sandbox.test")).await;
+    b.fill("#password", &sandbox_password(gw, who)).await;
+    b.click("button[type=submit]").await;
+    b.shot("signed-in").await;
+    assert!(
+        b.text_of("main").await.contains("Signed in as"),
+        "{}",
+        b.client.source().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_signs_in_sees_the_ledgers_numbers_and_not_the_messages() {
+    let gw = tokio::task::block_in_place(|| Gateway::start("browser-billing", &[]));
+    for i in 0..2 {
+        let id = gw.send_sms(&format!("+1415556{i:04}"), "billed").await;
+        gw.wait_for(&id, "delivered", std::time::Duration::from_secs(30))
+            .await;
+    }
+    let billing_key = std::fs::read_to_string(gw.data_dir.join("sandbox-billing.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let usage: Value = gw
+        .http()
+        .get(format!("{}/v1/billing/usage", gw.url))
+        .bearer_auth(&billing_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let mut b = Browser::start("billing").await;
+    sign_in(&mut b, &gw, "billing").await;
+    b.visit(&format!("{}/console/billing", gw.url), "billing")
+        .await;
+    assert_eq!(
+        b.text_of("#total-count").await,
+        usage["total_count"].to_string()
+    );
+    let cost =
+        switchboard_gateway::billing::views::decimal(usage["total_cost_micros"].as_i64().unwrap());
+    assert!(b.text_of("#total-cost").await.starts_with(&cost));
+    // The messages page is refused for the billing role.
+    b.visit(&format!("{}/console/messages", gw.url), "messages-refused")
+        .await;
+    assert!(b.text_of("h1").await.contains("Not for your role"));
+    // Signing out ends it: the console asks to sign in again.
+    b.visit(&format!("{}/console", gw.url), "home").await;
+    b.click("header form button").await;
+    b.shot("signed-out").await;
+    b.visit(&format!("{}/console", gw.url), "after-sign-out")
+        .await;
+    assert!(
+        b.client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/console/login")
+    );
+    b.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_render_as_text_and_no_script_runs() {
+    let gw = tokio::task::block_in_place(|| Gateway::start("browser-xss", &[]));
+    let hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+    let (s, inv) = gw
+        .call(
+            reqwest::Method::POST,
+            "/v1/members/invitations",
+            &gw.key,
+            Some(&json!({"email": "mallory@example.com", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED);
+    let accepted = gw
+        .http()
+        .post(format!("{}/v1/invitations/accept", gw.url))
+        .json(&json!({"token": inv["token"], "name": hostile, "password": "mallory's password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), reqwest::StatusCode::CREATED);
+    let csp = gw
+        .http()
+        .get(format!("{}/console/login", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+
+    let mut b = Browser::start("xss").await;
+    b.visit(&format!("{}/console/login", gw.url), "sign-in")
+        .await;
+    b.fill("#email", "mallory@example.com").await;
+    b.fill("#password", "mallory's password").await;
+    b.click("button[type=submit]").await;
+    b.shot("home").await;
+    b.assert_no_dialog().await;
+    let shown = b.text_of("main p").await;
+    assert!(shown.contains(hostile), "the name shows as text: {shown}");
+    let images = b
+        .client
+        .find_all(fantoccini::Locator::Css("main img"))
+        .await
+        .unwrap();
+    assert!(images.is_empty(), "no element was injected");
+    b.client.clone().close().await.unwrap();
+}
