@@ -133,3 +133,50 @@ async fn hostile_names_render_as_text_and_no_script_runs() {
     assert!(images.is_empty(), "no element was injected");
     b.client.clone().close().await.unwrap();
 }
+
+/// An admin watches a message reach `delivered` on its page, without reloading: the page
+/// keeps a marker set after it loaded, which a reload would have wiped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_watches_a_timeline_reach_delivered_without_reloading() {
+    let gw = tokio::task::block_in_place(|| Gateway::start("browser-timeline", &[]));
+    // The provider takes its time, so the page opens on a message still moving.
+    gw.sim_post(
+        "/_sandbox/faults",
+        json!({"channel": "sms", "times": 1, "action": {"latency_ms": 4000}}),
+    )
+    .await;
+    let mut b = Browser::start("timeline").await;
+    sign_in(&mut b, &gw, "admin").await;
+    let id = gw.send_sms("+14155557001", "watch me").await;
+    b.visit(&format!("{}/console/messages/{id}", gw.url), "moving")
+        .await;
+    let first = b.text_of("#msg-status").await;
+    assert_ne!(
+        first, "delivered",
+        "the page opened on a message still moving"
+    );
+    b.client
+        .execute("window.__sb_marker = 'loaded once';", vec![])
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if b.text_of("#msg-status").await == "delivered" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timeline never showed delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    b.shot("delivered").await;
+    let marker = b
+        .client
+        .execute("return window.__sb_marker || null;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marker, json!("loaded once"), "the page was not reloaded");
+    assert!(b.text_of("#timeline").await.contains("delivered at"));
+    b.client.clone().close().await.unwrap();
+}

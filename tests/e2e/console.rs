@@ -417,4 +417,37 @@ async fn billing_pages_show_the_apis_numbers_and_the_roles_hold() {
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.body.matches("<tr><td>").count(), 3, "{}", list.body);
     assert_eq!(admin.get("/console/billing").await.status, StatusCode::OK);
+
+    // One message's page and its live fragment, for the roles that see messages only.
+    let (_, listed) = gw.get("/v1/messages?limit=1").await;
+    let id = listed["data"][0]["id"].as_str().unwrap().to_string();
+    let page = admin.get(&format!("/console/messages/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("<strong id=\"msg-status\">delivered</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<script src=\"/console/static/console.js\"></script>")
+    );
+    let fragment = admin.get(&format!("/console/messages/{id}/timeline")).await;
+    assert!(
+        fragment.body.contains("data-final=\"true\""),
+        "{}",
+        fragment.body
+    );
+    assert!(fragment.body.contains("delivered at"), "{}", fragment.body);
+    for path in [
+        format!("/console/messages/{id}"),
+        format!("/console/messages/{id}/timeline"),
+    ] {
+        assert_eq!(billing.get(&path).await.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(
+        admin.get("/console/messages/msg_nope").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -1,10 +1,10 @@
 //! The web console: pages for the people of a workspace, served by the gateway at `/console`.
 //!
-//! Why server-rendered HTML (askama templates compiled into the binary) and no script: the
+//! Why server-rendered HTML (askama templates compiled into the binary) and almost no script: the
 //! console must read with JavaScript off, every page is a view of the services the API
 //! already has, and HTML escaping by default is the strongest guard against a message text,
-//! a contact or a connection name that is hostile. Live updates, where a page needs them, are
-//! an enhancement on top.
+//! a contact or a connection name that is hostile. Live updates (a message's timeline) are
+//! one small script on top (`static/console.js`), served from here.
 //!
 //! Security, page by page:
 //! - **Sessions** live on the server (`sessions`, by the SHA-256 digest of a random token);
@@ -14,12 +14,14 @@
 //! - **CSRF.** Every form carries a token: the session's own once signed in; before that (the
 //!   sign-in and invitation forms) one that must equal a `SameSite=Strict` cookie set with
 //!   the form. A post without the right token is refused with 403.
-//! - **Headers.** A strict Content-Security-Policy (no script, styles only from the console,
-//!   no framing, forms only to the console), `nosniff`, no referrer, no caching of pages.
+//! - **Headers.** A strict Content-Security-Policy (scripts, styles and fetches only from
+//!   the console itself, no inline script or style, no framing, forms only to the console),
+//!   `nosniff`, no referrer, no caching of pages.
 //! - **Sign-in** is rate-limited per email ([`SIGN_IN_PER_MINUTE`]), and a wrong email and a
 //!   wrong password take the same time and get the same answer.
 
 mod billing;
+mod messages;
 mod pages;
 mod session;
 
@@ -33,9 +35,10 @@ use switchboard_gateway::Gateway;
 pub use session::{SESSION_COOKIE, SESSION_TTL, SIGN_IN_PER_MINUTE};
 
 /// The Content-Security-Policy of every console answer.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const CSS: &str = include_str!("../static/console.css");
+const JS: &str = include_str!("../static/console.js");
 
 /// The console's routes, to be nested at `/console`.
 pub fn routes() -> Router<Arc<Gateway>> {
@@ -46,6 +49,8 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/billing", get(billing::page))
         .route("/billing/usage.csv", get(billing::usage_csv))
         .route("/messages", get(pages::messages))
+        .route("/messages/{id}", get(messages::page))
+        .route("/messages/{id}/timeline", get(messages::fragment))
         .route(
             "/invitations/{token}",
             get(pages::invitation_form).post(pages::accept_invitation),
@@ -53,6 +58,15 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route(
             "/static/console.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
+        )
+        .route(
+            "/static/console.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    JS,
+                )
+            }),
         )
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(security_headers))

@@ -266,12 +266,16 @@ impl Writer {
         let ran: Vec<Ran> = jobs.into_iter().map(|job| job(Some(&t))).collect();
         let outcome = if ran.iter().any(|r| r.dooms_group) {
             let rollback = t.execute_batch("ROLLBACK");
+            // The write that failed may have failed because the server went away: then the
+            // group's companions are told the database is unavailable (a 503), not that
+            // something went wrong with them.
+            let lost = conn.is_closed() || rollback.as_ref().is_err_and(|e| e.is_unavailable());
             Err(GroupFailure {
                 detail: match rollback {
                     Ok(()) => "rolled back: a write in the same commit failed".to_string(),
                     Err(e) => format!("a write in the same commit failed; rollback: {e}"),
                 },
-                unavailable: false,
+                unavailable: lost,
             })
         } else {
             // PostgreSQL answers COMMIT of a transaction an error has aborted with a silent
