@@ -147,9 +147,7 @@ fn timeline(m: &MessageView) -> Timeline {
 }
 
 async fn load(gw: &Gateway, member: &Member, id: &str) -> Result<MessageView, Response> {
-    if let Err(refused) = require(member, &[Role::Admin, Role::Agent]) {
-        return Err(refused);
-    }
+    require(member, &[Role::Admin, Role::Agent])?;
     match gw.deliveries.view(&member.row.workspace_id, id).await {
         Ok(Some(m)) => Ok(m),
         Ok(None) => Err(problem_response(
