@@ -61,6 +61,28 @@ async fn billing_signs_in_sees_the_ledgers_numbers_and_not_the_messages() {
     let cost =
         switchboard_gateway::billing::views::decimal(usage["total_cost_micros"].as_i64().unwrap());
     assert!(b.text_of("#total-cost").await.starts_with(&cost));
+    // A top-up with a card that declines: the page says so, and the API recorded the same.
+    b.fill("#amount", "25").await;
+    b.fill("#card", "tok_chargeDeclined").await;
+    b.click("#topup-h ~ form button[type=submit]").await;
+    b.shot("top-up-declined").await;
+    let result = b.text_of("#topup-result").await;
+    assert!(result.starts_with("Top-up declined:"), "{result}");
+    let topups: Value = gw
+        .http()
+        .get(format!("{}/v1/billing/topups", gw.url))
+        .bearer_auth(&billing_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(topups[0]["state"], "declined", "{topups}");
+    assert!(
+        result.contains(topups[0]["decline_code"].as_str().unwrap()),
+        "{result} {topups}"
+    );
     // The messages page is refused for the billing role.
     b.visit(&format!("{}/console/messages", gw.url), "messages-refused")
         .await;

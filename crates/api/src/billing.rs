@@ -4,6 +4,7 @@
 //! as exact decimals, formatted from the integers.
 
 use std::sync::Arc;
+use switchboard_gateway::billing::ManualTopUp;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -142,17 +143,6 @@ pub async fn top_up(
     if let Some(card) = &t.card {
         check_card(card)?;
     }
-    let currency = gw.wallets.wallet_currency(ws.clone()).await?;
-    if let Err(e) = to_minor(t.amount_micros, &currency) {
-        return Err(ApiError::invalid("amount_micros", e.to_string()));
-    }
-    if !gw.topups.configured() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "payments_unconfigured",
-            "this gateway has no payment processor configured",
-        ));
-    }
     let id = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         Some(key) => format!(
             "top_m_{}",
@@ -160,25 +150,22 @@ pub async fn top_up(
         ),
         None => format!("top_m_{}", uuid::Uuid::new_v4().simple()),
     };
-    match gw
-        .wallets
-        .create_topup(ws.clone(), id.clone(), t.amount_micros, t.card)
-        .await?
-    {
-        Ok(()) => {}
-        Err(("card", why)) => return Err(ApiError::invalid("card", why)),
-        Err((field, why)) => {
+    let view = match gw.topups.manual(ws, id, t.amount_micros, t.card).await? {
+        ManualTopUp::Done(view) => *view,
+        ManualTopUp::Invalid { field, why } => return Err(ApiError::invalid(field, why)),
+        ManualTopUp::Conflict { field, why } => {
             return Err(
                 ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", why).field(field),
             );
         }
-    }
-    gw.topups.top_up_now(&id).await?;
-    let view = gw
-        .wallets
-        .topup(ws, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("top-up"))?;
+        ManualTopUp::Unconfigured => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "payments_unconfigured",
+                "this gateway has no payment processor configured",
+            ));
+        }
+    };
     Ok(match view.state.as_str() {
         "approved" => (StatusCode::CREATED, Json(view)).into_response(),
         "pending" => (StatusCode::ACCEPTED, Json(view)).into_response(),

@@ -54,6 +54,20 @@ const LOOP: Duration = Duration::from_millis(200);
 /// request waits, queued auto-charges in the background) and rolls wallets over at month
 /// boundaries. It owns the processor and the loop's wake-up, so what changes a wallet's
 /// top-up needs can have them looked at now rather than at the next tick.
+/// What became of a manual top-up request.
+#[derive(Debug)]
+pub enum ManualTopUp {
+    /// Recorded; its state says approved, pending (the processor was unavailable: retried
+    /// in the background), declined or failed.
+    Done(Box<views::TopUpView>),
+    /// A field the wallet cannot take (an amount that is not whole minor units, a card).
+    Invalid { field: &'static str, why: String },
+    /// The id was used for another amount or card.
+    Conflict { field: &'static str, why: String },
+    /// No payment processor is configured.
+    Unconfigured,
+}
+
 pub struct TopUps {
     wallets: Arc<Wallets>,
     /// The card processor, if one is configured.
@@ -102,6 +116,55 @@ impl TopUps {
             self.charge_topup(topup).await?;
         }
         Ok(())
+    }
+
+    /// A manual top-up, charged while the caller waits: what the API's `POST
+    /// /v1/billing/topups` and the console's top-up form both do. `id` makes a retried
+    /// request the same top-up.
+    pub async fn manual(
+        &self,
+        ws: String,
+        id: String,
+        amount: crate::model::Micros,
+        card: Option<String>,
+    ) -> Result<ManualTopUp, BillingError> {
+        let currency = self.wallets.wallet_currency(ws.clone()).await?;
+        if let Err(e) = payments::to_minor(amount, &currency) {
+            return Ok(ManualTopUp::Invalid {
+                field: "amount_micros",
+                why: e.to_string(),
+            });
+        }
+        if !self.configured() {
+            return Ok(ManualTopUp::Unconfigured);
+        }
+        match self
+            .wallets
+            .create_topup(ws.clone(), id.clone(), amount, card)
+            .await?
+        {
+            Ok(()) => {}
+            Err(("card", why)) => {
+                return Ok(ManualTopUp::Invalid {
+                    field: "card",
+                    why: why.to_string(),
+                });
+            }
+            Err((field, why)) => {
+                return Ok(ManualTopUp::Conflict {
+                    field,
+                    why: why.to_string(),
+                });
+            }
+        }
+        self.top_up_now(&id).await?;
+        Ok(match self.wallets.topup(ws, id).await? {
+            Some(view) => ManualTopUp::Done(Box::new(view)),
+            None => ManualTopUp::Conflict {
+                field: "id",
+                why: "the top-up vanished".into(),
+            },
+        })
     }
 
     /// Charges pending top-ups (auto-charge queues them in the hold's commit) and rolls

@@ -22,6 +22,39 @@ pub struct BillingQuery {
     from: Option<String>,
     to: Option<String>,
     cursor: Option<String>,
+    /// A top-up just asked for, whose outcome the page reports.
+    topup: Option<String>,
+}
+
+/// An amount typed in currency units (`10`, `10.5`, `0.25`) as exact micro-units.
+pub fn parse_amount(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || fraction.len() > 6
+        || whole.len() > 12
+    {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fraction: i64 = format!("{fraction:0<6}").parse().ok()?;
+    whole.checked_mul(1_000_000)?.checked_add(fraction)
+}
+
+struct TopUpLine {
+    id: String,
+    kind: String,
+    amount: String,
+    card: String,
+    state: String,
+    decline: String,
+    created_at: String,
 }
 
 /// `from`/`to` as the API reads them: a date (midnight UTC) or RFC 3339; `from` defaults to
@@ -115,6 +148,9 @@ struct BillingPage {
     statement: Vec<Entry>,
     next_cursor: Option<String>,
     prices: Vec<Price>,
+    topups: Vec<TopUpLine>,
+    /// What became of the top-up just asked for.
+    topup_result: Option<String>,
 }
 
 impl std::ops::Deref for BillingPage {
@@ -157,10 +193,11 @@ pub async fn page(
                 .statement(ws.clone(), after, STATEMENT_PAGE)
                 .await?,
             gw.wallets.prices(ws.clone()).await?,
+            gw.wallets.topups(ws.clone(), 20).await?,
         ))
     }
     .await;
-    let (balance, usage, statement, prices) = match loaded {
+    let (balance, usage, statement, prices, topups) = match loaded {
         Ok(v) => v,
         Err(e) => {
             return problem_response(
@@ -215,8 +252,47 @@ pub async fn page(
         e.0 += r.count;
         e.1 += r.cost_micros;
     }
+    let topup_result = q.topup.as_ref().and_then(|id| {
+        topups
+            .iter()
+            .find(|t| &t.id == id)
+            .map(|t| match t.state.as_str() {
+                "approved" => format!(
+                    "Top-up of {} {} approved.",
+                    decimal(t.amount_micros),
+                    t.currency
+                ),
+                "pending" => {
+                    "The card processor did not answer; the top-up will be tried again.".to_string()
+                }
+                state => format!(
+                    "Top-up {state}: {}",
+                    t.decline_code
+                        .clone()
+                        .or(t.detail.clone())
+                        .unwrap_or_else(|| "no reason given".into())
+                ),
+            })
+    });
     let page = BillingPage {
         nav: Nav::of(&member),
+        topup_result,
+        topups: topups
+            .iter()
+            .map(|t| TopUpLine {
+                id: t.id.clone(),
+                kind: t.kind.clone(),
+                amount: format!("{} {}", decimal(t.amount_micros), t.currency),
+                card: t.card.clone(),
+                state: t.state.clone(),
+                decline: t
+                    .decline_code
+                    .clone()
+                    .or(t.detail.clone())
+                    .unwrap_or_default(),
+                created_at: t.created_at.clone(),
+            })
+            .collect(),
         currency: balance.currency.clone(),
         paid: decimal(balance.paid_micros),
         credit: decimal(balance.credit_micros),
@@ -318,5 +394,115 @@ pub async fn usage_csv(
             "Unavailable",
             &format!("The usage cannot be read now: {e}"),
         ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TopUpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    card: String,
+}
+
+/// The top-up form: the same service call as `POST /v1/billing/topups`; the billing page
+/// then says what came of it.
+pub async fn top_up(
+    State(gw): State<Arc<Gateway>>,
+    member: Member,
+    axum::Form(form): axum::Form<TopUpForm>,
+) -> Response {
+    if !crate::session::same_token(&member.csrf, &form.csrf) {
+        return problem_response(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "This form was not sent from the console. Reload the page and try again.",
+        );
+    }
+    if let Err(refused) = require(&member, &[Role::Admin, Role::Billing]) {
+        return refused;
+    }
+    let Some(amount) = parse_amount(&form.amount).filter(|a| *a > 0) else {
+        return problem_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Top-up refused",
+            "The amount is not a positive number with at most six decimals.",
+        );
+    };
+    let card = form.card.trim();
+    if card.is_empty() || card.chars().count() > 128 {
+        return problem_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Top-up refused",
+            "Give a card token of 1 to 128 characters.",
+        );
+    }
+    let id = format!("top_m_{}", uuid_like());
+    match gw
+        .topups
+        .manual(
+            member.row.workspace_id.clone(),
+            id.clone(),
+            amount,
+            Some(card.to_string()),
+        )
+        .await
+    {
+        Ok(switchboard_gateway::billing::ManualTopUp::Done(_)) => {
+            axum::response::Redirect::to(&format!("/console/billing?topup={id}")).into_response()
+        }
+        Ok(switchboard_gateway::billing::ManualTopUp::Invalid { field, why }) => problem_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Top-up refused",
+            &format!("{field}: {why}"),
+        ),
+        Ok(switchboard_gateway::billing::ManualTopUp::Conflict { why, .. }) => {
+            problem_response(StatusCode::CONFLICT, "Top-up refused", &why)
+        }
+        Ok(switchboard_gateway::billing::ManualTopUp::Unconfigured) => problem_response(
+            StatusCode::CONFLICT,
+            "No card processor",
+            "This gateway has no payment processor configured.",
+        ),
+        Err(e) => problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            &format!("The top-up could not be made: {e}"),
+        ),
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    rand::rng()
+        .random::<[u8; 16]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn amounts_are_exact_micro_units() {
+        use super::parse_amount;
+        assert_eq!(parse_amount("10"), Some(10_000_000));
+        assert_eq!(parse_amount("10.5"), Some(10_500_000));
+        assert_eq!(parse_amount(" 0.000001 "), Some(1));
+        assert_eq!(parse_amount(".25"), Some(250_000));
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1.0000001",
+            "1e3",
+            "1,5",
+            "abc",
+            "9999999999999",
+        ] {
+            assert_eq!(parse_amount(bad), None, "{bad:?}");
+        }
     }
 }

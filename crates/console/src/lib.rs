@@ -48,6 +48,7 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/logout", post(pages::logout))
         .route("/billing", get(billing::page))
         .route("/billing/usage.csv", get(billing::usage_csv))
+        .route("/billing/topups", post(billing::top_up))
         .route("/messages", get(pages::messages))
         .route("/messages/{id}", get(messages::page))
         .route("/messages/{id}/timeline", get(messages::fragment))
