@@ -451,7 +451,7 @@ impl Store {
             .map_err(|_| StoreError::Closed)?;
         let conn = self.take_reader()?;
         let (conn, result) = tokio::task::spawn_blocking(move || {
-            let r = f(&conn.conn());
+            let r = read_in_snapshot(&conn.conn(), f);
             (conn, r)
         })
         .await
@@ -504,6 +504,30 @@ impl Store {
             Backend::Postgres { url, io } => Ok(Reader::Postgres(pg::connect(url, io)?)),
         }
     }
+}
+
+/// Run a read's statements against one snapshot. On PostgreSQL each statement outside a
+/// transaction sees the commits made up to its own start, so a view read in several
+/// statements (a delivery, then its attempts) could mix two moments: an attempt recorded
+/// between them, with the delivery's next attempt still the old one. A read-only
+/// repeatable-read transaction makes every statement see the same moment. (SQLite's read
+/// connections keep their behaviour; the one writer's group commits make such a mix rare
+/// there, and the statement counts of the write path are measured without it.)
+fn read_in_snapshot<R, E, F>(c: &Connection, f: F) -> Result<R, E>
+where
+    E: From<StoreError>,
+    F: FnOnce(&Connection) -> Result<R, E>,
+{
+    if !c.is_postgres() {
+        return f(c);
+    }
+    c.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .map_err(StoreError::from)?;
+    let result = f(c);
+    // Read only: nothing to keep, so a failed read and a finished one end alike; an error
+    // ending it means the connection broke, and the pool drops a closed one.
+    let _ = c.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    result
 }
 
 /// One page of a listing read with `LIMIT limit + 1`: the extra row is not shown, it only
