@@ -12,7 +12,7 @@ use switchboard_gateway::Gateway;
 use switchboard_gateway::billing::views::decimal;
 use switchboard_gateway::model::{MessageView, Role, RouteView};
 
-use crate::pages::{Nav, problem_response, render, require};
+use crate::pages::{Nav, problem_response, recipient_text, render, require};
 use crate::session::Member;
 
 struct DeliveryLine {
@@ -62,7 +62,7 @@ fn timeline(m: &MessageView) -> Timeline {
             && m.deliveries.iter().all(|d| d.status.is_final()),
         status: m.status.as_str().to_string(),
         channel: m.channel.clone(),
-        to: serde_json::to_string(&m.to).unwrap_or_default(),
+        to: recipient_text(&m.to),
         created_at: m.created_at.clone(),
         updated_at: m.updated_at.clone(),
         route: m.route.clone(),

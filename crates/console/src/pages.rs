@@ -58,6 +58,12 @@ pub fn require(member: &Member, roles: &[Role]) -> Result<(), Response> {
     }
 }
 
+/// A recipient as the pages show it: its addresses, as the API writes them (serialising a
+/// plain struct of strings cannot fail).
+pub fn recipient_text(to: &switchboard_gateway::model::Recipient) -> String {
+    serde_json::to_string(to).unwrap_or_default()
+}
+
 pub fn render(page: &impl Template, status: StatusCode) -> Response {
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
@@ -326,7 +332,7 @@ pub async fn messages(
         .data
         .into_iter()
         .map(|m| MessageLine {
-            to: serde_json::to_string(&m.to).unwrap_or_default(),
+            to: recipient_text(&m.to),
             id: m.id,
             channel: m.channel,
             status: m.status.as_str().to_string(),

@@ -143,6 +143,41 @@ pub fn is_final(msg: &Value) -> bool {
             .is_some_and(|ds| ds.iter().all(|d| final_status(&d["status"])))
 }
 
+/// Wait until every accepted message (by number) is final, reading message `i` through
+/// `gateway_for(i)`; their final views. Fails after `CRASH_WAIT_S` (300) seconds, showing one
+/// message still moving.
+pub async fn all_final<'g>(
+    accepted: &BTreeMap<usize, String>,
+    gateway_for: impl Fn(usize) -> &'g Gateway,
+) -> BTreeMap<usize, Value> {
+    let deadline = Instant::now() + Duration::from_secs(env_or("CRASH_WAIT_S", 300));
+    let mut pending = accepted.clone();
+    let mut finals = BTreeMap::new();
+    while !pending.is_empty() {
+        let mut still = BTreeMap::new();
+        for (i, id) in pending {
+            let (status, msg) = gateway_for(i).get(&format!("/v1/messages/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "message {i} ({id}) is gone: {msg}");
+            if is_final(&msg) {
+                finals.insert(i, msg);
+            } else {
+                still.insert(i, id);
+            }
+        }
+        pending = still;
+        if let Some((i, id)) = pending.iter().next() {
+            assert!(
+                Instant::now() < deadline,
+                "{} messages never reached a final state; message {i}: {:#}",
+                pending.len(),
+                gateway_for(*i).get(&format!("/v1/messages/{id}")).await.1
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    finals
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_kills_lose_nothing_send_nothing_twice_and_leave_the_ledger_balanced() {
     let messages = env_or("CRASH_MESSAGES", 2000) as usize;
@@ -249,32 +284,7 @@ async fn chaos_kills_lose_nothing_send_nothing_twice_and_leave_the_ledger_balanc
     assert_eq!(distinct.len(), messages, "one message per Idempotency-Key");
 
     // Every accepted message reaches a final state.
-    let deadline = Instant::now() + Duration::from_secs(env_or("CRASH_WAIT_S", 300));
-    let mut pending: BTreeMap<usize, String> = accepted.clone();
-    let mut finals: BTreeMap<usize, Value> = BTreeMap::new();
-    while !pending.is_empty() {
-        let mut still = BTreeMap::new();
-        for (i, id) in pending {
-            let (status, msg) = gw.get(&format!("/v1/messages/{id}")).await;
-            assert_eq!(status, StatusCode::OK, "message {i} ({id}) is gone: {msg}");
-            if is_final(&msg) {
-                finals.insert(i, msg);
-            } else {
-                still.insert(i, id);
-            }
-        }
-        pending = still;
-        if !pending.is_empty() {
-            let (i, id) = pending.iter().next().unwrap();
-            assert!(
-                Instant::now() < deadline,
-                "{} messages never reached a final state; message {i}: {:#}",
-                pending.len(),
-                gw.get(&format!("/v1/messages/{id}")).await.1
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
+    let finals = all_final(&accepted, |_| &gw).await;
     for (i, msg) in &finals {
         audit::message_outcome(*i, Kind::of(*i), msg);
     }

@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 
 use super::Cluster;
 use crate::crash::audit;
-use crate::crash::chaos::{Kind, WALLET_MICROS, env_or, is_final, send_until_accepted};
+use crate::crash::chaos::{Kind, WALLET_MICROS, all_final, env_or, send_until_accepted};
 use crate::receiver::Receiver;
 use crate::support::sim_get;
 
@@ -183,32 +183,7 @@ async fn two_nodes_one_killed_again_and_again_lose_nothing_and_send_nothing_twic
     assert_eq!(distinct.len(), messages, "one message per Idempotency-Key");
 
     // Every accepted message reaches a final state, read through either node.
-    let deadline = Instant::now() + Duration::from_secs(env_or("CRASH_WAIT_S", 300));
-    let mut pending = accepted.clone();
-    let mut finals: BTreeMap<usize, Value> = BTreeMap::new();
-    while !pending.is_empty() {
-        let mut still = BTreeMap::new();
-        for (i, id) in pending {
-            let gw = cluster.node(i % 2);
-            let (status, msg) = gw.get(&format!("/v1/messages/{id}")).await;
-            assert_eq!(status, StatusCode::OK, "message {i} ({id}) is gone: {msg}");
-            if is_final(&msg) {
-                finals.insert(i, msg);
-            } else {
-                still.insert(i, id);
-            }
-        }
-        pending = still;
-        if let Some((i, id)) = pending.iter().next() {
-            assert!(
-                Instant::now() < deadline,
-                "{} messages never reached a final state; message {i}: {:#}",
-                pending.len(),
-                cluster.node(1).get(&format!("/v1/messages/{id}")).await.1
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
+    let finals = all_final(&accepted, |i| cluster.node(i % 2)).await;
     let mut timed = 0;
     for (i, msg) in &finals {
         if i % TIMED == TIMED - 1 {
