@@ -4,7 +4,7 @@
 //! as exact decimals, formatted from the integers.
 
 use std::sync::Arc;
-use switchboard_gateway::billing::ManualTopUp;
+use switchboard_gateway::billing::{AutoChargeChange, ManualTopUp};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -20,7 +20,6 @@ use super::auth::BillingKey;
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::{self, PageSize};
 use switchboard_gateway::Gateway;
-use switchboard_gateway::billing::payments::to_minor;
 use switchboard_gateway::billing::prices::{PriceSpec, PriceView};
 use switchboard_gateway::billing::views::*;
 use switchboard_gateway::model::{Millis, now_ms};
@@ -97,34 +96,16 @@ pub async fn set_auto_charge(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BalanceView>, ApiError> {
     let s: AutoChargeSettings = parse_json(&read_body(b)?)?;
-    let currency = gw.wallets.wallet_currency(ws.clone()).await?;
-    if s.threshold_micros < 0 {
-        return Err(ApiError::invalid(
-            "threshold_micros",
-            "must not be negative",
-        ));
-    }
-    if let Err(e) = to_minor(s.amount_micros, &currency) {
-        return Err(ApiError::invalid("amount_micros", e.to_string()));
-    }
-    if s.monthly_cap_micros < s.amount_micros {
-        return Err(ApiError::invalid(
-            "monthly_cap_micros",
-            "must be at least one top-up (`amount_micros`)",
-        ));
-    }
-    check_card(&s.card)?;
-    if s.enabled && !gw.topups.configured() {
-        return Err(ApiError::new(
+    match gw.topups.configure_auto_charge(ws, s).await? {
+        AutoChargeChange::Done(view) => Ok(Json(*view)),
+        AutoChargeChange::Invalid { field, why } => Err(ApiError::invalid(field, why)),
+        AutoChargeChange::Unconfigured => Err(ApiError::new(
             StatusCode::CONFLICT,
             "payments_unconfigured",
             "this gateway has no payment processor configured",
         )
-        .field("enabled"));
+        .field("enabled")),
     }
-    let view = gw.wallets.set_auto_charge(ws, s).await?;
-    gw.topups.wake();
-    Ok(Json(view))
 }
 
 /// Top up now. `Idempotency-Key` makes a retried request the same top-up (reusing it for
@@ -249,7 +230,7 @@ pub struct UsageQuery {
 }
 
 /// What [`parse_time`] reads: a date (midnight UTC) or an RFC 3339 time.
-fn date_or_time() -> utoipa::openapi::schema::Schema {
+pub(crate) fn date_or_time() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
     let string = |f| {
         ObjectBuilder::new()
@@ -263,7 +244,7 @@ fn date_or_time() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
-fn parse_time(field: &str, s: &str) -> Result<Millis, ApiError> {
+pub(crate) fn parse_time(field: &str, s: &str) -> Result<Millis, ApiError> {
     let full = if s.len() == 10 {
         format!("{s}T00:00:00Z")
     } else {

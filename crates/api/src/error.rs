@@ -336,6 +336,38 @@ impl From<IntakeError> for ApiError {
     }
 }
 
+impl From<switchboard_gateway::sending::SendError> for ApiError {
+    fn from(e: switchboard_gateway::sending::SendError) -> Self {
+        use switchboard_gateway::sending::SendError;
+        match e {
+            SendError::Intake(e) => e.into(),
+            SendError::Store(e) => e.into(),
+            SendError::KeyReused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            )
+            .field("Idempotency-Key"),
+        }
+    }
+}
+
+impl From<switchboard_gateway::sending::ResendError> for ApiError {
+    fn from(e: switchboard_gateway::sending::ResendError) -> Self {
+        use switchboard_gateway::sending::ResendError;
+        match e {
+            ResendError::NotFound => ApiError::not_found("message"),
+            ResendError::NotFailed(m) => ApiError::new(StatusCode::CONFLICT, "not_failed", m),
+            ResendError::Routed(m) => ApiError::new(StatusCode::CONFLICT, "routed", m),
+            ResendError::Refused { reason, message } => {
+                ApiError::new(StatusCode::CONFLICT, "resend_refused", message)
+                    .reason(reason.as_str())
+            }
+            ResendError::Send(e) => e.into(),
+        }
+    }
+}
+
 impl From<CallbackError> for ApiError {
     fn from(e: CallbackError) -> Self {
         match e {

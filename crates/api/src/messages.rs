@@ -9,20 +9,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
 use switchboard_gateway::Gateway;
-use switchboard_gateway::lifecycle::InsertMessage;
-use switchboard_gateway::metrics::ChannelLabels;
 use switchboard_gateway::model::{
-    Accepted, MessagePage, MessageView, NewMessage, Preview, Status, new_id,
+    Accepted, AddressKey, MessagePage, MessageView, NewMessage, Preview, Status,
 };
-use switchboard_gateway::routing::InsertRouted;
-use switchboard_gateway::store::Inserted;
+use switchboard_gateway::sending::{SendError, Sent, request_hash};
+use switchboard_gateway::store::MessageFilter;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -45,51 +42,22 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(s.to_string()))
 }
 
-/// A message committed (or found committed under the same Idempotency-Key).
-pub(super) struct Committed {
-    pub accepted: Accepted,
-    pub replayed: bool,
-}
+/// A message committed (or found committed under the same Idempotency-Key), as the API
+/// answers it.
+pub(super) struct Committed(pub Sent);
 
 impl Committed {
     pub(super) fn into_response(self) -> Response {
-        if self.replayed {
+        if self.0.replayed {
             (
                 StatusCode::ACCEPTED,
                 [("idempotent-replayed", "true")],
-                Json(self.accepted),
+                Json(self.0.accepted),
             )
                 .into_response()
         } else {
-            (StatusCode::ACCEPTED, Json(self.accepted)).into_response()
+            (StatusCode::ACCEPTED, Json(self.0.accepted)).into_response()
         }
-    }
-}
-
-/// Answer for a key seen before: the original message, or `422 idempotency_key_reused` if
-/// the request differs.
-fn replay(id: String, status: Status, same_request: bool) -> Result<Committed, ApiError> {
-    if !same_request {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            format!("this Idempotency-Key was used for a different request (message {id})"),
-        )
-        .field("Idempotency-Key"));
-    }
-    Ok(Committed {
-        accepted: Accepted { id, status },
-        replayed: true,
-    })
-}
-
-fn committed(id: String) -> Committed {
-    Committed {
-        accepted: Accepted {
-            id,
-            status: Status::Queued,
-        },
-        replayed: false,
     }
 }
 
@@ -113,98 +81,23 @@ pub async fn create(
     let body = read_body(body)?;
     let key = idempotency_key(&headers)?;
     let request: NewMessage = parse_json(&body)?;
-    let request_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&request).unwrap_or_default(),
-    ));
+    let request_hash = request_hash(&request);
     if let Some(key) = &key
         && let Some((id, status, hash)) = gw.store.find_idempotent(&ws, key).await?
     {
-        return replay(id, status, hash == request_hash).map(Committed::into_response);
-    }
-
-    accept(&gw, ws, request, request_hash, key, None)
-        .await
-        .map(Committed::into_response)
-}
-
-/// Steps shared by a new message and a resend: intake, commit, wake the dispatcher.
-pub(super) async fn accept(
-    gw: &Gateway,
-    ws: String,
-    request: NewMessage,
-    request_hash: String,
-    key: Option<String>,
-    resend_of: Option<String>,
-) -> Result<Committed, ApiError> {
-    if request.policy.is_some() {
-        return accept_routed(gw, ws, request, request_hash, key).await;
-    }
-    let prepared = gw.intake.prepare(&ws, request).await?;
-    let id = new_id("msg");
-    let channel = prepared.request.channel.clone();
-    let insert = InsertMessage {
-        id: id.clone(),
-        workspace_id: ws,
-        request: prepared.request,
-        request_hash,
-        idempotency_key: key,
-        delivery: prepared.delivery,
-        resend_of,
-    };
-    match gw.deliveries.accept(insert).await? {
-        Inserted::New => {
-            gw.dispatcher.wake();
-            gw.metrics
-                .accepted
-                .get_or_create(&ChannelLabels { channel })
-                .inc();
-            Ok(committed(id))
+        if hash != request_hash {
+            return Err(SendError::KeyReused(id).into());
         }
-        // A concurrent request with the same key committed first.
-        Inserted::Existing {
-            id,
-            status,
-            same_request,
-        } => replay(id, status, same_request),
+        return Ok(Committed(Sent {
+            accepted: Accepted { id, status },
+            replayed: true,
+        })
+        .into_response());
     }
-}
-
-/// A message through a policy: planned channel by channel, committed with its first step.
-async fn accept_routed(
-    gw: &Gateway,
-    ws: String,
-    request: NewMessage,
-    request_hash: String,
-    key: Option<String>,
-) -> Result<Committed, ApiError> {
-    let prepared = gw.planner.prepare_routed(&ws, request).await?;
-    let id = new_id("msg");
-    let insert = InsertRouted {
-        id: id.clone(),
-        workspace_id: ws,
-        request: prepared.request,
-        request_hash,
-        idempotency_key: key,
-        policy: prepared.policy,
-        entries: prepared.entries,
-    };
-    match gw.router.accept(insert).await? {
-        Inserted::New => {
-            gw.dispatcher.wake();
-            gw.metrics
-                .accepted
-                .get_or_create(&ChannelLabels {
-                    channel: "routed".into(),
-                })
-                .inc();
-            Ok(committed(id))
-        }
-        Inserted::Existing {
-            id,
-            status,
-            same_request,
-        } => replay(id, status, same_request),
-    }
+    let sent = gw
+        .accept_message(ws, request, request_hash, key, None)
+        .await?;
+    Ok(Committed(sent).into_response())
 }
 
 /// Validate and quote without sending or storing anything.
@@ -297,6 +190,15 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Only messages on this channel.
     pub channel: Option<String>,
+    /// Only messages with a delivery to this address, as the channel normalises it (a phone
+    /// in E.164, an email, a page-scoped id, a device token).
+    pub recipient: Option<String>,
+    /// Created at or after: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub created_from: Option<String>,
+    /// Created before: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub created_to: Option<String>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     #[param(schema_with = limit_schema, required = false)]
@@ -327,9 +229,22 @@ pub async fn list(
         None => None,
     };
     let limit = PAGE_SIZE.limit(q.limit)?;
+    let filter = MessageFilter {
+        status,
+        channel: q.channel,
+        recipient: q.recipient.map(|r| AddressKey::search_form(&r)),
+        created_from: q
+            .created_from
+            .map(|t| crate::billing::parse_time("created_from", &t))
+            .transpose()?,
+        created_to: q
+            .created_to
+            .map(|t| crate::billing::parse_time("created_to", &t))
+            .transpose()?,
+    };
     Ok(Json(
         gw.store
-            .list_messages(&ws, status, q.channel, q.cursor, limit)
+            .list_messages(&ws, filter, q.cursor, limit)
             .await?,
     ))
 }

@@ -68,6 +68,16 @@ pub enum ManualTopUp {
     Unconfigured,
 }
 
+/// What a change of the auto-charge settings came to.
+#[derive(Debug)]
+pub enum AutoChargeChange {
+    Done(Box<views::BalanceView>),
+    /// A field the wallet cannot take, and why.
+    Invalid { field: &'static str, why: String },
+    /// Turning it on needs a payment processor, and none is configured.
+    Unconfigured,
+}
+
 pub struct TopUps {
     wallets: Arc<Wallets>,
     /// The card processor, if one is configured.
@@ -165,6 +175,44 @@ impl TopUps {
                 why: "the top-up vanished".into(),
             },
         })
+    }
+
+    /// Set auto-charge: what the API's `PUT /v1/billing/auto-charge` and the console's form
+    /// both do. Already below the threshold, the first top-up is queued at once.
+    pub async fn configure_auto_charge(
+        &self,
+        ws: String,
+        s: views::AutoChargeSettings,
+    ) -> Result<AutoChargeChange, BillingError> {
+        let invalid = |field, why: &str| {
+            Ok(AutoChargeChange::Invalid {
+                field,
+                why: why.to_string(),
+            })
+        };
+        let currency = self.wallets.wallet_currency(ws.clone()).await?;
+        if s.threshold_micros < 0 {
+            return invalid("threshold_micros", "must not be negative");
+        }
+        if let Err(e) = payments::to_minor(s.amount_micros, &currency) {
+            return invalid("amount_micros", &e.to_string());
+        }
+        if s.monthly_cap_micros < s.amount_micros {
+            return invalid(
+                "monthly_cap_micros",
+                "must be at least one top-up (`amount_micros`)",
+            );
+        }
+        let blank = s.card.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+        if blank || s.card.chars().count() > 128 {
+            return invalid("card", "a card token of 1-128 characters");
+        }
+        if s.enabled && !self.configured() {
+            return Ok(AutoChargeChange::Unconfigured);
+        }
+        let view = self.wallets.set_auto_charge(ws, s).await?;
+        self.wake();
+        Ok(AutoChargeChange::Done(Box::new(view)))
     }
 
     /// Charges pending top-ups (auto-charge queues them in the hold's commit) and rolls

@@ -24,6 +24,8 @@ pub struct BillingQuery {
     cursor: Option<String>,
     /// A top-up just asked for, whose outcome the page reports.
     topup: Option<String>,
+    /// A settings form just saved.
+    saved: Option<String>,
 }
 
 /// An amount typed in currency units (`10`, `10.5`, `0.25`) as exact micro-units.
@@ -151,6 +153,8 @@ struct BillingPage {
     topups: Vec<TopUpLine>,
     /// What became of the top-up just asked for.
     topup_result: Option<String>,
+    settings: crate::billing_settings::Settings,
+    saved: Option<&'static str>,
 }
 
 impl std::ops::Deref for BillingPage {
@@ -277,6 +281,11 @@ pub async fn page(
     let page = BillingPage {
         nav: Nav::of(&member),
         topup_result,
+        settings: crate::billing_settings::Settings::of(&balance),
+        saved: q
+            .saved
+            .as_deref()
+            .and_then(crate::billing_settings::saved_message),
         topups: topups
             .iter()
             .map(|t| TopUpLine {

@@ -21,6 +21,8 @@
 //!   wrong password take the same time and get the same answer.
 
 mod billing;
+mod billing_settings;
+mod message_list;
 mod messages;
 mod pages;
 mod session;
@@ -49,7 +51,12 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/billing", get(billing::page))
         .route("/billing/usage.csv", get(billing::usage_csv))
         .route("/billing/topups", post(billing::top_up))
-        .route("/messages", get(pages::messages))
+        .route("/billing/auto-charge", post(billing_settings::auto_charge))
+        .route(
+            "/billing/low-balance-alert",
+            post(billing_settings::low_balance_alert),
+        )
+        .route("/messages", get(message_list::list))
         .route("/messages/{id}", get(messages::page))
         .route("/messages/{id}/timeline", get(messages::fragment))
         .route(

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod receipts;
 pub mod resend;
 pub mod routing;
+pub mod sending;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_setup;
 pub mod status_lookup;

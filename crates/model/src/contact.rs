@@ -47,6 +47,25 @@ impl AddressKey {
         })
     }
 
+    /// What a person typed to find an address, in the form deliveries store it: trimmed, and
+    /// a phone number without the spaces, dashes, dots and brackets people write it with
+    /// (`+1 (415) 555-0100` finds `+14155550100`). Anything else is kept as typed.
+    pub fn search_form(typed: &str) -> String {
+        let typed = typed.trim();
+        let phone_like = typed
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-(). ".contains(c))
+            && typed.chars().filter(char::is_ascii_digit).count() >= 3;
+        if phone_like {
+            typed
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '+')
+                .collect()
+        } else {
+            typed.to_string()
+        }
+    }
+
     /// The recipient field this address came from, for error messages.
     pub fn field(&self) -> &'static str {
         match self.kind.as_str() {
@@ -213,4 +232,18 @@ pub struct ConversationMessageView {
     /// The follow-up notification that carried it, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<String>,
+}
+
+#[cfg(test)]
+mod search_form_tests {
+    use super::AddressKey;
+
+    #[test]
+    fn phones_lose_their_punctuation_and_the_rest_is_kept() {
+        assert_eq!(AddressKey::search_form(" +1 (415) 555-0100 "), "+14155550100");
+        assert_eq!(AddressKey::search_form("010.1234.5678"), "01012345678");
+        assert_eq!(AddressKey::search_form("Ada@Example.com"), "Ada@Example.com");
+        assert_eq!(AddressKey::search_form("9000000000000001"), "9000000000000001");
+        assert_eq!(AddressKey::search_form("a-b"), "a-b");
+    }
 }

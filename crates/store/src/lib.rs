@@ -31,6 +31,7 @@ mod conversations;
 pub mod deliveries;
 mod lookups;
 pub mod members;
+pub mod oauth_flows;
 mod messages;
 mod pg;
 mod policies;

@@ -117,6 +117,20 @@ pub fn find_resend_of(
         .transpose()
 }
 
+/// Which messages a listing shows; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub status: Option<Status>,
+    pub channel: Option<String>,
+    /// An address a delivery went to, as its channel normalised it (E.164 phone, email,
+    /// page-scoped id, device token).
+    pub recipient: Option<String>,
+    /// Created at or after (ms).
+    pub created_from: Option<i64>,
+    /// Created before (ms).
+    pub created_to: Option<i64>,
+}
+
 impl Store {
     /// Look up an idempotency key without writing: the fast path for a repeated request.
     pub async fn find_idempotent(
@@ -132,21 +146,32 @@ impl Store {
     pub async fn list_messages(
         &self,
         workspace_id: &str,
-        status: Option<Status>,
-        channel: Option<String>,
+        filter: MessageFilter,
         cursor: Option<String>,
         limit: u32,
     ) -> Result<MessagePage, StoreError> {
         let ws = workspace_id.to_string();
+        let MessageFilter {
+            status,
+            channel,
+            recipient,
+            created_from,
+            created_to,
+        } = filter;
         self.read(move |c| {
+            // A recipient is found through its deliveries (`deliveries_address_only`): the
+            // address as the channel normalised it, the same on every channel.
             let mut stmt = c.prepare_cached(
                 "SELECT id, channel, status, request, created_at, updated_at FROM messages
                  WHERE workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) AND (CAST(?3 AS TEXT) IS NULL OR channel = ?3)
                    AND (CAST(?4 AS TEXT) IS NULL OR id < ?4)
+                   AND (CAST(?6 AS TEXT) IS NULL OR id IN (SELECT message_id FROM deliveries WHERE address = ?6))
+                   AND (CAST(?7 AS BIGINT) IS NULL OR created_at >= ?7)
+                   AND (CAST(?8 AS BIGINT) IS NULL OR created_at < ?8)
                  ORDER BY id DESC LIMIT ?5",
             )?;
             let rows = stmt.query_map(
-                params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1],
+                params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1, recipient, created_from, created_to],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?)),
             )?;
             let mut data = Vec::new();

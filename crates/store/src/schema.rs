@@ -481,6 +481,24 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     CREATE INDEX sessions_member ON sessions(member_id);",
+    // 9: the console. `GET /v1/messages?recipient=` and the message search find a
+    // recipient's messages through the addresses their deliveries went to; "Connect with
+    // Facebook" keeps each sign-in's state (by digest) and, sealed, the pages it listed.
+    "CREATE INDEX deliveries_address_only ON deliveries(address);
+    CREATE TABLE oauth_flows (
+        id TEXT PRIMARY KEY,
+        state_hash TEXT NOT NULL UNIQUE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        member_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        reconnect TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        called_back_at INTEGER,
+        pick_token_hash TEXT,
+        sealed_pages TEXT,
+        finished_at INTEGER
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

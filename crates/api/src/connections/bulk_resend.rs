@@ -77,19 +77,18 @@ pub async fn bulk_resend(
     if limit == 0 || limit > 1000 {
         return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
     }
-    let candidates = gw
-        .store
-        .failed_on_connection(ws.clone(), id, reasons, limit)
+    let outcomes = gw
+        .resend_failed_on_connection(ws, id, reasons, limit)
         .await?;
     let mut report = BulkResendReport {
         resent: Vec::new(),
         refused: Vec::new(),
     };
-    for message_id in candidates {
-        match crate::resend::resend_message(&gw, ws.clone(), message_id.clone()).await {
-            Ok(c) => report.resent.push(BulkResent {
+    for (message_id, outcome) in outcomes {
+        match outcome.map_err(ApiError::from) {
+            Ok(sent) => report.resent.push(BulkResent {
                 message_id,
-                resent_as: c.accepted.id,
+                resent_as: sent.accepted.id,
             }),
             Err(e) if e.status.is_client_error() => report.refused.push(BulkRefused {
                 message_id,

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("002_cache_epochs.sql"),
     include_str!("003_members.sql"),
+    include_str!("004_console.sql"),
 ];
 
 /// The session advisory lock migrations run under (any constant; "SWBD" + 1).
