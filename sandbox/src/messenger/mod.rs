@@ -57,6 +57,7 @@ mod control;
 pub mod conversations;
 pub mod errors;
 mod graph;
+mod oauth;
 pub(crate) mod state;
 pub mod webhooks;
 
@@ -66,6 +67,10 @@ use axum::Router;
 
 use crate::Shared;
 use crate::faults::ChannelSpec;
+pub use oauth::{
+    SANDBOX_FACEBOOK_USER_EMAIL, SANDBOX_FACEBOOK_USER_ID, SANDBOX_FACEBOOK_USER_NAME,
+    SANDBOX_FACEBOOK_USER_PASSWORD, SANDBOX_MESSENGER_APP_NAME,
+};
 pub(crate) use state::MessengerState;
 pub use webhooks::messenger_signature;
 
@@ -83,7 +88,7 @@ pub struct SandboxPage {
     pub access_token: &'static str,
 }
 
-/// The sandbox app's id, as echoes carry it.
+/// The sandbox app's id, as echoes carry it; also Facebook Login's `client_id`.
 pub const SANDBOX_MESSENGER_APP_ID: u64 = 1_839_204_756_103_847;
 /// The app secret: key of every webhook signature. 32 lowercase hex characters, like a real one.
 pub const SANDBOX_MESSENGER_APP_SECRET: &str = "6d657373656e676572a5b0c0ffee5ec7";
@@ -123,5 +128,7 @@ pub fn page_by_id(id: &str) -> Option<&'static SandboxPage> {
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    graph::routes().merge(control::routes())
+    graph::routes()
+        .merge(oauth::routes())
+        .merge(control::routes())
 }
