@@ -9,11 +9,22 @@
 //! |---|---|
 //! | `POST /{v}/me/messages`, `POST /{v}/{page_id}/messages` | Send API (`v<digits>.<digits>`) |
 //! | `GET /{v}/{page_id}/conversations` | conversations with field selection and cursor paging |
-//! | `GET /{v}/me` | the token's page (`{"name","id"}`) |
+//! | `GET /{v}/me` | the token's page (`{"name","id"}`), or the user for a user token |
+//! | `GET /{v}/dialog/oauth`, `POST /{v}/dialog/oauth/login`, `POST /{v}/dialog/oauth/confirm` | Facebook Login dialog: login page, consent page, redirect with `code` (see the `oauth` module) |
+//! | `GET`/`POST /{v}/oauth/access_token` | code exchange for a user token |
+//! | `GET /{v}/me/accounts` | the user's pages with their current page tokens |
+//! | `GET`/`POST`/`DELETE /{v}/{page_id}/subscribed_apps` | the app's subscription to the page's webhooks |
 //!
 //! The token comes from the `access_token` query parameter or `Authorization: Bearer` (or
 //! `OAuth`). Unknown token: 190 (HTTP 400, as Graph answers); none: 2500. A page id in the
-//! path that is not the token's page: 100/33.
+//! path that is not the token's page: 100/33. A user token from Facebook Login where a page
+//! token is needed: 190 "This method must be called with a Page Access Token".
+//!
+//! # Deviation: subscriptions are not enforced
+//!
+//! Facebook posts a page's webhooks only once the app subscribed to the page
+//! (`subscribed_apps`). The sandbox records subscriptions but posts regardless, so tests that
+//! never subscribe keep working.
 //!
 //! Send handling order: count, authenticate, parse, consult the fault book (match key `to` =
 //! recipient PSID), latency, then the injected answer or processing: Graph-style validation
