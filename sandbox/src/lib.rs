@@ -79,6 +79,8 @@ pub use crate::alimtalk::{
 pub use crate::email::signature::{sendgrid_event_signature, sendgrid_webhook_public_key};
 pub use crate::generic::SANDBOX_WEBHOOK_SIGNING_SECRET;
 pub use crate::messenger::{
+    SANDBOX_FACEBOOK_USER_EMAIL, SANDBOX_FACEBOOK_USER_ID, SANDBOX_FACEBOOK_USER_NAME,
+    SANDBOX_FACEBOOK_USER_PASSWORD, SANDBOX_MESSENGER_APP_ID, SANDBOX_MESSENGER_APP_NAME,
     SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
     SandboxPage, messenger_signature,
 };

@@ -8,6 +8,8 @@ mod conversations;
 mod faults;
 #[path = "messenger/harness.rs"]
 mod harness;
+#[path = "messenger/oauth.rs"]
+mod oauth;
 
 use serde_json::{Value, json};
 

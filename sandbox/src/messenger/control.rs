@@ -2,12 +2,12 @@
 //!
 //! | endpoint | effect |
 //! |---|---|
-//! | `GET`/`PUT /_sandbox/messenger/config` | `{"webhooks": {"<page_id>": "<url>"}, "delivery_delay_ms", "read_delay_ms"}`; PUT is partial, a `""` URL removes the page's webhook |
+//! | `GET`/`PUT /_sandbox/messenger/config` | `{"webhooks": {"<page_id>": "<url>"}, "delivery_delay_ms", "read_delay_ms", "oauth_redirect_uris": ["<url>"]}`; PUT is partial, a `""` URL removes the page's webhook, `oauth_redirect_uris` replaces the app's Valid OAuth Redirect URIs (absolute http(s), no fragment) |
 //! | `POST /_sandbox/messenger/inbound` | `{"page_id", "psid"?, "name"?, "text"?, "attachments"?: [{"type","url"}], "postback"?: {"title","payload"}}`: the user writes to the page → `{"mid","psid","timestamp"}` |
 //! | `POST /_sandbox/messenger/conversations` | `{"page_id", "count", "messages_per_conversation"}`: seed synthetic conversations → `{"created": [{"psid","name","conversation_id","last_inbound_ms"}]}` |
 //! | `GET /_sandbox/messenger/messages` | every Send API request: page, psid, raw body, mid, duplicate flag, status, error, events |
 //! | `GET /_sandbox/messenger/stats` | `{requests, unique_accepted, duplicates, rejected, callbacks_sent, callbacks_failed}` |
-//! | `GET /_sandbox/messenger/pages` | the sandbox pages with their tokens, app secret and verify token |
+//! | `GET /_sandbox/messenger/pages` | the sandbox pages (`id`, `name`, original `access_token`, `current_access_token`, `subscribed`, `subscribed_fields`), app id, secret and verify token, the Facebook Login user |
 //! | `POST /_sandbox/messenger/pages/{page_id}/reissue-token` | revoke the page's token (sends with it now get 190) and issue a new one → `{"access_token"}` |
 
 use std::sync::Arc;
@@ -24,8 +24,9 @@ use serde_json::{Value, json};
 
 use super::state::new_psid;
 use super::{
-    CHANNEL, SANDBOX_MESSENGER_APP_SECRET, SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN,
-    page_by_id, webhooks,
+    CHANNEL, SANDBOX_FACEBOOK_USER_EMAIL, SANDBOX_FACEBOOK_USER_ID, SANDBOX_FACEBOOK_USER_NAME,
+    SANDBOX_FACEBOOK_USER_PASSWORD, SANDBOX_MESSENGER_APP_ID, SANDBOX_MESSENGER_APP_SECRET,
+    SANDBOX_MESSENGER_PAGES, SANDBOX_MESSENGER_VERIFY_TOKEN, page_by_id, webhooks,
 };
 use crate::Shared;
 
@@ -66,6 +67,8 @@ struct ConfigDto {
     delivery_delay_ms: Option<u64>,
     #[serde(default)]
     read_delay_ms: Option<u64>,
+    #[serde(default)]
+    oauth_redirect_uris: Option<Vec<String>>,
 }
 
 async fn get_config(State(shared): State<Arc<Shared>>) -> Response {
@@ -98,6 +101,21 @@ async fn put_config(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     }
     if let Some(d) = dto.read_delay_ms {
         cfg.read_delay_ms = d;
+    }
+    if let Some(uris) = dto.oauth_redirect_uris {
+        for uri in &uris {
+            // The dialog appends `?code=…#_=_` and sends the result as a Location header.
+            let usable = uri.bytes().all(|b| b.is_ascii_graphic()) && !uri.contains('#');
+            match reqwest::Url::parse(uri) {
+                Ok(u) if usable && matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+                _ => {
+                    return bad_request(format!(
+                        "redirect URI {uri:?} is not an absolute http(s) URL without a fragment"
+                    ));
+                }
+            }
+        }
+        cfg.oauth_redirect_uris = uris;
     }
     shared.messenger.set_config(cfg);
     Json(shared.messenger.config()).into_response()
@@ -267,15 +285,32 @@ async fn reissue_token(
     Json(json!({ "access_token": token })).into_response()
 }
 
-async fn pages() -> Response {
+async fn pages(State(shared): State<Arc<Shared>>) -> Response {
     let pages: Vec<Value> = SANDBOX_MESSENGER_PAGES
         .iter()
-        .map(|p| json!({"id": p.id, "name": p.name, "access_token": p.access_token}))
+        .map(|p| {
+            let fields = shared.messenger.with_oauth(|o| o.subscription(p.id));
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "access_token": p.access_token,
+                "current_access_token": shared.messenger.current_token(p),
+                "subscribed": fields.is_some(),
+                "subscribed_fields": fields.unwrap_or_default(),
+            })
+        })
         .collect();
     Json(json!({
         "pages": pages,
+        "app_id": SANDBOX_MESSENGER_APP_ID.to_string(),
         "app_secret": SANDBOX_MESSENGER_APP_SECRET,
         "verify_token": SANDBOX_MESSENGER_VERIFY_TOKEN,
+        "user": {
+            "id": SANDBOX_FACEBOOK_USER_ID,
+            "name": SANDBOX_FACEBOOK_USER_NAME,
+            "email": SANDBOX_FACEBOOK_USER_EMAIL,
+            "password": SANDBOX_FACEBOOK_USER_PASSWORD,
+        },
     }))
     .into_response()
 }

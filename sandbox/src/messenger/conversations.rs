@@ -110,7 +110,7 @@ pub fn cursor(id: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("sb:{id}"))
 }
 
-fn decode_cursor(c: &str) -> Option<String> {
+pub fn decode_cursor(c: &str) -> Option<String> {
     use base64::Engine as _;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(c.trim())

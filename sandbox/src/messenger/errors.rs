@@ -16,6 +16,9 @@ pub struct GraphError {
     pub subcode: Option<u32>,
     pub message: String,
     pub retry_after_s: Option<u64>,
+    /// Graph's `is_transient`, set for the codes that are (1, 2, 1200); code 1 also names a
+    /// few permanent failures (a wrong client secret), which clear it.
+    pub transient: bool,
 }
 
 impl GraphError {
@@ -26,6 +29,7 @@ impl GraphError {
             subcode,
             message: message.into(),
             retry_after_s: None,
+            transient: is_transient_code(code),
         }
     }
 
@@ -39,6 +43,26 @@ impl GraphError {
             190,
             None,
             "Invalid OAuth access token - Cannot parse access token",
+        )
+    }
+
+    /// A user access token where Graph wants a page's: Graph answers this 190 rather than
+    /// the parse failure (seen from `/{page}/messages`, `/{page}/leadgen_forms` and
+    /// `/{page}/insights` with a user token, e.g. facebook/facebook-php-business-sdk#428).
+    pub fn page_token_required() -> Self {
+        Self::new(
+            190,
+            None,
+            "(#190) This method must be called with a Page Access Token",
+        )
+    }
+
+    /// A user token past its `expires_in`.
+    pub fn session_expired() -> Self {
+        Self::new(
+            190,
+            Some(463),
+            "Error validating access token: Session has expired.",
         )
     }
 
@@ -94,6 +118,7 @@ impl GraphError {
             subcode,
             message: message_for(code, subcode),
             retry_after_s,
+            transient: is_transient_code(code),
         }
     }
 
@@ -105,7 +130,7 @@ impl GraphError {
         if let Some(s) = self.subcode {
             e.insert("error_subcode".into(), json!(s));
         }
-        if matches!(self.code, 1 | 2 | 1200) {
+        if self.transient {
             e.insert("is_transient".into(), json!(true));
         }
         e.insert("fbtrace_id".into(), json!(fbtrace_id()));
@@ -131,6 +156,10 @@ impl IntoResponse for GraphError {
         }
         resp
     }
+}
+
+fn is_transient_code(code: u32) -> bool {
+    matches!(code, 1 | 2 | 1200)
 }
 
 /// Graph's trace ids: 11 characters of base64-ish text.

@@ -1,4 +1,5 @@
-//! The Graph API routes: Send API, conversations and `/me`.
+//! The Graph API routes: Send API, conversations and `/me` (a user token's `/me` is in
+//! [`super::oauth`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +36,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
 }
 
 /// `v` digits `.` digits, as Graph versions are written.
-fn valid_version(v: &str) -> bool {
+pub(super) fn valid_version(v: &str) -> bool {
     let Some((major, minor)) = v.strip_prefix('v').and_then(|r| r.split_once('.')) else {
         return false;
     };
@@ -43,7 +44,7 @@ fn valid_version(v: &str) -> bool {
     digits(major) && digits(minor)
 }
 
-fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+pub(super) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
     form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .into_owned()
         .collect()
@@ -56,28 +57,38 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// The page of the request's token: `access_token` in the query, else
+/// The request's token: `access_token` in the query, else
 /// `Authorization: Bearer|OAuth <token>`.
-fn authenticate(
-    state: &super::state::MessengerState,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<&'static SandboxPage, GraphError> {
+pub(super) fn request_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     let token = query_param(uri, "access_token").or_else(|| {
         let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
         (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
             .then(|| token.trim().to_owned())
     });
-    match token.filter(|t| !t.is_empty()) {
-        None => Err(GraphError::no_token()),
-        Some(t) => state
-            .page_for_token(&t)
-            .ok_or_else(GraphError::invalid_token),
-    }
+    token.filter(|t| !t.is_empty())
 }
 
-fn guard(
+/// The page of the request's token. A user token from Facebook Login is known but is not a
+/// page's, which Graph tells apart from an unknown token.
+fn authenticate(
+    state: &super::state::MessengerState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<&'static SandboxPage, GraphError> {
+    let Some(t) = request_token(headers, uri) else {
+        return Err(GraphError::no_token());
+    };
+    if let Some(page) = state.page_for_token(&t) {
+        return Ok(page);
+    }
+    if state.with_oauth(|o| o.user_token(&t).is_some()) {
+        return Err(GraphError::page_token_required());
+    }
+    Err(GraphError::invalid_token())
+}
+
+pub(super) fn guard(
     state: &super::state::MessengerState,
     version: &str,
     uri: &Uri,
@@ -290,6 +301,11 @@ async fn me(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
+    if valid_version(&version)
+        && let Some(user) = super::oauth::user_me(&shared, &headers, &uri)
+    {
+        return user;
+    }
     match guard(&shared.messenger, &version, &uri, &headers, None, "get") {
         Ok(page) => Json(json!({ "name": page.name, "id": page.id })).into_response(),
         Err(e) => e.into_response(),

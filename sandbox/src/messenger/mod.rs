@@ -9,11 +9,22 @@
 //! |---|---|
 //! | `POST /{v}/me/messages`, `POST /{v}/{page_id}/messages` | Send API (`v<digits>.<digits>`) |
 //! | `GET /{v}/{page_id}/conversations` | conversations with field selection and cursor paging |
-//! | `GET /{v}/me` | the token's page (`{"name","id"}`) |
+//! | `GET /{v}/me` | the token's page (`{"name","id"}`), or the user for a user token |
+//! | `GET /{v}/dialog/oauth`, `POST /{v}/dialog/oauth/login`, `POST /{v}/dialog/oauth/confirm` | Facebook Login dialog: login page, consent page, redirect with `code` (see the `oauth` module) |
+//! | `GET`/`POST /{v}/oauth/access_token` | code exchange for a user token |
+//! | `GET /{v}/me/accounts` | the user's pages with their current page tokens |
+//! | `GET`/`POST`/`DELETE /{v}/{page_id}/subscribed_apps` | the app's subscription to the page's webhooks |
 //!
 //! The token comes from the `access_token` query parameter or `Authorization: Bearer` (or
 //! `OAuth`). Unknown token: 190 (HTTP 400, as Graph answers); none: 2500. A page id in the
-//! path that is not the token's page: 100/33.
+//! path that is not the token's page: 100/33. A user token from Facebook Login where a page
+//! token is needed: 190 "This method must be called with a Page Access Token".
+//!
+//! # Deviation: subscriptions are not enforced
+//!
+//! Facebook posts a page's webhooks only once the app subscribed to the page
+//! (`subscribed_apps`). The sandbox records subscriptions but posts regardless, so tests that
+//! never subscribe keep working.
 //!
 //! Send handling order: count, authenticate, parse, consult the fault book (match key `to` =
 //! recipient PSID), latency, then the injected answer or processing: Graph-style validation
@@ -57,6 +68,7 @@ mod control;
 pub mod conversations;
 pub mod errors;
 mod graph;
+mod oauth;
 pub(crate) mod state;
 pub mod webhooks;
 
@@ -66,6 +78,10 @@ use axum::Router;
 
 use crate::Shared;
 use crate::faults::ChannelSpec;
+pub use oauth::{
+    SANDBOX_FACEBOOK_USER_EMAIL, SANDBOX_FACEBOOK_USER_ID, SANDBOX_FACEBOOK_USER_NAME,
+    SANDBOX_FACEBOOK_USER_PASSWORD, SANDBOX_MESSENGER_APP_NAME,
+};
 pub(crate) use state::MessengerState;
 pub use webhooks::messenger_signature;
 
@@ -83,7 +99,7 @@ pub struct SandboxPage {
     pub access_token: &'static str,
 }
 
-/// The sandbox app's id, as echoes carry it.
+/// The sandbox app's id, as echoes carry it; also Facebook Login's `client_id`.
 pub const SANDBOX_MESSENGER_APP_ID: u64 = 1_839_204_756_103_847;
 /// The app secret: key of every webhook signature. 32 lowercase hex characters, like a real one.
 pub const SANDBOX_MESSENGER_APP_SECRET: &str = "6d657373656e676572a5b0c0ffee5ec7";
@@ -123,5 +139,7 @@ pub fn page_by_id(id: &str) -> Option<&'static SandboxPage> {
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    graph::routes().merge(control::routes())
+    graph::routes()
+        .merge(oauth::routes())
+        .merge(control::routes())
 }

@@ -22,6 +22,9 @@ pub struct MessengerConfig {
     pub webhooks: BTreeMap<String, String>,
     pub delivery_delay_ms: u64,
     pub read_delay_ms: u64,
+    /// The app's "Valid OAuth Redirect URIs"; with strict mode (always on here) the login
+    /// dialog refuses any other `redirect_uri`, compared as exact strings.
+    pub oauth_redirect_uris: Vec<String>,
 }
 
 impl Default for MessengerConfig {
@@ -30,6 +33,7 @@ impl Default for MessengerConfig {
             webhooks: BTreeMap::new(),
             delivery_delay_ms: 20,
             read_delay_ms: 60,
+            oauth_redirect_uris: Vec::new(),
         }
     }
 }
@@ -107,6 +111,8 @@ struct Inner {
     /// page → its current access token, once the page's original token was revoked (the
     /// page's admin changed password, or the app lost the page's permission).
     reissued_tokens: HashMap<String, String>,
+    /// Login dialogs, codes, user tokens and page subscriptions.
+    oauth: super::oauth::OAuthData,
 }
 
 #[derive(Default)]
@@ -178,6 +184,19 @@ impl MessengerState {
             return super::page_by_id(page);
         }
         super::page_by_token(token).filter(|p| !inner.reissued_tokens.contains_key(p.id))
+    }
+
+    /// The token a page's API calls work with now: the reissued one once revoked.
+    pub fn current_token(&self, page: &SandboxPage) -> String {
+        self.lock()
+            .reissued_tokens
+            .get(page.id)
+            .cloned()
+            .unwrap_or_else(|| page.access_token.to_owned())
+    }
+
+    pub(crate) fn with_oauth<R>(&self, f: impl FnOnce(&mut super::oauth::OAuthData) -> R) -> R {
+        f(&mut self.lock().oauth)
     }
 
     pub fn config(&self) -> MessengerConfig {
