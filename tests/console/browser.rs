@@ -81,14 +81,22 @@ impl Browser {
         std::fs::write(self.shots.join(name), png).unwrap();
     }
 
+    /// The text of the first element matching `css`. A live page may replace the element
+    /// between finding and reading it; then it is found again.
     pub async fn text_of(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        let mut tries = 0;
+        loop {
+            let found = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("{css}: {e}"));
+            match found.text().await {
+                Ok(text) => return text,
+                Err(e) if tries < 10 && e.to_string().contains("stale element") => tries += 1,
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
     }
 
     pub async fn fill(&self, css: &str, value: &str) {

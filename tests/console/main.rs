@@ -15,4 +15,5 @@ mod support;
 pub const BACKEND: support::Backend = support::Backend::Sqlite;
 
 mod browser;
+mod facebook;
 mod pages;

@@ -13,7 +13,7 @@ fn sandbox_password(gw: &Gateway, who: &str) -> String {
         .to_string()
 }
 
-async fn sign_in(b: &mut Browser, gw: &Gateway, who: &str) {
+pub async fn sign_in(b: &mut Browser, gw: &Gateway, who: &str) {
     b.visit(&format!("{}/console/login", gw.url), "sign-in")
         .await;
     b.fill("#email", &format!("{who}@sandbox.test")).await;
@@ -147,13 +147,77 @@ async fn hostile_names_render_as_text_and_no_script_runs() {
     b.assert_no_dialog().await;
     let shown = b.text_of("main p").await;
     assert!(shown.contains(hostile), "the name shows as text: {shown}");
+    assert_nothing_injected(&b).await;
+
+    // A hostile message text, contact name and connection name: each page shows the text.
+    let message = gw.send_sms("+14155550777", hostile).await;
+    let (s, _) = gw
+        .call(
+            reqwest::Method::POST,
+            "/v1/contacts",
+            &gw.key,
+            Some(&json!({"name": hostile, "addresses": [{"kind": "phone", "address": "+14155550778"}]})),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED);
+    let conn = switchboard_gateway::sandbox_setup::connection_id("twilio-sms");
+    let (s, _) = gw
+        .patch_json(
+            &format!("/v1/connections/{conn}"),
+            &json!({"name": hostile}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    for (path, css, page) in [
+        (
+            format!("/console/messages/{message}"),
+            "#msg-text".to_string(),
+            "message",
+        ),
+        (
+            "/console/contacts?name=alert".to_string(),
+            "#contacts td.name".to_string(),
+            "contacts",
+        ),
+        (
+            "/console/connections".to_string(),
+            format!("tr[id='{conn}'] td.name"),
+            "connections",
+        ),
+    ] {
+        b.visit(&format!("{}{path}", gw.url), page).await;
+        b.assert_no_dialog().await;
+        let shown = b.text_of(&css).await;
+        assert!(shown.contains(hostile), "{page} shows the text: {shown}");
+        assert_nothing_injected(&b).await;
+    }
+
+    // A form posted from another site (an opaque origin) does nothing: the strict cookie
+    // stays home, and the token would not match anyway.
+    let attack = format!(
+        "data:text/html,<form method=post action='{}/console/connections/{conn}/disable'><input name=csrf value=forged></form><script>document.forms[0].submit()</script>",
+        gw.url
+    );
+    b.client.goto(&attack).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    b.shot("cross-site-post").await;
+    let (_, c) = gw.get(&format!("/v1/connections/{conn}")).await;
+    assert_eq!(
+        c["status"], "active",
+        "the cross-site post changed nothing: {c}"
+    );
+    b.client.clone().close().await.unwrap();
+}
+
+async fn assert_nothing_injected(b: &Browser) {
     let images = b
         .client
-        .find_all(fantoccini::Locator::Css("main img"))
+        .find_all(fantoccini::Locator::Css(
+            "main img, main script:not([src='/console/static/console.js'])",
+        ))
         .await
         .unwrap();
     assert!(images.is_empty(), "no element was injected");
-    b.client.clone().close().await.unwrap();
 }
 
 /// An admin watches a message reach `delivered` on its page, without reloading: the page

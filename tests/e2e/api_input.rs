@@ -156,6 +156,30 @@ async fn listing_filters_and_paginates() {
     );
     let (_, none) = gw.get("/v1/messages?channel=email").await;
     assert_eq!(none["data"].as_array().unwrap().len(), 0);
+    // A recipient, however it is typed, finds its messages through their deliveries.
+    let (_, one) = gw
+        .get("/v1/messages?recipient=%2B1%20(415)%20555-0203")
+        .await;
+    let found: Vec<&str> = one["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, vec![ids[1].as_str()], "{one}");
+    // Creation dates: today has all five, tomorrow none; a bad date names its field.
+    let today = &one["data"][0]["created_at"].as_str().unwrap()[..10];
+    let (_, all) = gw
+        .get(&format!("/v1/messages?created_from={today}&channel=sms"))
+        .await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 5, "{all}");
+    let (_, before) = gw.get(&format!("/v1/messages?created_to={today}")).await;
+    assert_eq!(before["data"].as_array().unwrap().len(), 0, "{before}");
+    let (status, err) = gw.get("/v1/messages?created_from=yesterday").await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("created_from"))
+    );
 }
 
 /// Provider callbacks are bounded: a body over 1 MiB is refused before any plugin sees it,

@@ -218,6 +218,69 @@ async fn sign_in_sessions_csrf_csp_and_escaping() {
             .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
     );
 
+    // The message search: a recipient typed as people write it finds its message, and the
+    // hostile text of the message and of a connection's name stay text.
+    let other = gw.send_sms("+14155550999", "not this one").await;
+    let id = gw.send_sms("+14155550123", hostile).await;
+    let found = b.get("/console/messages?recipient=%2B1+415+555+0123").await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(
+        found.body.contains(&id) && !found.body.contains(&other),
+        "{}",
+        found.body
+    );
+    let bad = b.get("/console/messages?from=someday").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body.contains("from: `someday` is not a date"),
+        "{}",
+        bad.body
+    );
+    let message = b.get(&format!("/console/messages/{id}")).await;
+    assert!(
+        !message.body.contains(hostile),
+        "unescaped: {}",
+        message.body
+    );
+    let conn = switchboard_gateway::sandbox_setup::connection_id("twilio-sms");
+    let (s, _) = gw
+        .patch_json(
+            &format!("/v1/connections/{conn}"),
+            &serde_json::json!({"name": hostile}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let connections = b.get("/console/connections").await;
+    assert_eq!(connections.status, StatusCode::OK);
+    assert!(
+        !connections.body.contains(hostile),
+        "unescaped: {}",
+        connections.body
+    );
+    assert!(
+        connections
+            .body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+    );
+    // Disabling a connection needs the session's token too.
+    let forged = b
+        .post(
+            &format!("/console/connections/{conn}/disable"),
+            &[("csrf", &"0".repeat(64))],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = csrf_of(&connections.body);
+    let disabled = b
+        .post(
+            &format!("/console/connections/{conn}/disable"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::SEE_OTHER);
+    let (_, c) = gw.get(&format!("/v1/connections/{conn}")).await;
+    assert_eq!(c["status"], "disabled", "{c}");
+
     // Sign-out needs the session's token; then the session is over.
     let forged = b
         .post("/console/logout", &[("csrf", &"0".repeat(64))])

@@ -38,6 +38,8 @@ pub struct ContactQuery {
     pub limit: Option<u32>,
     /// Only contacts who have not interacted for more than 24 hours.
     pub inactive: Option<bool>,
+    /// Only contacts whose name contains this (case-insensitive).
+    pub name: Option<String>,
 }
 
 /// Contacts in creation order, with cursor pagination.
@@ -53,7 +55,13 @@ pub async fn list(
     let limit = PAGE_SIZE.limit(q.limit)?;
     Ok(Json(
         gw.store
-            .list_contacts(ws, q.cursor, limit, q.inactive.unwrap_or(false))
+            .list_contacts(
+                ws,
+                q.cursor,
+                limit,
+                q.inactive.unwrap_or(false),
+                q.name.filter(|n| !n.trim().is_empty()),
+            )
             .await?,
     ))
 }

@@ -243,8 +243,6 @@ pub async fn list(
             .transpose()?,
     };
     Ok(Json(
-        gw.store
-            .list_messages(&ws, filter, q.cursor, limit)
-            .await?,
+        gw.store.list_messages(&ws, filter, q.cursor, limit).await?,
     ))
 }

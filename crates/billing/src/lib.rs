@@ -73,7 +73,10 @@ pub enum ManualTopUp {
 pub enum AutoChargeChange {
     Done(Box<views::BalanceView>),
     /// A field the wallet cannot take, and why.
-    Invalid { field: &'static str, why: String },
+    Invalid {
+        field: &'static str,
+        why: String,
+    },
     /// Turning it on needs a payment processor, and none is configured.
     Unconfigured,
 }
@@ -203,7 +206,10 @@ impl TopUps {
                 "must be at least one top-up (`amount_micros`)",
             );
         }
-        let blank = s.card.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+        let blank = s
+            .card
+            .chars()
+            .all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
         if blank || s.card.chars().count() > 128 {
             return invalid("card", "a card token of 1-128 characters");
         }

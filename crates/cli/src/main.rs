@@ -132,6 +132,11 @@ struct ServeArgs {
     /// read from SWITCHBOARD_PAYMENTS_KEY only, so it never shows in a process list.
     #[arg(long, env = "SWITCHBOARD_PAYMENTS_URL")]
     payments_url: Option<String>,
+    /// The Facebook app behind the console's "Connect with Facebook". Its secret and webhook
+    /// verify token are read from SWITCHBOARD_FACEBOOK_APP_SECRET and
+    /// SWITCHBOARD_FACEBOOK_VERIFY_TOKEN only. Sandbox mode uses the simulator's app.
+    #[arg(long, env = "SWITCHBOARD_FACEBOOK_APP_ID")]
+    facebook_app_id: Option<String>,
     /// First retry delay; later ones double, with full jitter.
     #[arg(long, default_value_t = 1000)]
     retry_base_ms: u64,
@@ -272,6 +277,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.prices_file = args.prices;
     config.payments_url = args.payments_url;
     config.payments_key = std::env::var("SWITCHBOARD_PAYMENTS_KEY").ok();
+    if let Some(app_id) = args.facebook_app_id {
+        let secret = |name: &str| {
+            std::env::var(name).map_err(|_| anyhow::anyhow!("--facebook-app-id needs {name}"))
+        };
+        config.facebook = Some(switchboard_gateway::facebook_login::FacebookApp {
+            app_id,
+            app_secret: secret("SWITCHBOARD_FACEBOOK_APP_SECRET")?,
+            verify_token: secret("SWITCHBOARD_FACEBOOK_VERIFY_TOKEN")?,
+            graph_url: switchboard_gateway::facebook_login::GRAPH_URL.into(),
+            dialog_url: switchboard_gateway::facebook_login::DIALOG_URL.into(),
+            api_version: switchboard_gateway::facebook_login::API_VERSION.into(),
+        });
+    }
     config.dispatch.retry.base = Duration::from_millis(args.retry_base_ms);
     config.status_lookup.after = Duration::from_millis(args.status_lookup_after_ms.max(1));
     config.status_lookup.max_lookups = args.status_lookups;

@@ -22,6 +22,9 @@
 
 mod billing;
 mod billing_settings;
+mod connections;
+mod contacts;
+mod facebook;
 mod message_list;
 mod messages;
 mod pages;
@@ -57,6 +60,12 @@ pub fn routes() -> Router<Arc<Gateway>> {
             post(billing_settings::low_balance_alert),
         )
         .route("/messages", get(message_list::list))
+        .route("/contacts", get(contacts::list))
+        .route("/connections", get(connections::list))
+        .route("/connections/facebook/start", get(facebook::start))
+        .route("/connections/facebook/callback", get(facebook::callback))
+        .route("/connections/facebook/pick", post(facebook::pick))
+        .route("/connections/{id}/{action}", post(connections::action))
         .route("/messages/{id}", get(messages::page))
         .route("/messages/{id}/timeline", get(messages::fragment))
         .route(

@@ -128,7 +128,12 @@ pub async fn list(
     };
     let found = match gw
         .store
-        .list_messages(&member.row.workspace_id, filter, q.cursor.clone(), PAGE_SIZE)
+        .list_messages(
+            &member.row.workspace_id,
+            filter,
+            q.cursor.clone(),
+            PAGE_SIZE,
+        )
         .await
     {
         Ok(p) => p,

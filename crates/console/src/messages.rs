@@ -44,6 +44,8 @@ struct Timeline {
 struct MessagePage {
     nav: Nav,
     id: String,
+    subject: Option<String>,
+    text: Option<String>,
     /// The timeline, rendered (and escaped) by its own template.
     fragment: String,
 }
@@ -182,6 +184,8 @@ pub async fn page(
     render(
         &MessagePage {
             nav: Nav::of(&member),
+            subject: m.content.subject.clone(),
+            text: m.content.text.clone(),
             id: m.id,
             fragment,
         },

@@ -26,6 +26,7 @@ pub struct Nav {
     pub csrf: String,
     pub can_billing: bool,
     pub can_messages: bool,
+    pub can_admin: bool,
 }
 
 impl Nav {
@@ -37,6 +38,7 @@ impl Nav {
             csrf: member.csrf.clone(),
             can_billing: matches!(role, Role::Admin | Role::Billing),
             can_messages: matches!(role, Role::Admin | Role::Agent),
+            can_admin: role == Role::Admin,
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Gateway {
     pub wallets: Arc<crate::billing::Wallets>,
     /// Charging top-ups through the card processor.
     pub topups: Arc<crate::billing::TopUps>,
+    /// "Connect with Facebook" (the console's sign-in that connects pages).
+    pub facebook: crate::facebook_login::FacebookLogin,
     pub runtime: Arc<PluginRuntime>,
     pub connections: Arc<Connections>,
     pub dispatcher: Arc<Dispatcher>,
@@ -299,7 +301,25 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
             .cloned()
             .collect(),
     ));
+    #[cfg(feature = "sandbox")]
+    let facebook_app = config.facebook.clone().or_else(|| {
+        sandbox_url
+            .as_deref()
+            .map(crate::sandbox_setup::facebook_app)
+    });
+    #[cfg(not(feature = "sandbox"))]
+    let facebook_app = config.facebook.clone();
+    let facebook = crate::facebook_login::FacebookLogin::new(
+        facebook_app,
+        core.store.clone(),
+        vault.clone(),
+        core.connections.clone(),
+        core.runtime.clone(),
+        public_url.clone(),
+        sandbox_url.clone(),
+    );
     let gateway = Arc::new(Gateway {
+        facebook,
         event_log,
         callbacks,
         receipts,

@@ -27,6 +27,7 @@ pub mod callbacks;
 pub mod connections;
 pub mod contact_sync;
 pub mod dispatch;
+pub mod facebook_login;
 pub mod followup;
 pub mod intake;
 pub mod lifecycle;
@@ -34,9 +35,9 @@ pub mod metrics;
 pub mod receipts;
 pub mod resend;
 pub mod routing;
-pub mod sending;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_setup;
+pub mod sending;
 pub mod status_lookup;
 pub mod tenancy;
 pub mod validation;

@@ -155,6 +155,21 @@ pub async fn prepare(
             )));
         }
     }
+    // Facebook Login sends the browser back only to the app's registered redirect URIs.
+    let redirect = serde_json::json!({
+        "oauth_redirect_uris": [format!("{}/console/connections/facebook/callback", public_url.trim_end_matches('/'))]
+    });
+    let url = format!("{base_url}/_sandbox/messenger/config");
+    let registered = reqwest::Client::new()
+        .put(&url)
+        .json(&redirect)
+        .send()
+        .await;
+    if let Err(e) = registered.and_then(reqwest::Response::error_for_status) {
+        return Err(SandboxError::Setup(format!(
+            "configuring a simulator ({url}): {e}"
+        )));
+    }
     tracing::info!(simulators = %base_url, "sandbox ready");
     Ok(SandboxSetup {
         api_key,
@@ -163,6 +178,19 @@ pub async fn prepare(
         base_url,
         handle,
     })
+}
+
+/// The simulator's Facebook app, for "Connect with Facebook" in sandbox mode: its dialog and
+/// Graph both live at the simulators' address.
+pub fn facebook_app(base_url: &str) -> crate::facebook_login::FacebookApp {
+    crate::facebook_login::FacebookApp {
+        app_id: switchboard_sandbox::SANDBOX_MESSENGER_APP_ID.to_string(),
+        app_secret: switchboard_sandbox::SANDBOX_MESSENGER_APP_SECRET.into(),
+        verify_token: switchboard_sandbox::SANDBOX_MESSENGER_VERIFY_TOKEN.into(),
+        graph_url: base_url.trim_end_matches('/').to_string(),
+        dialog_url: base_url.trim_end_matches('/').to_string(),
+        api_version: crate::facebook_login::API_VERSION.into(),
+    }
 }
 
 /// A paid plan (the monthly credit) and money to send with, once: the seed is an adjustment

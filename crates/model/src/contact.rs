@@ -240,10 +240,19 @@ mod search_form_tests {
 
     #[test]
     fn phones_lose_their_punctuation_and_the_rest_is_kept() {
-        assert_eq!(AddressKey::search_form(" +1 (415) 555-0100 "), "+14155550100");
+        assert_eq!(
+            AddressKey::search_form(" +1 (415) 555-0100 "),
+            "+14155550100"
+        );
         assert_eq!(AddressKey::search_form("010.1234.5678"), "01012345678");
-        assert_eq!(AddressKey::search_form("Ada@Example.com"), "Ada@Example.com");
-        assert_eq!(AddressKey::search_form("9000000000000001"), "9000000000000001");
+        assert_eq!(
+            AddressKey::search_form("Ada@Example.com"),
+            "Ada@Example.com"
+        );
+        assert_eq!(
+            AddressKey::search_form("9000000000000001"),
+            "9000000000000001"
+        );
         assert_eq!(AddressKey::search_form("a-b"), "a-b");
     }
 }

@@ -349,7 +349,17 @@ impl Store {
         after: Option<String>,
         limit: u32,
         inactive_only: bool,
+        name: Option<String>,
     ) -> Result<ContactPage, StoreError> {
+        // A name search is a case-insensitive substring; `%` and `_` typed are literal.
+        let pattern = name.map(|n| {
+            let escaped = n
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
         self.read(move |c| {
             let now = now_ms();
             let rows = c
@@ -357,6 +367,7 @@ impl Store {
                     "SELECT id, name, first_active_at, last_active_at, inbound_messages, created_at
                      FROM contacts WHERE workspace_id = ?1 AND id > ?2
                        AND (?3 = 0 OR last_active_at IS NULL OR last_active_at < ?4)
+                       AND (CAST(?6 AS TEXT) IS NULL OR LOWER(name) LIKE ?6 ESCAPE '\\')
                      ORDER BY id LIMIT ?5",
                 )?
                 .query_map(
@@ -365,7 +376,8 @@ impl Store {
                         after.unwrap_or_default(),
                         inactive_only,
                         now - INACTIVE_AFTER_MS,
-                        limit + 1
+                        limit + 1,
+                        pattern
                     ],
                     contact_row,
                 )?

@@ -66,14 +66,13 @@ pub fn take_state(
     state_hash: &str,
     now: i64,
 ) -> Result<Option<FlowRow>, StoreError> {
-    Ok(t
-        .prepare_cached(&format!(
-            "UPDATE oauth_flows SET called_back_at = ?2
+    Ok(t.prepare_cached(&format!(
+        "UPDATE oauth_flows SET called_back_at = ?2
              WHERE state_hash = ?1 AND called_back_at IS NULL AND expires_at > ?2
              RETURNING {COLUMNS}"
-        ))?
-        .query_row(params![state_hash, now], flow)
-        .optional()?)
+    ))?
+    .query_row(params![state_hash, now], flow)
+    .optional()?)
 }
 
 pub fn set_pages(
@@ -82,16 +81,19 @@ pub fn set_pages(
     pick_token_hash: &str,
     sealed_pages: &str,
 ) -> Result<(), StoreError> {
-    t.prepare_cached("UPDATE oauth_flows SET pick_token_hash = ?2, sealed_pages = ?3 WHERE id = ?1")?
-        .execute(params![id, pick_token_hash, sealed_pages])?;
+    t.prepare_cached(
+        "UPDATE oauth_flows SET pick_token_hash = ?2, sealed_pages = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, pick_token_hash, sealed_pages])?;
     Ok(())
 }
 
 pub fn flow_by_id(c: &Connection, id: &str) -> Result<Option<FlowRow>, StoreError> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE id = ?1"))?
-        .query_row([id], flow)
-        .optional()?)
+    Ok(
+        c.prepare_cached(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE id = ?1"))?
+            .query_row([id], flow)
+            .optional()?,
+    )
 }
 
 /// Finish the flow, once: `false` if it was already finished. Its sealed pages are erased.

@@ -57,6 +57,9 @@ pub struct GatewayConfig {
     /// In sandbox mode the simulators' processor is used.
     pub payments_url: Option<String>,
     pub payments_key: Option<String>,
+    /// The Facebook app behind the console's "Connect with Facebook"; in sandbox mode, the
+    /// simulator's.
+    pub facebook: Option<crate::facebook_login::FacebookApp>,
     pub limits: RuntimeLimits,
     pub dispatch: DispatchConfig,
     pub max_body_bytes: usize,
@@ -93,6 +96,7 @@ impl GatewayConfig {
             prices_file: None,
             payments_url: None,
             payments_key: None,
+            facebook: None,
             limits: RuntimeLimits::default(),
             dispatch: DispatchConfig::default(),
             max_body_bytes: 256 * 1024,
