@@ -202,11 +202,7 @@ pub async fn action(
         return no;
     }
     let ws = member.row.workspace_id.clone();
-    if !gw
-        .connections
-        .get(&id)
-        .is_some_and(|c| c.workspace_id == ws)
-    {
+    if gw.connections.get(&id).is_none_or(|c| c.workspace_id != ws) {
         return not_found();
     }
     match action.as_str() {

@@ -36,7 +36,7 @@ pub async fn start(
     let ws = member.row.workspace_id.clone();
     let reconnect = query.ok().and_then(|Query(q)| q.reconnect);
     if let Some(id) = &reconnect
-        && !gw.connections.get(id).is_some_and(|c| c.workspace_id == ws)
+        && gw.connections.get(id).is_none_or(|c| c.workspace_id != ws)
     {
         return problem_response(
             StatusCode::NOT_FOUND,
