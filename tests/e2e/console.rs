@@ -9,20 +9,20 @@ use serde_json::json;
 use crate::support::Gateway;
 
 /// A browser without JavaScript: follows nothing by itself, keeps the cookies it is given.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Browser {
-    fn new(gw: &Gateway) -> Browser {
+    pub(crate) fn new(gw: &Gateway) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -53,7 +53,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -64,7 +64,7 @@ impl Browser {
         self.page(r).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -87,7 +87,7 @@ impl Browser {
     }
 }
 
-fn csrf_of(body: &str) -> String {
+pub(crate) fn csrf_of(body: &str) -> String {
     let at = body
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF field")
@@ -385,7 +385,7 @@ fn crate_limit() -> u32 {
 }
 
 /// Sign in as one of the sandbox's console members (`serve --sandbox` makes them).
-async fn sign_in_sandbox(gw: &Gateway, who: &str) -> Browser {
+pub(crate) async fn sign_in_sandbox(gw: &Gateway, who: &str) -> Browser {
     let password = std::fs::read_to_string(gw.data_dir.join(format!("sandbox-{who}.password")))
         .unwrap()
         .trim()
@@ -459,6 +459,21 @@ async fn billing_pages_show_the_apis_numbers_and_the_roles_hold() {
     assert!(
         page.body.contains(&format!("<td id=\"paid\">{paid} ")),
         "paid {paid} on the page"
+    );
+    // This month's credit, from the ledger: the grant, and the three sends spent from it
+    // (credit is spent first, and they cost less than the grant).
+    assert_eq!(
+        micros_of(&page.body, "credit-granted"),
+        switchboard_gateway::billing::wallet::MONTHLY_CREDIT
+    );
+    assert_eq!(
+        micros_of(&page.body, "credit-spent"),
+        usage["total_cost_micros"].as_i64().unwrap()
+    );
+    assert_eq!(
+        balance["credit_micros"].as_i64().unwrap(),
+        switchboard_gateway::billing::wallet::MONTHLY_CREDIT
+            - usage["total_cost_micros"].as_i64().unwrap()
     );
 
     // The CSV is the API's, byte for byte.

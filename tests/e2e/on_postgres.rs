@@ -11,6 +11,7 @@ mod api_input;
 mod api_keys;
 mod connections;
 mod console;
+mod console_admin;
 mod content;
 mod crash;
 mod email;

@@ -9,7 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
@@ -156,6 +156,81 @@ pub async fn get(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("contact"))
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+fn string_schema(min: usize, max: usize, pattern: &str) -> utoipa::openapi::schema::Schema {
+    crate::openapi::or_null(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(min))
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+            .build(),
+    )
+}
+
+fn contact_name_schema() -> utoipa::openapi::schema::Schema {
+    string_schema(
+        1,
+        switchboard_gateway::contact_edits::NAME_MAX,
+        super::error::NOT_BLANK,
+    )
+}
+
+fn phone_schema() -> utoipa::openapi::schema::Schema {
+    string_schema(8, 16, "^\\+[1-9][0-9]{6,14}$")
+}
+
+fn email_schema() -> utoipa::openapi::schema::Schema {
+    string_schema(
+        5,
+        switchboard_gateway::contact_edits::EMAIL_MAX,
+        "^[^@ \\t\\r\\n]+@[^@ \\t\\r\\n]+\\.[^@ \\t\\r\\n]+$",
+    )
+}
+
+/// An agent's edit of a contact. Absent fields stay; `null` removes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Ada (VIP)", "phone": "+14155550100", "email": null}))]
+pub struct ContactChange {
+    /// The note name agents know the contact by.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = contact_name_schema)]
+    pub name: Option<Option<String>>,
+    /// The contact's phone, E.164.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = phone_schema)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = email_schema)]
+    pub email: Option<Option<String>>,
+}
+
+/// Edit a contact's note name, phone or email. An address that belongs to another contact is
+/// refused with 409.
+#[utoipa::path(patch, path = "/v1/contacts/{id}", operation_id = "update_contact", tag = "contacts", request_body = ContactChange,
+    params(("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = ContactView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn patch(
+    State(gw): State<Arc<Gateway>>,
+    SendKey(ws): SendKey,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ContactView>, ApiError> {
+    let change: ContactChange = parse_json(&read_body(body)?)?;
+    let change = switchboard_gateway::contact_edits::ContactChange {
+        name: change.name,
+        phone: change.phone,
+        email: change.email,
+    };
+    Ok(Json(gw.edit_contact(ws, id, change).await?))
 }
 
 /// The contact's conversation history: synced and inbound messages, oldest first.

@@ -336,6 +336,20 @@ impl From<IntakeError> for ApiError {
     }
 }
 
+impl From<switchboard_gateway::contact_edits::ContactEditError> for ApiError {
+    fn from(e: switchboard_gateway::contact_edits::ContactEditError) -> Self {
+        use switchboard_gateway::contact_edits::ContactEditError;
+        match e {
+            ContactEditError::NotFound => ApiError::not_found("contact"),
+            ContactEditError::Invalid { field, message } => ApiError::invalid(field, message),
+            ContactEditError::Taken { field, .. } => {
+                ApiError::new(StatusCode::CONFLICT, "address_taken", e.to_string()).field(field)
+            }
+            ContactEditError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<switchboard_gateway::sending::SendError> for ApiError {
     fn from(e: switchboard_gateway::sending::SendError) -> Self {
         use switchboard_gateway::sending::SendError;

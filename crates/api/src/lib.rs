@@ -60,7 +60,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/messages/{id}", get(messages::get))
         .route("/v1/messages/{id}/resend", post(resend::resend))
         .route("/v1/contacts", get(contacts::list).post(contacts::create))
-        .route("/v1/contacts/{id}", get(contacts::get))
+        .route(
+            "/v1/contacts/{id}",
+            get(contacts::get).patch(contacts::patch),
+        )
         .route("/v1/contacts/{id}/messages", get(contacts::history))
         .route("/v1/receipts", post(contacts::receipt))
         .route("/v1/activity", post(conversations::activity))

@@ -8,7 +8,7 @@ use super::ledger::{self, Bucket, account};
 use super::prices::{self, PriceView};
 use super::service::{BillingError, Wallets};
 use super::views::*;
-use crate::model::{DeliveryCost, Millis, now_ms, rfc3339};
+use crate::model::{DeliveryCost, Micros, Millis, now_ms, rfc3339};
 use crate::store::{StoreError, split_page};
 
 /// The cost of one delivery for its view.
@@ -72,7 +72,54 @@ fn read_topup(r: &switchboard_store::sql::Row) -> switchboard_store::sql::Result
     })
 }
 
+/// This month's credit, from the ledger: what the month's grant put in, what is held for
+/// sends under way, what is left (it expires at the month's end), and what was spent: the
+/// rest, since credit only leaves its bucket to be held and comes back when a hold is
+/// released.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreditMonth {
+    pub month: Option<String>,
+    pub granted_micros: Micros,
+    pub held_micros: Micros,
+    pub remaining_micros: Micros,
+    pub spent_micros: Micros,
+}
+
 impl Wallets {
+    /// This month's credit (see [`CreditMonth`]); read-only, so a month nobody has sent in
+    /// yet shows nothing granted until the wallet rolls over.
+    pub async fn credit_month(&self, ws: String) -> Result<CreditMonth, BillingError> {
+        self.store
+            .read(move |c| {
+                let month: Option<String> = c
+                    .prepare_cached("SELECT credit_month FROM wallets WHERE workspace_id = ?1")?
+                    .query_row([&ws], |r| r.get(0))
+                    .optional()?
+                    .flatten();
+                let Some(month) = month else {
+                    return Ok(CreditMonth::default());
+                };
+                let granted: Micros = c
+                    .prepare_cached(
+                        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE txn_id = ?1 AND account = ?2",
+                    )?
+                    .query_row(
+                        params![format!("grant:{ws}:{month}"), account(&ws, Bucket::Credit)],
+                        |r| r.get(0),
+                    )?;
+                let remaining = ledger::balance(c, &account(&ws, Bucket::Credit))?;
+                let held = ledger::balance(c, &account(&ws, Bucket::HeldCredit))?;
+                Ok(CreditMonth {
+                    month: Some(month),
+                    granted_micros: granted,
+                    held_micros: held,
+                    remaining_micros: remaining,
+                    spent_micros: (granted - remaining - held).max(0),
+                })
+            })
+            .await
+    }
+
     /// The wallet's currency (read-only).
     pub async fn wallet_currency(&self, ws: String) -> Result<String, BillingError> {
         Ok(self.store.read(move |c| currency(c, &ws)).await?)

@@ -155,6 +155,12 @@ struct BillingPage {
     topup_result: Option<String>,
     settings: crate::billing_settings::Settings,
     saved: Option<&'static str>,
+    credit_granted: i64,
+    credit_spent: i64,
+    credit_held: i64,
+    credit_granted_text: String,
+    credit_spent_text: String,
+    credit_held_text: String,
 }
 
 impl std::ops::Deref for BillingPage {
@@ -198,10 +204,11 @@ pub async fn page(
                 .await?,
             gw.wallets.prices(ws.clone()).await?,
             gw.wallets.topups(ws.clone(), 20).await?,
+            gw.wallets.credit_month(ws.clone()).await?,
         ))
     }
     .await;
-    let (balance, usage, statement, prices, topups) = match loaded {
+    let (balance, usage, statement, prices, topups, credit_month) = match loaded {
         Ok(v) => v,
         Err(e) => {
             return problem_response(
@@ -282,6 +289,12 @@ pub async fn page(
         nav: Nav::of(&member),
         topup_result,
         settings: crate::billing_settings::Settings::of(&balance),
+        credit_granted: credit_month.granted_micros,
+        credit_spent: credit_month.spent_micros,
+        credit_held: credit_month.held_micros,
+        credit_granted_text: decimal(credit_month.granted_micros),
+        credit_spent_text: decimal(credit_month.spent_micros),
+        credit_held_text: decimal(credit_month.held_micros),
         saved: q
             .saved
             .as_deref()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::model::{ContactView, Role};
@@ -88,4 +88,154 @@ pub async fn list(
         },
         StatusCode::OK,
     )
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct ContactPage {
+    nav: Nav,
+    contact: ContactView,
+    phone: String,
+    email: String,
+    saved: bool,
+    error: Option<String>,
+}
+
+impl std::ops::Deref for ContactPage {
+    type Target = Nav;
+    fn deref(&self) -> &Nav {
+        &self.nav
+    }
+}
+
+fn first_of(c: &ContactView, kind: &str) -> String {
+    c.addresses
+        .iter()
+        .find(|a| a.kind == kind)
+        .map(|a| a.address.clone())
+        .unwrap_or_default()
+}
+
+async fn contact_page(
+    gw: &Gateway,
+    member: &Member,
+    id: String,
+    saved: bool,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    match gw
+        .store
+        .contact_view(member.row.workspace_id.clone(), id)
+        .await
+    {
+        Ok(Some(contact)) => render(
+            &ContactPage {
+                nav: Nav::of(member),
+                phone: first_of(&contact, "phone"),
+                email: first_of(&contact, "email"),
+                contact,
+                saved,
+                error,
+            },
+            status,
+        ),
+        Ok(None) => problem_response(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such contact in this workspace.",
+        ),
+        Err(e) => problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            &format!("The contact cannot be read now: {e}"),
+        ),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+pub async fn show(
+    State(gw): State<Arc<Gateway>>,
+    member: Member,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    saved: Result<Query<Saved>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(refused) = require(&member, &[Role::Admin, Role::Agent]) {
+        return refused;
+    }
+    let saved = saved.is_ok_and(|Query(s)| s.saved.is_some());
+    contact_page(&gw, &member, id, saved, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// The edit form: through the same service call as `PATCH /v1/contacts/{id}`. An emptied
+/// field removes it; a phone may be typed with spaces and dashes.
+pub async fn edit(
+    State(gw): State<Arc<Gateway>>,
+    member: Member,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<EditForm>,
+) -> Response {
+    if !crate::session::same_token(&member.csrf, &form.csrf) {
+        return problem_response(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "This form was not sent from the console. Reload the page and try again.",
+        );
+    }
+    if let Err(refused) = require(&member, &[Role::Admin, Role::Agent]) {
+        return refused;
+    }
+    let value = |v: &str| Some(Some(v.trim().to_string()).filter(|v| !v.is_empty()));
+    let change = switchboard_gateway::contact_edits::ContactChange {
+        name: value(&form.name),
+        phone: value(&switchboard_gateway::model::AddressKey::search_form(
+            &form.phone,
+        )),
+        email: value(&form.email),
+    };
+    match gw
+        .edit_contact(member.row.workspace_id.clone(), id.clone(), change)
+        .await
+    {
+        Ok(_) => {
+            axum::response::Redirect::to(&format!("/console/contacts/{id}?saved=1")).into_response()
+        }
+        Err(e @ switchboard_gateway::contact_edits::ContactEditError::NotFound) => {
+            problem_response(StatusCode::NOT_FOUND, "Not found", &e.to_string())
+        }
+        Err(e @ switchboard_gateway::contact_edits::ContactEditError::Store(_)) => {
+            problem_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                &format!("The contact could not be saved: {e}"),
+            )
+        }
+        Err(e) => {
+            let status = if matches!(
+                e,
+                switchboard_gateway::contact_edits::ContactEditError::Taken { .. }
+            ) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            contact_page(&gw, &member, id, false, Some(e.to_string()), status).await
+        }
+    }
 }

@@ -25,10 +25,13 @@ mod billing_settings;
 mod connections;
 mod contacts;
 mod facebook;
+mod keys;
 mod message_list;
 mod messages;
 mod pages;
+mod plugins;
 mod session;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -61,6 +64,12 @@ pub fn routes() -> Router<Arc<Gateway>> {
         )
         .route("/messages", get(message_list::list))
         .route("/contacts", get(contacts::list))
+        .route("/contacts/{id}", get(contacts::show).post(contacts::edit))
+        .route("/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}/revoke", post(keys::revoke))
+        .route("/plugins", get(plugins::page))
+        .route("/webhooks", get(webhooks::list))
+        .route("/webhooks/{id}/{action}", post(webhooks::action))
         .route("/connections", get(connections::list))
         .route("/connections/facebook/start", get(facebook::start))
         .route("/connections/facebook/callback", get(facebook::callback))

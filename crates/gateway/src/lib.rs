@@ -25,6 +25,7 @@
 pub mod app;
 pub mod callbacks;
 pub mod connections;
+pub mod contact_edits;
 pub mod contact_sync;
 pub mod dispatch;
 pub mod facebook_login;

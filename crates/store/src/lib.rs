@@ -26,6 +26,7 @@ use switchboard_model as model;
 
 mod blocked_urls;
 mod connections;
+pub mod contact_edits;
 mod contacts;
 mod conversations;
 pub mod deliveries;

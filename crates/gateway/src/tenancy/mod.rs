@@ -80,6 +80,28 @@ pub async fn workspace_for_key(
     store.workspace_for_key_hash(hash_api_key(key)).await
 }
 
+impl crate::Gateway {
+    /// Revoke a key of `workspace_id`: from now on it opens nothing on this node (its cached
+    /// digest goes at once; a lookup racing the revocation does not cache it again), and on
+    /// other nodes within the shared caches' bound. `false`: the workspace has no such key.
+    pub async fn revoke_api_key(
+        &self,
+        workspace_id: String,
+        id: String,
+    ) -> Result<bool, StoreError> {
+        match self.store.revoke_api_key(workspace_id, id).await? {
+            Some(digest) => {
+                let mut cache = self.key_cache.write().unwrap_or_else(|p| p.into_inner());
+                self.key_revocations
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                cache.remove(&digest);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
