@@ -17,3 +17,4 @@ pub const BACKEND: support::Backend = support::Backend::Sqlite;
 mod browser;
 mod facebook;
 mod pages;
+mod tour;

@@ -95,7 +95,7 @@ pub(crate) fn csrf_of(body: &str) -> String {
     body[at..at + 64].to_string()
 }
 
-async fn member(gw: &Gateway, key: &str, email: &str, role: &str, name: &str) -> String {
+pub(crate) async fn member(gw: &Gateway, key: &str, email: &str, role: &str, name: &str) -> String {
     let (s, inv) = gw
         .call(
             reqwest::Method::POST,

@@ -261,3 +261,83 @@ async fn keys_webhooks_and_plugins_pages_act_as_the_api_does() {
         );
     }
 }
+
+/// An admin of another workspace sees none of the sandbox's rows and can act on none of them.
+#[tokio::test]
+async fn another_workspaces_admin_sees_and_touches_nothing_here() {
+    let gw = Gateway::start("console-tenants", &[]);
+    let message = gw.send_sms("+14155550166", "sandbox only").await;
+    let (_, ada) = gw
+        .post_json(
+            "/v1/contacts",
+            &json!({"name": "Ada", "addresses": [{"kind": "phone", "address": "+14155550167"}]}),
+        )
+        .await;
+    let ada = ada["id"].as_str().unwrap().to_string();
+    let (_, keys) = gw.get("/v1/keys").await;
+    let key_id = keys[0]["id"].as_str().unwrap().to_string();
+    let conn = switchboard_gateway::sandbox_setup::connection_id("twilio-sms");
+
+    let (_, other_key) = gw.new_workspace("other").await;
+    crate::console::member(&gw, &other_key, "eve@other.test", "admin", "Eve").await;
+    let mut eve = crate::console::Browser::new(&gw);
+    let login = eve.get("/console/login").await;
+    let signed = eve
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf_of(&login.body)),
+                ("email", "eve@other.test"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    for path in [
+        "/console/messages",
+        "/console/contacts",
+        "/console/connections",
+        "/console/keys",
+    ] {
+        let page = eve.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        for foreign in [&message, &ada, &conn, &key_id] {
+            assert!(
+                !page.body.contains(foreign.as_str()),
+                "{path} shows {foreign}"
+            );
+        }
+    }
+    assert_eq!(
+        eve.get(&format!("/console/messages/{message}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        eve.get(&format!("/console/contacts/{ada}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let csrf = csrf_of(&eve.get("/console/keys").await.body);
+    for path in [
+        format!("/console/keys/{key_id}/revoke"),
+        format!("/console/connections/{conn}/disable"),
+    ] {
+        assert_eq!(
+            eve.post(&path, &[("csrf", &csrf)]).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let edit = eve
+        .post(
+            &format!("/console/contacts/{ada}"),
+            &[("csrf", &csrf), ("name", "stolen")],
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::NOT_FOUND);
+    let (_, still) = gw.get(&format!("/v1/contacts/{ada}")).await;
+    assert_eq!(still["name"], "Ada");
+    let (_, c) = gw.get(&format!("/v1/connections/{conn}")).await;
+    assert_eq!(c["status"], "active");
+}

@@ -265,11 +265,15 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "SELECT m.id FROM messages m JOIN deliveries d ON d.message_id = m.id
-                 WHERE m.workspace_id = ?1 AND d.connection_id = ?2 AND m.status = 'failed' AND d.status = 'failed'
-                   AND d.failure_reason IN ({list})
+                // From the connection's failed deliveries (`deliveries_failed`, a partial index),
+                // not from the workspace's messages: a connection with 100,000 sent messages
+                // and no failure answers at once.
+                "SELECT m.id FROM messages m
+                 WHERE m.id IN (SELECT d.message_id FROM deliveries d
+                                WHERE d.connection_id = ?2 AND d.status = 'failed' AND d.failure_reason IN ({list}))
+                   AND m.workspace_id = ?1 AND m.status = 'failed'
                    AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.resend_of = m.id)
-                 GROUP BY m.id, m.created_at ORDER BY m.created_at, m.id LIMIT ?3"
+                 ORDER BY m.created_at, m.id LIMIT ?3"
             );
             let mut values: Vec<&dyn crate::sql::ToSql> = vec![&workspace_id, &connection_id, &limit];
             values.extend(reasons.iter().map(|r| r as &dyn crate::sql::ToSql));

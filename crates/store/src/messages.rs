@@ -160,16 +160,22 @@ impl Store {
         } = filter;
         self.read(move |c| {
             // A recipient is found through its deliveries (`deliveries_address_only`): the
-            // address as the channel normalised it, the same on every channel.
-            let mut stmt = c.prepare_cached(
-                "SELECT id, channel, status, request, created_at, updated_at FROM messages
-                 WHERE workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) AND (CAST(?3 AS TEXT) IS NULL OR channel = ?3)
+            // address as the channel normalised it, the same on every channel. With one, the
+            // statement starts from those few deliveries (the planner cannot tell from a
+            // `?6 IS NULL OR …` that it may), without one from the newest messages.
+            let rows_from = if recipient.is_some() {
+                "messages WHERE id IN (SELECT message_id FROM deliveries WHERE address = ?6) AND"
+            } else {
+                "messages WHERE CAST(?6 AS TEXT) IS NULL AND"
+            };
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT id, channel, status, request, created_at, updated_at FROM {rows_from}
+                   workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) AND (CAST(?3 AS TEXT) IS NULL OR channel = ?3)
                    AND (CAST(?4 AS TEXT) IS NULL OR id < ?4)
-                   AND (CAST(?6 AS TEXT) IS NULL OR id IN (SELECT message_id FROM deliveries WHERE address = ?6))
                    AND (CAST(?7 AS BIGINT) IS NULL OR created_at >= ?7)
                    AND (CAST(?8 AS BIGINT) IS NULL OR created_at < ?8)
-                 ORDER BY id DESC LIMIT ?5",
-            )?;
+                 ORDER BY id DESC LIMIT ?5"
+            ))?;
             let rows = stmt.query_map(
                 params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1, recipient, created_from, created_to],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?)),

@@ -483,8 +483,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_member ON sessions(member_id);",
     // 9: the console. `GET /v1/messages?recipient=` and the message search find a
     // recipient's messages through the addresses their deliveries went to; "Connect with
-    // Facebook" keeps each sign-in's state (by digest) and, sealed, the pages it listed.
+    // Facebook" keeps each sign-in's state (by digest) and, sealed, the pages it listed; the
+    // connections page counts each connection's held messages from its failed deliveries
+    // (a partial index: only failures pay for it).
     "CREATE INDEX deliveries_address_only ON deliveries(address);
+    CREATE INDEX deliveries_failed ON deliveries(connection_id, failure_reason) WHERE status = 'failed';
     CREATE TABLE oauth_flows (
         id TEXT PRIMARY KEY,
         state_hash TEXT NOT NULL UNIQUE,

@@ -2,6 +2,9 @@
 -- their deliveries went to; "Connect with Facebook" keeps each sign-in's state (by digest)
 -- and, sealed, the pages it listed.
 CREATE INDEX deliveries_address_only ON deliveries(address);
+-- The connections page counts each connection's held messages from its failed deliveries (a
+-- partial index: only failures pay for it).
+CREATE INDEX deliveries_failed ON deliveries(connection_id, failure_reason) WHERE status = 'failed';
 CREATE TABLE oauth_flows (
     id TEXT PRIMARY KEY,
     state_hash TEXT NOT NULL UNIQUE,
