@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{cpu_seconds, env_usize, free_port, rss_mib, spawn};
+#[path = "common/sandboxed.rs"]
+mod sandboxed;
+use common::{cpu_seconds, env_usize, rss_mib};
 
 /// The value of `name` among a response's `Set-Cookie` headers.
 fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
@@ -37,30 +39,17 @@ async fn main() -> anyhow::Result<()> {
     let data_dir =
         std::env::temp_dir().join(format!("switchboard-bench-console-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
-    let sim_listen = format!("127.0.0.1:{}", free_port());
-    let (_sim_proc, sim) = spawn(
-        &["sandbox", "--listen", &sim_listen],
-        "simulators listening on ",
+    let sandboxed::Sandboxed {
+        sim_proc: _sim_proc,
+        sim,
+        gw_proc,
+        gw,
+        key,
+    } = sandboxed::sandboxed(&data_dir);
+    println!(
+        "gateway {gw} on SQLite in {}, simulators at {sim}",
+        data_dir.display()
     );
-    let gw_listen = format!("127.0.0.1:{}", free_port());
-    let data = data_dir.display().to_string();
-    let (gw_proc, gw) = spawn(
-        &[
-            "serve",
-            "--sandbox-url",
-            &sim,
-            "--listen",
-            &gw_listen,
-            "--data-dir",
-            &data,
-            "--rate-limit-per-key",
-            "0",
-        ],
-        "switchboard listening on ",
-    );
-    let key = std::fs::read_to_string(data_dir.join("sandbox.key"))?
-        .trim()
-        .to_string();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .redirect(reqwest::redirect::Policy::none())

@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
+#[path = "common/sandboxed.rs"]
+mod sandboxed;
 
-use common::{cpu_seconds, env_usize, free_port, rss_mib, spawn};
+use common::{cpu_seconds, env_usize, rss_mib};
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -126,31 +128,13 @@ async fn main() -> anyhow::Result<()> {
     let data_dir = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
 
-    let sim_listen = format!("127.0.0.1:{}", free_port());
-    let (sim_proc, sim) = spawn(
-        &["sandbox", "--listen", &sim_listen],
-        "simulators listening on ",
-    );
-    let gw_listen = format!("127.0.0.1:{}", free_port());
-    let data = data_dir.display().to_string();
-    let (gw_proc, gw) = spawn(
-        &[
-            "serve",
-            "--sandbox-url",
-            &sim,
-            "--listen",
-            &gw_listen,
-            "--data-dir",
-            &data,
-            // The gateway's own capacity is what is measured, not the per-key limit.
-            "--rate-limit-per-key",
-            "0",
-        ],
-        "switchboard listening on ",
-    );
-    let key = std::fs::read_to_string(data_dir.join("sandbox.key"))?
-        .trim()
-        .to_string();
+    let sandboxed::Sandboxed {
+        sim_proc,
+        sim,
+        gw_proc,
+        gw,
+        key,
+    } = sandboxed::sandboxed(&data_dir);
     let pid = gw_proc.0.id();
     let sim_pid = sim_proc.0.id();
     let client = reqwest::Client::builder()
@@ -159,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "machine: {} cores; concurrency {concurrency}; SQLite synchronous=FULL in {}",
         std::thread::available_parallelism()?,
-        data
+        data_dir.display()
     );
 
     tokio::time::sleep(Duration::from_secs(2)).await;

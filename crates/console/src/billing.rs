@@ -163,12 +163,7 @@ struct BillingPage {
     credit_held_text: String,
 }
 
-impl std::ops::Deref for BillingPage {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(BillingPage);
 
 const STATEMENT_PAGE: u32 = 50;
 
@@ -436,15 +431,9 @@ pub async fn top_up(
     member: Member,
     axum::Form(form): axum::Form<TopUpForm>,
 ) -> Response {
-    if !crate::session::same_token(&member.csrf, &form.csrf) {
-        return problem_response(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form was not sent from the console. Reload the page and try again.",
-        );
-    }
-    if let Err(refused) = require(&member, &[Role::Admin, Role::Billing]) {
-        return refused;
+    if let Err(no) = crate::pages::form_allowed(&member, &form.csrf, &[Role::Admin, Role::Billing])
+    {
+        return no;
     }
     let Some(amount) = parse_amount(&form.amount).filter(|a| *a > 0) else {
         return problem_response(

@@ -15,8 +15,8 @@ use switchboard_gateway::billing::views::{AutoChargeSettings, BalanceView, decim
 use switchboard_gateway::model::Role;
 
 use crate::billing::parse_amount;
-use crate::pages::{problem_response, require};
-use crate::session::{Member, same_token};
+use crate::pages::problem_response;
+use crate::session::Member;
 
 /// The settings as the page shows them, in currency units.
 pub struct Settings {
@@ -59,14 +59,7 @@ pub fn saved_message(saved: &str) -> Option<&'static str> {
 
 #[allow(clippy::result_large_err)] // the refusal is the page itself
 fn allowed(member: &Member, csrf: &str) -> Result<(), Response> {
-    if !same_token(&member.csrf, csrf) {
-        return Err(problem_response(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form was not sent from the console. Reload the page and try again.",
-        ));
-    }
-    require(member, &[Role::Admin, Role::Billing])
+    crate::pages::form_allowed(member, csrf, &[Role::Admin, Role::Billing])
 }
 
 fn refused(field: &str, why: &str) -> Response {

@@ -16,7 +16,7 @@ use switchboard_gateway::connections::ConnectionPatch;
 use switchboard_gateway::model::{Role, rfc3339};
 
 use crate::pages::{Nav, problem_response, render, require};
-use crate::session::{Member, same_token};
+use crate::session::Member;
 
 struct Blocked {
     url: String,
@@ -49,12 +49,7 @@ struct ConnectionsPage {
     notice: Option<String>,
 }
 
-impl std::ops::Deref for ConnectionsPage {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(ConnectionsPage);
 
 #[derive(Deserialize, Default)]
 pub struct Notice {
@@ -173,14 +168,7 @@ pub struct CsrfForm {
 
 #[allow(clippy::result_large_err)] // the refusal is the page itself
 fn admin_form(member: &Member, csrf: &str) -> Result<(), Response> {
-    if !same_token(&member.csrf, csrf) {
-        return Err(problem_response(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form was not sent from the console. Reload the page and try again.",
-        ));
-    }
-    require(member, &[Role::Admin])
+    crate::pages::form_allowed(member, csrf, &[Role::Admin])
 }
 
 fn not_found() -> Response {

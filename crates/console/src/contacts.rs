@@ -36,12 +36,7 @@ struct Contacts {
     next: Option<String>,
 }
 
-impl std::ops::Deref for Contacts {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(Contacts);
 
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
@@ -101,12 +96,7 @@ struct ContactPage {
     error: Option<String>,
 }
 
-impl std::ops::Deref for ContactPage {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(ContactPage);
 
 fn first_of(c: &ContactView, kind: &str) -> String {
     c.addresses
@@ -191,15 +181,8 @@ pub async fn edit(
     axum::extract::Path(id): axum::extract::Path<String>,
     axum::Form(form): axum::Form<EditForm>,
 ) -> Response {
-    if !crate::session::same_token(&member.csrf, &form.csrf) {
-        return problem_response(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form was not sent from the console. Reload the page and try again.",
-        );
-    }
-    if let Err(refused) = require(&member, &[Role::Admin, Role::Agent]) {
-        return refused;
+    if let Err(no) = crate::pages::form_allowed(&member, &form.csrf, &[Role::Admin, Role::Agent]) {
+        return no;
     }
     let value = |v: &str| Some(Some(v.trim().to_string()).filter(|v| !v.is_empty()));
     let change = switchboard_gateway::contact_edits::ContactChange {

@@ -14,7 +14,7 @@ use switchboard_gateway::model::Role;
 use switchboard_gateway::tenancy::{self, ApiKeyView, Scope, Scopes};
 
 use crate::pages::{Nav, problem_response, render, require};
-use crate::session::{Member, same_token};
+use crate::session::Member;
 
 /// A display name's longest (as `check_name` in the API).
 const NAME_MAX: usize = 100;
@@ -30,12 +30,7 @@ struct Keys {
     error: Option<String>,
 }
 
-impl std::ops::Deref for Keys {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(Keys);
 
 async fn page(
     gw: &Gateway,
@@ -72,14 +67,7 @@ pub async fn list(State(gw): State<Arc<Gateway>>, member: Member) -> Response {
 
 #[allow(clippy::result_large_err)] // the refusal is the page itself
 fn admin_form(member: &Member, csrf: &str) -> Result<(), Response> {
-    if !same_token(&member.csrf, csrf) {
-        return Err(problem_response(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form was not sent from the console. Reload the page and try again.",
-        ));
-    }
-    require(member, &[Role::Admin])
+    crate::pages::form_allowed(member, csrf, &[Role::Admin])
 }
 
 /// The new-key form: `csrf`, `name` and a `scope:<name>` field per ticked scope.

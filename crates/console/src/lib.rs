@@ -20,6 +20,19 @@
 //! - **Sign-in** is rate-limited per email ([`SIGN_IN_PER_MINUTE`]), and a wrong email and a
 //!   wrong password take the same time and get the same answer.
 
+/// A page whose template includes `nav.html` reads the [`pages::Nav`] in its `nav` field as
+/// its own fields.
+macro_rules! shows_nav {
+    ($page:ty) => {
+        impl std::ops::Deref for $page {
+            type Target = crate::pages::Nav;
+            fn deref(&self) -> &crate::pages::Nav {
+                &self.nav
+            }
+        }
+    };
+}
+
 mod billing;
 mod billing_settings;
 mod connections;

@@ -40,12 +40,7 @@ struct Messages {
     next: Option<String>,
 }
 
-impl std::ops::Deref for Messages {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(Messages);
 
 /// The search form as typed. Dates are days (UTC); `to` includes its day.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]

@@ -50,12 +50,7 @@ struct MessagePage {
     fragment: String,
 }
 
-impl std::ops::Deref for MessagePage {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(MessagePage);
 
 fn timeline(m: &MessageView) -> Timeline {
     Timeline {

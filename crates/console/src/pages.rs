@@ -99,6 +99,16 @@ pub async fn not_found() -> Response {
     )
 }
 
+/// A signed-in page's form: its token must be the session's, and the member's role one of
+/// `roles`; otherwise the refusal page.
+#[allow(clippy::result_large_err)] // the refusal is the page itself
+pub fn form_allowed(member: &Member, csrf: &str, roles: &[Role]) -> Result<(), Response> {
+    if !same_token(&member.csrf, csrf) {
+        return Err(forbidden_form());
+    }
+    require(member, roles)
+}
+
 fn forbidden_form() -> Response {
     problem_response(
         StatusCode::FORBIDDEN,
@@ -251,12 +261,7 @@ struct Home {
     member_email: String,
 }
 
-impl std::ops::Deref for Home {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(Home);
 
 pub async fn home(State(gw): State<Arc<Gateway>>, member: Member) -> Response {
     let workspace = match gw.store.workspace(member.row.workspace_id.clone()).await {

@@ -43,12 +43,7 @@ struct Plugins {
     policies: Vec<PolicyLine>,
 }
 
-impl std::ops::Deref for Plugins {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(Plugins);
 
 pub async fn page(State(gw): State<Arc<Gateway>>, member: Member) -> Response {
     if let Err(refused) = require(&member, &[Role::Admin]) {

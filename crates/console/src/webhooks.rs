@@ -17,7 +17,7 @@ use switchboard_gateway::events::signing;
 use switchboard_gateway::model::{Millis, Role, now_ms};
 
 use crate::pages::{Nav, problem_response, render, require};
-use crate::session::{Member, same_token};
+use crate::session::Member;
 
 const DELIVERIES_SHOWN: u32 = 20;
 const DAY_MS: Millis = 86_400_000;
@@ -37,12 +37,7 @@ struct Webhooks {
     rotated: Option<(String, String)>,
 }
 
-impl std::ops::Deref for Webhooks {
-    type Target = Nav;
-    fn deref(&self) -> &Nav {
-        &self.nav
-    }
-}
+shows_nav!(Webhooks);
 
 #[derive(Deserialize, Default)]
 pub struct Notice {
@@ -121,15 +116,8 @@ pub async fn action(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if !same_token(&member.csrf, &form.csrf) {
-        return problem_response(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form was not sent from the console. Reload the page and try again.",
-        );
-    }
-    if let Err(refused) = require(&member, &[Role::Admin]) {
-        return refused;
+    if let Err(no) = crate::pages::form_allowed(&member, &form.csrf, &[Role::Admin]) {
+        return no;
     }
     let ws = member.row.workspace_id.clone();
     let missing = || {
