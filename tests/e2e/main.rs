@@ -15,6 +15,7 @@ mod connections;
 mod console;
 mod console_admin;
 mod content;
+mod conversations;
 mod crash;
 mod email;
 mod faults;

@@ -13,6 +13,7 @@ mod connections;
 mod console;
 mod console_admin;
 mod content;
+mod conversations;
 mod crash;
 mod email;
 mod faults;

@@ -189,6 +189,26 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             "send",
             json!({}),
         ),
+        row(
+            Method::POST,
+            "/v1/conversations/{contact}/take",
+            "send",
+            json!({"member": "mem_nobody"}),
+        ),
+        row(
+            Method::POST,
+            "/v1/conversations/{contact}/finish",
+            "send",
+            json!({"member": "mem_nobody"}),
+        ),
+        list("/v1/conversations", "read"),
+        list("/v1/conversations/stats", "read"),
+        row(
+            Method::PATCH,
+            "/v1/contacts/{contact}",
+            "send",
+            json!({"name": "taken over"}),
+        ),
         list("/v1/policies", "read"),
         row(
             Method::POST,

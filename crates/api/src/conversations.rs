@@ -6,16 +6,19 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::followup::FollowUp;
-use switchboard_gateway::model::{ConversationView, TemplateRef};
+use switchboard_gateway::model::{
+    ConversationPage, ConversationStats, ConversationSummary, ConversationView, TemplateRef,
+};
 
 async fn contact(gw: &Gateway, ws: &str, id: &str, field: &str) -> Result<(), ApiError> {
     if gw.store.contact_exists(ws.into(), id.into()).await? {
@@ -46,6 +49,14 @@ pub struct NewConversationMessage {
     /// templates); without one the follow-up's text goes by SMS/LMS.
     #[serde(default)]
     pub template: Option<TemplateRef>,
+    /// The member an agent message is written as: the first one on a conversation that is
+    /// not active takes it for them. Without it the message answers the customer and takes
+    /// the conversation for no one.
+    #[serde(default)]
+    pub member: Option<String>,
+    /// Write into a conversation another member owns, taking it over.
+    #[serde(default)]
+    pub overtake: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,19 +89,28 @@ pub async fn post_message(
         Author::Agent => "agent",
         Author::Customer => "customer",
     };
+    if matches!(m.author, Author::Customer) && (m.member.is_some() || m.overtake) {
+        return Err(ApiError::invalid(
+            "member",
+            "a customer's message is written by no member",
+        ));
+    }
     let template = m
         .template
         .as_ref()
         .and_then(|t| serde_json::to_string(t).ok());
     let seq = gw
-        .store
         .post_conversation_message(
             ws.clone(),
             id.clone(),
-            author,
-            m.text,
-            m.marketing,
-            template,
+            switchboard_gateway::conversations::NewMessage {
+                author,
+                text: m.text,
+                marketing: m.marketing,
+                template,
+                member: m.member,
+                overtake: m.overtake,
+            },
         )
         .await?;
     if matches!(m.author, Author::Customer) {
@@ -203,4 +223,152 @@ pub async fn activity(
         follow_up,
         follow_up_skipped,
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Take {
+    /// The member who takes it.
+    #[schema(min_length = 1)]
+    pub member: String,
+    /// Take it from the member who owns it.
+    #[serde(default)]
+    pub overtake: bool,
+}
+
+/// Take a conversation: it becomes `active`, owned by `member`. Another member's conversation
+/// answers 409 `conversation_taken`, naming the owner, unless `overtake` is set.
+#[utoipa::path(post, path = "/v1/conversations/{contact}/take", operation_id = "take_conversation", tag = "conversations", request_body = Take,
+    params(("contact" = String, Path, description = "Contact id (or the conversation's id)")),
+    responses((status = 200, body = ConversationSummary), (status = 404, description = "No such conversation, or no such member", body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn take(
+    State(gw): State<Arc<Gateway>>,
+    SendKey(ws): SendKey,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    let t: Take = parse_json(&read_body(b)?)?;
+    Ok(Json(
+        gw.take_conversation(ws, id, t.member, t.overtake).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Finish {
+    /// The member who finishes it: its owner (an unowned one becomes theirs).
+    #[schema(min_length = 1)]
+    pub member: String,
+}
+
+/// Finish a conversation. Only its owner may; a finished one answers 409
+/// `conversation_finished`.
+#[utoipa::path(post, path = "/v1/conversations/{contact}/finish", operation_id = "finish_conversation", tag = "conversations", request_body = Finish,
+    params(("contact" = String, Path, description = "Contact id (or the conversation's id)")),
+    responses((status = 200, body = ConversationSummary), (status = 404, description = "No such conversation, or no such member", body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn finish(
+    State(gw): State<Arc<Gateway>>,
+    SendKey(ws): SendKey,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    let f: Finish = parse_json(&read_body(b)?)?;
+    Ok(Json(gw.finish_conversation(ws, id, f.member).await?))
+}
+
+const PAGE_SIZE: super::paging::PageSize = super::paging::PageSize {
+    default: 50,
+    max: 200,
+};
+
+fn limit_schema() -> utoipa::openapi::Object {
+    PAGE_SIZE.schema()
+}
+
+fn state_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["unanswered", "active", "finished"]))
+        .build()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only conversations in this state.
+    #[param(schema_with = state_schema, required = false)]
+    pub state: Option<String>,
+    /// Only those this member owns.
+    pub owner: Option<String>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+    #[param(schema_with = limit_schema, required = false)]
+    pub limit: Option<u32>,
+}
+
+/// Conversations in creation order, by state and owner, with cursor pagination.
+#[utoipa::path(get, path = "/v1/conversations", operation_id = "list_conversations", tag = "conversations", params(ListQuery),
+    responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    ReadKey(ws): ReadKey,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let q = super::paging::query(query)?;
+    if let Some(s) = &q.state
+        && !["unanswered", "active", "finished"].contains(&s.as_str())
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("state {s:?} is not one of unanswered, active, finished"),
+        )
+        .field("state"));
+    }
+    let limit = PAGE_SIZE.limit(q.limit)?;
+    Ok(Json(
+        gw.list_conversations(ws, q.state, q.owner, q.cursor, limit)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Start (inclusive): RFC 3339 or `YYYY-MM-DD`; default 24 hours before `until`.
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub since: Option<String>,
+    /// End (exclusive): RFC 3339 or `YYYY-MM-DD`; default now.
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub until: Option<String>,
+    /// Only this member's figures.
+    pub member: Option<String>,
+}
+
+/// Conversation figures over a window (default the past 24 hours): finished, active and
+/// answered conversations, average response and handling times (`docs/conversations.md`).
+#[utoipa::path(get, path = "/v1/conversations/stats", operation_id = "conversation_stats", tag = "conversations", params(StatsQuery),
+    responses((status = 200, body = ConversationStats), (status = 400, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn stats(
+    State(gw): State<Arc<Gateway>>,
+    ReadKey(ws): ReadKey,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<ConversationStats>, ApiError> {
+    let q = super::paging::query(query)?;
+    let until = match &q.until {
+        Some(t) => crate::billing::parse_time("until", t)?,
+        None => switchboard_gateway::model::now_ms(),
+    };
+    let since = match &q.since {
+        Some(t) => crate::billing::parse_time("since", t)?,
+        None => until - 24 * 3_600_000,
+    };
+    Ok(Json(
+        gw.conversation_stats(ws, since, until.max(since), q.member)
+            .await?,
+    ))
 }

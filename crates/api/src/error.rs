@@ -350,6 +350,27 @@ impl From<switchboard_gateway::contact_edits::ContactEditError> for ApiError {
     }
 }
 
+impl From<switchboard_gateway::conversations::ConversationError> for ApiError {
+    fn from(e: switchboard_gateway::conversations::ConversationError) -> Self {
+        use switchboard_gateway::conversations::ConversationError;
+        match e {
+            ConversationError::NotFound(what) => ApiError::not_found(what),
+            // A member the body names and the workspace does not have is a missing resource,
+            // as an unknown id in the path is.
+            ConversationError::UnknownMember(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()).field("member")
+            }
+            ConversationError::Taken { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conversation_taken", e.to_string())
+            }
+            ConversationError::AlreadyFinished => {
+                ApiError::new(StatusCode::CONFLICT, "conversation_finished", e.to_string())
+            }
+            ConversationError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<switchboard_gateway::sending::SendError> for ApiError {
     fn from(e: switchboard_gateway::sending::SendError) -> Self {
         use switchboard_gateway::sending::SendError;

@@ -67,7 +67,17 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/contacts/{id}/messages", get(contacts::history))
         .route("/v1/receipts", post(contacts::receipt))
         .route("/v1/activity", post(conversations::activity))
+        .route("/v1/conversations", get(conversations::list))
+        .route("/v1/conversations/stats", get(conversations::stats))
         .route("/v1/conversations/{contact}", get(conversations::get))
+        .route(
+            "/v1/conversations/{contact}/take",
+            post(conversations::take),
+        )
+        .route(
+            "/v1/conversations/{contact}/finish",
+            post(conversations::finish),
+        )
         .route(
             "/v1/conversations/{contact}/messages",
             post(conversations::post_message),

@@ -80,6 +80,30 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "connection.updated",
         "A connection was disabled, enabled or deleted.",
     ),
+    (
+        "conversation.opened",
+        "A contact's conversation began (unanswered when the customer wrote first).",
+    ),
+    (
+        "conversation.taken",
+        "An agent took a conversation (by taking it, or by answering it first).",
+    ),
+    (
+        "conversation.overtaken",
+        "An agent took a conversation another agent owned.",
+    ),
+    (
+        "conversation.answered",
+        "An agent answered a waiting customer (with the response time).",
+    ),
+    (
+        "conversation.finished",
+        "Its agent finished a conversation (with the handling time).",
+    ),
+    (
+        "conversation.reopened",
+        "A finished conversation began a new round.",
+    ),
 ];
 
 pub fn is_event_type(name: &str) -> bool {

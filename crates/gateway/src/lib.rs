@@ -27,6 +27,7 @@ pub mod callbacks;
 pub mod connections;
 pub mod contact_edits;
 pub mod contact_sync;
+pub mod conversations;
 pub mod dispatch;
 pub mod facebook_login;
 pub mod followup;

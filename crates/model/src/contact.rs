@@ -215,7 +215,78 @@ pub struct ConversationView {
     pub presence: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_activity_at: Option<String>,
+    /// `unanswered`, `active` or `finished`.
+    pub state: String,
+    /// The member who owns it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Since when the customer has waited for an agent's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<String>,
     pub messages: Vec<ConversationMessageView>,
+    /// Every transition: `opened`, `taken`, `overtaken`, `answered`, `finished`, `reopened`.
+    pub history: Vec<ConversationEventView>,
+}
+
+/// One transition of a conversation.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConversationEventView {
+    pub kind: String,
+    /// The member who acted (none for the customer, or an agent message without `member`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Who owned it before an overtake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_owner: Option<String>,
+    /// `answered`: how long the customer waited; `finished`: how long the round took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    pub at: String,
+}
+
+/// A conversation as listed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub contact: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// When it entered its state.
+    pub state_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConversationPage {
+    pub data: Vec<ConversationSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Conversation figures over a window (`docs/conversations.md` defines each).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct ConversationStats {
+    pub since: String,
+    pub until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Conversations finished in the window.
+    pub finished: i64,
+    /// Conversations active at the window's end.
+    pub active: i64,
+    /// Conversations in which an agent answered a waiting customer in the window.
+    pub answered: i64,
+    /// Mean time from a customer's first unanswered message to the agent's answer, over the
+    /// answers in the window (ms, rounded down); none without answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average_response_ms: Option<i64>,
+    /// Mean time from the start of a round (the first message) to its finish, over the
+    /// conversations finished in the window (ms, rounded down).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average_handling_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]

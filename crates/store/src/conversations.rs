@@ -9,7 +9,9 @@
 use crate::sql::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
-use crate::model::{ConversationMessageView, ConversationView, Millis, now_ms, rfc3339};
+use crate::model::{
+    ConversationEventView, ConversationMessageView, ConversationView, Millis, now_ms, rfc3339,
+};
 
 /// No sign of life for this long and the contact is offline.
 pub const OFFLINE_AFTER_MS: Millis = 270_000;
@@ -23,26 +25,44 @@ pub struct PendingReply {
     pub template: Option<String>,
 }
 
-fn conversation_id(
+/// The contact's conversation, started by `author` when there is none: `(id, created)`.
+pub fn ensure_conversation(
     t: &Transaction,
     workspace_id: &str,
     contact_id: &str,
     author: &str,
     now: Millis,
-) -> Result<String, StoreError> {
+) -> Result<(String, bool), StoreError> {
     let found: Option<String> = t
         .prepare_cached("SELECT id FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2")?
         .query_row(params![workspace_id, contact_id], |r| r.get(0))
         .optional()?;
     if let Some(id) = found {
-        return Ok(id);
+        return Ok((id, false));
     }
     let id = crate::model::new_id("conv");
     t.prepare_cached(
-        "INSERT INTO conversations (id, workspace_id, contact_id, started_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO conversations (id, workspace_id, contact_id, started_by, created_at, state_at, opened_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
     )?
     .execute(params![id, workspace_id, contact_id, author, now])?;
-    Ok(id)
+    Ok((id, true))
+}
+
+/// Add a message to a conversation: its sequence number.
+pub fn insert_message(
+    t: &Transaction,
+    conversation_id: &str,
+    author: &str,
+    text: &str,
+    marketing: bool,
+    template: Option<&str>,
+    now: Millis,
+) -> Result<i64, StoreError> {
+    Ok(t.query_row(
+        "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+        params![conversation_id, author, text, marketing, template, now],
+        |r| r.get(0),
+    )?)
 }
 
 impl Store {
@@ -56,30 +76,6 @@ impl Store {
                 c.prepare_cached("SELECT 1 FROM contacts WHERE workspace_id = ?1 AND id = ?2")?
                     .exists(params![workspace_id, contact_id])?,
             )
-        })
-        .await
-    }
-
-    /// Add a message to the contact's conversation (started by whoever writes first).
-    /// `template` is the serialised AlimTalk template a follow-up of this reply may use.
-    pub async fn post_conversation_message(
-        &self,
-        workspace_id: String,
-        contact_id: String,
-        author: &'static str,
-        text: String,
-        marketing: bool,
-        template: Option<String>,
-    ) -> Result<i64, StoreError> {
-        self.write(move |t| {
-            let now = now_ms();
-            let conv = conversation_id(t, &workspace_id, &contact_id, author, now)?;
-            let id = t.query_row(
-                "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
-                params![conv, author, text, marketing, template, now],
-                |r| r.get(0),
-            )?;
-            Ok(id)
         })
         .await
     }
@@ -113,6 +109,17 @@ impl Store {
                 .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let Some((id, started_by)) = row else { return Ok(None) };
+            let state = crate::conversation_states::state_of(c, &workspace_id, &id)?;
+            let history = crate::conversation_states::events(c, &id)?
+                .into_iter()
+                .map(|e| ConversationEventView {
+                    kind: e.kind,
+                    member: e.member_id,
+                    previous_owner: e.previous_owner,
+                    duration_ms: e.value_ms,
+                    at: rfc3339(e.at),
+                })
+                .collect();
             let messages = c
                 .prepare_cached(
                     "SELECT seq, author, text, marketing, at, seen_at, follow_up_message_id FROM conversation_messages
@@ -140,7 +147,11 @@ impl Store {
                 started_by,
                 presence: presence.as_ref().map(|p| p.0.clone()).unwrap_or_else(|| "unknown".into()),
                 last_activity_at: presence.and_then(|p| p.1).map(rfc3339),
+                state: state.as_ref().map(|s| s.state.clone()).unwrap_or_else(|| "unanswered".into()),
+                owner: state.as_ref().and_then(|s| s.owner.clone()),
+                waiting_since: state.as_ref().and_then(|s| s.waiting_since).map(rfc3339),
                 messages,
+                history,
             }))
         })
         .await

@@ -502,6 +502,29 @@ const MIGRATIONS: &[&str] = &[
         sealed_pages TEXT,
         finished_at INTEGER
     );",
+    // 10: conversation states and owners. A conversation is `unanswered`, `active` or
+    // `finished`; `waiting_since` is the customer's first message no agent has answered yet,
+    // `opened_at` the start of the current round. Every transition is a row of
+    // `conversation_events` (with the response or handling time it closed), which the
+    // statistics are computed from.
+    "ALTER TABLE conversations ADD COLUMN state TEXT NOT NULL DEFAULT 'unanswered';
+    ALTER TABLE conversations ADD COLUMN owner TEXT;
+    ALTER TABLE conversations ADD COLUMN state_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN opened_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN waiting_since INTEGER;
+    CREATE INDEX conversations_state ON conversations(workspace_id, state, id);
+    CREATE TABLE conversation_events (
+        seq INTEGER PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        kind TEXT NOT NULL,
+        member_id TEXT,
+        previous_owner TEXT,
+        value_ms INTEGER,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX conversation_events_ws_at ON conversation_events(workspace_id, at);
+    CREATE INDEX conversation_events_conv ON conversation_events(conversation_id, seq);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

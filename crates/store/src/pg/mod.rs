@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("002_cache_epochs.sql"),
     include_str!("003_members.sql"),
     include_str!("004_console.sql"),
+    include_str!("005_conversation_states.sql"),
 ];
 
 /// The session advisory lock migrations run under (any constant; "SWBD" + 1).

@@ -1,0 +1,490 @@
+//! Conversations with owners: the states a conversation goes through and who owns it, as
+//! Chatwoot's conversation model has them.
+//!
+//! - A customer's message opens a conversation `unanswered` (or reopens a `finished` one) and
+//!   starts the wait (`waiting_since`) if nothing was waiting.
+//! - An agent's message answers the wait (an `answered` event carrying the response time), and
+//!   on a conversation that is not `active` takes it: `active`, owned by the member who wrote.
+//! - `take` makes a member the owner; another member's conversation is refused
+//!   (`conversation_taken`, naming the owner) unless `overtake` says so.
+//! - `finish` closes the round (`finished`, carrying the handling time since the round began);
+//!   only its owner may, and finishing an unowned one makes the finisher its owner.
+//!
+//! Every transition is a row of `conversation_events` and a webhook event
+//! (`conversation.opened`, `.taken`, `.overtaken`, `.answered`, `.finished`, `.reopened`), in
+//! the same commit as the change; the statistics are sums over those rows, so they hold across
+//! restarts and concurrent traffic.
+//!
+//! The transitions are pure functions of the state row ([`Transition`]), tested without a
+//! database.
+
+use serde_json::json;
+
+use crate::model::{
+    ConversationPage, ConversationStats, ConversationSummary, Millis, now_ms, rfc3339,
+};
+use crate::store::StoreError;
+use crate::store::conversation_states::{self as rows, ConversationEvent, ConversationState};
+
+/// Why a conversation action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("member: no member {0} in this workspace")]
+    UnknownMember(String),
+    #[error(
+        "the conversation is owned by {owner_name} ({owner}); take it with overtake to proceed"
+    )]
+    Taken { owner: String, owner_name: String },
+    #[error("the conversation is already finished")]
+    AlreadyFinished,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an agent's action changes: the new state row and the events it leaves.
+#[derive(Debug)]
+pub struct Transition {
+    pub state: ConversationState,
+    pub events: Vec<ConversationEvent>,
+}
+
+fn event(
+    kind: &str,
+    member: Option<&str>,
+    previous: Option<String>,
+    value: Option<Millis>,
+    at: Millis,
+) -> ConversationEvent {
+    ConversationEvent {
+        kind: kind.to_string(),
+        member_id: member.map(str::to_string),
+        previous_owner: previous,
+        value_ms: value,
+        at,
+    }
+}
+
+/// The owner other than `member`, unless overtaking.
+fn check_owner(s: &ConversationState, member: Option<&str>, overtake: bool) -> Result<(), String> {
+    match (&s.owner, member) {
+        (Some(owner), Some(m)) if owner != m && !overtake => Err(owner.clone()),
+        _ => Ok(()),
+    }
+}
+
+/// Make `member` the owner of an active conversation (`taken`, or `overtaken` from another).
+fn own(
+    s: &mut ConversationState,
+    member: Option<&str>,
+    events: &mut Vec<ConversationEvent>,
+    now: Millis,
+) {
+    let previous = s.owner.clone();
+    if s.state != "active" {
+        s.state = "active".into();
+        s.state_at = now;
+    } else if member.is_none() || previous.as_deref() == member {
+        return;
+    }
+    let kind = match (&previous, member) {
+        (Some(p), Some(m)) if p != m => "overtaken",
+        _ => "taken",
+    };
+    if let Some(m) = member {
+        s.owner = Some(m.to_string());
+    }
+    events.push(event(
+        kind,
+        member,
+        previous.filter(|_| kind == "overtaken"),
+        None,
+        now,
+    ));
+}
+
+/// A finished conversation starts a new round.
+fn reopen(
+    s: &mut ConversationState,
+    member: Option<&str>,
+    events: &mut Vec<ConversationEvent>,
+    now: Millis,
+) {
+    s.state = "unanswered".into();
+    s.state_at = now;
+    s.opened_at = now;
+    events.push(event("reopened", member, None, None, now));
+}
+
+impl Transition {
+    /// The customer wrote.
+    pub fn customer(mut s: ConversationState, created: bool, now: Millis) -> Transition {
+        let mut events = Vec::new();
+        if created {
+            events.push(event("opened", None, None, None, now));
+        } else if s.state == "finished" {
+            reopen(&mut s, None, &mut events, now);
+            s.waiting_since = None;
+        }
+        if s.waiting_since.is_none() {
+            s.waiting_since = Some(now);
+        }
+        Transition { state: s, events }
+    }
+
+    /// An agent wrote (as `member`, when the call names one).
+    pub fn agent(
+        mut s: ConversationState,
+        created: bool,
+        member: Option<&str>,
+        overtake: bool,
+        now: Millis,
+    ) -> Result<Transition, String> {
+        check_owner(&s, member, overtake)?;
+        let mut events = Vec::new();
+        if created {
+            events.push(event("opened", member, None, None, now));
+        } else if s.state == "finished" {
+            reopen(&mut s, member, &mut events, now);
+        }
+        own(&mut s, member, &mut events, now);
+        if let Some(waited) = s.waiting_since.take() {
+            events.push(event("answered", member, None, Some(now - waited), now));
+        }
+        Ok(Transition { state: s, events })
+    }
+
+    pub fn take(
+        mut s: ConversationState,
+        member: &str,
+        overtake: bool,
+        now: Millis,
+    ) -> Result<Transition, String> {
+        check_owner(&s, Some(member), overtake)?;
+        let mut events = Vec::new();
+        if s.state == "finished" {
+            reopen(&mut s, Some(member), &mut events, now);
+        }
+        own(&mut s, Some(member), &mut events, now);
+        Ok(Transition { state: s, events })
+    }
+
+    /// `Err(None)`: already finished; `Err(Some(owner))`: someone else's.
+    pub fn finish(
+        mut s: ConversationState,
+        member: &str,
+        now: Millis,
+    ) -> Result<Transition, Option<String>> {
+        if s.state == "finished" {
+            return Err(None);
+        }
+        check_owner(&s, Some(member), false).map_err(Some)?;
+        s.owner = Some(member.to_string());
+        s.state = "finished".into();
+        s.state_at = now;
+        s.waiting_since = None;
+        let events = vec![event(
+            "finished",
+            Some(member),
+            None,
+            Some(now - s.opened_at),
+            now,
+        )];
+        Ok(Transition { state: s, events })
+    }
+}
+
+/// The webhook event type of a transition.
+fn webhook_kind(kind: &str) -> &'static str {
+    match kind {
+        "opened" => "conversation.opened",
+        "taken" => "conversation.taken",
+        "overtaken" => "conversation.overtaken",
+        "answered" => "conversation.answered",
+        "finished" => "conversation.finished",
+        _ => "conversation.reopened",
+    }
+}
+
+/// Save a transition: the state row, its events and their webhook events, in the caller's
+/// transaction.
+pub fn apply(t: &crate::store::sql::Transaction, tr: &Transition) -> Result<(), StoreError> {
+    rows::save_state(t, &tr.state)?;
+    for e in &tr.events {
+        rows::insert_event(t, &tr.state.workspace_id, &tr.state.id, e)?;
+        crate::events::record(
+            t,
+            &tr.state.workspace_id,
+            webhook_kind(&e.kind),
+            e.at,
+            json!({
+                "conversation_id": tr.state.id,
+                "contact_id": tr.state.contact_id,
+                "state": tr.state.state,
+                "owner": tr.state.owner,
+                "member": e.member_id,
+                "previous_owner": e.previous_owner,
+                "duration_ms": e.value_ms,
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+pub fn summary(s: ConversationState) -> ConversationSummary {
+    ConversationSummary {
+        id: s.id,
+        contact: s.contact_id,
+        state: s.state,
+        owner: s.owner,
+        state_at: rfc3339(s.state_at),
+        waiting_since: s.waiting_since.map(rfc3339),
+        created_at: rfc3339(s.created_at),
+    }
+}
+
+/// A member of `ws`, or the error naming the field.
+fn member_of(
+    c: &crate::store::sql::Connection,
+    ws: &str,
+    member: &str,
+) -> Result<String, ConversationError> {
+    crate::store::members::member_in(c, ws, member)?
+        .map(|m| m.view.name)
+        .ok_or_else(|| ConversationError::UnknownMember(member.to_string()))
+}
+
+fn taken(c: &crate::store::sql::Connection, ws: &str, owner: String) -> ConversationError {
+    let owner_name = crate::store::members::member_in(c, ws, &owner)
+        .ok()
+        .flatten()
+        .map(|m| m.view.name)
+        .unwrap_or_default();
+    ConversationError::Taken { owner, owner_name }
+}
+
+/// A message posted to a contact's conversation.
+pub struct NewMessage {
+    /// `agent` or `customer`.
+    pub author: &'static str,
+    pub text: String,
+    pub marketing: bool,
+    pub template: Option<String>,
+    /// The member an agent message is written as.
+    pub member: Option<String>,
+    pub overtake: bool,
+}
+
+impl crate::Gateway {
+    /// Post a message to the contact's conversation (opened by whoever writes first) and move
+    /// the conversation as its author's message does: its sequence number.
+    pub async fn post_conversation_message(
+        &self,
+        ws: String,
+        contact: String,
+        m: NewMessage,
+    ) -> Result<i64, ConversationError> {
+        self.store
+            .write(move |t| {
+                if let Some(member) = &m.member {
+                    member_of(t, &ws, member)?;
+                }
+                let now = now_ms();
+                let (id, created) = crate::store::conversations::ensure_conversation(
+                    t, &ws, &contact, m.author, now,
+                )?;
+                let seq = crate::store::conversations::insert_message(
+                    t,
+                    &id,
+                    m.author,
+                    &m.text,
+                    m.marketing,
+                    m.template.as_deref(),
+                    now,
+                )?;
+                let state = rows::state_of(t, &ws, &id)?
+                    .ok_or(ConversationError::NotFound("conversation"))?;
+                let tr = if m.author == "customer" {
+                    Transition::customer(state, created, now)
+                } else {
+                    Transition::agent(state, created, m.member.as_deref(), m.overtake, now)
+                        .map_err(|owner| taken(t, &ws, owner))?
+                };
+                apply(t, &tr)?;
+                Ok(seq)
+            })
+            .await
+    }
+
+    pub async fn take_conversation(
+        &self,
+        ws: String,
+        id: String,
+        member: String,
+        overtake: bool,
+    ) -> Result<ConversationSummary, ConversationError> {
+        self.store
+            .write(move |t| {
+                // Another workspace's conversation is not found, whoever asks.
+                let state = rows::state_of(t, &ws, &id)?
+                    .ok_or(ConversationError::NotFound("conversation"))?;
+                member_of(t, &ws, &member)?;
+                let tr = Transition::take(state, &member, overtake, now_ms())
+                    .map_err(|owner| taken(t, &ws, owner))?;
+                apply(t, &tr)?;
+                Ok(summary(tr.state))
+            })
+            .await
+    }
+
+    pub async fn finish_conversation(
+        &self,
+        ws: String,
+        id: String,
+        member: String,
+    ) -> Result<ConversationSummary, ConversationError> {
+        self.store
+            .write(move |t| {
+                let state = rows::state_of(t, &ws, &id)?
+                    .ok_or(ConversationError::NotFound("conversation"))?;
+                member_of(t, &ws, &member)?;
+                let tr =
+                    Transition::finish(state, &member, now_ms()).map_err(|owner| match owner {
+                        Some(owner) => taken(t, &ws, owner),
+                        None => ConversationError::AlreadyFinished,
+                    })?;
+                apply(t, &tr)?;
+                Ok(summary(tr.state))
+            })
+            .await
+    }
+
+    pub async fn list_conversations(
+        &self,
+        ws: String,
+        state: Option<String>,
+        owner: Option<String>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<ConversationPage, StoreError> {
+        self.store
+            .read(move |c| {
+                let found = rows::list(
+                    c,
+                    &ws,
+                    state.as_deref(),
+                    owner.as_deref(),
+                    cursor.as_deref(),
+                    limit + 1,
+                )?;
+                let (found, next_cursor) = crate::store::split_page(found, limit, |s| s.id.clone());
+                Ok(ConversationPage {
+                    data: found.into_iter().map(summary).collect(),
+                    next_cursor,
+                })
+            })
+            .await
+    }
+
+    /// The figures of `[since, until)`, for one member or everyone.
+    pub async fn conversation_stats(
+        &self,
+        ws: String,
+        since: Millis,
+        until: Millis,
+        member: Option<String>,
+    ) -> Result<ConversationStats, StoreError> {
+        self.store
+            .read(move |c| {
+                let t = rows::totals(c, &ws, since, until, member.as_deref())?;
+                let mean = |total: i64, n: i64| (n > 0).then(|| total / n);
+                Ok(ConversationStats {
+                    since: rfc3339(since),
+                    until: rfc3339(until),
+                    member,
+                    finished: t.finished,
+                    active: t.active,
+                    answered: t.answered,
+                    average_response_ms: mean(t.response_ms_total, t.response_count),
+                    average_handling_ms: mean(t.handling_ms_total, t.handling_count),
+                })
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh(now: Millis) -> ConversationState {
+        ConversationState {
+            id: "conv_1".into(),
+            workspace_id: "ws".into(),
+            contact_id: "ct".into(),
+            state: "unanswered".into(),
+            owner: None,
+            state_at: now,
+            opened_at: now,
+            waiting_since: None,
+            created_at: now,
+        }
+    }
+
+    fn kinds(t: &Transition) -> Vec<&str> {
+        t.events.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    #[test]
+    fn a_round_from_the_customer_to_the_finish() {
+        let opened = Transition::customer(fresh(0), true, 0);
+        assert_eq!(kinds(&opened), ["opened"]);
+        assert_eq!(opened.state.waiting_since, Some(0));
+        // A second customer message does not restart the wait.
+        let again = Transition::customer(opened.state, false, 5_000);
+        assert_eq!(again.state.waiting_since, Some(0));
+        let answered = Transition::agent(again.state, false, Some("mem_a"), false, 65_000).unwrap();
+        assert_eq!(kinds(&answered), ["taken", "answered"]);
+        assert_eq!(answered.events[1].value_ms, Some(65_000));
+        assert_eq!(answered.state.state, "active");
+        assert_eq!(answered.state.owner.as_deref(), Some("mem_a"));
+        // Another agent is refused, then overtakes.
+        assert_eq!(
+            Transition::take(answered.state.clone(), "mem_b", false, 70_000).unwrap_err(),
+            "mem_a"
+        );
+        let over = Transition::take(answered.state, "mem_b", true, 70_000).unwrap();
+        assert_eq!(kinds(&over), ["overtaken"]);
+        assert_eq!(over.events[0].previous_owner.as_deref(), Some("mem_a"));
+        // Only the owner finishes; the handling time runs from the round's start.
+        assert_eq!(
+            Transition::finish(over.state.clone(), "mem_a", 90_000).unwrap_err(),
+            Some("mem_b".to_string())
+        );
+        let done = Transition::finish(over.state, "mem_b", 90_000).unwrap();
+        assert_eq!(done.events[0].value_ms, Some(90_000));
+        assert_eq!(
+            Transition::finish(done.state.clone(), "mem_b", 91_000).unwrap_err(),
+            None
+        );
+        // The customer writes again: unanswered, a new round, the owner kept.
+        let back = Transition::customer(done.state, false, 100_000);
+        assert_eq!(kinds(&back), ["reopened"]);
+        assert_eq!(
+            (back.state.state.as_str(), back.state.opened_at),
+            ("unanswered", 100_000)
+        );
+        assert_eq!(back.state.owner.as_deref(), Some("mem_b"));
+        assert_eq!(back.state.waiting_since, Some(100_000));
+    }
+
+    #[test]
+    fn an_agent_message_without_a_member_answers_without_taking() {
+        let opened = Transition::customer(fresh(0), true, 0);
+        let answered = Transition::agent(opened.state, false, None, false, 3_000).unwrap();
+        assert_eq!(kinds(&answered), ["taken", "answered"]);
+        assert_eq!(answered.state.owner, None);
+        assert_eq!(answered.state.state, "active");
+    }
+}
