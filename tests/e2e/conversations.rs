@@ -125,7 +125,7 @@ async fn states_ownership_and_the_stats_of_a_scripted_day() {
     let (s, e) = act(&gw, 2040, &c3, "take", json!({"member": "mem_nobody"})).await;
     assert_eq!(
         (s, e["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("member"))
+        (StatusCode::NOT_FOUND, Some("member"))
     );
     // The customer of the first conversation writes again: unanswered, Bob still its owner.
     writes(&gw, 3000, &c1, None).await;
