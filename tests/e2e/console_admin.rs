@@ -69,6 +69,27 @@ async fn an_agent_edits_a_contact_and_the_api_sees_it() {
     assert!(found.body.contains(ada_id) && !found.body.contains(bob["id"].as_str().unwrap()));
     let (_, listed) = gw.get("/v1/contacts?name=VIP").await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    // `q` searches the note name and the addresses.
+    for (q, who) in [
+        ("0199", ada_id),
+        ("BOB%40example", bob["id"].as_str().unwrap()),
+        ("l.%20(vip", ada_id),
+    ] {
+        let (_, found) = gw.get(&format!("/v1/contacts?q={q}")).await;
+        let ids: Vec<&str> = found["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![who], "q={q}: {found}");
+    }
+    let (_, literal) = gw.get("/v1/contacts?q=%25").await;
+    assert_eq!(
+        literal["data"].as_array().unwrap().len(),
+        0,
+        "a typed % is literal: {literal}"
+    );
     // Bob's email is Bob's: refused, on the page and in the API, and nothing changes.
     let page = b.get(&format!("/console/contacts/{ada_id}")).await;
     let taken = b

@@ -19,6 +19,7 @@ use switchboard_gateway::model::{
     AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact,
 };
 use switchboard_gateway::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
+use switchboard_gateway::store::ContactFilter;
 
 const PAGE_SIZE: PageSize = PageSize {
     default: 50,
@@ -38,8 +39,11 @@ pub struct ContactQuery {
     pub limit: Option<u32>,
     /// Only contacts who have not interacted for more than 24 hours.
     pub inactive: Option<bool>,
-    /// Only contacts whose name contains this (case-insensitive).
+    /// Only contacts whose note name contains this (case-insensitive).
     pub name: Option<String>,
+    /// Only contacts whose note name or one of whose addresses contains this
+    /// (case-insensitive).
+    pub q: Option<String>,
 }
 
 /// Contacts in creation order, with cursor pagination.
@@ -59,8 +63,11 @@ pub async fn list(
                 ws,
                 q.cursor,
                 limit,
-                q.inactive.unwrap_or(false),
-                q.name.filter(|n| !n.trim().is_empty()),
+                ContactFilter {
+                    inactive_only: q.inactive.unwrap_or(false),
+                    name: q.name.filter(|n| !n.trim().is_empty()),
+                    q: q.q.filter(|n| !n.trim().is_empty()),
+                },
             )
             .await?,
     ))

@@ -53,8 +53,11 @@ pub async fn list(
             member.row.workspace_id.clone(),
             q.cursor.clone(),
             PAGE_SIZE,
-            q.inactive.is_some(),
-            Some(q.name.trim().to_string()).filter(|n| !n.is_empty()),
+            switchboard_gateway::store::ContactFilter {
+                inactive_only: q.inactive.is_some(),
+                q: Some(q.name.trim().to_string()).filter(|n| !n.is_empty()),
+                name: None,
+            },
         )
         .await;
     let page = match found {

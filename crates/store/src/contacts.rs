@@ -15,6 +15,17 @@ use crate::model::{
     rfc3339,
 };
 
+/// Which contacts a listing shows; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    /// Only those who have not interacted for more than 24 hours.
+    pub inactive_only: bool,
+    /// The note name contains this.
+    pub name: Option<String>,
+    /// The note name or one of the addresses contains this.
+    pub q: Option<String>,
+}
+
 /// How many of a contact's most recent messages the history shows.
 pub const HISTORY_LIMIT: i64 = 200;
 
@@ -342,24 +353,27 @@ impl Store {
         .await
     }
 
-    /// Contacts by id (creation order), optionally only the inactive ones.
+    /// Contacts by id (creation order), narrowed by `filter`.
     pub async fn list_contacts(
         &self,
         workspace_id: String,
         after: Option<String>,
         limit: u32,
-        inactive_only: bool,
-        name: Option<String>,
+        filter: ContactFilter,
     ) -> Result<ContactPage, StoreError> {
-        // A name search is a case-insensitive substring; `%` and `_` typed are literal.
-        let pattern = name.map(|n| {
-            let escaped = n
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        // Searches are case-insensitive substrings; `%` and `_` typed are literal.
+        let pattern = |text: Option<String>| {
+            text.map(|n| {
+                let escaped = n
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{escaped}%")
+            })
+        };
+        let (name, anywhere) = (pattern(filter.name), pattern(filter.q));
+        let inactive_only = filter.inactive_only;
         self.read(move |c| {
             let now = now_ms();
             let rows = c
@@ -368,6 +382,9 @@ impl Store {
                      FROM contacts WHERE workspace_id = ?1 AND id > ?2
                        AND (?3 = 0 OR last_active_at IS NULL OR last_active_at < ?4)
                        AND (CAST(?6 AS TEXT) IS NULL OR LOWER(name) LIKE ?6 ESCAPE '\\')
+                       AND (CAST(?7 AS TEXT) IS NULL OR LOWER(name) LIKE ?7 ESCAPE '\\'
+                            OR EXISTS (SELECT 1 FROM contact_addresses a WHERE a.contact_id = contacts.id
+                                       AND LOWER(a.address) LIKE ?7 ESCAPE '\\'))
                      ORDER BY id LIMIT ?5",
                 )?
                 .query_map(
@@ -377,7 +394,8 @@ impl Store {
                         inactive_only,
                         now - INACTIVE_AFTER_MS,
                         limit + 1,
-                        pattern
+                        name,
+                        anywhere
                     ],
                     contact_row,
                 )?
