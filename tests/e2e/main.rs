@@ -23,6 +23,7 @@ mod followup;
 mod members;
 mod messenger;
 mod netguard;
+mod no_reply;
 mod outbound_webhooks;
 mod plugin_sandbox;
 mod plugin_versions;

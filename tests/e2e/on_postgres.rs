@@ -22,6 +22,7 @@ mod members;
 mod messenger;
 mod multinode;
 mod netguard;
+mod no_reply;
 mod outbound_webhooks;
 mod plugin_sandbox;
 mod plugin_versions;

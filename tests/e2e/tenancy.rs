@@ -324,6 +324,12 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         ),
         list("/v1/events", "read"),
         list("/v1/workspace", "read"),
+        row(
+            Method::PATCH,
+            "/v1/workspace",
+            "admin",
+            json!({"no_reply_alert_minutes": 5}),
+        ),
         list("/v1/keys", "admin"),
         row(
             Method::POST,

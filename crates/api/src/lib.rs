@@ -144,7 +144,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/v1/workspaces",
             get(workspaces::list).post(workspaces::create),
         )
-        .route("/v1/workspace", get(workspaces::current))
+        .route(
+            "/v1/workspace",
+            get(workspaces::current).patch(workspaces::update),
+        )
         .route(
             "/v1/keys",
             get(workspaces::keys).post(workspaces::create_key),

@@ -83,6 +83,55 @@ pub async fn current(
         .ok_or_else(|| ApiError::not_found("workspace"))
 }
 
+/// Workspace settings. Omitted fields stay; `null` turns a setting off.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceChange {
+    /// Minutes a customer may wait for an agent's answer before the conversation's owner (or
+    /// every member, when nobody owns it) gets an email; 1 to 10080 (a week).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 10080, nullable)]
+    pub no_reply_alert_minutes: Option<Option<i64>>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Change the workspace's settings. A new no-reply delay applies to waits that begin after
+/// it.
+#[utoipa::path(patch, path = "/v1/workspace", operation_id = "update_workspace", tag = "workspaces", request_body = WorkspaceChange,
+    responses((status = 200, body = WorkspaceView), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn update(
+    State(gw): State<Arc<Gateway>>,
+    AdminKey(ws): AdminKey,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    let change: WorkspaceChange = parse_json(&read_body(body)?)?;
+    if let Some(minutes) = change.no_reply_alert_minutes {
+        if minutes.is_some_and(|m| !(1..=10_080).contains(&m)) {
+            return Err(ApiError::invalid(
+                "no_reply_alert_minutes",
+                "must be between 1 and 10080, or null to turn alerts off",
+            ));
+        }
+        let id = ws.clone();
+        gw.store
+            .write(move |t| {
+                switchboard_gateway::store::conversation_states::set_no_reply_alert_minutes(
+                    t, &id, minutes,
+                )
+            })
+            .await?;
+    }
+    gw.store
+        .workspace(ws)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("workspace"))
+}
+
 #[utoipa::path(get, path = "/v1/keys", operation_id = "list_keys", tag = "workspaces",
     responses((status = 200, body = Vec<ApiKeyView>)), security(("api_key" = [])))]
 pub async fn keys(

@@ -351,6 +351,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         webhooks: config.webhooks.clone(),
     });
     tokio::spawn(shared_caches::watch(gateway.clone()));
+    tokio::spawn(crate::no_reply::run(gateway.clone()));
     Ok(Running {
         addr,
         gateway,

@@ -118,8 +118,14 @@ fn reopen(
 }
 
 impl Transition {
-    /// The customer wrote.
-    pub fn customer(mut s: ConversationState, created: bool, now: Millis) -> Transition {
+    /// The customer wrote. A wait that begins sets its no-reply alert `alert_after` later,
+    /// when the workspace has one.
+    pub fn customer(
+        mut s: ConversationState,
+        created: bool,
+        now: Millis,
+        alert_after: Option<Millis>,
+    ) -> Transition {
         let mut events = Vec::new();
         if created {
             events.push(event("opened", None, None, None, now));
@@ -129,6 +135,7 @@ impl Transition {
         }
         if s.waiting_since.is_none() {
             s.waiting_since = Some(now);
+            s.alert_due_at = alert_after.map(|a| now + a);
         }
         Transition { state: s, events }
     }
@@ -150,6 +157,7 @@ impl Transition {
         }
         own(&mut s, member, &mut events, now);
         if let Some(waited) = s.waiting_since.take() {
+            s.alert_due_at = None;
             events.push(event("answered", member, None, Some(now - waited), now));
         }
         Ok(Transition { state: s, events })
@@ -306,7 +314,8 @@ impl crate::Gateway {
                 let state = rows::state_of(t, &ws, &id)?
                     .ok_or(ConversationError::NotFound("conversation"))?;
                 let tr = if m.author == "customer" {
-                    Transition::customer(state, created, now)
+                    let alert_after = rows::no_reply_alert_minutes(t, &ws)?.map(|m| m * 60_000);
+                    Transition::customer(state, created, now, alert_after)
                 } else {
                     Transition::agent(state, created, m.member.as_deref(), m.overtake, now)
                         .map_err(|owner| taken(t, &ws, owner))?
@@ -428,6 +437,7 @@ mod tests {
             state_at: now,
             opened_at: now,
             waiting_since: None,
+            alert_due_at: None,
             created_at: now,
         }
     }
@@ -438,15 +448,21 @@ mod tests {
 
     #[test]
     fn a_round_from_the_customer_to_the_finish() {
-        let opened = Transition::customer(fresh(0), true, 0);
+        let opened = Transition::customer(fresh(0), true, 0, Some(600_000));
         assert_eq!(kinds(&opened), ["opened"]);
         assert_eq!(opened.state.waiting_since, Some(0));
-        // A second customer message does not restart the wait.
-        let again = Transition::customer(opened.state, false, 5_000);
+        assert_eq!(opened.state.alert_due_at, Some(600_000));
+        // A second customer message does not restart the wait, nor its alert.
+        let again = Transition::customer(opened.state, false, 5_000, Some(600_000));
         assert_eq!(again.state.waiting_since, Some(0));
+        assert_eq!(again.state.alert_due_at, Some(600_000));
         let answered = Transition::agent(again.state, false, Some("mem_a"), false, 65_000).unwrap();
         assert_eq!(kinds(&answered), ["taken", "answered"]);
         assert_eq!(answered.events[1].value_ms, Some(65_000));
+        assert_eq!(
+            answered.state.alert_due_at, None,
+            "the answer cancels the alert"
+        );
         assert_eq!(answered.state.state, "active");
         assert_eq!(answered.state.owner.as_deref(), Some("mem_a"));
         // Another agent is refused, then overtakes.
@@ -469,7 +485,7 @@ mod tests {
             None
         );
         // The customer writes again: unanswered, a new round, the owner kept.
-        let back = Transition::customer(done.state, false, 100_000);
+        let back = Transition::customer(done.state, false, 100_000, Some(600_000));
         assert_eq!(kinds(&back), ["reopened"]);
         assert_eq!(
             (back.state.state.as_str(), back.state.opened_at),
@@ -481,7 +497,7 @@ mod tests {
 
     #[test]
     fn an_agent_message_without_a_member_answers_without_taking() {
-        let opened = Transition::customer(fresh(0), true, 0);
+        let opened = Transition::customer(fresh(0), true, 0, Some(600_000));
         let answered = Transition::agent(opened.state, false, None, false, 3_000).unwrap();
         assert_eq!(kinds(&answered), ["taken", "answered"]);
         assert_eq!(answered.state.owner, None);

@@ -34,6 +34,7 @@ pub mod followup;
 pub mod intake;
 pub mod lifecycle;
 pub mod metrics;
+pub mod no_reply;
 pub mod receipts;
 pub mod resend;
 pub mod routing;

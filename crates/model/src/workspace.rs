@@ -104,6 +104,10 @@ pub struct WorkspaceView {
     pub id: String,
     pub name: String,
     pub created_at: String,
+    /// Minutes a customer may wait for an agent's answer before the no-reply alert goes out
+    /// (none: no alerts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_reply_alert_minutes: Option<i64>,
 }
 
 /// A workspace just created, with its first key (all four scopes).

@@ -18,10 +18,12 @@ pub struct ConversationState {
     pub state_at: Millis,
     pub opened_at: Millis,
     pub waiting_since: Option<Millis>,
+    /// When the no-reply alert of the current wait is due.
+    pub alert_due_at: Option<Millis>,
     pub created_at: Millis,
 }
 
-const COLUMNS: &str = "id, workspace_id, contact_id, state, owner, COALESCE(state_at, created_at), COALESCE(opened_at, created_at), waiting_since, created_at";
+const COLUMNS: &str = "id, workspace_id, contact_id, state, owner, COALESCE(state_at, created_at), COALESCE(opened_at, created_at), waiting_since, created_at, alert_due_at";
 
 fn state_row(r: &Row<'_>) -> crate::sql::Result<ConversationState> {
     Ok(ConversationState {
@@ -34,6 +36,7 @@ fn state_row(r: &Row<'_>) -> crate::sql::Result<ConversationState> {
         opened_at: r.get(6)?,
         waiting_since: r.get(7)?,
         created_at: r.get(8)?,
+        alert_due_at: r.get(9)?,
     })
 }
 
@@ -54,9 +57,9 @@ pub fn state_of(
 /// Write a conversation's state columns as `s` has them.
 pub fn save_state(t: &Transaction, s: &ConversationState) -> Result<(), StoreError> {
     t.prepare_cached(
-        "UPDATE conversations SET state = ?2, owner = ?3, state_at = ?4, opened_at = ?5, waiting_since = ?6 WHERE id = ?1",
+        "UPDATE conversations SET state = ?2, owner = ?3, state_at = ?4, opened_at = ?5, waiting_since = ?6, alert_due_at = ?7 WHERE id = ?1",
     )?
-    .execute(params![s.id, s.state, s.owner, s.state_at, s.opened_at, s.waiting_since])?;
+    .execute(params![s.id, s.state, s.owner, s.state_at, s.opened_at, s.waiting_since, s.alert_due_at])?;
     Ok(())
 }
 
@@ -187,4 +190,53 @@ pub fn totals(
         handling_ms_total,
         active,
     })
+}
+
+/// The workspace's no-reply alert delay, if it has one.
+pub fn no_reply_alert_minutes(
+    c: &Connection,
+    workspace_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT no_reply_alert_minutes FROM workspaces WHERE id = ?1")?
+            .query_row([workspace_id], |r| r.get(0))
+            .optional()?
+            .flatten(),
+    )
+}
+
+pub fn set_no_reply_alert_minutes(
+    t: &Transaction,
+    workspace_id: &str,
+    minutes: Option<i64>,
+) -> Result<bool, StoreError> {
+    Ok(
+        t.prepare_cached("UPDATE workspaces SET no_reply_alert_minutes = ?2 WHERE id = ?1")?
+            .execute(params![workspace_id, minutes])?
+            == 1,
+    )
+}
+
+/// Conversations whose no-reply alert is due at `now`, oldest due first.
+pub fn alerts_due(
+    c: &Connection,
+    now: Millis,
+    limit: u32,
+) -> Result<Vec<ConversationState>, StoreError> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM conversations WHERE alert_due_at IS NOT NULL AND alert_due_at <= ?1
+             ORDER BY alert_due_at LIMIT ?2"
+    ))?
+    .query_map(params![now, limit as i64], state_row)?
+    .collect::<Result<_, _>>()?)
+}
+
+/// The alert of the wait that began at `waiting_since` was sent: clear it, unless the
+/// conversation has moved on (then nothing changes).
+pub fn alert_sent(t: &Transaction, id: &str, due_at: Millis) -> Result<bool, StoreError> {
+    Ok(t.prepare_cached(
+        "UPDATE conversations SET alert_due_at = NULL WHERE id = ?1 AND alert_due_at = ?2",
+    )?
+    .execute(params![id, due_at])?
+        == 1)
 }

@@ -504,15 +504,19 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 10: conversation states and owners. A conversation is `unanswered`, `active` or
     // `finished`; `waiting_since` is the customer's first message no agent has answered yet,
-    // `opened_at` the start of the current round. Every transition is a row of
-    // `conversation_events` (with the response or handling time it closed), which the
+    // `opened_at` the start of the current round, `alert_due_at` when the no-reply alert of
+    // the current wait is due (the workspace's `no_reply_alert_minutes` after it began). Every
+    // transition is a row of `conversation_events` (with the response or handling time it closed), which the
     // statistics are computed from.
     "ALTER TABLE conversations ADD COLUMN state TEXT NOT NULL DEFAULT 'unanswered';
     ALTER TABLE conversations ADD COLUMN owner TEXT;
     ALTER TABLE conversations ADD COLUMN state_at INTEGER;
     ALTER TABLE conversations ADD COLUMN opened_at INTEGER;
     ALTER TABLE conversations ADD COLUMN waiting_since INTEGER;
+    ALTER TABLE conversations ADD COLUMN alert_due_at INTEGER;
+    ALTER TABLE workspaces ADD COLUMN no_reply_alert_minutes INTEGER;
     CREATE INDEX conversations_state ON conversations(workspace_id, state, id);
+    CREATE INDEX conversations_alert_due ON conversations(alert_due_at) WHERE alert_due_at IS NOT NULL;
     CREATE TABLE conversation_events (
         seq INTEGER PRIMARY KEY,
         workspace_id TEXT NOT NULL,

@@ -22,12 +22,13 @@ impl Store {
     pub async fn workspaces(&self) -> Result<Vec<WorkspaceView>, StoreError> {
         self.read(|c| {
             Ok(
-                c.prepare("SELECT id, name, created_at FROM workspaces ORDER BY created_at, id")?
+                c.prepare("SELECT id, name, created_at, no_reply_alert_minutes FROM workspaces ORDER BY created_at, id")?
                     .query_map([], |r| {
                         Ok(WorkspaceView {
                             id: r.get(0)?,
                             name: r.get(1)?,
                             created_at: rfc3339(r.get(2)?),
+                            no_reply_alert_minutes: r.get(3)?,
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?,
@@ -39,13 +40,14 @@ impl Store {
     pub async fn workspace(&self, id: String) -> Result<Option<WorkspaceView>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, created_at FROM workspaces WHERE id = ?1",
+                "SELECT id, name, created_at, no_reply_alert_minutes FROM workspaces WHERE id = ?1",
                 [id],
                 |r| {
                     Ok(WorkspaceView {
                         id: r.get(0)?,
                         name: r.get(1)?,
                         created_at: rfc3339(r.get(2)?),
+                        no_reply_alert_minutes: r.get(3)?,
                     })
                 },
             )
