@@ -31,6 +31,7 @@ mod push;
 mod receiver;
 mod resend;
 mod routing;
+mod rules;
 mod scaffold;
 mod sms;
 mod support;

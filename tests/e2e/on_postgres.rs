@@ -30,6 +30,7 @@ mod push;
 mod receiver;
 mod resend;
 mod routing;
+mod rules;
 mod scaffold;
 mod sms;
 mod support;

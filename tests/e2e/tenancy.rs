@@ -118,6 +118,23 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         .await;
     assert_eq!(s, StatusCode::CREATED);
 
+    let (s, rule) = gw
+        .post_json(
+            "/v1/notification-rules",
+            &json!({"name": "a-private-rule", "condition": true, "targets": [{"email": "a-rule@example.com"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rule}");
+    let rule_id = rule["id"].as_str().unwrap().to_string();
+    let (s, result) = gw
+        .post_json(
+            "/v1/results",
+            &json!({"form": "a-form", "values": {"secret": "only for workspace A"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{result}");
+    let result_id = result["id"].as_str().unwrap().to_string();
+
     // Workspace B, with one key per scope and one with all of them.
     let (_b, b_all) = gw.new_workspace("Tenant B").await;
     let mut b_keys = std::collections::BTreeMap::new();
@@ -324,6 +341,44 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         ),
         list("/v1/events", "read"),
         list("/v1/workspace", "read"),
+        list("/v1/notification-rules", "read"),
+        row(
+            Method::POST,
+            "/v1/notification-rules",
+            "admin",
+            json!({"name": "b-rule", "condition": true, "targets": [{"email": "b@example.com"}]}),
+        ),
+        row(
+            Method::GET,
+            "/v1/notification-rules/{rule}",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::PUT,
+            "/v1/notification-rules/{rule}",
+            "admin",
+            json!({"name": "b-rule", "condition": true, "targets": [{"email": "b@example.com"}]}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/notification-rules/{rule}",
+            "admin",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/results",
+            "send",
+            json!({"form": "b-form", "values": {}}),
+        ),
+        row(Method::GET, "/v1/results/{result}", "read", Value::Null),
+        row(
+            Method::GET,
+            "/v1/members/{member}/inbox",
+            "read",
+            Value::Null,
+        ),
         row(
             Method::PATCH,
             "/v1/workspace",
@@ -439,6 +494,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             .replace("{key}", "{id}")
             .replace("{member}", "{id}")
             .replace("{price}", "{id}")
+            .replace("{rule}", "{id}")
+            .replace("{result}", "{id}")
             .replace("{policy}", "{name}")
     };
     let covered: BTreeSet<(String, String)> = rows
@@ -474,6 +531,9 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         phone,
         "only for workspace A",
         "hooks.example.com/a",
+        rule_id.as_str(),
+        result_id.as_str(),
+        "a-rule@example.com",
     ];
     let fill = |t: &str| {
         t.replace("{id}", &msg)
@@ -483,6 +543,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             .replace("{key}", &key_id)
             .replace("{member}", &member_id)
             .replace("{price}", &price_id)
+            .replace("{rule}", &rule_id)
+            .replace("{result}", &result_id)
             .replace("{policy}", "a-private-policy")
     };
     for r in &rows {
@@ -506,6 +568,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             || path.contains(&key_id)
             || path.contains(&member_id)
             || path.contains("a-private-policy")
+            || path.contains(&rule_id)
+            || path.contains(&result_id)
             || path.contains(&format!("/prices/{price_id}"));
         if names_a_id {
             assert_eq!(status, StatusCode::NOT_FOUND, "{} {path}: {text}", r.method);

@@ -371,6 +371,29 @@ impl From<switchboard_gateway::conversations::ConversationError> for ApiError {
     }
 }
 
+impl From<switchboard_gateway::rules::RulesError> for ApiError {
+    fn from(e: switchboard_gateway::rules::RulesError) -> Self {
+        use switchboard_gateway::rules::RulesError;
+        match e {
+            RulesError::NotFound(what) => ApiError::not_found(what),
+            RulesError::Invalid { field, message } => ApiError::invalid(field, message),
+            RulesError::Missing { field, message } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message).field(field)
+            }
+            RulesError::NameTaken(_) => {
+                ApiError::new(StatusCode::CONFLICT, "name_taken", e.to_string()).field("name")
+            }
+            RulesError::KeyReused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            )
+            .field("Idempotency-Key"),
+            RulesError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<switchboard_gateway::sending::SendError> for ApiError {
     fn from(e: switchboard_gateway::sending::SendError) -> Self {
         use switchboard_gateway::sending::SendError;

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod paging;
 pub mod policies;
 pub mod resend;
+pub mod rules;
 pub mod sandbox;
 pub mod system;
 pub mod webhook_endpoints;
@@ -154,6 +155,17 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/v1/keys/{id}", delete(workspaces::revoke_key))
         .route("/v1/members", get(members::list))
+        .route("/v1/members/{id}/inbox", get(rules::inbox))
+        .route(
+            "/v1/notification-rules",
+            get(rules::list).post(rules::create),
+        )
+        .route(
+            "/v1/notification-rules/{id}",
+            get(rules::get).put(rules::replace).delete(rules::delete),
+        )
+        .route("/v1/results", post(rules::submit))
+        .route("/v1/results/{id}", get(rules::result))
         .route(
             "/v1/members/invitations",
             get(members::invitations).post(members::invite),

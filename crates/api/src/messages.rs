@@ -23,7 +23,7 @@ use switchboard_gateway::store::MessageFilter;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };

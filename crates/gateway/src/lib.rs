@@ -38,6 +38,7 @@ pub mod no_reply;
 pub mod receipts;
 pub mod resend;
 pub mod routing;
+pub mod rules;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_setup;
 pub mod sending;

@@ -39,6 +39,7 @@ mod pg;
 mod policies;
 mod resend_facts;
 pub mod routes;
+pub mod rules;
 mod schema;
 pub mod sql;
 mod statements;

@@ -529,6 +529,52 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX conversation_events_ws_at ON conversation_events(workspace_id, at);
     CREATE INDEX conversation_events_conv ON conversation_events(conversation_id, seq);",
+    // 11: results a bot or form submits, the rules that decide whom each notifies, what each
+    // notification became (a message, or a member's inbox item), and the inbox.
+    "CREATE TABLE notification_rules (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        targets TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (workspace_id, name)
+    );
+    CREATE TABLE results (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        idempotency_key TEXT,
+        request_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX results_idempotency ON results(workspace_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE result_notifications (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        result_id TEXT NOT NULL REFERENCES results(id),
+        rule_id TEXT NOT NULL,
+        rule_name TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message_id TEXT,
+        detail TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX result_notifications_result ON result_notifications(result_id);
+    CREATE INDEX result_notifications_pending ON result_notifications(created_at) WHERE state = 'pending';
+    CREATE TABLE member_inbox (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX member_inbox_member ON member_inbox(member_id, created_at);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,0 +1,515 @@
+//! Result notifications by rules: a bot or a form submits a result (`POST /v1/results`); each
+//! of the workspace's rules whose condition holds on it notifies its targets, at once, one
+//! notification per target per result (there is no grouping by session).
+//!
+//! - An email target, or a channel connection with a recipient, gets a message through the
+//!   gateway's own pipeline (routing, retries, statuses), visible from the result.
+//! - A member target gets an item in their inbox, in the result's own commit.
+//!
+//! The result, the matching and every notification row commit together; messages are handed
+//! on right after, each under the idempotency key `result-notification:<id>`, and a loop
+//! hands on what a crash left pending. So a 201 means every notification will happen, once.
+
+pub mod condition;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::model::{
+    ConnectionTarget, Content, EmailTarget, InboxItem, MemberTarget, NewMessage, NewResult,
+    NewRule, NotificationView, Recipient, ResultView, RuleView, Target, new_id, now_ms, rfc3339,
+};
+use crate::sending::{SendError, request_hash};
+use crate::store::StoreError;
+use crate::store::rules::{self as rows, NotificationRow, RuleRow};
+
+pub const NAME_MAX: usize = 100;
+pub const TARGETS_MAX: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// A target or a reference names something this workspace does not have.
+    #[error("{field}: {message}")]
+    Missing { field: String, message: String },
+    #[error("a rule named {0:?} exists")]
+    NameTaken(String),
+    #[error("this Idempotency-Key was used for a different result ({0})")]
+    KeyReused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> RulesError {
+    RulesError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn blank(s: &str) -> bool {
+    s.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+}
+
+fn view(r: RuleRow) -> Result<RuleView, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    Ok(RuleView {
+        condition: serde_json::from_str(&r.condition).map_err(corrupt)?,
+        targets: serde_json::from_str(&r.targets).map_err(corrupt)?,
+        id: r.id,
+        name: r.name,
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(r.updated_at),
+    })
+}
+
+/// What a rule's condition is evaluated on.
+fn data_of(r: &NewResult) -> Value {
+    json!({"form": r.form, "values": r.values, "contact": r.contact, "conversation": r.conversation})
+}
+
+impl Gateway {
+    /// Check a rule as written; targets must exist in the workspace.
+    async fn check_rule(&self, ws: &str, r: &NewRule) -> Result<(), RulesError> {
+        if blank(&r.name) || r.name.chars().count() > NAME_MAX {
+            return Err(invalid(
+                "name",
+                format!("must be 1 to {NAME_MAX} characters, not all blank"),
+            ));
+        }
+        condition::check(&r.condition, "condition").map_err(|e| invalid(e.path, e.message))?;
+        if r.targets.is_empty() || r.targets.len() > TARGETS_MAX {
+            return Err(invalid(
+                "targets",
+                format!("give 1 to {TARGETS_MAX} targets"),
+            ));
+        }
+        for (i, t) in r.targets.iter().enumerate() {
+            match t {
+                Target::Email(EmailTarget { email }) => crate::contact_edits::check_email(email)
+                    .map_err(|_| {
+                        invalid(
+                            format!("targets[{i}].email"),
+                            "must look like name@example.com",
+                        )
+                    })?,
+                Target::Member(MemberTarget { member }) => {
+                    let (ws, m) = (ws.to_string(), member.clone());
+                    if self
+                        .store
+                        .read(move |c| crate::store::members::member_in(c, &ws, &m))
+                        .await?
+                        .is_none()
+                    {
+                        return Err(RulesError::Missing {
+                            field: format!("targets[{i}].member"),
+                            message: format!("no member {member} in this workspace"),
+                        });
+                    }
+                }
+                Target::Connection(ConnectionTarget { connection, .. }) => {
+                    if self
+                        .connections
+                        .get(connection)
+                        .is_none_or(|c| c.workspace_id != ws)
+                    {
+                        return Err(RulesError::Missing {
+                            field: format!("targets[{i}].connection"),
+                            message: format!("no connection {connection} in this workspace"),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_rule(&self, ws: String, r: NewRule) -> Result<RuleView, RulesError> {
+        self.check_rule(&ws, &r).await?;
+        let now = now_ms();
+        let row = RuleRow {
+            id: new_id("rule"),
+            workspace_id: ws,
+            name: r.name.clone(),
+            condition: r.condition.to_string(),
+            targets: serde_json::to_string(&r.targets).unwrap_or_default(),
+            created_at: now,
+            updated_at: now,
+        };
+        let saved = row.clone();
+        if !self
+            .store
+            .write(move |t| rows::insert_rule(t, &saved))
+            .await?
+        {
+            return Err(RulesError::NameTaken(r.name));
+        }
+        Ok(view(row)?)
+    }
+
+    pub async fn replace_rule(
+        &self,
+        ws: String,
+        id: String,
+        r: NewRule,
+    ) -> Result<RuleView, RulesError> {
+        self.check_rule(&ws, &r).await?;
+        let row = RuleRow {
+            id: id.clone(),
+            workspace_id: ws.clone(),
+            name: r.name.clone(),
+            condition: r.condition.to_string(),
+            targets: serde_json::to_string(&r.targets).unwrap_or_default(),
+            created_at: 0,
+            updated_at: now_ms(),
+        };
+        let name = r.name.clone();
+        self.store
+            .write(move |t| {
+                if rows::name_taken(t, &row.workspace_id, &row.name, &row.id)? {
+                    return Err(RulesError::NameTaken(name));
+                }
+                if !rows::update_rule(t, &row)? {
+                    return Err(RulesError::NotFound("notification rule"));
+                }
+                Ok(())
+            })
+            .await?;
+        self.rule(ws, id)
+            .await?
+            .ok_or(RulesError::NotFound("notification rule"))
+    }
+
+    pub async fn delete_rule(&self, ws: String, id: String) -> Result<bool, StoreError> {
+        self.store
+            .write(move |t| rows::delete_rule(t, &ws, &id))
+            .await
+    }
+
+    pub async fn rules(&self, ws: String) -> Result<Vec<RuleView>, StoreError> {
+        let found = self.store.read(move |c| rows::rules(c, &ws)).await?;
+        found.into_iter().map(view).collect()
+    }
+
+    pub async fn rule(&self, ws: String, id: String) -> Result<Option<RuleView>, StoreError> {
+        self.store
+            .read(move |c| rows::rule_by_id(c, &ws, &id))
+            .await?
+            .map(view)
+            .transpose()
+    }
+
+    /// Take a result: commit it with a notification per matching rule and target, then hand
+    /// the messages on. A repeated `key` with the same result answers the first one.
+    pub async fn submit_result(
+        &self,
+        ws: String,
+        r: NewResult,
+        key: Option<String>,
+    ) -> Result<(ResultView, bool), RulesError> {
+        if blank(&r.form) || r.form.chars().count() > NAME_MAX {
+            return Err(invalid(
+                "form",
+                format!("must be 1 to {NAME_MAX} characters, not all blank"),
+            ));
+        }
+        for (field, id) in [("contact", &r.contact), ("conversation", &r.conversation)] {
+            if let Some(id) = id {
+                let (w, i) = (ws.clone(), id.clone());
+                let known = self
+                    .store
+                    .read(move |c| {
+                        Ok::<_, StoreError>(
+                            crate::store::conversation_states::state_of(c, &w, &i)?.is_some()
+                                || c.prepare_cached(
+                                    "SELECT 1 FROM contacts WHERE workspace_id = ?1 AND id = ?2",
+                                )?
+                                .exists(crate::store::sql::params![w, i])?,
+                        )
+                    })
+                    .await?;
+                if !known {
+                    return Err(RulesError::Missing {
+                        field: field.into(),
+                        message: format!("no {field} {id} in this workspace"),
+                    });
+                }
+            }
+        }
+        let body = serde_json::to_string(&r).unwrap_or_default();
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
+        if let Some(k) = &key {
+            let (w, k) = (ws.clone(), k.clone());
+            if let Some((id, _, h, _)) = self
+                .store
+                .read(move |c| rows::result_by_key(c, &w, &k))
+                .await?
+            {
+                if h != hash {
+                    return Err(RulesError::KeyReused(id));
+                }
+                return Ok((
+                    self.result(ws, id)
+                        .await?
+                        .ok_or(RulesError::NotFound("result"))?,
+                    true,
+                ));
+            }
+        }
+        let rules = self.rules(ws.clone()).await?;
+        let data = data_of(&r);
+        let id = new_id("res");
+        let now = now_ms();
+        let row: rows::ResultRow = (id.clone(), body, hash.clone(), now);
+        let mut notifications = Vec::new();
+        for rule in rules
+            .iter()
+            .filter(|rule| condition::eval(&rule.condition, &data))
+        {
+            for target in &rule.targets {
+                let member = matches!(target, Target::Member(_));
+                notifications.push(NotificationRow {
+                    id: new_id("ntf"),
+                    workspace_id: ws.clone(),
+                    result_id: id.clone(),
+                    rule_id: rule.id.clone(),
+                    rule_name: rule.name.clone(),
+                    target: serde_json::to_string(target).unwrap_or_default(),
+                    state: if member { "delivered" } else { "pending" }.into(),
+                    message_id: None,
+                    detail: None,
+                    created_at: now,
+                    message_status: None,
+                });
+            }
+        }
+        let (w, k, title) = (ws.clone(), key.clone(), format!("Result `{}`", r.form));
+        let inbox_data = json!({"result": id, "form": r.form, "values": r.values, "contact": r.contact, "conversation": r.conversation}).to_string();
+        let pending = notifications.clone();
+        let inserted = self
+            .store
+            .write(move |t| {
+                if !rows::insert_result(t, &w, &row, k.as_deref())? {
+                    return Ok(false);
+                }
+                for n in &notifications {
+                    rows::insert_notification(t, n)?;
+                    if let Ok(Target::Member(MemberTarget { member })) =
+                        serde_json::from_str::<Target>(&n.target)
+                    {
+                        let title = format!("{title} matched rule `{}`", n.rule_name);
+                        rows::insert_inbox_item(
+                            t,
+                            &new_id("inb"),
+                            &w,
+                            &member,
+                            "result",
+                            &title,
+                            &inbox_data,
+                            n.created_at,
+                        )?;
+                    }
+                }
+                Ok::<_, StoreError>(true)
+            })
+            .await?;
+        if !inserted {
+            // A concurrent request with the same key committed first.
+            let (w, k) = (ws.clone(), key.unwrap_or_default());
+            let first = self
+                .store
+                .read(move |c| rows::result_by_key(c, &w, &k))
+                .await?;
+            return match first {
+                Some((id, _, h, _)) if h == hash => Ok((
+                    self.result(ws, id)
+                        .await?
+                        .ok_or(RulesError::NotFound("result"))?,
+                    true,
+                )),
+                Some((id, ..)) => Err(RulesError::KeyReused(id)),
+                None => Err(RulesError::NotFound("result")),
+            };
+        }
+        for n in pending.iter().filter(|n| n.state == "pending") {
+            self.hand_on(n, &r).await?;
+        }
+        Ok((
+            self.result(ws, id)
+                .await?
+                .ok_or(RulesError::NotFound("result"))?,
+            false,
+        ))
+    }
+
+    /// Commit the message of one pending notification and record what became of it.
+    async fn hand_on(&self, n: &NotificationRow, r: &NewResult) -> Result<(), StoreError> {
+        let target: Target =
+            serde_json::from_str(&n.target).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let text = format!(
+            "Result `{}` matched rule `{}`.\n\n{}\n",
+            r.form,
+            n.rule_name,
+            serde_json::to_string_pretty(&r.values).unwrap_or_default()
+        );
+        let (channel, to, connection, subject) = match target {
+            Target::Email(EmailTarget { email }) => (
+                "email".to_string(),
+                Recipient {
+                    email: Some(email),
+                    ..Recipient::default()
+                },
+                None,
+                Some(format!("Result `{}`: {}", r.form, n.rule_name)),
+            ),
+            Target::Connection(ConnectionTarget { connection, to }) => {
+                let channel = self
+                    .connections
+                    .get(&connection)
+                    .map(|c| c.channel.clone())
+                    .unwrap_or_default();
+                (channel, to, Some(connection), None)
+            }
+            Target::Member(_) => return Ok(()),
+        };
+        let request = NewMessage {
+            channel,
+            policy: None,
+            to,
+            content: Content {
+                subject,
+                text: Some(text),
+                ..Content::default()
+            },
+            category: Default::default(),
+            metadata: [
+                ("result".to_string(), n.result_id.clone()),
+                ("rule".to_string(), n.rule_id.clone()),
+            ]
+            .into(),
+            options: Default::default(),
+            connection,
+        };
+        let hash = request_hash(&request);
+        let key = format!("result-notification:{}", n.id);
+        let outcome = self
+            .accept_message(n.workspace_id.clone(), request, hash, Some(key), None)
+            .await;
+        let (state, message, detail) = match outcome {
+            Ok(sent) => ("sent", Some(sent.accepted.id), None),
+            Err(SendError::Store(e)) => return Err(e),
+            Err(e) => ("failed", None, Some(e.to_string())),
+        };
+        let id = n.id.clone();
+        self.store
+            .write(move |t| {
+                rows::settle_notification(t, &id, state, message.as_deref(), detail.as_deref())
+            })
+            .await
+    }
+
+    pub async fn result(&self, ws: String, id: String) -> Result<Option<ResultView>, StoreError> {
+        let found = self
+            .store
+            .read(move |c| {
+                let Some(row) = rows::result_by_id(c, &ws, &id)? else {
+                    return Ok(None);
+                };
+                let notifications = rows::notifications_of(c, &row.0)?;
+                Ok::<_, StoreError>(Some((row, notifications)))
+            })
+            .await?;
+        let Some(((id, body, _, created_at), notifications)) = found else {
+            return Ok(None);
+        };
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+        let r: NewResult = serde_json::from_str(&body).map_err(corrupt)?;
+        Ok(Some(ResultView {
+            id,
+            form: r.form,
+            values: r.values,
+            contact: r.contact,
+            conversation: r.conversation,
+            created_at: rfc3339(created_at),
+            notifications: notifications
+                .into_iter()
+                .map(|n| {
+                    Ok(NotificationView {
+                        target: serde_json::from_str(&n.target).map_err(corrupt)?,
+                        id: n.id,
+                        rule: n.rule_id,
+                        rule_name: n.rule_name,
+                        state: n.state,
+                        message_id: n.message_id,
+                        message_status: n.message_status,
+                        detail: n.detail,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        }))
+    }
+
+    pub async fn inbox(
+        &self,
+        ws: String,
+        member: String,
+    ) -> Result<Option<Vec<InboxItem>>, StoreError> {
+        self.store
+            .read(move |c| {
+                if crate::store::members::member_in(c, &ws, &member)?.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    rows::inbox(c, &ws, &member, 100)?
+                        .into_iter()
+                        .map(|(id, kind, title, data, at)| InboxItem {
+                            id,
+                            kind,
+                            title,
+                            data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                            created_at: rfc3339(at),
+                        })
+                        .collect(),
+                ))
+            })
+            .await
+    }
+
+    /// Hand on what a crash left pending.
+    pub async fn hand_on_pending(&self) -> Result<usize, StoreError> {
+        let before = now_ms() - 5_000;
+        let pending = self
+            .store
+            .read(move |c| rows::pending_notifications(c, before, 64))
+            .await?;
+        for n in &pending {
+            let (w, id) = (n.workspace_id.clone(), n.result_id.clone());
+            let body = self
+                .store
+                .read(move |c| rows::result_by_id(c, &w, &id))
+                .await?;
+            if let Some((_, body, ..)) = body
+                && let Ok(r) = serde_json::from_str::<NewResult>(&body)
+            {
+                self.hand_on(n, &r).await?;
+            }
+        }
+        Ok(pending.len())
+    }
+}
+
+/// The loop that hands on notifications a crash left pending.
+pub async fn run(gw: Arc<Gateway>) {
+    loop {
+        if let Err(e) = gw.hand_on_pending().await {
+            tracing::warn!(error = %e, "handing on pending result notifications failed");
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
