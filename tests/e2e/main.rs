@@ -17,6 +17,7 @@ mod console_admin;
 mod content;
 mod conversations;
 mod crash;
+mod digest;
 mod email;
 mod faults;
 mod followup;

@@ -380,6 +380,24 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             Value::Null,
         ),
         row(
+            Method::GET,
+            "/v1/members/{member}/preferences",
+            "admin",
+            Value::Null,
+        ),
+        row(
+            Method::PUT,
+            "/v1/members/{member}/preferences",
+            "admin",
+            json!({"time_zone": "UTC", "digest": false, "offline_push": false}),
+        ),
+        row(
+            Method::POST,
+            "/v1/members/{member}/activity",
+            "send",
+            json!({"kind": "heartbeat"}),
+        ),
+        row(
             Method::PATCH,
             "/v1/workspace",
             "admin",

@@ -15,6 +15,7 @@ pub mod connections;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
+pub mod member_prefs;
 pub mod members;
 pub mod messages;
 pub mod openapi;
@@ -156,6 +157,11 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/keys/{id}", delete(workspaces::revoke_key))
         .route("/v1/members", get(members::list))
         .route("/v1/members/{id}/inbox", get(rules::inbox))
+        .route(
+            "/v1/members/{id}/preferences",
+            get(member_prefs::get).put(member_prefs::put),
+        )
+        .route("/v1/members/{id}/activity", post(member_prefs::activity))
         .route(
             "/v1/notification-rules",
             get(rules::list).post(rules::create),

@@ -28,6 +28,7 @@ pub mod connections;
 pub mod contact_edits;
 pub mod contact_sync;
 pub mod conversations;
+pub mod digest;
 pub mod dispatch;
 pub mod facebook_login;
 pub mod followup;

@@ -64,3 +64,41 @@ pub struct NewInvitation {
     /// The console page where the invited person sets a name and password with it.
     pub accept_path: String,
 }
+
+/// What a member is told, and when (`/v1/members/{id}/preferences`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPreferences {
+    /// An IANA time zone (`Asia/Seoul`): the digest goes out at 07:00 there.
+    #[schema(min_length = 1, max_length = 64)]
+    pub time_zone: String,
+    /// The daily digest of the conversations waiting for them.
+    pub digest: bool,
+    /// A push to their phone when something reaches their inbox while they are offline.
+    pub offline_push: bool,
+    /// The device token of their phone (needed for the offline push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 4096)]
+    pub push_token: Option<String>,
+    /// `android` or `ios`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(android|ios)$")]
+    pub push_platform: Option<String>,
+}
+
+/// A member's sign of life (`POST /v1/members/{id}/activity`), by the follow-ups' rules.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberActivity {
+    /// `heartbeat` keeps them online for 4 min 30 s; `left` takes them offline at once.
+    #[schema(pattern = "^(heartbeat|left)$")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberPresence {
+    /// `online` or `offline`.
+    pub presence: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<String>,
+}

@@ -32,6 +32,7 @@ pub mod conversation_states;
 pub mod conversations;
 pub mod deliveries;
 mod lookups;
+pub mod member_prefs;
 pub mod members;
 mod messages;
 pub mod oauth_flows;

@@ -530,7 +530,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX conversation_events_ws_at ON conversation_events(workspace_id, at);
     CREATE INDEX conversation_events_conv ON conversation_events(conversation_id, seq);",
     // 11: results a bot or form submits, the rules that decide whom each notifies, what each
-    // notification became (a message, or a member's inbox item), and the inbox.
+    // notification became (a message, or a member's inbox item), and the inbox; members'
+    // time zones, notification preferences, presence and digest schedule.
     "CREATE TABLE notification_rules (
         id TEXT PRIMARY KEY,
         workspace_id TEXT NOT NULL,
@@ -574,7 +575,17 @@ const MIGRATIONS: &[&str] = &[
         data TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
-    CREATE INDEX member_inbox_member ON member_inbox(member_id, created_at);",
+    CREATE INDEX member_inbox_member ON member_inbox(member_id, created_at);
+    ALTER TABLE members ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+    ALTER TABLE members ADD COLUMN notify_digest INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE members ADD COLUMN notify_offline_push INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN push_token TEXT;
+    ALTER TABLE members ADD COLUMN push_platform TEXT;
+    ALTER TABLE members ADD COLUMN last_seen_at INTEGER;
+    ALTER TABLE members ADD COLUMN present INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN digest_due_at INTEGER;
+    ALTER TABLE members ADD COLUMN digest_last_day TEXT;
+    CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -337,8 +337,14 @@ impl Gateway {
                 None => Err(RulesError::NotFound("result")),
             };
         }
-        for n in pending.iter().filter(|n| n.state == "pending") {
-            self.hand_on(n, &r).await?;
+        for n in &pending {
+            match serde_json::from_str::<Target>(&n.target) {
+                Ok(Target::Member(MemberTarget { member })) => {
+                    let title = format!("Result `{}` matched rule `{}`", r.form, n.rule_name);
+                    self.push_if_offline(&ws, &member, &n.id, &title).await?;
+                }
+                _ => self.hand_on(n, &r).await?,
+            }
         }
         Ok((
             self.result(ws, id)

@@ -1,4 +1,5 @@
--- SQLite migration 11: results, notification rules, their notifications, members' inboxes.
+-- SQLite migration 11: results, notification rules, their notifications, members' inboxes;
+-- members' time zones, notification preferences, presence and digest schedule.
 CREATE TABLE notification_rules (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
@@ -43,3 +44,13 @@ CREATE TABLE member_inbox (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX member_inbox_member ON member_inbox(member_id, created_at);
+ALTER TABLE members ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE members ADD COLUMN notify_digest BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE members ADD COLUMN notify_offline_push BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN push_token TEXT;
+ALTER TABLE members ADD COLUMN push_platform TEXT;
+ALTER TABLE members ADD COLUMN last_seen_at BIGINT;
+ALTER TABLE members ADD COLUMN present BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN digest_due_at BIGINT;
+ALTER TABLE members ADD COLUMN digest_last_day TEXT;
+CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;
