@@ -41,6 +41,7 @@ async fn every_page_renders_labelled_and_reachable_by_keyboard() {
             "messages-filtered",
         ),
         (format!("/console/messages/{message}"), "message"),
+        ("/console/conversations".into(), "conversations"),
         ("/console/contacts".into(), "contacts"),
         (format!("/console/contacts/{contact}"), "contact"),
         ("/console/connections".into(), "connections"),

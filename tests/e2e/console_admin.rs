@@ -362,3 +362,128 @@ async fn another_workspaces_admin_sees_and_touches_nothing_here() {
     let (_, c) = gw.get(&format!("/v1/connections/{conn}")).await;
     assert_eq!(c["status"], "active");
 }
+
+/// Signed in as a member (the e2e invitation password).
+async fn signed_in(gw: &Gateway, email: &str) -> crate::console::Browser {
+    let mut b = crate::console::Browser::new(gw);
+    let login = b.get("/console/login").await;
+    let signed = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf_of(&login.body)),
+                ("email", email),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    b
+}
+
+#[tokio::test]
+async fn agents_take_overtake_and_finish_conversations_as_themselves() {
+    let gw = Gateway::start("console-conversations", &[]);
+    crate::console::member(&gw, &gw.key, "ada@example.com", "agent", "Ada").await;
+    crate::console::member(&gw, &gw.key, "bob@example.com", "agent", "Bob").await;
+    let (_, members) = gw.get("/v1/members").await;
+    let id_of = |email: &str| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (ada, bob) = (id_of("ada@example.com"), id_of("bob@example.com"));
+    let (_, c) = gw
+        .post_json(
+            "/v1/contacts",
+            &json!({"addresses": [{"kind": "phone", "address": "+14155550601"}]}),
+        )
+        .await;
+    let contact = c["id"].as_str().unwrap().to_string();
+    gw.post_json(
+        &format!("/v1/conversations/{contact}/messages"),
+        &json!({"author": "customer", "text": "hello?"}),
+    )
+    .await;
+    let (_, conv) = gw.get(&format!("/v1/conversations/{contact}")).await;
+    let conv = conv["id"].as_str().unwrap().to_string();
+
+    let mut a = signed_in(&gw, "ada@example.com").await;
+    let page = a.get("/console/conversations?state=unanswered").await;
+    assert!(page.body.contains(&conv), "{}", page.body);
+    let took = a
+        .post(
+            &format!("/console/conversations/{conv}/take"),
+            &[("csrf", &csrf_of(&page.body))],
+        )
+        .await;
+    assert_eq!(took.status, StatusCode::SEE_OTHER);
+    let (_, v) = gw.get(&format!("/v1/conversations/{contact}")).await;
+    assert_eq!(
+        (v["state"].as_str(), v["owner"].as_str()),
+        (Some("active"), Some(ada.as_str()))
+    );
+
+    // Bob is warned first, then overtakes.
+    let mut b = signed_in(&gw, "bob@example.com").await;
+    let page = b.get("/console/conversations").await;
+    let warned = b
+        .post(
+            &format!("/console/conversations/{conv}/take"),
+            &[("csrf", &csrf_of(&page.body))],
+        )
+        .await;
+    assert_eq!(warned.status, StatusCode::SEE_OTHER);
+    let location = warned.headers["location"].to_str().unwrap().to_string();
+    assert!(location.contains("taken="), "{location}");
+    let (_, v) = gw.get(&format!("/v1/conversations/{contact}")).await;
+    assert_eq!(v["owner"], ada.as_str(), "the warning changed nothing");
+    let confirm = b.get(&location).await;
+    assert!(
+        confirm.body.contains("confirm-overtake"),
+        "{}",
+        confirm.body
+    );
+    let over = b
+        .post(
+            &format!("/console/conversations/{conv}/take"),
+            &[("csrf", &csrf_of(&confirm.body)), ("overtake", "on")],
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::SEE_OTHER);
+    let (_, v) = gw.get(&format!("/v1/conversations/{contact}")).await;
+    assert_eq!(v["owner"], bob.as_str());
+    // Ada may not finish it now; Bob does.
+    let page = a.get("/console/conversations").await;
+    let refused = a
+        .post(
+            &format!("/console/conversations/{conv}/finish"),
+            &[("csrf", &csrf_of(&page.body))],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let page = b.get("/console/conversations?mine=on").await;
+    assert!(page.body.contains(&conv));
+    let done = b
+        .post(
+            &format!("/console/conversations/{conv}/finish"),
+            &[("csrf", &csrf_of(&page.body))],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let (_, v) = gw.get(&format!("/v1/conversations/{contact}")).await;
+    assert_eq!(v["state"], "finished");
+    let kinds: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["opened", "taken", "overtaken", "finished"], "{v}");
+}

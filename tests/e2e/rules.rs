@@ -34,7 +34,9 @@ async fn emails_reach(gw: &Gateway, to: &str, n: usize) {
 
 #[tokio::test]
 async fn rules_notify_mailboxes_and_members_once_per_result() {
-    let gw = Gateway::start("rules", &[]);
+    let rx = crate::receiver::Receiver::start().await;
+    let allow = format!("127.0.0.1:{}", rx.port);
+    let gw = Gateway::start("rules", &["--allow-private-net", &allow]);
     crate::console::member(&gw, &gw.key, "bob@example.com", "agent", "Bob").await;
     let (_, members) = gw.get("/v1/members").await;
     let bob = members
@@ -196,5 +198,73 @@ async fn rules_notify_mailboxes_and_members_once_per_result() {
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("idempotency_key_reused")
         )
+    );
+
+    // A webhook endpoint as a target: the event goes to that endpoint only, even though it
+    // subscribes to other types, and not to an endpoint that takes every type.
+    let endpoint = |types: Value| {
+        let (gw, url) = (&gw, format!("{}/hooks", rx.url));
+        async move {
+            let (s, ep) = gw
+                .post_json(
+                    "/v1/webhook-endpoints",
+                    &json!({"url": url, "event_types": types}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{ep}");
+            ep["id"].as_str().unwrap().to_string()
+        }
+    };
+    let target = endpoint(json!(["message.failed"])).await;
+    let everything = endpoint(json!([])).await;
+    let (s, r) = gw
+        .post_json(
+            "/v1/notification-rules",
+            &json!({"name": "treehouses to the hook", "condition": {"==": [{"var": "values.housingType"}, "treehouse"]}, "targets": [{"webhook_endpoint": target}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, tree) = gw.post_json("/v1/results", &lead("treehouse")).await;
+    assert_eq!(tree["notifications"][0]["state"], "sent", "{tree}");
+    let kinds = |ep: String| {
+        let gw = &gw;
+        async move {
+            let (_, d) = gw
+                .get(&format!("/v1/webhook-endpoints/{ep}/deliveries"))
+                .await;
+            d.as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["event_type"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !kinds(target.clone())
+        .await
+        .contains(&"result.notification".to_string())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the endpoint never got its event"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !kinds(everything)
+            .await
+            .contains(&"result.notification".to_string()),
+        "an event meant for one endpoint went to another"
+    );
+    let (s, e) = gw
+        .post_json(
+            "/v1/notification-rules",
+            &json!({"name": "nowhere", "condition": true, "targets": [{"webhook_endpoint": "ep_nowhere"}]}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::NOT_FOUND, Some("targets[0].webhook_endpoint")),
+        "{e}"
     );
 }

@@ -37,6 +37,7 @@ mod billing;
 mod billing_settings;
 mod connections;
 mod contacts;
+mod conversations;
 mod facebook;
 mod keys;
 mod message_list;
@@ -76,6 +77,8 @@ pub fn routes() -> Router<Arc<Gateway>> {
             post(billing_settings::low_balance_alert),
         )
         .route("/messages", get(message_list::list))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}/{action}", post(conversations::action))
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contacts::show).post(contacts::edit))
         .route("/keys", get(keys::list).post(keys::create))

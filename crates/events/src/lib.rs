@@ -104,6 +104,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "conversation.reopened",
         "A finished conversation began a new round.",
     ),
+    (
+        "result.notification",
+        "A result matched a notification rule that names this endpoint (sent to that endpoint only).",
+    ),
 ];
 
 pub fn is_event_type(name: &str) -> bool {
@@ -138,6 +142,26 @@ pub fn record(
     )?
     .execute(params![id, workspace_id, kind, payload.to_string(), at])?;
     Ok(())
+}
+
+/// Write an event for one endpoint only (a notification rule's target): the fan-out hands it
+/// to that endpoint, whatever it subscribes to, and to no other. Returns its id.
+pub fn record_for_endpoint(
+    t: &Connection,
+    workspace_id: &str,
+    endpoint_id: &str,
+    kind: &'static str,
+    at: Millis,
+    data: Value,
+) -> switchboard_store::sql::Result<String> {
+    debug_assert!(is_event_type(kind), "{kind}");
+    let id = new_id("evt");
+    let payload = json!({ "type": kind, "timestamp": rfc3339(at), "data": data });
+    t.prepare_cached(
+        "INSERT INTO workspace_events (id, workspace_id, type, payload, created_at, endpoint_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![id, workspace_id, kind, payload.to_string(), at, endpoint_id])?;
+    Ok(id)
 }
 
 /// The event for a delivery's status change, from the delivery's own row.

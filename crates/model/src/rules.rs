@@ -17,6 +17,16 @@ pub enum Target {
     Email(EmailTarget),
     Member(MemberTarget),
     Connection(ConnectionTarget),
+    WebhookEndpoint(WebhookEndpointTarget),
+}
+
+/// A `result.notification` event to this webhook endpoint only, signed and retried like every
+/// event it receives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpointTarget {
+    #[schema(min_length = 1)]
+    pub webhook_endpoint: String,
 }
 
 /// An email to this address, through the workspace's email channel.

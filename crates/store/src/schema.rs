@@ -531,7 +531,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX conversation_events_conv ON conversation_events(conversation_id, seq);",
     // 11: results a bot or form submits, the rules that decide whom each notifies, what each
     // notification became (a message, or a member's inbox item), and the inbox; members'
-    // time zones, notification preferences, presence and digest schedule.
+    // time zones, notification preferences, presence and digest schedule; events meant for
+    // one webhook endpoint only (a rule's target).
     "CREATE TABLE notification_rules (
         id TEXT PRIMARY KEY,
         workspace_id TEXT NOT NULL,
@@ -585,7 +586,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE members ADD COLUMN present INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE members ADD COLUMN digest_due_at INTEGER;
     ALTER TABLE members ADD COLUMN digest_last_day TEXT;
-    CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;",
+    CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;
+    ALTER TABLE workspace_events ADD COLUMN endpoint_id TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

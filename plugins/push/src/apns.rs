@@ -182,7 +182,12 @@ struct ErrorBody {
 
 /// Apple's `reason` and, for 410, the `timestamp` (ms) since when the token is invalid.
 pub fn reason(resp: &Response) -> (Option<String>, Option<u64>) {
-    match serde_json::from_slice::<ErrorBody>(&resp.body) {
+    // JSON is UTF-8; serde_json checks that only in the fields it keeps, so a body with bad
+    // bytes in a field it skips would still be read. Such a body is not APNs'.
+    let Ok(text) = std::str::from_utf8(&resp.body) else {
+        return (None, None);
+    };
+    match serde_json::from_str::<ErrorBody>(text) {
         Ok(b) => (Some(b.reason), b.timestamp),
         Err(_) => (None, None),
     }

@@ -191,6 +191,7 @@ component_types!(
     model::EmailTarget,
     model::MemberTarget,
     model::ConnectionTarget,
+    model::WebhookEndpointTarget,
     model::NewRule,
     model::RuleView,
     model::NewResult,

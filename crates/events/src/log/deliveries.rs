@@ -36,16 +36,17 @@ impl super::EventLog {
     pub async fn fan_out_events(&self, limit: u32) -> Result<usize, StoreError> {
         self.store.write(move |t| {
             let cursor: i64 = t.query_row("SELECT seq FROM workspace_event_cursor WHERE id = 1", [], |r| r.get(0))?;
-            let events: Vec<(i64, String, String, String)> = t
+            type Event = (i64, String, String, String, Option<String>);
+            let events: Vec<Event> = t
                 .prepare_cached(
-                    "SELECT seq, id, workspace_id, type FROM workspace_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    "SELECT seq, id, workspace_id, type, endpoint_id FROM workspace_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )?
-                .query_map(params![cursor, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .query_map(params![cursor, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
                 .collect::<Result<_, _>>()?;
             let Some(last) = events.last().map(|e| e.0) else { return Ok(0) };
             let now = now_ms();
             let mut endpoints: HashMap<String, Vec<(String, String)>> = HashMap::new();
-            for (_, event_id, ws, kind) in &events {
+            for (_, event_id, ws, kind, only) in &events {
                 if !endpoints.contains_key(ws) {
                     let list = t
                         .prepare_cached(
@@ -56,7 +57,13 @@ impl super::EventLog {
                     endpoints.insert(ws.clone(), list);
                 }
                 for (endpoint_id, types) in &endpoints[ws] {
-                    if subscribed(types, kind) {
+                    // An event meant for one endpoint goes there whatever it subscribes to,
+                    // and nowhere else.
+                    let wanted = match only {
+                        Some(only) => only == endpoint_id,
+                        None => subscribed(types, kind),
+                    };
+                    if wanted {
                         insert_delivery(t, endpoint_id, event_id, ws, false, now)?;
                     }
                 }
@@ -231,10 +238,11 @@ impl super::EventLog {
             let types: Option<String> =
                 live_endpoint_column(t, &workspace_id, &endpoint_id, "event_types")?;
             let Some(types) = types else { return Ok(None) };
-            let events: Vec<(String, String)> = t
+            let events: Vec<(String, String, Option<String>)> = t
                 .prepare(
-                    "SELECT ev.id, ev.type FROM workspace_events ev
+                    "SELECT ev.id, ev.type, ev.endpoint_id FROM workspace_events ev
                      WHERE ev.workspace_id = ?1 AND ev.created_at >= ?2 AND ev.created_at < ?3
+                       AND (ev.endpoint_id IS NULL OR ev.endpoint_id = ?6)
                        AND (CAST(?4 AS TEXT) IS NULL OR ev.id = ?4)
                        AND (?5 = 0 OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = ?6 AND d.state = 'failed')
                                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = ?6 AND d.state IN ('delivered', 'pending')))
@@ -242,13 +250,14 @@ impl super::EventLog {
                 )?
                 .query_map(
                     params![workspace_id, range.since, range.until, range.event_id, range.only_failed, endpoint_id, range.limit],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?
                 .collect::<Result<_, _>>()?;
             let now = now_ms();
             let mut n = 0;
-            for (event_id, kind) in events {
-                if subscribed(&types, &kind) {
+            for (event_id, kind, only) in events {
+                // The query kept only events meant for everyone or for this endpoint.
+                if only.is_some() || subscribed(&types, &kind) {
                     insert_delivery(t, &endpoint_id, &event_id, &workspace_id, true, now)?;
                     n += 1;
                 }

@@ -4,7 +4,8 @@
 //!
 //! - An email target, or a channel connection with a recipient, gets a message through the
 //!   gateway's own pipeline (routing, retries, statuses), visible from the result.
-//! - A member target gets an item in their inbox, in the result's own commit.
+//! - A member target gets an item in their inbox, and a webhook endpoint a
+//!   `result.notification` event meant for it alone, both in the result's own commit.
 //!
 //! The result, the matching and every notification row commit together; messages are handed
 //! on right after, each under the idempotency key `result-notification:<id>`, and a loop
@@ -20,7 +21,8 @@ use serde_json::{Value, json};
 use crate::Gateway;
 use crate::model::{
     ConnectionTarget, Content, EmailTarget, InboxItem, MemberTarget, NewMessage, NewResult,
-    NewRule, NotificationView, Recipient, ResultView, RuleView, Target, new_id, now_ms, rfc3339,
+    NewRule, NotificationView, Recipient, ResultView, RuleView, Target, WebhookEndpointTarget,
+    new_id, now_ms, rfc3339,
 };
 use crate::sending::{SendError, request_hash};
 use crate::store::StoreError;
@@ -110,6 +112,21 @@ impl Gateway {
                         return Err(RulesError::Missing {
                             field: format!("targets[{i}].member"),
                             message: format!("no member {member} in this workspace"),
+                        });
+                    }
+                }
+                Target::WebhookEndpoint(WebhookEndpointTarget { webhook_endpoint }) => {
+                    if self
+                        .event_log
+                        .endpoint(ws.to_string(), webhook_endpoint.clone())
+                        .await?
+                        .is_none()
+                    {
+                        return Err(RulesError::Missing {
+                            field: format!("targets[{i}].webhook_endpoint"),
+                            message: format!(
+                                "no webhook endpoint {webhook_endpoint} in this workspace"
+                            ),
                         });
                     }
                 }
@@ -273,7 +290,16 @@ impl Gateway {
             .filter(|rule| condition::eval(&rule.condition, &data))
         {
             for target in &rule.targets {
-                let member = matches!(target, Target::Member(_));
+                // Inbox items and endpoint events are written in the result's own commit;
+                // messages are handed on after it.
+                let (state, detail) = match target {
+                    Target::Member(_) => ("delivered", None),
+                    Target::WebhookEndpoint(WebhookEndpointTarget { webhook_endpoint }) => (
+                        "sent",
+                        Some(format!("a result.notification event to {webhook_endpoint}")),
+                    ),
+                    _ => ("pending", None),
+                };
                 notifications.push(NotificationRow {
                     id: new_id("ntf"),
                     workspace_id: ws.clone(),
@@ -281,9 +307,9 @@ impl Gateway {
                     rule_id: rule.id.clone(),
                     rule_name: rule.name.clone(),
                     target: serde_json::to_string(target).unwrap_or_default(),
-                    state: if member { "delivered" } else { "pending" }.into(),
+                    state: state.into(),
                     message_id: None,
-                    detail: None,
+                    detail,
                     created_at: now,
                     message_status: None,
                 });
@@ -300,20 +326,34 @@ impl Gateway {
                 }
                 for n in &notifications {
                     rows::insert_notification(t, n)?;
-                    if let Ok(Target::Member(MemberTarget { member })) =
-                        serde_json::from_str::<Target>(&n.target)
-                    {
-                        let title = format!("{title} matched rule `{}`", n.rule_name);
-                        rows::insert_inbox_item(
-                            t,
-                            &new_id("inb"),
-                            &w,
-                            &member,
-                            "result",
-                            &title,
-                            &inbox_data,
-                            n.created_at,
-                        )?;
+                    match serde_json::from_str::<Target>(&n.target) {
+                        Ok(Target::Member(MemberTarget { member })) => {
+                            let title = format!("{title} matched rule `{}`", n.rule_name);
+                            rows::insert_inbox_item(
+                                t,
+                                &new_id("inb"),
+                                &w,
+                                &member,
+                                "result",
+                                &title,
+                                &inbox_data,
+                                n.created_at,
+                            )?;
+                        }
+                        Ok(Target::WebhookEndpoint(WebhookEndpointTarget { webhook_endpoint })) => {
+                            let mut data: Value =
+                                serde_json::from_str(&inbox_data).unwrap_or(Value::Null);
+                            data["rule"] = json!({"id": n.rule_id, "name": n.rule_name});
+                            crate::events::record_for_endpoint(
+                                t,
+                                &w,
+                                &webhook_endpoint,
+                                "result.notification",
+                                n.created_at,
+                                data,
+                            )?;
+                        }
+                        _ => {}
                     }
                 }
                 Ok::<_, StoreError>(true)
@@ -343,6 +383,7 @@ impl Gateway {
                     let title = format!("Result `{}` matched rule `{}`", r.form, n.rule_name);
                     self.push_if_offline(&ws, &member, &n.id, &title).await?;
                 }
+                Ok(Target::WebhookEndpoint(_)) => {}
                 _ => self.hand_on(n, &r).await?,
             }
         }
@@ -382,7 +423,7 @@ impl Gateway {
                     .unwrap_or_default();
                 (channel, to, Some(connection), None)
             }
-            Target::Member(_) => return Ok(()),
+            Target::Member(_) | Target::WebhookEndpoint(_) => return Ok(()),
         };
         let request = NewMessage {
             channel,

@@ -54,3 +54,4 @@ ALTER TABLE members ADD COLUMN present BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE members ADD COLUMN digest_due_at BIGINT;
 ALTER TABLE members ADD COLUMN digest_last_day TEXT;
 CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;
+ALTER TABLE workspace_events ADD COLUMN endpoint_id TEXT;

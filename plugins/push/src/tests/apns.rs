@@ -261,3 +261,17 @@ fn an_android_only_connection_refuses_ios() {
     assert!(e.detail.contains("not configured for ios"), "{}", e.detail);
     guard.inspect(|h| assert!(h.requests.is_empty()));
 }
+
+/// Found by the property test: bad UTF-8 in a field serde_json skips did not stop it reading
+/// the rest. A body that is not UTF-8 is not Apple's JSON, and nothing is read from it.
+#[test]
+fn a_body_that_is_not_utf8_gives_no_reason_and_no_timestamp() {
+    let mut body = br#"{"x":{"\xff":null},"reason":"Unregistered","timestamp":0}"#.to_vec();
+    body[7] = 0xff;
+    let answer = Response {
+        status: 410,
+        headers: vec![],
+        body,
+    };
+    assert_eq!(apns::reason(&answer), (None, None));
+}
