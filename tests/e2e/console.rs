@@ -116,6 +116,22 @@ pub(crate) async fn member(gw: &Gateway, key: &str, email: &str, role: &str, nam
     inv["token"].as_str().unwrap().to_string()
 }
 
+/// A new member of the sandbox workspace with `role`, invited and joined (password
+/// "correct horse battery"): their id.
+pub(crate) async fn joined(gw: &Gateway, email: &str, role: &str, name: &str) -> String {
+    member(gw, &gw.key, email, role, name).await;
+    let (_, members) = gw.get("/v1/members").await;
+    members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == email)
+        .expect("the member who just joined")["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn sign_in_sessions_csrf_csp_and_escaping() {
     let gw = Gateway::start("console", &[]);

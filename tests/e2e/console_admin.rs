@@ -384,21 +384,8 @@ async fn signed_in(gw: &Gateway, email: &str) -> crate::console::Browser {
 #[tokio::test]
 async fn agents_take_overtake_and_finish_conversations_as_themselves() {
     let gw = Gateway::start("console-conversations", &[]);
-    crate::console::member(&gw, &gw.key, "ada@example.com", "agent", "Ada").await;
-    crate::console::member(&gw, &gw.key, "bob@example.com", "agent", "Bob").await;
-    let (_, members) = gw.get("/v1/members").await;
-    let id_of = |email: &str| {
-        members
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["email"] == email)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (ada, bob) = (id_of("ada@example.com"), id_of("bob@example.com"));
+    let ada = crate::console::joined(&gw, "ada@example.com", "agent", "Ada").await;
+    let bob = crate::console::joined(&gw, "bob@example.com", "agent", "Bob").await;
     let (_, c) = gw
         .post_json(
             "/v1/contacts",

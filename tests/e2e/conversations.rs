@@ -7,22 +7,6 @@ use serde_json::{Value, json};
 
 use crate::support::Gateway;
 
-/// A member of the sandbox workspace (an agent), by invitation: its id.
-async fn agent(gw: &Gateway, email: &str, name: &str) -> String {
-    crate::console::member(gw, &gw.key, email, "agent", name).await;
-    let (_, members) = gw.get("/v1/members").await;
-    members["data"]
-        .as_array()
-        .or(members.as_array())
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == email)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn contact(gw: &Gateway, phone: &str) -> String {
     let (s, c) = gw
         .post_json(
@@ -68,8 +52,8 @@ async fn state(gw: &Gateway, contact: &str) -> (String, Option<String>) {
 #[tokio::test]
 async fn states_ownership_and_the_stats_of_a_scripted_day() {
     let gw = Gateway::start("conversations", &[]);
-    let ada = agent(&gw, "ada@example.com", "Ada").await;
-    let bob = agent(&gw, "bob@example.com", "Bob").await;
+    let ada = crate::console::joined(&gw, "ada@example.com", "agent", "Ada").await;
+    let bob = crate::console::joined(&gw, "bob@example.com", "agent", "Bob").await;
     let (c1, c2, c3) = (
         contact(&gw, "+14155550101").await,
         contact(&gw, "+14155550102").await,

@@ -23,18 +23,7 @@ async fn clock_to(gw: &Gateway, instant: i64) {
 }
 
 async fn member(gw: &Gateway, email: &str, zone: &str) -> String {
-    crate::console::member(gw, &gw.key, email, "agent", email).await;
-    let (_, members) = gw.get("/v1/members").await;
-    let id = members
-        .as_array()
-        .or(members["data"].as_array())
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == email)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = crate::console::joined(gw, email, "agent", email).await;
     let (s, p) = gw
         .call(
             reqwest::Method::PUT,
@@ -156,18 +145,7 @@ async fn each_member_gets_one_digest_at_their_own_seven_oclock() {
 #[tokio::test]
 async fn an_offline_member_gets_a_push_and_an_online_one_does_not() {
     let gw = Gateway::start("member-push", &[]);
-    crate::console::member(&gw, &gw.key, "bob@example.com", "agent", "Bob").await;
-    let (_, members) = gw.get("/v1/members").await;
-    let bob = members
-        .as_array()
-        .or(members["data"].as_array())
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == "bob@example.com")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let bob = crate::console::joined(&gw, "bob@example.com", "agent", "Bob").await;
     let prefs = |push: bool| json!({"time_zone": "Europe/Berlin", "digest": false, "offline_push": push, "push_token": "tok-bob-phone", "push_platform": "android"});
     let (s, e) = gw
         .call(

@@ -11,21 +11,6 @@ use crate::support::{Gateway, SandboxProcess, free_port, fresh_dir, sim_get};
 
 const MINUTE: i64 = 60_000;
 
-async fn agent(gw: &Gateway, email: &str, name: &str) -> String {
-    crate::console::member(gw, &gw.key, email, "agent", name).await;
-    let (_, members) = gw.get("/v1/members").await;
-    members["data"]
-        .as_array()
-        .or(members.as_array())
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == email)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// A contact whose customer writes at clock offset `at_ms`: its conversation's id.
 async fn customer_writes(gw: &Gateway, at_ms: i64, phone: &str) -> (String, String) {
     let (_, c) = gw
@@ -93,8 +78,8 @@ async fn exactly(sim: &str, conversation: &str, n: usize) -> Vec<String> {
 #[tokio::test]
 async fn owners_and_everyone_are_alerted_once_and_an_answer_in_time_cancels() {
     let gw = Gateway::start("no-reply", &[]);
-    let ada = agent(&gw, "ada@example.com", "Ada").await;
-    let bob = agent(&gw, "bob@example.com", "Bob").await;
+    let ada = crate::console::joined(&gw, "ada@example.com", "agent", "Ada").await;
+    let bob = crate::console::joined(&gw, "bob@example.com", "agent", "Bob").await;
     let (s, w) = gw
         .call(
             reqwest::Method::PATCH,
@@ -165,7 +150,7 @@ async fn a_sigkill_inside_the_window_still_alerts_exactly_once() {
     let listen = format!("127.0.0.1:{}", free_port());
     let args = ["--sandbox-url", sim.url.as_str()];
     let mut gw = Gateway::start_in(&dir, &listen, &args);
-    let ada = agent(&gw, "ada@example.com", "Ada").await;
+    let ada = crate::console::joined(&gw, "ada@example.com", "agent", "Ada").await;
     gw.call(
         reqwest::Method::PATCH,
         "/v1/workspace",

@@ -37,18 +37,7 @@ async fn rules_notify_mailboxes_and_members_once_per_result() {
     let rx = crate::receiver::Receiver::start().await;
     let allow = format!("127.0.0.1:{}", rx.port);
     let gw = Gateway::start("rules", &["--allow-private-net", &allow]);
-    crate::console::member(&gw, &gw.key, "bob@example.com", "agent", "Bob").await;
-    let (_, members) = gw.get("/v1/members").await;
-    let bob = members
-        .as_array()
-        .or(members["data"].as_array())
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == "bob@example.com")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let bob = crate::console::joined(&gw, "bob@example.com", "agent", "Bob").await;
     let rule = |name: &str, kind: &str, target: Value| {
         json!({"name": name, "condition": {"and": [
             {"==": [{"var": "form"}, "lead"]},

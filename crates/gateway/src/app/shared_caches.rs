@@ -45,10 +45,12 @@ pub async fn watch(gateway: Arc<Gateway>) {
                 continue;
             }
         };
-        let first = seen.is_empty();
+        // The first read refreshes everything too: the caches were loaded before it, and a
+        // change another node committed in between would otherwise become the baseline and
+        // never be seen (a full run caught a rename missed that way).
         let mut moved = Vec::new();
         for (name, epoch) in epochs {
-            if seen.insert(name.clone(), epoch) != Some(epoch) && !first {
+            if seen.insert(name.clone(), epoch) != Some(epoch) {
                 moved.push(name);
             }
         }
