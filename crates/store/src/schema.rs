@@ -5,7 +5,12 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-const MIGRATIONS: &[&str] = &[
+mod console;
+
+/// Migrations 1 to 7: the gateway as PostgreSQL's `pg/schema.sql` mirrors it in one script.
+/// The later ones (the console, conversations, rules: PostgreSQL's 3 to 6) are in
+/// [`console::MIGRATIONS`], applied after these in the same numbering.
+const CORE: &[&str] = &[
     // 1: the core gateway.
     "CREATE TABLE workspaces (
         id TEXT PRIMARY KEY,
@@ -449,157 +454,19 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE deliveries ADD COLUMN lookup_at INTEGER;
     CREATE INDEX deliveries_at_sent ON deliveries(updated_at) WHERE status = 'sent';",
-    // 8: the people who sign in to the console. An email belongs to one member (sign-in is
-    // by email); passwords are argon2id hashes in PHC form. Invitations and sessions are
-    // kept by the digest of their token, so a copy of the database opens neither.
-    "CREATE TABLE members (
-        id TEXT PRIMARY KEY,
-        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-        email TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    CREATE INDEX members_ws ON members(workspace_id, created_at);
-    CREATE TABLE invitations (
-        id TEXT PRIMARY KEY,
-        token_hash TEXT NOT NULL UNIQUE,
-        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-        email TEXT NOT NULL,
-        role TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        accepted_at INTEGER
-    );
-    CREATE INDEX invitations_ws ON invitations(workspace_id, created_at);
-    CREATE TABLE sessions (
-        token_hash TEXT PRIMARY KEY,
-        member_id TEXT NOT NULL REFERENCES members(id),
-        csrf TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-    );
-    CREATE INDEX sessions_member ON sessions(member_id);",
-    // 9: the console. `GET /v1/messages?recipient=` and the message search find a
-    // recipient's messages through the addresses their deliveries went to; "Connect with
-    // Facebook" keeps each sign-in's state (by digest) and, sealed, the pages it listed; the
-    // connections page counts each connection's held messages from its failed deliveries
-    // (a partial index: only failures pay for it).
-    "CREATE INDEX deliveries_address_only ON deliveries(address);
-    CREATE INDEX deliveries_failed ON deliveries(connection_id, failure_reason) WHERE status = 'failed';
-    CREATE TABLE oauth_flows (
-        id TEXT PRIMARY KEY,
-        state_hash TEXT NOT NULL UNIQUE,
-        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-        member_id TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        reconnect TEXT,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        called_back_at INTEGER,
-        pick_token_hash TEXT,
-        sealed_pages TEXT,
-        finished_at INTEGER
-    );",
-    // 10: conversation states and owners. A conversation is `unanswered`, `active` or
-    // `finished`; `waiting_since` is the customer's first message no agent has answered yet,
-    // `opened_at` the start of the current round, `alert_due_at` when the no-reply alert of
-    // the current wait is due (the workspace's `no_reply_alert_minutes` after it began). Every
-    // transition is a row of `conversation_events` (with the response or handling time it closed), which the
-    // statistics are computed from.
-    "ALTER TABLE conversations ADD COLUMN state TEXT NOT NULL DEFAULT 'unanswered';
-    ALTER TABLE conversations ADD COLUMN owner TEXT;
-    ALTER TABLE conversations ADD COLUMN state_at INTEGER;
-    ALTER TABLE conversations ADD COLUMN opened_at INTEGER;
-    ALTER TABLE conversations ADD COLUMN waiting_since INTEGER;
-    ALTER TABLE conversations ADD COLUMN alert_due_at INTEGER;
-    ALTER TABLE workspaces ADD COLUMN no_reply_alert_minutes INTEGER;
-    CREATE INDEX conversations_state ON conversations(workspace_id, state, id);
-    CREATE INDEX conversations_alert_due ON conversations(alert_due_at) WHERE alert_due_at IS NOT NULL;
-    CREATE TABLE conversation_events (
-        seq INTEGER PRIMARY KEY,
-        workspace_id TEXT NOT NULL,
-        conversation_id TEXT NOT NULL REFERENCES conversations(id),
-        kind TEXT NOT NULL,
-        member_id TEXT,
-        previous_owner TEXT,
-        value_ms INTEGER,
-        at INTEGER NOT NULL
-    );
-    CREATE INDEX conversation_events_ws_at ON conversation_events(workspace_id, at);
-    CREATE INDEX conversation_events_conv ON conversation_events(conversation_id, seq);",
-    // 11: results a bot or form submits, the rules that decide whom each notifies, what each
-    // notification became (a message, or a member's inbox item), and the inbox; members'
-    // time zones, notification preferences, presence and digest schedule; events meant for
-    // one webhook endpoint only (a rule's target).
-    "CREATE TABLE notification_rules (
-        id TEXT PRIMARY KEY,
-        workspace_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        condition TEXT NOT NULL,
-        targets TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        UNIQUE (workspace_id, name)
-    );
-    CREATE TABLE results (
-        id TEXT PRIMARY KEY,
-        workspace_id TEXT NOT NULL,
-        body TEXT NOT NULL,
-        idempotency_key TEXT,
-        request_hash TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    CREATE UNIQUE INDEX results_idempotency ON results(workspace_id, idempotency_key)
-        WHERE idempotency_key IS NOT NULL;
-    CREATE TABLE result_notifications (
-        id TEXT PRIMARY KEY,
-        workspace_id TEXT NOT NULL,
-        result_id TEXT NOT NULL REFERENCES results(id),
-        rule_id TEXT NOT NULL,
-        rule_name TEXT NOT NULL,
-        target TEXT NOT NULL,
-        state TEXT NOT NULL,
-        message_id TEXT,
-        detail TEXT,
-        created_at INTEGER NOT NULL
-    );
-    CREATE INDEX result_notifications_result ON result_notifications(result_id);
-    CREATE INDEX result_notifications_pending ON result_notifications(created_at) WHERE state = 'pending';
-    CREATE TABLE member_inbox (
-        id TEXT PRIMARY KEY,
-        workspace_id TEXT NOT NULL,
-        member_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        title TEXT NOT NULL,
-        data TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    CREATE INDEX member_inbox_member ON member_inbox(member_id, created_at);
-    ALTER TABLE members ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
-    ALTER TABLE members ADD COLUMN notify_digest INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE members ADD COLUMN notify_offline_push INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE members ADD COLUMN push_token TEXT;
-    ALTER TABLE members ADD COLUMN push_platform TEXT;
-    ALTER TABLE members ADD COLUMN last_seen_at INTEGER;
-    ALTER TABLE members ADD COLUMN present INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE members ADD COLUMN digest_due_at INTEGER;
-    ALTER TABLE members ADD COLUMN digest_last_day TEXT;
-    CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;
-    ALTER TABLE workspace_events ADD COLUMN endpoint_id TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-    if current > MIGRATIONS.len() {
+    let all = CORE.len() + console::MIGRATIONS.len();
+    if current > all {
         return Err(StoreError::Corrupt(format!(
-            "database schema version {current} is newer than this binary ({}); refusing to run",
-            MIGRATIONS.len()
+            "database schema version {current} is newer than this binary ({all}); refusing to run"
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    let migrations = CORE.iter().chain(console::MIGRATIONS);
+    for (i, sql) in migrations.enumerate().skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;

@@ -415,11 +415,20 @@ impl Gateway {
                 Some(format!("Result `{}`: {}", r.form, n.rule_name)),
             ),
             Target::Connection(ConnectionTarget { connection, to }) => {
-                let channel = self
-                    .connections
-                    .get(&connection)
-                    .map(|c| c.channel.clone())
-                    .unwrap_or_default();
+                // The rule outlived its connection: say so, rather than fail on an empty channel.
+                let Some(channel) = self.connections.get(&connection).map(|c| c.channel.clone())
+                else {
+                    let (id, detail) = (
+                        n.id.clone(),
+                        format!("connection {connection} no longer exists; update the rule"),
+                    );
+                    return self
+                        .store
+                        .write(move |t| {
+                            rows::settle_notification(t, &id, "failed", None, Some(&detail))
+                        })
+                        .await;
+                };
                 (channel, to, Some(connection), None)
             }
             Target::Member(_) | Target::WebhookEndpoint(_) => return Ok(()),

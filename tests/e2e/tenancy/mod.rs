@@ -2,13 +2,14 @@
 //! endpoint of the OpenAPI document, the scope it needs, and what another workspace's ids
 //! get there: a completeness check fails the test when an endpoint is added without a row.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::Gateway;
+
+mod complete;
 
 /// One endpoint, called by workspace B with workspace A's ids substituted.
 struct Row {
@@ -477,63 +478,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         ),
     ];
 
-    // Completeness: every (method, path) of the API document has a row, apart from those
-    // that take no workspace key and are covered elsewhere.
-    let doc: Value = serde_json::from_str(include_str!("../../schemas/openapi.json")).unwrap();
-    let not_key_scoped = [
-        ("POST", "/v1/webhooks/{connection}"), // provider-signed: webhooks tests
-        ("GET", "/v1/webhooks/{connection}"),
-        ("POST", "/v1/receipts"),           // device-signed: push tests
-        ("POST", "/v1/invitations/accept"), // the token is the credential: members tests
-        ("GET", "/healthz"),
-        ("GET", "/metrics"),
-        ("GET", "/openapi.json"),   // public: api_document tests
-        ("POST", "/v1/workspaces"), // operator key: below
-        ("GET", "/v1/workspaces"),
-    ];
-    let documented: BTreeSet<(String, String)> = doc["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .flat_map(|(path, ops)| {
-            ops.as_object()
-                .unwrap()
-                .keys()
-                .map(move |m| (m.to_uppercase(), path.clone()))
-        })
-        .collect();
-    let normalise = |t: &str| {
-        t.split('?')
-            .next()
-            .unwrap()
-            .replace("{contact}", "{id}")
-            .replace("{conn}", "{id}")
-            .replace("{endpoint}", "{id}")
-            .replace("{key}", "{id}")
-            .replace("{member}", "{id}")
-            .replace("{price}", "{id}")
-            .replace("{rule}", "{id}")
-            .replace("{result}", "{id}")
-            .replace("{policy}", "{name}")
-    };
-    let covered: BTreeSet<(String, String)> = rows
-        .iter()
-        .map(|r| (r.method.to_string(), normalise(r.template)))
-        .chain(
-            not_key_scoped
-                .iter()
-                .map(|(m, p)| (m.to_string(), p.to_string())),
-        )
-        .collect();
-    let doc_norm: BTreeSet<(String, String)> = documented
-        .iter()
-        .map(|(m, p)| (m.clone(), p.replace("{contact}", "{id}")))
-        .collect();
-    let missing: Vec<_> = doc_norm.difference(&covered).collect();
-    assert!(
-        missing.is_empty(),
-        "endpoints without an isolation row: {missing:?}"
-    );
+    complete::every_endpoint_has_a_row(&rows);
 
     // What must never show up in B's answers.
     let a_secrets = [

@@ -1,0 +1,145 @@
+//! SQLite migrations 8 onwards: console members and sessions, the message search, sign-ins
+//! that connect Facebook pages, conversation states and owners, results and notification
+//! rules, members' notifications. Append only, numbered after [`super::CORE`].
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 8: the people who sign in to the console. An email belongs to one member (sign-in is
+    // by email); passwords are argon2id hashes in PHC form. Invitations and sessions are
+    // kept by the digest of their token, so a copy of the database opens neither.
+    "CREATE TABLE members (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX members_ws ON members(workspace_id, created_at);
+    CREATE TABLE invitations (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        email TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        accepted_at INTEGER
+    );
+    CREATE INDEX invitations_ws ON invitations(workspace_id, created_at);
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL REFERENCES members(id),
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_member ON sessions(member_id);",
+    // 9: the console. `GET /v1/messages?recipient=` and the message search find a
+    // recipient's messages through the addresses their deliveries went to; "Connect with
+    // Facebook" keeps each sign-in's state (by digest) and, sealed, the pages it listed; the
+    // connections page counts each connection's held messages from its failed deliveries
+    // (a partial index: only failures pay for it).
+    "CREATE INDEX deliveries_address_only ON deliveries(address);
+    CREATE INDEX deliveries_failed ON deliveries(connection_id, failure_reason) WHERE status = 'failed';
+    CREATE TABLE oauth_flows (
+        id TEXT PRIMARY KEY,
+        state_hash TEXT NOT NULL UNIQUE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+        member_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        reconnect TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        called_back_at INTEGER,
+        pick_token_hash TEXT,
+        sealed_pages TEXT,
+        finished_at INTEGER
+    );",
+    // 10: conversation states and owners. A conversation is `unanswered`, `active` or
+    // `finished`; `waiting_since` is the customer's first message no agent has answered yet,
+    // `opened_at` the start of the current round, `alert_due_at` when the no-reply alert of
+    // the current wait is due (the workspace's `no_reply_alert_minutes` after it began). Every
+    // transition is a row of `conversation_events` (with the response or handling time it closed), which the
+    // statistics are computed from.
+    "ALTER TABLE conversations ADD COLUMN state TEXT NOT NULL DEFAULT 'unanswered';
+    ALTER TABLE conversations ADD COLUMN owner TEXT;
+    ALTER TABLE conversations ADD COLUMN state_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN opened_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN waiting_since INTEGER;
+    ALTER TABLE conversations ADD COLUMN alert_due_at INTEGER;
+    ALTER TABLE workspaces ADD COLUMN no_reply_alert_minutes INTEGER;
+    CREATE INDEX conversations_state ON conversations(workspace_id, state, id);
+    CREATE INDEX conversations_alert_due ON conversations(alert_due_at) WHERE alert_due_at IS NOT NULL;
+    CREATE TABLE conversation_events (
+        seq INTEGER PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        kind TEXT NOT NULL,
+        member_id TEXT,
+        previous_owner TEXT,
+        value_ms INTEGER,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX conversation_events_ws_at ON conversation_events(workspace_id, at);
+    CREATE INDEX conversation_events_conv ON conversation_events(conversation_id, seq);",
+    // 11: results a bot or form submits, the rules that decide whom each notifies, what each
+    // notification became (a message, or a member's inbox item), and the inbox; members'
+    // time zones, notification preferences, presence and digest schedule; events meant for
+    // one webhook endpoint only (a rule's target).
+    "CREATE TABLE notification_rules (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        targets TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (workspace_id, name)
+    );
+    CREATE TABLE results (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        idempotency_key TEXT,
+        request_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX results_idempotency ON results(workspace_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE result_notifications (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        result_id TEXT NOT NULL REFERENCES results(id),
+        rule_id TEXT NOT NULL,
+        rule_name TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message_id TEXT,
+        detail TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX result_notifications_result ON result_notifications(result_id);
+    CREATE INDEX result_notifications_pending ON result_notifications(created_at) WHERE state = 'pending';
+    CREATE TABLE member_inbox (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX member_inbox_member ON member_inbox(member_id, created_at);
+    ALTER TABLE members ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+    ALTER TABLE members ADD COLUMN notify_digest INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE members ADD COLUMN notify_offline_push INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN push_token TEXT;
+    ALTER TABLE members ADD COLUMN push_platform TEXT;
+    ALTER TABLE members ADD COLUMN last_seen_at INTEGER;
+    ALTER TABLE members ADD COLUMN present INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN digest_due_at INTEGER;
+    ALTER TABLE members ADD COLUMN digest_last_day TEXT;
+    CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;
+    ALTER TABLE workspace_events ADD COLUMN endpoint_id TEXT;",
+];
