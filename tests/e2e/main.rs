@@ -14,6 +14,7 @@ mod api_keys;
 mod connections;
 mod console;
 mod console_admin;
+mod contact_activity;
 mod content;
 mod conversations;
 mod crash;

@@ -59,6 +59,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
     let mut router = Router::new()
         .route("/v1/messages", post(messages::create).get(messages::list))
         .route("/v1/messages/preview", post(messages::preview))
+        .route("/v1/messages/redrive", post(resend::redrive))
         .route("/v1/messages/{id}", get(messages::get))
         .route("/v1/messages/{id}/resend", post(resend::resend))
         .route("/v1/contacts", get(contacts::list).post(contacts::create))

@@ -199,6 +199,9 @@ pub struct ListQuery {
     /// Created before: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
     #[param(schema_with = crate::billing::date_or_time, required = false)]
     pub created_to: Option<String>,
+    /// `true`: only dead letters, messages that failed because their attempts ran out
+    /// (`POST /v1/messages/redrive` resends them); `false`: none of them.
+    pub exhausted: Option<bool>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     #[param(schema_with = limit_schema, required = false)]
@@ -241,6 +244,7 @@ pub async fn list(
             .created_to
             .map(|t| crate::billing::parse_time("created_to", &t))
             .transpose()?,
+        exhausted: q.exhausted,
     };
     Ok(Json(
         gw.store.list_messages(&ws, filter, q.cursor, limit).await?,

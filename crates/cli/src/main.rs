@@ -142,6 +142,10 @@ struct ServeArgs {
     retry_base_ms: u64,
     #[arg(long, default_value_t = 5)]
     max_attempts: u32,
+    /// The longest a provider's Retry-After may delay a retry (AlimTalk's sending hours
+    /// excepted); a message whose attempts run out is a dead letter (`exhausted`).
+    #[arg(long, default_value_t = 900)]
+    max_retry_after_s: u64,
     /// Deadline for one plugin `send` call, provider round trips included.
     #[arg(long, default_value_t = 15_000)]
     send_deadline_ms: u64,
@@ -294,6 +298,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.status_lookup.after = Duration::from_millis(args.status_lookup_after_ms.max(1));
     config.status_lookup.max_lookups = args.status_lookups;
     config.dispatch.retry.max_attempts = args.max_attempts.max(1);
+    config.dispatch.retry.max_retry_after = Duration::from_secs(args.max_retry_after_s);
     config.dispatch.max_in_flight = args.max_in_flight.max(1);
     config.limits.send_deadline = Duration::from_millis(args.send_deadline_ms);
     config.limits.memory_bytes = args.plugin_memory_mib << 20;

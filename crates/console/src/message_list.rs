@@ -17,7 +17,17 @@ use crate::session::Member;
 
 const PAGE_SIZE: u32 = 50;
 const DAY_MS: i64 = 86_400_000;
-const STATUSES: [&str; 6] = ["queued", "sending", "sent", "delivered", "seen", "failed"];
+/// The statuses to search by; `exhausted` is `failed` because the attempts ran out (a dead
+/// letter, which the API's `POST /v1/messages/redrive` resends).
+const STATUSES: [&str; 7] = [
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "seen",
+    "failed",
+    "exhausted",
+];
 
 struct MessageLine {
     id: String,
@@ -74,9 +84,13 @@ fn day(field: &str, value: &str) -> Result<Option<i64>, String> {
 
 impl MessagesQuery {
     fn filter(&self) -> Result<MessageFilter, String> {
-        let status = match self.status.as_str() {
-            "" => None,
-            s => Some(Status::parse(s).ok_or_else(|| format!("status: `{s}` is not a status"))?),
+        let (status, exhausted) = match self.status.as_str() {
+            "" => (None, None),
+            "exhausted" => (Some(Status::Failed), Some(true)),
+            s => (
+                Some(Status::parse(s).ok_or_else(|| format!("status: `{s}` is not a status"))?),
+                None,
+            ),
         };
         Ok(MessageFilter {
             status,
@@ -84,6 +98,7 @@ impl MessagesQuery {
             recipient: Some(AddressKey::search_form(&self.recipient)).filter(|r| !r.is_empty()),
             created_from: day("from", &self.from)?,
             created_to: day("to", &self.to)?.map(|t| t + DAY_MS),
+            exhausted,
         })
     }
 }
@@ -147,7 +162,11 @@ pub async fn list(
             to: recipient_text(&m.to),
             id: m.id,
             channel: m.channel,
-            status: m.status.as_str().to_string(),
+            status: if m.exhausted {
+                "failed (attempts ran out)".to_string()
+            } else {
+                m.status.as_str().to_string()
+            },
             created_at: m.created_at,
         })
         .collect();

@@ -241,3 +241,39 @@ impl Gateway {
         Ok(outcomes)
     }
 }
+
+/// What a redrive did with each dead letter it took.
+#[derive(Debug, Default)]
+pub struct Redriven {
+    /// `(dead letter, its resend)`.
+    pub resent: Vec<(String, String)>,
+    /// `(dead letter, why it was not resent)`, e.g. a policy's message or a resend that a
+    /// concurrent redrive committed first.
+    pub refused: Vec<(String, ResendError)>,
+}
+
+impl Gateway {
+    /// Resend up to `limit` dead letters of `ws` (failed because their attempts ran out),
+    /// oldest first, each through [`Gateway::resend_message`]. A message is resent at most
+    /// once, so a second redrive of the same range resends nothing.
+    pub async fn redrive(
+        &self,
+        ws: String,
+        filter: crate::store::dead_letters::DeadLetterFilter,
+        limit: u32,
+    ) -> Result<Redriven, StoreError> {
+        let candidates = self.store.dead_letters(ws.clone(), filter, limit).await?;
+        let mut done = Redriven::default();
+        for id in candidates {
+            match self.resend_message(ws.clone(), id.clone()).await {
+                Ok(sent) if !sent.replayed => done.resent.push((id, sent.accepted.id)),
+                Ok(sent) => done.refused.push((
+                    id,
+                    ResendError::NotFailed(format!("already resent as {}", sent.accepted.id)),
+                )),
+                Err(e) => done.refused.push((id, e)),
+            }
+        }
+        Ok(done)
+    }
+}

@@ -22,6 +22,10 @@ pub struct MessageView {
     pub channel: String,
     /// The overall status across the message's deliveries.
     pub status: Status,
+    /// `failed` because a delivery ran out of attempts on a retryable failure: a dead
+    /// letter, listed by `GET /v1/messages?exhausted=true` and resent in bulk by
+    /// `POST /v1/messages/redrive`.
+    pub exhausted: bool,
     pub to: Recipient,
     pub content: Content,
     pub category: Category,
@@ -149,6 +153,8 @@ pub struct FailureView {
     pub detail: String,
     /// Whether the failure was of a kind the gateway retries (it ran out of attempts).
     pub retryable: bool,
+    /// The gateway retried until its attempts ran out (`--max-attempts`).
+    pub exhausted: bool,
     /// Whether `POST /v1/messages/{id}/resend` is allowed now, and if not, when it will be.
     pub resend: ResendView,
 }
@@ -231,6 +237,8 @@ pub struct MessageSummary {
     pub id: String,
     pub channel: String,
     pub status: Status,
+    /// Failed because its attempts ran out (see [`MessageView::exhausted`]).
+    pub exhausted: bool,
     pub to: Recipient,
     pub created_at: String,
     pub updated_at: String,

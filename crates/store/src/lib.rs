@@ -30,6 +30,7 @@ pub mod contact_edits;
 mod contacts;
 pub mod conversation_states;
 pub mod conversations;
+pub mod dead_letters;
 pub mod deliveries;
 mod lookups;
 pub mod member_prefs;

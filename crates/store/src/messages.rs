@@ -129,6 +129,8 @@ pub struct MessageFilter {
     pub created_from: Option<i64>,
     /// Created before (ms).
     pub created_to: Option<i64>,
+    /// Only messages with (`true`) or without (`false`) a delivery whose attempts ran out.
+    pub exhausted: Option<bool>,
 }
 
 impl Store {
@@ -157,6 +159,7 @@ impl Store {
             recipient,
             created_from,
             created_to,
+            exhausted,
         } = filter;
         self.read(move |c| {
             // A recipient is found through its deliveries (`deliveries_address_only`): the
@@ -169,23 +172,27 @@ impl Store {
                 "messages WHERE CAST(?6 AS TEXT) IS NULL AND"
             };
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT id, channel, status, request, created_at, updated_at FROM {rows_from}
+                "SELECT id, channel, status, request, created_at, updated_at,
+                        CASE WHEN status = 'failed' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.exhausted = 1) THEN 1 ELSE 0 END
+                 FROM {rows_from}
                    workspace_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) AND (CAST(?3 AS TEXT) IS NULL OR channel = ?3)
                    AND (CAST(?4 AS TEXT) IS NULL OR id < ?4)
                    AND (CAST(?7 AS BIGINT) IS NULL OR created_at >= ?7)
                    AND (CAST(?8 AS BIGINT) IS NULL OR created_at < ?8)
+                   AND (CAST(?9 AS BIGINT) IS NULL OR ?9 = CASE WHEN status = 'failed' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.exhausted = 1) THEN 1 ELSE 0 END)
                  ORDER BY id DESC LIMIT ?5"
             ))?;
             let rows = stmt.query_map(
-                params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1, recipient, created_from, created_to],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?)),
+                params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1, recipient, created_from, created_to, exhausted.map(i64::from)],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?, r.get::<_, i64>(6)?)),
             )?;
             let mut data = Vec::new();
             for row in rows {
-                let (id, channel, status, request, created, updated) = row?;
+                let (id, channel, status, request, created, updated, exhausted) = row?;
                 let req: NewMessage = serde_json::from_str(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 data.push(MessageSummary {
                     status: parse_status(&status)?,
+                    exhausted: exhausted == 1,
                     id,
                     channel,
                     to: req.to,
@@ -220,6 +227,8 @@ pub struct FailureRecord {
     pub provider_code: Option<String>,
     pub detail: String,
     pub retryable: bool,
+    /// It failed because its attempts ran out (a dead letter).
+    pub exhausted: bool,
     pub facts: ResendFacts,
 }
 
@@ -255,7 +264,7 @@ pub fn load_message(
 
     let mut stmt = c.prepare_cached(
         "SELECT id, channel, connection_id, status, provider_message_id, product, units, encoding, country, next_attempt_at,
-                failure_reason, failure_code, failure_detail, failure_retryable, COALESCE(failed_at, updated_at), address_kind, address
+                failure_reason, failure_code, failure_detail, failure_retryable, COALESCE(failed_at, updated_at), address_kind, address, exhausted
          FROM deliveries WHERE message_id = ?1 ORDER BY id",
     )?;
     let mut deliveries = Vec::new();
@@ -296,6 +305,7 @@ pub fn load_message(
                     provider_code: r.get(11)?,
                     detail: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
                     retryable: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
+                    exhausted: r.get::<_, bool>(17)?,
                     facts,
                 })
             }
@@ -324,6 +334,8 @@ pub fn load_message(
         workspace: ws.to_string(),
         channel,
         status: parse_status(&status)?,
+        // What the rules make of the failures (the services set it).
+        exhausted: false,
         to: req.to,
         content: req.content,
         category: req.category,

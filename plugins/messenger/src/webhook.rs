@@ -211,8 +211,12 @@ fn messaging_events(ev: &Value, fallback_ms: u64) -> Vec<WebhookEvent> {
     if let Some(d) = ev.get("delivery") {
         return watermark(d, DeliveryState::Delivered).into_iter().collect();
     }
+    // Reading is something the contact did (a delivery is the phone's doing): it counts
+    // toward the contact's last activity.
     if let Some(r) = ev.get("read") {
-        return watermark(r, DeliveryState::Seen).into_iter().collect();
+        let mut out: Vec<WebhookEvent> = watermark(r, DeliveryState::Seen).into_iter().collect();
+        out.push(activity("read"));
+        return out;
     }
     Vec::new()
 }

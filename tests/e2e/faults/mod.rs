@@ -88,4 +88,5 @@ mod messenger {
     // the retry's start, later than the provider's own. It is now the lost attempt's start.
     row!(super::target::Channel::Messenger);
 }
+mod dead_letters;
 mod sms;

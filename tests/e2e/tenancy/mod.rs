@@ -169,6 +169,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         ),
         row(Method::GET, "/v1/messages/{id}", "read", Value::Null),
         row(Method::POST, "/v1/messages/{id}/resend", "send", json!({})),
+        row(Method::POST, "/v1/messages/redrive", "send", json!({})),
         list("/v1/contacts", "read"),
         row(
             Method::POST,

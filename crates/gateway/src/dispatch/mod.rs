@@ -132,7 +132,7 @@ impl Dispatcher {
                 .retry
                 .next_delay(
                     job.attempts + 1,
-                    f.retry_after_ms.map(Duration::from_millis),
+                    self.config.retry.asked_wait(f.reason, f.retry_after_ms),
                 )
                 .map(|d| finished_at + d.as_millis() as i64),
             _ => None,

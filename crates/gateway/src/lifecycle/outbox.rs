@@ -168,7 +168,7 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
             rows::record_failed_attempt(t, &c.delivery_id, number, c.retry_at, failure, now)?;
             rows::insert_attempt(t, &attempt)?;
             if c.retry_at.is_none() && held.status.can_become(Status::Failed) {
-                rows::set_failed_at(t, &c.delivery_id, now)?;
+                rows::set_failed_at(t, &c.delivery_id, now, f.retryable)?;
                 let detail = format!("{}: {}", f.reason.as_str(), f.detail);
                 change(
                     t,

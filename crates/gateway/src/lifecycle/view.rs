@@ -23,8 +23,14 @@ pub fn load(c: &Connection, ws: &str, id: &str) -> Result<Option<MessageView>, S
             provider_code: f.provider_code,
             detail: f.detail,
             retryable: f.retryable,
+            exhausted: f.exhausted,
         });
         delivery.cost = billing::delivery_cost(c, &delivery.id)?;
     }
+    view.exhausted = view.status == crate::model::Status::Failed
+        && view
+            .deliveries
+            .iter()
+            .any(|d| d.failure.as_ref().is_some_and(|f| f.exhausted));
     Ok(Some(view))
 }

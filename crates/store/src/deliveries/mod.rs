@@ -224,9 +224,16 @@ pub fn record_reported_failure(
     Ok(())
 }
 
-pub fn set_failed_at(t: &Transaction, delivery_id: &str, at: Millis) -> Result<(), StoreError> {
-    t.prepare_cached("UPDATE deliveries SET failed_at = ?2 WHERE id = ?1")?
-        .execute(params![delivery_id, at])?;
+/// The delivery failed for good at `at`; `exhausted` when its attempts ran out on a
+/// retryable failure.
+pub fn set_failed_at(
+    t: &Transaction,
+    delivery_id: &str,
+    at: Millis,
+    exhausted: bool,
+) -> Result<(), StoreError> {
+    t.prepare_cached("UPDATE deliveries SET failed_at = ?2, exhausted = ?3 WHERE id = ?1")?
+        .execute(params![delivery_id, at, exhausted])?;
     Ok(())
 }
 
