@@ -50,9 +50,8 @@ pub fn client(
     net: &Arc<crate::netguard::NetPolicy>,
     timeout: Duration,
 ) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    net.guard(reqwest::Client::builder())
         .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(net.resolver())
         .timeout(timeout)
         .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -279,12 +279,13 @@ impl PluginRuntime {
 
         engine::start_epoch_ticker(&engine)?;
 
-        let resolver = limits.net.resolver();
+        let net = limits.net.clone();
         let client = |http2: bool| {
-            let builder = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .dns_resolver(resolver.clone())
-                .pool_max_idle_per_host(256);
+            let builder = net.guard(
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .pool_max_idle_per_host(256),
+            );
             let builder = if http2 {
                 builder.http2_prior_knowledge()
             } else {

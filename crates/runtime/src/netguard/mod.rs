@@ -10,10 +10,15 @@
 //! allow-lists its simulators.
 //!
 //! Allow-list entries: `10.1.2.3`, `10.0.0.0/8`, `[::1]`, or with a port, `127.0.0.1:8025`.
-//! A port is checked exactly for URLs that name the address itself; a name resolving to a
-//! private address is matched by address only, since the resolver never learns the port.
+//! A port is checked exactly, on the address actually connected to: the resolver, which
+//! never learns the port, lets an address through for any of its entries, and the connector
+//! layer ([`connected`]) then checks address and port together on the open connection,
+//! before the request is written. Every client built over this policy takes both
+//! ([`NetPolicy::guard`]).
 
+mod connected;
 mod origin;
+pub use connected::{ConnectedGuard, ConnectedGuardLayer};
 pub use origin::OriginPattern;
 
 use std::net::{IpAddr, SocketAddr};
@@ -73,7 +78,8 @@ impl AllowEntry {
         let port_ok = match (self.port, port) {
             (None, _) => true,
             (Some(want), Some(got)) => want == got,
-            // The resolver does not know the port: an address match is what it can check.
+            // The resolver does not know the port: it lets the address through, and the
+            // connection's own check (`connected.rs`) holds it to the entry's port.
             (Some(_), None) => true,
         };
         port_ok && in_block(self.net, self.prefix, ip)
@@ -228,6 +234,16 @@ impl NetPolicy {
         Arc::new(GuardedResolver {
             policy: self.clone(),
         })
+    }
+
+    /// Both checks on a client: the resolver's on every address, and the connection's on
+    /// the address and port it reached.
+    pub fn guard(self: &Arc<Self>, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        builder
+            .dns_resolver(self.resolver())
+            .connector_layer(ConnectedGuardLayer {
+                policy: self.clone(),
+            })
     }
 }
 
