@@ -58,11 +58,7 @@ impl Listener for KillableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (inner, addr) = Listener::accept(&mut self.inner).await;
-        let stream = KillableStream {
-            inner,
-            kill: ConnKill::default(),
-        };
-        (stream, addr)
+        (KillableStream::new(inner), addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -76,6 +72,20 @@ pub struct KillableStream {
 }
 
 impl KillableStream {
+    /// A stream with its own switch. The TLS listener wraps the TCP stream *under* TLS, so a
+    /// kill drops the TCP connection itself rather than ending the TLS session cleanly.
+    pub fn new(inner: TcpStream) -> Self {
+        Self {
+            inner,
+            kill: ConnKill::default(),
+        }
+    }
+
+    /// The switch handlers get as connect info.
+    pub fn kill_switch(&self) -> ConnKill {
+        self.kill.clone()
+    }
+
     /// Once killed, every operation fails; the zero linger makes the close that follows an RST.
     fn check(&self) -> io::Result<()> {
         if !self.kill.is_killed() {

@@ -12,7 +12,9 @@
 //! | `GET /_sandbox/email/messages` | array of accepted emails with the raw request body, events and their outcomes |
 //! | `GET`/`PUT /_sandbox/config` | `{"sms": {"sent_delay_ms", "delivered_delay_ms"}, "email": {"processed_delay_ms", "delivered_delay_ms", "open_delay_ms", "event_webhook_url"}}`; PUT is partial |
 //! | any method `/_sandbox/echo` | 200 `{"method", "query", "headers": {…}, "body"}`: the request quoted back, as some providers quote the offending header or field in an error (the plugin sandbox suite checks the host redacts secrets from answers) |
-//! | `POST /_sandbox/reset` | forget messages, counters, faults, pending callbacks; restore start config → 204 |
+//! | `GET /_sandbox/transport` | how provider requests arrived: `[{"host", "tls", "http_version", "path_prefix", "count"}]`, one row per combination (path cut to two segments), control requests left out |
+//! | `GET /_sandbox/tls` | `{"addr", "ca_pem", "hosts"}`: the TLS listener, the CA to trust and the host names it serves; 404 when the router runs without `start` |
+//! | `POST /_sandbox/reset` | forget messages, counters, faults, pending callbacks, the transport log; restore start config → 204 |
 //!
 //! `callbacks_sent` counts attempts the receiver answered with 2xx, `callbacks_failed` all
 //! other attempts (non-2xx or transport error). For email a callback is one event POST.
@@ -50,6 +52,29 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/reset", post(reset))
         .route("/_sandbox/echo", axum::routing::any(echo))
         .route("/_sandbox/clock", get(get_clock).put(put_clock))
+        .route("/_sandbox/transport", get(transport))
+        .route("/_sandbox/tls", get(tls))
+}
+
+async fn transport(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.transport.rows()).into_response()
+}
+
+/// Lets a gateway in another process fetch what an in-process one gets from the handle.
+async fn tls(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.tls.get() {
+        Some(tls) => Json(json!({
+            "addr": tls.addr.to_string(),
+            "ca_pem": tls.ca_pem,
+            "hosts": crate::PROVIDER_HOSTS,
+        }))
+        .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "this sandbox has no TLS listener" })),
+        )
+            .into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]

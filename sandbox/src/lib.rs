@@ -30,6 +30,19 @@
 //! simulator registers a [`faults::ChannelSpec`] (`sms`, `email`) and posts its own signed
 //! callbacks through the shared sender, so the callback faults work the same everywhere.
 //!
+//! # Two listeners
+//!
+//! Tests and the control API want a plain socket on a known address, but a gateway that sends
+//! to `http://127.0.0.1:PORT` never runs the TLS, SNI and ALPN code it runs in production. So
+//! [`start`] serves the same router twice: plain HTTP on `listen`, and TLS on
+//! [`SandboxHandle::tls_addr`] with a certificate for the providers' real host names
+//! ([`PROVIDER_HOSTS`]) from a CA made at start ([`SandboxHandle::ca_pem`]). A gateway in
+//! sandbox mode resolves those names to the TLS address and trusts that CA, and its plugins
+//! keep their production base URLs. Simulators are routed by path alone, so the host name a
+//! request used changes nothing but the absolute URLs written back (see `transport::Origin`).
+//! `GET /_sandbox/transport` tells how requests arrived, so a test can check that they did
+//! use TLS and, for APNs, HTTP/2.
+//!
 //! # Sandbox extension: send-side idempotency
 //!
 //! Real Twilio has no idempotency key on message creation, which makes "timeout after the
@@ -55,9 +68,11 @@ pub mod messenger;
 pub mod payments;
 pub mod push;
 pub mod sms;
+mod tls;
+mod transport;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -92,6 +107,7 @@ pub use crate::push::keys::{
     SANDBOX_PUSH_RECEIPT_KEY,
 };
 pub use crate::sms::signature::twilio_signature;
+pub use crate::tls::{PROVIDER_HOSTS, TlsError};
 
 /// The only account the simulated Twilio knows.
 pub const SANDBOX_ACCOUNT_SID: &str = "AC5a4db0c0ffee0000000000000000000b";
@@ -166,6 +182,14 @@ pub enum SandboxError {
     LocalAddr(std::io::Error),
     #[error("cannot build the callback HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Where the TLS listener is and the CA a client must trust, for the control API.
+pub(crate) struct TlsEndpoint {
+    pub(crate) addr: SocketAddr,
+    pub(crate) ca_pem: String,
 }
 
 /// State shared by every simulator and the control API.
@@ -182,6 +206,9 @@ pub(crate) struct Shared {
     pub(crate) payments: payments::PaymentsState,
     pub(crate) generic: generic::GenericState,
     pub(crate) clock: clock::SimClock,
+    pub(crate) transport: transport::TransportLog,
+    /// Set by `start`; a router mounted elsewhere has no TLS listener.
+    pub(crate) tls: OnceLock<TlsEndpoint>,
     /// Flipped once on shutdown so requests held by a `timeout` fault let go.
     shutdown: watch::Sender<bool>,
 }
@@ -208,6 +235,8 @@ impl Shared {
             payments: payments::PaymentsState::default(),
             generic: generic::GenericState::default(),
             clock: clock::SimClock::default(),
+            transport: transport::TransportLog::default(),
+            tls: OnceLock::new(),
             shutdown: watch::Sender::new(false),
         })
     }
@@ -234,6 +263,7 @@ impl Shared {
         self.payments.clear();
         self.generic.clear();
         self.clock.set_offset_ms(0);
+        self.transport.clear();
         *self.config.lock().expect("config poisoned") = self.initial.clone();
     }
 
@@ -278,6 +308,10 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(generic::routes())
         .merge(control::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            transport::record,
+        ))
         .with_state(shared)
 }
 
@@ -299,7 +333,12 @@ pub fn router(cfg: SandboxConfig) -> Router {
 
 /// A running sandbox. Dropping it stops the server as well, without waiting.
 pub struct SandboxHandle {
+    /// The plain-HTTP listener: simulators by path, and the control API.
     pub addr: SocketAddr,
+    /// The TLS listener: the same router, for clients that resolve [`PROVIDER_HOSTS`] here
+    /// and trust [`SandboxHandle::ca_pem`].
+    pub tls_addr: SocketAddr,
+    ca_pem: String,
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
 }
@@ -308,6 +347,7 @@ impl std::fmt::Debug for SandboxHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SandboxHandle")
             .field("addr", &self.addr)
+            .field("tls_addr", &self.tls_addr)
             .finish_non_exhaustive()
     }
 }
@@ -315,6 +355,12 @@ impl std::fmt::Debug for SandboxHandle {
 impl SandboxHandle {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The PEM of the CA generated at start, the only issuer of the TLS listener's
+    /// certificate. Trust it in sandbox mode only.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// Stops accepting, releases held requests, aborts pending callbacks and waits briefly for
@@ -342,31 +388,53 @@ impl Drop for SandboxHandle {
     }
 }
 
-/// Binds `listen` (port 0 picks a free port) and serves the sandbox on the current tokio
-/// runtime until the handle is shut down or dropped.
-pub async fn start(listen: SocketAddr, cfg: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
-    let listener = TcpListener::bind(listen)
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), SandboxError> {
+    let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| SandboxError::Bind {
-            addr: listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(SandboxError::LocalAddr)?;
+        .map_err(|source| SandboxError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(SandboxError::LocalAddr)?;
+    Ok((listener, local))
+}
+
+/// Binds `listen` (port 0 picks a free port) for plain HTTP and a free port on the same IP
+/// for TLS, and serves the sandbox on both on the current tokio runtime until the handle is
+/// shut down or dropped.
+pub async fn start(listen: SocketAddr, cfg: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+    let (listener, addr) = bind(listen).await?;
+    let (tls_listener, tls_addr) = bind(SocketAddr::new(listen.ip(), 0)).await?;
+    let tls = tls::SandboxTls::generate()?;
     let shared = Shared::new(cfg, callback_client()?);
-    let service = app(shared.clone()).into_make_service_with_connect_info::<ConnKill>();
+    let _ = shared.tls.set(TlsEndpoint {
+        addr: tls_addr,
+        ca_pem: tls.ca_pem.clone(),
+    });
+    let router = app(shared.clone());
+    let service = router
+        .clone()
+        .into_make_service_with_connect_info::<ConnKill>();
     let mut stop = shared.shutdown.subscribe();
-    let server =
+    let plain =
         axum::serve(KillableListener::new(listener), service).with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         });
+    let secure = tls::serve(
+        tls_listener,
+        tls.acceptor,
+        router,
+        shared.shutdown.subscribe(),
+    );
+    // One task for both, so `shutdown` waits for (or aborts) both at once.
     let task = tokio::spawn(async move {
-        if let Err(e) = server.await {
+        let (plain, ()) = tokio::join!(plain.into_future(), secure);
+        if let Err(e) = plain {
             tracing::warn!("sandbox server stopped: {e}");
         }
     });
-    tracing::info!(%addr, "provider sandbox listening");
+    tracing::info!(%addr, %tls_addr, "provider sandbox listening");
     Ok(SandboxHandle {
         addr,
+        tls_addr,
+        ca_pem: tls.ca_pem,
         shared,
         task: Some(task),
     })

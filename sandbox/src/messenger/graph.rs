@@ -21,6 +21,7 @@ use super::{CHANNEL, SandboxPage, webhooks};
 use crate::Shared;
 use crate::conn::ConnKill;
 use crate::faults::{Answer, FaultAction};
+use crate::transport::Origin;
 
 const MAX_REQUEST_BODY: usize = 1024 * 1024;
 
@@ -315,6 +316,7 @@ async fn me(
 async fn list_conversations(
     State(shared): State<Arc<Shared>>,
     Path((version, page_id)): Path<(String, String)>,
+    Origin(origin): Origin,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -337,14 +339,10 @@ async fn list_conversations(
         after: get("after"),
         before: get("before"),
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
     let kept = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs.iter().filter(|(k, _)| k != "after" && k != "before"))
         .finish();
-    let self_url = format!("http://{host}{}?{kept}", uri.path());
+    let self_url = format!("{origin}{}?{kept}", uri.path());
     let all = shared.messenger.conversations(page.id);
     match conversations::list(&all, page, &q, &self_url) {
         Ok(body) => (StatusCode::OK, Json(body)).into_response(),

@@ -5,8 +5,8 @@
 //!   public half of [`crate::SANDBOX_FCM_PRIVATE_KEY_PEM`], `aud` = this server's `/token`
 //!   URL, `iat`/`exp` against the simulator clock) → `ya29.…` tokens that live 3599 s by the
 //!   simulator clock; `POST /v1/projects/{project}/messages:send` with a live Bearer token.
-//! - [`apns`]: `POST /3/device/{token}` over HTTP/2 only (cleartext h2 with prior knowledge;
-//!   an HTTP/1.x request gets `505 {"reason":"HTTP2Required"}`, a sandbox-only reason since
+//! - [`apns`]: `POST /3/device/{token}` over HTTP/2 only (cleartext h2 with prior knowledge
+//!   on the plain listener, h2 by ALPN on the TLS one; an HTTP/1.x request gets `505 {"reason":"HTTP2Required"}`, a sandbox-only reason since
 //!   real APNs refuses at the TLS layer), ES256 provider token verified with the public half
 //!   of [`crate::SANDBOX_APNS_PRIVATE_KEY_PEM`] (`kid`, `iss`, `iat` at most 60 min old).
 //! - [`device`]: `received` then `opened` receipts to the configured URL, HMAC-signed.

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -19,6 +19,7 @@ use super::super::{SANDBOX_MESSENGER_APP_ID, SANDBOX_MESSENGER_PAGES, SandboxPag
 use super::store::UserToken;
 use super::{SANDBOX_FACEBOOK_USER_ID, SANDBOX_FACEBOOK_USER_NAME, SANDBOX_MESSENGER_APP_NAME};
 use crate::Shared;
+use crate::transport::Origin;
 
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
@@ -103,10 +104,11 @@ pub(crate) fn user_me(shared: &Shared, headers: &HeaderMap, uri: &Uri) -> Option
 async fn accounts(
     State(shared): State<Arc<Shared>>,
     Path(version): Path<String>,
+    Origin(origin): Origin,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    match list_accounts(&shared, &version, &headers, &uri) {
+    match list_accounts(&shared, &version, &origin, &headers, &uri) {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
@@ -115,6 +117,7 @@ async fn accounts(
 fn list_accounts(
     shared: &Shared,
     version: &str,
+    origin: &str,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<Value, GraphError> {
@@ -185,15 +188,11 @@ fn list_accounts(
     let mut body = json!({ "data": data });
     if let (Some(first), Some(last)) = (slice.first(), slice.last()) {
         let (before, after) = (cursor(first.id), cursor(last.id));
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
         let kept = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs.iter().filter(|(k, _)| k != "after" && k != "before"))
             .finish();
         let enc = |c: &str| form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>();
-        let base = format!("http://{host}{}?{kept}", uri.path());
+        let base = format!("{origin}{}?{kept}", uri.path());
         let join = if kept.is_empty() { "" } else { "&" };
         let mut paging = json!({"cursors": {"before": before, "after": after}});
         if end < all.len() {
