@@ -3,6 +3,8 @@
 mod common;
 #[path = "alimtalk/harness.rs"]
 mod harness;
+#[path = "alimtalk/list.rs"]
+mod list;
 #[path = "alimtalk/refusals.rs"]
 mod refusals;
 

@@ -3,6 +3,8 @@
 
 // A test crate root resolves modules next to itself; keep them in tests/email/ so cargo does
 // not build each as a separate test binary.
+#[path = "email/activity.rs"]
+mod activity;
 mod common;
 #[path = "email/control.rs"]
 mod control;

@@ -7,6 +7,8 @@ mod common;
 mod faults;
 #[path = "sms/harness.rs"]
 mod harness;
+#[path = "sms/list.rs"]
+mod list;
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
 //! Simulated AlimTalk provider, Solapi-like: `POST /messages/v4/send` with HMAC-SHA256 request
-//! auth, template checks, and signed delivery reports to a webhook.
+//! auth, template checks, signed delivery reports to a webhook, and the message list
+//! `GET /messages/v4/list` (see [`list`]).
 //!
 //! Request handling order: authenticate (unknown apiKey → 403 `InvalidAPIKey`; date more than
 //! 15 minutes from the simulator clock → 403 `RequestTimeTooSkewed`; bad signature → 403
@@ -57,6 +58,7 @@
 
 pub mod auth;
 mod control;
+pub mod list;
 pub mod reports;
 mod send;
 pub(crate) mod state;
@@ -66,7 +68,7 @@ pub mod time;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use crate::Shared;
 use crate::faults::ChannelSpec;
@@ -97,5 +99,6 @@ pub const CHANNEL: ChannelSpec = ChannelSpec {
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/messages/v4/send", post(send::send))
+        .route("/messages/v4/list", get(send::list))
         .merge(control::routes())
 }

@@ -146,6 +146,7 @@ pub(super) fn schedule(shared: &Arc<Shared>, msg: &Accepted, action: &FaultActio
             let due = ReportDue {
                 status_message: status_message(&code).to_owned(),
                 status_code: code,
+                at_ms,
             };
             (now + delay, due, callbacks)
         })

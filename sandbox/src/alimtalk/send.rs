@@ -6,7 +6,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::to_bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::Uri;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -116,29 +117,8 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
 
     // Authentication before faults, so a test's deliberately bad signature never consumes a
     // fault meant for the gateway.
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let auth_error = match auth::verify(
-        authorization,
-        SANDBOX_ALIMTALK_API_KEY,
-        SANDBOX_ALIMTALK_API_SECRET,
-        now,
-    ) {
-        Err(e) => Some(e),
-        Ok((p, date_ms)) if !shared.alimtalk.first_use(&p.date, &p.salt, date_ms, now) => {
-            Some(auth::AuthError::DuplicatedSignature)
-        }
-        Ok(_) => None,
-    };
-    if let Some(e) = auth_error {
-        let http = if e == auth::AuthError::Missing {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::FORBIDDEN
-        };
-        return answer(&shared, rec, Outcome::error(http, e.code(), e.message()));
+    if let Err(e) = authenticate(&shared, &parts.headers, now) {
+        return answer(&shared, rec, e);
     }
 
     let to = json
@@ -210,6 +190,37 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
                 shared.hold().await;
             }
             crate::drop_connection(kill.as_ref())
+        }
+    }
+}
+
+/// Solapi's request authentication, shared by every API route: key, date window, signature,
+/// then the `(date, salt)` replay check.
+fn authenticate(shared: &Shared, headers: &HeaderMap, now: u64) -> Result<(), Outcome> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth_error = match auth::verify(
+        authorization,
+        SANDBOX_ALIMTALK_API_KEY,
+        SANDBOX_ALIMTALK_API_SECRET,
+        now,
+    ) {
+        Err(e) => Some(e),
+        Ok((p, date_ms)) if !shared.alimtalk.first_use(&p.date, &p.salt, date_ms, now) => {
+            Some(auth::AuthError::DuplicatedSignature)
+        }
+        Ok(_) => None,
+    };
+    match auth_error {
+        None => Ok(()),
+        Some(e) => {
+            let http = if e == auth::AuthError::Missing {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            Err(Outcome::error(http, e.code(), e.message()))
         }
     }
 }
@@ -377,4 +388,35 @@ fn process(shared: &Arc<Shared>, json: Option<&Value>, action: &FaultAction, now
     };
     reports::schedule(shared, &accepted, action);
     Outcome::message(body, false)
+}
+
+/// `GET /messages/v4/list`: the account's messages (see [`super::list`]). Faults apply to
+/// sends only, and a list request is not recorded among them.
+pub(super) async fn list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let now = shared.clock.now_ms();
+    if let Err(o) = authenticate(&shared, &headers, now) {
+        return (o.http, Json(o.body)).into_response();
+    }
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let stored: Vec<super::list::Stored> = shared
+        .alimtalk
+        .received()
+        .iter()
+        .filter_map(super::list::Stored::from_received)
+        .collect();
+    let answer = super::list::ListQuery::parse(&pairs).and_then(|q| super::list::page(stored, &q));
+    match answer {
+        Ok(body) => Json(body).into_response(),
+        Err(message) => {
+            let o = Outcome::invalid(message);
+            (o.http, Json(o.body)).into_response()
+        }
+    }
 }

@@ -46,6 +46,8 @@ pub struct ReportDue {
     pub status_code: String,
     #[serde(rename = "statusMessage")]
     pub status_message: String,
+    /// Simulator clock when the report came due (its `dateReceived`).
+    pub at_ms: u64,
 }
 
 /// One request to `POST /messages/v4/send`, whatever came of it.

@@ -227,24 +227,15 @@ pub(super) fn schedule(
     let cfg = shared.email_config();
     let accepted_wall = SystemTime::now();
     let forced = action.callback_status.as_deref().and_then(Scenario::named);
-    // SendGrid's sg_message_id is the X-Message-Id, a filter tag and two numbers; the
-    // first stands for the processing node, the second tells recipients apart.
-    let node = rand::random_range(10_000..100_000u32);
     let mut steps: Vec<Step> = Vec::new();
-    let recipients = msg
-        .mail
-        .personalizations
-        .iter()
-        .flat_map(|p| p.to.iter().map(move |a| (p, a.email.as_str())));
-    for (index, (p, email)) in recipients.enumerate() {
-        let sg_message_id = format!("{}.filter0001.{node}.{index}", msg.x_message_id);
+    for (p, email, sg_message_id) in msg.recipients() {
         let scenario = forced.unwrap_or_else(|| Scenario::for_address(email));
         let mut planned: Vec<(Instant, EventDue, Vec<Callback>)> = timeline(scenario, &cfg)
             .into_iter()
             .map(|(delay, kind)| {
                 let sg_event_id = random_id();
                 let ts = unix_secs_at(accepted_wall + delay);
-                let event = event_json(email, p, kind, ts, &sg_event_id, &sg_message_id);
+                let event = event_json(email, p, kind, ts, &sg_event_id, sg_message_id);
                 let callbacks = match (&cfg.event_webhook_url, action.drop_callbacks) {
                     (Some(url), false) => {
                         let post = webhook_post(msg, url, kind, &event);
@@ -260,6 +251,13 @@ pub(super) fn schedule(
                     email: email.to_owned(),
                     event: kind.name().to_owned(),
                     sg_event_id,
+                    sg_message_id: sg_message_id.to_owned(),
+                    timestamp: ts,
+                    bounce_type: match kind {
+                        Kind::Bounce => Some("bounce"),
+                        Kind::Blocked => Some("blocked"),
+                        _ => None,
+                    },
                 };
                 (accepted_at + delay, due, callbacks)
             })

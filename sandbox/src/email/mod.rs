@@ -1,6 +1,6 @@
-//! Simulated SendGrid v3 mail send (`POST /v3/mail/send`) and Signed Event Webhook, following
-//! SendGrid's documented format byte for byte where a client library would notice
-//! (`docs/sandbox.md`, "Email simulator").
+//! Simulated SendGrid v3 mail send (`POST /v3/mail/send`), Signed Event Webhook and Email
+//! Activity API (`GET /v3/messages`, see [`activity`]), following SendGrid's documented format
+//! byte for byte where a client library would notice (`docs/sandbox.md`, "Email simulator").
 //!
 //! Request handling order, as in the SMS simulator: count the request, authenticate (Bearer
 //! [`crate::SANDBOX_SENDGRID_API_KEY`]), consult the fault book (keyed on `to`, the first
@@ -41,9 +41,11 @@
 //! `retry_after_s`, default 1) and no `Retry-After`, as SendGrid does; `retry_after_s` does
 //! nothing on other statuses. `callback_error_code` is ignored too.
 
+pub mod activity;
 pub mod errors;
 pub mod events;
 pub mod mail;
+pub mod query;
 pub mod signature;
 pub(crate) mod state;
 
@@ -55,7 +57,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -77,7 +79,10 @@ const MAX_REQUEST_BODY: usize = 30 * 1024 * 1024;
 const DEFAULT_RATE_LIMIT_RESET_S: u64 = 1;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/v3/mail/send", post(send))
+    Router::new()
+        .route("/v3/mail/send", post(send))
+        .route("/v3/messages", get(activity::filter_messages))
+        .route("/v3/messages/{msg_id}", get(activity::get_message))
 }
 
 /// SendGrid's 404 for any unknown `/v3/…` path.
@@ -92,7 +97,7 @@ pub(crate) fn unix_secs() -> u64 {
 }
 
 /// `Authorization: Bearer <the sandbox key>`; the scheme is case-insensitive as in RFC 7235.
-fn authorized(headers: &HeaderMap) -> bool {
+pub(super) fn authorized(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

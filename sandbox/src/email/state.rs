@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::errors::SendGridError;
-use super::mail::{self, Content, Mail};
+use super::mail::{self, Content, Mail, Personalization};
 use crate::callbacks::CallbackRecord;
 
 /// What a processed send produced.
@@ -26,12 +26,21 @@ pub struct EventDue {
     pub email: String,
     pub event: String,
     pub sg_event_id: String,
+    /// The recipient's `sg_message_id`, which the Email Activity API calls `msg_id`.
+    pub sg_message_id: String,
+    /// Epoch seconds, as in the posted event.
+    pub timestamp: u64,
+    /// `bounce` or `blocked` for a bounce event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_type: Option<&'static str>,
 }
 
 /// An accepted email and everything the control API reports about it.
 #[derive(Debug, Clone)]
 pub struct Message {
     pub x_message_id: String,
+    /// One `sg_message_id` per recipient, in the order of [`Message::recipients`].
+    pub sg_message_ids: Vec<String>,
     pub mail: Mail,
     /// The request body exactly as received.
     pub request: String,
@@ -58,6 +67,18 @@ struct Inner {
     by_id: HashMap<String, usize>,
     /// Idempotency key → X-Message-Id of the acceptance it produced.
     idempotency: HashMap<String, String>,
+}
+
+impl Message {
+    /// Every recipient with its personalization and `sg_message_id`, in request order.
+    pub fn recipients(&self) -> impl Iterator<Item = (&Personalization, &str, &str)> {
+        self.mail
+            .personalizations
+            .iter()
+            .flat_map(|p| p.to.iter().map(move |a| (p, a.email.as_str())))
+            .zip(&self.sg_message_ids)
+            .map(|((p, email), id)| (p, email, id.as_str()))
+    }
 }
 
 #[derive(Default)]
@@ -99,8 +120,16 @@ impl EmailState {
             Some(Err(err)) => return Outcome::Rejected(err),
             None => return Outcome::Rejected(SendGridError::malformed()),
         };
+        let x_message_id = random_id();
+        // SendGrid's sg_message_id is the X-Message-Id, a filter tag and two numbers; the
+        // first stands for the processing node, the second tells recipients apart.
+        let node = rand::random_range(10_000..100_000u32);
+        let recipients = mail.personalizations.iter().map(|p| p.to.len()).sum();
         let msg = Message {
-            x_message_id: random_id(),
+            sg_message_ids: (0..recipients)
+                .map(|i| format!("{x_message_id}.filter0001.{node}.{i}"))
+                .collect(),
+            x_message_id,
             mail,
             request: String::from_utf8_lossy(raw).into_owned(),
             idempotency_key: key.clone(),

@@ -1,5 +1,6 @@
 //! `GET /{version}/{page_id}/conversations`: the page's conversations, most recently updated
-//! first, with Graph's field selection (`participants`, `messages.limit(N){id,message,from,
+//! first (`user_id=<PSID>` narrows them to the conversation with that person, `platform`
+//! is `messenger` or `instagram`), with Graph's field selection (`participants`, `messages.limit(N){id,message,from,
 //! created_time}`, `updated_time`, `message_count`, `snippet`) and cursor paging
 //! (`paging.cursors.before/after`, `paging.next` only when there is a further page,
 //! `paging.previous` when there is an earlier one).

@@ -343,7 +343,22 @@ async fn list_conversations(
         .extend_pairs(pairs.iter().filter(|(k, _)| k != "after" && k != "before"))
         .finish();
     let self_url = format!("{origin}{}?{kept}", uri.path());
-    let all = shared.messenger.conversations(page.id);
+    // Graph's `user_id` narrows the list to the conversation with one person (PSID), and
+    // `platform` picks Messenger or Instagram; the sandbox pages have no Instagram account.
+    let platform = get("platform").map(|p| p.to_ascii_lowercase());
+    let mut all = match platform.as_deref() {
+        None | Some("messenger") => shared.messenger.conversations(page.id),
+        Some("instagram") => Vec::new(),
+        Some(other) => {
+            return GraphError::param(format!(
+                "Param platform must be one of {{MESSENGER, INSTAGRAM}} - got \"{other}\""
+            ))
+            .into_response();
+        }
+    };
+    if let Some(user) = get("user_id") {
+        all.retain(|c| c.psid == user);
+    }
     match conversations::list(&all, page, &q, &self_url) {
         Ok(body) => (StatusCode::OK, Json(body)).into_response(),
         Err(e) => e.into_response(),

@@ -1,6 +1,7 @@
-//! Simulated Twilio Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json` and the
-//! matching fetch), following Twilio's documented format byte for byte where a client library
-//! would notice (`docs/sandbox.md`, "SMS simulator").
+//! Simulated Twilio Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`, the
+//! matching fetch and the filtered, paged list of [`list`]), following Twilio's documented
+//! format byte for byte where a client library would notice (`docs/sandbox.md`, "SMS
+//! simulator").
 //!
 //! Request handling order: count the request, authenticate, consult the fault book (keyed on
 //! `to` / `from`), apply latency, then either answer with the injected fault or process the
@@ -9,6 +10,7 @@
 
 pub mod errors;
 mod lifecycle;
+pub mod list;
 pub mod message;
 pub mod segments;
 pub mod signature;
@@ -44,7 +46,10 @@ const MAX_REQUEST_BODY: usize = 1024 * 1024;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/2010-04-01/Accounts/{account}/Messages.json", post(send))
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            post(send).get(list_messages),
+        )
         .route("/2010-04-01/Accounts/{account}/Messages/{file}", get(fetch))
 }
 
@@ -191,5 +196,37 @@ async fn fetch(
     match found {
         Some(msg) => json_response(StatusCode::OK, state::resource_body(&msg)),
         None => not_found(uri).await,
+    }
+}
+
+/// `GET /2010-04-01/Accounts/{sid}/Messages.json`: the account's messages, filtered and paged
+/// as Twilio does (see [`list`]). Faults apply to sends only, so a client reconciling after an
+/// injected timeout always gets an answer here.
+async fn list_messages(
+    State(shared): State<Arc<Shared>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if !authorized(&headers, &account) {
+        return TwilioError::authenticate().into_response();
+    }
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let query = match list::ListQuery::parse(&pairs) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let mine: Vec<message::Message> = shared
+        .sms
+        .messages()
+        .into_iter()
+        .filter(|m| m.account_sid == account)
+        .collect();
+    match list::page(&account, mine, &query) {
+        Ok(body) => json_response(StatusCode::OK, body.to_string().into()),
+        Err(e) => e.into_response(),
     }
 }

@@ -200,3 +200,57 @@ async fn before_cursor_and_previous_link() {
     };
     assert_eq!(ids(&back), ids(&first));
 }
+
+/// Graph's way for a page to find what it sent one person: the conversation with that PSID
+/// (`user_id`), then its messages. Messages carry id, text, sender and time, never the send's
+/// `metadata`, so a client matches its message by text and time.
+#[tokio::test]
+async fn user_id_narrows_to_one_persons_conversation() {
+    let sim = Sim::start().await;
+    let p = page(0);
+    for psid in ["6000000000000001", "6000000000000002"] {
+        sim.inbound(p, psid, "hello").await;
+    }
+    let (status, sent) = sim
+        .send(p, &text("6000000000000002", "your order shipped"))
+        .await;
+    assert_eq!(status, 200);
+    let get = |q: Vec<(&'static str, &'static str)>| {
+        let sim = &sim;
+        async move {
+            let resp = sim
+                .http
+                .get(sim.url(&format!("/{VERSION}/{}/conversations", p.id)))
+                .bearer_auth(p.access_token)
+                .query(&q)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = get(vec![
+        ("platform", "messenger"),
+        ("user_id", "6000000000000002"),
+        (
+            "fields",
+            "participants,messages{id,message,from,created_time}",
+        ),
+    ])
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    let newest = &data[0]["messages"]["data"][0];
+    assert_eq!(newest["id"], sent["message_id"]);
+    assert_eq!(newest["message"], "your order shipped");
+    assert_eq!(newest["from"]["id"], p.id);
+    assert!(newest.get("metadata").is_none());
+
+    let (_, none) = get(vec![("user_id", "6000000000000009")]).await;
+    assert_eq!(none["data"], json!([]));
+    let (_, insta) = get(vec![("platform", "instagram")]).await;
+    assert_eq!(insta["data"], json!([]));
+    let (status, err) = get(vec![("platform", "sms")]).await;
+    assert_eq!((status, &err["error"]["code"]), (400, &json!(100)));
+}
