@@ -46,17 +46,18 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// The connections that make a plugin talk to its simulator: one per plugin, and one per
-/// sandbox page for Messenger (contact sync and PSIDs are per page). A plugin the table does
-/// not know (one from `--plugins-dir`) gets a connection pointed at the simulators with no
-/// credentials: enough to exercise it.
+/// sandbox page for Messenger (contact sync and PSIDs are per page). The bundled plugins keep
+/// their providers' real base URLs: sandbox mode resolves those host names to the
+/// simulators' TLS listener ([`crate::PROVIDER_HOSTS`]), so the manifests' allow-lists apply
+/// unchanged. A plugin the table does not know (one from `--plugins-dir`) has no real
+/// provider here: its connection points at the simulators' stub provider (`base_url`, plain
+/// HTTP) with no credentials, enough to exercise it.
 pub fn connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
     let one = |config: &[(&str, &str)], secrets: &[(&str, &str)]| {
-        let mut config = map(config);
-        config.insert("base_url".into(), base_url.to_string());
         vec![SimConnection {
             id: connection_id(plugin),
             name: format!("{plugin} (sandbox)"),
-            config,
+            config: map(config),
             secrets: map(secrets),
         }]
     };
@@ -82,7 +83,7 @@ pub fn connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
             .map(|(i, page)| SimConnection {
                 id: messenger_connection_id(i),
                 name: format!("{} (sandbox page)", page.name),
-                config: map(&[("base_url", base_url), ("page_id", page.id)]),
+                config: map(&[("page_id", page.id)]),
                 secrets: map(&[
                     ("page_access_token", page.access_token),
                     ("app_secret", crate::SANDBOX_MESSENGER_APP_SECRET),
@@ -90,31 +91,20 @@ pub fn connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
                 ]),
             })
             .collect(),
-        "fcm-apns-push" => {
-            let mut c = one(
-                &[
-                    ("fcm_project_id", crate::SANDBOX_FCM_PROJECT_ID),
-                    ("fcm_client_email", crate::SANDBOX_FCM_CLIENT_EMAIL),
-                    ("apns_team_id", crate::SANDBOX_APNS_TEAM_ID),
-                    ("apns_key_id", crate::SANDBOX_APNS_KEY_ID),
-                    ("apns_topic", crate::SANDBOX_APNS_TOPIC),
-                ],
-                &[
-                    ("fcm_private_key", crate::SANDBOX_FCM_PRIVATE_KEY_PEM),
-                    ("apns_private_key", crate::SANDBOX_APNS_PRIVATE_KEY_PEM),
-                    (PUSH_RECEIPT_KEY_SECRET, crate::SANDBOX_PUSH_RECEIPT_KEY),
-                ],
-            );
-            for conn in &mut c {
-                conn.config
-                    .insert("fcm_token_uri".into(), format!("{base_url}/token"));
-                conn.config
-                    .insert("fcm_base_url".into(), base_url.to_string());
-                conn.config
-                    .insert("apns_base_url".into(), base_url.to_string());
-            }
-            c
-        }
+        "fcm-apns-push" => one(
+            &[
+                ("fcm_project_id", crate::SANDBOX_FCM_PROJECT_ID),
+                ("fcm_client_email", crate::SANDBOX_FCM_CLIENT_EMAIL),
+                ("apns_team_id", crate::SANDBOX_APNS_TEAM_ID),
+                ("apns_key_id", crate::SANDBOX_APNS_KEY_ID),
+                ("apns_topic", crate::SANDBOX_APNS_TOPIC),
+            ],
+            &[
+                ("fcm_private_key", crate::SANDBOX_FCM_PRIVATE_KEY_PEM),
+                ("apns_private_key", crate::SANDBOX_APNS_PRIVATE_KEY_PEM),
+                (PUSH_RECEIPT_KEY_SECRET, crate::SANDBOX_PUSH_RECEIPT_KEY),
+            ],
+        ),
         "solapi-alimtalk" => one(
             &[
                 ("api_key", crate::SANDBOX_ALIMTALK_API_KEY),
@@ -130,7 +120,7 @@ pub fn connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
             config: map(&[("url", &format!("{base_url}/webhook/receive"))]),
             secrets: map(&[("signing_secret", crate::SANDBOX_WEBHOOK_SIGNING_SECRET)]),
         }],
-        _ => one(&[], &[]),
+        _ => one(&[("base_url", base_url)], &[]),
     }
 }
 
@@ -217,6 +207,10 @@ mod tests {
             assert_eq!(c.len(), 1, "{plugin}");
             assert!(!c[0].secrets.is_empty(), "{plugin} has credentials");
             assert_eq!(c[0].id, connection_id(plugin));
+            assert!(
+                !c[0].config.values().any(|v| v.contains("127.0.0.1")),
+                "{plugin} keeps its provider's real base URL"
+            );
         }
         let pages = connections("facebook-messenger", "http://127.0.0.1:9");
         assert_eq!(pages.len(), crate::SANDBOX_MESSENGER_PAGES.len());

@@ -151,6 +151,14 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     for entry in &config.allow_private_net {
         net.allow(entry.clone());
     }
+    // The simulators come first in sandbox mode: the runtime's HTTP clients are built with
+    // the names and the CA they bring.
+    #[cfg(feature = "sandbox")]
+    let simulators = if config.sandbox {
+        Some(crate::sandbox_setup::start_simulators(config.sandbox_url.clone(), &net).await?)
+    } else {
+        None
+    };
     let runtime = PluginRuntime::new(
         config.limits.clone(),
         Some(config.data_dir.join("plugin-cache")),
@@ -193,15 +201,14 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     // simulators themselves when they run in this process.
     #[cfg(feature = "sandbox")]
     let (sandbox_key, sandbox_billing_key, sandbox_url, sandbox, sandbox_console) =
-        if config.sandbox {
+        if let Some(simulators) = simulators {
             let setup = crate::sandbox_setup::prepare(
                 &store,
                 &runtime,
                 &config.data_dir,
-                config.sandbox_url.clone(),
+                simulators,
                 &public_url,
                 &vault,
-                &net,
             )
             .await?;
             crate::sandbox_setup::seed_wallet(&wallets).await?;

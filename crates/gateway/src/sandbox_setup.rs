@@ -1,5 +1,8 @@
-//! `serve --sandbox`: a workspace and a connection per loaded plugin, pointed at the provider
-//! simulators, so the gateway works end to end on a machine with no provider accounts.
+//! `serve --sandbox`: a workspace and a connection per loaded plugin, talking to the provider
+//! simulators, so the gateway works end to end on a machine with no provider accounts. The
+//! plugins keep their providers' real base URLs: the simulators serve TLS for those host
+//! names with a CA made at start-up, and only in sandbox mode does the network policy resolve
+//! the names to them and trust that CA.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,7 +12,7 @@ use rand::Rng;
 use crate::billing::Wallets;
 use crate::connections::secrets_owner;
 use crate::model::Role;
-use crate::netguard::{AllowEntry, NetPolicy};
+use crate::netguard::{AllowEntry, NetPolicy, SandboxTransport};
 use crate::runtime::PluginRuntime;
 use crate::store::{ConnectionRecord, Store};
 use crate::tenancy::{Scope, Scopes};
@@ -44,17 +47,26 @@ pub struct SandboxSetup {
     pub handle: Option<switchboard_sandbox::SandboxHandle>,
 }
 
-pub async fn prepare(
-    store: &Store,
-    runtime: &Arc<PluginRuntime>,
-    data_dir: &Path,
+/// The simulators, running: their plain-HTTP address (control API, the recording receiver,
+/// the stub provider) and, in this process, their handle.
+pub struct Simulators {
+    pub base_url: String,
+    pub handle: Option<switchboard_sandbox::SandboxHandle>,
+}
+
+/// Starts the simulators in this process (or finds the ones at `sandbox_url`) and points
+/// the providers' real host names at their TLS listener, trusting the CA they made. Runs
+/// before the plugin runtime builds its HTTP clients, which take both from `net`.
+pub async fn start_simulators(
     sandbox_url: Option<String>,
-    public_url: &str,
-    vault: &Vault,
     net: &NetPolicy,
-) -> Result<SandboxSetup, SandboxError> {
-    let (base_url, handle) = match sandbox_url {
-        Some(url) => (url.trim_end_matches('/').to_string(), None),
+) -> Result<Simulators, SandboxError> {
+    let (base_url, handle, transport) = match sandbox_url {
+        Some(url) => {
+            let base_url = url.trim_end_matches('/').to_string();
+            let transport = remote_transport(&base_url).await?;
+            (base_url, None, transport)
+        }
         None => {
             let listen = "127.0.0.1:0"
                 .parse()
@@ -63,10 +75,61 @@ pub async fn prepare(
                 switchboard_sandbox::start(listen, switchboard_sandbox::SandboxConfig::default())
                     .await
                     .map_err(|e| SandboxError::Setup(e.to_string()))?;
-            (handle.base_url(), Some(handle))
+            let transport = SandboxTransport {
+                hosts: switchboard_sandbox::PROVIDER_HOSTS
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect(),
+                addr: handle.tls_addr,
+                ca_pem: handle.ca_pem().to_string(),
+            };
+            (handle.base_url(), Some(handle), transport)
         }
     };
+    tracing::info!(tls = %transport.addr, hosts = transport.hosts.len(), "provider host names resolve to the simulators");
+    net.use_sandbox_transport(transport);
     allow_simulators(&base_url, net).await?;
+    Ok(Simulators { base_url, handle })
+}
+
+/// What a `switchboard sandbox` process in another process serves TLS on.
+async fn remote_transport(base_url: &str) -> Result<SandboxTransport, SandboxError> {
+    #[derive(serde::Deserialize)]
+    struct Tls {
+        addr: std::net::SocketAddr,
+        ca_pem: String,
+        hosts: Vec<String>,
+    }
+    let url = format!("{base_url}/_sandbox/tls");
+    let tls: Tls = reqwest::Client::new()
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| {
+            SandboxError::Setup(format!(
+                "asking the simulators for their TLS listener ({url}): {e}"
+            ))
+        })?
+        .json()
+        .await
+        .map_err(|e| SandboxError::Setup(format!("reading {url}: {e}")))?;
+    Ok(SandboxTransport {
+        hosts: tls.hosts,
+        addr: tls.addr,
+        ca_pem: tls.ca_pem,
+    })
+}
+
+pub async fn prepare(
+    store: &Store,
+    runtime: &Arc<PluginRuntime>,
+    data_dir: &Path,
+    simulators: Simulators,
+    public_url: &str,
+    vault: &Vault,
+) -> Result<SandboxSetup, SandboxError> {
+    let Simulators { base_url, handle } = simulators;
     store.ensure_workspace(SANDBOX_WORKSPACE, "Sandbox").await?;
     let api_key = sandbox_key(
         store,
@@ -126,8 +189,15 @@ pub async fn prepare(
                         channel: plugin.channel().to_string(),
                         plugin: plugin.name().to_string(),
                         name: sc.name,
+                        // Only a plugin pointed at the stub provider needs the plain
+                        // simulators' origin; the bundled ones reach their providers' real
+                        // names, which their manifests allow.
+                        allowed_origins: if sc.config.values().any(|v| v.starts_with(&base_url)) {
+                            vec![base_url.clone()]
+                        } else {
+                            Vec::new()
+                        },
                         config: sc.config,
-                        allowed_origins: vec![base_url.clone()],
                         max_in_flight: 64,
                         status: "active".into(),
                         status_detail: None,
@@ -210,8 +280,10 @@ pub async fn seed_wallet(wallets: &Wallets) -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// The simulators listen on this machine: allow-list exactly their address (and port), so
-/// the private-address guard stays on for everything else.
+/// The simulators' plain-HTTP listener is on this machine: allow-list exactly its address
+/// and port, so the private-address guard stays on for everything else. Plugins reach it only
+/// where their connection names it (the stub provider, the generic webhook's receiver); the
+/// providers' simulators are reached by their real names over TLS.
 async fn allow_simulators(base_url: &str, net: &NetPolicy) -> Result<(), SandboxError> {
     let url = reqwest::Url::parse(base_url)
         .map_err(|e| SandboxError::Setup(format!("simulator URL {base_url}: {e}")))?;
@@ -225,9 +297,6 @@ async fn allow_simulators(base_url: &str, net: &NetPolicy) -> Result<(), Sandbox
     let addrs = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| SandboxError::Setup(format!("resolving {host}: {e}")))?;
-    // Every plugin may reach the simulators, so connections a workspace creates in sandbox
-    // mode (pointing `base_url` at them) work like the built-in ones.
-    net.allow_origin(base_url);
     for addr in addrs {
         let entry =
             AllowEntry::parse(&addr.to_string()).map_err(|e| SandboxError::Setup(e.to_string()))?;

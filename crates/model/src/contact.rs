@@ -154,7 +154,9 @@ pub struct ContactView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub addresses: Vec<AddressView>,
-    /// The contact's first and latest interaction (a message, a postback, a read).
+    /// The contact's first and latest interaction: a message or a postback, at the provider's
+    /// time (a read receipt is not one: it would also reopen Messenger's messaging window,
+    /// which only the person's own message opens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_active_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

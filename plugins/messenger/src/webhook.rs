@@ -211,12 +211,8 @@ fn messaging_events(ev: &Value, fallback_ms: u64) -> Vec<WebhookEvent> {
     if let Some(d) = ev.get("delivery") {
         return watermark(d, DeliveryState::Delivered).into_iter().collect();
     }
-    // Reading is something the contact did (a delivery is the phone's doing): it counts
-    // toward the contact's last activity.
     if let Some(r) = ev.get("read") {
-        let mut out: Vec<WebhookEvent> = watermark(r, DeliveryState::Seen).into_iter().collect();
-        out.push(activity("read"));
-        return out;
+        return watermark(r, DeliveryState::Seen).into_iter().collect();
     }
     Vec::new()
 }

@@ -190,7 +190,7 @@ fn message_postback_delivery_read_and_echo() {
     let out = handle_webhook::<MessengerPlugin>(signed(&body), conn()).unwrap();
     assert!(out.reply.is_none());
     let ev = out.events;
-    assert_eq!(ev.len(), 6, "{ev:?}");
+    assert_eq!(ev.len(), 5, "{ev:?}");
     match &ev[0] {
         WebhookEvent::Inbound(m) => {
             assert_eq!(
@@ -216,9 +216,6 @@ fn message_postback_delivery_read_and_echo() {
         if w.contact == PSID && w.state == DeliveryState::Delivered && w.watermark_ms == 1_800_000_000_003));
     assert!(matches!(&ev[4], WebhookEvent::Watermark(w)
         if w.contact == PSID && w.state == DeliveryState::Seen && w.watermark_ms == 1_800_000_000_004));
-    // Reading is the contact's doing, at the event's time (not the watermark's).
-    assert!(matches!(&ev[5], WebhookEvent::Activity(a)
-        if a.contact == PSID && a.kind == "read" && a.timestamp_ms == 1_800_000_000_010));
 }
 
 #[test]

@@ -273,8 +273,6 @@ fn send_webhooks_and_sync_round_trip() {
         kinds,
         [
             "activity",
-            "activity", // each read is the contact's activity as well
-            "activity",
             "delivered",
             "delivered",
             "inbound",

@@ -20,7 +20,7 @@
 
 mod cases;
 mod history;
-mod target;
+pub mod target;
 
 /// One row of the matrix: every case for one channel.
 macro_rules! row {

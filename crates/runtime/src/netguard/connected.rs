@@ -4,7 +4,9 @@
 //! allow-list entry that names one (`127.0.0.1:8025`) could only be matched by address
 //! there: `http://localhost:<any port>/` would pass. A connector layer sees the finished
 //! connection, whose peer address carries both, and refuses it before a byte of the request
-//! is written.
+//! is written. (Over TLS the check follows the handshake, which reqwest's connector makes in
+//! the same step as the TCP connection: a ClientHello can reach such a port, a request never.
+//! Names that resolve to refused addresses are dropped earlier, by the resolver.)
 
 use std::future::Future;
 use std::pin::Pin;

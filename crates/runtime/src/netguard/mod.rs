@@ -155,9 +155,20 @@ pub fn is_internal(ip: IpAddr) -> bool {
 #[derive(Debug, Default)]
 pub struct NetPolicy {
     allowed: RwLock<Vec<AllowEntry>>,
-    /// Origins every plugin may reach beyond its manifest's (`--allow-origin`; the sandbox
-    /// adds its simulators).
+    /// Origins every plugin may reach beyond its manifest's (`--allow-origin`).
     origins: RwLock<Vec<OriginPattern>>,
+    /// Sandbox mode only: the providers' host names and the simulators' TLS address they
+    /// stand for, and the CA that signed the simulators' certificate. Empty otherwise, so
+    /// outside sandbox mode no name is redirected and no extra root is trusted.
+    sandbox: RwLock<Option<SandboxTransport>>,
+}
+
+/// Where sandbox mode sends the providers' real host names, and the root it trusts there.
+#[derive(Debug, Clone)]
+pub struct SandboxTransport {
+    pub hosts: Vec<String>,
+    pub addr: SocketAddr,
+    pub ca_pem: String,
 }
 
 impl NetPolicy {
@@ -165,7 +176,40 @@ impl NetPolicy {
         Arc::new(NetPolicy {
             allowed: RwLock::new(entries),
             origins: RwLock::new(Vec::new()),
+            sandbox: RwLock::new(None),
         })
+    }
+
+    /// Sandbox mode: resolve `hosts` to the simulators' TLS listener and trust its CA, for
+    /// every client built afterwards through [`NetPolicy::guard`]. Only `serve --sandbox`
+    /// calls this.
+    pub fn use_sandbox_transport(&self, transport: SandboxTransport) {
+        *self.sandbox.write().unwrap_or_else(|p| p.into_inner()) = Some(transport);
+    }
+
+    fn sandbox(&self) -> Option<SandboxTransport> {
+        self.sandbox
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The simulators' address when `host` is a provider name sandbox mode redirects.
+    fn pinned(&self, host: &str) -> Option<SocketAddr> {
+        let sandbox = self.sandbox.read().unwrap_or_else(|p| p.into_inner());
+        let t = sandbox.as_ref()?;
+        t.hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
+            .then_some(t.addr)
+    }
+
+    fn is_pinned_addr(&self, addr: SocketAddr) -> bool {
+        self.sandbox
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|t| t.addr.ip() == canonical(addr.ip()) && t.addr.port() == addr.port())
     }
 
     /// Let every plugin reach `origin` (`scheme://host[:port]`); false if it does not parse.
@@ -203,6 +247,13 @@ impl NetPolicy {
         if !is_internal(ip) {
             return Ok(());
         }
+        // Sandbox mode's simulators stand in for public providers: reaching them is
+        // reaching those providers, not the operator's network.
+        if let Some(p) = port
+            && self.is_pinned_addr(SocketAddr::new(ip, p))
+        {
+            return Ok(());
+        }
         let allowed = self.allowed.read().unwrap_or_else(|p| p.into_inner());
         if allowed.iter().any(|e| e.covers(ip, port)) {
             Ok(())
@@ -237,13 +288,24 @@ impl NetPolicy {
     }
 
     /// Both checks on a client: the resolver's on every address, and the connection's on
-    /// the address and port it reached.
+    /// the address and port it reached. In sandbox mode, also the simulators' CA as a
+    /// root, next to the public ones.
     pub fn guard(self: &Arc<Self>, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        let mut builder =
+            builder
+                .dns_resolver(self.resolver())
+                .connector_layer(ConnectedGuardLayer {
+                    policy: self.clone(),
+                });
+        if let Some(t) = self.sandbox() {
+            match reqwest::Certificate::from_pem(t.ca_pem.as_bytes()) {
+                Ok(ca) => builder = builder.add_root_certificate(ca),
+                // The sandbox made this PEM itself; a bad one leaves TLS to the simulators
+                // failing with a certificate error, which says what went wrong.
+                Err(e) => tracing::error!(error = %e, "the sandbox CA does not parse"),
+            }
+        }
         builder
-            .dns_resolver(self.resolver())
-            .connector_layer(ConnectedGuardLayer {
-                policy: self.clone(),
-            })
     }
 }
 
@@ -256,6 +318,9 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
+            if let Some(addr) = policy.pinned(&host) {
+                return Ok(Box::new(std::iter::once(addr)) as Addrs);
+            }
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let mut refused = None;
