@@ -9,7 +9,7 @@
 pub fn get(key: &str) -> Option<Vec<u8>> {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::cache::get(key)
+        crate::bindings::channel::cache::get(key)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -22,7 +22,7 @@ pub fn get(key: &str) -> Option<Vec<u8>> {
 pub fn set(key: &str, value: &[u8], ttl_ms: u64) {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::cache::set(key, value, ttl_ms)
+        crate::bindings::channel::cache::set(key, value, ttl_ms)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

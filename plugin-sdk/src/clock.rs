@@ -3,7 +3,7 @@
 pub fn now_ms() -> u64 {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::clock::now_ms()
+        crate::bindings::channel::clock::now_ms()
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

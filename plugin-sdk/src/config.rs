@@ -5,7 +5,7 @@ use crate::SendError;
 pub fn get(key: &str) -> Option<String> {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::config::get(key)
+        crate::bindings::channel::config::get(key)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -6,16 +6,14 @@
 //! [`Request::bearer`]) or substituted from `{{secret:NAME}}` placeholders, so secret values
 //! never pass through plugin memory.
 
-pub use crate::bindings::switchboard::channel::http::{
-    Auth, BasicAuth, HttpError, Request, Response,
-};
+pub use crate::bindings::channel::http::{Auth, BasicAuth, HttpError, Request, Response};
 
 /// Send a request through the host. Fails with [`HttpError::Denied`] for any destination not
 /// on the plugin's allow-list.
 pub fn send(req: Request) -> Result<Response, HttpError> {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::http::send(&req)
+        crate::bindings::channel::http::send(&req)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -56,13 +56,18 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../schemas/wit/since_v0.1.0",
+        path: "../schemas/wit/since_v0.2.0",
         world: "channel-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_channel_plugin",
         default_bindings_module: "switchboard_plugin_sdk::bindings",
         generate_all,
     });
+    /// The exported interface of the version this SDK implements.
+    pub use self::exports::switchboard::channel0_2_0::plugin;
+    /// The imports and the vocabulary: 0.2.0 speaks 0.1.0's (its modules carry the version
+    /// because the world names two versions of the package).
+    pub use self::switchboard::channel0_1_0 as channel;
 }
 
 pub mod cache;
@@ -77,25 +82,27 @@ pub mod secrets;
 pub mod testing;
 pub mod webhook_auth;
 
-pub use bindings::switchboard::channel::types::{
+pub use bindings::channel::types::{
     Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, ContactPage,
     Content, ContentLimits, DeliveryState, Failure, FailureReason, HistoryMessage, HttpReply,
     InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, QuickReply, Quotation as Quote,
     Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation,
     WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
 };
+pub use bindings::plugin::{AttemptWindow, FindOutcome};
 pub use switchboard_vocab::{Capabilities, Capability};
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::http::{self, Request, Response};
     pub use crate::{
-        Button, Capability, CarouselElement, Category, ConfigKey, Connection, ContactActivity,
-        ContactPage, Content, ContentLimits, DeliveryState, Failure, FailureReason, HistoryMessage,
-        HttpReply, InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, Plugin,
-        QuickReply, Quote, Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef,
-        Violation, WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
-        cache, clock, config, log, media, secrets, webhook_auth,
+        AttemptWindow, Button, Capability, CarouselElement, Category, ConfigKey, Connection,
+        ContactActivity, ContactPage, Content, ContentLimits, DeliveryState, Failure,
+        FailureReason, FindOutcome, HistoryMessage, HttpReply, InboundMessage, Manifest, Media,
+        MediaKind, MediaRule, Message, Plugin, QuickReply, Quote, Recipient, SendError, Sent,
+        StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate, WebhookError,
+        WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock, config, log, media, secrets,
+        webhook_auth,
     };
 }
 
@@ -170,9 +177,27 @@ pub trait Plugin {
             "this channel cannot look up a message's status",
         ))
     }
+    /// Whether the provider already took `msg`, sent by an attempt whose answer was lost
+    /// (a timeout or a reset after the request was written) while `window` ran. The host asks
+    /// before any new attempt of such a delivery: [`FindOutcome::Found`] adopts the
+    /// provider's id and sends nothing again, [`FindOutcome::NotFound`] sends again (one
+    /// message, not two), [`FindOutcome::NotYet`] asks again later. Search by something
+    /// the provider keeps of the send (a custom argument carrying `msg.idempotency_key`, the
+    /// recipient and the time). Declare [`Capability::FindSent`] when you implement it.
+    ///
+    /// The default answers [`FindOutcome::CannotAsk`]: the workspace's setting then decides
+    /// between sending again (at least once) and failing `outcome_unknown` (at most once).
+    fn find_sent(
+        msg: Message,
+        conn: Connection,
+        window: AttemptWindow,
+    ) -> Result<FindOutcome, SendError> {
+        let _ = (msg, conn, window);
+        Ok(FindOutcome::CannotAsk)
+    }
 }
 
-impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
+impl<T: Plugin> bindings::plugin::Guest for T {
     fn describe() -> Manifest {
         <T as Plugin>::describe()
     }
@@ -200,10 +225,17 @@ impl<T: Plugin> bindings::exports::switchboard::channel::plugin::Guest for T {
     ) -> Result<Option<StatusUpdate>, SendError> {
         <T as Plugin>::lookup_status(provider_message_id, conn)
     }
+    fn find_sent(
+        msg: Message,
+        conn: Connection,
+        window: AttemptWindow,
+    ) -> Result<FindOutcome, SendError> {
+        <T as Plugin>::find_sent(msg, conn, window)
+    }
 }
 
 /// The plugin API (WIT package) version this SDK implements: `(major, minor, patch)`.
-pub const API_VERSION: (u16, u16, u16) = (0, 1, 0);
+pub const API_VERSION: (u16, u16, u16) = (0, 2, 0);
 
 /// [`API_VERSION`] as the host reads it from the `switchboard:api-version` custom section:
 /// major, minor and patch as big-endian `u16`s.

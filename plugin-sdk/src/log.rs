@@ -1,12 +1,12 @@
 //! Logging into the host's tracing, tagged with the plugin and connection. Never log secrets;
 //! the host cannot tell them apart from other text once they are in a message.
 
-pub use crate::bindings::switchboard::channel::log::Level;
+pub use crate::bindings::channel::log::Level;
 
 pub fn log(level: Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::log::log(level, message)
+        crate::bindings::channel::log::log(level, message)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

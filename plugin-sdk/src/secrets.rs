@@ -4,12 +4,12 @@
 //! To check a provider's signature on a callback, use [`crate::webhook_auth`], not [`hmac()`]
 //! and a comparison of your own: the host only accepts callbacks verified through it.
 
-pub use crate::bindings::switchboard::channel::secrets::{HmacAlgorithm, SignatureAlgorithm};
+pub use crate::bindings::channel::secrets::{HmacAlgorithm, SignatureAlgorithm};
 
 pub fn has(name: &str) -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::secrets::has(name)
+        crate::bindings::channel::secrets::has(name)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -23,7 +23,7 @@ pub fn has(name: &str) -> bool {
 pub fn hmac(algorithm: HmacAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>, String> {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::secrets::hmac(algorithm, name, data)
+        crate::bindings::channel::secrets::hmac(algorithm, name, data)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -37,7 +37,7 @@ pub fn hmac(algorithm: HmacAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>
 pub fn sign(algorithm: SignatureAlgorithm, name: &str, data: &[u8]) -> Result<Vec<u8>, String> {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::secrets::sign(algorithm, name, data)
+        crate::bindings::channel::secrets::sign(algorithm, name, data)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

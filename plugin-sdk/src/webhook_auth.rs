@@ -21,15 +21,13 @@
 //! provider signs the time of the POST (SendGrid, Solapi): a provider that retries a stored
 //! payload for hours (Messenger) would see its retries refused.
 
-pub use crate::bindings::switchboard::channel::secrets::HmacAlgorithm;
+pub use crate::bindings::channel::secrets::HmacAlgorithm;
 
 /// True when `signature` is the HMAC of `data` keyed by the named secret (constant-time).
 pub fn verify_hmac(algorithm: HmacAlgorithm, secret: &str, data: &[u8], signature: &[u8]) -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::webhook_auth::verify_hmac(
-            algorithm, secret, data, signature,
-        )
+        crate::bindings::channel::webhook_auth::verify_hmac(algorithm, secret, data, signature)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -43,7 +41,7 @@ pub fn verify_hmac(algorithm: HmacAlgorithm, secret: &str, data: &[u8], signatur
 pub fn verify_ecdsa_p256(public_key_config: &str, data: &[u8], signature_der: &[u8]) -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::webhook_auth::verify_ecdsa_p256(
+        crate::bindings::channel::webhook_auth::verify_ecdsa_p256(
             public_key_config,
             data,
             signature_der,
@@ -60,7 +58,7 @@ pub fn verify_ecdsa_p256(public_key_config: &str, data: &[u8], signature_der: &[
 pub fn verify_token(secret: &str, presented: &str) -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::webhook_auth::verify_token(secret, presented)
+        crate::bindings::channel::webhook_auth::verify_token(secret, presented)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -74,7 +72,7 @@ pub fn verify_token(secret: &str, presented: &str) -> bool {
 pub fn signed_at(unix_ms: u64) -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::switchboard::channel::webhook_auth::signed_at(unix_ms)
+        crate::bindings::channel::webhook_auth::signed_at(unix_ms)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

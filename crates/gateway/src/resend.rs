@@ -113,6 +113,12 @@ pub fn verdict(reason: FailureReason, facts: &ResendFacts, now: Millis) -> Resen
                 "AlimTalk delivers between 08:00 and 20:00 KST".into(),
             )
         }
+        OutcomeUnknown => view(
+            true,
+            ResendWhen::Now,
+            None,
+            "the provider may already have it (its answer was lost and it cannot be asked): a resend may arrive as a second message".into(),
+        ),
         _ => view(
             true,
             ResendWhen::Now,

@@ -70,7 +70,8 @@ impl Status {
 }
 
 /// The one failure taxonomy across channels. Plugins map provider codes into it; the host
-/// adds the reasons only it can know (`plugin_error`, `plugin_quarantined`, `no_connection`).
+/// adds the reasons only it can know (`plugin_error`, `plugin_quarantined`, `no_connection`,
+/// `outcome_unknown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
@@ -120,13 +121,18 @@ pub enum FailureReason {
     PluginQuarantined,
     /// No usable connection or plugin for the channel at dispatch time.
     NoConnection,
+    /// An attempt's answer was lost (a timeout or a reset after the request was written), the
+    /// provider cannot be asked whether it took the message, and the workspace chose at most
+    /// once (`ambiguous_sends: fail`): not retried. A person may resend it, knowing it may
+    /// arrive twice.
+    OutcomeUnknown,
 }
 
 /// Every reason in declaration order, which is also the order of the shared name table
 /// ([`switchboard_vocab::failure_reason::NAMES`]): the plugin reasons in the WIT enum's order,
 /// then the host-only ones. `as_str` indexes that table, so the names exist once.
 impl FailureReason {
-    pub const ALL: [FailureReason; 23] = {
+    pub const ALL: [FailureReason; 24] = {
         use FailureReason::*;
         [
             InvalidFormat,
@@ -152,6 +158,7 @@ impl FailureReason {
             PluginError,
             PluginQuarantined,
             NoConnection,
+            OutcomeUnknown,
         ]
     };
 

@@ -7,6 +7,10 @@
 //! [`SUPPORTED`](super::api_version::SUPPORTED).
 
 pub mod since_v0_1_0;
+pub mod since_v0_2_0;
+mod versioned;
 
-/// The latest version: what the rest of the host uses.
+/// The vocabulary and the imports: 0.1.0's, which 0.2.0 shares.
 pub use since_v0_1_0::*;
+/// The exports, whichever version a plugin was built against.
+pub use versioned::{AttemptWindow, FindOutcome, PluginInstance, PluginPre};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
-use super::bindings::wit;
+use super::bindings::{AttemptWindow, FindOutcome, wit};
 use super::imports::CallState;
 use super::warm::Kind;
 use super::webhook_auth::Refusal;
@@ -43,8 +43,7 @@ impl PluginRuntime {
                 .checkout(plugin, connection, None, Kind::Pure, deadline)
                 .await?;
             let started = Instant::now();
-            let exports = w.inst.switchboard_channel_plugin();
-            let r = tokio::time::timeout(deadline, exports.call_validate(&mut w.store, msg)).await;
+            let r = tokio::time::timeout(deadline, w.inst.call_validate(&mut w.store, msg)).await;
             let mut violations = finish(plugin.name(), "validate", &w.store, started, deadline, r)?;
             if !violations.is_empty() {
                 self.warm.give_back(w);
@@ -52,7 +51,7 @@ impl PluginRuntime {
                 return Ok((violations, None));
             }
             let left = deadline.saturating_sub(started.elapsed());
-            let r = tokio::time::timeout(left, exports.call_quote(&mut w.store, msg)).await;
+            let r = tokio::time::timeout(left, w.inst.call_quote(&mut w.store, msg)).await;
             let mut quote = finish(plugin.name(), "quote", &w.store, started, deadline, r)?;
             self.warm.give_back(w);
             if let Err(v) = &mut quote {
@@ -75,13 +74,7 @@ impl PluginRuntime {
                 .checkout(plugin, connection, None, Kind::Pure, deadline)
                 .await?;
             let started = Instant::now();
-            let r = tokio::time::timeout(
-                deadline,
-                w.inst
-                    .switchboard_channel_plugin()
-                    .call_validate(&mut w.store, msg),
-            )
-            .await;
+            let r = tokio::time::timeout(deadline, w.inst.call_validate(&mut w.store, msg)).await;
             let mut violations = finish(plugin.name(), "validate", &w.store, started, deadline, r)?;
             self.warm.give_back(w);
             output::violations(&mut violations);
@@ -103,13 +96,7 @@ impl PluginRuntime {
                 .checkout(plugin, connection, None, Kind::Pure, deadline)
                 .await?;
             let started = Instant::now();
-            let r = tokio::time::timeout(
-                deadline,
-                w.inst
-                    .switchboard_channel_plugin()
-                    .call_quote(&mut w.store, msg),
-            )
-            .await;
+            let r = tokio::time::timeout(deadline, w.inst.call_quote(&mut w.store, msg)).await;
             let mut quote = finish(plugin.name(), "quote", &w.store, started, deadline, r)?;
             self.warm.give_back(w);
             if let Err(v) = &mut quote {
@@ -134,13 +121,8 @@ impl PluginRuntime {
                 .checkout(plugin, &connection, Some(conn), Kind::Send, deadline)
                 .await?;
             let started = Instant::now();
-            let r = tokio::time::timeout(
-                deadline,
-                w.inst
-                    .switchboard_channel_plugin()
-                    .call_send(&mut w.store, msg, &wit_conn),
-            )
-            .await;
+            let r = tokio::time::timeout(deadline, w.inst.call_send(&mut w.store, msg, &wit_conn))
+                .await;
             let answer_lost = w.store.data().answer_lost;
             let mut sent = finish(plugin.name(), "send", &w.store, started, deadline, r)?;
             output::send(plugin.name(), &mut sent)?;
@@ -174,11 +156,7 @@ impl PluginRuntime {
                 let started = Instant::now();
                 let r = tokio::time::timeout(
                     deadline,
-                    w.inst.switchboard_channel_plugin().call_handle_webhook(
-                        &mut w.store,
-                        req,
-                        &wit_conn,
-                    ),
+                    w.inst.call_handle_webhook(&mut w.store, req, &wit_conn),
                 )
                 .await;
                 let mut answer = finish(
@@ -231,11 +209,7 @@ impl PluginRuntime {
             let started = Instant::now();
             let r = tokio::time::timeout(
                 deadline,
-                inst.switchboard_channel_plugin().call_sync_contacts(
-                    &mut store,
-                    &wit_conn,
-                    cursor.as_deref(),
-                ),
+                inst.call_sync_contacts(&mut store, &wit_conn, cursor.as_deref()),
             )
             .await;
             let mut page = finish(plugin.name(), "sync-contacts", &store, started, deadline, r)?;
@@ -261,15 +235,41 @@ impl PluginRuntime {
             let started = Instant::now();
             let r = tokio::time::timeout(
                 deadline,
-                inst.switchboard_channel_plugin().call_lookup_status(
-                    &mut store,
-                    provider_message_id,
-                    &wit_conn,
-                ),
+                inst.call_lookup_status(&mut store, provider_message_id, &wit_conn),
             )
             .await;
             let mut found = finish(plugin.name(), "lookup-status", &store, started, deadline, r)?;
             output::status_lookup(&mut found);
+            Ok(found)
+        })
+        .await
+    }
+}
+
+impl PluginRuntime {
+    /// Whether the provider already took `msg`, sent by an attempt whose answer was lost in
+    /// `window` (`find-sent`), with the send deadline: it is a provider round trip. `None`
+    /// when the plugin predates `find-sent` (API 0.1): the provider cannot be asked.
+    pub async fn find_sent(
+        &self,
+        plugin: &LoadedPlugin,
+        conn: Arc<ConnectionCtx>,
+        msg: &wit::Message,
+        window: AttemptWindow,
+    ) -> Result<Option<Result<FindOutcome, wit::SendError>>, CallError> {
+        let connection = conn.id.clone();
+        self.guarded(plugin, &connection, "find-sent", async {
+            let deadline = self.limits.send_deadline;
+            let wit_conn = convert::wit_connection(&conn);
+            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(
+                deadline,
+                inst.call_find_sent(&mut store, msg, &wit_conn, window),
+            )
+            .await;
+            let mut found = finish(plugin.name(), "find-sent", &store, started, deadline, r)?;
+            output::find_sent(plugin.name(), &mut found)?;
             Ok(found)
         })
         .await

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
-use super::bindings::{ChannelPlugin, ChannelPluginPre};
+use super::bindings::{PluginInstance, PluginPre};
 use super::imports::CallState;
 use super::outbound::{self, OriginPattern};
 use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, engine, warm};
@@ -23,7 +23,7 @@ impl PluginRuntime {
         plugin: &LoadedPlugin,
         conn: Option<Arc<ConnectionCtx>>,
         deadline: Duration,
-    ) -> Result<(Store<CallState>, ChannelPlugin), CallError> {
+    ) -> Result<(Store<CallState>, PluginInstance), CallError> {
         let allowed = match &conn {
             Some(c) => outbound::allow_list(&plugin.manifest.outbound_hosts, Some(c)).into(),
             None => plugin.allowed_without_connection.clone(),
@@ -58,12 +58,12 @@ impl PluginRuntime {
 
     pub(crate) async fn instantiate(
         &self,
-        pre: &ChannelPluginPre<CallState>,
+        pre: &PluginPre,
         plugin: &str,
         conn: Option<Arc<ConnectionCtx>>,
         allowed: Arc<[OriginPattern]>,
         deadline: Duration,
-    ) -> Result<(Store<CallState>, ChannelPlugin), CallError> {
+    ) -> Result<(Store<CallState>, PluginInstance), CallError> {
         // Bounded by the pool size: waiting here is back-pressure, not failure. Idle warm
         // instances give their slots up first: a kept instance must never make a call wait.
         // The wait is in short rounds because a busy instance may finish into the idle set

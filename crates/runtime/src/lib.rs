@@ -32,6 +32,7 @@ pub mod api_version;
 pub mod bindings;
 pub mod cache;
 mod calls;
+pub use bindings::{AttemptWindow, FindOutcome};
 pub use calls::SendAnswer;
 pub mod convert;
 mod engine;
@@ -57,7 +58,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
-use bindings::{ChannelPlugin, ChannelPluginPre, wit};
+use bindings::{ChannelPlugin, PluginPre, wit};
 use calls::finish;
 use imports::{CallState, HostServices};
 use outbound::OriginPattern;
@@ -226,7 +227,7 @@ pub struct LoadedPlugin {
     /// Where it came from: `bundled` or a file path.
     pub source: String,
     pub from_cache: bool,
-    pre: ChannelPluginPre<CallState>,
+    pre: PluginPre,
     allowed_without_connection: Arc<[OriginPattern]>,
     /// Which load this is, so a warm instance of an earlier load is never used for it.
     generation: u64,
@@ -420,18 +421,15 @@ impl PluginRuntime {
             detail: format!("{e:#}"),
         };
         let instance_pre = self.linker.instantiate_pre(&component).map_err(load_err)?;
-        let pre = ChannelPluginPre::new(instance_pre).map_err(load_err)?;
+        let pre = PluginPre::new(api_version, instance_pre).map_err(load_err)?;
 
         let manifest = {
             let (mut store, inst) = self
                 .instantiate(&pre, source, None, Arc::from([]), self.limits.pure_deadline)
                 .await?;
             let started = Instant::now();
-            let r = tokio::time::timeout(
-                self.limits.pure_deadline,
-                inst.switchboard_channel_plugin().call_describe(&mut store),
-            )
-            .await;
+            let r = tokio::time::timeout(self.limits.pure_deadline, inst.call_describe(&mut store))
+                .await;
             finish(
                 source,
                 "describe",

@@ -74,6 +74,26 @@ pub fn send(plugin: &str, r: &mut Result<wit::Sent, wit::SendError>) -> Result<(
     }
 }
 
+/// `find-sent`'s answer, held to the limits of `send`'s (it is one, found later).
+pub fn find_sent(
+    plugin: &str,
+    r: &mut Option<Result<super::bindings::FindOutcome, wit::SendError>>,
+) -> Result<(), CallError> {
+    match r {
+        Some(Ok(super::bindings::FindOutcome::Found(sent))) => {
+            provider_id(plugin, "find-sent", &sent.provider_message_id)
+        }
+        Some(Err(e)) => {
+            truncate(&mut e.detail, MAX_DETAIL_BYTES);
+            if let Some(code) = &mut e.provider_code {
+                truncate(code, MAX_PROVIDER_CODE_BYTES);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn provider_id(plugin: &str, export: &'static str, id: &str) -> Result<(), CallError> {
     if id.len() > MAX_PROVIDER_ID_BYTES {
         return Err(too_large(

@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::Store;
 
 use super::ConnectionCtx;
-use super::bindings::ChannelPlugin;
+use super::bindings::PluginInstance;
 use super::imports::CallState;
 
 /// Idle instances kept per connection for the calls made at accept and for callbacks: about
@@ -112,7 +112,7 @@ impl Key {
 /// An instance with its store, out of the pool for one call.
 pub struct Warm {
     pub store: Store<CallState>,
-    pub inst: ChannelPlugin,
+    pub inst: PluginInstance,
     key: Key,
     uses: u32,
 }
@@ -150,7 +150,7 @@ impl WarmPool {
     }
 
     /// Wrap a fresh instance so it can be given back after its call.
-    pub fn wrap(store: Store<CallState>, inst: ChannelPlugin, key: Key) -> Warm {
+    pub fn wrap(store: Store<CallState>, inst: PluginInstance, key: Key) -> Warm {
         Warm {
             store,
             inst,

@@ -26,7 +26,7 @@ pub mod failure_reason {
     pub const PLUGIN_REASONS: usize = 20;
 
     /// The snake_case name of every reason, as the API, the database and events spell it.
-    pub const NAMES: [&str; 23] = [
+    pub const NAMES: [&str; 24] = [
         "invalid_format",
         "recipient_invalid",
         "recipient_unavailable",
@@ -51,6 +51,7 @@ pub mod failure_reason {
         "plugin_error",
         "plugin_quarantined",
         "no_connection",
+        "outcome_unknown",
     ];
 
     /// The name at `index`, or `"unknown"` for an index past the table (a plugin built
@@ -87,6 +88,9 @@ pub enum Capability {
     ContactSync,
     /// `lookup_status` can ask the provider for a message's status.
     StatusLookup,
+    /// `find_sent` can ask the provider whether it took a send whose answer was lost
+    /// (plugin API 0.2).
+    FindSent,
     /// Sends depend on the contact's last inbound time (a messaging window): the host
     /// passes it in `recipient.last_inbound_ms`.
     MessagingWindow,
@@ -97,7 +101,7 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::StatusCallbacks,
         Capability::IdempotencyKey,
         Capability::Templates,
@@ -105,6 +109,7 @@ impl Capability {
         Capability::Seen,
         Capability::ContactSync,
         Capability::StatusLookup,
+        Capability::FindSent,
         Capability::MessagingWindow,
         Capability::DeviceReceipts,
         Capability::KoreanLms,
@@ -120,6 +125,7 @@ impl Capability {
             Capability::Seen => "seen",
             Capability::ContactSync => "contact-sync",
             Capability::StatusLookup => "status-lookup",
+            Capability::FindSent => "find-sent",
             Capability::MessagingWindow => "messaging-window",
             Capability::DeviceReceipts => "device-receipts",
             Capability::KoreanLms => "korean-lms",

@@ -1,0 +1,143 @@
+//! One plugin, whichever contract version it was built against: the pre-instantiated
+//! component and its instances as an enum over the bindgen modules, with one method per
+//! export. 0.2.0 speaks 0.1.0's types, so every method has one signature; `find-sent`,
+//! which 0.1.0 lacks, answers `None` there.
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use super::{since_v0_1_0, since_v0_2_0, wit};
+use crate::api_version::ApiVersion;
+use crate::imports::CallState;
+
+pub use since_v0_2_0::exports_plugin::{AttemptWindow, FindOutcome};
+
+/// A linked plugin, ready to instantiate.
+pub enum PluginPre {
+    V0_1(since_v0_1_0::ChannelPluginPre<CallState>),
+    V0_2(since_v0_2_0::ChannelPluginPre<CallState>),
+}
+
+impl PluginPre {
+    /// The bindings for the version the component declared (checked against
+    /// [`crate::api_version::SUPPORTED`] before it was compiled).
+    pub fn new(version: ApiVersion, pre: InstancePre<CallState>) -> wasmtime::Result<Self> {
+        Ok(if version >= ApiVersion::new(0, 2, 0) {
+            PluginPre::V0_2(since_v0_2_0::ChannelPluginPre::new(pre)?)
+        } else {
+            PluginPre::V0_1(since_v0_1_0::ChannelPluginPre::new(pre)?)
+        })
+    }
+
+    pub async fn instantiate_async(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> wasmtime::Result<PluginInstance> {
+        Ok(match self {
+            PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate_async(store).await?),
+            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+/// One instance of a plugin.
+pub enum PluginInstance {
+    V0_1(since_v0_1_0::ChannelPlugin),
+    V0_2(since_v0_2_0::ChannelPlugin),
+}
+
+/// The same call on whichever version's export interface the instance has.
+macro_rules! each_version {
+    ($self:ident, $p:ident => $call:expr) => {
+        match $self {
+            PluginInstance::V0_1(i) => {
+                let $p = i.switchboard_channel_plugin();
+                $call
+            }
+            PluginInstance::V0_2(i) => {
+                let $p = i.switchboard_channel0_2_0_plugin();
+                $call
+            }
+        }
+    };
+}
+
+impl PluginInstance {
+    pub async fn call_describe(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> wasmtime::Result<wit::Manifest> {
+        each_version!(self, p => p.call_describe(store).await)
+    }
+
+    pub async fn call_validate(
+        &self,
+        store: &mut Store<CallState>,
+        msg: &wit::Message,
+    ) -> wasmtime::Result<Vec<wit::Violation>> {
+        each_version!(self, p => p.call_validate(store, msg).await)
+    }
+
+    pub async fn call_quote(
+        &self,
+        store: &mut Store<CallState>,
+        msg: &wit::Message,
+    ) -> wasmtime::Result<Result<wit::Quotation, Vec<wit::Violation>>> {
+        each_version!(self, p => p.call_quote(store, msg).await)
+    }
+
+    pub async fn call_send(
+        &self,
+        store: &mut Store<CallState>,
+        msg: &wit::Message,
+        conn: &wit::Connection,
+    ) -> wasmtime::Result<Result<wit::Sent, wit::SendError>> {
+        each_version!(self, p => p.call_send(store, msg, conn).await)
+    }
+
+    pub async fn call_handle_webhook(
+        &self,
+        store: &mut Store<CallState>,
+        req: &wit::WebhookRequest,
+        conn: &wit::Connection,
+    ) -> wasmtime::Result<Result<wit::WebhookOutcome, wit::WebhookError>> {
+        each_version!(self, p => p.call_handle_webhook(store, req, conn).await)
+    }
+
+    pub async fn call_sync_contacts(
+        &self,
+        store: &mut Store<CallState>,
+        conn: &wit::Connection,
+        cursor: Option<&str>,
+    ) -> wasmtime::Result<Result<wit::ContactPage, wit::SendError>> {
+        each_version!(self, p => p.call_sync_contacts(store, conn, cursor).await)
+    }
+
+    pub async fn call_lookup_status(
+        &self,
+        store: &mut Store<CallState>,
+        provider_message_id: &str,
+        conn: &wit::Connection,
+    ) -> wasmtime::Result<Result<Option<wit::StatusUpdate>, wit::SendError>> {
+        each_version!(self, p => p.call_lookup_status(store, provider_message_id, conn).await)
+    }
+
+    /// `None` for a 0.1.0 plugin, which has no `find-sent`: the provider cannot be asked
+    /// through it.
+    pub async fn call_find_sent(
+        &self,
+        store: &mut Store<CallState>,
+        msg: &wit::Message,
+        conn: &wit::Connection,
+        window: AttemptWindow,
+    ) -> wasmtime::Result<Option<Result<FindOutcome, wit::SendError>>> {
+        match self {
+            PluginInstance::V0_1(_) => Ok(None),
+            PluginInstance::V0_2(i) => i
+                .switchboard_channel0_2_0_plugin()
+                .call_find_sent(store, msg, conn, window)
+                .await
+                .map(Some),
+        }
+    }
+}
