@@ -92,6 +92,12 @@ pub struct WorkspaceChange {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 10080, nullable)]
     pub no_reply_alert_minutes: Option<Option<i64>>,
+    /// After a send whose answer was lost, on a channel whose provider cannot be asked
+    /// whether it took the message (Messenger, push): `retry` sends again (at least once,
+    /// possibly twice), `fail` does not (at most once; the delivery fails `outcome_unknown`).
+    /// Channels whose provider can be asked (SMS, email, AlimTalk) are reconciled either way.
+    #[serde(default)]
+    pub ambiguous_sends: Option<switchboard_gateway::model::AmbiguousSends>,
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent.
@@ -122,6 +128,14 @@ pub async fn update(
                 switchboard_gateway::store::conversation_states::set_no_reply_alert_minutes(
                     t, &id, minutes,
                 )
+            })
+            .await?;
+    }
+    if let Some(to) = change.ambiguous_sends {
+        let id = ws.clone();
+        gw.store
+            .write(move |t| {
+                switchboard_gateway::store::lost_answers::set_ambiguous_sends(t, &id, to)
             })
             .await?;
     }

@@ -59,6 +59,56 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// An RFC 2822 date as Twilio writes `date_created` (`Mon, 07 Dec 2026 03:15:09 +0000`), in
+/// milliseconds since the epoch; the day name is optional and any numeric offset applies.
+pub fn parse_rfc2822(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = match s.split_once(',') {
+        Some((_, rest)) => rest.trim(),
+        None => s,
+    };
+    let mut parts = s.split_ascii_whitespace();
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let hour: i64 = hms.next()?.parse().ok()?;
+    let minute: i64 = hms.next()?.parse().ok()?;
+    let second: i64 = hms.next().unwrap_or("0").parse().ok()?;
+    let zone = parts.next().unwrap_or("+0000");
+    if parts.next().is_some() || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60
+    {
+        return None;
+    }
+    let offset_min: i64 = match zone {
+        "GMT" | "UT" | "UTC" | "Z" => 0,
+        z if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
+            let h: i64 = z[1..3].parse().ok()?;
+            let m: i64 = z[3..5].parse().ok()?;
+            let v = h * 60 + m;
+            if z.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    u64::try_from(secs).ok().map(|s| s * 1000)
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.sssZ`, as JavaScript's `toISOString` (and Solapi's SDKs) write it.
 pub fn format_iso(ms: u64) -> String {
     let Civil {
@@ -162,6 +212,24 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_twilios_rfc2822_dates() {
+        let iso = parse_iso("2026-12-07T03:15:09.000Z").unwrap();
+        assert_eq!(parse_rfc2822("Mon, 07 Dec 2026 03:15:09 +0000"), Some(iso));
+        assert_eq!(parse_rfc2822("07 Dec 2026 03:15:09 GMT"), Some(iso));
+        assert_eq!(parse_rfc2822("Mon, 07 Dec 2026 12:15:09 +0900"), Some(iso));
+        assert_eq!(parse_rfc2822("Sun, 06 Dec 2026 22:15:09 -0500"), Some(iso));
+        for bad in [
+            "",
+            "Mon, 07 Foo 2026 03:15:09 +0000",
+            "07 Dec 2026",
+            "07 Dec 2026 25:00:00 +0000",
+            "07 Dec 2026 03:15:09 +0000 x",
+        ] {
+            assert_eq!(parse_rfc2822(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn round_trips_and_known_values() {

@@ -45,6 +45,10 @@ pub struct Policy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1)]
     pub fallback_on: Option<Vec<FailureReason>>,
+    /// After a send whose answer was lost on a channel whose provider cannot be asked
+    /// (Messenger, push): `retry` or `fail`. Default: the workspace's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ambiguous_sends: Option<crate::AmbiguousSends>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -277,6 +281,7 @@ pub fn follow_up() -> Policy {
             },
         ],
         fallback_on: None,
+        ambiguous_sends: None,
     }
 }
 

@@ -104,6 +104,10 @@ pub enum AttemptOutcome {
     RetryScheduled,
     /// Failed; no more attempts.
     Failed,
+    /// The answer was lost after the request went out (a timeout, a reset): the provider
+    /// may have the message. Before anything is sent again the provider is asked, where it
+    /// can be (`find-sent`); the timeline says what it answered.
+    Unknown,
 }
 
 impl AttemptOutcome {
@@ -112,6 +116,7 @@ impl AttemptOutcome {
             AttemptOutcome::Accepted => "accepted",
             AttemptOutcome::RetryScheduled => "retry_scheduled",
             AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Unknown => "unknown",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -119,6 +124,7 @@ impl AttemptOutcome {
             AttemptOutcome::Accepted,
             AttemptOutcome::RetryScheduled,
             AttemptOutcome::Failed,
+            AttemptOutcome::Unknown,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)

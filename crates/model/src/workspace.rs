@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -108,6 +109,41 @@ pub struct WorkspaceView {
     /// (none: no alerts).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_reply_alert_minutes: Option<i64>,
+    /// What happens when a send's answer was lost and its provider cannot be asked whether
+    /// it took the message (Messenger, push). A policy's own setting wins for its messages.
+    pub ambiguous_sends: AmbiguousSends,
+}
+
+/// After a send whose answer was lost (a timeout or a reset after the request was written),
+/// on a channel whose provider cannot be asked whether it took the message.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AmbiguousSends {
+    /// Send again: at least once, possibly twice; the timeline says so. The default: a
+    /// message that never arrives costs more than one that arrives twice, for most traffic.
+    #[default]
+    Retry,
+    /// Do not send again: at most once. The delivery fails `outcome_unknown`, and a person
+    /// may resend it.
+    Fail,
+}
+
+impl AmbiguousSends {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AmbiguousSends::Retry => "retry",
+            AmbiguousSends::Fail => "fail",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "retry" => Some(AmbiguousSends::Retry),
+            "fail" => Some(AmbiguousSends::Fail),
+            _ => None,
+        }
+    }
 }
 
 /// A workspace just created, with its first key (all four scopes).

@@ -58,7 +58,8 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
-use bindings::{ChannelPlugin, PluginPre, wit};
+pub use bindings::wit;
+use bindings::{ChannelPlugin, PluginPre};
 use calls::finish;
 use imports::{CallState, HostServices};
 use outbound::OriginPattern;

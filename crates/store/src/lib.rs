@@ -33,6 +33,7 @@ pub mod conversations;
 pub mod dead_letters;
 pub mod deliveries;
 mod lookups;
+pub mod lost_answers;
 pub mod member_prefs;
 pub mod members;
 mod messages;

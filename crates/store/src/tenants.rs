@@ -22,13 +22,14 @@ impl Store {
     pub async fn workspaces(&self) -> Result<Vec<WorkspaceView>, StoreError> {
         self.read(|c| {
             Ok(
-                c.prepare("SELECT id, name, created_at, no_reply_alert_minutes FROM workspaces ORDER BY created_at, id")?
+                c.prepare("SELECT id, name, created_at, no_reply_alert_minutes, ambiguous_sends FROM workspaces ORDER BY created_at, id")?
                     .query_map([], |r| {
                         Ok(WorkspaceView {
                             id: r.get(0)?,
                             name: r.get(1)?,
                             created_at: rfc3339(r.get(2)?),
                             no_reply_alert_minutes: r.get(3)?,
+                            ambiguous_sends: crate::model::AmbiguousSends::parse(&r.get::<_, String>(4)?).unwrap_or_default(),
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?,
@@ -40,7 +41,7 @@ impl Store {
     pub async fn workspace(&self, id: String) -> Result<Option<WorkspaceView>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, created_at, no_reply_alert_minutes FROM workspaces WHERE id = ?1",
+                "SELECT id, name, created_at, no_reply_alert_minutes, ambiguous_sends FROM workspaces WHERE id = ?1",
                 [id],
                 |r| {
                     Ok(WorkspaceView {
@@ -48,6 +49,7 @@ impl Store {
                         name: r.get(1)?,
                         created_at: rfc3339(r.get(2)?),
                         no_reply_alert_minutes: r.get(3)?,
+                        ambiguous_sends: crate::model::AmbiguousSends::parse(&r.get::<_, String>(4)?).unwrap_or_default(),
                     })
                 },
             )

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod codes;
+pub mod find;
 pub mod phone;
 pub mod solapi;
 pub mod validate;
@@ -30,7 +31,7 @@ impl Plugin for AlimTalkPlugin {
             version: env!("CARGO_PKG_VERSION").into(),
             capabilities: vec![
                 Capability::StatusCallbacks.into(),
-                Capability::IdempotencyKey.into(),
+                Capability::FindSent.into(),
                 Capability::Templates.into(),
             ],
             config_keys: vec![
@@ -101,6 +102,14 @@ impl Plugin for AlimTalkPlugin {
 
     fn send(msg: Message, _conn: Connection) -> Result<Sent, SendError> {
         solapi::send(&msg)
+    }
+
+    fn find_sent(
+        msg: Message,
+        _conn: Connection,
+        window: AttemptWindow,
+    ) -> Result<FindOutcome, SendError> {
+        find::find_sent(&msg, window)
     }
 
     fn handle_webhook(

@@ -53,11 +53,11 @@ pub fn body(msg: &Message, to: &str, from: &str, pf_id: &str) -> Result<Value, S
         "from": from,
         "type": "ATA",
         "kakaoOptions": kakao,
-        // Solapi echoes custom fields in its reports. The sandbox also treats
-        // sb_idempotency_key as an idempotency key, so a retried send is one message.
+        // Solapi echoes custom fields in its reports and its message list: the delivery id
+        // finds a send whose answer was lost (`find.rs`).
         "customFields": {
             "sb_message_id": msg.id,
-            "sb_idempotency_key": msg.idempotency_key,
+            crate::find::DELIVERY_FIELD: msg.idempotency_key,
         },
     });
     if let Some(text) = msg.content.text.as_deref().filter(|t| !t.is_empty()) {

@@ -4,7 +4,7 @@
 //! Authorization: HMAC-SHA256 apiKey=<api_key>, date=<ISO 8601>, salt=<hex>, signature=<hex>
 //! [{"messageId":"M4V…","groupId":"G4V…","to":"01012345678","from":"0212345678","type":"ATA",
 //!   "statusCode":"4000","statusMessage":"…","dateReceived":"2024-05-01T01:02:03.456Z",
-//!   "customFields":{"sb_message_id":"…","sb_idempotency_key":"…"}}]
+//!   "customFields":{"sb_message_id":"…","sb_delivery_id":"…"}}]
 //! ```
 //!
 //! The header is the request-auth header, with one deviation of our sandbox provider: the

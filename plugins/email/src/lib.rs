@@ -7,6 +7,7 @@
 //!   normalised into delivery statuses.
 
 pub mod events;
+pub mod find;
 pub mod sendgrid;
 pub mod template;
 
@@ -30,6 +31,7 @@ impl Plugin for EmailPlugin {
                 Capability::StatusCallbacks.into(),
                 Capability::Seen.into(),
                 Capability::DefaultTemplate.into(),
+                Capability::FindSent.into(),
             ],
             config_keys: vec![
                 key(
@@ -56,6 +58,12 @@ impl Plugin for EmailPlugin {
                     false,
                     false,
                     "API origin, default https://api.sendgrid.com",
+                ),
+                key(
+                    "activity_lag_ms",
+                    false,
+                    false,
+                    "How long the Email Activity feed may take to show a send (default 300000): a send whose answer was lost and that the feed does not show sooner is asked about again, not sent again",
                 ),
             ],
             outbound_hosts: vec![sendgrid::DEFAULT_BASE_URL.into()],
@@ -151,6 +159,14 @@ impl Plugin for EmailPlugin {
 
     fn send(msg: Message, _conn: Connection) -> Result<Sent, SendError> {
         sendgrid::send(&msg)
+    }
+
+    fn find_sent(
+        msg: Message,
+        _conn: Connection,
+        window: AttemptWindow,
+    ) -> Result<FindOutcome, SendError> {
+        find::find_sent(&msg, window)
     }
 
     fn handle_webhook(

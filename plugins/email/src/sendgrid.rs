@@ -34,9 +34,9 @@ pub fn build_request(msg: &Message) -> Result<Request, SendError> {
     let body = json!({
         "personalizations": [{
             "to": [recipient],
-            // Echoed in every event: how events find their way back without a lookup table,
-            // and (in the sandbox) the idempotency key that makes a retried send one email.
-            "custom_args": { "sb_message_id": msg.id, "sb_idempotency_key": msg.idempotency_key },
+            // Echoed in every event: how events find their way back without a lookup table;
+            // and the delivery id, which finds a send whose answer was lost (`find.rs`).
+            "custom_args": { "sb_message_id": msg.id, crate::find::DELIVERY_ARG: msg.idempotency_key },
         }],
         "from": from,
         "subject": subject,
@@ -154,7 +154,7 @@ mod tests {
                 json!({"email": "ada@example.com", "name": "Ada"})
             );
             assert_eq!(
-                b["personalizations"][0]["custom_args"]["sb_idempotency_key"],
+                b["personalizations"][0]["custom_args"]["sb_delivery_id"],
                 "dlv_1"
             );
             assert_eq!(

@@ -93,7 +93,6 @@ impl Plugin for MessengerPlugin {
                 Capability::Seen.into(),
                 Capability::ContactSync.into(),
                 Capability::MessagingWindow.into(),
-                Capability::IdempotencyKey.into(),
             ],
             config_keys: vec![
                 key(

@@ -11,6 +11,7 @@
 //! numbers (+82, country `KR`) follow the carrier rules instead of GSM segmentation.
 
 pub mod encoding;
+pub mod find;
 pub mod twilio;
 pub mod webhook;
 
@@ -32,7 +33,7 @@ impl Plugin for SmsPlugin {
             version: env!("CARGO_PKG_VERSION").into(),
             capabilities: vec![
                 Capability::StatusCallbacks.into(),
-                Capability::IdempotencyKey.into(),
+                Capability::FindSent.into(),
                 Capability::KoreanLms.into(),
                 Capability::StatusLookup.into(),
             ],
@@ -103,6 +104,14 @@ impl Plugin for SmsPlugin {
         _conn: Connection,
     ) -> Result<Option<StatusUpdate>, SendError> {
         twilio::lookup(&provider_message_id)
+    }
+
+    fn find_sent(
+        msg: Message,
+        _conn: Connection,
+        window: AttemptWindow,
+    ) -> Result<FindOutcome, SendError> {
+        find::find_sent(&msg, window)
     }
 }
 

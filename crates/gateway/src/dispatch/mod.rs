@@ -7,6 +7,7 @@
 //! [`RetryPolicy`], or failed for good. Outcomes from many tasks share group commits.
 
 pub mod channel_state;
+mod reconcile;
 pub mod retry;
 
 use std::sync::Arc;
@@ -123,10 +124,35 @@ impl Dispatcher {
     }
 
     async fn deliver(self: Arc<Self>, job: Job, _slot: OwnedSemaphorePermit) {
+        // An earlier attempt's answer was lost: ask the provider before sending anything.
+        let mut note = None;
+        if let Some(window) = job.lost_window {
+            match self.reconcile(&job, window).await {
+                reconcile::Reconciled::SendAgain(n) => note = Some(n),
+                reconcile::Reconciled::Settle(settle) => {
+                    self.settle_lost(&job, settle).await;
+                    return;
+                }
+            }
+        }
         let started_at = now_ms();
         let (channel, outcome, answer_lost) = self.attempt(&job).await;
         let finished_at = now_ms();
         let retry_at = match &outcome {
+            // The provider may have it: it is asked at the next claim, even when this was
+            // the last attempt allowed (asking sends nothing).
+            SendOutcome::Failed(f) if answer_lost => Some(
+                finished_at
+                    + self
+                        .config
+                        .retry
+                        .next_delay(
+                            job.attempts + 1,
+                            self.config.retry.asked_wait(f.reason, f.retry_after_ms),
+                        )
+                        .unwrap_or(self.config.retry.base)
+                        .as_millis() as i64,
+            ),
             SendOutcome::Failed(f) if f.retryable => self
                 .config
                 .retry
@@ -176,6 +202,7 @@ impl Dispatcher {
             outcome,
             retry_at,
             answer_lost,
+            note,
         };
         // While the database is away the outcome is kept here and offered again, for as long
         // as the lease lasts: dropping it would make the delivery wait out its lease and be
@@ -195,7 +222,9 @@ impl Dispatcher {
                     pause = (pause * 2).min(Duration::from_secs(2));
                     continue;
                 }
-                // The lease expires and the delivery is attempted again with the same idempotency key.
+                // The lease expires and the delivery is claimed again: a lost outcome of a send
+                // that reached the provider is asked about then, if it was recorded `unknown`;
+                // if not even that was recorded, it is sent again.
                 Err(e) => {
                     tracing::error!(delivery = %job.delivery_id, error = %e, "recording the outcome failed")
                 }
@@ -255,17 +284,7 @@ impl Dispatcher {
                 return (channel, SendOutcome::Failed(f), false);
             }
         };
-        // A routed message's content is cut to what this channel carries, as at planning
-        // (a no-op for single-channel messages, which intake already held to it).
-        let mut request = job.request.clone();
-        crate::routing::plan::project(&plugin, &mut request);
-        // The delivery id is the provider idempotency key: stable across every attempt.
-        let mut msg = convert::wit_message(
-            &job.message_id,
-            &job.workspace_id,
-            &request,
-            &job.delivery_id,
-        );
+        let mut msg = self.wit_message(job, &plugin);
         msg.to.last_inbound_ms = last_inbound_ms;
         let mut answer_lost = false;
         let outcome = match self.runtime.send(&plugin, conn.ctx.clone(), &msg).await {
@@ -302,6 +321,63 @@ impl Dispatcher {
             Err(call) => failed(FailureReason::PluginError, call.to_string(), false),
         };
         (channel, outcome, answer_lost)
+    }
+}
+
+impl Dispatcher {
+    /// The message as the plugin gets it, for a send or a `find-sent`. A routed message's
+    /// content is cut to what this channel carries, as at planning (a no-op for
+    /// single-channel messages, which intake already held to it). The delivery id is the
+    /// message's idempotency key: stable across every attempt, and what a plugin stores
+    /// with the provider (a custom argument) to find a send again.
+    fn wit_message(
+        &self,
+        job: &Job,
+        plugin: &crate::runtime::LoadedPlugin,
+    ) -> crate::runtime::wit::Message {
+        let mut request = job.request.clone();
+        crate::routing::plan::project(plugin, &mut request);
+        convert::wit_message(
+            &job.message_id,
+            &job.workspace_id,
+            &request,
+            &job.delivery_id,
+        )
+    }
+
+    /// Record how a lost answer ended without a send, keeping it while the database is away
+    /// for as long as the lease lasts (as an attempt's outcome is kept).
+    async fn settle_lost(&self, job: &Job, settle: crate::lifecycle::lost::Settle) {
+        let keep_until = now_ms() + self.config.lease.as_millis() as i64;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self
+                .deliveries
+                .settle_lost(
+                    job.delivery_id.clone(),
+                    job.lease_token.clone(),
+                    settle.clone(),
+                )
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(delivery = %job.delivery_id, "lease lost before the reconciliation was recorded; discarded")
+                }
+                Err(e)
+                    if e.is_unavailable() && now_ms() + (pause.as_millis() as i64) < keep_until =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(delivery = %job.delivery_id, error = %e, "recording the reconciliation failed")
+                }
+            }
+            break;
+        }
+        self.wake();
     }
 }
 

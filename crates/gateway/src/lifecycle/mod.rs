@@ -12,12 +12,14 @@
 //!
 //! - [`accept`]: the commit behind the API's 202;
 //! - [`outbox`]: claiming due deliveries under a lease, and recording an attempt's outcome;
+//! - [`lost`]: settling a delivery whose answer was lost by what the provider said of it;
 //! - [`status`]: applying a provider's report, forward only, or holding it when it came
 //!   before its send was recorded;
 //! - [`receipts`]: watermarks and device receipts, which move deliveries through the same path;
 //! - [`view`]: a message as the API shows it, with the resend verdict and cost of each delivery.
 
 pub mod accept;
+pub mod lost;
 pub mod outbox;
 pub mod receipts;
 pub mod status;
@@ -65,6 +67,9 @@ pub struct Job {
     /// Set when the send must fail without calling the provider (the wallet could not
     /// cover its cost).
     pub refused: Option<Failure>,
+    /// Set when the last attempt's answer was lost: from the first such attempt's start to
+    /// the last one's end. The provider is asked about that window before anything is sent.
+    pub lost_window: Option<(Millis, Millis)>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,9 +98,11 @@ pub struct Completion {
     /// For a failure: when to try again, or `None` for a final failure.
     pub retry_at: Option<Millis>,
     /// A request of this attempt may have reached the provider while its answer was lost.
-    /// When a later attempt is accepted (the provider's idempotency replay of this one), the
-    /// provider's send time may be this attempt's start.
+    /// Its outcome is `unknown`: the provider is asked before anything is sent again.
     pub answer_lost: bool,
+    /// What the provider said about an earlier lost answer before this attempt went out,
+    /// for the timeline.
+    pub note: Option<String>,
 }
 
 /// A provider's status report, normalised by the plugin.
@@ -200,6 +207,21 @@ impl Deliveries {
     pub async fn complete(&self, c: Completion) -> Result<bool, LifecycleError> {
         self.store
             .write_shared_fate(move |t| outbox::complete(t, &c))
+            .await
+    }
+
+    /// Settle a delivery whose last answer was lost, by what the provider said (or could not
+    /// say) about it. Returns false when the lease was lost.
+    pub async fn settle_lost(
+        &self,
+        delivery_id: String,
+        lease_token: String,
+        settle: lost::Settle,
+    ) -> Result<bool, LifecycleError> {
+        self.store
+            .write_shared_fate(move |t| {
+                lost::settle(t, &delivery_id, &lease_token, &settle, now_ms())
+            })
             .await
     }
 

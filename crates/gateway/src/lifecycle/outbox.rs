@@ -4,8 +4,9 @@
 //! process with a fresh token; [`complete`] records the outcome only if the token still
 //! matches, so a result from a lease that expired (and was re-claimed) cannot overwrite newer
 //! state. After a crash, leases are released at startup (`Deliveries::release_leases`) and
-//! the work is claimed again; the provider-side idempotency key (the delivery id) keeps a
-//! re-sent request from becoming a second message.
+//! the work is claimed again. An attempt whose answer was lost (a timeout or a reset after the
+//! request was written) is recorded `unknown`, and the next claim asks the provider about it
+//! before sending anything ([`super::lost`], the dispatcher's `reconcile`).
 //!
 //! Money moves with the attempt, in the same commit: the hold is placed as a first attempt is
 //! claimed, captured when the provider accepts, and released when the send fails for good.
@@ -73,7 +74,14 @@ pub fn claim(
         {
             request.content.subject = None;
         }
+        // Only a delivery tried before can have lost an answer: one read, and only then.
+        let lost_window = if row.attempts > 0 {
+            crate::store::lost_answers::lost_window(t, &row.delivery_id)?
+        } else {
+            None
+        };
         jobs.push(Job {
+            lost_window,
             delivery_id: row.delivery_id,
             message_id: row.message_id,
             workspace_id,
@@ -98,6 +106,17 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
     };
     let number = held.attempts + 1;
     let now = c.finished_at;
+    if let Some(note) = &c.note {
+        rows::insert_timeline(
+            t,
+            &c.delivery_id,
+            held.status,
+            c.started_at,
+            "dispatcher",
+            Some(note),
+            false,
+        )?;
+    }
     let mut attempt = AttemptRow {
         delivery_id: &c.delivery_id,
         number,
@@ -115,45 +134,25 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
             provider_message_id,
         } => {
             // Watermarks cover messages sent before them: the request left at `started_at`,
-            // so the provider's own send time is no earlier. An earlier attempt whose answer
-            // was lost may be the one the provider took (this answer its idempotent replay):
-            // its start is the send time then.
-            let lost = if held.attempts > 0 {
-                rows::first_lost_answer(t, &c.delivery_id)?
-            } else {
-                None // a first attempt has no earlier one
-            };
-            let sent_at = lost.map_or(c.started_at, |l| l.min(c.started_at));
-            let moves = held.status.can_become(Status::Sent).then_some(Status::Sent);
-            let moved = rows::record_accepted(
+            // so the provider's own send time is no earlier.
+            rows::insert_attempt(t, &attempt)?;
+            let detail = format!("accepted as {provider_message_id}");
+            accepted(
                 t,
+                &held,
                 &c.delivery_id,
                 provider_message_id,
                 number,
+                c.started_at,
                 now,
-                sent_at,
-                moves,
-            )?;
-            rows::insert_attempt(t, &attempt)?;
-            if let Some(row) = moved {
-                let detail = format!("accepted as {provider_message_id}");
-                changed(t, &row, now, "dispatcher", Some(&detail))?;
-            }
-            wallet::capture(t, &c.delivery_id, now)?;
-            replay_early_callbacks(t, &held.connection_id, provider_message_id)?;
-            super::receipts::apply_kept_watermarks(
-                t,
-                &c.delivery_id,
-                &held.connection_id,
-                provider_message_id,
-                sent_at,
+                &detail,
             )?;
         }
         SendOutcome::Failed(f) => {
-            attempt.outcome = if c.retry_at.is_some() {
-                AttemptOutcome::RetryScheduled
-            } else {
-                AttemptOutcome::Failed
+            attempt.outcome = match (c.answer_lost, c.retry_at.is_some()) {
+                (true, true) => AttemptOutcome::Unknown,
+                (_, true) => AttemptOutcome::RetryScheduled,
+                (_, false) => AttemptOutcome::Failed,
             };
             attempt.reason = Some(f.reason);
             attempt.provider_code = f.provider_code.as_deref();
@@ -167,6 +166,21 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
             };
             rows::record_failed_attempt(t, &c.delivery_id, number, c.retry_at, failure, now)?;
             rows::insert_attempt(t, &attempt)?;
+            if attempt.outcome == AttemptOutcome::Unknown {
+                let note = format!(
+                    "attempt {number}: the answer was lost after the request went out ({}); the provider may have the message, and is asked before anything is sent again",
+                    f.reason.as_str()
+                );
+                rows::insert_timeline(
+                    t,
+                    &c.delivery_id,
+                    held.status,
+                    now,
+                    "dispatcher",
+                    Some(&note),
+                    false,
+                )?;
+            }
             if c.retry_at.is_none() && held.status.can_become(Status::Failed) {
                 rows::set_failed_at(t, &c.delivery_id, now, f.retryable)?;
                 let detail = format!("{}: {}", f.reason.as_str(), f.detail);
@@ -186,4 +200,43 @@ pub fn complete(t: &Transaction, c: &Completion) -> Result<bool, LifecycleError>
     }
     refresh_after(t, &held.message_id, &c.delivery_id, now)?;
     Ok(true)
+}
+
+/// The provider has the delivery as `provider_message_id`, taken by attempt `number` (or,
+/// found after a lost answer, by an earlier one): it is `sent`, its hold is captured, and
+/// what arrived before this was recorded (callbacks, watermarks) applies now.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn accepted(
+    t: &Transaction,
+    held: &rows::LeaseHolder,
+    delivery_id: &str,
+    provider_message_id: &str,
+    number: u32,
+    sent_at: Millis,
+    now: Millis,
+    detail: &str,
+) -> Result<(), LifecycleError> {
+    let moves = held.status.can_become(Status::Sent).then_some(Status::Sent);
+    let moved = rows::record_accepted(
+        t,
+        delivery_id,
+        provider_message_id,
+        number,
+        now,
+        sent_at,
+        moves,
+    )?;
+    if let Some(row) = moved {
+        changed(t, &row, now, "dispatcher", Some(detail))?;
+    }
+    wallet::capture(t, delivery_id, now)?;
+    replay_early_callbacks(t, &held.connection_id, provider_message_id)?;
+    super::receipts::apply_kept_watermarks(
+        t,
+        delivery_id,
+        &held.connection_id,
+        provider_message_id,
+        sent_at,
+    )?;
+    Ok(())
 }

@@ -212,6 +212,21 @@ pub fn record_failed_attempt(
     Ok(())
 }
 
+/// Due again at `at` (or never), with the lease cleared and nothing else changed: an attempt
+/// that was not made (the provider was asked about an earlier one instead).
+pub fn reschedule(
+    t: &Transaction,
+    delivery_id: &str,
+    at: Option<Millis>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_token = NULL, lease_until = NULL, updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![delivery_id, at, now])?;
+    Ok(())
+}
+
 /// A failure the provider reported after accepting: final, and when it happened.
 pub fn record_reported_failure(
     t: &Transaction,
@@ -255,14 +270,6 @@ pub fn insert_attempt(t: &Transaction, a: &AttemptRow<'_>) -> Result<(), StoreEr
         a.answer_lost,
     ])?;
     Ok(())
-}
-
-/// The start of the first attempt whose answer was lost, if any.
-pub fn first_lost_answer(t: &Transaction, delivery_id: &str) -> Result<Option<Millis>, StoreError> {
-    Ok(t.prepare_cached(
-        "SELECT MIN(started_at) FROM attempts WHERE delivery_id = ?1 AND answer_lost = 1",
-    )?
-    .query_row(params![delivery_id], |r| r.get(0))?)
 }
 
 pub fn by_provider_id(

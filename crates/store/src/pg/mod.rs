@@ -44,7 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("004_console.sql"),
     include_str!("005_conversation_states.sql"),
     include_str!("006_results_and_rules.sql"),
-    include_str!("007_dead_letters.sql"),
+    include_str!("007_delivery_truth.sql"),
 ];
 
 /// The session advisory lock migrations run under (any constant; "SWBD" + 1).

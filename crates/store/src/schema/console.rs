@@ -1,6 +1,6 @@
 //! SQLite migrations 8 onwards: console members and sessions, the message search, sign-ins
 //! that connect Facebook pages, conversation states and owners, results and notification
-//! rules, members' notifications, dead letters. Append only, numbered after [`super::CORE`].
+//! rules, members' notifications, dead letters and lost answers. Append only, numbered after [`super::CORE`].
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 8: the people who sign in to the console. An email belongs to one member (sign-in is
@@ -142,9 +142,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE members ADD COLUMN digest_last_day TEXT;
     CREATE INDEX members_digest_due ON members(digest_due_at) WHERE notify_digest = 1;
     ALTER TABLE workspace_events ADD COLUMN endpoint_id TEXT;",
-    // 12: dead letters. A delivery that failed with a retryable reason because its attempts
+    // 12: delivery truth. A delivery that failed with a retryable reason because its attempts
     // ran out is `exhausted`: the set `GET /v1/messages?exhausted=true` lists and
-    // `POST /v1/messages/redrive` resends.
+    // `POST /v1/messages/redrive` resends. What a workspace does when a send's answer was
+    // lost and the provider cannot be asked: `retry` (at least once) or `fail` (at most once).
     "ALTER TABLE deliveries ADD COLUMN exhausted INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX deliveries_exhausted ON deliveries(message_id) WHERE exhausted = 1;",
+    CREATE INDEX deliveries_exhausted ON deliveries(message_id) WHERE exhausted = 1;
+    ALTER TABLE workspaces ADD COLUMN ambiguous_sends TEXT NOT NULL DEFAULT 'retry';",
 ];

@@ -127,7 +127,7 @@ fn request_is_a_signed_ata_send_field_by_field() {
     );
     assert_eq!(
         msg["customFields"],
-        json!({"sb_message_id": "msg_1", "sb_idempotency_key": "dlv_1"})
+        json!({"sb_message_id": "msg_1", "sb_delivery_id": "dlv_1"})
     );
 }
 
