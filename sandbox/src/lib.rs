@@ -43,17 +43,17 @@
 //! `GET /_sandbox/transport` tells how requests arrived, so a test can check that they did
 //! use TLS and, for APNs, HTTP/2.
 //!
-//! # Sandbox extension: send-side idempotency
+//! # No send-side idempotency, as at the providers
 //!
-//! Real Twilio has no idempotency key on message creation, which makes "timeout after the
-//! request was sent" impossible to retry safely. The sandbox honours an `Idempotency-Key`
-//! request header: the first response produced for a key (per account) is stored and replayed
-//! verbatim (status and body, hence the same `sid`) for every later request with that key,
-//! without creating a message or scheduling callbacks. Injected faults are not stored, since
-//! they simulate the request never reaching the provider; a fault with `accept: true` is
-//! processed first, so the retry finds the stored acceptance. Clients that want to be correct
-//! against the real Twilio must not rely on this. The email simulator has the same extension,
-//! keyed on a custom arg instead of a header (see [`email`]).
+//! Twilio, SendGrid, Graph and Solapi have no idempotency key on sends, so the simulators have
+//! none either: a repeated send is one more message and one more send in the counters, as at
+//! the real provider. A simulator must never do what its provider does not, or a client
+//! correct against the sandbox would send duplicates in production. What the providers offer
+//! instead, and the simulators serve, is a lookup a client makes after an attempt whose answer
+//! was lost, before it sends again: Twilio's Message list ([`sms::list`]), SendGrid's Email
+//! Activity API ([`email::activity`]), Solapi's message list ([`alimtalk::list`]) and Graph's
+//! conversation with one person ([`messenger::conversations`], `user_id`). Stripe does have
+//! `Idempotency-Key`, and so does the payments simulator.
 
 pub mod accounts;
 pub mod alimtalk;

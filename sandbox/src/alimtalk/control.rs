@@ -113,7 +113,6 @@ async fn messages(State(shared): State<Arc<Shared>>) -> Response {
             let callbacks = received
                 .message_id
                 .as_deref()
-                .filter(|_| !received.replayed)
                 .map(|id| shared.callbacks.records_for(super::CHANNEL.name, id))
                 .unwrap_or_default();
             ReceivedView {

@@ -39,11 +39,8 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// The message a request created, if any: an answered (not replayed) message id.
+    /// The message a request created, if any: one with an answered message id.
     pub fn from_received(r: &Received) -> Option<Self> {
-        if r.replayed {
-            return None;
-        }
         let message_id = r.message_id.clone()?;
         let request: Value = serde_json::from_str(&r.body).ok()?;
         let last = r.reports.last();

@@ -6,7 +6,7 @@
 //! 15 minutes from the simulator clock → 403 `RequestTimeTooSkewed`; bad signature → 403
 //! `SignatureDoesNotMatch`; a `(date, salt)` pair seen before → 403 `DuplicatedSignature`;
 //! no HMAC-SHA256 header at all → 401 `Unauthorized`), consult the fault book (keyed on
-//! `to`), apply latency, then process: idempotency replay, validation (400 `ValidationError`),
+//! `to`), apply latency, then process: validation (400 `ValidationError`),
 //! template check, sending hours, magic numbers, acceptance. Every request is recorded for
 //! `GET /_sandbox/alimtalk/messages`, including refused ones.
 //!
@@ -41,12 +41,11 @@
 //! `kakaoOptions.disableSms` must be `true`: the simulator refuses to send a substitute SMS
 //! (400 `ValidationError`), because the gateway runs the SMS/LMS leg itself.
 //!
-//! # Sandbox extension: idempotency
+//! # No idempotency
 //!
-//! `message.customFields.sb_idempotency_key` is treated as an idempotency key: a repeated key
-//! gets the first acceptance's response body again (same messageId), schedules no reports
-//! and is recorded with `replayed: true`. Only acceptances are stored, so a send refused for
-//! sending hours or balance can succeed later under the same key. Faults are not stored.
+//! Solapi has no idempotency key and neither has the simulator: `customFields` are echoed in
+//! reports and the [`list`], never deduplicated, so a repeated send is a second message. A
+//! client whose answer was lost lists its messages before sending again.
 //!
 //! # Reports
 //!

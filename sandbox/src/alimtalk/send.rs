@@ -28,7 +28,6 @@ struct Outcome {
     body: Value,
     status_code: Option<String>,
     message_id: Option<String>,
-    replayed: bool,
 }
 
 impl Outcome {
@@ -39,7 +38,6 @@ impl Outcome {
             body: json!({ "errorCode": code, "errorMessage": message.into() }),
             status_code: None,
             message_id: None,
-            replayed: false,
         }
     }
 
@@ -47,13 +45,12 @@ impl Outcome {
         Self::error(StatusCode::BAD_REQUEST, "ValidationError", message)
     }
 
-    fn message(body: Value, replayed: bool) -> Self {
+    fn message(body: Value) -> Self {
         let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         Self {
             http: StatusCode::OK,
             status_code: s("statusCode"),
             message_id: s("messageId"),
-            replayed,
             body,
         }
     }
@@ -105,12 +102,6 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
         response: Value::Null,
         status_code: None,
         message_id: None,
-        idempotency_key: json
-            .as_ref()
-            .and_then(|j| j.pointer("/message/customFields/sb_idempotency_key"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        replayed: false,
         fault_id: None,
         reports: Vec::new(),
     };
@@ -159,7 +150,6 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
                 // An `accept` fault: the message exists, only the answer is lost.
                 rec.message_id = p.message_id;
                 rec.status_code = p.status_code;
-                rec.replayed = p.replayed;
             }
             let http = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let code = match status {
@@ -183,7 +173,6 @@ pub(super) async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Res
             if let Some(p) = processed {
                 rec.message_id = p.message_id;
                 rec.status_code = p.status_code;
-                rec.replayed = p.replayed;
             }
             shared.alimtalk.record(rec);
             if action.answer() == Answer::Timeout {
@@ -231,7 +220,6 @@ fn answer(shared: &Shared, mut rec: Received, outcome: Outcome) -> Response {
     rec.response = outcome.body.clone();
     rec.status_code = outcome.status_code.or(rec.status_code);
     rec.message_id = outcome.message_id.or(rec.message_id);
-    rec.replayed = outcome.replayed;
     shared.alimtalk.record(rec);
     (outcome.http, Json(outcome.body)).into_response()
 }
@@ -336,7 +324,7 @@ fn message_body(m: &Checked<'_>, group_id: &str, message_id: &str, code: &str) -
     })
 }
 
-/// Replays an idempotent acceptance, or validates the send and decides its fate.
+/// Validates the send and decides its fate; every valid send is a new message.
 fn process(shared: &Arc<Shared>, json: Option<&Value>, action: &FaultAction, now: u64) -> Outcome {
     let Some(msg) = json
         .and_then(|j| j.get("message"))
@@ -344,12 +332,6 @@ fn process(shared: &Arc<Shared>, json: Option<&Value>, action: &FaultAction, now
     else {
         return Outcome::invalid("the body must be a JSON object with a `message` object");
     };
-    let key = msg
-        .pointer("/customFields/sb_idempotency_key")
-        .and_then(Value::as_str);
-    if let Some(previous) = key.and_then(|k| shared.alimtalk.replay(k)) {
-        return Outcome::message(previous, true);
-    }
     let m = match validate(msg) {
         Ok(m) => m,
         Err(outcome) => return outcome,
@@ -366,17 +348,9 @@ fn process(shared: &Arc<Shared>, json: Option<&Value>, action: &FaultAction, now
         Ok(_) => magic_failure(m.to).filter(|_| cfg.immediate_failures),
     };
     if let Some(code) = immediate {
-        return Outcome::message(message_body(&m, &group_id, &message_id, code), false);
+        return Outcome::message(message_body(&m, &group_id, &message_id, code));
     }
     let body = message_body(&m, &group_id, &message_id, "2000");
-    if let Some(k) = key
-        && !shared.alimtalk.remember(k, &body)
-    {
-        // A concurrent request with the same key was accepted first.
-        if let Some(previous) = shared.alimtalk.replay(k) {
-            return Outcome::message(previous, true);
-        }
-    }
     let accepted = Accepted {
         message_id,
         group_id,
@@ -387,7 +361,7 @@ fn process(shared: &Arc<Shared>, json: Option<&Value>, action: &FaultAction, now
         outcome: magic_failure(m.to).unwrap_or("4000").to_owned(),
     };
     reports::schedule(shared, &accepted, action);
-    Outcome::message(body, false)
+    Outcome::message(body)
 }
 
 /// `GET /messages/v4/list`: the account's messages (see [`super::list`]). Faults apply to

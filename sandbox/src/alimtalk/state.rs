@@ -1,5 +1,5 @@
-//! What the AlimTalk simulator remembers: its runtime config, every send request received,
-//! idempotency keys and the `(date, salt)` pairs already used.
+//! What the AlimTalk simulator remembers: its runtime config, every send request received
+//! and the `(date, salt)` pairs already used.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -66,9 +66,6 @@ pub struct Received {
     /// `statusCode` of the answer (2000 accepted, or an immediate failure code).
     pub status_code: Option<String>,
     pub message_id: Option<String>,
-    pub idempotency_key: Option<String>,
-    /// True when the answer replayed an earlier acceptance of the same idempotency key.
-    pub replayed: bool,
     pub fault_id: Option<String>,
     /// Reports that came due for this message, in order.
     pub reports: Vec<ReportDue>,
@@ -78,11 +75,12 @@ pub struct Received {
 /// test can check exactly-once sending the same way on every channel.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct AlimTalkStats {
-    /// Every send request, refused, faulted and replayed ones included.
+    /// Every send request, refused and faulted ones included.
     pub requests: u64,
     /// Messages created (a `messageId` first handed out, `accept` faults included).
     pub unique_accepted: u64,
-    /// Idempotency-key replays of an earlier acceptance.
+    /// Always 0: Solapi has no idempotency key, so a repeated send is one more message. Kept
+    /// so the counters have the same shape on every simulator (payments counts replays).
     pub duplicates: u64,
     pub callbacks_sent: u64,
     pub callbacks_failed: u64,
@@ -101,8 +99,6 @@ pub struct ReceivedView {
 struct Inner {
     config: AlimTalkSimConfig,
     received: Vec<Received>,
-    /// Idempotency key → the first acceptance's response body.
-    idempotency: HashMap<String, Value>,
     /// `(date, salt)` → the date in ms, for DuplicatedSignature.
     signatures: HashMap<(String, String), u64>,
     next_seq: u64,
@@ -145,20 +141,6 @@ impl AlimTalkState {
             .is_none()
     }
 
-    pub fn replay(&self, key: &str) -> Option<Value> {
-        self.lock().idempotency.get(key).cloned()
-    }
-
-    /// Stores an acceptance for its key; false when another request stored one first.
-    pub fn remember(&self, key: &str, response: &Value) -> bool {
-        let mut inner = self.lock();
-        if inner.idempotency.contains_key(key) {
-            return false;
-        }
-        inner.idempotency.insert(key.to_owned(), response.clone());
-        true
-    }
-
     /// Counted from the requests kept, so a reset clears them too; the callback counts are
     /// the shared sender's and are filled in by the caller.
     pub fn stats(&self) -> AlimTalkStats {
@@ -168,9 +150,7 @@ impl AlimTalkState {
             ..AlimTalkStats::default()
         };
         for r in &inner.received {
-            if r.replayed {
-                stats.duplicates += 1;
-            } else if r.message_id.is_some() {
+            if r.message_id.is_some() {
                 stats.unique_accepted += 1;
             }
         }
@@ -187,11 +167,10 @@ impl AlimTalkState {
 
     pub fn record_report(&self, message_id: &str, due: ReportDue) {
         let mut inner = self.lock();
-        // The original acceptance, not a replay of it.
         if let Some(r) = inner
             .received
             .iter_mut()
-            .find(|r| !r.replayed && r.message_id.as_deref() == Some(message_id))
+            .find(|r| r.message_id.as_deref() == Some(message_id))
         {
             r.reports.push(due);
         }

@@ -5,7 +5,7 @@
 //! Request handling order, as in the SMS simulator: count the request, authenticate (Bearer
 //! [`crate::SANDBOX_SENDGRID_API_KEY`]), consult the fault book (keyed on `to`, the first
 //! recipient), apply latency, then either answer with the injected fault or process the send
-//! (idempotency replay, validation, acceptance). Authentication comes before faults so a
+//! (validation, acceptance). Authentication comes before faults so a
 //! test's deliberately bad key never consumes a fault meant for the gateway.
 //!
 //! Success is SendGrid's `202 Accepted` with an empty body and an `X-Message-Id` header. Events
@@ -26,13 +26,11 @@
 //! | `spam@sandbox.switchboard.test` | processed, delivered, spamreport |
 //! | `deferred@sandbox.switchboard.test` | processed, deferred (`attempt` "1"), delivered |
 //!
-//! # Sandbox extension: idempotency
+//! # No idempotency
 //!
-//! SendGrid has no idempotency key, so a send that timed out cannot be retried safely. The
-//! sandbox treats `personalizations[0].custom_args.sb_idempotency_key` as one: a repeated key
-//! gets the first acceptance's 202 and X-Message-Id again, counts as a duplicate and schedules
-//! no events. Only acceptances are stored (a rejected body is rejected again anyway), and
-//! injected faults are not, exactly as for SMS. Clients must not rely on this with SendGrid.
+//! SendGrid has no idempotency key and neither has the sandbox: a repeated send is a second
+//! email with its own X-Message-Id and events. A client whose answer was lost asks the Email
+//! Activity API ([`activity`]) before sending again.
 //!
 //! # Faults
 //!
@@ -167,7 +165,7 @@ async fn send(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
 }
 
-/// Replays an idempotent acceptance, or validates and accepts the send.
+/// Validates and accepts the send.
 fn process(
     shared: &Arc<Shared>,
     raw: &[u8],
@@ -177,7 +175,6 @@ fn process(
 ) -> Response {
     let accepted_at = Instant::now();
     match shared.email.accept(raw, json, fault_id) {
-        state::Outcome::Replay { x_message_id } => accepted(&x_message_id),
         state::Outcome::Rejected(err) => err.into_response(),
         state::Outcome::Accepted(msg) => {
             events::schedule(shared, &msg, accepted_at, action);

@@ -1,4 +1,4 @@
-//! Accepted emails, counters and idempotency keys of the SendGrid simulator.
+//! Accepted emails and counters of the SendGrid simulator.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -12,10 +12,6 @@ use crate::callbacks::CallbackRecord;
 
 /// What a processed send produced.
 pub enum Outcome {
-    /// A repeated idempotency key: the first acceptance's X-Message-Id, nothing scheduled.
-    Replay {
-        x_message_id: String,
-    },
     Rejected(SendGridError),
     Accepted(Box<Message>),
 }
@@ -44,8 +40,6 @@ pub struct Message {
     pub mail: Mail,
     /// The request body exactly as received.
     pub request: String,
-    pub idempotency_key: Option<String>,
-    pub times_requested: u64,
     pub events: Vec<EventDue>,
     /// Fault rule applied to the accepting request, if any.
     pub fault_id: Option<String>,
@@ -55,6 +49,8 @@ pub struct Message {
 pub struct EmailStats {
     pub requests: u64,
     pub unique_accepted: u64,
+    /// Always 0: SendGrid has no idempotency key, so a repeated send is one more email. Kept
+    /// so the counters have the same shape on every simulator (payments counts replays).
     pub duplicates: u64,
     pub callbacks_sent: u64,
     pub callbacks_failed: u64,
@@ -65,8 +61,6 @@ struct Inner {
     stats: EmailStats,
     messages: Vec<Message>,
     by_id: HashMap<String, usize>,
-    /// Idempotency key → X-Message-Id of the acceptance it produced.
-    idempotency: HashMap<String, String>,
 }
 
 impl Message {
@@ -102,19 +96,8 @@ impl EmailState {
         self.lock().stats.requests += 1;
     }
 
-    /// Idempotency lookup, validation and acceptance under one lock, so two concurrent
-    /// requests with the same key cannot both create a message. Only acceptances are stored:
-    /// a rejected body is rejected again on retry anyway, since validation is deterministic.
+    /// Validates and accepts a send; every valid send is a new email.
     pub fn accept(&self, raw: &[u8], body: Option<&Value>, fault_id: Option<String>) -> Outcome {
-        let mut inner = self.lock();
-        let key = body.and_then(idempotency_key).map(str::to_owned);
-        if let Some(x_message_id) = key.as_ref().and_then(|k| inner.idempotency.get(k)).cloned() {
-            inner.stats.duplicates += 1;
-            if let Some(i) = inner.by_id.get(&x_message_id).copied() {
-                inner.messages[i].times_requested += 1;
-            }
-            return Outcome::Replay { x_message_id };
-        }
         let mail = match body.map(mail::validate) {
             Some(Ok(mail)) => mail,
             Some(Err(err)) => return Outcome::Rejected(err),
@@ -132,14 +115,10 @@ impl EmailState {
             x_message_id,
             mail,
             request: String::from_utf8_lossy(raw).into_owned(),
-            idempotency_key: key.clone(),
-            times_requested: 1,
             events: Vec::new(),
             fault_id,
         };
-        if let Some(k) = key {
-            inner.idempotency.insert(k, msg.x_message_id.clone());
-        }
+        let mut inner = self.lock();
         inner.stats.unique_accepted += 1;
         let index = inner.messages.len();
         inner.by_id.insert(msg.x_message_id.clone(), index);
@@ -167,12 +146,6 @@ impl EmailState {
     }
 }
 
-/// The sandbox's idempotency key: `personalizations[0].custom_args.sb_idempotency_key`.
-pub fn idempotency_key(body: &Value) -> Option<&str> {
-    body.pointer("/personalizations/0/custom_args/sb_idempotency_key")
-        .and_then(Value::as_str)
-}
-
 /// A message as the control API lists it.
 #[derive(Debug, Serialize)]
 pub struct MessageView {
@@ -188,8 +161,6 @@ pub struct MessageView {
     pub custom_args: BTreeMap<String, String>,
     /// The raw JSON request body as received.
     pub request: String,
-    pub idempotency_key: Option<String>,
-    pub times_requested: u64,
     pub fault_id: Option<String>,
     /// Events that came due, in timeline order, including those whose POST was dropped.
     pub events: Vec<EventDue>,
@@ -214,8 +185,6 @@ impl MessageView {
             custom_args: first.map(|p| p.custom_args.clone()).unwrap_or_default(),
             content: msg.mail.content,
             request: msg.request,
-            idempotency_key: msg.idempotency_key,
-            times_requested: msg.times_requested,
             fault_id: msg.fault_id,
             events: msg.events,
             callbacks,

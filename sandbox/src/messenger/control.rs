@@ -5,7 +5,7 @@
 //! | `GET`/`PUT /_sandbox/messenger/config` | `{"webhooks": {"<page_id>": "<url>"}, "delivery_delay_ms", "read_delay_ms", "oauth_redirect_uris": ["<url>"]}`; PUT is partial, a `""` URL removes the page's webhook, `oauth_redirect_uris` replaces the app's Valid OAuth Redirect URIs (absolute http(s), no fragment) |
 //! | `POST /_sandbox/messenger/inbound` | `{"page_id", "psid"?, "name"?, "text"?, "attachments"?: [{"type","url"}], "postback"?: {"title","payload"}}`: the user writes to the page → `{"mid","psid","timestamp"}` |
 //! | `POST /_sandbox/messenger/conversations` | `{"page_id", "count", "messages_per_conversation"}`: seed synthetic conversations → `{"created": [{"psid","name","conversation_id","last_inbound_ms"}]}` |
-//! | `GET /_sandbox/messenger/messages` | every Send API request: page, psid, raw body, mid, duplicate flag, status, error, events |
+//! | `GET /_sandbox/messenger/messages` | every Send API request: page, psid, raw body, mid, status, error, events |
 //! | `GET /_sandbox/messenger/stats` | `{requests, unique_accepted, duplicates, rejected, callbacks_sent, callbacks_failed}` |
 //! | `GET /_sandbox/messenger/pages` | the sandbox pages (`id`, `name`, original `access_token`, `current_access_token`, `subscribed`, `subscribed_fields`), app id, secret and verify token, the Facebook Login user |
 //! | `POST /_sandbox/messenger/pages/{page_id}/reissue-token` | revoke the page's token (sends with it now get 190) and issue a new one → `{"access_token"}` |
@@ -257,7 +257,6 @@ async fn messages(State(shared): State<Arc<Shared>>) -> Response {
             let callbacks = r
                 .mid
                 .as_deref()
-                .filter(|_| !r.duplicate)
                 .map(|mid| shared.callbacks.records_for(CHANNEL.name, mid))
                 .unwrap_or_default();
             let mut v = serde_json::to_value(&r).unwrap_or(Value::Null);

@@ -160,8 +160,6 @@ fn record(
         psid,
         request: raw.to_owned(),
         mid: None,
-        idempotency_key: None,
-        duplicate: false,
         http_status: err.status.as_u16(),
         error: Some(match err.subcode {
             Some(s) => format!("{}/{s}", err.code),
@@ -287,7 +285,6 @@ fn process(
         return Json(json!({ "recipient_id": req.psid })).into_response();
     }
     match shared.messenger.accept(page, &req, raw, now_ms, fault_id) {
-        Outcome::Replay(body) => Json(body).into_response(),
         Outcome::Rejected(e) => e.into_response(),
         Outcome::Accepted { mid, response } => {
             webhooks::schedule_sent(shared, page, &req, &mid, now_ms, action);

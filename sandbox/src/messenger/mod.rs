@@ -28,16 +28,17 @@
 //!
 //! Send handling order: count, authenticate, parse, consult the fault book (match key `to` =
 //! recipient PSID), latency, then the injected answer or processing: Graph-style validation
-//! (first problem as a `(#100)` error), idempotency replay, recipient known to the page
+//! (first problem as a `(#100)` error), recipient known to the page
 //! (100/2018001 otherwise), the messaging window by the sim clock (10/2018278), acceptance
 //! `{"recipient_id","message_id":"m_…"}` and webhooks (see [`webhooks`]).
 //!
-//! # Sandbox extension: idempotency
+//! # No idempotency
 //!
-//! Graph has no idempotency key. The simulator treats `message.metadata` as one, per page: a
-//! repeated value replays the first acceptance's body (same `message_id`), counts as a
-//! duplicate and posts no webhooks. Only acceptances are stored; injected faults are not.
-//!
+//! Graph has no idempotency key and neither has the simulator: `message.metadata` is echoed,
+//! never deduplicated, and a repeated send is a second message with its own `message_id`. What
+//! Graph offers a client whose answer was lost is the conversation with the person
+//! ([`conversations`], `user_id`), whose messages show text and time but not `metadata`.
+
 //! # Deviation: per-page webhook URLs
 //!
 //! Facebook has one callback URL per app, receiving the entries of every subscribed page. The

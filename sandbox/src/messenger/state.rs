@@ -1,5 +1,5 @@
 //! Everything the simulated Messenger Platform remembers: runtime config, Send API requests,
-//! idempotency keys, and per page the users, their conversations and their last activity.
+//! and per page the users, their conversations and their last activity.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -45,10 +45,8 @@ pub struct SendRecord {
     pub psid: Option<String>,
     /// The raw request body.
     pub request: String,
-    /// The message id answered (the replayed one for a duplicate).
+    /// The message id answered.
     pub mid: Option<String>,
-    pub idempotency_key: Option<String>,
-    pub duplicate: bool,
     pub http_status: u16,
     /// `code/subcode` of the error answered, if any.
     pub error: Option<String>,
@@ -86,6 +84,8 @@ impl Conversation {
 pub struct MessengerStats {
     pub requests: u64,
     pub unique_accepted: u64,
+    /// Always 0: Graph has no idempotency key, so a repeated send is one more message. Kept so
+    /// the counters have the same shape on every simulator (payments counts replays).
     pub duplicates: u64,
     pub rejected: u64,
     pub callbacks_sent: u64,
@@ -93,7 +93,6 @@ pub struct MessengerStats {
 }
 
 pub enum Outcome {
-    Replay(Value),
     Rejected(GraphError),
     Accepted { mid: String, response: Value },
 }
@@ -103,8 +102,6 @@ struct Inner {
     config: MessengerConfig,
     stats: MessengerStats,
     records: Vec<SendRecord>,
-    /// (page, metadata key) → the first acceptance's response body.
-    idempotency: HashMap<(String, String), Value>,
     conversations: Vec<Conversation>,
     /// (page, psid) → last inbound activity, sim-clock ms.
     last_inbound: HashMap<(String, String), u64>,
@@ -233,14 +230,14 @@ impl MessengerState {
         if let Some(r) = inner
             .records
             .iter_mut()
-            .find(|r| r.mid.as_deref() == Some(mid) && !r.duplicate)
+            .find(|r| r.mid.as_deref() == Some(mid))
         {
             r.events.push(event.to_owned());
         }
     }
 
-    /// Idempotency replay, recipient and window checks, and acceptance, under one lock so two
-    /// concurrent retries cannot both create a message.
+    /// Recipient and window checks, and acceptance. Graph has no idempotency key: a repeated
+    /// send is one more message, as at Facebook.
     pub fn accept(
         &self,
         page: &SandboxPage,
@@ -250,34 +247,17 @@ impl MessengerState {
         fault_id: Option<String>,
     ) -> Outcome {
         let mut inner = self.lock();
-        let key = req.metadata.clone().filter(|m| !m.is_empty());
         let mut record = SendRecord {
             page_id: page.id.to_owned(),
             psid: Some(req.psid.clone()),
             request: raw.to_owned(),
             mid: None,
-            idempotency_key: key.clone(),
-            duplicate: false,
             http_status: 200,
             error: None,
             fault_id,
             timestamp_ms: now_ms,
             events: Vec::new(),
         };
-        if let Some(stored) = key
-            .as_ref()
-            .and_then(|k| inner.idempotency.get(&(page.id.to_owned(), k.clone())))
-            .cloned()
-        {
-            inner.stats.duplicates += 1;
-            record.duplicate = true;
-            record.mid = stored
-                .get("message_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            inner.records.push(record);
-            return Outcome::Replay(stored);
-        }
         let conv = inner
             .conversations
             .iter()
@@ -314,11 +294,6 @@ impl MessengerState {
                 text: req.text.clone().unwrap_or_default(),
                 created_ms: now_ms,
             });
-        }
-        if let Some(k) = key {
-            inner
-                .idempotency
-                .insert((page.id.to_owned(), k), response.clone());
         }
         inner.stats.unique_accepted += 1;
         record.mid = Some(mid.clone());

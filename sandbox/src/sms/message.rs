@@ -133,9 +133,7 @@ pub struct Message {
     pub sid: String,
     pub account_sid: String,
     pub draft: Draft,
-    pub idempotency_key: Option<String>,
     pub form: Vec<(String, String)>,
-    pub times_requested: u64,
     pub status: &'static str,
     pub error_code: Option<u32>,
     pub encoding: Encoding,
@@ -152,7 +150,6 @@ impl Message {
         account_sid: &str,
         draft: Draft,
         form: Vec<(String, String)>,
-        idempotency_key: Option<String>,
         fault_id: Option<String>,
     ) -> Self {
         let (encoding, num_segments) = segments::count(&draft.body);
@@ -167,9 +164,7 @@ impl Message {
             sid: format!("SM{:032x}", rand::random::<u128>()),
             account_sid: account_sid.to_owned(),
             draft,
-            idempotency_key,
             form,
-            times_requested: 1,
             status,
             error_code: None,
             encoding,

@@ -5,7 +5,9 @@
 //!
 //! Request handling order: count the request, authenticate, consult the fault book (keyed on
 //! `to` / `from`), apply latency, then either answer with the injected fault or process the
-//! send (idempotency replay, validation, acceptance). Authentication comes before faults so a
+//! send (validation, acceptance). Twilio has no idempotency key and neither has the sandbox: a
+//! repeated send is a second message, and a client whose answer was lost looks the first one
+//! up with the [`list`] before sending again. Authentication comes before faults so a
 //! test's deliberately bad credentials never consume a fault meant for the gateway.
 
 pub mod errors;
@@ -104,10 +106,6 @@ async fn send(
         return TwilioError::bad_request(20001, "Unable to read the request body").into_response();
     };
     let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
-    let idempotency_key = parts
-        .headers
-        .get("idempotency-key")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
 
     let mut facts = Vec::new();
     if let Some(to) = field(&form, "To") {
@@ -127,7 +125,7 @@ async fn send(
 
     let processed = action
         .processes_request()
-        .then(|| process(&shared, &account, form, idempotency_key, &action, fault_id));
+        .then(|| process(&shared, &account, form, &action, fault_id));
     match action.answer() {
         Answer::Normal => processed.unwrap_or_else(|| {
             TwilioError::new(
@@ -158,19 +156,17 @@ async fn send(
     }
 }
 
-/// Replays a stored idempotent response, or validates and accepts the send.
+/// Validates and accepts the send.
 fn process(
     shared: &Arc<Shared>,
     account: &str,
     form: Vec<(String, String)>,
-    idempotency_key: Option<String>,
     action: &FaultAction,
     fault_id: Option<String>,
 ) -> Response {
     let accepted_at = Instant::now();
-    let outcome = shared.sms.accept(account, form, idempotency_key, fault_id);
+    let outcome = shared.sms.accept(account, form, fault_id);
     let (status, body) = match outcome {
-        state::Outcome::Replay { status, body } => (status, body),
         state::Outcome::Rejected(err) => (err.status, err.body()),
         state::Outcome::Accepted { msg, body } => {
             lifecycle::schedule(shared, &msg, accepted_at, action);

@@ -1,11 +1,10 @@
-//! Accepted messages, counters and stored idempotent responses of the SMS simulator.
+//! Accepted messages and counters of the SMS simulator.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::errors::TwilioError;
@@ -35,29 +34,16 @@ fn intern(status: &str) -> &'static str {
 
 /// What a processed send produced.
 pub enum Outcome {
-    /// A repeated `Idempotency-Key`: the first response, byte for byte.
-    Replay {
-        status: StatusCode,
-        body: Bytes,
-    },
     Rejected(TwilioError),
-    Accepted {
-        msg: Box<Message>,
-        body: Bytes,
-    },
-}
-
-#[derive(Clone)]
-struct Stored {
-    status: StatusCode,
-    body: Bytes,
-    sid: Option<String>,
+    Accepted { msg: Box<Message>, body: Bytes },
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct SmsStats {
     pub requests: u64,
     pub unique_accepted: u64,
+    /// Always 0: Twilio has no idempotency key, so a repeated send is one more message. Kept
+    /// so the counters have the same shape on every simulator (payments counts replays).
     pub duplicates: u64,
     pub callbacks_sent: u64,
     pub callbacks_failed: u64,
@@ -68,7 +54,6 @@ struct Inner {
     stats: SmsStats,
     messages: Vec<Message>,
     by_sid: HashMap<String, usize>,
-    idempotency: HashMap<(String, String), Stored>,
 }
 
 #[derive(Default)]
@@ -90,57 +75,20 @@ impl SmsState {
         self.lock().stats.requests += 1;
     }
 
-    /// Idempotency lookup, validation and acceptance under one lock, so two concurrent
-    /// requests with the same key cannot both create a message.
+    /// Validates and accepts a send; every valid send is a new message.
     pub fn accept(
         &self,
         account: &str,
         form: Vec<(String, String)>,
-        idempotency_key: Option<String>,
         fault_id: Option<String>,
     ) -> Outcome {
-        let mut inner = self.lock();
-        let store_key = idempotency_key
-            .as_ref()
-            .map(|k| (account.to_owned(), k.clone()));
-        if let Some(stored) = store_key
-            .as_ref()
-            .and_then(|k| inner.idempotency.get(k))
-            .cloned()
-        {
-            inner.stats.duplicates += 1;
-            if let Some(i) = stored.sid.and_then(|sid| inner.by_sid.get(&sid).copied()) {
-                inner.messages[i].times_requested += 1;
-            }
-            return Outcome::Replay {
-                status: stored.status,
-                body: stored.body,
-            };
-        }
         let draft = match message::validate(&form) {
             Ok(draft) => draft,
-            Err(err) => {
-                if let Some(k) = store_key {
-                    let stored = Stored {
-                        status: err.status,
-                        body: err.body(),
-                        sid: None,
-                    };
-                    inner.idempotency.insert(k, stored);
-                }
-                return Outcome::Rejected(err);
-            }
+            Err(err) => return Outcome::Rejected(err),
         };
-        let msg = Message::new(account, draft, form, idempotency_key, fault_id);
+        let msg = Message::new(account, draft, form, fault_id);
         let body = resource_body(&msg);
-        if let Some(k) = store_key {
-            let stored = Stored {
-                status: StatusCode::CREATED,
-                body: body.clone(),
-                sid: Some(msg.sid.clone()),
-            };
-            inner.idempotency.insert(k, stored);
-        }
+        let mut inner = self.lock();
         inner.stats.unique_accepted += 1;
         let index = inner.messages.len();
         inner.by_sid.insert(msg.sid.clone(), index);
@@ -201,10 +149,8 @@ pub struct MessageView {
     pub body: String,
     pub media_urls: Vec<String>,
     pub status_callback: Option<String>,
-    pub idempotency_key: Option<String>,
     /// Every form field as received, in order, repeated keys included.
     pub form: Vec<(String, String)>,
-    pub times_requested: u64,
     pub status: &'static str,
     pub error_code: Option<u32>,
     pub encoding: &'static str,
@@ -223,9 +169,7 @@ impl MessageView {
             body: msg.draft.body,
             media_urls: msg.draft.media_urls,
             status_callback: msg.draft.status_callback,
-            idempotency_key: msg.idempotency_key,
             form: msg.form,
-            times_requested: msg.times_requested,
             status: msg.status,
             error_code: msg.error_code,
             encoding: msg.encoding.as_str(),

@@ -196,7 +196,8 @@ pub fn mail(to: &str) -> Value {
     })
 }
 
-/// [`mail`] with the sandbox idempotency key.
+/// [`mail`] with an `sb_idempotency_key` custom arg: a plain custom arg to SendGrid, which has no
+/// idempotency key.
 pub fn keyed_mail(to: &str, key: &str) -> Value {
     let mut body = mail(to);
     body["personalizations"][0]["custom_args"]["sb_idempotency_key"] = json!(key);

@@ -147,17 +147,21 @@ async fn reset_timeout_and_latency() {
         Err(std::io::ErrorKind::ConnectionReset)
     );
 
-    // The provider accepted but the answer was lost; the retry with the same key finds it.
+    // The provider accepted but the answer was lost: the message exists, and the list finds it
+    // before any retry (a blind retry would be a second message, as at Twilio).
     sim.fault(json!({"channel": "sms", "times": 1, "action": {"reset": true, "accept": true}}))
         .await;
-    let keyed = || sim.send_req(&basic("x")).header("Idempotency-Key", "lost");
-    assert!(keyed().send().await.is_err());
-    let resp = keyed().send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert!(sim.send_req(&basic("x")).send().await.is_err());
     let msgs = sim.messages().await;
     assert_eq!(msgs.len(), 1);
+    let (status, page) = sim.list("?To=%2B15551230000").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["messages"][0]["sid"], msgs[0]["sid"]);
+    let resp = sim.send_req(&basic("x")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["sid"], msgs[0]["sid"]);
+    assert_ne!(body["sid"], msgs[0]["sid"]);
+    assert_eq!(sim.messages().await.len(), 2);
 
     sim.fault(json!({"channel": "sms", "times": 1, "action": {"timeout": true}}))
         .await;
@@ -183,7 +187,8 @@ async fn reset_timeout_and_latency() {
             stats["requests"].as_u64(),
             stats["unique_accepted"].as_u64()
         ),
-        (Some(6), Some(2))
+        (Some(6), Some(3)),
+        "the lost acceptance, the blind retry and the slow send"
     );
     // Shutdown releases the request still held by the timeout fault.
     tokio::time::timeout(Duration::from_secs(3), sim.handle.shutdown())
