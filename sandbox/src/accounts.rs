@@ -74,6 +74,9 @@ pub fn connections(plugin: &str, base_url: &str) -> Vec<SimConnection> {
                 ("from_email", crate::SANDBOX_EMAIL_FROM),
                 ("from_name", "Switchboard Sandbox"),
                 ("webhook_public_key", &crate::sendgrid_webhook_public_key()),
+                // The simulated activity feed shows a send from its first event, which comes
+                // after `processed_delay` (20 ms by default): a second covers it.
+                ("activity_lag_ms", "1000"),
             ],
             &[("api_key", crate::SANDBOX_SENDGRID_API_KEY)],
         ),

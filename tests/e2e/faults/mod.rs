@@ -6,9 +6,10 @@
 //! | case | every channel asserts |
 //! |---|---|
 //! | `server_errors` | two 503s: attempts retry, retry, accepted (`provider_transient`); provider created 1 |
-//! | `reset` | RST before processing: retry (`provider_transient`), accepted; provider created 1 |
-//! | `reset_after_processing` | RST after processing: as above; provider created 1 and saw 1 duplicate (push: 2 notifications, no idempotency) |
-//! | `timeout` | held past the send deadline after processing: retry (`timeout`), accepted; as above |
+//! | `reset` | RST after the request went out, before processing: `unknown`; asked (SMS, email, AlimTalk): not found, sent again; unasked (Messenger, push): sent again by `ambiguous_sends: retry`; provider created 1 |
+//! | `reset_after_processing` | RST after processing: `unknown`; asked: found, adopted, not sent again (provider created 1); unasked: a push receipt that came first settles it (1), else sent again (2), the timeline says it may arrive twice |
+//! | `timeout` | held past the send deadline after processing: `unknown` (`timeout`); as above |
+//! | `at_most_once` (Messenger, FCM) | as `timeout` under `ambiguous_sends: fail`: not sent again; Messenger `failed` with `outcome_unknown`, resendable; FCM settled by the device's receipts; provider created at most 1 |
 //! | `rate_limited` | 429 + Retry-After: retry (`rate_limited`) not before the wait asked, accepted |
 //! | `slow` | 300 ms latency: one attempt, accepted |
 //! | `dropped_callbacks` | stays `sent` within the test (status lookups wait 15 min by default; `crash::lookup` covers them), no event beyond `sent` |
@@ -82,11 +83,19 @@ mod email {
 }
 mod fcm {
     row!(super::target::Channel::Fcm);
+    #[tokio::test]
+    async fn at_most_once() {
+        super::cases::at_most_once(super::target::Channel::Fcm).await
+    }
 }
 mod messenger {
     // The lost-answer cases once found that watermarks missed such a send: its send time was
     // the retry's start, later than the provider's own. It is now the lost attempt's start.
     row!(super::target::Channel::Messenger);
+    #[tokio::test]
+    async fn at_most_once() {
+        super::cases::at_most_once(super::target::Channel::Messenger).await
+    }
 }
 mod dead_letters;
 mod sms;

@@ -11,7 +11,8 @@ use crate::support::Gateway;
 pub struct Accepted {
     /// Messages the provider created.
     pub unique: u64,
-    /// Repeats the provider recognised by idempotency key and did not send again.
+    /// Repeats the provider recognised and did not send again: none of the simulated
+    /// providers has a send-side idempotency key, so always 0.
     pub duplicates: u64,
 }
 
@@ -32,9 +33,10 @@ pub struct Target {
     /// The value the simulator's `to` match key sees for this message.
     pub to: String,
     pub body: Value,
-    /// The provider deduplicates on the gateway's idempotency key (a sandbox extension for
-    /// all but push: FCM and APNs have none, so a lost answer can mean a second notification).
-    pub dedupes: bool,
+    /// The provider can be asked whether it took a send whose answer was lost (`find-sent`:
+    /// Twilio's message list, SendGrid's Email Activity, Solapi's message list). Graph and
+    /// push providers cannot: the workspace's `ambiguous_sends` decides.
+    pub reconciles: bool,
     /// Where a clean send ends.
     pub ends: &'static str,
     /// Callback POSTs the provider makes for a clean send.
@@ -52,7 +54,7 @@ impl Target {
                     fault_channel: "sms",
                     to: phone.clone(),
                     body: json!({"channel": "sms", "to": {"phone": phone}, "content": {"text": "fault matrix"}}),
-                    dedupes: true,
+                    reconciles: true,
                     ends: "delivered",
                     // sent, delivered
                     callbacks: 2,
@@ -65,7 +67,7 @@ impl Target {
                     fault_channel: "email",
                     to: email.clone(),
                     body: json!({"channel": "email", "to": {"email": email}, "content": {"subject": "Fault matrix", "text": "fault matrix"}}),
-                    dedupes: true,
+                    reconciles: true,
                     ends: "seen",
                     // processed, delivered, open
                     callbacks: 3,
@@ -84,7 +86,7 @@ impl Target {
                     to: token.clone(),
                     body: json!({"channel": "push", "to": {"push_token": token, "push_platform": platform},
                                  "content": {"subject": "Fault matrix", "text": "fault matrix"}}),
-                    dedupes: false,
+                    reconciles: false,
                     ends: "seen",
                     // the device's received and opened receipts
                     callbacks: 2,
@@ -99,7 +101,7 @@ impl Target {
                     body: json!({"channel": "alimtalk", "to": {"phone": format!("+82{}", &local[1..])},
                                  "content": {"template": {"id": "KA01TP_SB_ORDER_SHIPPED",
                                      "variables": {"#{name}": "김지수", "#{order}": "A-1042"}}}}),
-                    dedupes: true,
+                    reconciles: true,
                     ends: "delivered",
                     // 3000 handed to Kakao, 4000 received
                     callbacks: 2,
@@ -113,7 +115,7 @@ impl Target {
                     fault_channel: "messenger",
                     to: psid.clone(),
                     body: json!({"channel": "messenger", "to": {"psid": psid}, "content": {"text": "fault matrix"}}),
-                    dedupes: true,
+                    reconciles: false,
                     ends: "seen",
                     // the echo, then the delivery and read watermarks
                     callbacks: 3,
@@ -168,8 +170,7 @@ impl Target {
         gw.send(&self.body).await
     }
 
-    /// What the simulator accepted, by its own counters. Push has no idempotency, so every
-    /// accepted request is a notification and `duplicates` is always 0.
+    /// What the simulator accepted, by its own counters.
     pub async fn accepted(&self, gw: &Gateway) -> Accepted {
         let s = match self.channel {
             Channel::Sms => gw.sim_get("/_sandbox/stats").await["sms"].clone(),

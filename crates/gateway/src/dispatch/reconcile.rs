@@ -1,6 +1,8 @@
 //! Before a delivery whose last answer was lost is sent again, ask its provider whether it
 //! already has the message (the plugin's `find-sent`, over the attempts' time window).
 //!
+//! - Already reported delivered or seen (a push receipt can come before, or instead of, the
+//!   send's answer): it arrived; nothing is sent again.
 //! - Found: adopt the provider's id; nothing is sent again (exactly once).
 //! - Not found: send again; one message, not two (exactly once).
 //! - Not yet (the provider's search lags), or the lookup failed: ask again later, sending
@@ -34,6 +36,11 @@ pub(super) enum Reconciled {
 impl super::Dispatcher {
     pub(super) async fn reconcile(&self, job: &Job, (from, to): (Millis, Millis)) -> Reconciled {
         let now = now_ms();
+        if job.reported_arrived {
+            return Reconciled::Settle(Settle::Arrived {
+                detail: "a report already showed the message arrived: it is not sent again".into(),
+            });
+        }
         let Some(conn) = self.connections.get(&job.connection_id) else {
             return Reconciled::SendAgain("the connection is gone; the attempt will say so".into());
         };

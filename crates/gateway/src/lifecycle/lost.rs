@@ -24,6 +24,10 @@ pub enum Settle {
         sent_at: Millis,
         detail: String,
     },
+    /// A report already showed it arrived (a push receipt can come before the send's answer,
+    /// or instead of it): nothing is sent again, and the send is charged, with no provider id
+    /// to record.
+    Arrived { detail: String },
     /// Ask again at `at`; nothing is sent meanwhile.
     AskAgain { at: Millis, detail: String },
     /// No more sends: `failed` with `reason`, or with the last attempt's failure when `None`.
@@ -72,6 +76,19 @@ pub fn settle(
                 now,
                 &format!("found at the provider as {provider_message_id}"),
             )?;
+        }
+        Settle::Arrived { detail } => {
+            rows::insert_timeline(
+                t,
+                delivery_id,
+                held.status,
+                now,
+                "reconciliation",
+                Some(detail),
+                false,
+            )?;
+            rows::record_arrived(t, delivery_id, now)?;
+            wallet::capture(t, delivery_id, now)?;
         }
         Settle::AskAgain { at, detail } => {
             rows::insert_timeline(

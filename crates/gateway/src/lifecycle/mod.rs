@@ -70,6 +70,9 @@ pub struct Job {
     /// Set when the last attempt's answer was lost: from the first such attempt's start to
     /// the last one's end. The provider is asked about that window before anything is sent.
     pub lost_window: Option<(Millis, Millis)>,
+    /// The provider (or the app's receipt) already reported it delivered or seen: it
+    /// arrived, whatever became of the answer to its send.
+    pub reported_arrived: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -80,8 +80,10 @@ pub fn claim(
         } else {
             None
         };
+        let reported_arrived = matches!(row.status, Status::Delivered | Status::Seen);
         jobs.push(Job {
             lost_window,
+            reported_arrived,
             delivery_id: row.delivery_id,
             message_id: row.message_id,
             workspace_id,

@@ -227,6 +227,18 @@ pub fn reschedule(
     Ok(())
 }
 
+/// Its send's answer was lost but a report showed it arrived: nothing more is due, the
+/// failure of the lost attempt is cleared, the status (already past `sent`) stays.
+pub fn record_arrived(t: &Transaction, delivery_id: &str, now: Millis) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = NULL, lease_token = NULL, lease_until = NULL,
+            failure_reason = NULL, failure_code = NULL, failure_detail = NULL, failure_retryable = NULL, updated_at = ?2
+         WHERE id = ?1",
+    )?
+    .execute(params![delivery_id, now])?;
+    Ok(())
+}
+
 /// A failure the provider reported after accepting: final, and when it happened.
 pub fn record_reported_failure(
     t: &Transaction,
