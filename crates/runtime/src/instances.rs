@@ -14,6 +14,9 @@ use super::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, engine, warm}
 
 /// How long a call waits for a pool slot before it looks for an idle instance to evict again.
 const SLOT_ROUND: Duration = Duration::from_millis(20);
+/// Millisecond waits for a just-dropped store's teardown to free its pool entry (see
+/// `instantiate`): a teardown takes microseconds, so this is generous.
+const POOL_RETRIES: u32 = 200;
 
 impl PluginRuntime {
     /// A fresh instance of a loaded plugin, allowed the manifest's hosts plus, with a
@@ -86,14 +89,51 @@ impl PluginRuntime {
                 Err(_elapsed) => continue,
             }
         };
-        let mut state = CallState::new(
+        let mut slot = Some(slot);
+        let mut pool_retries = 0;
+        loop {
+            let mut store = self.new_store(plugin, conn.clone(), allowed.clone(), deadline);
+            store.data_mut().slot = slot.take();
+            match pre.instantiate_async(&mut store).await {
+                Ok(inst) => return Ok((store, inst)),
+                // A dropped store gives its slot back with its data, a moment before wasmtime
+                // counts its instance gone (the store's own teardown runs after): a call that
+                // got that slot may find the pool still full. Wait the teardown out, on a
+                // fresh store, keeping the slot.
+                Err(e)
+                    if pool_retries < POOL_RETRIES
+                        && e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                            .is_some() =>
+                {
+                    pool_retries += 1;
+                    slot = store.data_mut().slot.take();
+                    drop(store);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => {
+                    return Err(CallError::Instantiate {
+                        plugin: plugin.into(),
+                        detail: format!("{e:#}"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn new_store(
+        &self,
+        plugin: &str,
+        conn: Option<Arc<ConnectionCtx>>,
+        allowed: Arc<[OriginPattern]>,
+        deadline: Duration,
+    ) -> Store<CallState> {
+        let state = CallState::new(
             Arc::from(plugin),
             conn,
             allowed,
             self.services.clone(),
             deadline,
         );
-        state.slot = Some(slot);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(self.limits.max_output_bytes);
@@ -112,13 +152,6 @@ impl PluginRuntime {
                 )
             })
         });
-        let inst = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| CallError::Instantiate {
-                plugin: plugin.into(),
-                detail: format!("{e:#}"),
-            })?;
-        Ok((store, inst))
+        store
     }
 }

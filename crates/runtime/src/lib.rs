@@ -288,10 +288,14 @@ impl PluginRuntime {
                     .redirect(reqwest::redirect::Policy::none())
                     .pool_max_idle_per_host(256),
             );
+            // A plugin that asks for HTTP/2 gets it (ALPN over TLS, prior knowledge over
+            // cleartext); one that does not speaks HTTP/1.1, one request per connection, as
+            // it did over cleartext: reqwest would otherwise offer h2 by ALPN and put every
+            // send to a provider on one multiplexed connection, whose loss is every answer's.
             let builder = if http2 {
                 builder.http2_prior_knowledge()
             } else {
-                builder
+                builder.http1_only()
             };
             builder
                 .build()

@@ -8,6 +8,21 @@ use crate::model::Millis;
 use crate::model::policy::Policy;
 use crate::sql::{Connection, OptionalExtension, Transaction, params};
 
+/// What a lease that ended without an outcome records (`deliveries::end_leases_as_unknown`):
+/// such an attempt may not have reached the plugin at all (the delivery may have waited for a
+/// slot all along), so it does not count against `--max-attempts`.
+pub const UNFINISHED_LEASE: &str = "the gateway stopped while this attempt may have been in flight";
+
+/// The delivery's attempts that ended with an unfinished lease: not counted against the
+/// attempt budget.
+pub fn unfinished_leases(c: &Connection, delivery_id: &str) -> Result<u32, StoreError> {
+    Ok(c
+        .prepare_cached(
+            "SELECT COUNT(*) FROM attempts WHERE delivery_id = ?1 AND outcome = 'unknown' AND detail = ?2",
+        )?
+        .query_row(params![delivery_id, UNFINISHED_LEASE], |r| r.get::<_, i64>(0))? as u32)
+}
+
 /// When the delivery's last attempt lost its answer: from the start of the first such
 /// attempt to the end of the last (every one of them may have created the message).
 pub fn lost_window(

@@ -44,9 +44,10 @@ pub fn message_outcome(i: usize, kind: Kind, msg: &Value) {
     );
 }
 
-/// The SMS simulator deduplicates on Twilio's idempotency token and the email simulator on
-/// the message; each records one entry per unique send. A logical send that reached it twice
-/// (a retry after a crash with a new key) would show as two entries.
+/// Neither simulator deduplicates (Twilio and SendGrid have no idempotency key): every request
+/// that reached one is an entry. A logical send that reached it twice (a retry after a lost
+/// answer or a crash that the gateway did not reconcile) shows as two entries. Both channels
+/// can be asked (`find-sent`), so the count must be exactly one; the counts are printed.
 pub async fn providers_saw_each_send_once(sim: &str, messages: usize) {
     let all: Vec<usize> = (0..messages).collect();
     providers_saw_sends_once(sim, &all).await;
@@ -74,6 +75,9 @@ pub async fn providers_saw_sends_once(sim: &str, which: &[usize]) {
             *mails.entry(to.as_str().unwrap().to_string()).or_default() += 1;
         }
     }
+    let twice_sms = texts.values().filter(|n| **n > 1).count();
+    let twice_mail = mails.values().filter(|n| **n > 1).count();
+    println!("duplicates at the providers: sms {twice_sms}, email {twice_mail} (both reconciled)");
     for &i in which {
         let kind = Kind::of(i);
         let sms = texts.get(&text(i)).copied().unwrap_or(0);

@@ -147,7 +147,7 @@ impl Dispatcher {
                         .config
                         .retry
                         .next_delay(
-                            job.attempts + 1,
+                            job.counted_attempts + 1,
                             self.config.retry.asked_wait(f.reason, f.retry_after_ms),
                         )
                         .unwrap_or(self.config.retry.base)
@@ -157,7 +157,7 @@ impl Dispatcher {
                 .config
                 .retry
                 .next_delay(
-                    job.attempts + 1,
+                    job.counted_attempts + 1,
                     self.config.retry.asked_wait(f.reason, f.retry_after_ms),
                 )
                 .map(|d| finished_at + d.as_millis() as i64),
@@ -165,6 +165,7 @@ impl Dispatcher {
         };
         let (label, reason) = match &outcome {
             SendOutcome::Accepted { .. } => ("accepted", String::new()),
+            SendOutcome::Failed(f) if answer_lost => ("unknown", f.reason.as_str().to_string()),
             SendOutcome::Failed(f) => (
                 if retry_at.is_some() {
                     "retry_scheduled"

@@ -142,7 +142,7 @@ impl super::Dispatcher {
     }
 
     fn send_again(&self, job: &Job, note: &str) -> Reconciled {
-        if job.attempts >= self.config.retry.max_attempts {
+        if job.counted_attempts >= self.config.retry.max_attempts {
             return Reconciled::Settle(Settle::Fail {
                 reason: None,
                 detail: format!("{note}, but no attempts are left"),

@@ -62,6 +62,9 @@ pub struct Job {
     pub connection_id: String,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// Of those, the ones that count against the attempt budget: not the leases a stopped
+    /// process left unfinished, which may never have reached the provider.
+    pub counted_attempts: u32,
     pub lease_token: String,
     pub request: NewMessage,
     /// Set when the send must fail without calling the provider (the wallet could not

@@ -32,6 +32,8 @@ pub fn claim(
     // The node's name first: a node restarted on its data directory releases what its
     // previous life leased (see `Deliveries::release_leases`).
     let token = format!("{node}.{}", uuid::Uuid::new_v4().simple());
+    // A lease that ran out unfinished may have sent: it becomes an `unknown` attempt first.
+    rows::end_expired_leases(t, now)?;
     let leased = rows::lease_due(t, &token, now + lease_ms, now, limit)?;
     let mut jobs = Vec::with_capacity(leased.len());
     let mut first_attempts = Vec::new();
@@ -75,10 +77,13 @@ pub fn claim(
             request.content.subject = None;
         }
         // Only a delivery tried before can have lost an answer: one read, and only then.
-        let lost_window = if row.attempts > 0 {
-            crate::store::lost_answers::lost_window(t, &row.delivery_id)?
+        let (lost_window, unfinished) = if row.attempts > 0 {
+            (
+                crate::store::lost_answers::lost_window(t, &row.delivery_id)?,
+                crate::store::lost_answers::unfinished_leases(t, &row.delivery_id)?,
+            )
         } else {
-            None
+            (None, 0)
         };
         let reported_arrived = matches!(row.status, Status::Delivered | Status::Seen);
         jobs.push(Job {
@@ -89,6 +94,7 @@ pub fn claim(
             workspace_id,
             connection_id: row.connection_id,
             attempts: row.attempts,
+            counted_attempts: row.attempts.saturating_sub(unfinished),
             lease_token: token.clone(),
             request,
             refused,

@@ -126,12 +126,40 @@ fn status_at(r: &crate::sql::Row, i: usize) -> crate::sql::Result<Status> {
         .ok_or_else(|| crate::sql::Error::conversion(i, format!("unknown status {s:?}")))
 }
 
-/// Release every lease, making the work due now.
-pub fn release_all_leases(t: &Transaction, now: Millis) -> Result<usize, StoreError> {
+/// A lease that ended without an outcome (its process stopped, or it expired) may have sent:
+/// each such delivery gets an `unknown` attempt, from the claim to `now`, so the next claim
+/// asks the provider before sending again. `which` narrows `deliveries` (aliased `d`) to the
+/// leases to end; `?1` is `now`, `?2` whatever `which` needs.
+fn end_leases_as_unknown(
+    t: &Transaction,
+    which: &str,
+    now: Millis,
+    arg: &str,
+) -> Result<usize, StoreError> {
+    let ended = t.execute(
+        &format!(
+            "INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, reason, provider_code, detail, retry_after_ms, answer_lost)
+             SELECT d.id, d.attempts + 1, d.updated_at, ?1, 'unknown', 'unknown', NULL, ?3, NULL, 1
+             FROM deliveries d WHERE {which} AND CAST(?2 AS TEXT) IS NOT NULL"
+        ),
+        params![now, arg, crate::lost_answers::UNFINISHED_LEASE],
+    )?;
+    if ended == 0 {
+        return Ok(0);
+    }
     Ok(t.execute(
-        "UPDATE deliveries SET lease_token = NULL, lease_until = NULL, next_attempt_at = ?1 WHERE lease_until IS NOT NULL",
-        [now],
+        &format!(
+            "UPDATE deliveries SET attempts = attempts + 1, lease_token = NULL, lease_until = NULL, next_attempt_at = ?1
+             WHERE id IN (SELECT d.id FROM deliveries d WHERE {which} AND CAST(?2 AS TEXT) IS NOT NULL)"
+        ),
+        params![now, arg],
     )?)
+}
+
+/// Release every lease, making the work due now (each as an attempt whose outcome is
+/// unknown: see [`end_leases_as_unknown`]).
+pub fn release_all_leases(t: &Transaction, now: Millis) -> Result<usize, StoreError> {
+    end_leases_as_unknown(t, "d.lease_until IS NOT NULL", now, "")
 }
 
 /// Release the leases whose token starts with `prefix`, making their work due now.
@@ -140,11 +168,24 @@ pub fn release_leases_with_prefix(
     prefix: &str,
     now: Millis,
 ) -> Result<usize, StoreError> {
-    Ok(t.execute(
-        "UPDATE deliveries SET lease_token = NULL, lease_until = NULL, next_attempt_at = ?1
-         WHERE lease_until IS NOT NULL AND substr(lease_token, 1, length(CAST(?2 AS TEXT))) = ?2",
-        params![now, prefix],
-    )?)
+    end_leases_as_unknown(
+        t,
+        "d.lease_until IS NOT NULL AND substr(d.lease_token, 1, length(CAST(?2 AS TEXT))) = ?2",
+        now,
+        prefix,
+    )
+}
+
+/// Leases that expired unfinished (another node's, which stopped): ended as unknown attempts
+/// before the work is claimed again.
+pub fn end_expired_leases(t: &Transaction, now: Millis) -> Result<usize, StoreError> {
+    end_leases_as_unknown(
+        t,
+        // A lease's due time is its expiry: the due index finds them.
+        "d.next_attempt_at <= ?1 AND d.lease_token IS NOT NULL",
+        now,
+        "",
+    )
 }
 
 /// When the next delivery falls due (for a leased one: when its lease expires).
