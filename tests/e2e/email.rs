@@ -73,7 +73,7 @@ async fn email_is_sent_in_sendgrid_format_and_seen_via_signed_events() {
     );
     let delivery = &msg["deliveries"][0];
     assert_eq!(
-        raw["personalizations"][0]["custom_args"]["sb_idempotency_key"],
+        raw["personalizations"][0]["custom_args"]["sb_delivery_id"],
         delivery["id"]
     );
     assert_eq!(delivery["provider_message_id"], sent[0]["x_message_id"]);

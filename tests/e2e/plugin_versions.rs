@@ -1,7 +1,9 @@
 //! The versioned plugin contract: a plugin built for an API version this gateway does not
 //! support is refused by name at load, with its version and the supported range, and the
 //! gateway keeps serving every other plugin; a plugin built before the SDK stamped versions is
-//! judged by the interface it exports and still loads and sends.
+//! judged by the interface it exports and still loads and sends; a plugin built for 0.1.0 (no
+//! `find-sent`) keeps working on a 0.2.0 host, and a lost answer of its sends is decided by
+//! the workspace's `ambiguous_sends`.
 
 use std::time::Duration;
 
@@ -38,7 +40,7 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
     assert!(
         error.contains("`test-plugin-future`")
             && error.contains("plugin API 0.9.0")
-            && error.contains("supports 0.1.x"),
+            && error.contains("supports 0.1.x, 0.2.x"),
         "{error}"
     );
     let loaded: Vec<&Value> = plugins["data"].as_array().unwrap().iter().collect();
@@ -46,8 +48,15 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
         loaded.iter().all(|p| p["name"] != "test-future"),
         "{plugins:#}"
     );
+    // The bundled plugins and the SDK-built test plugins are 0.2.0; the unversioned one is a
+    // 0.1.0 component, and loads next to them.
     for p in &loaded {
-        assert_eq!(p["api_version"], "0.1.0", "{p}");
+        let want = if p["name"] == "test-unversioned" {
+            "0.1.0"
+        } else {
+            "0.2.0"
+        };
+        assert_eq!(p["api_version"], want, "{p}");
     }
 
     // Nothing can be sent on its channel: no plugin serves it.
@@ -86,4 +95,59 @@ async fn a_plugin_without_a_version_stamp_loads_as_0_1_0_and_sends() {
         .as_str()
         .unwrap();
     assert!(provider_id.starts_with("unversioned-"), "{msg:#}");
+}
+
+/// A plugin that cannot be asked whether it sent (the SDK's default `find-sent`; a 0.1.0
+/// plugin has none at all) leaves a lost answer to `ambiguous_sends`: under `fail` the delivery
+/// ends `outcome_unknown` after one request, and the timeline says why.
+#[tokio::test]
+async fn a_lost_answer_of_a_plugin_that_cannot_be_asked_follows_ambiguous_sends() {
+    // A server that takes the request and never answers: the answer is lost.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let (origin, allow) = (
+        format!("http://127.0.0.1:{port}"),
+        format!("127.0.0.1:{port}"),
+    );
+    let gw = Gateway::start(
+        "plugin-cannot-ask",
+        &[
+            "--plugins-dir",
+            test_plugins_dir(),
+            "--allow-origin",
+            &origin,
+            "--allow-private-net",
+            &allow,
+            "--send-deadline-ms",
+            "1500",
+        ],
+    );
+    let (code, ws) = gw
+        .patch_json("/v1/workspace", &json!({"ambiguous_sends": "fail"}))
+        .await;
+    assert!(code.is_success(), "{ws}");
+    let id = gw
+        .send(
+            &json!({"channel": "test-probe", "to": {"phone": "+14155550124"},
+                      "content": {"text": format!("{origin}/hang")}}),
+        )
+        .await;
+    let msg = gw.wait_for(&id, "failed", Duration::from_secs(30)).await;
+    let d = &msg["deliveries"][0];
+    assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "{msg:#}");
+    assert_eq!(d["attempts"][0]["outcome"], "unknown", "{msg:#}");
+    assert_eq!(d["failure"]["reason"], "outcome_unknown", "{msg:#}");
+    let timeline = d["timeline"].to_string();
+    assert!(
+        timeline.contains("cannot be asked") && timeline.contains("ambiguous_sends: fail"),
+        "{msg:#}"
+    );
+    assert_eq!(held.lock().unwrap().len(), 1, "one request, not sent again");
 }

@@ -14,9 +14,11 @@ use super::FailureReason;
 pub struct RedriveRequest {
     /// Created at or after: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = date_or_time)]
     pub created_from: Option<String>,
     /// Created before: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = date_or_time)]
     pub created_to: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
@@ -30,6 +32,23 @@ pub struct RedriveRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+}
+
+/// A day (`YYYY-MM-DD`) or an RFC 3339 time, as the listing's `created_from` takes, or
+/// `null` (no bound).
+fn date_or_time() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = |f| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(f)))
+    };
+    AnyOfBuilder::new()
+        .item(string(KnownFormat::Date))
+        .item(string(KnownFormat::DateTime))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
 }
 
 /// What a redrive did. A message is resent at most once, so running the same redrive again
