@@ -73,7 +73,10 @@ async fn in_sandbox_mode_the_real_names_reach_the_simulators_over_tls() {
     assert_eq!(resp.version(), reqwest::Version::HTTP_2);
     // Another port of the simulators' address is no provider: still a private address.
     let e = client(&policy, false)
-        .get(format!("http://127.0.0.1:{}/_sandbox/transport", sim.addr.port()))
+        .get(format!(
+            "http://127.0.0.1:{}/_sandbox/transport",
+            sim.addr.port()
+        ))
         .send()
         .await
         .unwrap_err();
