@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use switchboard_sandbox::SANDBOX_MESSENGER_PAGES;
 
 use crate::receiver::Receiver;
-use crate::support::Gateway;
+use crate::support::{Gateway, wait_until};
 
 const MB: u64 = 1024 * 1024;
 
@@ -170,12 +170,25 @@ async fn the_probe_never_reaches_a_private_address() {
 async fn a_good_image_is_accepted_with_its_real_size_and_asked_once() {
     let gw = Gateway::start("media-good", &[]);
     let psid = "24000000000000077";
-    // The user writes first, so the page may answer.
+    // The user writes first, so the page may answer (the 24 h window).
     gw.sim_post(
         "/_sandbox/messenger/inbound",
         json!({"page_id": SANDBOX_MESSENGER_PAGES[0].id, "psid": psid, "text": "hi"}),
     )
     .await;
+    wait_until(&gw, Duration::from_secs(10), async || {
+        let (_, page) = gw.get("/v1/contacts?limit=200").await;
+        page["data"].as_array().unwrap().iter().any(|c| {
+            c["inbound_messages"].as_u64() >= Some(1)
+                && c["addresses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["address"] == psid)
+        })
+    })
+    .await;
+
     let url = format!("{}/_sandbox/media/photo.jpg?size=123456", gw.sim);
     let body = messenger(
         psid,
@@ -203,9 +216,11 @@ async fn a_good_image_is_accepted_with_its_real_size_and_asked_once() {
         [("HEAD".to_string(), None)]
     );
 
-    // The provider got the URL it will fetch.
-    let m = gw.wait_for(&id, "sent", Duration::from_secs(20)).await;
-    assert_eq!(m["deliveries"][0]["status"], "sent", "{m:#}");
+    // The provider got the URL it will fetch, and the message went its way.
+    gw.wait_for(&id, "seen", Duration::from_secs(20)).await;
+    let sent = gw.sim_get("/_sandbox/messenger/messages").await;
+    let text = sent.to_string();
+    assert!(text.contains("photo.jpg?size=123456"), "{sent:#}");
 }
 
 #[tokio::test]

@@ -192,7 +192,9 @@ pub fn check_fetched(
             ));
         }
     }
-    if limits.max_media_bytes > 0 && total > limits.max_media_bytes {
+    // The total says something new only when no attachment alone was over its cap.
+    let one_too_large = v.iter().any(|x| x.code == "file_too_large");
+    if limits.max_media_bytes > 0 && total > limits.max_media_bytes && !one_too_large {
         v.push(violation(
             "file_too_large",
             "content.media".into(),

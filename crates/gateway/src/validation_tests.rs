@@ -284,3 +284,33 @@ fn extensions_come_from_the_path() {
     assert_eq!(url_extension("https://a.test"), None);
     assert_eq!(url_extension("https://a.b.test/file"), None);
 }
+
+#[test]
+fn the_total_is_judged_when_no_attachment_alone_is_over() {
+    let mut l = limits();
+    l.max_media = 2;
+    l.max_media_bytes = 15 << 20;
+    let two = msg(Content {
+        media: vec![
+            media(MediaKind::File, "https://cdn.test/a.pdf", 1),
+            media(MediaKind::File, "https://cdn.test/b.pdf", 1),
+        ],
+        ..Default::default()
+    });
+    let pdf = |n| served(n, Some("application/pdf"));
+    let codes = |f: &[Option<Outcome>]| -> Vec<(String, String)> {
+        check_fetched(&l, &two, f)
+            .into_iter()
+            .map(|v| (v.code, v.field))
+            .collect()
+    };
+    assert_eq!(
+        codes(&[pdf(10 << 20), pdf(10 << 20)]),
+        vec![("file_too_large".into(), "content.media".into())]
+    );
+    assert_eq!(
+        codes(&[pdf((10 << 20) + 1), pdf(10 << 20)]),
+        vec![("file_too_large".into(), "content.media[0].url".into())]
+    );
+    assert!(codes(&[pdf(5 << 20), pdf(5 << 20)]).is_empty());
+}
