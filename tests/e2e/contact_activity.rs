@@ -27,13 +27,18 @@ async fn user_writes(gw: &Gateway, psid: &str, text: &str) -> i64 {
 
 async fn contact(gw: &Gateway, psid: &str) -> Option<Value> {
     let (_, page) = gw.get("/v1/contacts?limit=200").await;
-    page["data"].as_array().unwrap().iter().cloned().find(|c| {
-        c["addresses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["address"] == psid)
-    })
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["addresses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["address"] == psid)
+        })
+        .cloned()
 }
 
 fn ms(v: &Value) -> i64 {
