@@ -22,6 +22,8 @@
 //!   sending hours, magic numbers and signed delivery reports.
 //! - [`generic`]: a receiver for the generic webhook channel and a stub provider for new
 //!   plugins, both recording what they get.
+//! - [`media`]: a static file host for attachment URLs (HEAD, ranges, wrong types, 404s),
+//!   counting what reached it.
 //! - [`payments`]: a card processor on Stripe's Charges API, with Stripe's test tokens,
 //!   declines, `Idempotency-Key` replays, and per-token declines set through the control API.
 //!
@@ -64,6 +66,7 @@ mod control;
 pub mod email;
 pub mod faults;
 pub mod generic;
+pub mod media;
 pub mod messenger;
 pub mod payments;
 pub mod push;
@@ -205,6 +208,7 @@ pub(crate) struct Shared {
     pub(crate) alimtalk: alimtalk::AlimTalkState,
     pub(crate) payments: payments::PaymentsState,
     pub(crate) generic: generic::GenericState,
+    pub(crate) media: media::MediaState,
     pub(crate) clock: clock::SimClock,
     pub(crate) transport: transport::TransportLog,
     /// Set by `start`; a router mounted elsewhere has no TLS listener.
@@ -234,6 +238,7 @@ impl Shared {
             alimtalk: alimtalk::AlimTalkState::default(),
             payments: payments::PaymentsState::default(),
             generic: generic::GenericState::default(),
+            media: media::MediaState::default(),
             clock: clock::SimClock::default(),
             transport: transport::TransportLog::default(),
             tls: OnceLock::new(),
@@ -262,6 +267,7 @@ impl Shared {
         self.alimtalk.clear();
         self.payments.clear();
         self.generic.clear();
+        self.media.clear();
         self.clock.set_offset_ms(0);
         self.transport.clear();
         *self.config.lock().expect("config poisoned") = self.initial.clone();
@@ -306,6 +312,7 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(alimtalk::routes())
         .merge(payments::routes())
         .merge(generic::routes())
+        .merge(media::routes())
         .merge(control::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -112,11 +112,15 @@ async fn every_content_type_reaches_the_send_api_and_comes_back_seen() {
              "buttons": [{"title": "Buy", "url": "https://shop.example.com/blue"}]}
         ]})))
         .await;
+    // Attachments are asked what they are before a send is accepted: they live on the
+    // sandbox's media host.
+    let receipt_url = format!("{}/_sandbox/media/receipt.png?size=48213", gw.sim);
+    let invoice_url = format!("{}/_sandbox/media/invoice.pdf?size=120000", gw.sim);
     let image = gw
-        .send(&to(psid, json!({"media": [{"kind": "image", "url": "https://cdn.example.com/receipt.png", "mime_type": "image/png", "size": 48213}]})))
+        .send(&to(psid, json!({"media": [{"kind": "image", "url": receipt_url, "mime_type": "image/png", "size": 48213}]})))
         .await;
     let file = gw
-        .send(&to(psid, json!({"media": [{"kind": "file", "url": "https://cdn.example.com/invoice.pdf", "mime_type": "application/pdf", "size": 120000}]})))
+        .send(&to(psid, json!({"media": [{"kind": "file", "url": invoice_url, "mime_type": "application/pdf", "size": 120000}]})))
         .await;
     for id in [&text, &carousel, &image, &file] {
         let msg = gw.wait_for(id, "seen", Duration::from_secs(20)).await;
@@ -180,16 +184,8 @@ async fn every_content_type_reaches_the_send_api_and_comes_back_seen() {
     assert_eq!(els[1]["buttons"].as_array().unwrap().len(), 1);
 
     for (body, kind, url) in [
-        (
-            by_kind("image"),
-            "image",
-            "https://cdn.example.com/receipt.png",
-        ),
-        (
-            by_kind("file"),
-            "file",
-            "https://cdn.example.com/invoice.pdf",
-        ),
+        (by_kind("image"), "image", receipt_url.as_str()),
+        (by_kind("file"), "file", invoice_url.as_str()),
     ] {
         assert_eq!(body["message"]["attachment"]["type"], kind, "{body}");
         assert_eq!(body["message"]["attachment"]["payload"]["url"], url);

@@ -202,6 +202,11 @@ struct ServeArgs {
     /// Lookups per delivery, each waiting twice as long as the one before; 0 turns them off.
     #[arg(long, default_value_t = 6)]
     status_lookups: u32,
+    /// Deadline for asking one attachment's URL what it serves (HEAD, then a one-byte GET
+    /// when needed) before a message is accepted; past it the attachment is refused as
+    /// unreachable.
+    #[arg(long, default_value_t = 3000)]
+    media_probe_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -297,6 +302,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.dispatch.retry.base = Duration::from_millis(args.retry_base_ms);
     config.status_lookup.after = Duration::from_millis(args.status_lookup_after_ms.max(1));
     config.status_lookup.max_lookups = args.status_lookups;
+    config.media_probe.timeout = Duration::from_millis(args.media_probe_timeout_ms.max(1));
     config.dispatch.retry.max_attempts = args.max_attempts.max(1);
     config.dispatch.retry.max_retry_after = Duration::from_secs(args.max_retry_after_s);
     config.dispatch.max_in_flight = args.max_in_flight.max(1);

@@ -245,6 +245,12 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
                 detail: e.to_string(),
             }
         })?;
+    // After the simulators: in sandbox mode their address is on the allow-list by now.
+    let media_probe = crate::media_probe::MediaProbe::new(net.clone(), config.media_probe.clone())
+        .map_err(|e| StartError::Io {
+            what: "media probe HTTP client".into(),
+            detail: e.to_string(),
+        })?;
     let connections = Arc::new(Connections::default());
     connections.reload(&store, &vault, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
@@ -269,6 +275,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         dispatcher,
         router,
         metrics,
+        media_probe,
     };
     let services::Services {
         callbacks,

@@ -4,8 +4,10 @@
 //! 1. pick the workspace's connection for the channel (which also picks the plugin);
 //! 2. normalise the recipient the same way for every channel (E.164 phone, derived country);
 //! 3. check the content against the limits the plugin's manifest declares
-//!    ([`crate::validation`]), and the recipient and URLs against what the gateway has learnt
-//!    (a dead push token, a URL the provider blocked);
+//!    ([`crate::validation`]), each attachment against what its URL really serves
+//!    ([`crate::media_probe`]: reachable, of its kind's type, within the channel's cap by its
+//!    real size, which then replaces the declared one), and the recipient and URLs against
+//!    what the gateway has learnt (a dead push token, a URL the provider blocked);
 //! 4. ask the plugin to `validate`, then to `quote` the billable product and units.
 //!
 //! Nothing here writes: the caller commits the result, so a rejected request stores nothing
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 use crate::connections::{Connection, Connections};
 use crate::lifecycle::NewDelivery;
+use crate::media_probe::{MediaProbe, Outcome};
 use crate::model;
 use crate::model::{NewMessage, Violation, new_id};
 use crate::runtime::{CallError, LoadedPlugin, PluginRuntime, convert};
@@ -57,13 +60,15 @@ pub struct Assessment {
 
 /// The intake service: one place that decides whether a message can be sent and what it
 /// will cost, so the send, the preview and the routed planner judge a message alike. It owns
-/// no state; it reads the connection registry, asks the plugins, and reads what the store has
-/// learnt about addresses and URLs.
+/// no state; it reads the connection registry, asks the plugins, asks attachments' URLs what
+/// they serve, and reads what the store has learnt about addresses and URLs.
 pub struct Intake {
     connections: Arc<Connections>,
     runtime: Arc<PluginRuntime>,
     /// Opt-outs, dead addresses and blocked URLs (read only).
     store: Arc<Store>,
+    /// What attachments' URLs really serve (behind the network guard, cached per URL).
+    media: Arc<MediaProbe>,
 }
 
 impl Intake {
@@ -71,11 +76,13 @@ impl Intake {
         connections: Arc<Connections>,
         runtime: Arc<PluginRuntime>,
         store: Arc<Store>,
+        media: Arc<MediaProbe>,
     ) -> Arc<Intake> {
         Arc::new(Intake {
             connections,
             runtime,
             store,
+            media,
         })
     }
 
@@ -125,7 +132,11 @@ impl Intake {
         let (connection, plugin) =
             self.route(workspace, &request.channel, request.connection.as_deref())?;
         let mut violations = normalize_recipient(&mut request.to);
-        violations.extend(crate::validation::check(&plugin.manifest.limits, &request));
+        let limits = &plugin.manifest.limits;
+        violations.extend(crate::validation::check(limits, &request));
+        let fetched = self.fetch_media(limits, &request).await;
+        violations.extend(crate::validation::check_fetched(limits, &request, &fetched));
+        use_real_media(&mut request, &fetched);
         violations.extend(
             self.learnt_violations(workspace, &connection, &request)
                 .await?,
@@ -156,6 +167,20 @@ impl Intake {
             violations,
             quote,
         })
+    }
+
+    /// What each attachment's URL serves, for those the channel would take by what the
+    /// request says (the others are already refused; asking their URLs would be wasted).
+    async fn fetch_media(
+        &self,
+        limits: &crate::runtime::bindings::wit::ContentLimits,
+        request: &NewMessage,
+    ) -> Vec<Option<Outcome>> {
+        if request.content.media.is_empty() {
+            return Vec::new();
+        }
+        let which = crate::validation::attachments_to_fetch(limits, request);
+        self.media.probe_all(&request.content.media, &which).await
     }
 
     /// What the gateway has learnt from providers that makes this message fail for sure: a
@@ -254,6 +279,19 @@ impl Intake {
                 },
             }
         })
+    }
+}
+
+/// The declared size and type of each attachment whose URL answered give way to what it
+/// serves: the plugin gets, and the store keeps, the real ones.
+fn use_real_media(request: &mut NewMessage, fetched: &[Option<Outcome>]) {
+    for (m, f) in request.content.media.iter_mut().zip(fetched) {
+        if let Some(Ok(p)) = f {
+            m.size = p.length;
+            if let Some(t) = &p.content_type {
+                m.mime_type = t.clone();
+            }
+        }
     }
 }
 

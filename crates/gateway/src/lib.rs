@@ -34,6 +34,7 @@ pub mod facebook_login;
 pub mod followup;
 pub mod intake;
 pub mod lifecycle;
+pub mod media_probe;
 pub mod metrics;
 pub mod no_reply;
 pub mod receipts;

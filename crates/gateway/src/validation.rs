@@ -6,10 +6,17 @@
 //! here, the same way for every channel, before the plugin's own `validate` looks at the
 //! channel-specific rest. Every violation has a code and a JSON field path.
 //!
+//! Attachments are judged twice. [`check`] looks at what the request says: a URL, and its
+//! extension for the type. [`check_fetched`] looks at what the URL really serves, as
+//! [`crate::media_probe`] found it: reachable, not empty, of the kind's media type, and within
+//! the rule's `max_bytes` by its real length. A declared size is never trusted: intake puts
+//! the real one in its place.
+//!
 //! A message that fails here is refused with `invalid_format` before anything is stored: it
 //! costs nothing, and since it was never accepted there is nothing to resend.
 
-use crate::model::{MediaKind, NewMessage, Violation};
+use crate::media_probe::{Outcome, type_matches};
+use crate::model::{Media, MediaKind, NewMessage, Violation};
 use crate::runtime::bindings::wit;
 
 fn violation(code: &str, field: String, message: String) -> Violation {
@@ -51,6 +58,153 @@ fn is_http_url(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() > "https://".len()
         && !url.contains(char::is_whitespace)
+}
+
+/// The manifest's rule an attachment falls under, judged by what the request says (a URL,
+/// and its extension for the type), or the code and message of why it falls under none.
+pub fn attachment_rule<'a>(
+    limits: &'a wit::ContentLimits,
+    m: &Media,
+) -> Result<&'a wit::MediaRule, (&'static str, String)> {
+    let kind = kind_name(m.kind);
+    if m.url.trim().is_empty() {
+        return Err((
+            "missing_media",
+            format!("an {kind} attachment needs the {kind} itself (a URL)"),
+        ));
+    }
+    if !is_http_url(&m.url) {
+        return Err(("invalid_url", format!("{:?} is not an http(s) URL", m.url)));
+    }
+    let ext = url_extension(&m.url).unwrap_or_default();
+    let rules: Vec<&wit::MediaRule> = limits
+        .media_rules
+        .iter()
+        .filter(|r| r.kind == wit_kind(m.kind))
+        .collect();
+    if let Some(rule) = rules.iter().find(|r| r.extensions.contains(&ext)) {
+        return Ok(rule);
+    }
+    let accepted: Vec<&str> = rules
+        .iter()
+        .flat_map(|r| r.extensions.iter().map(String::as_str))
+        .collect();
+    Err((
+        "unsupported_type",
+        if accepted.is_empty() {
+            format!("this channel takes no {kind} attachments")
+        } else {
+            format!(
+                "{kind} attachments must be one of {}; got {:?}",
+                accepted.join(", "),
+                if ext.is_empty() { "no extension" } else { &ext }
+            )
+        },
+    ))
+}
+
+/// Which attachments are worth asking their URL about: those the channel would take by
+/// what the request says. None when the message has more than the channel takes.
+pub fn attachments_to_fetch(limits: &wit::ContentLimits, msg: &NewMessage) -> Vec<bool> {
+    let media = &msg.content.media;
+    let too_many = limits.max_media > 0 && media.len() > limits.max_media as usize;
+    media
+        .iter()
+        .map(|m| !too_many && attachment_rule(limits, m).is_ok())
+        .collect()
+}
+
+/// What each attachment's URL really serves, against the channel's rules: reachable, not
+/// empty, of its kind's type, within its size cap, and all of them within the message's.
+/// `fetched` is aligned with `content.media` (`None`: not asked). Sizes are the real ones;
+/// the declared size is only quoted back.
+pub fn check_fetched(
+    limits: &wit::ContentLimits,
+    msg: &NewMessage,
+    fetched: &[Option<Outcome>],
+) -> Vec<Violation> {
+    let mut v = Vec::new();
+    let mut total = 0u64;
+    for (i, (m, f)) in msg.content.media.iter().zip(fetched).enumerate() {
+        let field = format!("content.media[{i}].url");
+        let kind = kind_name(m.kind);
+        let p = match f {
+            None => continue,
+            Some(Err(e)) => {
+                v.push(violation(e.code(), field, format!("{}: {e}", m.url)));
+                continue;
+            }
+            Some(Ok(p)) => p,
+        };
+        total = total.saturating_add(p.length);
+        let Ok(rule) = attachment_rule(limits, m) else {
+            continue;
+        };
+        if p.length == 0 {
+            v.push(violation(
+                "media_empty",
+                field,
+                format!(
+                    "{} serves an empty file: the {kind} would have nothing in it",
+                    m.url
+                ),
+            ));
+            continue;
+        }
+        match &p.content_type {
+            Some(t) if type_matches(m.kind, t, &rule.extensions) => {}
+            served => {
+                let served = served.as_deref().unwrap_or("no Content-Type");
+                let expected = match m.kind {
+                    MediaKind::Image => "an image".to_string(),
+                    MediaKind::Video => "a video".to_string(),
+                    MediaKind::Audio => "audio".to_string(),
+                    MediaKind::File => format!(
+                        "a document this channel takes ({})",
+                        rule.extensions.join(", ")
+                    ),
+                };
+                let blank = match m.kind {
+                    MediaKind::Image => " (the image would be blank)",
+                    _ => "",
+                };
+                v.push(violation(
+                    "media_type_mismatch",
+                    field,
+                    format!("{} serves {served}, not {expected}{blank}", m.url),
+                ));
+                continue;
+            }
+        }
+        if p.length > rule.max_bytes {
+            let declared = if m.size != p.length {
+                format!(" (declared {})", m.size)
+            } else {
+                String::new()
+            };
+            v.push(violation(
+                "file_too_large",
+                field,
+                format!(
+                    "{} is {} bytes{declared}; {kind} attachments are limited to {} bytes on this channel",
+                    m.url, p.length, rule.max_bytes
+                ),
+            ));
+        }
+    }
+    // The total says something new only when no attachment alone was over its cap.
+    let one_too_large = v.iter().any(|x| x.code == "file_too_large");
+    if limits.max_media_bytes > 0 && total > limits.max_media_bytes && !one_too_large {
+        v.push(violation(
+            "file_too_large",
+            "content.media".into(),
+            format!(
+                "attachments total {total} bytes; this channel takes at most {} per message",
+                limits.max_media_bytes
+            ),
+        ));
+    }
+    v
 }
 
 /// Every violation of the manifest's declared limits.
@@ -120,79 +274,10 @@ pub fn check(limits: &wit::ContentLimits, msg: &NewMessage) -> Vec<Violation> {
     }
     if !limits.media_rules.is_empty() {
         for (i, m) in c.media.iter().enumerate() {
-            let field = format!("content.media[{i}]");
-            if m.url.trim().is_empty() {
-                v.push(violation(
-                    "missing_media",
-                    format!("{field}.url"),
-                    format!(
-                        "an {} attachment needs the {} itself (a URL)",
-                        kind_name(m.kind),
-                        kind_name(m.kind)
-                    ),
-                ));
-                continue;
-            }
-            if !is_http_url(&m.url) {
-                v.push(violation(
-                    "invalid_url",
-                    format!("{field}.url"),
-                    format!("{:?} is not an http(s) URL", m.url),
-                ));
-                continue;
-            }
-            let ext = url_extension(&m.url).unwrap_or_default();
-            let rules: Vec<&wit::MediaRule> = limits
-                .media_rules
-                .iter()
-                .filter(|r| r.kind == wit_kind(m.kind))
-                .collect();
-            let Some(rule) = rules.iter().find(|r| r.extensions.contains(&ext)) else {
-                let accepted: Vec<&str> = rules
-                    .iter()
-                    .flat_map(|r| r.extensions.iter().map(String::as_str))
-                    .collect();
-                v.push(violation(
-                    "unsupported_type",
-                    format!("{field}.url"),
-                    if accepted.is_empty() {
-                        format!("this channel takes no {} attachments", kind_name(m.kind))
-                    } else {
-                        format!(
-                            "{} attachments must be one of {}; got {:?}",
-                            kind_name(m.kind),
-                            accepted.join(", "),
-                            if ext.is_empty() { "no extension" } else { &ext }
-                        )
-                    },
-                ));
-                continue;
-            };
-            if m.size > rule.max_bytes {
-                v.push(violation(
-                    "file_too_large",
-                    format!("{field}.size"),
-                    format!(
-                        "{} bytes; {} attachments are limited to {} bytes on this channel",
-                        m.size,
-                        kind_name(m.kind),
-                        rule.max_bytes
-                    ),
-                ));
+            if let Err((code, message)) = attachment_rule(limits, m) {
+                v.push(violation(code, format!("content.media[{i}].url"), message));
             }
         }
-    }
-
-    let total: u64 = c.media.iter().map(|m| m.size).sum();
-    if limits.max_media_bytes > 0 && total > limits.max_media_bytes {
-        v.push(violation(
-            "file_too_large",
-            "content.media".into(),
-            format!(
-                "attachments total {total} bytes; this channel takes at most {} per message",
-                limits.max_media_bytes
-            ),
-        ));
     }
 
     if !c.carousel.is_empty() {
@@ -283,198 +368,5 @@ pub fn check(limits: &wit::ContentLimits, msg: &NewMessage) -> Vec<Violation> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Button, CarouselElement, Content, Media, NewMessage, Recipient};
-
-    fn limits() -> wit::ContentLimits {
-        let rule = |kind, exts: &[&str], max| wit::MediaRule {
-            kind,
-            extensions: exts.iter().map(|e| e.to_string()).collect(),
-            max_bytes: max,
-        };
-        wit::ContentLimits {
-            max_text_bytes: 2000,
-            max_subject_bytes: 0,
-            max_media: 1,
-            max_media_bytes: 0,
-            max_carousel_elements: 10,
-            max_buttons: 3,
-            max_quick_replies: 13,
-            media_rules: vec![
-                rule(
-                    wit::MediaKind::Image,
-                    &["png", "jpg", "jpeg", "gif"],
-                    10 << 20,
-                ),
-                rule(wit::MediaKind::Video, &["mov", "m4v", "mp4"], 10 << 20),
-                rule(
-                    wit::MediaKind::File,
-                    &["odt", "ppt", "txt", "doc", "pdf"],
-                    10 << 20,
-                ),
-            ],
-            carousel_needs_images: true,
-            carousel_needs_buttons: true,
-        }
-    }
-
-    fn msg(content: Content) -> NewMessage {
-        NewMessage {
-            channel: "messenger".into(),
-            to: Recipient::default(),
-            content,
-            category: Default::default(),
-            metadata: Default::default(),
-            options: Default::default(),
-            connection: None,
-            policy: None,
-        }
-    }
-
-    fn media(kind: MediaKind, url: &str, size: u64) -> Media {
-        Media {
-            kind,
-            url: url.into(),
-            mime_type: String::new(),
-            size,
-        }
-    }
-
-    fn codes(c: Content) -> Vec<(String, String)> {
-        check(&limits(), &msg(c))
-            .into_iter()
-            .map(|v| (v.code, v.field))
-            .collect()
-    }
-
-    #[test]
-    fn empty_text_and_empty_content() {
-        assert_eq!(
-            codes(Content {
-                text: Some("  ".into()),
-                ..Default::default()
-            }),
-            vec![("empty_text".into(), "content.text".into())]
-        );
-        assert_eq!(
-            codes(Content::default()),
-            vec![("empty_content".into(), "content".into())]
-        );
-    }
-
-    #[test]
-    fn an_image_attachment_needs_an_image() {
-        let c = Content {
-            media: vec![media(MediaKind::Image, "", 10)],
-            ..Default::default()
-        };
-        assert_eq!(
-            codes(c),
-            vec![("missing_media".into(), "content.media[0].url".into())]
-        );
-    }
-
-    #[test]
-    fn supported_types_and_sizes() {
-        for (kind, url) in [
-            (MediaKind::Image, "https://cdn.test/a.PNG"),
-            (MediaKind::Image, "https://cdn.test/a.jpeg?x=1"),
-            (MediaKind::Video, "https://cdn.test/v.m4v"),
-            (MediaKind::File, "https://cdn.test/d.pdf"),
-            (MediaKind::File, "https://cdn.test/d.odt"),
-        ] {
-            assert!(
-                codes(Content {
-                    media: vec![media(kind, url, 1000)],
-                    ..Default::default()
-                })
-                .is_empty(),
-                "{url}"
-            );
-        }
-        let bad = Content {
-            media: vec![media(MediaKind::Image, "https://cdn.test/a.bmp", 10)],
-            ..Default::default()
-        };
-        assert_eq!(
-            codes(bad),
-            vec![("unsupported_type".into(), "content.media[0].url".into())]
-        );
-        let doc = Content {
-            media: vec![media(MediaKind::File, "https://cdn.test/a.exe", 10)],
-            ..Default::default()
-        };
-        assert_eq!(codes(doc)[0].0, "unsupported_type");
-        let big = Content {
-            media: vec![media(
-                MediaKind::File,
-                "https://cdn.test/a.pdf",
-                (10 << 20) + 1,
-            )],
-            ..Default::default()
-        };
-        assert_eq!(
-            codes(big),
-            vec![("file_too_large".into(), "content.media[0].size".into())]
-        );
-    }
-
-    #[test]
-    fn carousels_need_images_and_buttons() {
-        let el = |image: Option<&str>, buttons: usize| CarouselElement {
-            title: "T".into(),
-            subtitle: None,
-            image_url: image.map(String::from),
-            buttons: (0..buttons)
-                .map(|i| Button {
-                    title: format!("b{i}"),
-                    url: Some("https://x.test".into()),
-                    payload: None,
-                })
-                .collect(),
-        };
-        let c = Content {
-            carousel: vec![
-                el(Some("https://x.test/i.png"), 1),
-                el(None, 1),
-                el(Some("https://x.test/i.png"), 0),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(
-            codes(c),
-            vec![
-                (
-                    "missing_image".into(),
-                    "content.carousel[1].image_url".into()
-                ),
-                (
-                    "missing_buttons".into(),
-                    "content.carousel[2].buttons".into()
-                ),
-            ]
-        );
-        let eleven = Content {
-            carousel: (0..11)
-                .map(|_| el(Some("https://x.test/i.png"), 1))
-                .collect(),
-            ..Default::default()
-        };
-        assert_eq!(
-            codes(eleven),
-            vec![("too_many".into(), "content.carousel".into())]
-        );
-    }
-
-    #[test]
-    fn extensions_come_from_the_path() {
-        assert_eq!(
-            url_extension("https://a.test/x/y.JPG?s=1#f").as_deref(),
-            Some("jpg")
-        );
-        assert_eq!(url_extension("https://a.test/"), None);
-        assert_eq!(url_extension("https://a.test"), None);
-        assert_eq!(url_extension("https://a.b.test/file"), None);
-    }
-}
+#[path = "validation_tests.rs"]
+mod tests;

@@ -125,9 +125,18 @@ pub enum MediaKind {
 #[serde(deny_unknown_fields)]
 pub struct Media {
     pub kind: MediaKind,
+    /// Where the provider fetches the file. Before the message is accepted the gateway asks
+    /// this URL itself (HEAD, or a one-byte ranged GET): a URL that does not answer 2xx,
+    /// serves an empty file, serves a type other than the kind's (an `image` must serve
+    /// `image/*`, a `file` one of the channel's document types), is larger than the channel
+    /// takes, or points at a private address is refused with a violation on this field.
     pub url: String,
+    /// The declared media type. Not trusted: replaced by the `Content-Type` the URL serves
+    /// (without parameters) in what is stored and what the channel gets.
     pub mime_type: String,
-    /// Size in bytes (at most 2^63 - 1, as the document's `int64` says).
+    /// The declared size in bytes (at most 2^63 - 1, as the document's `int64` says). Not
+    /// trusted: the size the URL serves replaces it in what is stored and what the channel
+    /// gets, and the channel's cap applies to that real size.
     #[serde(deserialize_with = "int64_size")]
     pub size: u64,
 }

@@ -23,8 +23,13 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v21.0";
 /// Tags the connection may use outside the 24-hour window unless configured otherwise.
 pub const DEFAULT_ALLOWED_TAGS: &str = "HUMAN_AGENT";
-/// Attachments up to 25 MB of any type, the Send API's asset limit.
+/// Attachments up to 25 MB of any type, the Send API's asset limit. Source: Meta, Messenger
+/// Platform, "Saving assets" (developers.facebook.com/docs/messenger-platform/send-messages/
+/// saving-assets): "supports saving the following asset types, up to 25 MB in size".
 pub const MAX_MEDIA_BYTES: u64 = 25 * 1024 * 1024;
+/// Images sent by URL (how this plugin sends every attachment) up to 8 MB. Source: the same
+/// page: "image — 8 MB max for URL uploads".
+pub const MAX_IMAGE_URL_BYTES: u64 = 8 * 1024 * 1024;
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "wav", "ogg"];
 
 pub struct MessengerPlugin;
@@ -60,12 +65,18 @@ pub fn parse_tags(raw: &str) -> Vec<String> {
 }
 
 fn limits() -> ContentLimits {
-    let mut media_rules = media::with_max_bytes(media::standard_rules(), MAX_MEDIA_BYTES);
-    media_rules.push(media::custom(
-        MediaKind::Audio,
-        AUDIO_EXTENSIONS,
-        MAX_MEDIA_BYTES,
-    ));
+    // The host checks each cap against the size the URL really serves, before accepting.
+    let media_rules = vec![
+        media::custom(
+            MediaKind::Image,
+            media::IMAGE_EXTENSIONS,
+            MAX_IMAGE_URL_BYTES,
+        ),
+        media::custom(MediaKind::Video, media::VIDEO_EXTENSIONS, MAX_MEDIA_BYTES),
+        // Documents up to the same 25 MB: Facebook documents no smaller cap for `file`.
+        media::custom(MediaKind::File, media::DOCUMENT_EXTENSIONS, MAX_MEDIA_BYTES),
+        media::custom(MediaKind::Audio, AUDIO_EXTENSIONS, MAX_MEDIA_BYTES),
+    ];
     ContentLimits {
         // 2000 characters (validated as characters); 4 bytes is the widest UTF-8 character.
         max_text_bytes: (validate::MAX_TEXT_CHARS * 4) as u32,
@@ -288,7 +299,16 @@ pub(crate) mod tests {
             (10, 3, 13, 1)
         );
         assert!(l.carousel_needs_images && l.carousel_needs_buttons);
-        assert!(l.media_rules.iter().all(|r| r.max_bytes == MAX_MEDIA_BYTES));
+        let cap = |kind| {
+            l.media_rules
+                .iter()
+                .find(|r| r.kind == kind)
+                .map(|r| r.max_bytes)
+        };
+        assert_eq!(cap(MediaKind::Image), Some(8 * 1024 * 1024));
+        for kind in [MediaKind::Video, MediaKind::File, MediaKind::Audio] {
+            assert_eq!(cap(kind), Some(25 * 1024 * 1024));
+        }
         let audio = l
             .media_rules
             .iter()

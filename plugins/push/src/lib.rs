@@ -24,7 +24,9 @@ use switchboard_plugin_sdk::prelude::*;
 
 use crate::payload::{MAX_PAYLOAD_BYTES, Platform};
 
-/// Notification images are downloaded by the device; keep them small.
+/// Notification images are downloaded by the device. Source: Firebase, "Send an image in the
+/// notification payload" (firebase.google.com/docs/cloud-messaging/android/send-image):
+/// "Images for notifications are limited to 1MB in size".
 pub const MAX_IMAGE_BYTES: u64 = 1024 * 1024;
 
 pub struct PushPlugin;

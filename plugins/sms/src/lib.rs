@@ -73,6 +73,8 @@ impl Plugin for SmsPlugin {
                 max_carousel_elements: 0,
                 max_buttons: 0,
                 max_quick_replies: 0,
+                // MMS images up to 5 MB. Source: Twilio error 11751 (twilio.com/docs/api/
+                // errors/11751): "For an MMS message, the size limit is 5MB."
                 media_rules: switchboard_plugin_sdk::media::image_rules(5 * 1024 * 1024),
                 carousel_needs_images: false,
                 carousel_needs_buttons: false,

@@ -79,6 +79,8 @@ pub struct GatewayConfig {
     pub callback_rate: Rate,
     pub webhooks: WebhookConfig,
     pub status_lookup: crate::status_lookup::StatusLookupConfig,
+    /// How attachments' URLs are asked what they serve before a message is accepted.
+    pub media_probe: crate::media_probe::ProbeConfig,
 }
 
 impl GatewayConfig {
@@ -114,6 +116,7 @@ impl GatewayConfig {
             },
             webhooks: WebhookConfig::default(),
             status_lookup: Default::default(),
+            media_probe: Default::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::dispatch::Dispatcher;
 use crate::followup::FollowUps;
 use crate::intake::Intake;
 use crate::lifecycle::Deliveries;
+use crate::media_probe::MediaProbe;
 use crate::metrics::Metrics;
 use crate::receipts::Receipts;
 use crate::routing::Router;
@@ -32,6 +33,7 @@ pub(super) struct Core {
     pub dispatcher: Arc<Dispatcher>,
     pub router: Arc<Router>,
     pub metrics: Arc<Metrics>,
+    pub media_probe: Arc<MediaProbe>,
 }
 
 pub(super) struct Services {
@@ -55,6 +57,7 @@ impl Services {
             core.connections.clone(),
             core.runtime.clone(),
             core.store.clone(),
+            core.media_probe.clone(),
         );
         let policies = Policies::new(core.store.clone(), core.runtime.clone(), config_policies);
         let planner = Planner::new(

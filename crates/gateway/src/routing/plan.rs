@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::connections::Connections;
 use crate::intake::{Intake, IntakeError, normalize_recipient};
-use crate::model::{AddressKey, NewMessage, PolicyRef, Violation};
+use crate::model::{AddressKey, Media, NewMessage, PolicyRef, Violation};
 use crate::routing::policies::Policies;
 use crate::routing::policy::Policy;
 use crate::runtime::PluginRuntime;
@@ -37,6 +37,9 @@ struct ChannelPlan {
     /// The channel cannot carry the subject to this recipient (SMS outside Korea): it is sent
     /// without it rather than skipped, since the subject is there for other channels.
     drop_subject: bool,
+    /// The attachments as intake left them for this channel: sizes and types as their URLs
+    /// serve them. Empty for a channel that carries none.
+    media: Vec<Media>,
 }
 
 fn skipped(reason: &str, detail: String) -> ChannelPlan {
@@ -49,6 +52,7 @@ fn skipped(reason: &str, detail: String) -> ChannelPlan {
         address: None,
         skip: Some((reason.into(), detail)),
         drop_subject: false,
+        media: Vec::new(),
     }
 }
 
@@ -170,6 +174,15 @@ impl Planner {
                 .collect();
             return Err(IntakeError::Unreachable(why.join("; ")));
         }
+        // A channel that carries the attachments asked their URLs: the message keeps the real
+        // sizes and types it found (the same URLs give the same answers to every channel).
+        if let Some(real) = by_channel
+            .values()
+            .find(|p| p.skip.is_none() && p.media.len() == request.content.media.len())
+            .filter(|p| !p.media.is_empty())
+        {
+            request.content.media = real.media.clone();
+        }
         Ok(PreparedRoute {
             request,
             policy,
@@ -247,6 +260,7 @@ impl Planner {
             address: Some(address),
             skip: None,
             drop_subject,
+            media: a.request.content.media,
         })
     }
 }
