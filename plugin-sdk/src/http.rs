@@ -10,6 +10,20 @@ pub use crate::bindings::channel::http::{Auth, BasicAuth, HttpError, Request, Re
 
 /// Send a request through the host. Fails with [`HttpError::Denied`] for any destination not
 /// on the plugin's allow-list.
+/// RFC 3986 percent-encoding of everything but the unreserved characters: a query value
+/// (a search expression, a timestamp) as a provider's URL wants it.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub fn send(req: Request) -> Result<Response, HttpError> {
     #[cfg(target_arch = "wasm32")]
     {

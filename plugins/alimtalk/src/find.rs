@@ -41,11 +41,11 @@ pub fn find_sent(msg: &Message, window: AttemptWindow) -> Result<FindOutcome, Se
         let mut url = format!(
             "{}/messages/v4/list?to={to}&startDate={}&endDate={}&limit=100",
             base.trim_end_matches('/'),
-            encode(&start),
-            encode(&end)
+            http::percent_encode(&start),
+            http::percent_encode(&end)
         );
         if let Some(k) = &start_key {
-            url.push_str(&format!("&startKey={}", encode(k)));
+            url.push_str(&format!("&startKey={}", http::percent_encode(k)));
         }
         let now_ms = clock::now_ms();
         // Every request needs a salt of its own: this one is derived from a different text
@@ -99,19 +99,6 @@ pub fn find_sent(msg: &Message, window: AttemptWindow) -> Result<FindOutcome, Se
         }
     }
     Ok(FindOutcome::CannotAsk)
-}
-
-/// Percent-encoding for a query value (the dates' `:` and the keys' characters).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub fn find_sent(msg: &Message, window: AttemptWindow) -> Result<FindOutcome, Se
     let url = format!(
         "{}/v3/messages?query={}&limit=10",
         base.trim_end_matches('/'),
-        percent_encode(&query)
+        http::percent_encode(&query)
     );
     let resp = http::send(
         Request::get(url)
@@ -79,19 +79,6 @@ pub fn find_sent(msg: &Message, window: AttemptWindow) -> Result<FindOutcome, Se
         return Ok(FindOutcome::NotYet(settled_at - now));
     }
     Ok(FindOutcome::NotFound)
-}
-
-/// RFC 3986 percent-encoding of everything but the unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

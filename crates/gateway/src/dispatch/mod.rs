@@ -207,31 +207,13 @@ impl Dispatcher {
         };
         // While the database is away the outcome is kept here and offered again, for as long
         // as the lease lasts: dropping it would make the delivery wait out its lease and be
-        // sent again, which only a provider that deduplicates forgives.
+        // claimed again (then, if it was a send that reached the provider and was recorded
+        // nowhere, sent again).
         let keep_until = started_at + self.config.lease.as_millis() as i64;
-        let mut pause = Duration::from_millis(100);
-        loop {
-            match self.deliveries.complete(completion.clone()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(delivery = %job.delivery_id, "lease lost before the outcome was recorded; discarded")
-                }
-                Err(e)
-                    if e.is_unavailable() && now_ms() + (pause.as_millis() as i64) < keep_until =>
-                {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                    continue;
-                }
-                // The lease expires and the delivery is claimed again: a lost outcome of a send
-                // that reached the provider is asked about then, if it was recorded `unknown`;
-                // if not even that was recorded, it is sent again.
-                Err(e) => {
-                    tracing::error!(delivery = %job.delivery_id, error = %e, "recording the outcome failed")
-                }
-            }
-            break;
-        }
+        self.keep_offering(&job, "outcome", keep_until, || {
+            self.deliveries.complete(completion.clone())
+        })
+        .await;
         if retry_at.is_some() {
             self.wake();
         }
@@ -350,20 +332,30 @@ impl Dispatcher {
     /// for as long as the lease lasts (as an attempt's outcome is kept).
     async fn settle_lost(&self, job: &Job, settle: crate::lifecycle::lost::Settle) {
         let keep_until = now_ms() + self.config.lease.as_millis() as i64;
+        self.keep_offering(job, "reconciliation", keep_until, || {
+            self.deliveries.settle_lost(
+                job.delivery_id.clone(),
+                job.lease_token.clone(),
+                settle.clone(),
+            )
+        })
+        .await;
+        self.wake();
+    }
+
+    /// Record `what` for `job`, offering it again while the database is unavailable, until
+    /// `keep_until` (the lease's end, after which another claim owns the delivery).
+    async fn keep_offering<F, Fut>(&self, job: &Job, what: &str, keep_until: i64, mut write: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, crate::lifecycle::LifecycleError>>,
+    {
         let mut pause = Duration::from_millis(100);
         loop {
-            match self
-                .deliveries
-                .settle_lost(
-                    job.delivery_id.clone(),
-                    job.lease_token.clone(),
-                    settle.clone(),
-                )
-                .await
-            {
+            match write().await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::warn!(delivery = %job.delivery_id, "lease lost before the reconciliation was recorded; discarded")
+                    tracing::warn!(delivery = %job.delivery_id, what, "lease lost before it was recorded; discarded")
                 }
                 Err(e)
                     if e.is_unavailable() && now_ms() + (pause.as_millis() as i64) < keep_until =>
@@ -373,12 +365,11 @@ impl Dispatcher {
                     continue;
                 }
                 Err(e) => {
-                    tracing::error!(delivery = %job.delivery_id, error = %e, "recording the reconciliation failed")
+                    tracing::error!(delivery = %job.delivery_id, what, error = %e, "recording it failed")
                 }
             }
             break;
         }
-        self.wake();
     }
 }
 
