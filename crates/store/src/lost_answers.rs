@@ -13,40 +13,41 @@ use crate::sql::{Connection, OptionalExtension, Transaction, params};
 /// slot all along), so it does not count against `--max-attempts`.
 pub const UNFINISHED_LEASE: &str = "the gateway stopped while this attempt may have been in flight";
 
-/// The delivery's attempts that ended with an unfinished lease: not counted against the
-/// attempt budget.
-pub fn unfinished_leases(c: &Connection, delivery_id: &str) -> Result<u32, StoreError> {
-    Ok(c
-        .prepare_cached(
-            "SELECT COUNT(*) FROM attempts WHERE delivery_id = ?1 AND outcome = 'unknown' AND detail = ?2",
-        )?
-        .query_row(params![delivery_id, UNFINISHED_LEASE], |r| r.get::<_, i64>(0))? as u32)
+/// What a claim needs to know of a delivery's lost answers, in one read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LostAnswers {
+    /// When the last attempt lost its answer: from the start of the first such attempt to
+    /// the end of the last (every one of them may have created the message).
+    pub window: Option<(Millis, Millis)>,
+    /// Attempts that were leases ended unfinished: not counted against the attempt budget.
+    pub unfinished: u32,
 }
 
-/// When the delivery's last attempt lost its answer: from the start of the first such
-/// attempt to the end of the last (every one of them may have created the message).
-pub fn lost_window(
-    c: &Connection,
-    delivery_id: &str,
-) -> Result<Option<(Millis, Millis)>, StoreError> {
-    let last: Option<String> = c
+pub fn lost_answers(c: &Connection, delivery_id: &str) -> Result<LostAnswers, StoreError> {
+    let (last, from, to, unfinished) = c
         .prepare_cached(
-            "SELECT outcome FROM attempts WHERE delivery_id = ?1 ORDER BY number DESC LIMIT 1",
+            "SELECT (SELECT outcome FROM attempts WHERE delivery_id = ?1 ORDER BY number DESC LIMIT 1),
+                    MIN(CASE WHEN outcome = 'unknown' THEN started_at END),
+                    MAX(CASE WHEN outcome = 'unknown' THEN finished_at END),
+                    COUNT(CASE WHEN outcome = 'unknown' AND detail = ?2 THEN 1 END)
+             FROM attempts WHERE delivery_id = ?1",
         )?
-        .query_row([delivery_id], |r| r.get(0))
-        .optional()?;
-    if last.as_deref() != Some("unknown") {
-        return Ok(None);
-    }
-    Ok(c
-        .prepare_cached(
-            "SELECT MIN(started_at), MAX(finished_at) FROM attempts WHERE delivery_id = ?1 AND outcome = 'unknown'",
-        )?
-        .query_row([delivery_id], |r| {
-            Ok((r.get::<_, Option<Millis>>(0)?, r.get::<_, Option<Millis>>(1)?))
-        })
-        .optional()?
-        .and_then(|(from, to)| Some((from?, to?))))
+        .query_row(params![delivery_id, UNFINISHED_LEASE], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<Millis>>(1)?,
+                r.get::<_, Option<Millis>>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+    let window = match (last.as_deref(), from, to) {
+        (Some("unknown"), Some(from), Some(to)) => Some((from, to)),
+        _ => None,
+    };
+    Ok(LostAnswers {
+        window,
+        unfinished: unfinished as u32,
+    })
 }
 
 /// The message's policy's choice if it has one, else its workspace's.
@@ -60,9 +61,11 @@ pub fn ambiguous_sends(c: &Connection, message_id: &str) -> Result<AmbiguousSend
     let Some((policy, workspace)) = row else {
         return Ok(AmbiguousSends::default());
     };
+    // The policy is stored as it was accepted; one that no longer parses has no say.
     let from_policy = policy
         .and_then(|p| serde_json::from_str::<Policy>(&p).ok())
         .and_then(|p| p.ambiguous_sends);
+    // The column only ever holds `as_str` values; anything else reads as the default.
     Ok(from_policy.unwrap_or_else(|| AmbiguousSends::parse(&workspace).unwrap_or_default()))
 }
 

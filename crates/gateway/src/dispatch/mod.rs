@@ -139,28 +139,20 @@ impl Dispatcher {
         let (channel, outcome, answer_lost) = self.attempt(&job).await;
         let finished_at = now_ms();
         let retry_at = match &outcome {
-            // The provider may have it: it is asked at the next claim, even when this was
-            // the last attempt allowed (asking sends nothing).
-            SendOutcome::Failed(f) if answer_lost => Some(
-                finished_at
-                    + self
-                        .config
-                        .retry
-                        .next_delay(
-                            job.counted_attempts + 1,
-                            self.config.retry.asked_wait(f.reason, f.retry_after_ms),
-                        )
-                        .unwrap_or(self.config.retry.base)
-                        .as_millis() as i64,
-            ),
-            SendOutcome::Failed(f) if f.retryable => self
-                .config
-                .retry
-                .next_delay(
+            SendOutcome::Failed(f) if answer_lost || f.retryable => {
+                let wait = self.config.retry.next_delay(
                     job.counted_attempts + 1,
                     self.config.retry.asked_wait(f.reason, f.retry_after_ms),
-                )
-                .map(|d| finished_at + d.as_millis() as i64),
+                );
+                // A lost answer's provider may have it: it is asked at the next claim, even
+                // when this was the last attempt allowed (asking sends nothing).
+                let wait = if answer_lost {
+                    Some(wait.unwrap_or(self.config.retry.base))
+                } else {
+                    wait
+                };
+                wait.map(|d| finished_at + d.as_millis() as i64)
+            }
             _ => None,
         };
         let (label, reason) = match &outcome {

@@ -120,11 +120,22 @@ impl super::Dispatcher {
     /// The provider cannot tell: the message's policy, or its workspace, decides.
     async fn ambiguous(&self, job: &Job, why: String) -> Reconciled {
         let message_id = job.message_id.clone();
-        let choice = self
+        let read = self
             .store
             .read(move |c| crate::store::lost_answers::ambiguous_sends(c, &message_id))
-            .await
-            .unwrap_or_default();
+            .await;
+        // Not knowing the choice is no licence to send again (it may be `fail`): ask later.
+        let choice = match read {
+            Ok(choice) => choice,
+            Err(e) => {
+                return Reconciled::Settle(Settle::AskAgain {
+                    at: now_ms() + self.config.retry.base.as_millis() as Millis,
+                    detail: format!(
+                        "{why}; the workspace's choice could not be read ({e}); deciding later"
+                    ),
+                });
+            }
+        };
         tracing::info!(delivery = %job.delivery_id, choice = choice.as_str(), %why, "lost answer: ambiguous");
         match choice {
             AmbiguousSends::Retry => self.send_again(

@@ -51,21 +51,27 @@ pub fn settle(
     let Some(held) = rows::lease_holder(t, delivery_id, lease_token)? else {
         return Ok(false);
     };
+    // What the provider said goes on the timeline; a failure says it in its status line.
+    if let Settle::Found { detail, .. }
+    | Settle::Arrived { detail }
+    | Settle::AskAgain { detail, .. } = settle
+    {
+        rows::insert_timeline(
+            t,
+            delivery_id,
+            held.status,
+            now,
+            "reconciliation",
+            Some(detail),
+            false,
+        )?;
+    }
     match settle {
         Settle::Found {
             provider_message_id,
             sent_at,
-            detail,
+            ..
         } => {
-            rows::insert_timeline(
-                t,
-                delivery_id,
-                held.status,
-                now,
-                "reconciliation",
-                Some(detail),
-                false,
-            )?;
             super::outbox::accepted(
                 t,
                 &held,
@@ -77,29 +83,11 @@ pub fn settle(
                 &format!("found at the provider as {provider_message_id}"),
             )?;
         }
-        Settle::Arrived { detail } => {
-            rows::insert_timeline(
-                t,
-                delivery_id,
-                held.status,
-                now,
-                "reconciliation",
-                Some(detail),
-                false,
-            )?;
+        Settle::Arrived { .. } => {
             rows::record_arrived(t, delivery_id, now)?;
             wallet::capture(t, delivery_id, now)?;
         }
-        Settle::AskAgain { at, detail } => {
-            rows::insert_timeline(
-                t,
-                delivery_id,
-                held.status,
-                now,
-                "reconciliation",
-                Some(detail),
-                false,
-            )?;
+        Settle::AskAgain { at, .. } => {
             rows::reschedule(t, delivery_id, Some(*at), now)?;
         }
         Settle::Fail {

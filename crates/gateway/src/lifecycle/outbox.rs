@@ -77,24 +77,21 @@ pub fn claim(
             request.content.subject = None;
         }
         // Only a delivery tried before can have lost an answer: one read, and only then.
-        let (lost_window, unfinished) = if row.attempts > 0 {
-            (
-                crate::store::lost_answers::lost_window(t, &row.delivery_id)?,
-                crate::store::lost_answers::unfinished_leases(t, &row.delivery_id)?,
-            )
+        let lost = if row.attempts > 0 {
+            crate::store::lost_answers::lost_answers(t, &row.delivery_id)?
         } else {
-            (None, 0)
+            Default::default()
         };
         let reported_arrived = matches!(row.status, Status::Delivered | Status::Seen);
         jobs.push(Job {
-            lost_window,
+            lost_window: lost.window,
             reported_arrived,
             delivery_id: row.delivery_id,
             message_id: row.message_id,
             workspace_id,
             connection_id: row.connection_id,
             attempts: row.attempts,
-            counted_attempts: row.attempts.saturating_sub(unfinished),
+            counted_attempts: row.attempts.saturating_sub(lost.unfinished),
             lease_token: token.clone(),
             request,
             refused,
