@@ -12,6 +12,7 @@
 //! These types are the source of `schemas/json/*.schema.json` (schemars) and of the
 //! component schemas in `schemas/openapi.json` (utoipa); tests fail when either is stale.
 
+pub mod automation;
 pub mod clock;
 mod contact;
 pub mod json_numbers;
