@@ -149,4 +149,62 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE deliveries ADD COLUMN exhausted INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX deliveries_exhausted ON deliveries(message_id) WHERE exhausted = 1;
     ALTER TABLE workspaces ADD COLUMN ambiguous_sends TEXT NOT NULL DEFAULT 'retry';",
+    // 16: automation runs. A run is a row that moves by conditional updates on its `seq`;
+    // a conversation has at most one live run per automation (the unique partial index); a
+    // `visitor.no_reply` timer is a row per automation and conversation; the figures are
+    // sums over `automation_events`; `conversation_tags` are what a `tag` step wrote.
+    "CREATE TABLE automation_runs (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        automation_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        conversation_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        step TEXT,
+        seq INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        wait_due_at INTEGER,
+        answers TEXT NOT NULL,
+        participated INTEGER NOT NULL,
+        stop_reason TEXT,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER
+    );
+    CREATE UNIQUE INDEX automation_runs_live ON automation_runs(automation_id, conversation_id) WHERE state IN ('running', 'waiting');
+    CREATE INDEX automation_runs_ready ON automation_runs(started_at) WHERE state = 'running';
+    CREATE INDEX automation_runs_waits ON automation_runs(wait_due_at) WHERE state = 'waiting';
+    CREATE INDEX automation_runs_conversation ON automation_runs(conversation_id) WHERE state IN ('running', 'waiting');
+    CREATE TABLE automation_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL,
+        automation_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        step TEXT,
+        branch TEXT,
+        channel TEXT,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX automation_events_figures ON automation_events(automation_id, kind, at);
+    CREATE INDEX automation_events_visitor ON automation_events(automation_id, contact_id);
+    CREATE INDEX automation_events_run ON automation_events(run_id);
+    CREATE TABLE automation_timers (
+        automation_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        PRIMARY KEY (automation_id, conversation_id)
+    );
+    CREATE INDEX automation_timers_due ON automation_timers(due_at);
+    CREATE INDEX automation_timers_conversation ON automation_timers(conversation_id);
+    CREATE TABLE conversation_tags (
+        workspace_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, tag)
+    );",
 ];
