@@ -94,7 +94,7 @@ async fn rules_notify_mailboxes_and_members_once_per_result() {
         .await;
     assert_eq!(
         (s, e["error"]["field"].as_str()),
-        (StatusCode::NOT_FOUND, Some("targets[1].member")),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("targets[1].member")),
         "{e}"
     );
 
@@ -253,7 +253,10 @@ async fn rules_notify_mailboxes_and_members_once_per_result() {
         .await;
     assert_eq!(
         (s, e["error"]["field"].as_str()),
-        (StatusCode::NOT_FOUND, Some("targets[0].webhook_endpoint")),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets[0].webhook_endpoint")
+        ),
         "{e}"
     );
 }

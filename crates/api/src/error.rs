@@ -377,9 +377,14 @@ impl From<switchboard_gateway::rules::RulesError> for ApiError {
         match e {
             RulesError::NotFound(what) => ApiError::not_found(what),
             RulesError::Invalid { field, message } => ApiError::invalid(field, message),
-            RulesError::Missing { field, message } => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", message).field(field)
-            }
+            // A body naming something the workspace does not have is a mistake in the body
+            // (422): a 404 would say the rule in the path is gone.
+            RulesError::Missing { field, message } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_reference",
+                message,
+            )
+            .field(field),
             RulesError::NameTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "name_taken", e.to_string()).field("name")
             }

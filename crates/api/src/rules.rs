@@ -28,7 +28,7 @@ pub async fn list(
 /// Create a rule: a condition on results (validated now; a mistake is named by its path) and
 /// the targets a matching result notifies.
 #[utoipa::path(post, path = "/v1/notification-rules", operation_id = "create_notification_rule", tag = "rules", request_body = NewRule,
-    responses((status = 201, body = RuleView), (status = 404, description = "A target names a member or connection this workspace does not have", body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = RuleView), (status = 409, body = ErrorBody), (status = 422, description = "Invalid, or a target names a member, connection or endpoint this workspace does not have (`unknown_reference`)", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
     State(gw): State<Arc<Gateway>>,
