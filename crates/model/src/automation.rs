@@ -339,6 +339,15 @@ pub struct AutomationVisitor {
     pub run: RunSummary,
 }
 
+/// A page of an automation's visitors.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct AutomationVisitorPage {
+    pub data: Vec<AutomationVisitor>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct RunSummary {
     pub id: String,

@@ -317,3 +317,54 @@ pub fn tags(c: &Connection, conversation_id: &str) -> Result<Vec<String>, StoreE
     .query_map([conversation_id], |r| r.get(0))?
     .collect::<Result<_, _>>()?)
 }
+
+/// Whether the bot hosts a conversation, the connection its customer wrote through and
+/// that connection's channel.
+pub fn conversation_facts(
+    c: &Connection,
+    conversation_id: &str,
+) -> Result<(bool, Option<String>, Option<String>), StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT v.hosted, v.connection_id, n.channel FROM conversations v
+         LEFT JOIN connections n ON n.id = v.connection_id WHERE v.id = ?1",
+    )?
+    .query_row([conversation_id], |r| {
+        Ok((r.get::<_, i64>(0)? != 0, r.get(1)?, r.get(2)?))
+    })
+    .optional()?
+    .unwrap_or((false, None, None)))
+}
+
+/// A contact's valid addresses by kind (the newest of each), for conditions.
+pub fn contact_address_map(
+    c: &Connection,
+    contact_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (kind, address) in c
+        .prepare_cached(
+            "SELECT kind, address FROM contact_addresses WHERE contact_id = ?1 AND valid = 1 ORDER BY created_at DESC",
+        )?
+        .query_map([contact_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?
+    {
+        if !out.iter().any(|(k, _)| *k == kind) {
+            out.push((kind, address));
+        }
+    }
+    Ok(out)
+}
+
+/// The contact's address of `kind` on a connection's scope (a Messenger PSID is scoped to
+/// its page), the newest valid one.
+pub fn contact_address(
+    c: &Connection,
+    contact_id: &str,
+    kind: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT scope, address FROM contact_addresses WHERE contact_id = ?1 AND kind = ?2 AND valid = 1 ORDER BY created_at DESC LIMIT 1",
+    )?
+    .query_row([contact_id, kind], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()?)
+}
