@@ -12,8 +12,8 @@
 //! check fails closed.
 //!
 //! wit-bindgen stays behind this crate: plugin authors never write bindings, and the WIT
-//! package (`schemas/wit/since_v0.1.0`, `switchboard:channel@0.1.0`) can evolve behind the
-//! same trait. [`export_plugin!`] stamps the plugin with [`API_VERSION`], so a host that does
+//! package (`schemas/wit/since_v0.3.0`, `switchboard:channel@0.3.0`, which reuses 0.1.0's
+//! imports and most of its vocabulary) can evolve behind the same trait. [`export_plugin!`] stamps the plugin with [`API_VERSION`], so a host that does
 //! not support it refuses the plugin by name instead of failing to link it.
 //!
 //! ```ignore
@@ -56,7 +56,7 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../schemas/wit/since_v0.2.0",
+        path: "../schemas/wit/since_v0.3.0",
         world: "channel-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_channel_plugin",
@@ -64,10 +64,13 @@ pub mod bindings {
         generate_all,
     });
     /// The exported interface of the version this SDK implements.
-    pub use self::exports::switchboard::channel0_2_0::plugin;
-    /// The imports and the vocabulary: 0.2.0 speaks 0.1.0's (its modules carry the version
-    /// because the world names two versions of the package).
+    pub use self::exports::switchboard::channel0_3_0::plugin;
+    /// The imports and most of the vocabulary: 0.3.0 speaks 0.1.0's (its modules carry the
+    /// version because the world names two versions of the package).
     pub use self::switchboard::channel0_1_0 as channel;
+    /// What 0.3.0 changed: the webhook outcome (echoes, inbound payloads) and the
+    /// `find-sent` types.
+    pub use self::switchboard::channel0_3_0::events;
 }
 
 pub mod cache;
@@ -85,11 +88,13 @@ pub mod webhook_auth;
 pub use bindings::channel::types::{
     Button, CarouselElement, Category, ConfigKey, Connection, ContactActivity, ContactPage,
     Content, ContentLimits, DeliveryState, Failure, FailureReason, HistoryMessage, HttpReply,
-    InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, QuickReply, Quotation as Quote,
-    Recipient, SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation,
-    WatermarkUpdate, WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest,
+    Manifest, Media, MediaKind, MediaRule, Message, QuickReply, Quotation as Quote, Recipient,
+    SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate,
+    WebhookError, WebhookRequest,
 };
-pub use bindings::plugin::{AttemptWindow, FindOutcome};
+pub use bindings::events::{
+    AttemptWindow, FindOutcome, InboundMessage, OutboundEcho, WebhookEvent, WebhookOutcome,
+};
 pub use switchboard_vocab::{Capabilities, Capability};
 
 /// Everything a plugin usually needs, in one import.
@@ -99,7 +104,8 @@ pub mod prelude {
         AttemptWindow, Button, Capability, CarouselElement, Category, ConfigKey, Connection,
         ContactActivity, ContactPage, Content, ContentLimits, DeliveryState, Failure,
         FailureReason, FindOutcome, HistoryMessage, HttpReply, InboundMessage, Manifest, Media,
-        MediaKind, MediaRule, Message, Plugin, QuickReply, Quote, Recipient, SendError, Sent,
+        MediaKind, MediaRule, Message, OutboundEcho, Plugin, QuickReply, Quote, Recipient,
+        SendError, Sent,
         StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate, WebhookError,
         WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock, config, log, media, secrets,
         webhook_auth,
@@ -140,6 +146,12 @@ pub trait Plugin {
     fn send(msg: Message, conn: Connection) -> Result<Sent, SendError>;
     /// Verify the provider's signature through [`webhook_auth`], then normalise its callback
     /// into events. The host refuses an `Ok` that no successful verification backs.
+    ///
+    /// Since API 0.3.0 an [`InboundMessage`] carries the `payload` of the quick reply or button
+    /// the contact chose, and [`WebhookEvent::Echo`] reports a message the business's own
+    /// account sent ([`OutboundEcho`]): set its `host_marker` to the `idempotency_key` your
+    /// `send` put on the provider's request when the provider echoes it back, so the host
+    /// knows its own sends from replies written elsewhere.
     ///
     /// The default refuses every callback as `BadRequest`: the channel takes none, so nothing
     /// posted to its webhook URL can change a message.
@@ -235,7 +247,7 @@ impl<T: Plugin> bindings::plugin::Guest for T {
 }
 
 /// The plugin API (WIT package) version this SDK implements: `(major, minor, patch)`.
-pub const API_VERSION: (u16, u16, u16) = (0, 2, 0);
+pub const API_VERSION: (u16, u16, u16) = (0, 3, 0);
 
 /// [`API_VERSION`] as the host reads it from the `switchboard:api-version` custom section:
 /// major, minor and patch as big-endian `u16`s.

@@ -2,8 +2,9 @@
 //! support is refused by name at load, with its version and the supported range, and the
 //! gateway keeps serving every other plugin; a plugin built before the SDK stamped versions is
 //! judged by the interface it exports and still loads and sends; a plugin built for 0.1.0 (no
-//! `find-sent`) keeps working on a 0.2.0 host, and a lost answer of its sends is decided by
-//! the workspace's `ambiguous_sends`.
+//! `find-sent`) and one built for 0.2.0 (no echoes, no payloads) keep working on a 0.3.0 host,
+//! and a lost answer of a send that cannot be asked about is decided by the workspace's
+//! `ambiguous_sends`.
 
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
     assert!(
         error.contains("`test-plugin-future`")
             && error.contains("plugin API 0.9.0")
-            && error.contains("supports 0.1.x, 0.2.x"),
+            && error.contains("supports 0.1.x, 0.2.x, 0.3.x"),
         "{error}"
     );
     let loaded: Vec<&Value> = plugins["data"].as_array().unwrap().iter().collect();
@@ -48,13 +49,13 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
         loaded.iter().all(|p| p["name"] != "test-future"),
         "{plugins:#}"
     );
-    // The bundled plugins and the SDK-built test plugins are 0.2.0; the unversioned one is a
-    // 0.1.0 component, and loads next to them.
+    // The bundled plugins and the SDK-built test plugins are 0.3.0; the unversioned one is a
+    // 0.1.0 component and `test-api-0-2` a 0.2.0 one, and both load next to them.
     for p in &loaded {
-        let want = if p["name"] == "test-unversioned" {
-            "0.1.0"
-        } else {
-            "0.2.0"
+        let want = match p["name"].as_str() {
+            Some("test-unversioned") => "0.1.0",
+            Some("test-api-0-2") => "0.2.0",
+            _ => "0.3.0",
         };
         assert_eq!(p["api_version"], want, "{p}");
     }
@@ -95,6 +96,28 @@ async fn a_plugin_without_a_version_stamp_loads_as_0_1_0_and_sends() {
         .as_str()
         .unwrap();
     assert!(provider_id.starts_with("unversioned-"), "{msg:#}");
+}
+
+#[tokio::test]
+async fn a_plugin_built_for_0_2_0_loads_as_0_2_0_and_sends() {
+    let gw = Gateway::start("plugin-api-0-2", &["--plugins-dir", test_plugins_dir()]);
+    let (_, plugins) = gw.get("/v1/plugins").await;
+    let plugin = plugins["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "test-api-0-2")
+        .unwrap_or_else(|| panic!("not loaded: {plugins:#}"));
+    assert_eq!(plugin["api_version"], "0.2.0", "{plugin}");
+
+    let id = gw
+        .send(&json!({"channel": "test-api-0-2", "to": {"phone": "+14155550125"}, "content": {"text": "hello"}}))
+        .await;
+    let msg = gw.wait_for(&id, "sent", Duration::from_secs(20)).await;
+    let provider_id = msg["deliveries"][0]["provider_message_id"]
+        .as_str()
+        .unwrap();
+    assert!(provider_id.starts_with("api-0-2-"), "{msg:#}");
 }
 
 /// A plugin that cannot be asked whether it sent (the SDK's default `find-sent`; a 0.1.0

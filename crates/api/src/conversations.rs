@@ -110,6 +110,7 @@ pub async fn post_message(
                 template,
                 member: m.member,
                 overtake: m.overtake,
+                ..Default::default()
             },
         )
         .await?;

@@ -449,6 +449,7 @@ impl From<CallbackError> for ApiError {
             }
             CallbackError::Store(s) => s.into(),
             CallbackError::Lifecycle(e) => e.into(),
+            CallbackError::Conversation(e) => e.into(),
         }
     }
 }

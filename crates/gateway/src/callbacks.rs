@@ -7,10 +7,16 @@
 //! ([`crate::runtime::webhook_auth`]), so a plugin that forgets to verify cannot let forged
 //! events through. Only verified events reach the store, where statuses move forward only
 //! (see [`crate::model::Status::can_become`]).
+//!
+//! A customer's message also feeds the contact's conversation, and so does a message the
+//! business wrote outside Switchboard that the provider echoes back
+//! ([`crate::conversations::record_provider_messages`]); the echoes of Switchboard's own sends
+//! are recognised there and change nothing.
 
 use std::sync::Arc;
 
 use crate::connections::Connections;
+use crate::conversations::{ConversationError, ProviderMessage, record_provider_messages};
 use crate::lifecycle::{Deliveries, StatusEvent, Watermark};
 use crate::metrics::{CallbackLabels, Metrics};
 use crate::model::now_ms;
@@ -47,6 +53,8 @@ pub enum CallbackError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Lifecycle(#[from] crate::lifecycle::LifecycleError),
+    #[error(transparent)]
+    Conversation(#[from] ConversationError),
 }
 
 /// The callback service: from a provider's request to status changes and contact activity.
@@ -134,7 +142,7 @@ impl Callbacks {
         let now = now_ms();
         let mut statuses = Vec::new();
         let mut watermarks = Vec::new();
-        let mut activity = Vec::new();
+        let mut activity: Vec<ProviderMessage> = Vec::new();
         // A contact's address on this connection's channel, e.g. a PSID on this page.
         let address = |contact: String| {
             let to = Recipient {
@@ -178,21 +186,37 @@ impl Callbacks {
                 }
                 wit::WebhookEvent::Inbound(m) => {
                     if let Some(key) = address(m.sender) {
-                        activity.push(Activity {
-                            key,
-                            connection_id: conn.id.clone(),
-                            at: clamp_ms(m.timestamp_ms, now),
-                            message: Some((m.provider_message_id, m.text)),
+                        let text = shown_text(m.text.as_deref(), &m.media);
+                        activity.push(ProviderMessage::Customer {
+                            activity: Activity {
+                                key,
+                                connection_id: conn.id.clone(),
+                                at: clamp_ms(m.timestamp_ms, now),
+                                message: Some((m.provider_message_id, m.text)),
+                            },
+                            payload: m.payload,
+                            text,
                         });
                     }
                 }
                 wit::WebhookEvent::Activity(a) => {
                     if let Some(key) = address(a.contact) {
-                        activity.push(Activity {
+                        activity.push(ProviderMessage::Activity(Activity {
                             key,
                             connection_id: conn.id.clone(),
                             at: clamp_ms(a.timestamp_ms, now),
                             message: None,
+                        }));
+                    }
+                }
+                wit::WebhookEvent::Echo(e) => {
+                    if let Some(key) = address(e.recipient) {
+                        activity.push(ProviderMessage::Echo {
+                            key,
+                            text: shown_text(e.text.as_deref(), &e.media),
+                            provider_message_id: e.provider_message_id,
+                            host_marker: e.host_marker,
+                            at: clamp_ms(e.timestamp_ms, now),
                         });
                     }
                 }
@@ -200,9 +224,19 @@ impl Callbacks {
         }
         // An inbound message usually comes with an activity event for the same moment:
         // count the message once, keep the activity only when it adds something.
-        activity.dedup_by(|b, a| a.key == b.key && a.at == b.at && b.message.is_none());
+        activity.dedup_by(|b, a| match (&*a, &*b) {
+            (ProviderMessage::Customer { activity: a, .. }, ProviderMessage::Activity(b)) => {
+                a.key == b.key && a.at == b.at
+            }
+            _ => false,
+        });
         if !activity.is_empty() {
-            self.store.record_activity(activity).await?;
+            let (ws, connection) = (conn.workspace_id.clone(), conn.id.clone());
+            let written = self
+                .store
+                .write(move |t| record_provider_messages(t, &ws, &connection, &activity))
+                .await?;
+            tracing::debug!(connection = %conn.id, written, "conversation messages from the provider");
         }
         if !statuses.is_empty() {
             let moved = self.deliveries.apply_status_events(statuses).await?;
@@ -224,6 +258,26 @@ impl Callbacks {
                 body: Vec::new(),
             },
         })
+    }
+}
+
+/// What a conversation shows of a provider's message: its text, else a line per attachment.
+fn shown_text(text: Option<&str>, media: &[wit::Media]) -> String {
+    match text.filter(|t| !t.trim().is_empty()) {
+        Some(t) => t.to_string(),
+        None => media
+            .iter()
+            .map(|m| {
+                let kind = match m.kind {
+                    wit::MediaKind::Image => "image",
+                    wit::MediaKind::Video => "video",
+                    wit::MediaKind::Audio => "audio",
+                    wit::MediaKind::File => "file",
+                };
+                format!("[{kind}] {}", m.url)
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 

@@ -213,6 +213,12 @@ pub struct ConversationView {
     pub contact: String,
     /// `agent` or `customer`: who wrote first.
     pub started_by: String,
+    /// The connection the customer last wrote through, when a message came from a provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// That connection's channel (`messenger`, `sms`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     /// `online`, `offline` or `unknown` (no activity recorded).
     pub presence: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -305,6 +311,15 @@ pub struct ConversationMessageView {
     /// The follow-up notification that carried it, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<String>,
+    /// An agent message written outside Switchboard (the provider's own inbox, another app),
+    /// seen through the provider's echo; written by no member.
+    pub off_platform: bool,
+    /// The payload of the button or quick reply the customer chose: a click, not typed text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// The connection it came through, for messages from a provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,9 +8,19 @@
 
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
+pub mod since_v0_3_0;
 mod versioned;
 
-/// The vocabulary and the imports: 0.1.0's, which 0.2.0 shares.
+/// The imports: 0.1.0's, which every later version shares.
 pub use since_v0_1_0::*;
+
+/// The vocabulary the host speaks: 0.1.0's types, with the webhook outcome as 0.3.0 has it
+/// (the explicit names shadow the glob's).
+pub mod wit {
+    pub use super::since_v0_1_0::wit::*;
+    pub use super::since_v0_3_0::events::{
+        InboundMessage, OutboundEcho, WebhookEvent, WebhookOutcome,
+    };
+}
 /// The exports, whichever version a plugin was built against.
 pub use versioned::{AttemptWindow, FindOutcome, PluginInstance, PluginPre};

@@ -145,8 +145,18 @@ pub fn webhook(
                 ));
             }
             for event in &outcome.events {
-                if let wit::WebhookEvent::Status(s) = event {
-                    provider_id(plugin, "handle-webhook", &s.provider_message_id)?;
+                match event {
+                    wit::WebhookEvent::Status(s) => {
+                        provider_id(plugin, "handle-webhook", &s.provider_message_id)?
+                    }
+                    wit::WebhookEvent::Echo(e) => {
+                        provider_id(plugin, "handle-webhook", &e.provider_message_id)?;
+                        // A marker names a delivery id: no longer than a provider id.
+                        if let Some(marker) = &e.host_marker {
+                            provider_id(plugin, "handle-webhook", marker)?;
+                        }
+                    }
+                    _ => {}
                 }
             }
             Ok(())

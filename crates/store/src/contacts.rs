@@ -139,7 +139,9 @@ pub fn resolve(
     Ok((id, true))
 }
 
-fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> {
+/// Apply one piece of verified activity: `(contact id, whether it was a message not seen
+/// before)`, so a redelivered webhook feeds a conversation once.
+pub fn record_activity(t: &Transaction, a: &Activity) -> Result<(String, bool), StoreError> {
     let (contact_id, _) = resolve(t, &a.key, None, None, a.at)?;
     // Providers redeliver webhooks: a message id seen before counts once.
     let new_message = match &a.message {
@@ -172,7 +174,29 @@ fn record_activity(t: &Transaction, a: &Activity) -> Result<String, StoreError> 
         a.key.address,
         a.at
     ])?;
-    Ok(contact_id)
+    Ok((contact_id, new_message))
+}
+
+/// A message the business's own account sent to `key`, seen through the provider (an echo),
+/// joins the contact's history: `(contact id, whether it was not seen before)`. It is not
+/// the contact's activity, so nothing else of the contact moves.
+pub fn record_echo(
+    t: &Transaction,
+    key: &AddressKey,
+    connection_id: &str,
+    provider_message_id: &str,
+    text: Option<&str>,
+    at: Millis,
+) -> Result<(String, bool), StoreError> {
+    let (contact_id, _) = resolve(t, key, None, None, at)?;
+    let new = t
+        .prepare_cached(
+            "INSERT INTO contact_messages (contact_id, connection_id, provider_message_id, direction, text, at, source)
+             VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, 'echo') ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![contact_id, connection_id, provider_message_id, text, at])?
+        > 0;
+    Ok((contact_id, new))
 }
 
 impl Store {

@@ -48,21 +48,60 @@ pub fn ensure_conversation(
     Ok((id, true))
 }
 
+/// A conversation message as written: who wrote it and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRow<'a> {
+    /// `agent` or `customer`.
+    pub author: &'a str,
+    pub text: &'a str,
+    pub marketing: bool,
+    pub template: Option<&'a str>,
+    /// An agent message written outside Switchboard (seen as the provider's echo).
+    pub off_platform: bool,
+    /// The payload of the button or quick reply a customer chose.
+    pub payload: Option<&'a str>,
+    /// The connection it came through, for messages from a provider.
+    pub connection_id: Option<&'a str>,
+}
+
 /// Add a message to a conversation: its sequence number.
 pub fn insert_message(
     t: &Transaction,
     conversation_id: &str,
-    author: &str,
-    text: &str,
-    marketing: bool,
-    template: Option<&str>,
+    m: &MessageRow<'_>,
     now: Millis,
 ) -> Result<i64, StoreError> {
     Ok(t.query_row(
-        "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
-        params![conversation_id, author, text, marketing, template, now],
+        "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at, off_platform, payload, connection_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
+        params![
+            conversation_id,
+            m.author,
+            m.text,
+            m.marketing,
+            m.template,
+            now,
+            m.off_platform,
+            m.payload,
+            m.connection_id
+        ],
         |r| r.get(0),
     )?)
+}
+
+/// The connection (and its channel) the customer last wrote through.
+pub fn set_connection(
+    t: &Transaction,
+    conversation_id: &str,
+    connection_id: &str,
+) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "UPDATE conversations SET connection_id = ?2,
+            channel = (SELECT channel FROM connections WHERE id = ?2)
+         WHERE id = ?1",
+    )?
+    .execute(params![conversation_id, connection_id])?;
+    Ok(())
 }
 
 impl Store {
@@ -104,11 +143,12 @@ impl Store {
         contact_id: String,
     ) -> Result<Option<ConversationView>, StoreError> {
         self.read(move |c| {
-            let row: Option<(String, String)> = c
-                .prepare_cached("SELECT id, started_by FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2")?
-                .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            type Row = (String, String, Option<String>, Option<String>);
+            let row: Option<Row> = c
+                .prepare_cached("SELECT id, started_by, connection_id, channel FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2")?
+                .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
-            let Some((id, started_by)) = row else { return Ok(None) };
+            let Some((id, started_by, connection, channel)) = row else { return Ok(None) };
             let state = crate::conversation_states::state_of(c, &workspace_id, &id)?;
             let history = crate::conversation_states::events(c, &id)?
                 .into_iter()
@@ -122,8 +162,8 @@ impl Store {
                 .collect();
             let messages = c
                 .prepare_cached(
-                    "SELECT seq, author, text, marketing, at, seen_at, follow_up_message_id FROM conversation_messages
-                     WHERE conversation_id = ?1 ORDER BY seq",
+                    "SELECT seq, author, text, marketing, at, seen_at, follow_up_message_id, off_platform, payload, connection_id
+                     FROM conversation_messages WHERE conversation_id = ?1 ORDER BY seq",
                 )?
                 .query_map([&id], |r| {
                     Ok(ConversationMessageView {
@@ -134,6 +174,9 @@ impl Store {
                         at: rfc3339(r.get(4)?),
                         seen_at: r.get::<_, Option<Millis>>(5)?.map(rfc3339),
                         follow_up: r.get(6)?,
+                        off_platform: r.get(7)?,
+                        payload: r.get(8)?,
+                        connection: r.get(9)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -145,6 +188,8 @@ impl Store {
                 id,
                 contact: contact_id,
                 started_by,
+                connection,
+                channel,
                 presence: presence.as_ref().map(|p| p.0.clone()).unwrap_or_else(|| "unknown".into()),
                 last_activity_at: presence.and_then(|p| p.1).map(rfc3339),
                 state: state.as_ref().map(|s| s.state.clone()).unwrap_or_else(|| "unanswered".into()),

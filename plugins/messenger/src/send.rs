@@ -3,10 +3,12 @@
 //! The Send API takes text or one attachment per call, never both. A message with text and an
 //! attachment (media or carousel) is sent as two calls, text first; the message's provider id
 //! is the last call's `message_id`, and quick replies ride on the last call, where Messenger
-//! shows them. Each call carries the idempotency key in `message.metadata` (suffixed `#1`,
-//! `#2` for the parts of a split message), so a retry after a lost answer, or after the first
-//! part went out and the second failed, is deduplicated by a provider that honours it (the
-//! sandbox does; see docs/channels/messenger.md).
+//! shows them. Each call carries the host marker in `message.metadata`: `sb:` and the
+//! idempotency key (the delivery id), suffixed `#1`, `#2` for the parts of a split message.
+//! Graph deduplicates nothing, but it echoes `metadata` in `message_echoes`, so the echo of
+//! this send names its delivery ([`crate::webhook::host_marker`]) even when it arrives
+//! before the send's answer is recorded, and the host never takes it for a reply written
+//! elsewhere.
 
 use serde_json::{Value, json};
 use switchboard_plugin_sdk::prelude::*;
@@ -126,10 +128,11 @@ pub fn bodies(msg: &Message, decision: &window::Decision) -> Vec<Value> {
         .enumerate()
         .map(|(i, part)| {
             let last = i + 1 == n;
+            let marker = crate::webhook::MARKER_PREFIX;
             let metadata = if n == 1 {
-                msg.idempotency_key.clone()
+                format!("{marker}{}", msg.idempotency_key)
             } else {
-                format!("{}#{}", msg.idempotency_key, i + 1)
+                format!("{marker}{}#{}", msg.idempotency_key, i + 1)
             };
             let qr: &[QuickReply] = if last {
                 &msg.content.quick_replies

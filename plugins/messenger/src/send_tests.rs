@@ -57,7 +57,7 @@ fn text_goes_to_me_messages_with_bearer_and_metadata() {
             json!({
                 "recipient": {"id": PSID},
                 "messaging_type": "RESPONSE",
-                "message": {"text": "Your order shipped", "metadata": "dlv_1"},
+                "message": {"text": "Your order shipped", "metadata": "sb:dlv_1"},
             })
         );
     });
@@ -80,13 +80,13 @@ fn text_plus_media_is_two_calls_text_first() {
     h.inspect(|h| {
         let b = sent_bodies(h);
         assert_eq!(b.len(), 2);
-        assert_eq!(b[0]["message"], json!({"text": "Invoice attached", "metadata": "dlv_1#1"}));
+        assert_eq!(b[0]["message"], json!({"text": "Invoice attached", "metadata": "sb:dlv_1#1"}));
         assert_eq!(
             b[1]["message"],
             json!({
                 "attachment": {"type": "file", "payload": {"url": "https://cdn.example/inv.pdf", "is_reusable": true}},
                 "quick_replies": [{"content_type": "text", "title": "Thanks", "payload": "THX"}],
-                "metadata": "dlv_1#2",
+                "metadata": "sb:dlv_1#2",
             })
         );
         assert_eq!(b[1]["recipient"]["id"], PSID);
@@ -114,7 +114,7 @@ fn every_media_kind_is_its_attachment_type() {
                 b[0]["message"]["attachment"]["payload"]["is_reusable"],
                 true
             );
-            assert_eq!(b[0]["message"]["metadata"], "dlv_1");
+            assert_eq!(b[0]["message"]["metadata"], "sb:dlv_1");
         });
     }
 }

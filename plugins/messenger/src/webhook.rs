@@ -14,15 +14,24 @@
 //! watermarks only move forward.
 //!
 //! Events: a user's `message` becomes an inbound message plus contact activity (it opens the
-//! messaging window); `postback` is activity; `delivery` and `read` are watermarks (every
-//! message to that contact up to the watermark is delivered / seen); echoes of the page's own
-//! messages are ignored.
+//! messaging window), with the quick reply's `payload` when the user tapped one; a
+//! `postback` (a button tapped) becomes an inbound message carrying the button's title as
+//! text and its `payload`, plus activity; `delivery` and `read` are watermarks (every message
+//! to that contact up to the watermark is delivered / seen). An echo (`message_echoes`,
+//! `message.is_echo: true`: sender the page, recipient the person) is a message the page
+//! sent: from this gateway, from the Page's own inbox or from another app. It becomes an
+//! `echo` event whose host marker is the delivery id [`crate::send`] put in
+//! `message.metadata` (`sb:<delivery id>`, see [`host_marker`]); echoes carry no activity,
+//! since the person did nothing.
 
 use serde_json::Value;
 use switchboard_plugin_sdk::prelude::*;
 use switchboard_plugin_sdk::webhook_auth::{self, HmacAlgorithm};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// What [`crate::send`] puts before the delivery id in `message.metadata`: a page may have
+/// other apps whose metadata means something else, and only this prefix is ours.
+pub const MARKER_PREFIX: &str = "sb:";
 /// The secret the GET handshake's `hub.verify_token` must equal.
 pub const VERIFY_TOKEN: &str = "verify_token";
 
@@ -163,16 +172,46 @@ fn attachments(message: &Value) -> Vec<Media> {
         .collect()
 }
 
+/// The delivery id in an echo's `metadata`, if this plugin's send put it there:
+/// `sb:<delivery id>`, with `#<n>` after it for the parts of a split message.
+pub fn host_marker(metadata: &str) -> Option<String> {
+    let rest = metadata.strip_prefix(MARKER_PREFIX)?;
+    let id = rest.split_once('#').map_or(rest, |(id, _)| id);
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+/// A page's own message to a person, as `message_echoes` reports it.
+fn echo_event(ev: &Value, m: &Value, timestamp_ms: u64) -> Option<WebhookEvent> {
+    let recipient = id_at(ev, "recipient")?;
+    let mid = m.get("mid").and_then(Value::as_str)?;
+    Some(WebhookEvent::Echo(OutboundEcho {
+        recipient: recipient.to_string(),
+        provider_message_id: mid.to_string(),
+        text: m.get("text").and_then(Value::as_str).map(str::to_string),
+        media: attachments(m),
+        timestamp_ms,
+        host_marker: m
+            .get("metadata")
+            .and_then(Value::as_str)
+            .and_then(host_marker),
+    }))
+}
+
 /// One `messaging` item as events.
 fn messaging_events(ev: &Value, fallback_ms: u64) -> Vec<WebhookEvent> {
-    let Some(sender) = id_at(ev, "sender") else {
-        return Vec::new();
-    };
-    let sender = sender.to_string();
     let timestamp_ms = ev
         .get("timestamp")
         .and_then(Value::as_u64)
         .unwrap_or(fallback_ms);
+    if let Some(m) = ev.get("message")
+        && m.get("is_echo").and_then(Value::as_bool) == Some(true)
+    {
+        return echo_event(ev, m, timestamp_ms).into_iter().collect();
+    }
+    let Some(sender) = id_at(ev, "sender") else {
+        return Vec::new();
+    };
+    let sender = sender.to_string();
     let activity = |kind: &str| {
         WebhookEvent::Activity(ContactActivity {
             contact: sender.clone(),
@@ -190,9 +229,6 @@ fn messaging_events(ev: &Value, fallback_ms: u64) -> Vec<WebhookEvent> {
         })
     };
     if let Some(m) = ev.get("message") {
-        if m.get("is_echo").and_then(Value::as_bool) == Some(true) {
-            return Vec::new();
-        }
         let Some(mid) = m.get("mid").and_then(Value::as_str) else {
             return Vec::new();
         };
@@ -202,11 +238,33 @@ fn messaging_events(ev: &Value, fallback_ms: u64) -> Vec<WebhookEvent> {
             text: m.get("text").and_then(Value::as_str).map(str::to_string),
             media: attachments(m),
             timestamp_ms,
+            payload: m
+                .get("quick_reply")
+                .and_then(|q| q.get("payload"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
         });
         return vec![inbound, activity("message")];
     }
-    if ev.get("postback").is_some() {
-        return vec![activity("postback")];
+    if let Some(p) = ev.get("postback") {
+        let Some(payload) = p.get("payload").and_then(Value::as_str) else {
+            return vec![activity("postback")];
+        };
+        // Graph gives postbacks a `mid` now; older payloads had none. A click is then known
+        // by who clicked and when, which a redelivered webhook repeats exactly.
+        let mid = p
+            .get("mid")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("postback:{sender}:{timestamp_ms}"), str::to_string);
+        let inbound = WebhookEvent::Inbound(InboundMessage {
+            sender: sender.clone(),
+            provider_message_id: mid,
+            text: p.get("title").and_then(Value::as_str).map(str::to_string),
+            media: Vec::new(),
+            timestamp_ms,
+            payload: Some(payload.to_string()),
+        });
+        return vec![inbound, activity("postback")];
     }
     if let Some(d) = ev.get("delivery") {
         return watermark(d, DeliveryState::Delivered).into_iter().collect();

@@ -185,12 +185,12 @@ fn message_postback_delivery_read_and_echo() {
         {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 1_800_000_000_010u64,
          "read": {"watermark": 1_800_000_000_004u64}},
         {"sender": {"id": PAGE}, "recipient": {"id": PSID}, "timestamp": 1_800_000_000_005u64,
-         "message": {"is_echo": true, "app_id": 1, "metadata": "dlv_1", "mid": "m_out1", "text": "hi"}},
+         "message": {"is_echo": true, "app_id": 1, "metadata": "sb:dlv_1", "mid": "m_out1", "text": "hi"}},
     ]));
     let out = handle_webhook::<MessengerPlugin>(signed(&body), conn()).unwrap();
     assert!(out.reply.is_none());
     let ev = out.events;
-    assert_eq!(ev.len(), 5, "{ev:?}");
+    assert_eq!(ev.len(), 7, "{ev:?}");
     match &ev[0] {
         WebhookEvent::Inbound(m) => {
             assert_eq!(
@@ -199,6 +199,7 @@ fn message_postback_delivery_read_and_echo() {
             );
             assert_eq!(m.text.as_deref(), Some("Where is my order?"));
             assert_eq!(m.timestamp_ms, 1_800_000_000_001);
+            assert_eq!(m.payload, None, "typed text has no payload");
             assert_eq!(m.media.len(), 1);
             assert_eq!(
                 (m.media[0].kind, m.media[0].mime_type.as_str()),
@@ -210,12 +211,84 @@ fn message_postback_delivery_read_and_echo() {
     }
     assert!(matches!(&ev[1], WebhookEvent::Activity(a)
         if a.contact == PSID && a.kind == "message" && a.timestamp_ms == 1_800_000_000_001));
-    assert!(matches!(&ev[2], WebhookEvent::Activity(a)
+    // A button click: the title the person saw, and the payload that says which button.
+    assert!(matches!(&ev[2], WebhookEvent::Inbound(m)
+        if m.sender == PSID && m.provider_message_id == "m_pb" && m.text.as_deref() == Some("Buy")
+            && m.payload.as_deref() == Some("BUY_RED") && m.timestamp_ms == 1_800_000_000_002));
+    assert!(matches!(&ev[3], WebhookEvent::Activity(a)
         if a.contact == PSID && a.kind == "postback" && a.timestamp_ms == 1_800_000_000_002));
-    assert!(matches!(&ev[3], WebhookEvent::Watermark(w)
-        if w.contact == PSID && w.state == DeliveryState::Delivered && w.watermark_ms == 1_800_000_000_003));
     assert!(matches!(&ev[4], WebhookEvent::Watermark(w)
+        if w.contact == PSID && w.state == DeliveryState::Delivered && w.watermark_ms == 1_800_000_000_003));
+    assert!(matches!(&ev[5], WebhookEvent::Watermark(w)
         if w.contact == PSID && w.state == DeliveryState::Seen && w.watermark_ms == 1_800_000_000_004));
+    // The echo of our own send: to the person, naming its delivery; no activity of theirs.
+    assert!(matches!(&ev[6], WebhookEvent::Echo(e)
+        if e.recipient == PSID && e.provider_message_id == "m_out1" && e.text.as_deref() == Some("hi")
+            && e.host_marker.as_deref() == Some("dlv_1") && e.timestamp_ms == 1_800_000_000_005));
+}
+
+#[test]
+fn echoes_name_our_delivery_only_through_our_marker() {
+    let _h = host().install();
+    let echo = |metadata: Option<&str>, app_id: u64, mid: &str| {
+        let mut m = json!({"is_echo": true, "app_id": app_id, "mid": mid, "text": "On its way"});
+        if let Some(meta) = metadata {
+            m["metadata"] = json!(meta);
+        }
+        json!({"sender": {"id": PAGE}, "recipient": {"id": PSID}, "timestamp": 7u64, "message": m})
+    };
+    let body = page(json!([
+        // The second part of a split send: the delivery, without the part number.
+        echo(Some("sb:dlv_9#2"), 1, "m_a"),
+        // Typed in the Page's inbox: Facebook's own app, no metadata.
+        echo(None, 263_902_037_430_900, "m_b"),
+        // Another app's metadata is not ours, whatever it says.
+        echo(Some("dlv_9"), 42, "m_c"),
+        echo(Some("sb:"), 42, "m_d"),
+    ]));
+    let out = handle_webhook::<MessengerPlugin>(signed(&body), conn()).unwrap();
+    let markers: Vec<(String, Option<String>)> = out
+        .events
+        .iter()
+        .map(|e| match e {
+            WebhookEvent::Echo(e) => (e.provider_message_id.clone(), e.host_marker.clone()),
+            other => panic!("only echoes: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        markers,
+        [
+            ("m_a".to_string(), Some("dlv_9".to_string())),
+            ("m_b".to_string(), None),
+            ("m_c".to_string(), None),
+            ("m_d".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn a_quick_reply_carries_its_payload_and_an_old_postback_gets_a_stable_id() {
+    let _h = host().install();
+    let body = page(json!([
+        {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 11u64,
+         "message": {"mid": "m_q", "text": "Red", "quick_reply": {"payload": "COLOR_RED"}}},
+        {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 12u64,
+         "postback": {"title": "Start", "payload": "GET_STARTED"}},
+    ]));
+    let out = handle_webhook::<MessengerPlugin>(signed(&body), conn()).unwrap();
+    assert!(matches!(&out.events[0], WebhookEvent::Inbound(m)
+        if m.provider_message_id == "m_q" && m.text.as_deref() == Some("Red")
+            && m.payload.as_deref() == Some("COLOR_RED")));
+    let WebhookEvent::Inbound(pb) = &out.events[2] else {
+        panic!("{:?}", out.events)
+    };
+    assert_eq!(pb.provider_message_id, format!("postback:{PSID}:12"));
+    assert_eq!(pb.payload.as_deref(), Some("GET_STARTED"));
+    assert!(
+        !out.events
+            .iter()
+            .any(|e| matches!(e, WebhookEvent::Echo(_))),
+    );
 }
 
 #[test]

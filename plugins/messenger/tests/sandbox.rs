@@ -238,8 +238,9 @@ fn send_webhooks_and_sync_round_trip() {
     // (Graph has no idempotency key: a second send would be two more messages. A send whose
     // answer was lost is the host's to settle, by `ambiguous_sends`.)
 
-    // Every webhook verifies in the plugin; echoes are ignored; reads and deliveries are
-    // watermarks; the user's message is inbound + activity.
+    // Every webhook verifies in the plugin; echoes name the delivery they came from; reads
+    // and deliveries are watermarks; the user's message is inbound + activity.
+    let key = message(psid, last_inbound).idempotency_key;
     w.wait_hooks(7);
     // Late extras (a duplicate post would be a bug) have time to arrive.
     std::thread::sleep(std::time::Duration::from_millis(30));
@@ -258,6 +259,11 @@ fn send_webhooks_and_sync_round_trip() {
                 WebhookEvent::Watermark(wm) if wm.state == DeliveryState::Delivered => "delivered",
                 WebhookEvent::Watermark(_) => "seen",
                 WebhookEvent::Status(_) => "status",
+                WebhookEvent::Echo(e) => {
+                    assert_eq!(e.recipient, psid);
+                    assert_eq!(e.host_marker.as_deref(), Some(key.as_str()));
+                    "echo"
+                }
             });
         }
         let mut tampered = webhook(headers, body);
@@ -274,6 +280,8 @@ fn send_webhooks_and_sync_round_trip() {
             "activity",
             "delivered",
             "delivered",
+            "echo",
+            "echo",
             "inbound",
             "seen",
             "seen"

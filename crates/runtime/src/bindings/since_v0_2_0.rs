@@ -23,3 +23,26 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::exports::switchboard::channel0_2_0::plugin as exports_plugin;
+
+use super::since_v0_3_0::events as latest;
+use exports_plugin::{AttemptWindow, FindOutcome};
+
+impl From<latest::AttemptWindow> for AttemptWindow {
+    fn from(w: latest::AttemptWindow) -> Self {
+        AttemptWindow {
+            started_ms: w.started_ms,
+            finished_ms: w.finished_ms,
+        }
+    }
+}
+
+impl From<FindOutcome> for latest::FindOutcome {
+    fn from(o: FindOutcome) -> Self {
+        match o {
+            FindOutcome::Found(sent) => latest::FindOutcome::Found(sent),
+            FindOutcome::NotFound => latest::FindOutcome::NotFound,
+            FindOutcome::NotYet(ms) => latest::FindOutcome::NotYet(ms),
+            FindOutcome::CannotAsk => latest::FindOutcome::CannotAsk,
+        }
+    }
+}

@@ -1,28 +1,32 @@
 //! One plugin, whichever contract version it was built against: the pre-instantiated
 //! component and its instances as an enum over the bindgen modules, with one method per
-//! export. 0.2.0 speaks 0.1.0's types, so every method has one signature; `find-sent`,
-//! which 0.1.0 lacks, answers `None` there.
+//! export, answering in the latest version's types: 0.1.0's and 0.2.0's webhook outcomes are
+//! converted (they never carry echoes or payloads), and `find-sent`, which 0.1.0 lacks,
+//! answers `None` there.
 
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use super::{since_v0_1_0, since_v0_2_0, wit};
+use super::{since_v0_1_0, since_v0_2_0, since_v0_3_0, wit};
 use crate::api_version::ApiVersion;
 use crate::imports::CallState;
 
-pub use since_v0_2_0::exports_plugin::{AttemptWindow, FindOutcome};
+pub use since_v0_3_0::events::{AttemptWindow, FindOutcome};
 
 /// A linked plugin, ready to instantiate.
 pub enum PluginPre {
     V0_1(since_v0_1_0::ChannelPluginPre<CallState>),
     V0_2(since_v0_2_0::ChannelPluginPre<CallState>),
+    V0_3(since_v0_3_0::ChannelPluginPre<CallState>),
 }
 
 impl PluginPre {
     /// The bindings for the version the component declared (checked against
     /// [`crate::api_version::SUPPORTED`] before it was compiled).
     pub fn new(version: ApiVersion, pre: InstancePre<CallState>) -> wasmtime::Result<Self> {
-        Ok(if version >= ApiVersion::new(0, 2, 0) {
+        Ok(if version >= ApiVersion::new(0, 3, 0) {
+            PluginPre::V0_3(since_v0_3_0::ChannelPluginPre::new(pre)?)
+        } else if version >= ApiVersion::new(0, 2, 0) {
             PluginPre::V0_2(since_v0_2_0::ChannelPluginPre::new(pre)?)
         } else {
             PluginPre::V0_1(since_v0_1_0::ChannelPluginPre::new(pre)?)
@@ -36,6 +40,7 @@ impl PluginPre {
         Ok(match self {
             PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate_async(store).await?),
             PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate_async(store).await?),
+            PluginPre::V0_3(pre) => PluginInstance::V0_3(pre.instantiate_async(store).await?),
         })
     }
 }
@@ -44,6 +49,7 @@ impl PluginPre {
 pub enum PluginInstance {
     V0_1(since_v0_1_0::ChannelPlugin),
     V0_2(since_v0_2_0::ChannelPlugin),
+    V0_3(since_v0_3_0::ChannelPlugin),
 }
 
 /// The same call on whichever version's export interface the instance has.
@@ -56,6 +62,10 @@ macro_rules! each_version {
             }
             PluginInstance::V0_2(i) => {
                 let $p = i.switchboard_channel0_2_0_plugin();
+                $call
+            }
+            PluginInstance::V0_3(i) => {
+                let $p = i.switchboard_channel0_3_0_plugin();
                 $call
             }
         }
@@ -101,7 +111,23 @@ impl PluginInstance {
         req: &wit::WebhookRequest,
         conn: &wit::Connection,
     ) -> wasmtime::Result<Result<wit::WebhookOutcome, wit::WebhookError>> {
-        each_version!(self, p => p.call_handle_webhook(store, req, conn).await)
+        Ok(match self {
+            PluginInstance::V0_1(i) => i
+                .switchboard_channel_plugin()
+                .call_handle_webhook(store, req, conn)
+                .await?
+                .map(Into::into),
+            PluginInstance::V0_2(i) => i
+                .switchboard_channel0_2_0_plugin()
+                .call_handle_webhook(store, req, conn)
+                .await?
+                .map(Into::into),
+            PluginInstance::V0_3(i) => {
+                i.switchboard_channel0_3_0_plugin()
+                    .call_handle_webhook(store, req, conn)
+                    .await?
+            }
+        })
     }
 
     pub async fn call_sync_contacts(
@@ -133,8 +159,14 @@ impl PluginInstance {
     ) -> wasmtime::Result<Option<Result<FindOutcome, wit::SendError>>> {
         match self {
             PluginInstance::V0_1(_) => Ok(None),
-            PluginInstance::V0_2(i) => i
-                .switchboard_channel0_2_0_plugin()
+            PluginInstance::V0_2(i) => Ok(Some(
+                i.switchboard_channel0_2_0_plugin()
+                    .call_find_sent(store, msg, conn, window.into())
+                    .await?
+                    .map(Into::into),
+            )),
+            PluginInstance::V0_3(i) => i
+                .switchboard_channel0_3_0_plugin()
                 .call_find_sent(store, msg, conn, window)
                 .await
                 .map(Some),

@@ -506,3 +506,25 @@ pub fn watermarks_covering(
         .map(|(s, w, at)| Ok((parse_status(&s)?, w, at)))
         .collect()
 }
+
+/// Whether a message the provider reports as sent by the business is one of this
+/// connection's deliveries: named by the marker its send carried (known from the moment the
+/// delivery was accepted, so before the send's answer is recorded), or by its provider id.
+pub fn is_own_send(
+    t: &Transaction,
+    connection_id: &str,
+    marker: Option<&str>,
+    provider_message_id: &str,
+) -> Result<bool, StoreError> {
+    if let Some(id) = marker
+        && t.prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1 AND connection_id = ?2")?
+            .exists(params![id, connection_id])?
+    {
+        return Ok(true);
+    }
+    Ok(t
+        .prepare_cached(
+            "SELECT 1 FROM deliveries WHERE connection_id = ?1 AND provider_message_id = ?2",
+        )?
+        .exists(params![connection_id, provider_message_id])?)
+}

@@ -149,6 +149,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE deliveries ADD COLUMN exhausted INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX deliveries_exhausted ON deliveries(message_id) WHERE exhausted = 1;
     ALTER TABLE workspaces ADD COLUMN ambiguous_sends TEXT NOT NULL DEFAULT 'retry';",
+    // 13: conversations fed by the channels. A customer's message that came through a
+    // provider names the connection (and so the channel) it came through, and the
+    // conversation remembers the last one; a reply the business wrote outside Switchboard
+    // (the provider's own inbox, another app), seen as an echo, is an agent message
+    // `off_platform`; a button or quick-reply click keeps its `payload`.
+    "ALTER TABLE conversation_messages ADD COLUMN off_platform INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversation_messages ADD COLUMN payload TEXT;
+    ALTER TABLE conversation_messages ADD COLUMN connection_id TEXT;
+    ALTER TABLE conversations ADD COLUMN connection_id TEXT;
+    ALTER TABLE conversations ADD COLUMN channel TEXT;",
     // 16: automation runs. A run is a row that moves by conditional updates on its `seq`;
     // a conversation has at most one live run per automation (the unique partial index); a
     // `visitor.no_reply` timer is a row per automation and conversation; the figures are

@@ -3,7 +3,7 @@
 //! `find-sent`), bound here with wit-bindgen against `schemas/wit/since_v0.1.0` onto the
 //! SDK's types. The host must judge it by the version of the
 //! `switchboard:channel/plugin@0.1.0` interface it exports, load it, and send through it: a
-//! plugin built for 0.1.0 keeps working on a 0.2.0 host.
+//! plugin built for 0.1.0 keeps working on a 0.3.0 host.
 use switchboard_plugin_sdk::prelude::*;
 
 #[path = "../../common.rs"]
@@ -43,11 +43,13 @@ mod v0_1_0 {
         fn send(msg: Message, conn: Connection) -> Result<Sent, SendError> {
             <Unversioned as Plugin>::send(msg, conn)
         }
+        // 0.1.0's outcome type, not the SDK's (0.3.0's); this probe takes no callbacks.
         fn handle_webhook(
-            req: WebhookRequest,
-            conn: Connection,
-        ) -> Result<WebhookOutcome, WebhookError> {
-            <Unversioned as Plugin>::handle_webhook(req, conn)
+            _: WebhookRequest,
+            _: Connection,
+        ) -> Result<switchboard_plugin_sdk::bindings::channel::types::WebhookOutcome, WebhookError>
+        {
+            Err(WebhookError::BadRequest("no webhooks".into()))
         }
         fn sync_contacts(
             conn: Connection,

@@ -26,6 +26,10 @@ use crate::model::{
 use crate::store::StoreError;
 use crate::store::conversation_states::{self as rows, ConversationEvent, ConversationState};
 
+pub(crate) mod record;
+pub use record::{NewMessage, Recorded};
+pub(crate) use record::{ProviderMessage, record_provider_messages};
+
 /// Why a conversation action was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConversationError {
@@ -272,60 +276,7 @@ fn taken(c: &crate::store::sql::Connection, ws: &str, owner: String) -> Conversa
     ConversationError::Taken { owner, owner_name }
 }
 
-/// A message posted to a contact's conversation.
-pub struct NewMessage {
-    /// `agent` or `customer`.
-    pub author: &'static str,
-    pub text: String,
-    pub marketing: bool,
-    pub template: Option<String>,
-    /// The member an agent message is written as.
-    pub member: Option<String>,
-    pub overtake: bool,
-}
-
 impl crate::Gateway {
-    /// Post a message to the contact's conversation (opened by whoever writes first) and move
-    /// the conversation as its author's message does: its sequence number.
-    pub async fn post_conversation_message(
-        &self,
-        ws: String,
-        contact: String,
-        m: NewMessage,
-    ) -> Result<i64, ConversationError> {
-        self.store
-            .write(move |t| {
-                if let Some(member) = &m.member {
-                    member_of(t, &ws, member)?;
-                }
-                let now = now_ms();
-                let (id, created) = crate::store::conversations::ensure_conversation(
-                    t, &ws, &contact, m.author, now,
-                )?;
-                let seq = crate::store::conversations::insert_message(
-                    t,
-                    &id,
-                    m.author,
-                    &m.text,
-                    m.marketing,
-                    m.template.as_deref(),
-                    now,
-                )?;
-                let state = rows::state_of(t, &ws, &id)?
-                    .ok_or(ConversationError::NotFound("conversation"))?;
-                let tr = if m.author == "customer" {
-                    let alert_after = rows::no_reply_alert_minutes(t, &ws)?.map(|m| m * 60_000);
-                    Transition::customer(state, created, now, alert_after)
-                } else {
-                    Transition::agent(state, created, m.member.as_deref(), m.overtake, now)
-                        .map_err(|owner| taken(t, &ws, owner))?
-                };
-                apply(t, &tr)?;
-                Ok(seq)
-            })
-            .await
-    }
-
     pub async fn take_conversation(
         &self,
         ws: String,
