@@ -45,6 +45,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("005_conversation_states.sql"),
     include_str!("006_results_and_rules.sql"),
     include_str!("007_delivery_truth.sql"),
+    // SQLite's 14; 008 (SQLite's 13) is being added in parallel and goes before it.
+    include_str!("009_bot_hosting.sql"),
 ];
 
 /// The session advisory lock migrations run under (any constant; "SWBD" + 1).
