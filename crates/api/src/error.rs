@@ -371,6 +371,24 @@ impl From<switchboard_gateway::conversations::ConversationError> for ApiError {
     }
 }
 
+impl From<switchboard_gateway::hosting::HostingError> for ApiError {
+    fn from(e: switchboard_gateway::hosting::HostingError) -> Self {
+        use switchboard_gateway::hosting::HostingError;
+        match e {
+            // Ids and members the body names and the workspace does not have are missing
+            // resources, as in the other conversation actions.
+            HostingError::UnknownId { index, .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+                    .field(format!("ids[{index}]"))
+            }
+            HostingError::UnknownMember(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()).field("member")
+            }
+            HostingError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<switchboard_gateway::rules::RulesError> for ApiError {
     fn from(e: switchboard_gateway::rules::RulesError) -> Self {
         use switchboard_gateway::rules::RulesError;

@@ -15,6 +15,7 @@ pub mod connections;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
+pub mod hosting;
 pub mod member_prefs;
 pub mod members;
 pub mod messages;
@@ -72,6 +73,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/activity", post(conversations::activity))
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/stats", get(conversations::stats))
+        .route("/v1/conversations/hosting", post(hosting::switch))
         .route("/v1/conversations/{contact}", get(conversations::get))
         .route(
             "/v1/conversations/{contact}/take",

@@ -98,10 +98,18 @@ pub struct WorkspaceChange {
     /// Channels whose provider can be asked (SMS, email, AlimTalk) are reconciled either way.
     #[serde(default)]
     pub ambiguous_sends: Option<switchboard_gateway::model::AmbiguousSends>,
+    /// Whether a new conversation starts hosted: answered by the workspace's automations
+    /// until someone switches it (`POST /v1/conversations/hosting`). Existing conversations
+    /// keep theirs. `null` is `false`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>, nullable)]
+    pub hosting_default: Option<Option<bool>>,
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
 }
 
@@ -137,6 +145,10 @@ pub async fn update(
             .write(move |t| {
                 switchboard_gateway::store::lost_answers::set_ambiguous_sends(t, &id, to)
             })
+            .await?;
+    }
+    if let Some(hosted) = change.hosting_default {
+        gw.set_hosting_default(ws.clone(), hosted.unwrap_or(false))
             .await?;
     }
     gw.store

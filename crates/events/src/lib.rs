@@ -105,6 +105,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "A finished conversation began a new round.",
     ),
     (
+        "conversation.handed_over",
+        "An automation handed a conversation over to the agents: unanswered, with no owner.",
+    ),
+    (
+        "conversation.hosting_changed",
+        "A conversation's bot hosting was switched on or off (by a member, an API call or an automation).",
+    ),
+    (
         "result.notification",
         "A result matched a notification rule that names this endpoint (sent to that endpoint only).",
     ),

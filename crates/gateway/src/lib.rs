@@ -32,6 +32,7 @@ pub mod digest;
 pub mod dispatch;
 pub mod facebook_login;
 pub mod followup;
+pub mod hosting;
 pub mod intake;
 pub mod lifecycle;
 pub mod media_probe;

@@ -231,9 +231,37 @@ pub struct ConversationView {
     /// Since when the customer has waited for an agent's answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_since: Option<String>,
+    /// Whether the workspace's automations answer it (bot hosting).
+    pub hosted: bool,
     pub messages: Vec<ConversationMessageView>,
-    /// Every transition: `opened`, `taken`, `overtaken`, `answered`, `finished`, `reopened`.
+    /// Every transition: `opened`, `taken`, `overtaken`, `answered`, `finished`, `reopened`,
+    /// `handed_over`.
     pub history: Vec<ConversationEventView>,
+    /// Every switch of `hosted`, oldest first (a new conversation's starting value, the
+    /// workspace's `hosting_default`, is none).
+    pub hosting: Vec<HostingChangeView>,
+}
+
+/// One switch of a conversation's bot hosting.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct HostingChangeView {
+    pub hosted: bool,
+    /// The member who switched it: none for an API call that named no member, or an
+    /// automation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// `member` (a member, through the API or the console), `api` (an API call naming no
+    /// member) or `automation`.
+    #[schema(schema_with = hosting_by_schema)]
+    pub by: String,
+    pub at: String,
+}
+
+fn hosting_by_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["member", "api", "automation"]))
+        .build()
 }
 
 /// One transition of a conversation.
@@ -264,6 +292,8 @@ pub struct ConversationSummary {
     pub state_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_since: Option<String>,
+    /// Whether the workspace's automations answer it (bot hosting).
+    pub hosted: bool,
     pub created_at: String,
 }
 

@@ -112,6 +112,9 @@ pub struct WorkspaceView {
     /// What happens when a send's answer was lost and its provider cannot be asked whether
     /// it took the message (Messenger, push). A policy's own setting wins for its messages.
     pub ambiguous_sends: AmbiguousSends,
+    /// Whether a new conversation starts hosted (its automations answer it) until someone
+    /// switches it.
+    pub hosting_default: bool,
 }
 
 /// After a send whose answer was lost (a timeout or a reset after the request was written),

@@ -325,8 +325,7 @@ pub fn conversation_facts(
     conversation_id: &str,
 ) -> Result<(bool, Option<String>, Option<String>), StoreError> {
     Ok(c.prepare_cached(
-        "SELECT v.hosted, v.connection_id, n.channel FROM conversations v
-         LEFT JOIN connections n ON n.id = v.connection_id WHERE v.id = ?1",
+        "SELECT hosted, connection_id, channel FROM conversations WHERE id = ?1",
     )?
     .query_row([conversation_id], |r| {
         Ok((r.get::<_, i64>(0)? != 0, r.get(1)?, r.get(2)?))

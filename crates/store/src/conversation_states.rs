@@ -21,9 +21,12 @@ pub struct ConversationState {
     /// When the no-reply alert of the current wait is due.
     pub alert_due_at: Option<Millis>,
     pub created_at: Millis,
+    /// Whether the workspace's automations answer it (bot hosting). Read here for the views;
+    /// [`save_state`] leaves it alone: only `hosting::set_hosted*` switch it, with history.
+    pub hosted: bool,
 }
 
-const COLUMNS: &str = "id, workspace_id, contact_id, state, owner, COALESCE(state_at, created_at), COALESCE(opened_at, created_at), waiting_since, created_at, alert_due_at";
+const COLUMNS: &str = "id, workspace_id, contact_id, state, owner, COALESCE(state_at, created_at), COALESCE(opened_at, created_at), waiting_since, created_at, alert_due_at, hosted";
 
 fn state_row(r: &Row<'_>) -> crate::sql::Result<ConversationState> {
     Ok(ConversationState {
@@ -37,6 +40,7 @@ fn state_row(r: &Row<'_>) -> crate::sql::Result<ConversationState> {
         waiting_since: r.get(7)?,
         created_at: r.get(8)?,
         alert_due_at: r.get(9)?,
+        hosted: r.get(10)?,
     })
 }
 
@@ -178,7 +182,7 @@ pub fn totals(
                AND (CAST(?3 AS TEXT) IS NULL OR e.member_id = ?3)
                AND e.seq = (SELECT MAX(l.seq) FROM conversation_events l
                             WHERE l.conversation_id = e.conversation_id AND l.at < ?2
-                              AND l.kind IN ('opened', 'taken', 'overtaken', 'finished', 'reopened'))",
+                              AND l.kind IN ('opened', 'taken', 'overtaken', 'finished', 'reopened', 'handed_over'))",
         )?
         .query_row(params![workspace_id, until, member], |r| r.get(0))?;
     Ok(EventTotals {

@@ -10,7 +10,8 @@ use crate::sql::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::{
-    ConversationEventView, ConversationMessageView, ConversationView, Millis, now_ms, rfc3339,
+    ConversationEventView, ConversationMessageView, ConversationView, HostingChangeView, Millis,
+    now_ms, rfc3339,
 };
 
 /// No sign of life for this long and the contact is offline.
@@ -41,8 +42,11 @@ pub fn ensure_conversation(
         return Ok((id, false));
     }
     let id = crate::model::new_id("conv");
+    // A new conversation starts at the workspace's hosting default; that is no switch, so it
+    // leaves no history row.
     t.prepare_cached(
-        "INSERT INTO conversations (id, workspace_id, contact_id, started_by, created_at, state_at, opened_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
+        "INSERT INTO conversations (id, workspace_id, contact_id, started_by, created_at, state_at, opened_at, hosted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, COALESCE((SELECT hosting_default FROM workspaces WHERE id = ?2), 0))",
     )?
     .execute(params![id, workspace_id, contact_id, author, now])?;
     Ok((id, true))
@@ -160,6 +164,15 @@ impl Store {
                     at: rfc3339(e.at),
                 })
                 .collect();
+            let hosting = crate::hosting::history(c, &id)?
+                .into_iter()
+                .map(|h| HostingChangeView {
+                    hosted: h.hosted,
+                    member: h.member_id,
+                    by: h.by,
+                    at: rfc3339(h.at),
+                })
+                .collect();
             let messages = c
                 .prepare_cached(
                     "SELECT seq, author, text, marketing, at, seen_at, follow_up_message_id, off_platform, payload, connection_id
@@ -195,8 +208,10 @@ impl Store {
                 state: state.as_ref().map(|s| s.state.clone()).unwrap_or_else(|| "unanswered".into()),
                 owner: state.as_ref().and_then(|s| s.owner.clone()),
                 waiting_since: state.as_ref().and_then(|s| s.waiting_since).map(rfc3339),
+                hosted: state.as_ref().is_some_and(|s| s.hosted),
                 messages,
                 history,
+                hosting,
             }))
         })
         .await

@@ -34,6 +34,7 @@ pub mod conversation_states;
 pub mod conversations;
 pub mod dead_letters;
 pub mod deliveries;
+pub mod hosting;
 mod lookups;
 pub mod lost_answers;
 pub mod member_prefs;

@@ -22,7 +22,7 @@ impl Store {
     pub async fn workspaces(&self) -> Result<Vec<WorkspaceView>, StoreError> {
         self.read(|c| {
             Ok(
-                c.prepare("SELECT id, name, created_at, no_reply_alert_minutes, ambiguous_sends FROM workspaces ORDER BY created_at, id")?
+                c.prepare("SELECT id, name, created_at, no_reply_alert_minutes, ambiguous_sends, hosting_default FROM workspaces ORDER BY created_at, id")?
                     .query_map([], |r| {
                         Ok(WorkspaceView {
                             id: r.get(0)?,
@@ -30,6 +30,7 @@ impl Store {
                             created_at: rfc3339(r.get(2)?),
                             no_reply_alert_minutes: r.get(3)?,
                             ambiguous_sends: crate::model::AmbiguousSends::parse(&r.get::<_, String>(4)?).unwrap_or_default(),
+                        hosting_default: r.get(5)?,
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?,
@@ -41,7 +42,7 @@ impl Store {
     pub async fn workspace(&self, id: String) -> Result<Option<WorkspaceView>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, created_at, no_reply_alert_minutes, ambiguous_sends FROM workspaces WHERE id = ?1",
+                "SELECT id, name, created_at, no_reply_alert_minutes, ambiguous_sends, hosting_default FROM workspaces WHERE id = ?1",
                 [id],
                 |r| {
                     Ok(WorkspaceView {
@@ -50,6 +51,7 @@ impl Store {
                         created_at: rfc3339(r.get(2)?),
                         no_reply_alert_minutes: r.get(3)?,
                         ambiguous_sends: crate::model::AmbiguousSends::parse(&r.get::<_, String>(4)?).unwrap_or_default(),
+                        hosting_default: r.get(5)?,
                     })
                 },
             )

@@ -9,9 +9,12 @@
 //!   (`conversation_taken`, naming the owner) unless `overtake` says so.
 //! - `finish` closes the round (`finished`, carrying the handling time since the round began);
 //!   only its owner may, and finishing an unowned one makes the finisher its owner.
+//! - `hand_over` (an automation's) puts it back `unanswered` with no owner, the customer
+//!   waiting (see `hosting.rs`).
 //!
 //! Every transition is a row of `conversation_events` and a webhook event
-//! (`conversation.opened`, `.taken`, `.overtaken`, `.answered`, `.finished`, `.reopened`), in
+//! (`conversation.opened`, `.taken`, `.overtaken`, `.answered`, `.finished`, `.reopened`,
+//! `.handed_over`), in
 //! the same commit as the change; the statistics are sums over those rows, so they hold across
 //! restarts and concurrent traffic.
 //!
@@ -182,6 +185,32 @@ impl Transition {
         Ok(Transition { state: s, events })
     }
 
+    /// An automation hands the conversation over to the agents (its bot could not help):
+    /// `unanswered` with no owner, so any agent may take it. The customer is waiting from now
+    /// unless they already were, and the no-reply alert is armed as a customer message would
+    /// arm it. A finished conversation begins a new round. The caller also switches hosting
+    /// off (`hosting::set_hosting`, by `automation`), or the bot would go on answering.
+    pub fn hand_over(
+        mut s: ConversationState,
+        now: Millis,
+        alert_after: Option<Millis>,
+    ) -> Transition {
+        let previous = s.owner.take();
+        if s.state == "finished" {
+            s.opened_at = now;
+        }
+        if s.state != "unanswered" {
+            s.state = "unanswered".into();
+            s.state_at = now;
+        }
+        if s.waiting_since.is_none() {
+            s.waiting_since = Some(now);
+            s.alert_due_at = alert_after.map(|a| now + a);
+        }
+        let events = vec![event("handed_over", None, previous, None, now)];
+        Transition { state: s, events }
+    }
+
     /// `Err(None)`: already finished; `Err(Some(owner))`: someone else's.
     pub fn finish(
         mut s: ConversationState,
@@ -215,6 +244,7 @@ fn webhook_kind(kind: &str) -> &'static str {
         "overtaken" => "conversation.overtaken",
         "answered" => "conversation.answered",
         "finished" => "conversation.finished",
+        "handed_over" => "conversation.handed_over",
         _ => "conversation.reopened",
     }
 }
@@ -252,6 +282,7 @@ pub fn summary(s: ConversationState) -> ConversationSummary {
         owner: s.owner,
         state_at: rfc3339(s.state_at),
         waiting_since: s.waiting_since.map(rfc3339),
+        hosted: s.hosted,
         created_at: rfc3339(s.created_at),
     }
 }
@@ -293,6 +324,7 @@ impl crate::Gateway {
                 let tr = Transition::take(state, &member, overtake, now_ms())
                     .map_err(|owner| taken(t, &ws, owner))?;
                 apply(t, &tr)?;
+                // automations: stop runs here
                 Ok(summary(tr.state))
             })
             .await
@@ -390,6 +422,7 @@ mod tests {
             waiting_since: None,
             alert_due_at: None,
             created_at: now,
+            hosted: false,
         }
     }
 
@@ -444,6 +477,55 @@ mod tests {
         );
         assert_eq!(back.state.owner.as_deref(), Some("mem_b"));
         assert_eq!(back.state.waiting_since, Some(100_000));
+    }
+
+    #[test]
+    fn a_hand_over_frees_the_conversation_and_starts_the_wait() {
+        // An active conversation Ada owns, answered: nobody waits.
+        let opened = Transition::customer(fresh(0), true, 0, Some(600_000));
+        let answered =
+            Transition::agent(opened.state, false, Some("mem_a"), false, 10_000).unwrap();
+        let handed = Transition::hand_over(answered.state, 20_000, Some(600_000));
+        assert_eq!(kinds(&handed), ["handed_over"]);
+        assert_eq!(handed.events[0].member_id, None, "an automation, no member");
+        assert_eq!(handed.events[0].previous_owner.as_deref(), Some("mem_a"));
+        assert_eq!(
+            (handed.state.state.as_str(), handed.state.owner.as_deref()),
+            ("unanswered", None)
+        );
+        assert_eq!(handed.state.state_at, 20_000);
+        assert_eq!(handed.state.waiting_since, Some(20_000));
+        assert_eq!(handed.state.alert_due_at, Some(620_000));
+        assert_eq!(handed.state.opened_at, 0, "the round goes on");
+        // Any agent may take it now.
+        let taken = Transition::take(handed.state, "mem_b", false, 30_000).unwrap();
+        assert_eq!(kinds(&taken), ["taken"]);
+
+        // A customer already waiting keeps their wait and its alert; no alert configured
+        // arms none.
+        let waiting = Transition::customer(fresh(0), true, 0, Some(600_000));
+        let handed = Transition::hand_over(waiting.state, 5_000, Some(60_000));
+        assert_eq!(handed.state.waiting_since, Some(0));
+        assert_eq!(handed.state.alert_due_at, Some(600_000));
+        assert_eq!(handed.state.state_at, 0, "it was unanswered already");
+        let quiet = Transition::hand_over(fresh(0), 7_000, None);
+        assert_eq!(
+            (quiet.state.waiting_since, quiet.state.alert_due_at),
+            (Some(7_000), None)
+        );
+
+        // A finished one begins a new round, its owner let go.
+        let done = Transition::finish(taken.state, "mem_b", 40_000).unwrap();
+        let back = Transition::hand_over(done.state, 50_000, None);
+        assert_eq!(
+            (
+                back.state.state.as_str(),
+                back.state.opened_at,
+                back.state.owner.as_deref()
+            ),
+            ("unanswered", 50_000, None)
+        );
+        assert_eq!(back.events[0].previous_owner.as_deref(), Some("mem_b"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! SQLite migrations 8 onwards: console members and sessions, the message search, sign-ins
 //! that connect Facebook pages, conversation states and owners, results and notification
-//! rules, members' notifications, dead letters and lost answers. Append only, numbered after [`super::CORE`].
+//! rules, members' notifications, dead letters and lost answers, bot hosting. Append only,
+//! numbered after [`super::CORE`].
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 8: the people who sign in to the console. An email belongs to one member (sign-in is
@@ -159,6 +160,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversation_messages ADD COLUMN connection_id TEXT;
     ALTER TABLE conversations ADD COLUMN connection_id TEXT;
     ALTER TABLE conversations ADD COLUMN channel TEXT;",
+    // 14: bot hosting. A conversation
+    // is `hosted` when the workspace's automations may answer it (agents offline); a new one
+    // starts at its workspace's `hosting_default`. Every switch is a row of
+    // `hosting_changes`: who (`member_id`, none for an API call or an automation) and how
+    // (`switched_by`), so the view can say why a bot is talking.
+    "ALTER TABLE conversations ADD COLUMN hosted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE workspaces ADD COLUMN hosting_default INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE hosting_changes (
+        seq INTEGER PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        hosted INTEGER NOT NULL,
+        member_id TEXT,
+        switched_by TEXT NOT NULL CHECK (switched_by IN ('member', 'api', 'automation')),
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX hosting_changes_conv ON hosting_changes(conversation_id, seq);",
     // 16: automation runs. A run is a row that moves by conditional updates on its `seq`;
     // a conversation has at most one live run per automation (the unique partial index); a
     // `visitor.no_reply` timer is a row per automation and conversation; the figures are
