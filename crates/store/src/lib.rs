@@ -24,6 +24,7 @@
 // The schema's types, at the path the modules have always used.
 use switchboard_model as model;
 
+pub mod automations;
 mod blocked_urls;
 mod connections;
 pub mod contact_edits;

@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("005_conversation_states.sql"),
     include_str!("006_results_and_rules.sql"),
     include_str!("007_delivery_truth.sql"),
+    include_str!("010_automations.sql"),
 ];
 
 /// The session advisory lock migrations run under (any constant; "SWBD" + 1).

@@ -149,4 +149,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE deliveries ADD COLUMN exhausted INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX deliveries_exhausted ON deliveries(message_id) WHERE exhausted = 1;
     ALTER TABLE workspaces ADD COLUMN ambiguous_sends TEXT NOT NULL DEFAULT 'retry';",
+    // 15 (13 and 14 come from parallel work; the merge puts this one after them):
+    // automations. A definition is never changed in place: each `PUT` adds a row of
+    // `automation_versions` and moves `automations.version` to it, so a run follows the
+    // version it started on. `name` and `enabled` copy the current definition's, for
+    // listings and trigger matching; a deleted automation keeps its versions for the runs
+    // still going.
+    "CREATE TABLE automations (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted_at INTEGER
+    );
+    CREATE INDEX automations_workspace ON automations(workspace_id, id) WHERE deleted_at IS NULL;
+    CREATE TABLE automation_versions (
+        automation_id TEXT NOT NULL REFERENCES automations(id),
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (automation_id, version)
+    );",
 ];
