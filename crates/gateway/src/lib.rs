@@ -23,6 +23,7 @@
 //! provider simulators only behind the `sandbox` feature.
 
 pub mod app;
+pub mod automations;
 pub mod callbacks;
 pub mod connections;
 pub mod contact_edits;

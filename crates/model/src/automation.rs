@@ -254,6 +254,15 @@ pub struct AutomationView {
     pub updated_at: String,
 }
 
+/// `GET /v1/automations`: a page of live automations, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+pub struct AutomationPage {
+    pub data: Vec<AutomationView>,
+    /// The `cursor` of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 /// An exact ratio, and the same as a decimal string rounded to four places for display.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct Ratio {

@@ -24,6 +24,7 @@
 // The schema's types, at the path the modules have always used.
 use switchboard_model as model;
 
+pub mod automations;
 pub mod automation_runs;
 pub mod automation_stats;
 mod blocked_urls;

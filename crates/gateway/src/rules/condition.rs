@@ -5,7 +5,8 @@
 //! tree shape lets every mistake be named by its path (`condition.and[1].==[0]`). Why a
 //! subset of our own rather than a full engine: every operator allowed here is validated at
 //! write time, so a rule cannot fail on a result later for a reason it could have been told
-//! when it was saved.
+//! when it was saved. Automations use the same language ([`check_in`]), with the `var` roots
+//! their data has.
 //!
 //! | form | meaning |
 //! |---|---|
@@ -37,7 +38,8 @@ fn wrong(path: &str, message: impl Into<String>) -> ConditionError {
     }
 }
 
-const ROOTS: [&str; 4] = ["form", "values", "contact", "conversation"];
+/// What a notification rule's condition may name: the result's parts.
+pub const RULE_ROOTS: &[&str] = &["form", "values", "contact", "conversation"];
 const COMPARISONS: [&str; 7] = ["==", "!=", "<", "<=", ">", ">=", "in"];
 
 /// The one operator of an object, with its arguments.
@@ -55,7 +57,16 @@ fn operator<'a>(v: &'a Value, path: &str) -> Result<(&'a str, &'a Value), Condit
     }
 }
 
-fn check_var(args: &Value, path: &str) -> Result<(), ConditionError> {
+/// `a, b or c`, for messages.
+fn listed(roots: &[&str]) -> String {
+    match roots {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn check_var(args: &Value, path: &str, roots: &[&str]) -> Result<(), ConditionError> {
     let name = match args {
         Value::String(s) => s,
         Value::Array(a) if (1..=2).contains(&a.len()) => a[0]
@@ -64,20 +75,20 @@ fn check_var(args: &Value, path: &str) -> Result<(), ConditionError> {
         _ => return Err(wrong(path, "a var is a path, or [path, default]")),
     };
     let root = name.split('.').next().unwrap_or_default();
-    if !ROOTS.contains(&root) || name.split('.').any(str::is_empty) {
+    if !roots.contains(&root) || name.split('.').any(str::is_empty) {
         return Err(wrong(
             path,
-            format!("`{name}` is not a path under form, values, contact or conversation"),
+            format!("`{name}` is not a path under {}", listed(roots)),
         ));
     }
     Ok(())
 }
 
 /// A value: a literal or a var.
-fn check_value(v: &Value, path: &str) -> Result<(), ConditionError> {
+fn check_value(v: &Value, path: &str, roots: &[&str]) -> Result<(), ConditionError> {
     match v {
         Value::Object(_) => match operator(v, path)? {
-            ("var", args) => check_var(args, &format!("{path}.var")),
+            ("var", args) => check_var(args, &format!("{path}.var"), roots),
             (op, _) => Err(wrong(
                 path,
                 format!("`{op}` is not a value; use a literal or var"),
@@ -87,8 +98,16 @@ fn check_value(v: &Value, path: &str) -> Result<(), ConditionError> {
     }
 }
 
-/// Check a condition at write time; the error names the path under `at`.
+/// Check a notification rule's condition at write time; the error names the path under `at`.
 pub fn check(c: &Value, at: &str) -> Result<(), ConditionError> {
+    check_in(c, at, RULE_ROOTS)
+}
+
+/// Check a condition whose `var` paths may start at `roots` only: what the data it is
+/// evaluated on has (a rule's result; an automation's contact and conversation, and more
+/// where a trigger or a step has more), so a path that can never hold a value is refused
+/// when it is written rather than read as `null` on every evaluation.
+pub fn check_in(c: &Value, at: &str, roots: &[&str]) -> Result<(), ConditionError> {
     if c.is_boolean() {
         return Ok(());
     }
@@ -101,14 +120,14 @@ pub fn check(c: &Value, at: &str) -> Result<(), ConditionError> {
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| wrong(&here, "expected a non-empty array of conditions"))?;
             for (i, c) in list.iter().enumerate() {
-                check(c, &format!("{here}[{i}]"))?;
+                check_in(c, &format!("{here}[{i}]"), roots)?;
             }
             Ok(())
         }
         "!" => match args {
-            Value::Array(a) if a.len() == 1 => check(&a[0], &format!("{here}[0]")),
+            Value::Array(a) if a.len() == 1 => check_in(&a[0], &format!("{here}[0]"), roots),
             Value::Array(_) => Err(wrong(&here, "`!` takes one condition")),
-            other => check(other, &here),
+            other => check_in(other, &here, roots),
         },
         op if COMPARISONS.contains(&op) => {
             let pair = args
@@ -116,11 +135,11 @@ pub fn check(c: &Value, at: &str) -> Result<(), ConditionError> {
                 .filter(|a| a.len() == 2)
                 .ok_or_else(|| wrong(&here, "expected two values: [a, b]"))?;
             for (i, v) in pair.iter().enumerate() {
-                check_value(v, &format!("{here}[{i}]"))?;
+                check_value(v, &format!("{here}[{i}]"), roots)?;
             }
             Ok(())
         }
-        "var" => check_var(args, &here),
+        "var" => check_var(args, &here, roots),
         other => Err(wrong(
             at,
             format!(
@@ -284,5 +303,25 @@ mod tests {
         assert_eq!(err(json!({"==": [1, 2], "!=": [1, 2]})), "condition");
         assert_eq!(err(json!("cottage")), "condition");
         assert_eq!(err(json!({"==": [{"and": [true]}, 1]})), "condition.==[0]");
+        assert_eq!(
+            check(&json!({"var": "payload"}), "condition")
+                .unwrap_err()
+                .message,
+            "`payload` is not a path under form, values, contact or conversation"
+        );
+    }
+
+    #[test]
+    fn the_roots_a_var_may_name_are_the_callers() {
+        let roots = &["contact", "answers"];
+        let c = json!({"and": [{"var": "answers.email"}, {"==": [{"var": "contact.name"}, "x"]}]});
+        assert!(check_in(&c, "if", roots).is_ok());
+        let e = check_in(&json!({"!": {"var": "values.x"}}), "if", roots).unwrap_err();
+        assert_eq!(e.path, "if.!.var");
+        assert_eq!(
+            e.message,
+            "`values.x` is not a path under contact or answers"
+        );
+        assert!(check(&json!({"var": "answers.x"}), "condition").is_err());
     }
 }

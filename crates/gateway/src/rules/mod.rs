@@ -47,6 +47,15 @@ pub enum RulesError {
     Store(#[from] StoreError),
 }
 
+/// Why a target cannot be notified: `missing` when it names something the workspace does
+/// not have (a 404 for a rule), else it is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TargetProblem {
+    pub field: String,
+    pub message: String,
+    pub missing: bool,
+}
+
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> RulesError {
     RulesError::Invalid {
         field: field.into(),
@@ -92,58 +101,83 @@ impl Gateway {
             ));
         }
         for (i, t) in r.targets.iter().enumerate() {
-            match t {
-                Target::Email(EmailTarget { email }) => crate::contact_edits::check_email(email)
-                    .map_err(|_| {
-                        invalid(
-                            format!("targets[{i}].email"),
-                            "must look like name@example.com",
-                        )
-                    })?,
-                Target::Member(MemberTarget { member }) => {
-                    let (ws, m) = (ws.to_string(), member.clone());
-                    if self
-                        .store
-                        .read(move |c| crate::store::members::member_in(c, &ws, &m))
-                        .await?
-                        .is_none()
-                    {
-                        return Err(RulesError::Missing {
-                            field: format!("targets[{i}].member"),
-                            message: format!("no member {member} in this workspace"),
-                        });
+            if let Some(p) = self.target_problem(ws, t, &format!("targets[{i}]")).await? {
+                return Err(if p.missing {
+                    RulesError::Missing {
+                        field: p.field,
+                        message: p.message,
                     }
-                }
-                Target::WebhookEndpoint(WebhookEndpointTarget { webhook_endpoint }) => {
-                    if self
-                        .event_log
-                        .endpoint(ws.to_string(), webhook_endpoint.clone())
-                        .await?
-                        .is_none()
-                    {
-                        return Err(RulesError::Missing {
-                            field: format!("targets[{i}].webhook_endpoint"),
-                            message: format!(
-                                "no webhook endpoint {webhook_endpoint} in this workspace"
-                            ),
-                        });
-                    }
-                }
-                Target::Connection(ConnectionTarget { connection, .. }) => {
-                    if self
-                        .connections
-                        .get(connection)
-                        .is_none_or(|c| c.workspace_id != ws)
-                    {
-                        return Err(RulesError::Missing {
-                            field: format!("targets[{i}].connection"),
-                            message: format!("no connection {connection} in this workspace"),
-                        });
-                    }
-                }
+                } else {
+                    invalid(p.field, p.message)
+                });
             }
         }
         Ok(())
+    }
+
+    /// What is wrong with one target (at `at`), if anything: an email that is not one, or a
+    /// member, webhook endpoint or connection this workspace does not have. Shared with the
+    /// automations' `notify` step, so both check targets alike.
+    pub(crate) async fn target_problem(
+        &self,
+        ws: &str,
+        t: &Target,
+        at: &str,
+    ) -> Result<Option<TargetProblem>, StoreError> {
+        let missing = |field: &str, message: String| {
+            Some(TargetProblem {
+                field: format!("{at}.{field}"),
+                message,
+                missing: true,
+            })
+        };
+        Ok(match t {
+            Target::Email(EmailTarget { email }) => crate::contact_edits::check_email(email)
+                .err()
+                .map(|_| TargetProblem {
+                    field: format!("{at}.email"),
+                    message: "must look like name@example.com".into(),
+                    missing: false,
+                }),
+            Target::Member(MemberTarget { member }) => {
+                let (w, m) = (ws.to_string(), member.clone());
+                let found = self
+                    .store
+                    .read(move |c| crate::store::members::member_in(c, &w, &m))
+                    .await?;
+                match found {
+                    Some(_) => None,
+                    None => missing("member", format!("no member {member} in this workspace")),
+                }
+            }
+            Target::WebhookEndpoint(WebhookEndpointTarget { webhook_endpoint }) => {
+                let found = self
+                    .event_log
+                    .endpoint(ws.to_string(), webhook_endpoint.clone())
+                    .await?;
+                match found {
+                    Some(_) => None,
+                    None => missing(
+                        "webhook_endpoint",
+                        format!("no webhook endpoint {webhook_endpoint} in this workspace"),
+                    ),
+                }
+            }
+            Target::Connection(ConnectionTarget { connection, .. }) => {
+                if self
+                    .connections
+                    .get(connection)
+                    .is_none_or(|c| c.workspace_id != ws)
+                {
+                    missing(
+                        "connection",
+                        format!("no connection {connection} in this workspace"),
+                    )
+                } else {
+                    None
+                }
+            }
+        })
     }
 
     pub async fn create_rule(&self, ws: String, r: NewRule) -> Result<RuleView, RulesError> {

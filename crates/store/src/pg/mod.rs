@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("007_delivery_truth.sql"),
     include_str!("008_conversation_channels.sql"),
     include_str!("009_bot_hosting.sql"),
+    include_str!("010_automations.sql"),
     include_str!("011_automation_runs.sql"),
 ];
 
