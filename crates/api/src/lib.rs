@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod paging;
 pub mod policies;
 pub mod resend;
+pub mod automation_runs;
 pub mod rules;
 pub mod sandbox;
 pub mod system;
@@ -173,6 +174,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/v1/notification-rules/{id}",
             get(rules::get).put(rules::replace).delete(rules::delete),
         )
+        .route("/v1/automations/{id}/stats", get(automation_runs::stats))
+        .route("/v1/automations/{id}/runs", get(automation_runs::runs))
         .route("/v1/results", post(rules::submit))
         .route("/v1/results/{id}", get(rules::result))
         .route(

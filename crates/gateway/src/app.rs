@@ -366,6 +366,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     });
     tokio::spawn(shared_caches::watch(gateway.clone()));
     tokio::spawn(crate::no_reply::run(gateway.clone()));
+    tokio::spawn(crate::automations::engine::run(gateway.clone()));
     tokio::spawn(crate::rules::run(gateway.clone()));
     tokio::spawn(crate::digest::run(gateway.clone()));
     Ok(Running {

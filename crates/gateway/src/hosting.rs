@@ -100,7 +100,9 @@ pub fn set_hosting(
         }
     }
     if !hosted {
-        // automations: stop runs here
+        for (id, _) in &changed {
+            crate::automations::triggers::stop_runs(t, id, "hosting_off", at)?;
+        }
     }
     record(t, ws, &changed, &change(hosted, member, by, at))?;
     Ok(changed.into_iter().map(|(id, _)| id).collect())
@@ -118,7 +120,9 @@ pub fn set_hosting_all_assigned(
 ) -> Result<Vec<String>, StoreError> {
     let changed = hosting_rows::set_hosted_all_assigned(t, ws, hosted)?;
     if !hosted {
-        // automations: stop runs here
+        for (id, _) in &changed {
+            crate::automations::triggers::stop_runs(t, id, "hosting_off", at)?;
+        }
     }
     record(t, ws, &changed, &change(hosted, member, by, at))?;
     Ok(changed.into_iter().map(|(id, _)| id).collect())

@@ -43,11 +43,8 @@ pub fn active(
     c: &Connection,
     workspace_id: &str,
 ) -> Result<Vec<(String, u32, Arc<NewAutomation>)>, StoreError> {
-    let mut out = Vec::new();
-    for (id, v) in crate::store::automations::enabled_versions(c, workspace_id)? {
-        if let Some(def) = version(c, &id, v)? {
-            out.push((id, v, def));
-        }
-    }
-    Ok(out)
+    Ok(crate::store::automations::enabled_automations(c, workspace_id)?
+        .into_iter()
+        .map(|a| (a.id, a.version, Arc::new(a.definition)))
+        .collect())
 }

@@ -357,15 +357,16 @@ fn apply(t: &Transaction, run: &Run, effect: Effect, now: Millis) -> Result<(), 
     match effect {
         Effect::None => {}
         Effect::AppMessage(text) => {
-            crate::store::conversations::insert_message(
-                t,
-                &run.conversation_id,
-                "bot",
-                &text,
-                false,
-                None,
-                now,
-            )?;
+            let row = crate::store::conversations::MessageRow {
+                author: "bot",
+                text: &text,
+                marketing: false,
+                template: None,
+                off_platform: false,
+                payload: None,
+                connection_id: None,
+            };
+            crate::store::conversations::insert_message(t, &run.conversation_id, &row, now)?;
         }
         Effect::Tags(tags) => {
             for tag in tags {

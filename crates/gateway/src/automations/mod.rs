@@ -4,7 +4,13 @@
 //! ([`validate`]) and kept as numbered versions ([`definitions`], over
 //! `store/automations.rs`), so a run follows the version it started on.
 
+pub mod ask;
 pub mod definitions;
+mod defs;
+pub mod engine;
+pub mod moves;
+pub mod stats;
+pub mod triggers;
 pub mod validate;
 
 pub use definitions::AutomationsError;

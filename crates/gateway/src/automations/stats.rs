@@ -23,7 +23,7 @@ impl Gateway {
     ) -> Result<Option<AutomationStats>, StoreError> {
         self.store
             .read(move |c| {
-                if !crate::store::automations::exists(c, &ws, &id)? {
+                if crate::store::automations::automation(c, &ws, &id)?.is_none() {
                     return Ok(None);
                 }
                 let totals = rows::totals(c, &id, since, until)?;
@@ -67,7 +67,7 @@ impl Gateway {
     ) -> Result<Option<Vec<AutomationVisitor>>, StoreError> {
         self.store
             .read(move |c| {
-                if !crate::store::automations::exists(c, &ws, &id)? {
+                if crate::store::automations::automation(c, &ws, &id)?.is_none() {
                     return Ok(None);
                 }
                 let status = status.map(|s| match s {

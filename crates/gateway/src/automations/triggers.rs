@@ -30,8 +30,6 @@ pub enum Happening<'a> {
     Agent { off_platform: bool },
     /// A member took the conversation (or an agent's message did).
     Taken,
-    /// Hosting was switched off by a member or the API.
-    HostingOff,
     /// A result was submitted about the conversation.
     Result { form: &'a str },
 }
@@ -147,8 +145,10 @@ pub fn on_conversation(
             }
             Ok(false)
         }
-        Happening::Taken => stop_runs(t, &conv.id, "taken", now),
-        Happening::HostingOff => stop_runs(t, &conv.id, "hosting_off", now),
+        Happening::Taken => {
+            stop_runs(t, &conv.id, "taken", now)?;
+            Ok(false)
+        }
         Happening::Result { form } => {
             let f = facts(t, &conv.id)?;
             let mut woke = false;
@@ -269,12 +269,17 @@ fn start(
     Ok(started)
 }
 
-/// Stop every live run of the conversation, saying why.
-fn stop_runs(t: &Transaction, conversation_id: &str, reason: &str, now: Millis) -> Result<bool, StoreError> {
+/// Stop every live run of the conversation, saying why (`taken`, `hosting_off`).
+pub fn stop_runs(
+    t: &Transaction,
+    conversation_id: &str,
+    reason: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
     for run in runs::live_runs(t, conversation_id)? {
         commit(t, &moves::end_early(&run, "stopped", reason, now))?;
     }
-    Ok(false)
+    Ok(())
 }
 
 /// Write a move if the run is still where it was read: whether it was.

@@ -324,7 +324,12 @@ impl crate::Gateway {
                 let tr = Transition::take(state, &member, overtake, now_ms())
                     .map_err(|owner| taken(t, &ws, owner))?;
                 apply(t, &tr)?;
-                // automations: stop runs here
+                crate::automations::triggers::on_conversation(
+                    t,
+                    &tr.state,
+                    crate::automations::triggers::Happening::Taken,
+                    tr.state.state_at,
+                )?;
                 Ok(summary(tr.state))
             })
             .await

@@ -79,7 +79,23 @@ pub(crate) fn record_message(
             .map_err(|owner| taken(t, ws, owner))?
     };
     apply(t, &tr)?;
-    // automations: hook here
+    // What the message does to automations, in its own commit: a reply answers a waiting
+    // run at once, and a human's message stops the bot.
+    use crate::automations::triggers::{Happening, on_conversation};
+    if m.author == "customer" {
+        let h = Happening::Customer {
+            text: &m.text,
+            payload: m.payload.as_deref(),
+            opened: created || tr.events.iter().any(|e| e.kind == "reopened"),
+        };
+        on_conversation(t, &tr.state, h, now)?;
+    } else {
+        on_conversation(t, &tr.state, Happening::Taken, now)?;
+        let h = Happening::Agent {
+            off_platform: m.off_platform,
+        };
+        on_conversation(t, &tr.state, h, now)?;
+    }
     Ok(Recorded {
         conversation_id: id,
         seq,

@@ -177,8 +177,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX hosting_changes_conv ON hosting_changes(conversation_id, seq);",
-    // 15:
-    // automations. A definition is never changed in place: each `PUT` adds a row of
+    // 15: automations. A definition is never changed in place: each `PUT` adds a row of
     // `automation_versions` and moves `automations.version` to it, so a run follows the
     // version it started on. `name` and `enabled` copy the current definition's, for
     // listings and trigger matching; a deleted automation keeps its versions for the runs
@@ -200,6 +199,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         definition TEXT NOT NULL,
         created_at INTEGER NOT NULL,
         PRIMARY KEY (automation_id, version)
+    );",
     // 16: automation runs. A run is a row that moves by conditional updates on its `seq`;
     // a conversation has at most one live run per automation (the unique partial index); a
     // `visitor.no_reply` timer is a row per automation and conversation; the figures are
