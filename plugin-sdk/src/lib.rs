@@ -105,10 +105,9 @@ pub mod prelude {
         ContactActivity, ContactPage, Content, ContentLimits, DeliveryState, Failure,
         FailureReason, FindOutcome, HistoryMessage, HttpReply, InboundMessage, Manifest, Media,
         MediaKind, MediaRule, Message, OutboundEcho, Plugin, QuickReply, Quote, Recipient,
-        SendError, Sent,
-        StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate, WebhookError,
-        WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock, config, log, media, secrets,
-        webhook_auth,
+        SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate,
+        WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock, config, log,
+        media, secrets, webhook_auth,
     };
 }
 

@@ -252,10 +252,10 @@ fn messaging_events(ev: &Value, fallback_ms: u64) -> Vec<WebhookEvent> {
         };
         // Graph gives postbacks a `mid` now; older payloads had none. A click is then known
         // by who clicked and when, which a redelivered webhook repeats exactly.
-        let mid = p
-            .get("mid")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("postback:{sender}:{timestamp_ms}"), str::to_string);
+        let mid = p.get("mid").and_then(Value::as_str).map_or_else(
+            || format!("postback:{sender}:{timestamp_ms}"),
+            str::to_string,
+        );
         let inbound = WebhookEvent::Inbound(InboundMessage {
             sender: sender.clone(),
             provider_message_id: mid,

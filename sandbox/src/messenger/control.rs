@@ -3,7 +3,8 @@
 //! | endpoint | effect |
 //! |---|---|
 //! | `GET`/`PUT /_sandbox/messenger/config` | `{"webhooks": {"<page_id>": "<url>"}, "delivery_delay_ms", "read_delay_ms", "oauth_redirect_uris": ["<url>"]}`; PUT is partial, a `""` URL removes the page's webhook, `oauth_redirect_uris` replaces the app's Valid OAuth Redirect URIs (absolute http(s), no fragment) |
-//! | `POST /_sandbox/messenger/inbound` | `{"page_id", "psid"?, "name"?, "text"?, "attachments"?: [{"type","url"}], "postback"?: {"title","payload"}}`: the user writes to the page → `{"mid","psid","timestamp"}` |
+//! | `POST /_sandbox/messenger/inbound` | `{"page_id", "psid"?, "name"?, "text"?, "attachments"?: [{"type","url"}], "quick_reply"?: {"payload"}, "postback"?: {"title","payload"}}`: the user writes to the page (a `quick_reply` is a tap on one of the page's quick replies: `text` is its title; a `postback` a tap on a button) → `{"mid","psid","timestamp"}` |
+//! | `POST /_sandbox/messenger/page_reply` | `{"page_id", "psid", "text"}`: someone at the page replies to the person from the Page's own inbox, not through the Send API → `{"mid","timestamp"}`; the echo webhook follows (Page inbox app id, no metadata). 400 with Graph's error when the person never wrote to the page or wrote more than 7 days ago |
 //! | `POST /_sandbox/messenger/conversations` | `{"page_id", "count", "messages_per_conversation"}`: seed synthetic conversations → `{"created": [{"psid","name","conversation_id","last_inbound_ms"}]}` |
 //! | `GET /_sandbox/messenger/messages` | every Send API request: page, psid, raw body, mid, status, error, events |
 //! | `GET /_sandbox/messenger/stats` | `{requests, unique_accepted, duplicates, rejected, callbacks_sent, callbacks_failed}` |
@@ -40,6 +41,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
             get(get_config).put(put_config),
         )
         .route("/_sandbox/messenger/inbound", post(inbound))
+        .route("/_sandbox/messenger/page_reply", post(page_reply))
         .route("/_sandbox/messenger/conversations", post(seed))
         .route("/_sandbox/messenger/messages", get(messages))
         .route("/_sandbox/messenger/stats", get(stats))
@@ -138,6 +140,12 @@ struct Postback {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct QuickReply {
+    payload: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct InboundDto {
     page_id: String,
     #[serde(default)]
@@ -148,6 +156,8 @@ struct InboundDto {
     text: Option<String>,
     #[serde(default)]
     attachments: Vec<Attachment>,
+    #[serde(default)]
+    quick_reply: Option<QuickReply>,
     #[serde(default)]
     postback: Option<Postback>,
 }
@@ -176,6 +186,10 @@ async fn inbound(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     if dto.postback.is_none() && text.is_empty() && dto.attachments.is_empty() {
         return bad_request("an inbound message needs text, attachments or a postback");
     }
+    // Messenger sends a quick reply's title as the message text, with its payload beside it.
+    if dto.quick_reply.is_some() && (text.is_empty() || dto.postback.is_some()) {
+        return bad_request("a quick reply needs its title as text, and is not a postback");
+    }
     let now_ms = shared.clock.now_ms();
     let conversation_text = dto
         .postback
@@ -198,6 +212,9 @@ async fn inbound(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             if !text.is_empty() {
                 message["text"] = json!(text);
             }
+            if let Some(q) = &dto.quick_reply {
+                message["quick_reply"] = json!({ "payload": q.payload });
+            }
             if !dto.attachments.is_empty() {
                 message["attachments"] = dto
                     .attachments
@@ -213,6 +230,38 @@ async fn inbound(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     };
     webhooks::schedule_inbound(&shared, page, &mid, event, now_ms, kind);
     Json(json!({ "mid": mid, "psid": psid, "timestamp": now_ms })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageReplyDto {
+    page_id: String,
+    psid: String,
+    text: String,
+}
+
+async fn page_reply(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let dto: PageReplyDto = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => return bad_request(format!("invalid page reply: {e}")),
+    };
+    let Some(page) = page_by_id(&dto.page_id) else {
+        return bad_request(format!("{:?} is not a sandbox page id", dto.page_id));
+    };
+    if dto.text.trim().is_empty() {
+        return bad_request("a page reply needs text");
+    }
+    let now_ms = shared.clock.now_ms();
+    match shared
+        .messenger
+        .page_reply(page, &dto.psid, &dto.text, now_ms)
+    {
+        Ok(mid) => {
+            webhooks::schedule_page_reply(&shared, page, &dto.psid, &mid, &dto.text, now_ms);
+            Json(json!({ "mid": mid, "timestamp": now_ms })).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -325,6 +325,49 @@ impl MessengerState {
         mid
     }
 
+    /// Someone at the page replies from the Page's own inbox (not through the Send API): the
+    /// conversation gets the message. Like any reply it needs a person who wrote to the page,
+    /// within the 7 days a human may answer (the HUMAN_AGENT window).
+    pub fn page_reply(
+        &self,
+        page: &SandboxPage,
+        psid: &str,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<String, GraphError> {
+        let mut inner = self.lock();
+        let conv = inner
+            .conversations
+            .iter()
+            .position(|c| c.page_id == page.id && c.psid == psid)
+            .ok_or_else(GraphError::no_matching_user)?;
+        let last = inner
+            .last_inbound
+            .get(&(page.id.to_owned(), psid.to_owned()))
+            .copied();
+        if last.is_none_or(|t| now_ms.saturating_sub(t) > HUMAN_AGENT_WINDOW_MS) {
+            return Err(GraphError::outside_window());
+        }
+        let mid = new_mid();
+        inner.conversations[conv].messages.push(ConvMessage {
+            mid: mid.clone(),
+            from_page: true,
+            text: text.to_owned(),
+            created_ms: now_ms,
+        });
+        Ok(mid)
+    }
+
+    /// Whether the page's webhooks include `field`. A page the app never subscribed to gets
+    /// every field (the module's documented deviation, for tests that never subscribe); once
+    /// subscribed, only the fields it named, as at Facebook.
+    pub fn wants(&self, page_id: &str, field: &str) -> bool {
+        self.lock()
+            .oauth
+            .subscription(page_id)
+            .is_none_or(|fields| fields.iter().any(|f| f == field))
+    }
+
     /// Synthetic conversations: users with names, messages alternating user/page (the user
     /// first and, with an odd count, last), the newest of conversation `i` sent
     /// `(i + 1) * 37` minutes ago and the others 5 minutes apart before it.

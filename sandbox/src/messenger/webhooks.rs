@@ -2,10 +2,14 @@
 //! `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(raw body, app secret)>` (plus the legacy
 //! SHA-1 `X-Hub-Signature`), posted to the page's callback URL through the shared sender.
 //!
-//! After an accepted send: `message_echoes` at once, `message_deliveries` after
-//! `delivery_delay_ms` and `message_reads` after `read_delay_ms`, both with the send time as
-//! watermark. Magic PSIDs and a fault's `callback_status` cut the timeline short (see the
-//! module docs). One event per POST, so the shared sender can drop, duplicate or reorder each.
+//! After an accepted send: `message_echoes` at once (with the app's `app_id` and the
+//! `metadata` the send carried), `message_deliveries` after `delivery_delay_ms` and
+//! `message_reads` after `read_delay_ms`, both with the send time as watermark. A reply typed
+//! in the Page's own inbox is echoed too, with the Page inbox's app id and no metadata
+//! ([`schedule_page_reply`]). Magic PSIDs and a fault's `callback_status` cut the timeline
+//! short (see the module docs). A page subscribed to the app gets only the fields it named
+//! ([`super::state::MessengerState::wants`]). One event per POST, so the shared sender can
+//! drop, duplicate or reorder each.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -78,6 +82,11 @@ fn post(url: &str, mid: &str, event: &str, body: &Value) -> Callback {
         },
     }
 }
+
+/// The app id Facebook's own Page inbox (Meta Business Suite) sends with: the `app_id` of
+/// the echo of a reply a person typed there. Source: Messenger Platform, Handover Protocol
+/// ("Page Inbox ... app ID 263902037430900").
+pub const PAGE_INBOX_APP_ID: u64 = 263_902_037_430_900;
 
 /// The `message` of an echo: what was sent, attachment as a one-element `attachments` list,
 /// marked as an echo of this app.
@@ -155,7 +164,7 @@ pub(crate) fn schedule_sent(
     let mut posts: Vec<Vec<Callback>> = planned
         .iter()
         .map(|(delay, event, body)| match (&url, action.drop_callbacks) {
-            (Some(url), false) => {
+            (Some(url), false) if shared.messenger.wants(page.id, event) => {
                 let p = post(
                     url,
                     mid,
@@ -199,11 +208,33 @@ pub(crate) fn schedule_inbound(
     let Some(url) = cfg.webhooks.get(page.id) else {
         return;
     };
+    if !shared.messenger.wants(page.id, kind) {
+        return;
+    }
     shared.callbacks.schedule(vec![Step {
         at: Instant::now(),
         before: None,
         callbacks: vec![post(url, mid, kind, &envelope(page.id, now_ms, event))],
     }]);
+}
+
+/// A reply typed in the Page's inbox, echoed at once as Facebook does: sender the page,
+/// recipient the person, the Page inbox's app id and no metadata.
+pub(crate) fn schedule_page_reply(
+    shared: &Arc<Shared>,
+    page: &SandboxPage,
+    psid: &str,
+    mid: &str,
+    text: &str,
+    now_ms: u64,
+) {
+    let event = json!({
+        "sender": {"id": page.id},
+        "recipient": {"id": psid},
+        "timestamp": now_ms,
+        "message": {"is_echo": true, "app_id": PAGE_INBOX_APP_ID, "mid": mid, "text": text},
+    });
+    schedule_inbound(shared, page, mid, event, now_ms, "message_echoes");
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ pub struct Page {
 }
 
 /// The webhook fields a Messenger connection needs: messages and postbacks in, deliveries and
-/// reads for the statuses.
-pub const SUBSCRIBED_FIELDS: &str = "messages,message_deliveries,message_reads,messaging_postbacks";
+/// reads for the statuses, and echoes for the replies the page writes outside Switchboard.
+pub const SUBSCRIBED_FIELDS: &str =
+    "messages,message_deliveries,message_reads,messaging_postbacks,message_echoes";
 
 /// How much of the pages list one sign-in reads (Graph's `limit`): a business with more pages
 /// than this picks among the first ones.

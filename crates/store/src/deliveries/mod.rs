@@ -522,9 +522,8 @@ pub fn is_own_send(
     {
         return Ok(true);
     }
-    Ok(t
-        .prepare_cached(
-            "SELECT 1 FROM deliveries WHERE connection_id = ?1 AND provider_message_id = ?2",
-        )?
-        .exists(params![connection_id, provider_message_id])?)
+    Ok(t.prepare_cached(
+        "SELECT 1 FROM deliveries WHERE connection_id = ?1 AND provider_message_id = ?2",
+    )?
+    .exists(params![connection_id, provider_message_id])?)
 }

@@ -49,7 +49,10 @@ mod v0_2_0 {
         fn send(msg: Message, conn: Connection) -> Result<Sent, SendError> {
             <Api02 as Plugin>::send(msg, conn)
         }
-        fn handle_webhook(_: WebhookRequest, _: Connection) -> Result<WebhookOutcome, WebhookError> {
+        fn handle_webhook(
+            _: WebhookRequest,
+            _: Connection,
+        ) -> Result<WebhookOutcome, WebhookError> {
             Err(WebhookError::BadRequest("no webhooks".into()))
         }
         fn sync_contacts(
