@@ -24,6 +24,7 @@ mod digest;
 mod email;
 pub mod faults;
 mod followup;
+mod hosting;
 mod media;
 mod members;
 mod messenger;

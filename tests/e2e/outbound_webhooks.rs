@@ -38,7 +38,7 @@ fn verify(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str, no
         .any(|sig| sig == expected)
 }
 
-fn verify_received(secret: &str, r: &Received, now_s: i64) -> bool {
+pub(crate) fn verify_received(secret: &str, r: &Received, now_s: i64) -> bool {
     verify(
         secret,
         r.header("webhook-id"),
@@ -82,7 +82,7 @@ fn the_independent_verifier_accepts_the_specification_test_vector() {
     );
 }
 
-async fn endpoint(gw: &Gateway, url: &str, types: Value) -> (String, String) {
+pub(crate) async fn endpoint(gw: &Gateway, url: &str, types: Value) -> (String, String) {
     let (s, ep) = gw
         .post_json(
             "/v1/webhook-endpoints",
@@ -96,7 +96,7 @@ async fn endpoint(gw: &Gateway, url: &str, types: Value) -> (String, String) {
     )
 }
 
-fn gateway_now_s(gw_offset_ms: i64) -> i64 {
+pub(crate) fn gateway_now_s(gw_offset_ms: i64) -> i64 {
     (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

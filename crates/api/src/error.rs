@@ -377,7 +377,7 @@ impl From<switchboard_gateway::hosting::HostingError> for ApiError {
         match e {
             // Ids and members the body names and the workspace does not have are missing
             // resources, as in the other conversation actions.
-            HostingError::UnknownId { index, .. } => {
+            HostingError::UnknownId { index } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
                     .field(format!("ids[{index}]"))
             }

@@ -26,9 +26,10 @@ pub const MAX_IDS: usize = 1000;
 /// Why a batch switch was refused. Nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum HostingError {
-    /// `ids[index]` names no conversation (nor contact) of the workspace.
-    #[error("ids[{index}]: no conversation {id} in this workspace")]
-    UnknownId { index: usize, id: String },
+    /// `ids[index]` names no conversation (nor contact) of the workspace. The message does
+    /// not echo the id: it may be another workspace's.
+    #[error("ids[{index}] names no conversation of this workspace")]
+    UnknownId { index: usize },
     #[error("member: no member {0} in this workspace")]
     UnknownMember(String),
     #[error(transparent)]
@@ -177,7 +178,7 @@ impl crate::Gateway {
                         for (index, id) in ids.into_iter().enumerate() {
                             match hosting_rows::resolve(t, &ws, &id)? {
                                 Some(conv) => found.push(conv),
-                                None => return Err(HostingError::UnknownId { index, id }),
+                                None => return Err(HostingError::UnknownId { index }),
                             }
                         }
                         // The same conversation named twice (by its id and its contact's)

@@ -222,6 +222,13 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         ),
         list("/v1/conversations", "read"),
         list("/v1/conversations/stats", "read"),
+        // A's contact named in the body is not found in B (`ids[0]`), and nothing changes.
+        row(
+            Method::POST,
+            "/v1/conversations/hosting",
+            "send",
+            json!({"ids": [contact], "hosted": true}),
+        ),
         row(
             Method::PATCH,
             "/v1/contacts/{contact}",
