@@ -10,6 +10,7 @@
 pub mod schemas;
 
 pub mod auth;
+pub mod automations;
 pub mod billing;
 pub mod connections;
 pub mod contacts;
@@ -173,6 +174,20 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route(
             "/v1/notification-rules/{id}",
             get(rules::get).put(rules::replace).delete(rules::delete),
+        )
+        .route(
+            "/v1/automations",
+            get(automations::list).post(automations::create),
+        )
+        .route(
+            "/v1/automations/{id}",
+            get(automations::get)
+                .put(automations::replace)
+                .delete(automations::delete),
+        )
+        .route(
+            "/v1/automations/{id}/versions/{version}",
+            get(automations::version),
         )
         .route("/v1/automations/{id}/stats", get(automation_runs::stats))
         .route("/v1/automations/{id}/runs", get(automation_runs::runs))

@@ -17,11 +17,44 @@ use utoipa::ToSchema;
 
 use crate::{Button, CarouselElement, Media, QuickReply, Target, TemplateRef};
 
+mod schema;
+
+/// What a definition may hold: the gateway's checks and the API document's schema are both
+/// written from these numbers (`automation/schema.rs`), so the two cannot drift apart.
+pub mod limits {
+    pub const NAME_MAX: usize = 100;
+    pub const STEPS_MAX: usize = 100;
+    pub const STEP_ID_MAX: usize = 64;
+    /// `visitor.no_reply`'s wait: up to a week.
+    pub const NO_REPLY_MINUTES_MAX: u64 = 10_080;
+    /// A `wait` or `ask` step's wait: up to 30 days.
+    pub const WAIT_MINUTES_MAX: u64 = 43_200;
+    pub const KEYWORDS_MAX: usize = 50;
+    pub const KEYWORD_MAX: usize = 100;
+    pub const TEXT_MAX: usize = 2_000;
+    /// Messenger's limits: 13 quick replies of 20 characters, 3 buttons, 10 carousel cards.
+    pub const QUICK_REPLIES_MAX: usize = 13;
+    pub const QUICK_REPLY_TITLE_MAX: usize = 20;
+    pub const PAYLOAD_MAX: usize = 1_000;
+    pub const BUTTONS_MAX: usize = 3;
+    pub const CAROUSEL_MAX: usize = 10;
+    pub const MEDIA_MAX: usize = 10;
+    /// A button's or carousel card's title.
+    pub const TITLE_MAX: usize = 80;
+    pub const URL_MAX: usize = 2_000;
+    pub const MIME_TYPE_MAX: usize = 255;
+    pub const TEMPLATE_ID_MAX: usize = 255;
+    pub const POLICY_MAX: usize = 100;
+    pub const ATTEMPTS_MAX: u64 = 10;
+    pub const TAGS_MAX: usize = 20;
+    pub const TAG_MAX: usize = 50;
+    pub const MEMBER_MAX: usize = 200;
+    /// A `notify` step's targets, as many as a notification rule's.
+    pub const TARGETS_MAX: usize = 20;
+}
+
 /// `POST /v1/automations`, `PUT /v1/automations/{id}` (a new version).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[schema(example = json!({"name": "recall", "trigger": {"type": "visitor.no_reply", "minutes": 30,
-    "visitor": "returning", "states": ["unassigned"]},
-    "steps": [{"id": "s1", "send": {"text": "Still there?"}}]}))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NewAutomation {
     pub name: String,
     /// A disabled automation starts no run; runs already going finish.
@@ -31,7 +64,6 @@ pub struct NewAutomation {
     /// A JSONLogic condition (the notification rules' language, `docs/rules.md`) on
     /// `{contact, conversation}`, checked when the trigger fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = crate::condition_schema, nullable)]
     pub condition: Option<Value>,
     pub steps: Vec<Step>,
 }
@@ -41,7 +73,7 @@ fn yes() -> bool {
 }
 
 /// What starts a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type")]
 pub enum Trigger {
     /// The visitor did not answer an agent's (or the bot's) message for `minutes`.
@@ -68,7 +100,6 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         keywords: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(schema_with = crate::condition_schema, nullable)]
         condition: Option<Value>,
     },
     /// A result was submitted for the conversation (`POST /v1/results`), of `form` when given.
@@ -88,9 +119,7 @@ fn all_scopes() -> Vec<ConversationScope> {
 }
 
 /// New visitors have never had a conversation round before this one; returning ones have.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VisitorKind {
     New,
@@ -101,7 +130,7 @@ pub enum VisitorKind {
 
 /// A conversation is `hosted` when the bot hosts it, else `assigned` when a member owns it,
 /// else `unassigned`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationScope {
     Hosted,
@@ -110,7 +139,7 @@ pub enum ConversationScope {
 }
 
 /// One step of the graph.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     pub id: String,
     #[serde(flatten)]
@@ -121,7 +150,7 @@ pub struct Step {
     pub next: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Send(SendStep),
@@ -136,7 +165,7 @@ pub enum Action {
 }
 
 /// A message to the visitor: on the conversation's channel, or through `policy`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SendStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -158,7 +187,7 @@ pub struct SendStep {
 /// Wait for the visitor: a reply, a button, or the timeout. Each outcome names the step it
 /// continues at; an outcome without a step ends the run (a timeout then ends it
 /// `timed_out`, not completed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WaitStep {
     pub minutes: u32,
     /// Any message that is not one of `buttons`' payloads.
@@ -172,7 +201,7 @@ pub struct WaitStep {
 }
 
 /// The field an `ask` step fills in on the contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AskField {
     Email,
@@ -182,7 +211,7 @@ pub enum AskField {
 /// Ask for an email or a phone number, check the answer as intake checks addresses, and save
 /// it on the contact. A bad answer is asked again with `retry_text`, up to `attempts` answers
 /// in all.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AskStep {
     pub field: AskField,
     pub text: String,
@@ -207,10 +236,9 @@ fn three() -> u32 {
 }
 
 /// `then` when the condition holds on `{contact, conversation, answers}`, else `else`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BranchStep {
     #[serde(rename = "if")]
-    #[schema(schema_with = crate::condition_schema)]
     pub condition: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub then: Option<String>,
@@ -218,31 +246,31 @@ pub struct BranchStep {
     pub otherwise: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TagStep {
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AssignStep {
     pub member: String,
 }
 
 /// Hand the conversation to a human: hosting off, `unanswered` with no owner, a no-reply
 /// alert armed. The run ends here, completed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HandoverStep {}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NotifyStep {
     pub targets: Vec<Target>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EndStep {}
 
 /// An automation as stored: its current version's definition.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AutomationView {
     pub id: String,
     /// 1 for the first definition; each `PUT` makes the next. Runs finish on the version

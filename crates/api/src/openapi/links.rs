@@ -130,6 +130,23 @@ pub(crate) const LINKS: &[(&str, &str, &str, &str, &str)] = &[
     ("create_policy", "201", "delete_policy", "name", "/name"),
     // Keys.
     ("create_key", "201", "revoke_key", "id", "/id"),
+    // Automations.
+    ("create_automation", "201", "get_automation", "id", "/id"),
+    (
+        "create_automation",
+        "201",
+        "replace_automation",
+        "id",
+        "/id",
+    ),
+    ("create_automation", "201", "delete_automation", "id", "/id"),
+    (
+        "list_automations",
+        "200",
+        "get_automation",
+        "id",
+        "/data/0/id",
+    ),
 ];
 
 pub struct Links;

@@ -5,14 +5,7 @@
 
 use serde_json::Value;
 
-use super::{
-    BUTTONS_MAX, CAROUSEL_MAX, MEDIA_MAX, Need, PAYLOAD_MAX, POLICY_MAX, QUICK_REPLIES_MAX,
-    QUICK_REPLY_TITLE_MAX, TEXT_MAX, Walk,
-};
-
-/// A URL or a free title: bounded so a definition stays a reasonable size.
-const URL_MAX: usize = 2_000;
-const TITLE_MAX: usize = 80;
+use super::*;
 
 pub(super) fn check(w: &mut Walk, body: &Value, at: &str) {
     let keys = [
@@ -86,7 +79,14 @@ pub(super) fn check(w: &mut Walk, body: &Value, at: &str) {
             );
         }
         w.string(m, &here, "url", Need::Required, 1..=URL_MAX, false);
-        w.string(m, &here, "mime_type", Need::Required, 1..=255, false);
+        w.string(
+            m,
+            &here,
+            "mime_type",
+            Need::Required,
+            1..=MIME_TYPE_MAX,
+            false,
+        );
         // The document's int64, as messages take it.
         w.integer(m, &here, "size", Need::Required, 0..=i64::MAX as u64);
     }
@@ -94,7 +94,7 @@ pub(super) fn check(w: &mut Walk, body: &Value, at: &str) {
     if let Some(t) = template {
         let here = format!("{at}.template");
         if let Some(t) = w.object(t, &here, &["id", "variables"]) {
-            w.string(t, &here, "id", Need::Required, 1..=255, true);
+            w.string(t, &here, "id", Need::Required, 1..=TEMPLATE_ID_MAX, true);
             if let Some(vars) = w.field(t, &here, "variables", Need::Defaulted) {
                 match vars.as_object() {
                     Some(vars) => {
