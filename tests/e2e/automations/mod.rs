@@ -150,12 +150,12 @@ async fn silent_visitors_are_recalled_at_n_minutes_by_visitor_kind_and_conversat
 
     // New, and Ada's: neither automation.
     let first = contact(&gw, "+14155550402").await;
-    customer(&gw, 10 * MINUTE, &first, "hi").await;
+    customer(&gw, 11 * MINUTE, &first, "hi").await;
     agent(&gw, 11 * MINUTE, &first, Some(&ada)).await;
 
     // New, answered by the team's integration without a member: unassigned.
     let queue = contact(&gw, "+14155550403").await;
-    customer(&gw, 10 * MINUTE, &queue, "hi").await;
+    customer(&gw, 11 * MINUTE, &queue, "hi").await;
     agent(&gw, 11 * MINUTE, &queue, None).await;
 
     // 29 minutes after the answers: nothing.
