@@ -11,6 +11,7 @@ mod alimtalk;
 mod api_document;
 mod api_input;
 mod api_keys;
+mod automation_definitions;
 mod automations;
 mod connections;
 mod console;

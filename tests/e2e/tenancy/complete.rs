@@ -45,6 +45,7 @@ pub(super) fn every_endpoint_has_a_row(rows: &[Row]) {
             .replace("{price}", "{id}")
             .replace("{rule}", "{id}")
             .replace("{result}", "{id}")
+            .replace("{automation}", "{id}")
             .replace("{policy}", "{name}")
     };
     let covered: BTreeSet<(String, String)> = rows

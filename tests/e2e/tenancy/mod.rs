@@ -135,6 +135,11 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{result}");
     let result_id = result["id"].as_str().unwrap().to_string();
+    let automation_body = json!({"name": "a-private-automation", "trigger": {"type": "conversation.started"},
+        "steps": [{"id": "s1", "send": {"text": "only for workspace A"}}]});
+    let (s, automation) = gw.post_json("/v1/automations", &automation_body).await;
+    assert_eq!(s, StatusCode::CREATED, "{automation}");
+    let automation_id = automation["id"].as_str().unwrap().to_string();
 
     // Workspace B, with one key per scope and one with all of them.
     let (_b, b_all) = gw.new_workspace("Tenant B").await;
@@ -382,6 +387,51 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             json!({"form": "b-form", "values": {}}),
         ),
         row(Method::GET, "/v1/results/{result}", "read", Value::Null),
+        list("/v1/automations", "read"),
+        row(
+            Method::POST,
+            "/v1/automations",
+            "admin",
+            json!({"name": "b-automation", "trigger": {"type": "conversation.started"},
+                "steps": [{"id": "s1", "end": {}}]}),
+        ),
+        row(
+            Method::GET,
+            "/v1/automations/{automation}",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::PUT,
+            "/v1/automations/{automation}",
+            "admin",
+            json!({"name": "taken over", "trigger": {"type": "conversation.started"},
+                "steps": [{"id": "s1", "end": {}}]}),
+        ),
+        row(
+            Method::GET,
+            "/v1/automations/{automation}/versions/{version}",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::GET,
+            "/v1/automations/{automation}/stats",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::GET,
+            "/v1/automations/{automation}/runs",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::DELETE,
+            "/v1/automations/{automation}",
+            "admin",
+            Value::Null,
+        ),
         row(
             Method::GET,
             "/v1/members/{member}/inbox",
@@ -505,6 +555,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         rule_id.as_str(),
         result_id.as_str(),
         "a-rule@example.com",
+        automation_id.as_str(),
+        "a-private-automation",
     ];
     let fill = |t: &str| {
         t.replace("{id}", &msg)
@@ -517,6 +569,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             .replace("{rule}", &rule_id)
             .replace("{result}", &result_id)
             .replace("{policy}", "a-private-policy")
+            .replace("{automation}", &automation_id)
+            .replace("{version}", "1")
     };
     for r in &rows {
         let path = fill(r.template);
@@ -541,6 +595,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             || path.contains("a-private-policy")
             || path.contains(&rule_id)
             || path.contains(&result_id)
+            || path.contains(&automation_id)
             || path.contains(&format!("/prices/{price_id}"));
         if names_a_id {
             assert_eq!(status, StatusCode::NOT_FOUND, "{} {path}: {text}", r.method);
@@ -587,4 +642,10 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
     assert_eq!(s, StatusCode::OK);
     let (_, e) = gw.get(&format!("/v1/webhook-endpoints/{endpoint}")).await;
     assert_eq!(e["status"], "enabled");
+    let (s, a) = gw.get(&format!("/v1/automations/{automation_id}")).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(
+        (a["name"].as_str(), a["version"].as_u64()),
+        (Some("a-private-automation"), Some(1))
+    );
 }
