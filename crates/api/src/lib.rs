@@ -10,6 +10,7 @@
 pub mod schemas;
 
 pub mod auth;
+pub mod automation_runs;
 pub mod automations;
 pub mod billing;
 pub mod connections;
@@ -24,7 +25,6 @@ pub mod openapi;
 pub mod paging;
 pub mod policies;
 pub mod resend;
-pub mod automation_runs;
 pub mod rules;
 pub mod sandbox;
 pub mod system;

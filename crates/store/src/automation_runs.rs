@@ -324,14 +324,14 @@ pub fn conversation_facts(
     c: &Connection,
     conversation_id: &str,
 ) -> Result<(bool, Option<String>, Option<String>), StoreError> {
-    Ok(c.prepare_cached(
-        "SELECT hosted, connection_id, channel FROM conversations WHERE id = ?1",
-    )?
-    .query_row([conversation_id], |r| {
-        Ok((r.get::<_, i64>(0)? != 0, r.get(1)?, r.get(2)?))
-    })
-    .optional()?
-    .unwrap_or((false, None, None)))
+    Ok(
+        c.prepare_cached("SELECT hosted, connection_id, channel FROM conversations WHERE id = ?1")?
+            .query_row([conversation_id], |r| {
+                Ok((r.get::<_, i64>(0)? != 0, r.get(1)?, r.get(2)?))
+            })
+            .optional()?
+            .unwrap_or((false, None, None)),
+    )
 }
 
 /// A contact's valid addresses by kind (the newest of each), for conditions.

@@ -24,9 +24,9 @@
 // The schema's types, at the path the modules have always used.
 use switchboard_model as model;
 
-pub mod automations;
 pub mod automation_runs;
 pub mod automation_stats;
+pub mod automations;
 mod blocked_urls;
 mod connections;
 pub mod contact_edits;

@@ -57,14 +57,20 @@ async fn an_email_is_asked_for_saved_and_branched_on_and_the_figures_add_up() {
     let (_, a) = gw.get(&format!("/v1/contacts/{ada}")).await;
     assert!(a.to_string().contains("ada@example.com"), "saved: {a}");
     let (_, c) = gw.get(&format!("/v1/contacts/{cy}")).await;
-    assert!(c.to_string().contains("cy@example.com"), "saved, trimmed: {c}");
+    assert!(
+        c.to_string().contains("cy@example.com"),
+        "saved, trimmed: {c}"
+    );
 
     // Bob: nothing at 9 minutes, the timeout branch at 10.
     gw.set_clock(9 * MINUTE).await;
     settle().await;
     assert_eq!(bot_said(&gw, &bob).await, ["Your email?"]);
     gw.set_clock(10 * MINUTE).await;
-    assert_eq!(bot_says_exactly(&gw, &bob, 2).await[1], "We will write later.");
+    assert_eq!(
+        bot_says_exactly(&gw, &bob, 2).await[1],
+        "We will write later."
+    );
 
     // The figures, by hand: 3 triggers by 3 visitors; Ada and Cy answered (2 of 3); all
     // three reached `done` (3 of 3).
@@ -102,7 +108,10 @@ async fn an_email_is_asked_for_saved_and_branched_on_and_the_figures_add_up() {
             .unwrap_or_default()
     };
     assert_eq!(step("ask")["entered"], 3);
-    assert_eq!(step("ask")["branches"], json!({"answered": 2, "timeout": 1}));
+    assert_eq!(
+        step("ask")["branches"],
+        json!({"answered": 2, "timeout": 1})
+    );
     assert_eq!(step("thanks")["entered"], 2);
     assert_eq!(step("later")["entered"], 1);
     assert_eq!(step("done")["entered"], 3);
@@ -130,11 +139,11 @@ async fn only_hosted_conversations_get_the_bot_and_an_agent_taking_over_stops_it
     let prices = create(
         &gw,
         json!({"name": "prices", "trigger": {"type": "message.received", "keywords": ["price"]},
-            "steps": [
-                {"id": "answer", "send": {"text": "Our prices start at $5."}},
-                {"id": "more", "wait": {"minutes": 10, "reply": "bye"}},
-                {"id": "bye", "send": {"text": "Anything else?"}}
-            ]}),
+        "steps": [
+            {"id": "answer", "send": {"text": "Our prices start at $5."}},
+            {"id": "more", "wait": {"minutes": 10, "reply": "bye"}},
+            {"id": "bye", "send": {"text": "Anything else?"}}
+        ]}),
     )
     .await;
     let hosted = contact(&gw, "+14155550421").await;
@@ -187,7 +196,12 @@ async fn runs_going_finish_on_the_version_they_started_on() {
     assert_eq!(bot_says_exactly(&gw, &early, 1).await, ["v1: hello"]);
 
     let (s, v) = gw
-        .call(Method::PUT, &format!("/v1/automations/{id}"), &gw.key, Some(&def("v2")))
+        .call(
+            Method::PUT,
+            &format!("/v1/automations/{id}"),
+            &gw.key,
+            Some(&def("v2")),
+        )
         .await;
     assert_eq!((s, &v["version"]), (StatusCode::OK, &json!(2)), "{v}");
     let late = contact(&gw, "+14155550432").await;

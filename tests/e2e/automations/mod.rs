@@ -171,7 +171,10 @@ async fn silent_visitors_are_recalled_at_n_minutes_by_visitor_kind_and_conversat
         ["Welcome back, still there?"]
     );
     assert_eq!(bot_says_exactly(&gw, &queue, 1).await, ["Still there?"]);
-    assert!(bot_said(&gw, &first).await.is_empty(), "a new, assigned visitor");
+    assert!(
+        bot_said(&gw, &first).await.is_empty(),
+        "a new, assigned visitor"
+    );
     // Clock jumps fire nothing again.
     gw.set_clock(400 * MINUTE).await;
     settle().await;
@@ -218,7 +221,14 @@ async fn stats_and_runs_check_their_input() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
     let (s, _) = gw.get("/v1/automations/aut_nope/stats").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, v) = gw.call(Method::GET, &format!("/v1/automations/{id}/stats"), &gw.key, None).await;
+    let (s, v) = gw
+        .call(
+            Method::GET,
+            &format!("/v1/automations/{id}/stats"),
+            &gw.key,
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["triggers"], 0);
     assert_eq!(v["participation"]["denominator"], 0);

@@ -6,8 +6,8 @@ use crate::model::automation::AskField;
 use crate::model::{AddressKey, Millis, Recipient};
 use crate::store::StoreError;
 use crate::store::automation_runs::Run;
-use crate::store::sql::Transaction;
 use crate::store::contact_edits as rows;
+use crate::store::sql::Transaction;
 
 /// The normalised value of a good answer, or why it is not one.
 pub fn check(field: AskField, answer: &str) -> Result<String, String> {
@@ -21,7 +21,10 @@ pub fn check(field: AskField, answer: &str) -> Result<String, String> {
             ..Recipient::default()
         },
     };
-    if let Some(v) = crate::intake::normalize_recipient(&mut to).into_iter().next() {
+    if let Some(v) = crate::intake::normalize_recipient(&mut to)
+        .into_iter()
+        .next()
+    {
         return Err(v.message);
     }
     Ok(match field {
@@ -54,7 +57,14 @@ pub fn save(
             tracing::info!(run = %run.id, "an asked address belongs to another contact; kept there");
             Ok(())
         }
-        _ => rows::replace_address(t, &run.workspace_id, &run.contact_id, kind, Some(value), now),
+        _ => rows::replace_address(
+            t,
+            &run.workspace_id,
+            &run.contact_id,
+            kind,
+            Some(value),
+            now,
+        ),
     }
 }
 
@@ -64,9 +74,15 @@ mod tests {
 
     #[test]
     fn answers_are_checked_as_intake_checks_addresses() {
-        assert_eq!(check(AskField::Email, "ada@example.com").unwrap(), "ada@example.com");
+        assert_eq!(
+            check(AskField::Email, "ada@example.com").unwrap(),
+            "ada@example.com"
+        );
         assert!(check(AskField::Email, "ada at example").is_err());
-        assert_eq!(check(AskField::Phone, "+1 415 555 0100").unwrap(), "+14155550100");
+        assert_eq!(
+            check(AskField::Phone, "+1 415 555 0100").unwrap(),
+            "+14155550100"
+        );
         assert!(check(AskField::Phone, "555-0100").is_err());
     }
 }

@@ -23,7 +23,11 @@ pub fn version(
     version: u32,
 ) -> Result<Option<Arc<NewAutomation>>, StoreError> {
     let key = (automation_id.to_string(), version);
-    if let Some(d) = versions().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    if let Some(d) = versions()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
         return Ok(Some(d.clone()));
     }
     let Some(def) = crate::store::automations::automation_version(c, automation_id, version)?
@@ -43,8 +47,10 @@ pub fn active(
     c: &Connection,
     workspace_id: &str,
 ) -> Result<Vec<(String, u32, Arc<NewAutomation>)>, StoreError> {
-    Ok(crate::store::automations::enabled_automations(c, workspace_id)?
-        .into_iter()
-        .map(|a| (a.id, a.version, Arc::new(a.definition)))
-        .collect())
+    Ok(
+        crate::store::automations::enabled_automations(c, workspace_id)?
+            .into_iter()
+            .map(|a| (a.id, a.version, Arc::new(a.definition)))
+            .collect(),
+    )
 }

@@ -19,8 +19,8 @@ use super::triggers;
 use crate::Gateway;
 use crate::model::automation::{Action, NewAutomation, SendStep};
 use crate::model::{
-    ConnectionTarget, Content, EmailTarget, MemberTarget, Millis, NewMessage, PolicyRef, Recipient, Target,
-    WebhookEndpointTarget, new_id, now_ms,
+    ConnectionTarget, Content, EmailTarget, MemberTarget, Millis, NewMessage, PolicyRef, Recipient,
+    Target, WebhookEndpointTarget, new_id, now_ms,
 };
 use crate::sending::{SendError, request_hash};
 use crate::store::StoreError;
@@ -169,7 +169,10 @@ impl Gateway {
                         .await?
                 };
                 if holds {
-                    (moves::advance(run, "then", b.then.clone(), now), Effect::None)
+                    (
+                        moves::advance(run, "then", b.then.clone(), now),
+                        Effect::None,
+                    )
                 } else {
                     (
                         moves::advance(run, "else", b.otherwise.clone(), now),

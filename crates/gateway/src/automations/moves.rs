@@ -13,7 +13,13 @@ pub struct Move {
     pub events: Vec<RunEvent>,
 }
 
-pub fn event(run: &Run, kind: &str, step: Option<&str>, branch: Option<&str>, at: Millis) -> RunEvent {
+pub fn event(
+    run: &Run,
+    kind: &str,
+    step: Option<&str>,
+    branch: Option<&str>,
+    at: Millis,
+) -> RunEvent {
     RunEvent {
         workspace_id: run.workspace_id.clone(),
         automation_id: run.automation_id.clone(),
@@ -119,7 +125,13 @@ pub fn time_out(run: &Run, now: Millis) -> Move {
     r.wait_due_at = None;
     r.ended_at = Some(now);
     Move {
-        events: vec![event(run, "branch", run.step.as_deref(), Some("timeout"), now)],
+        events: vec![event(
+            run,
+            "branch",
+            run.step.as_deref(),
+            Some("timeout"),
+            now,
+        )],
         run: r,
     }
 }
@@ -133,7 +145,13 @@ pub fn end_early(run: &Run, state: &str, reason: &str, now: Millis) -> Move {
     r.wait_due_at = None;
     r.ended_at = Some(now);
     Move {
-        events: vec![event(run, "stopped", run.step.as_deref(), Some(reason), now)],
+        events: vec![event(
+            run,
+            "stopped",
+            run.step.as_deref(),
+            Some(reason),
+            now,
+        )],
         run: r,
     }
 }
@@ -153,14 +171,14 @@ mod tests {
 
     fn def() -> NewAutomation {
         serde_json::from_value(serde_json::json!({"name": "t",
-            "trigger": {"type": "conversation.started"},
-            "steps": [
-                {"id": "a", "send": {"text": "hi"}},
-                {"id": "b", "wait": {"minutes": 10, "reply": "d", "timeout": "c"}},
-                {"id": "c", "send": {"text": "bye"}, "next": "e"},
-                {"id": "d", "end": {}},
-                {"id": "e", "tag": {"tags": ["x"]}}
-            ]}))
+        "trigger": {"type": "conversation.started"},
+        "steps": [
+            {"id": "a", "send": {"text": "hi"}},
+            {"id": "b", "wait": {"minutes": 10, "reply": "d", "timeout": "c"}},
+            {"id": "c", "send": {"text": "bye"}, "next": "e"},
+            {"id": "d", "end": {}},
+            {"id": "e", "tag": {"tags": ["x"]}}
+        ]}))
         .unwrap()
     }
 
