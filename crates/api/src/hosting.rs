@@ -50,7 +50,11 @@ impl utoipa::PartialSchema for HostingSwitch {
                 .property(
                     "member",
                     ObjectBuilder::new()
-                        .schema_type(Type::String)
+                        // `null` reads as absent, as serde reads it.
+                        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                            Type::String,
+                            Type::Null,
+                        ]))
                         .min_length(Some(1))
                         .description(Some(
                             "The member who switches them (recorded as `by: member`); without \
