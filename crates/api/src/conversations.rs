@@ -255,6 +255,26 @@ pub async fn take(
     ))
 }
 
+/// Give a conversation back to the team: it keeps its state and wait, and nobody owns it
+/// (`conversation.released`). Another member's answers 409 `conversation_taken` unless
+/// `overtake` is set; an unowned one is left as it is.
+#[utoipa::path(post, path = "/v1/conversations/{contact}/release", operation_id = "release_conversation", tag = "conversations", request_body = Take,
+    params(("contact" = String, Path, description = "Contact id (or the conversation's id)")),
+    responses((status = 200, body = ConversationSummary), (status = 404, description = "No such conversation, or no such member", body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn release(
+    State(gw): State<Arc<Gateway>>,
+    SendKey(ws): SendKey,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    let t: Take = parse_json(&read_body(b)?)?;
+    Ok(Json(
+        gw.release_conversation(ws, id, t.member, t.overtake)
+            .await?,
+    ))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Finish {

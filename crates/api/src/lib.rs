@@ -82,6 +82,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             post(conversations::take),
         )
         .route(
+            "/v1/conversations/{contact}/release",
+            post(conversations::release),
+        )
+        .route(
             "/v1/conversations/{contact}/finish",
             post(conversations::finish),
         )

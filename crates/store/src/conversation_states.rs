@@ -182,7 +182,7 @@ pub fn totals(
                AND (CAST(?3 AS TEXT) IS NULL OR e.member_id = ?3)
                AND e.seq = (SELECT MAX(l.seq) FROM conversation_events l
                             WHERE l.conversation_id = e.conversation_id AND l.at < ?2
-                              AND l.kind IN ('opened', 'taken', 'overtaken', 'finished', 'reopened', 'handed_over'))",
+                              AND l.kind IN ('opened', 'taken', 'overtaken', 'finished', 'reopened', 'handed_over', 'released'))",
         )?
         .query_row(params![workspace_id, until, member], |r| r.get(0))?;
     Ok(EventTotals {

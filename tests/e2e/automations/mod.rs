@@ -114,90 +114,86 @@ pub async fn conversation(gw: &Gateway, contact: &str) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
+/// Finish a round as `member`, then the customer comes back at `at`.
+async fn comes_back(gw: &Gateway, at: i64, contact: &str, member: &str) {
+    customer(gw, at, contact, "hello").await;
+    agent(gw, at, contact, Some(member)).await;
+    let (s, v) = gw
+        .post_json(
+            &format!("/v1/conversations/{contact}/finish"),
+            &json!({"member": member}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    customer(gw, at + MINUTE, contact, "me again").await;
+}
+
 #[tokio::test]
-async fn silent_visitors_are_recalled_at_n_minutes_by_visitor_kind_and_conversation_state() {
+async fn a_returning_visitor_left_in_the_queue_is_recalled_at_n_minutes_and_nobody_else() {
     let gw = Gateway::start("automations-recall", &[]);
     let ada = crate::console::joined(&gw, "ada@example.com", "agent", "Ada").await;
-    // Returning visitors of assigned conversations; anyone in an unassigned one.
-    let returning = create(
+    let recall = create(
         &gw,
-        json!({"name": "recall returning", "trigger": {"type": "visitor.no_reply", "minutes": 30,
-            "visitor": "returning", "states": ["assigned"]},
-            "steps": [{"id": "s1", "send": {"text": "Welcome back, still there?"}}]}),
-    )
-    .await;
-    let unassigned = create(
-        &gw,
-        json!({"name": "recall unassigned", "trigger": {"type": "visitor.no_reply", "minutes": 30,
-            "states": ["unassigned"]},
+        json!({"name": "recall", "trigger": {"type": "visitor.no_reply", "minutes": 30,
+            "visitor": "returning", "states": ["unassigned"]},
             "steps": [{"id": "s1", "send": {"text": "Still there?"}}]}),
     )
     .await;
 
-    // Returning: a first round Ada finished, then the customer came back and Ada answered.
+    // Returning, unassigned: a round Ada finished; the customer came back, Ada gave the
+    // conversation back to the team, and the team's integration answered (no member).
     let back = contact(&gw, "+14155550401").await;
-    customer(&gw, 0, &back, "hello").await;
-    agent(&gw, MINUTE, &back, Some(&ada)).await;
+    comes_back(&gw, 0, &back, &ada).await;
     let (s, v) = gw
         .post_json(
-            &format!("/v1/conversations/{back}/finish"),
+            &format!("/v1/conversations/{back}/release"),
             &json!({"member": ada}),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    customer(&gw, 10 * MINUTE, &back, "me again").await;
-    agent(&gw, 11 * MINUTE, &back, Some(&ada)).await;
+    assert_eq!((s, v["owner"].is_null()), (StatusCode::OK, true), "{v}");
+    // Returning, assigned: Ada answers the second round (below).
+    let owned = contact(&gw, "+14155550403").await;
+    comes_back(&gw, 2 * MINUTE, &owned, &ada).await;
+    agent(&gw, 11 * MINUTE, &back, None).await;
 
-    // New, and Ada's: neither automation.
+    // New, unassigned: a first round answered without a member.
     let first = contact(&gw, "+14155550402").await;
     customer(&gw, 11 * MINUTE, &first, "hi").await;
-    agent(&gw, 11 * MINUTE, &first, Some(&ada)).await;
+    agent(&gw, 11 * MINUTE, &first, None).await;
 
-    // New, answered by the team's integration without a member: unassigned.
-    let queue = contact(&gw, "+14155550403").await;
-    customer(&gw, 11 * MINUTE, &queue, "hi").await;
-    agent(&gw, 11 * MINUTE, &queue, None).await;
+    agent(&gw, 11 * MINUTE, &owned, Some(&ada)).await;
 
     // 29 minutes after the answers: nothing.
     gw.set_clock(40 * MINUTE).await;
     settle().await;
-    for c in [&back, &first, &queue] {
+    for c in [&back, &first, &owned] {
         assert!(bot_said(&gw, c).await.is_empty(), "nothing at N-1 minutes");
     }
-    // 30 minutes: each recall once, to the visitors it is for.
+    // 30 minutes: the returning visitor in the queue, once.
     gw.set_clock(41 * MINUTE).await;
-    assert_eq!(
-        bot_says_exactly(&gw, &back, 1).await,
-        ["Welcome back, still there?"]
-    );
-    assert_eq!(bot_says_exactly(&gw, &queue, 1).await, ["Still there?"]);
-    assert!(
-        bot_said(&gw, &first).await.is_empty(),
-        "a new, assigned visitor"
-    );
+    assert_eq!(bot_says_exactly(&gw, &back, 1).await, ["Still there?"]);
+    assert!(bot_said(&gw, &first).await.is_empty(), "a new visitor");
+    assert!(bot_said(&gw, &owned).await.is_empty(), "an assigned conversation");
     // Clock jumps fire nothing again.
     gw.set_clock(400 * MINUTE).await;
     settle().await;
     assert_eq!(bot_said(&gw, &back).await.len(), 1);
-    assert_eq!(bot_said(&gw, &queue).await.len(), 1);
 
-    for (automation, who) in [(&returning, &back), (&unassigned, &queue)] {
-        let rows = runs(&gw, automation).await;
-        assert_eq!(rows.len(), 1, "{rows:?}");
-        assert_eq!(rows[0]["contact"], who.as_str());
-        assert_eq!(rows[0]["run"]["state"], "completed");
-        assert_eq!(rows[0]["status"], "completed");
-        assert_eq!(rows[0]["channel"], "chat");
-        assert_eq!(rows[0]["trigger_count"], 1);
-    }
+    let rows = runs(&gw, &recall).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["contact"], back.as_str());
+    assert_eq!(rows[0]["run"]["state"], "completed");
+    assert_eq!(rows[0]["status"], "completed");
+    assert_eq!(rows[0]["channel"], "chat");
+    assert_eq!(rows[0]["trigger_count"], 1);
 
     // A customer's answer before the time cancels the timer.
-    customer(&gw, 401 * MINUTE, &queue, "thanks").await;
-    agent(&gw, 402 * MINUTE, &queue, None).await;
-    customer(&gw, 420 * MINUTE, &queue, "ok").await;
+    customer(&gw, 401 * MINUTE, &back, "thanks").await;
+    agent(&gw, 402 * MINUTE, &back, None).await;
+    customer(&gw, 420 * MINUTE, &back, "ok").await;
     gw.set_clock(500 * MINUTE).await;
     settle().await;
-    assert_eq!(bot_said(&gw, &queue).await.len(), 1, "the visitor answered");
+    assert_eq!(bot_said(&gw, &back).await.len(), 1, "the visitor answered");
 }
 
 /// The tenancy matrix covers these endpoints; here, the input they refuse.

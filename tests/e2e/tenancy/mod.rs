@@ -221,6 +221,12 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         ),
         row(
             Method::POST,
+            "/v1/conversations/{contact}/release",
+            "send",
+            json!({"member": "mem_nobody"}),
+        ),
+        row(
+            Method::POST,
             "/v1/conversations/{contact}/finish",
             "send",
             json!({"member": "mem_nobody"}),

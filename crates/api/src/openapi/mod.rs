@@ -85,6 +85,7 @@ use switchboard_gateway::model;
         super::members::remove,
         super::conversations::activity,
         super::conversations::take,
+        super::conversations::release,
         super::conversations::finish,
         super::conversations::list,
         super::conversations::stats,

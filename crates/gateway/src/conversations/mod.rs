@@ -211,6 +211,22 @@ impl Transition {
         Transition { state: s, events }
     }
 
+    /// `member` gives the conversation back to the team (Chatwoot's unassign): no owner, its
+    /// state and wait unchanged. Another member's is refused unless `overtake`.
+    pub fn release(
+        mut s: ConversationState,
+        member: &str,
+        overtake: bool,
+        now: Millis,
+    ) -> Result<Transition, String> {
+        check_owner(&s, Some(member), overtake)?;
+        let events = match s.owner.take() {
+            Some(previous) => vec![event("released", Some(member), Some(previous), None, now)],
+            None => Vec::new(),
+        };
+        Ok(Transition { state: s, events })
+    }
+
     /// `Err(None)`: already finished; `Err(Some(owner))`: someone else's.
     pub fn finish(
         mut s: ConversationState,
@@ -245,6 +261,7 @@ fn webhook_kind(kind: &str) -> &'static str {
         "answered" => "conversation.answered",
         "finished" => "conversation.finished",
         "handed_over" => "conversation.handed_over",
+        "released" => "conversation.released",
         _ => "conversation.reopened",
     }
 }
@@ -330,6 +347,26 @@ impl crate::Gateway {
                     crate::automations::triggers::Happening::Taken,
                     tr.state.state_at,
                 )?;
+                Ok(summary(tr.state))
+            })
+            .await
+    }
+
+    pub async fn release_conversation(
+        &self,
+        ws: String,
+        id: String,
+        member: String,
+        overtake: bool,
+    ) -> Result<ConversationSummary, ConversationError> {
+        self.store
+            .write(move |t| {
+                let state = rows::state_of(t, &ws, &id)?
+                    .ok_or(ConversationError::NotFound("conversation"))?;
+                member_of(t, &ws, &member)?;
+                let tr = Transition::release(state, &member, overtake, now_ms())
+                    .map_err(|owner| taken(t, &ws, owner))?;
+                apply(t, &tr)?;
                 Ok(summary(tr.state))
             })
             .await
