@@ -128,7 +128,11 @@ async fn batch_and_all_assigned_switches_count_record_and_announce_changes() {
     // Every assigned one (an owner, not finished: c1, c4, c5), by the API: c4 already is.
     gw.set_clock(120_000).await;
     assert_eq!(
-        changed(&gw, json!({"all_assigned": true, "hosted": true})).await,
+        changed(
+            &gw,
+            json!({"all_assigned": true, "hosted": true, "member": null})
+        )
+        .await,
         2
     );
     assert_eq!(
@@ -278,6 +282,16 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             json!({"hosted": true}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "ids",
+        ),
+        (
+            json!({"ids": null, "hosted": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ids",
+        ),
+        (
+            json!({"ids": [c1], "all_assigned": null, "hosted": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "all_assigned",
         ),
         (json!({"ids": [c1]}), StatusCode::BAD_REQUEST, "hosted"),
         (

@@ -19,16 +19,26 @@ use switchboard_gateway::hosting::{HostingTarget, MAX_IDS};
 
 /// Which conversations to switch (`ids`, or `all_assigned`: exactly one of them), to what,
 /// and who switched them.
+///
+/// `ids` and `all_assigned` are `Some` when the key is present, even as `null`: the document
+/// allows neither beside the other, nor as `null`, so a `null` is refused, not ignored.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostingSwitch {
-    #[serde(default)]
-    pub ids: Option<Vec<String>>,
-    #[serde(default)]
-    pub all_assigned: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub ids: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub all_assigned: Option<Option<bool>>,
     pub hosted: bool,
     #[serde(default)]
     pub member: Option<String>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the key is absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
 }
 
 // Documented by hand: serde reads one struct (so a mistake is named by its field), but the
@@ -49,17 +59,16 @@ impl utoipa::PartialSchema for HostingSwitch {
                 .required("hosted")
                 .property(
                     "member",
-                    ObjectBuilder::new()
-                        // `null` reads as absent, as serde reads it.
-                        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                            Type::String,
-                            Type::Null,
-                        ]))
-                        .min_length(Some(1))
-                        .description(Some(
-                            "The member who switches them (recorded as `by: member`); without \
-                             it the switch is recorded as `by: api`.",
-                        )),
+                    crate::openapi::or_null(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .description(Some(
+                                "The member who switches them (recorded as `by: member`); \
+                                 without it (or `null`) the switch is recorded as `by: api`.",
+                            ))
+                            .build(),
+                    ),
                 )
                 .additional_properties(Some(
                     utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
@@ -126,14 +135,20 @@ pub async fn switch(
                 "give ids (1 to 1000 conversations) or all_assigned: true",
             ));
         }
-        (None, Some(false)) => {
+        (None, Some(Some(true))) => HostingTarget::AllAssigned,
+        (None, Some(_)) => {
             return Err(ApiError::invalid(
                 "all_assigned",
                 "must be true; name the conversations with ids instead",
             ));
         }
-        (None, Some(true)) => HostingTarget::AllAssigned,
-        (Some(ids), None) => {
+        (Some(None), None) => {
+            return Err(ApiError::invalid(
+                "ids",
+                format!("must be a list of 1 to {MAX_IDS} ids"),
+            ));
+        }
+        (Some(Some(ids)), None) => {
             if ids.is_empty() || ids.len() > MAX_IDS {
                 return Err(ApiError::invalid(
                     "ids",

@@ -258,7 +258,7 @@ mod tests {
                 .await
                 .unwrap()
         };
-        assert_eq!(first, [a.clone()]);
+        assert_eq!(first, std::slice::from_ref(&a));
         // Again, with the other one and an id of another workspace: only the other changes.
         let second = {
             let ids = vec![a.clone(), b.clone(), "conv_elsewhere".to_string()];
@@ -267,7 +267,7 @@ mod tests {
                 .await
                 .unwrap()
         };
-        assert_eq!(second, [b.clone()]);
+        assert_eq!(second, std::slice::from_ref(&b));
         // A `by` the table does not know is refused, and changes nothing.
         let bad = {
             let ids = vec![a.clone()];
