@@ -205,3 +205,80 @@ pub fn enabled_automations(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Store, StoreError};
+
+    fn definition(name: &str) -> String {
+        serde_json::json!({"name": name, "enabled": true, "trigger": {"type": "conversation.started"},
+            "steps": [{"id": "s1", "end": {}}]})
+        .to_string()
+    }
+
+    /// A new version moves the current one in the same write; the old one stays readable,
+    /// after a delete too, while the automation itself is gone from listings and reads.
+    #[test]
+    fn versions_are_kept_and_a_delete_only_marks() {
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-store-automations-{}-{}",
+            std::process::id(),
+            crate::statements_run()
+        ));
+        let store = Store::open(&dir).expect("the store opens");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let row = AutomationRow {
+            id: "aut_1".into(),
+            workspace_id: "ws_a".into(),
+            version: 1,
+            definition: definition("one"),
+            created_at: 10,
+            updated_at: 10,
+        };
+        let saved = row.clone();
+        rt.block_on(store.write(move |t| insert_automation(t, &saved, "one", true)))
+            .expect("inserted");
+        let two = definition("two");
+        let v = rt
+            .block_on(store.write(move |t| add_version(t, "ws_a", "aut_1", "two", false, &two, 20)))
+            .expect("written");
+        assert_eq!(v, Some(2));
+        let other = rt
+            .block_on(store.write(|t| add_version(t, "ws_b", "aut_1", "x", true, "{}", 30)))
+            .expect("written");
+        assert_eq!(other, None, "another workspace's id");
+        let (current, enabled, v1) = rt
+            .block_on(store.read(|c| {
+                Ok::<_, StoreError>((
+                    automation(c, "ws_a", "aut_1")?,
+                    enabled_automations(c, "ws_a")?,
+                    automation_version(c, "aut_1", 1)?,
+                ))
+            }))
+            .expect("read");
+        let current = current.expect("live");
+        assert_eq!((current.version, current.updated_at), (2, 20));
+        assert!(enabled.is_empty(), "version 2 is disabled");
+        assert_eq!(v1.expect("version 1").name, "one");
+        let deleted = rt
+            .block_on(store.write(|t| delete_automation(t, "ws_a", "aut_1", 40)))
+            .expect("deleted");
+        assert!(deleted);
+        let (current, page, v2) = rt
+            .block_on(store.read(|c| {
+                Ok::<_, StoreError>((
+                    automation(c, "ws_a", "aut_1")?,
+                    automations_after(c, "ws_a", "", 10)?,
+                    automation_version(c, "aut_1", 2)?,
+                ))
+            }))
+            .expect("read");
+        assert!(current.is_none() && page.is_empty());
+        assert_eq!(v2.expect("kept for runs going").name, "two");
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

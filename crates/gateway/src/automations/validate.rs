@@ -56,7 +56,7 @@ pub fn check(body: &Value) -> Checked {
         if let Some(t) = w.field(o, "", "trigger", Need::Required) {
             trigger(&mut w, t);
         }
-        w.condition(o, "", "condition", CONDITION_ROOTS);
+        w.condition(o, "", "condition", Need::Optional, CONDITION_ROOTS);
         steps::check(&mut w, o);
     }
     Checked {
@@ -275,12 +275,14 @@ impl Walk {
     }
 
     /// A JSONLogic condition whose `var`s may name `roots` only.
-    fn condition(&mut self, o: &Map<String, Value>, at: &str, key: &str, roots: &[&str]) {
-        let need = if key == "if" {
-            Need::Required
-        } else {
-            Need::Optional
-        };
+    fn condition(
+        &mut self,
+        o: &Map<String, Value>,
+        at: &str,
+        key: &str,
+        need: Need,
+        roots: &[&str],
+    ) {
         if let Some(c) = self.field(o, at, key, need)
             && let Err(e) = condition::check_in(c, &join(at, key), roots)
         {
@@ -340,7 +342,7 @@ fn trigger(w: &mut Walk, t: &Value) {
                     w.text(k, &format!("trigger.keywords[{i}]"), 1..=KEYWORD_MAX, true);
                 }
             }
-            w.condition(o, at, "condition", MESSAGE_ROOTS);
+            w.condition(o, at, "condition", Need::Optional, MESSAGE_ROOTS);
         }
         "result.submitted" => {
             w.string(o, at, "form", Need::Optional, 1..=NAME_MAX, true);

@@ -182,7 +182,7 @@ fn step(w: &mut Walk, s: &Value, i: usize, ids: &HashMap<&str, usize>, node: &mu
             let Some(b) = w.object(body, &here, &["if", "then", "else"]) else {
                 return;
             };
-            w.condition(b, &here, "if", BRANCH_ROOTS);
+            w.condition(b, &here, "if", Need::Required, BRANCH_ROOTS);
             for branch in ["then", "else"] {
                 let v = w.field(b, &here, branch, Need::Optional);
                 target(w, v, format!("{here}.{branch}"), branch);

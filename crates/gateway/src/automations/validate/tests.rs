@@ -466,6 +466,11 @@ fn tag_assign_notify_handover_end() {
         ["steps[0].notify.targets[2]", "steps[0].notify.targets[4]"]
     );
     assert_eq!(
+        TARGETS_MAX,
+        crate::rules::TARGETS_MAX,
+        "as many as a rule's"
+    );
+    assert_eq!(
         fields(one_step("notify", json!({"targets": []}))),
         ["steps[0].notify.targets"]
     );
