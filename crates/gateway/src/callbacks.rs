@@ -225,9 +225,10 @@ impl Callbacks {
         // An inbound message usually comes with an activity event for the same moment:
         // count the message once, keep the activity only when it adds something.
         activity.dedup_by(|b, a| match (&*a, &*b) {
-            (ProviderMessage::Customer { activity: a, .. }, ProviderMessage::Activity(b)) => {
-                a.key == b.key && a.at == b.at
-            }
+            (
+                ProviderMessage::Customer { activity: a, .. } | ProviderMessage::Activity(a),
+                ProviderMessage::Activity(b),
+            ) => a.key == b.key && a.at == b.at,
             _ => false,
         });
         if !activity.is_empty() {

@@ -200,17 +200,6 @@ pub fn record_echo(
 }
 
 impl Store {
-    /// Apply verified contact activity (inbound messages, postbacks, reads of the page).
-    pub async fn record_activity(&self, activity: Vec<Activity>) -> Result<(), StoreError> {
-        self.write(move |t| {
-            for a in &activity {
-                record_activity(t, a)?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
     /// What the store knows about an address, in one read: whether it is dead (and why)
     /// and when the contact last wrote to it (for the messaging window).
     /// One lookup by primary key, made before a send: on the caller's thread.
