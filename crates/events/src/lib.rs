@@ -109,8 +109,16 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "An automation handed a conversation over to the agents: unanswered, with no owner.",
     ),
     (
+        "conversation.released",
+        "Its owner gave a conversation back to the team: nobody owns it, its state and wait unchanged.",
+    ),
+    (
         "conversation.hosting_changed",
         "A conversation's bot hosting was switched on or off (by a member, an API call or an automation).",
+    ),
+    (
+        "automation.notification",
+        "An automation's run reached a notify step that names this endpoint (sent to that endpoint only).",
     ),
     (
         "result.notification",

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::support::Gateway;
 
+mod crash;
 mod flows;
+mod off_platform;
 
 pub const MINUTE: i64 = 60_000;
 
