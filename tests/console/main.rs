@@ -14,6 +14,7 @@ mod support;
 /// runs the console's HTTP tests there).
 pub const BACKEND: support::Backend = support::Backend::Sqlite;
 
+mod automations;
 mod browser;
 mod facebook;
 mod pages;

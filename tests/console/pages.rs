@@ -209,7 +209,7 @@ async fn hostile_names_render_as_text_and_no_script_runs() {
     b.client.clone().close().await.unwrap();
 }
 
-async fn assert_nothing_injected(b: &Browser) {
+pub async fn assert_nothing_injected(b: &Browser) {
     let images = b
         .client
         .find_all(fantoccini::Locator::Css(

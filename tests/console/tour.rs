@@ -31,6 +31,16 @@ async fn every_page_renders_labelled_and_reachable_by_keyboard() {
         )
         .await;
     let contact = contact["id"].as_str().unwrap().to_string();
+    let (s, automation) = gw
+        .post_json(
+            "/v1/automations",
+            &json!({"name": "tour", "trigger": {"type": "visitor.no_reply", "minutes": 30},
+                "steps": [{"id": "ask", "ask": {"field": "email", "text": "Your email?", "minutes": 10, "answered": "bye"}},
+                          {"id": "bye", "end": {}}]}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{automation}");
+    let automation = automation["id"].as_str().unwrap().to_string();
     let mut b = Browser::start("tour").await;
     sign_in(&mut b, &gw, "admin").await;
     let pages = [
@@ -49,6 +59,8 @@ async fn every_page_renders_labelled_and_reachable_by_keyboard() {
         ("/console/keys".into(), "keys"),
         ("/console/plugins".into(), "plugins"),
         ("/console/billing".into(), "billing"),
+        ("/console/automations".into(), "automations"),
+        (format!("/console/automations/{automation}"), "automation"),
         ("/console/no-such-page".into(), "not-found"),
     ];
     for (path, name) in pages {

@@ -59,18 +59,22 @@ struct TopUpLine {
     created_at: String,
 }
 
+/// A time typed in a form, as the API reads one: a date (midnight UTC) or RFC 3339; the
+/// error names `field`. The automations page reads its window the same way.
+pub fn parse_date_or_time(field: &str, s: &str) -> Result<i64, String> {
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_string()
+    };
+    switchboard_iso_time::parse_iso_signed(&full)
+        .ok_or_else(|| format!("{field}: `{s}` is not YYYY-MM-DD or RFC 3339"))
+}
+
 /// `from`/`to` as the API reads them: a date (midnight UTC) or RFC 3339; `from` defaults to
 /// the start of this month, `to` to now, and a `to` before `from` is an empty range.
 fn range(q: &BillingQuery) -> Result<(i64, i64, String, String), String> {
-    let parse = |field: &str, s: &str| {
-        let full = if s.len() == 10 {
-            format!("{s}T00:00:00Z")
-        } else {
-            s.to_string()
-        };
-        switchboard_iso_time::parse_iso_signed(&full)
-            .ok_or_else(|| format!("{field}: `{s}` is not YYYY-MM-DD or RFC 3339"))
-    };
+    let parse = parse_date_or_time;
     let now = now_ms();
     let month_start = format!("{}-01", switchboard_gateway::billing::wallet::month_of(now));
     let from_text = q

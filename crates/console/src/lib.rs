@@ -33,6 +33,8 @@ macro_rules! shows_nav {
     };
 }
 
+mod automation_steps;
+mod automations;
 mod billing;
 mod billing_settings;
 mod connections;
@@ -79,6 +81,8 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/messages", get(message_list::list))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}/{action}", post(conversations::action))
+        .route("/automations", get(automations::list))
+        .route("/automations/{id}", get(automations::show))
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contacts::show).post(contacts::edit))
         .route("/keys", get(keys::list).post(keys::create))
