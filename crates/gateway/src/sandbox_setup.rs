@@ -65,6 +65,7 @@ pub async fn start_simulators(
         Some(url) => {
             let base_url = url.trim_end_matches('/').to_string();
             let transport = remote_transport(&base_url).await?;
+            adopt_clock(&base_url).await?;
             (base_url, None, transport)
         }
         None => {
@@ -90,6 +91,29 @@ pub async fn start_simulators(
     net.use_sandbox_transport(transport);
     allow_simulators(&base_url, net).await?;
     Ok(Simulators { base_url, handle })
+}
+
+/// Simulators in another process outlive a gateway, and their clock with them: a gateway
+/// that starts (or restarts after a crash) takes their offset before any work, or it would
+/// time its attempts minutes away from the times the providers record, and a lookup of a
+/// lost send by its time would miss it.
+async fn adopt_clock(base_url: &str) -> Result<(), SandboxError> {
+    #[derive(serde::Deserialize)]
+    struct Clock {
+        offset_ms: i64,
+    }
+    let url = format!("{base_url}/_sandbox/clock");
+    let clock: Clock = reqwest::Client::new()
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| SandboxError::Setup(format!("asking the simulators for their clock ({url}): {e}")))?
+        .json()
+        .await
+        .map_err(|e| SandboxError::Setup(format!("reading {url}: {e}")))?;
+    crate::clock::advance_to_offset(clock.offset_ms);
+    Ok(())
 }
 
 /// What a `switchboard sandbox` process in another process serves TLS on.

@@ -50,6 +50,24 @@ async fn post(gw: &Gateway, path: &str, body: &Value) -> Value {
     }
 }
 
+/// Every visitor row of the automation, page by page.
+async fn all_rows(gw: &Gateway, automation: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (_, page) = gw
+            .get(&format!(
+                "/v1/automations/{automation}/runs?limit=200{cursor}"
+            ))
+            .await;
+        rows.extend(page["data"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return rows,
+        }
+    }
+}
+
 /// Kill the gateway at a random moment within `window_ms` from now, then start it again with
 /// the clock where the test had it.
 async fn kill_soon(
@@ -130,6 +148,16 @@ async fn runs_survive_sigkills_at_random_moments_and_send_nothing_twice() {
     for _ in 0..thirds[0] {
         kill_soon(&mut gw, &mut rng, 1_500, &start, 0).await;
     }
+    // A reply counts only once the run waits for it: let every run reach the wait.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let rows = all_rows(&gw, &automation).await;
+        if rows.len() == runs && rows.iter().all(|r| r["run"]["state"] == "waiting") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the runs never all reached the wait");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     // Even visitors answer, at one minute, between kills.
     gw.set_clock(MINUTE).await;
     for (i, c) in contacts.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
@@ -155,11 +183,9 @@ async fn runs_survive_sigkills_at_random_moments_and_send_nothing_twice() {
     // Every run ends.
     let deadline = Instant::now() + Duration::from_secs(180);
     let rows = loop {
-        let (_, page) = gw
-            .get(&format!("/v1/automations/{automation}/runs?limit=200"))
-            .await;
-        let rows = page["data"].as_array().cloned().unwrap_or_default();
-        if rows.len() == runs && rows.iter().all(|r| r["run"]["state"] != "running" && r["run"]["state"] != "waiting") {
+        let rows = all_rows(&gw, &automation).await;
+        let ended = |r: &Value| r["run"]["state"] != "running" && r["run"]["state"] != "waiting";
+        if rows.len() == runs && rows.iter().all(ended) {
             break rows;
         }
         assert!(
