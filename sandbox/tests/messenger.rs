@@ -359,3 +359,86 @@ async fn magic_psids_and_callback_status() {
     assert_eq!(kinds(MAGIC_PSID_NEVER_DELIVERED), ["message", "echo"]);
     assert_eq!(kinds(MAGIC_PSID_UNAVAILABLE), ["message"]);
 }
+
+/// A reply typed in the Page's own inbox is echoed like a send, but with the Page inbox's app
+/// id and no metadata; a quick-reply tap carries its payload beside its title; a person who
+/// never wrote cannot be answered.
+#[tokio::test]
+async fn page_inbox_replies_and_quick_replies_are_signed_webhooks() {
+    use switchboard_sandbox::messenger::webhooks::PAGE_INBOX_APP_ID;
+    let sim = Sim::start().await;
+    let rx = Receiver::start().await;
+    sim.fast_webhooks(&rx).await;
+    let p = page(0);
+    sim.inbound(p, PSID, "hello?").await;
+    let reply = sim
+        .post(
+            "messenger/page_reply",
+            json!({"page_id": p.id, "psid": PSID, "text": "Hi, how can we help?"}),
+        )
+        .await;
+    sim.post(
+        "messenger/inbound",
+        json!({"page_id": p.id, "psid": PSID, "text": "Red", "quick_reply": {"payload": "COLOR_RED"}}),
+    )
+    .await;
+    let got = rx.wait_for(3).await;
+    assert!(got.iter().all(|r| r.verifies()), "{got:?}");
+    let echo = got[1].event();
+    assert_eq!(got[1].kind(), "echo");
+    assert_eq!(
+        (
+            echo["sender"]["id"].as_str(),
+            echo["recipient"]["id"].as_str()
+        ),
+        (Some(p.id), Some(PSID))
+    );
+    assert_eq!(echo["message"]["app_id"], PAGE_INBOX_APP_ID);
+    assert_eq!(echo["message"]["mid"], reply["mid"]);
+    assert_eq!(echo["message"]["text"], "Hi, how can we help?");
+    assert!(echo["message"].get("metadata").is_none(), "{echo}");
+    let tap = got[2].event();
+    assert_eq!(tap["message"]["text"], "Red");
+    assert_eq!(tap["message"]["quick_reply"]["payload"], "COLOR_RED");
+
+    let url = sim.url("/_sandbox/messenger/page_reply");
+    let resp = sim
+        .http
+        .post(&url)
+        .json(&json!({"page_id": p.id, "psid": "4827193650280000", "text": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        err_pair(&resp.json().await.unwrap()),
+        (Some(100), Some(2018001))
+    );
+}
+
+/// Once the app subscribed to the page, the page's webhooks are the fields it named: without
+/// `message_echoes`, a send is not echoed.
+#[tokio::test]
+async fn a_subscribed_page_gets_only_the_fields_it_named() {
+    let sim = Sim::start().await;
+    let rx = Receiver::start().await;
+    sim.fast_webhooks(&rx).await;
+    let p = page(0);
+    let resp = sim
+        .http
+        .post(sim.url(&format!("/{VERSION}/{}/subscribed_apps", p.id)))
+        .query(&[
+            ("subscribed_fields", "messages,message_deliveries"),
+            ("access_token", p.access_token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    sim.inbound(p, PSID, "hi").await;
+    assert_eq!(sim.send(p, &text(PSID, "hello")).await.0, 200);
+    rx.wait_for(2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    let kinds: Vec<_> = rx.received().iter().map(|r| r.kind()).collect();
+    assert_eq!(kinds, ["message", "delivery"]);
+}
