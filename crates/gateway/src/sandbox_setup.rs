@@ -108,7 +108,11 @@ async fn adopt_clock(base_url: &str) -> Result<(), SandboxError> {
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| SandboxError::Setup(format!("asking the simulators for their clock ({url}): {e}")))?
+        .map_err(|e| {
+            SandboxError::Setup(format!(
+                "asking the simulators for their clock ({url}): {e}"
+            ))
+        })?
         .json()
         .await
         .map_err(|e| SandboxError::Setup(format!("reading {url}: {e}")))?;

@@ -121,9 +121,9 @@ async fn runs_survive_sigkills_at_random_moments_and_send_nothing_twice() {
         ]}),
     )
     .await["id"]
-    .as_str()
-    .unwrap()
-    .to_string();
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let mut contacts = Vec::new();
     for i in 0..runs {
@@ -155,7 +155,10 @@ async fn runs_survive_sigkills_at_random_moments_and_send_nothing_twice() {
         if rows.len() == runs && rows.iter().all(|r| r["run"]["state"] == "waiting") {
             break;
         }
-        assert!(Instant::now() < deadline, "the runs never all reached the wait");
+        assert!(
+            Instant::now() < deadline,
+            "the runs never all reached the wait"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // Even visitors answer, at one minute, between kills.

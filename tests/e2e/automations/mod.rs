@@ -175,7 +175,10 @@ async fn a_returning_visitor_left_in_the_queue_is_recalled_at_n_minutes_and_nobo
     gw.set_clock(41 * MINUTE).await;
     assert_eq!(bot_says_exactly(&gw, &back, 1).await, ["Still there?"]);
     assert!(bot_said(&gw, &first).await.is_empty(), "a new visitor");
-    assert!(bot_said(&gw, &owned).await.is_empty(), "an assigned conversation");
+    assert!(
+        bot_said(&gw, &owned).await.is_empty(),
+        "an assigned conversation"
+    );
     // Clock jumps fire nothing again.
     gw.set_clock(400 * MINUTE).await;
     settle().await;

@@ -22,7 +22,10 @@ async fn sent_to(gw: &Gateway, psid: &str) -> Vec<String> {
         .map(|m| {
             let request: Value =
                 serde_json::from_str(m["request"].as_str().unwrap_or("{}")).unwrap_or_default();
-            request["message"]["text"].as_str().unwrap_or_default().to_string()
+            request["message"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
         })
         .collect()
 }
@@ -57,7 +60,12 @@ async fn a_reply_typed_in_the_page_inbox_starts_the_no_reply_timer_and_its_echo_
     let mut contact = String::new();
     wait_until(&gw, Duration::from_secs(10), async || {
         let (_, page) = gw.get("/v1/contacts?limit=200").await;
-        if let Some(c) = page["data"].as_array().unwrap().iter().find(|c| c.to_string().contains(psid)) {
+        if let Some(c) = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c.to_string().contains(psid))
+        {
             contact = c["id"].as_str().unwrap().to_string();
         }
         !contact.is_empty()
@@ -78,7 +86,10 @@ async fn a_reply_typed_in_the_page_inbox_starts_the_no_reply_timer_and_its_echo_
 
     gw.set_clock(29 * MINUTE).await;
     settle().await;
-    assert!(sent_to(&gw, psid).await.is_empty(), "nothing at N-1 minutes");
+    assert!(
+        sent_to(&gw, psid).await.is_empty(),
+        "nothing at N-1 minutes"
+    );
     gw.set_clock(31 * MINUTE).await;
     wait_until(&gw, Duration::from_secs(20), async || {
         !sent_to(&gw, psid).await.is_empty()
@@ -95,7 +106,12 @@ async fn a_reply_typed_in_the_page_inbox_starts_the_no_reply_timer_and_its_echo_
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["author"].as_str().unwrap().to_string(), m["off_platform"].clone()))
+        .map(|m| {
+            (
+                m["author"].as_str().unwrap().to_string(),
+                m["off_platform"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         authors,
@@ -109,5 +125,8 @@ async fn a_reply_typed_in_the_page_inbox_starts_the_no_reply_timer_and_its_echo_
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["channel"], "messenger");
     assert_eq!(rows[0]["trigger_count"], 1);
-    assert!(runs(&gw, &ignoring).await.is_empty(), "off-platform replies do not count for it");
+    assert!(
+        runs(&gw, &ignoring).await.is_empty(),
+        "off-platform replies do not count for it"
+    );
 }
