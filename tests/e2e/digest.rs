@@ -133,8 +133,8 @@ async fn each_member_gets_one_digest_at_their_own_seven_oclock() {
         if i == 2 {
             // A restart at 07:00 sends nothing twice.
             gw.kill();
+            // The restarted gateway takes the simulators' clock, already past 07:00.
             gw = Gateway::start_in(&dir, &listen, &args);
-            clock_to(&gw, *at).await;
             digests_reach(&sim.url, email, got[email]).await;
         }
     }

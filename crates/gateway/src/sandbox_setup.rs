@@ -102,22 +102,22 @@ async fn adopt_clock(base_url: &str) -> Result<(), SandboxError> {
     struct Clock {
         offset_ms: i64,
     }
-    let url = format!("{base_url}/_sandbox/clock");
-    let clock: Clock = reqwest::Client::new()
-        .get(&url)
+    let clock: Clock = ask(&format!("{base_url}/_sandbox/clock"), "their clock").await?;
+    crate::clock::advance_to_offset(clock.offset_ms);
+    Ok(())
+}
+
+/// One answer of the simulators' control API.
+async fn ask<T: serde::de::DeserializeOwned>(url: &str, what: &str) -> Result<T, SandboxError> {
+    reqwest::Client::new()
+        .get(url)
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| {
-            SandboxError::Setup(format!(
-                "asking the simulators for their clock ({url}): {e}"
-            ))
-        })?
+        .map_err(|e| SandboxError::Setup(format!("asking the simulators for {what} ({url}): {e}")))?
         .json()
         .await
-        .map_err(|e| SandboxError::Setup(format!("reading {url}: {e}")))?;
-    crate::clock::advance_to_offset(clock.offset_ms);
-    Ok(())
+        .map_err(|e| SandboxError::Setup(format!("reading {url}: {e}")))
 }
 
 /// What a `switchboard sandbox` process in another process serves TLS on.
@@ -128,20 +128,7 @@ async fn remote_transport(base_url: &str) -> Result<SandboxTransport, SandboxErr
         ca_pem: String,
         hosts: Vec<String>,
     }
-    let url = format!("{base_url}/_sandbox/tls");
-    let tls: Tls = reqwest::Client::new()
-        .get(&url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| {
-            SandboxError::Setup(format!(
-                "asking the simulators for their TLS listener ({url}): {e}"
-            ))
-        })?
-        .json()
-        .await
-        .map_err(|e| SandboxError::Setup(format!("reading {url}: {e}")))?;
+    let tls: Tls = ask(&format!("{base_url}/_sandbox/tls"), "their TLS listener").await?;
     Ok(SandboxTransport {
         hosts: tls.hosts,
         addr: tls.addr,

@@ -220,3 +220,39 @@ async fn runs_going_finish_on_the_version_they_started_on() {
     };
     assert_eq!((version(&early), version(&late)), (json!(1), json!(2)));
 }
+
+#[tokio::test]
+async fn a_submitted_result_starts_its_automation_in_a_hosted_conversation() {
+    let gw = Gateway::start("automations-result", &[]);
+    host_new_conversations(&gw).await;
+    let id = create(
+        &gw,
+        json!({"name": "after the form", "trigger": {"type": "result.submitted", "form": "lead"},
+            "steps": [{"id": "thanks", "send": {"text": "Thanks, an agent will call you."}}]}),
+    )
+    .await;
+    let c = contact(&gw, "+14155550441").await;
+    customer(&gw, 0, &c, "hi").await;
+    let conv = conversation(&gw, &c).await;
+    let (s, v) = gw
+        .post_json(
+            "/v1/results",
+            &json!({"form": "survey", "values": {}, "conversation": conv}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    settle().await;
+    assert!(bot_said(&gw, &c).await.is_empty(), "another form");
+    let (s, v) = gw
+        .post_json(
+            "/v1/results",
+            &json!({"form": "lead", "values": {"intent": "buy"}, "conversation": conv}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        bot_says_exactly(&gw, &c, 1).await,
+        ["Thanks, an agent will call you."]
+    );
+    assert_eq!(runs(&gw, &id).await.len(), 1);
+}

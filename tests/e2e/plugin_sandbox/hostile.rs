@@ -44,6 +44,7 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
             "generic-webhook",
             "sendgrid-email",
             "solapi-alimtalk",
+            "test-api-0-2",
             "test-deep",
             "test-exfil",
             "test-flaky",

@@ -332,26 +332,10 @@ impl crate::Gateway {
         member: String,
         overtake: bool,
     ) -> Result<ConversationSummary, ConversationError> {
-        self.store
-            .write(move |t| {
-                // Another workspace's conversation is not found, whoever asks.
-                let state = rows::state_of(t, &ws, &id)?
-                    .ok_or(ConversationError::NotFound("conversation"))?;
-                member_of(t, &ws, &member)?;
-                let tr = Transition::take(state, &member, overtake, now_ms())
-                    .map_err(|owner| taken(t, &ws, owner))?;
-                apply(t, &tr)?;
-                crate::automations::triggers::on_conversation(
-                    t,
-                    &tr.state,
-                    crate::automations::triggers::Happening::Taken,
-                    tr.state.state_at,
-                )?;
-                Ok(summary(tr.state))
-            })
-            .await
+        self.change_owner(ws, id, member, overtake, false).await
     }
 
+    /// Give a conversation back to the team: nobody owns it (see [`Transition::release`]).
     pub async fn release_conversation(
         &self,
         ws: String,
@@ -359,14 +343,38 @@ impl crate::Gateway {
         member: String,
         overtake: bool,
     ) -> Result<ConversationSummary, ConversationError> {
+        self.change_owner(ws, id, member, overtake, true).await
+    }
+
+    /// A member takes (or releases) a conversation, in one write; a take stops the bot's
+    /// runs in that commit.
+    async fn change_owner(
+        &self,
+        ws: String,
+        id: String,
+        member: String,
+        overtake: bool,
+        release: bool,
+    ) -> Result<ConversationSummary, ConversationError> {
         self.store
             .write(move |t| {
+                // Another workspace's conversation is not found, whoever asks.
                 let state = rows::state_of(t, &ws, &id)?
                     .ok_or(ConversationError::NotFound("conversation"))?;
                 member_of(t, &ws, &member)?;
-                let tr = Transition::release(state, &member, overtake, now_ms())
-                    .map_err(|owner| taken(t, &ws, owner))?;
+                let now = now_ms();
+                let change = if release {
+                    Transition::release
+                } else {
+                    Transition::take
+                };
+                let tr =
+                    change(state, &member, overtake, now).map_err(|owner| taken(t, &ws, owner))?;
                 apply(t, &tr)?;
+                if !release {
+                    let taken = crate::automations::triggers::Happening::Taken;
+                    crate::automations::triggers::on_conversation(t, &tr.state, taken, now)?;
+                }
                 Ok(summary(tr.state))
             })
             .await

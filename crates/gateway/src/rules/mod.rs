@@ -351,11 +351,21 @@ impl Gateway {
         let (w, k, title) = (ws.clone(), key.clone(), format!("Result `{}`", r.form));
         let inbox_data = json!({"result": id, "form": r.form, "values": r.values, "contact": r.contact, "conversation": r.conversation}).to_string();
         let pending = notifications.clone();
+        // The conversation the result is about (named, or the contact's), for automations
+        // that a result starts.
+        let about = r.conversation.clone().or_else(|| r.contact.clone());
+        let form = r.form.clone();
         let inserted = self
             .store
             .write(move |t| {
                 if !rows::insert_result(t, &w, &row, k.as_deref())? {
                     return Ok(false);
+                }
+                if let Some(about) = &about
+                    && let Some(conv) = crate::store::conversation_states::state_of(t, &w, about)?
+                {
+                    let h = crate::automations::triggers::Happening::Result { form: &form };
+                    crate::automations::triggers::on_conversation(t, &conv, h, now)?;
                 }
                 for n in &notifications {
                     rows::insert_notification(t, n)?;
