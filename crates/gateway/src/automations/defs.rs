@@ -16,6 +16,15 @@ fn versions() -> &'static Versions {
     V.get_or_init(Default::default)
 }
 
+/// A version already parsed in this process, without a trip to the store.
+pub fn cached(automation_id: &str, version: u32) -> Option<Arc<NewAutomation>> {
+    versions()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(automation_id.to_string(), version))
+        .cloned()
+}
+
 /// One version of an automation (runs finish on the version they started on).
 pub fn version(
     c: &Connection,

@@ -74,8 +74,16 @@ impl Gateway {
     async fn drive(&self, mut run: Run) -> Result<(), StoreError> {
         for _ in 0..STEPS_PER_TURN {
             let now = now_ms();
-            let (a, v) = (run.automation_id.clone(), run.version);
-            let Some(def) = self.store.read(move |c| defs::version(c, &a, v)).await? else {
+            // Versions never change: most steps find theirs parsed already, without a hop to
+            // the read pool.
+            let def = match defs::cached(&run.automation_id, run.version) {
+                Some(def) => Some(def),
+                None => {
+                    let (a, v) = (run.automation_id.clone(), run.version);
+                    self.store.read(move |c| defs::version(c, &a, v)).await?
+                }
+            };
+            let Some(def) = def else {
                 self.settle(
                     moves::end_early(&run, "failed", "definition_missing", now),
                     Effect::None,
