@@ -80,12 +80,19 @@ pub fn fresh_dir(name: &str) -> TestDir {
 
 /// A free loopback port (bound then released: a restart must find the gateway at the same
 /// address because providers call back to it).
+///
+/// Taken below Linux's ephemeral range (32768-60999): a port from `:0` is the OS's to hand
+/// out again, and it did, to the in-process simulators' own `:0` listener and to outgoing
+/// connections, between this check and the gateway's bind ("address already in use").
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use rand::Rng;
+    let mut rng = rand::rng();
+    loop {
+        let port = rng.random_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub struct Gateway {

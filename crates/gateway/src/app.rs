@@ -116,6 +116,19 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     let node = read_or_create_secret_file(&config.data_dir.join("node.id"), || {
         format!("n{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
     })?;
+    let net = config.limits.net.clone();
+    for entry in &config.allow_private_net {
+        net.allow(entry.clone());
+    }
+    // The simulators come first in sandbox mode: the runtime's HTTP clients are built with
+    // the names and the CA they bring, and simulators in another process bring their clock,
+    // which must be ours before the lease recovery below dates the attempts it ends.
+    #[cfg(feature = "sandbox")]
+    let simulators = if config.sandbox {
+        Some(crate::sandbox_setup::start_simulators(config.sandbox_url.clone(), &net).await?)
+    } else {
+        None
+    };
     let deliveries = crate::lifecycle::Deliveries::new(store.clone(), &node);
     // We hold the data-directory lock, so no other process of this node can own these.
     let released = deliveries.release_leases().await?;
@@ -147,18 +160,6 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         })?,
     };
 
-    let net = config.limits.net.clone();
-    for entry in &config.allow_private_net {
-        net.allow(entry.clone());
-    }
-    // The simulators come first in sandbox mode: the runtime's HTTP clients are built with
-    // the names and the CA they bring.
-    #[cfg(feature = "sandbox")]
-    let simulators = if config.sandbox {
-        Some(crate::sandbox_setup::start_simulators(config.sandbox_url.clone(), &net).await?)
-    } else {
-        None
-    };
     let runtime = PluginRuntime::new(
         config.limits.clone(),
         Some(config.data_dir.join("plugin-cache")),

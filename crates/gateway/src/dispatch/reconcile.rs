@@ -50,9 +50,12 @@ impl super::Dispatcher {
             );
         };
         let msg = self.wit_message(job, &plugin);
+        // An attempt cannot end before it began: a clock stepped back between the two (NTP,
+        // or the process that ended a dead one's lease) would otherwise ask about an empty
+        // window, and a send the provider has would be "not found" and go twice.
         let window = AttemptWindow {
             started_ms: from.max(0) as u64,
-            finished_ms: to.max(0) as u64,
+            finished_ms: to.max(from).max(0) as u64,
         };
         let asked = self
             .runtime
