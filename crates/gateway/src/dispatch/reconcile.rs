@@ -3,6 +3,8 @@
 //!
 //! - Already reported delivered or seen (a push receipt can come before, or instead of, the
 //!   send's answer): it arrived; nothing is sent again.
+//! - Ended less than [`IN_FLIGHT_MS`] ago: asked a little later, as the request may still be
+//!   reaching the provider.
 //! - Found: adopt the provider's id; nothing is sent again (exactly once).
 //! - Not found: send again; one message, not two (exactly once).
 //! - Not yet (the provider's search lags), or the lookup failed: ask again later, sending
@@ -25,6 +27,13 @@ use crate::runtime::{AttemptWindow, CallError, FindOutcome};
 /// yet" or failing the lookup.
 pub const GIVE_UP_ASKING_MS: Millis = 24 * 3_600_000;
 
+/// How long after a lost attempt ended before its provider is asked. A request written just
+/// before its answer was lost (a timeout, a reset, a process that died mid-request) may still
+/// be on its way or in the provider's queue: a search at once can miss a message about to
+/// exist, and "not found" would send it twice (the crash test saw it: a gateway killed 4 ms
+/// into a send restarted and asked 100 ms later).
+pub const IN_FLIGHT_MS: Millis = 3_000;
+
 /// What to do with a delivery whose last answer was lost.
 pub(super) enum Reconciled {
     /// Send it again; the note goes on the timeline with the attempt.
@@ -39,6 +48,12 @@ impl super::Dispatcher {
         if job.reported_arrived {
             return Reconciled::Settle(Settle::Arrived {
                 detail: "a report already showed the message arrived: it is not sent again".into(),
+            });
+        }
+        if now < to.max(from) + IN_FLIGHT_MS {
+            return Reconciled::Settle(Settle::AskAgain {
+                at: to.max(from) + IN_FLIGHT_MS,
+                detail: "the lost attempt may still be reaching the provider; asking it in a few seconds".into(),
             });
         }
         let Some(conn) = self.connections.get(&job.connection_id) else {
