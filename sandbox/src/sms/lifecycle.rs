@@ -87,7 +87,7 @@ fn advance_hook(
 ) -> crate::callbacks::StepHook {
     Box::new(move || {
         if let Some(shared) = shared.upgrade() {
-            shared.sms.advance(&sid, &status, code);
+            shared.sms.advance(&sid, &status, code, shared.clock.now());
         }
     })
 }

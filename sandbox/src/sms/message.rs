@@ -151,6 +151,7 @@ impl Message {
         draft: Draft,
         form: Vec<(String, String)>,
         fault_id: Option<String>,
+        now: SystemTime,
     ) -> Self {
         let (encoding, num_segments) = segments::count(&draft.body);
         // Twilio answers "accepted" when a Messaging Service still has to pick the sender.
@@ -159,7 +160,6 @@ impl Message {
         } else {
             "accepted"
         };
-        let now = SystemTime::now();
         Self {
             sid: format!("SM{:032x}", rand::random::<u128>()),
             account_sid: account_sid.to_owned(),

@@ -81,12 +81,13 @@ impl SmsState {
         account: &str,
         form: Vec<(String, String)>,
         fault_id: Option<String>,
+        now: SystemTime,
     ) -> Outcome {
         let draft = match message::validate(&form) {
             Ok(draft) => draft,
             Err(err) => return Outcome::Rejected(err),
         };
-        let msg = Message::new(account, draft, form, fault_id);
+        let msg = Message::new(account, draft, form, fault_id, now);
         let body = resource_body(&msg);
         let mut inner = self.lock();
         inner.stats.unique_accepted += 1;
@@ -99,7 +100,7 @@ impl SmsState {
         }
     }
 
-    pub fn advance(&self, sid: &str, status: &str, error_code: Option<u32>) {
+    pub fn advance(&self, sid: &str, status: &str, error_code: Option<u32>, now: SystemTime) {
         let mut inner = self.lock();
         let Some(i) = inner.by_sid.get(sid).copied() else {
             return;
@@ -108,7 +109,6 @@ impl SmsState {
         if rank(status) < rank(msg.status) {
             return;
         }
-        let now = SystemTime::now();
         msg.status = intern(status);
         msg.date_updated = now;
         if error_code.is_some() {

@@ -202,6 +202,25 @@ async fn runs_survive_sigkills_at_random_moments_and_send_nothing_twice() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
 
+    // A completed run's last message is committed; its SMS may still be on its way (a lost
+    // answer is asked about a few seconds later). Wait for every expected one, then a while
+    // longer, so a second copy would show.
+    let expected = runs + runs / 2;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let sms = sim_get(&sim.url, "/_sandbox/sms/messages").await;
+        if sms.as_array().map_or(0, Vec::len) >= expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {expected} SMS arrived",
+            sms.as_array().map_or(0, Vec::len)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
     // The audit.
     let sms = sim_get(&sim.url, "/_sandbox/sms/messages").await;
     let sms = sms.as_array().cloned().unwrap_or_default();
