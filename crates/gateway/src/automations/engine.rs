@@ -171,7 +171,7 @@ impl Gateway {
                             let f = triggers::facts(c, &state.id)?;
                             let answers: Value =
                                 serde_json::from_str(&answers).unwrap_or_else(|_| json!({}));
-                            let data = triggers::data(c, &state, &f, &answers);
+                            let data = triggers::data(c, &state, &f, &answers)?;
                             Ok(crate::rules::condition::eval(&cond, &data))
                         })
                         .await?
@@ -244,9 +244,13 @@ impl Gateway {
         let (channel, policy, connection) = match (policy, &f.connection_id) {
             (Some(p), _) => (String::new(), Some(PolicyRef::Named(p.to_string())), None),
             (None, Some(conn)) => (f.channel.clone(), None, Some(conn.clone())),
+            // The app's own chat carries text: a step with none (a template, media or cards
+            // only) fails its run saying so, rather than post an empty message.
             (None, None) => {
-                let text = content.text.clone().unwrap_or_default();
-                return Ok(Ok(Effect::AppMessage(text)));
+                return Ok(match content.text {
+                    Some(text) => Ok(Effect::AppMessage(text)),
+                    None => Err("send_refused: the app's own chat carries text, and this step has none; give it a text or a policy".into()),
+                });
             }
         };
         let request = NewMessage {

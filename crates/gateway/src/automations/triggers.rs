@@ -58,13 +58,18 @@ fn is_returning(conv: &ConversationState) -> bool {
 }
 
 /// The data conditions see: `contact` and `conversation` (and a branch's `answers`).
-pub fn data(c: &Connection, conv: &ConversationState, f: &Facts, answers: &Value) -> Value {
-    let addresses = runs::contact_address_map(c, &conv.contact_id).unwrap_or_default();
+pub fn data(
+    c: &Connection,
+    conv: &ConversationState,
+    f: &Facts,
+    answers: &Value,
+) -> Result<Value, StoreError> {
+    let addresses = runs::contact_address_map(c, &conv.contact_id)?;
     let mut contact = json!({"id": conv.contact_id});
     for (kind, address) in addresses {
         contact[kind] = Value::String(address);
     }
-    json!({
+    Ok(json!({
         "contact": contact,
         "conversation": {
             "id": conv.id,
@@ -75,7 +80,7 @@ pub fn data(c: &Connection, conv: &ConversationState, f: &Facts, answers: &Value
             "returning": is_returning(conv),
         },
         "answers": answers,
-    })
+    }))
 }
 
 /// Apply a change's consequences; `true` when the engine has work now.
@@ -108,11 +113,14 @@ pub fn on_conversation(
                             condition,
                         } => {
                             keyword_matches(keywords, text)
-                                && condition.as_ref().is_none_or(|c| {
-                                    let mut d = data(t, conv, &f, &Value::Null);
-                                    d["message"] = json!({"text": text, "payload": payload});
-                                    crate::rules::condition::eval(c, &d)
-                                })
+                                && match condition {
+                                    Some(c) => {
+                                        let mut d = data(t, conv, &f, &Value::Null)?;
+                                        d["message"] = json!({"text": text, "payload": payload});
+                                        crate::rules::condition::eval(c, &d)
+                                    }
+                                    None => true,
+                                }
                         }
                         _ => false,
                     };
@@ -225,7 +233,7 @@ fn start(
     now: Millis,
 ) -> Result<bool, StoreError> {
     if let Some(cond) = &def.condition
-        && !crate::rules::condition::eval(cond, &data(t, conv, f, &Value::Null))
+        && !crate::rules::condition::eval(cond, &data(t, conv, f, &Value::Null)?)
     {
         return Ok(false);
     }
