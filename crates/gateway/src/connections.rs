@@ -64,9 +64,35 @@ pub struct Connection {
     pub in_flight: Arc<Semaphore>,
 }
 
+/// The connections in service, by id.
+///
+/// Two writers meet here: a request that just committed a change puts it in at once
+/// ([`Connections::upsert`], [`Connections::remove`], [`Connections::set_status`]), and a reload
+/// replaces the whole map with what the store held when it read it. A reload that read the
+/// table just before a change committed must not undo that change when it lands after it (a
+/// connection created on PostgreSQL was refused as unknown for one poll that way), so each
+/// local change is numbered, and a reload keeps what was changed here after it began reading.
 #[derive(Default)]
 pub struct Connections {
-    by_id: RwLock<HashMap<String, Arc<Connection>>>,
+    inner: RwLock<Inner>,
+    /// One reload at a time, so an older read never lands after a newer one.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_id: HashMap<String, Arc<Connection>>,
+    /// The number of the last local change.
+    seq: u64,
+    /// The ids changed locally, with the number of their last change.
+    touched: HashMap<String, u64>,
+}
+
+impl Inner {
+    fn touch(&mut self, id: &str) {
+        self.seq += 1;
+        self.touched.insert(id.to_string(), self.seq);
+    }
 }
 
 impl Connections {
@@ -78,6 +104,8 @@ impl Connections {
         vault: &Vault,
         public_url: &str,
     ) -> Result<(), StoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let began = self.read().seq;
         let records = store.connections().await?;
         let mut map = HashMap::new();
         for rec in records {
@@ -85,24 +113,50 @@ impl Connections {
             let conn = build(rec, vault, public_url, existing.as_deref())?;
             map.insert(conn.id.clone(), Arc::new(conn));
         }
-        *self.by_id.write().unwrap_or_else(|p| p.into_inner()) = map;
+        self.replace(began, map);
         Ok(())
     }
 
+    /// Put a freshly read map in service, keeping what was changed here after the read
+    /// began (`began` is the local change number it began at).
+    fn replace(&self, began: u64, mut map: HashMap<String, Arc<Connection>>) {
+        let mut inner = self.write();
+        // What changed here while the store was read is at least as new as what was read.
+        let changed_since: Vec<String> = inner
+            .touched
+            .iter()
+            .filter(|(_, seq)| **seq > began)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in changed_since {
+            match inner.by_id.get(&id) {
+                Some(conn) => map.insert(id, conn.clone()),
+                None => map.remove(&id),
+            };
+        }
+        inner.touched.retain(|_, seq| *seq > began);
+        inner.by_id = map;
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
-        self.by_id
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+        self.read().by_id.get(id).cloned()
     }
 
     /// The workspace's connection for a channel: the oldest active one, else the oldest
     /// waiting for a reconnect (its messages are kept and fail `token_expired`, resendable
     /// after the reconnect, rather than being refused at the door).
     pub fn for_channel(&self, workspace_id: &str, channel: &str) -> Option<Arc<Connection>> {
-        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let mut found: Vec<_> = map
+        let inner = self.read();
+        let mut found: Vec<_> = inner
+            .by_id
             .values()
             .filter(|c| {
                 c.workspace_id == workspace_id
@@ -117,8 +171,9 @@ impl Connections {
 
     /// Every connection of a workspace, sorted by id.
     pub fn in_workspace(&self, workspace_id: &str) -> Vec<Arc<Connection>> {
-        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let mut found: Vec<_> = map
+        let inner = self.read();
+        let mut found: Vec<_> = inner
+            .by_id
             .values()
             .filter(|c| c.workspace_id == workspace_id)
             .cloned()
@@ -129,9 +184,9 @@ impl Connections {
 
     /// Change a connection's status in memory after the store recorded it.
     pub fn set_status(&self, id: &str, status: &str, detail: Option<String>) {
-        let mut map = self.by_id.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = map.get(id).cloned() {
-            map.insert(
+        let mut inner = self.write();
+        if let Some(old) = inner.by_id.get(id).cloned() {
+            inner.by_id.insert(
                 id.to_string(),
                 Arc::new(Connection {
                     id: old.id.clone(),
@@ -147,6 +202,7 @@ impl Connections {
                     in_flight: old.in_flight.clone(),
                 }),
             );
+            inner.touch(id);
         }
     }
 
@@ -160,19 +216,17 @@ impl Connections {
     ) -> Result<(), StoreError> {
         let existing = self.get(&rec.id);
         let conn = build(rec, vault, public_url, existing.as_deref())?;
-        self.by_id
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(conn.id.clone(), Arc::new(conn));
+        let mut inner = self.write();
+        inner.touch(&conn.id);
+        inner.by_id.insert(conn.id.clone(), Arc::new(conn));
         Ok(())
     }
 
     /// Take a deleted connection out of service.
     pub fn remove(&self, id: &str) {
-        self.by_id
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        let mut inner = self.write();
+        inner.by_id.remove(id);
+        inner.touch(id);
     }
 }
 
@@ -372,4 +426,70 @@ pub async fn reseal_secrets(store: &Store, vault: Arc<Vault>) -> Result<usize, C
             Ok(changed)
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(id: &str, status: &str) -> Arc<Connection> {
+        Arc::new(Connection {
+            id: id.into(),
+            workspace_id: "ws".into(),
+            channel: "sms".into(),
+            plugin: "twilio-sms".into(),
+            status: status.into(),
+            status_detail: None,
+            max_in_flight: 1,
+            created_at: 0,
+            updated_at: 0,
+            ctx: Arc::new(ConnectionCtx {
+                id: id.into(),
+                name: id.into(),
+                webhook_url: String::new(),
+                config: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+                allowed_origins: Vec::new(),
+            }),
+            in_flight: Arc::new(Semaphore::new(1)),
+        })
+    }
+
+    fn put(c: &Connections, conn: Arc<Connection>) {
+        let mut inner = c.write();
+        inner.touch(&conn.id);
+        inner.by_id.insert(conn.id.clone(), conn);
+    }
+
+    /// A reload that read the table before a create, a status change and a delete committed
+    /// lands after them: it must not undo any of the three.
+    #[test]
+    fn a_reload_never_undoes_a_change_made_while_it_read() {
+        let c = Connections::default();
+        put(&c, conn("old", "active"));
+        put(&c, conn("gone", "active"));
+        let began = c.read().seq;
+        let read_before: HashMap<_, _> = [
+            ("old".to_string(), conn("old", "active")),
+            ("gone".to_string(), conn("gone", "active")),
+        ]
+        .into();
+        put(&c, conn("new", "active"));
+        c.set_status("old", "disabled", None);
+        c.remove("gone");
+        c.replace(began, read_before);
+        assert!(c.get("new").is_some(), "the created connection survives");
+        assert_eq!(c.get("old").unwrap().status, "disabled");
+        assert!(c.get("gone").is_none(), "the deleted one stays deleted");
+
+        // A later reload that saw them all is taken as it is, and forgets the marks.
+        let began = c.read().seq;
+        c.replace(
+            began,
+            [("new".to_string(), conn("new", "needs_reconnect"))].into(),
+        );
+        assert_eq!(c.get("new").unwrap().status, "needs_reconnect");
+        assert!(c.get("old").is_none());
+        assert!(c.read().touched.is_empty());
+    }
 }
