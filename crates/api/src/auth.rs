@@ -16,7 +16,7 @@ use governor::clock::{Clock, DefaultClock};
 
 use super::error::ApiError;
 use switchboard_gateway::Gateway;
-use switchboard_gateway::tenancy::{Scope, Scopes, hash_api_key};
+use switchboard_gateway::tenancy::{KeyHolder, Scope, Scopes, Viewer, hash_api_key, viewer_of};
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
@@ -33,8 +33,8 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .ok_or_else(|| unauthorized("Authorization must be `Bearer <api key>`"))
 }
 
-/// The key's workspace, if the key is live and holds `scope`.
-async fn authorize(parts: &Parts, gw: &Gateway, scope: Scope) -> Result<String, ApiError> {
+/// Who holds the key, if the key is live and holds `scope`.
+async fn authorize(parts: &Parts, gw: &Gateway, scope: Scope) -> Result<KeyHolder, ApiError> {
     let key = bearer(parts)?;
     let digest = hash_api_key(key);
     let cached = gw
@@ -43,7 +43,7 @@ async fn authorize(parts: &Parts, gw: &Gateway, scope: Scope) -> Result<String, 
         .unwrap_or_else(|p| p.into_inner())
         .get(&digest)
         .cloned();
-    let (ws, scopes) = match cached {
+    let holder = match cached {
         Some(found) => found,
         None => {
             // A revocation between this read and the insert below must not leave the key
@@ -76,10 +76,10 @@ async fn authorize(parts: &Parts, gw: &Gateway, scope: Scope) -> Result<String, 
             wait,
         ));
     }
-    if !scopes.has(scope) {
-        return Err(forbidden(scope, scopes));
+    if !holder.scopes.has(scope) {
+        return Err(forbidden(scope, holder.scopes));
     }
-    Ok(ws)
+    Ok(holder)
 }
 
 fn forbidden(needed: Scope, held: Scopes) -> ApiError {
@@ -110,7 +110,7 @@ macro_rules! scoped_key {
                 parts: &mut Parts,
                 gw: &Arc<Gateway>,
             ) -> Result<Self, ApiError> {
-                authorize(parts, gw, $scope).await.map($name)
+                authorize(parts, gw, $scope).await.map(|h| $name(h.workspace_id))
             }
         }
     };
@@ -136,6 +136,27 @@ scoped_key!(
     AdminKey,
     Scope::Admin
 );
+
+/// A `read` key's workspace and what its holder sees: everything, or, for a key that acts as
+/// a member whose data scope is `own`, only that member's conversations (and the messages,
+/// contacts and figures that belong to them).
+pub struct ReadAs(pub String, pub Viewer);
+
+impl FromRequestParts<Arc<Gateway>> for ReadAs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gw: &Arc<Gateway>) -> Result<Self, ApiError> {
+        let holder = authorize(parts, gw, Scope::Read).await?;
+        match viewer_of(&gw.store, &holder).await? {
+            Some(viewer) => Ok(ReadAs(holder.workspace_id, viewer)),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the member this key acts as is no longer in the workspace",
+            )),
+        }
+    }
+}
 
 /// The gateway operator: the only caller that can create workspaces.
 pub struct Operator;

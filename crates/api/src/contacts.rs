@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{ReadKey, SendKey};
+use super::auth::{ReadAs, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
 use switchboard_gateway::Gateway;
@@ -52,7 +52,7 @@ pub struct ContactQuery {
     security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
+    ReadAs(ws, viewer): ReadAs,
     query: Result<Query<ContactQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ContactPage>, ApiError> {
     let q = super::paging::query(query)?;
@@ -67,6 +67,7 @@ pub async fn list(
                     inactive_only: q.inactive.unwrap_or(false),
                     name: q.name.filter(|n| !n.trim().is_empty()),
                     q: q.q.filter(|n| !n.trim().is_empty()),
+                    own_member: viewer.own_only,
                 },
             )
             .await?,
@@ -155,9 +156,12 @@ fn invalid(field: &str, message: String) -> ApiError {
     security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
+    ReadAs(ws, viewer): ReadAs,
     Path(id): Path<String>,
 ) -> Result<Json<ContactView>, ApiError> {
+    if !gw.sees_contact(ws.clone(), &viewer, id.clone()).await? {
+        return Err(ApiError::not_found("contact"));
+    }
     gw.store
         .contact_view(ws, id)
         .await?
@@ -247,9 +251,12 @@ pub async fn patch(
     security(("api_key" = [])))]
 pub async fn history(
     State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
+    ReadAs(ws, viewer): ReadAs,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ContactHistoryEntry>>, ApiError> {
+    if !gw.sees_contact(ws.clone(), &viewer, id.clone()).await? {
+        return Err(ApiError::not_found("contact"));
+    }
     gw.store
         .contact_history(ws, id)
         .await?

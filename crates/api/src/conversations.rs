@@ -12,12 +12,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{ReadKey, SendKey};
+use super::auth::{ReadAs, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use switchboard_gateway::Gateway;
+use switchboard_gateway::conversations::records::RecordQuery;
 use switchboard_gateway::followup::FollowUp;
 use switchboard_gateway::model::{
-    ConversationPage, ConversationStats, ConversationSummary, ConversationView, TemplateRef,
+    ConversationPage, ConversationStats, ConversationSummary, ConversationTotals, ConversationView,
+    TemplateRef,
 };
 
 async fn contact(gw: &Gateway, ws: &str, id: &str, field: &str) -> Result<(), ApiError> {
@@ -155,11 +157,11 @@ pub async fn seen(
     responses((status = 200, body = ConversationView), (status = 404, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
+    ReadAs(ws, viewer): ReadAs,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    gw.store
-        .conversation_view(ws, id)
+    // Another member's conversation, for a member who sees only their own, is not found.
+    gw.conversation_view(ws, viewer, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("conversation"))
@@ -323,23 +325,31 @@ pub struct ListQuery {
     pub state: Option<String>,
     /// Only those this member owns.
     pub owner: Option<String>,
+    /// Only those this member received (took first).
+    pub received_by: Option<String>,
+    /// Received at or after: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub received_since: Option<String>,
+    /// Received before: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub received_until: Option<String>,
+    /// Only those carrying this tag (by name).
+    pub tag: Option<String>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
     #[param(schema_with = limit_schema, required = false)]
     pub limit: Option<u32>,
 }
 
-/// Conversations in creation order, by state and owner, with cursor pagination.
-#[utoipa::path(get, path = "/v1/conversations", operation_id = "list_conversations", tag = "conversations", params(ListQuery),
-    responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn list(
-    State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<ConversationPage>, ApiError> {
-    let q = super::paging::query(query)?;
-    if let Some(s) = &q.state
+fn record_query(
+    state: Option<String>,
+    owner: Option<String>,
+    received_by: Option<String>,
+    received_since: Option<String>,
+    received_until: Option<String>,
+    tag: Option<String>,
+) -> Result<RecordQuery, ApiError> {
+    if let Some(s) = &state
         && !["unanswered", "active", "finished"].contains(&s.as_str())
     {
         return Err(ApiError::new(
@@ -349,11 +359,84 @@ pub async fn list(
         )
         .field("state"));
     }
+    Ok(RecordQuery {
+        state,
+        owner,
+        received_by,
+        received_since: received_since
+            .map(|t| crate::billing::parse_time("received_since", &t))
+            .transpose()?,
+        received_until: received_until
+            .map(|t| crate::billing::parse_time("received_until", &t))
+            .transpose()?,
+        tag,
+    })
+}
+
+/// Conversation records in creation order, with cursor pagination: by state, owner,
+/// receiving member, reception time and tag. A key that acts as a member whose data scope is
+/// `own` lists only the conversations that member received or owns.
+#[utoipa::path(get, path = "/v1/conversations", operation_id = "list_conversations", tag = "conversations", params(ListQuery),
+    responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    ReadAs(ws, viewer): ReadAs,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let q = super::paging::query(query)?;
     let limit = PAGE_SIZE.limit(q.limit)?;
+    let rq = record_query(
+        q.state,
+        q.owner,
+        q.received_by,
+        q.received_since,
+        q.received_until,
+        q.tag,
+    )?;
     Ok(Json(
-        gw.list_conversations(ws, q.state, q.owner, q.cursor, limit)
+        gw.list_conversations(ws, viewer, rq, q.cursor, limit)
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Only those this member owns.
+    pub owner: Option<String>,
+    /// Only those this member received (took first).
+    pub received_by: Option<String>,
+    /// Received at or after: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub received_since: Option<String>,
+    /// Received before: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[param(schema_with = crate::billing::date_or_time, required = false)]
+    pub received_until: Option<String>,
+    /// Only those carrying this tag (by name).
+    pub tag: Option<String>,
+}
+
+/// The dashboard: ongoing (not finished), ended and all conversations, in the caller's
+/// scope and the filters given. Counted from the conversations as they are now.
+#[utoipa::path(get, path = "/v1/conversations/summary", operation_id = "conversation_summary", tag = "conversations", params(SummaryQuery),
+    responses((status = 200, body = ConversationTotals), (status = 400, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn summary(
+    State(gw): State<Arc<Gateway>>,
+    ReadAs(ws, viewer): ReadAs,
+    query: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Result<Json<ConversationTotals>, ApiError> {
+    let q = super::paging::query(query)?;
+    let rq = record_query(
+        None,
+        q.owner,
+        q.received_by,
+        q.received_since,
+        q.received_until,
+        q.tag,
+    )?;
+    Ok(Json(gw.conversation_totals(ws, viewer, rq).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -365,18 +448,19 @@ pub struct StatsQuery {
     /// End (exclusive): RFC 3339 or `YYYY-MM-DD`; default now.
     #[param(schema_with = crate::billing::date_or_time, required = false)]
     pub until: Option<String>,
-    /// Only this member's figures.
+    /// Only this member's figures. A key acting as a member who sees only their own data
+    /// gets theirs, and 403 for anyone else's.
     pub member: Option<String>,
 }
 
 /// Conversation figures over a window (default the past 24 hours): finished, active and
 /// answered conversations, average response and handling times (`docs/conversations.md`).
 #[utoipa::path(get, path = "/v1/conversations/stats", operation_id = "conversation_stats", tag = "conversations", params(StatsQuery),
-    responses((status = 200, body = ConversationStats), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = ConversationStats), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn stats(
     State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
+    ReadAs(ws, viewer): ReadAs,
     query: Result<Query<StatsQuery>, QueryRejection>,
 ) -> Result<Json<ConversationStats>, ApiError> {
     let q = super::paging::query(query)?;
@@ -388,8 +472,21 @@ pub async fn stats(
         Some(t) => crate::billing::parse_time("since", t)?,
         None => until - 24 * 3_600_000,
     };
+    let member = match (&viewer.own_only, q.member) {
+        (None, member) => member,
+        (Some(me), None) => Some(me.clone()),
+        (Some(me), Some(asked)) if asked == *me => Some(asked),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "out_of_scope",
+                "this key's member sees only their own figures",
+            )
+            .field("member"));
+        }
+    };
     Ok(Json(
-        gw.conversation_stats(ws, since, until.max(since), q.member)
+        gw.conversation_stats(ws, since, until.max(since), member)
             .await?,
     ))
 }

@@ -15,6 +15,7 @@ pub mod automations;
 pub mod billing;
 pub mod connections;
 pub mod contacts;
+pub mod conversation_tags;
 pub mod conversations;
 pub mod error;
 pub mod hosting;
@@ -75,6 +76,25 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/activity", post(conversations::activity))
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/stats", get(conversations::stats))
+        .route("/v1/conversations/summary", get(conversations::summary))
+        .route(
+            "/v1/conversation-tags",
+            get(conversation_tags::list).post(conversation_tags::create),
+        )
+        .route(
+            "/v1/conversation-tags/{id}",
+            get(conversation_tags::get)
+                .patch(conversation_tags::update)
+                .delete(conversation_tags::delete),
+        )
+        .route(
+            "/v1/conversations/{contact}/tags",
+            post(conversation_tags::tag),
+        )
+        .route(
+            "/v1/conversations/{contact}/tags/{tag}",
+            axum::routing::delete(conversation_tags::untag),
+        )
         .route("/v1/conversations/hosting", post(hosting::switch))
         .route("/v1/conversations/{contact}", get(conversations::get))
         .route(

@@ -32,6 +32,7 @@ fn view(p: &PrefsRow) -> MemberPreferences {
         offline_push: p.offline_push,
         push_token: p.push_token.clone(),
         push_platform: p.push_platform.clone(),
+        list_label: p.list_label,
     }
 }
 
@@ -87,6 +88,7 @@ pub async fn put(
     p.offline_push = new.offline_push;
     p.push_token = new.push_token;
     p.push_platform = new.push_platform;
+    p.list_label = new.list_label;
     let saved = p.clone();
     gw.store.write(move |t| rows::save_prefs(t, &saved)).await?;
     Ok(Json(view(&p)))

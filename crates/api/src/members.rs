@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::auth::AdminKey;
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use switchboard_gateway::Gateway;
-use switchboard_gateway::model::{InvitationView, MemberView, NewInvitation, Role};
+use switchboard_gateway::model::{DataScope, InvitationView, MemberView, NewInvitation, Role};
 use switchboard_gateway::tenancy::members::{self, MemberError};
 
 impl From<MemberError> for ApiError {
@@ -143,8 +143,14 @@ pub async fn accept(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"data_scope": "own"}))]
 pub struct MemberChange {
-    pub role: Role,
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// `own`: the member sees only the conversations they received or own, with their
+    /// messages, contacts and figures (admins see everything regardless).
+    #[serde(default)]
+    pub data_scope: Option<DataScope>,
 }
 
 #[utoipa::path(patch, path = "/v1/members/{id}", operation_id = "update_member", tag = "members",
@@ -158,7 +164,15 @@ pub async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<MemberView>, ApiError> {
     let req: MemberChange = parse_json(&read_body(body)?)?;
-    Ok(Json(members::set_role(&gw.store, ws, id, req.role).await?))
+    if req.role.is_none() && req.data_scope.is_none() {
+        return Err(ApiError::invalid(
+            "role",
+            "give `role`, `data_scope` or both",
+        ));
+    }
+    Ok(Json(
+        members::change(&gw.store, ws, id, req.role, req.data_scope).await?,
+    ))
 }
 
 /// Remove a member; their console sessions end at once.
@@ -172,5 +186,6 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     members::remove(&gw.store, ws, id).await?;
+    gw.forget_cached_keys();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::auth::{ReadKey, SendKey};
+use super::auth::{ReadAs, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
 use switchboard_gateway::Gateway;
@@ -163,9 +163,14 @@ pub async fn preview(
     security(("api_key" = [])))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
+    ReadAs(ws, viewer): ReadAs,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
+    // A message to another member's contact, for a member who sees only their own, is not
+    // found.
+    if !gw.sees_message(ws.clone(), &viewer, id.clone()).await? {
+        return Err(ApiError::not_found("message"));
+    }
     gw.deliveries
         .view(&ws, &id)
         .await?
@@ -214,7 +219,7 @@ pub struct ListQuery {
     security(("api_key" = [])))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
-    ReadKey(ws): ReadKey,
+    ReadAs(ws, viewer): ReadAs,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let q = super::paging::query(query)?;
@@ -245,6 +250,7 @@ pub async fn list(
             .map(|t| crate::billing::parse_time("created_to", &t))
             .transpose()?,
         exhausted: q.exhausted,
+        own_member: viewer.own_only,
     };
     Ok(Json(
         gw.store.list_messages(&ws, filter, q.cursor, limit).await?,

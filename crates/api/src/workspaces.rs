@@ -176,6 +176,12 @@ pub struct NewKeyRequest {
     /// Any of `send`, `read`, `billing`, `admin`; at least one.
     #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
+    /// The member the key acts as: it sees what they see (their `data_scope`), holds no
+    /// scope their role does not give (agent: send, read; billing: billing), and is revoked
+    /// when they are removed.
+    #[serde(default)]
+    #[schema(min_length = 1)]
+    pub member: Option<String>,
 }
 
 /// Create a key. Its value is in this answer and nowhere else, ever.
@@ -197,7 +203,23 @@ pub async fn create_key(
             "give at least one of send, read, billing, admin",
         ));
     }
-    let key = tenancy::create_api_key(&gw.store, ws, req.name, scopes).await?;
+    let key = match req.member {
+        None => tenancy::create_api_key(&gw.store, ws, req.name, scopes).await?,
+        Some(member) => tenancy::create_member_key(&gw.store, ws, req.name, scopes, member)
+            .await
+            .map_err(|e| match e {
+                tenancy::MemberKeyError::UnknownMember(_) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_reference",
+                    e.to_string(),
+                )
+                .field("member"),
+                tenancy::MemberKeyError::BeyondRole { .. } => {
+                    ApiError::invalid("scopes", e.to_string())
+                }
+                tenancy::MemberKeyError::Store(e) => e.into(),
+            })?,
+    };
     Ok((StatusCode::CREATED, Json(key)))
 }
 

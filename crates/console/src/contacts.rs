@@ -57,6 +57,7 @@ pub async fn list(
                 inactive_only: q.inactive.is_some(),
                 q: Some(q.name.trim().to_string()).filter(|n| !n.is_empty()),
                 name: None,
+                own_member: member.viewer().own_only,
             },
         )
         .await;
@@ -117,11 +118,17 @@ async fn contact_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    match gw
-        .store
-        .contact_view(member.row.workspace_id.clone(), id)
+    let ws = member.row.workspace_id.clone();
+    // A contact outside the member's data scope is not found, as in the API.
+    let found = match gw
+        .sees_contact(ws.clone(), &member.viewer(), id.clone())
         .await
     {
+        Ok(true) => gw.store.contact_view(ws, id).await,
+        Ok(false) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match found {
         Ok(Some(contact)) => render(
             &ContactPage {
                 nav: Nav::of(member),
@@ -186,6 +193,17 @@ pub async fn edit(
 ) -> Response {
     if let Err(no) = crate::pages::form_allowed(&member, &form.csrf, &[Role::Admin, Role::Agent]) {
         return no;
+    }
+    let ws = member.row.workspace_id.clone();
+    if !matches!(
+        gw.sees_contact(ws, &member.viewer(), id.clone()).await,
+        Ok(true)
+    ) {
+        return problem_response(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such contact in this workspace.",
+        );
     }
     let value = |v: &str| Some(Some(v.trim().to_string()).filter(|v| !v.is_empty()));
     let change = switchboard_gateway::contact_edits::ContactChange {

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_gateway::Gateway;
 use switchboard_gateway::conversations::ConversationError;
-use switchboard_gateway::model::{ConversationSummary, Role};
+use switchboard_gateway::conversations::records::RecordQuery;
+use switchboard_gateway::model::{ConversationRecord, ConversationTotals, Role};
 
 use crate::pages::{Nav, form_allowed, problem_response, render, require};
 use crate::session::Member;
@@ -25,6 +26,8 @@ pub struct ListQuery {
     state: String,
     #[serde(default)]
     mine: Option<String>,
+    #[serde(default)]
+    tag: String,
     /// A take refused because another member owns it: offer the overtake.
     #[serde(default)]
     taken: Option<String>,
@@ -37,7 +40,10 @@ struct Conversations {
     me: String,
     state: String,
     mine: bool,
-    conversations: Vec<ConversationSummary>,
+    tag: String,
+    tags: Vec<String>,
+    totals: ConversationTotals,
+    conversations: Vec<ConversationRecord>,
     /// `(conversation, message)` of a take that needs an overtake.
     taken: Option<(String, String)>,
 }
@@ -57,16 +63,24 @@ pub async fn list(
         .filter(|s| ["unanswered", "active", "finished"].contains(&s.as_str()));
     let me = member.row.view.id.clone();
     let owner = q.mine.is_some().then(|| me.clone());
-    let page = match gw
-        .list_conversations(
-            member.row.workspace_id.clone(),
-            state.clone(),
-            owner,
-            None,
-            100,
-        )
-        .await
-    {
+    let ws = member.row.workspace_id.clone();
+    let viewer = member.viewer();
+    let tag = Some(q.tag.trim().to_string()).filter(|t| !t.is_empty());
+    let query = RecordQuery {
+        state: state.clone(),
+        owner,
+        tag: tag.clone(),
+        ..RecordQuery::default()
+    };
+    let found = async {
+        let page = gw
+            .list_conversations(ws.clone(), viewer.clone(), query.clone(), None, 100)
+            .await?;
+        let totals = gw.conversation_totals(ws.clone(), viewer, query).await?;
+        let tags = gw.list_tags(ws).await?;
+        Ok::<_, switchboard_gateway::store::StoreError>((page, totals, tags))
+    };
+    let (page, totals, tags) = match found.await {
         Ok(p) => p,
         Err(e) => {
             return problem_response(
@@ -81,8 +95,8 @@ pub async fn list(
             let owner = page
                 .data
                 .iter()
-                .find(|c| c.id == id)
-                .and_then(|c| c.owner.clone())
+                .find(|c| c.summary.id == id)
+                .and_then(|c| c.summary.owner.clone())
                 .unwrap_or_default();
             Some((
                 id,
@@ -97,6 +111,9 @@ pub async fn list(
             me,
             state: state.unwrap_or_default(),
             mine: q.mine.is_some(),
+            tag: tag.unwrap_or_default(),
+            tags: tags.into_iter().map(|t| t.name).collect(),
+            totals,
             conversations: page.data,
             taken,
         },

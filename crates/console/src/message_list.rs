@@ -83,7 +83,7 @@ fn day(field: &str, value: &str) -> Result<Option<i64>, String> {
 }
 
 impl MessagesQuery {
-    fn filter(&self) -> Result<MessageFilter, String> {
+    fn filter(&self, own_member: Option<String>) -> Result<MessageFilter, String> {
         let (status, exhausted) = match self.status.as_str() {
             "" => (None, None),
             "exhausted" => (Some(Status::Failed), Some(true)),
@@ -99,6 +99,7 @@ impl MessagesQuery {
             created_from: day("from", &self.from)?,
             created_to: day("to", &self.to)?.map(|t| t + DAY_MS),
             exhausted,
+            own_member,
         })
     }
 }
@@ -129,7 +130,7 @@ pub async fn list(
         messages: Vec::new(),
         next: None,
     };
-    let filter = match q.filter() {
+    let filter = match q.filter(member.viewer().own_only) {
         Ok(f) => f,
         Err(e) => {
             page.error = Some(e);

@@ -145,7 +145,17 @@ fn timeline(m: &MessageView) -> Timeline {
 
 async fn load(gw: &Gateway, member: &Member, id: &str) -> Result<MessageView, Response> {
     require(member, &[Role::Admin, Role::Agent])?;
-    match gw.deliveries.view(&member.row.workspace_id, id).await {
+    let ws = member.row.workspace_id.clone();
+    // A message outside the member's data scope is not found, as in the API.
+    let found = match gw
+        .sees_message(ws.clone(), &member.viewer(), id.to_string())
+        .await
+    {
+        Ok(true) => gw.deliveries.view(&ws, id).await,
+        Ok(false) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match found {
         Ok(Some(m)) => Ok(m),
         Ok(None) => Err(problem_response(
             StatusCode::NOT_FOUND,

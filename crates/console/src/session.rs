@@ -64,6 +64,12 @@ impl Member {
     pub fn role(&self) -> Role {
         self.row.view.role
     }
+
+    /// What this member sees: the same rule the API applies to a key that acts as them.
+    pub fn viewer(&self) -> switchboard_gateway::model::Viewer {
+        let v = &self.row.view;
+        switchboard_gateway::model::Viewer::member(&v.id, v.role, v.data_scope, self.row.list_label)
+    }
 }
 
 impl FromRequestParts<Arc<Gateway>> for Member {

@@ -18,7 +18,6 @@ use crate::metrics::Metrics;
 use crate::netguard::NetPolicy;
 use crate::runtime::{PluginRuntime, RuntimeError};
 use crate::store::Store;
-use crate::tenancy::Scopes;
 use crate::vault::Vault;
 
 /// What the request handlers share, behind one `Arc`: the services they call and the
@@ -63,7 +62,7 @@ pub struct Gateway {
     // because it lives as long as the gateway and the limiters' pruning loop shares it.
     /// API key digest -> (workspace, scopes); filled on first use so auth costs no query per
     /// request, emptied of a key when it is revoked.
-    pub key_cache: RwLock<HashMap<String, (String, Scopes)>>,
+    pub key_cache: RwLock<HashMap<String, crate::model::KeyHolder>>,
     /// Counts revocations, so a lookup racing one does not cache the revoked key.
     pub key_revocations: std::sync::atomic::AtomicU64,
     pub operator_key_hash: Option<String>,

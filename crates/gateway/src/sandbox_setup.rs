@@ -350,7 +350,11 @@ async fn sandbox_key(
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
         if crate::tenancy::workspace_for_key(store, &existing).await?
-            == Some((SANDBOX_WORKSPACE.to_string(), scopes))
+            == Some(crate::model::KeyHolder {
+                workspace_id: SANDBOX_WORKSPACE.to_string(),
+                scopes,
+                member_id: None,
+            })
         {
             return Ok(existing);
         }
@@ -367,6 +371,7 @@ async fn sandbox_key(
         &key,
         format!("sandbox ({file})"),
         scopes,
+        None,
     )
     .await?;
     write_private(&path, &key).map_err(|e| SandboxError::Io {

@@ -240,6 +240,8 @@ pub struct ConversationView {
     /// Every switch of `hosted`, oldest first (a new conversation's starting value, the
     /// workspace's `hosting_default`, is none).
     pub hosting: Vec<HostingChangeView>,
+    #[serde(flatten)]
+    pub figures: crate::ConversationFigures,
 }
 
 /// One switch of a conversation's bot hosting.
@@ -299,7 +301,7 @@ pub struct ConversationSummary {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct ConversationPage {
-    pub data: Vec<ConversationSummary>,
+    pub data: Vec<crate::ConversationRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }

@@ -15,6 +15,7 @@
 pub mod automation;
 pub mod clock;
 mod contact;
+mod conversation_record;
 pub mod json_numbers;
 mod members;
 mod message;
@@ -26,6 +27,7 @@ mod views;
 mod workspace;
 
 pub use contact::*;
+pub use conversation_record::*;
 pub use members::*;
 pub use message::*;
 pub use redrive::*;

@@ -32,12 +32,102 @@ impl Role {
     }
 }
 
+/// What a member sees of the workspace's conversations, messages, contacts and figures.
+/// Admins see everything whatever theirs says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataScope {
+    /// Everything in the workspace.
+    #[default]
+    All,
+    /// Only the conversations they received or own, and what belongs to those contacts.
+    Own,
+}
+
+impl DataScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataScope::All => "all",
+            DataScope::Own => "own",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DataScope> {
+        [DataScope::All, DataScope::Own]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// How a member's lists name a contact: the note name an agent gave them first, or the label
+/// the visitor came in with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListLabel {
+    #[default]
+    NoteName,
+    VisitorLabel,
+}
+
+impl ListLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListLabel::NoteName => "note_name",
+            ListLabel::VisitorLabel => "visitor_label",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ListLabel> {
+        [ListLabel::NoteName, ListLabel::VisitorLabel]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+
+    /// The name a list shows: the note name first, or the visitor label first; whichever is
+    /// missing gives way to the other.
+    pub fn display_name(self, note_name: Option<&str>, visitor_label: &str) -> String {
+        match (self, note_name) {
+            (ListLabel::NoteName, Some(note)) if !note.trim().is_empty() => note.to_string(),
+            _ => visitor_label.to_string(),
+        }
+    }
+}
+
+/// Whose eyes a read goes through: a workspace key (or an admin) sees everything; a member
+/// whose scope is `own` sees only the conversations they received or own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Viewer {
+    /// The member the key or the console session belongs to.
+    pub member: Option<String>,
+    /// Set when reads are limited to that member's own conversations.
+    pub own_only: Option<String>,
+    pub list_label: ListLabel,
+}
+
+impl Viewer {
+    /// A workspace key: everything, named by note name first.
+    pub fn everything() -> Viewer {
+        Viewer::default()
+    }
+
+    /// A member, by their role, scope and preference.
+    pub fn member(id: &str, role: Role, scope: DataScope, list_label: ListLabel) -> Viewer {
+        Viewer {
+            member: Some(id.to_string()),
+            own_only: (role != Role::Admin && scope == DataScope::Own).then(|| id.to_string()),
+            list_label,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MemberView {
     pub id: String,
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// `own`: only the conversations they received or own (admins see all regardless).
+    pub data_scope: DataScope,
     pub created_at: String,
 }
 
@@ -84,6 +174,9 @@ pub struct MemberPreferences {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^(android|ios)$")]
     pub push_platform: Option<String>,
+    /// How their lists name a contact: `note_name` first (the default) or `visitor_label`.
+    #[serde(default)]
+    pub list_label: ListLabel,
 }
 
 /// A member's sign of life (`POST /v1/members/{id}/activity`), by the follow-ups' rules.

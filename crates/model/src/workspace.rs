@@ -89,6 +89,18 @@ pub struct ApiKeyView {
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// The member the key acts as: it sees what they see (their data scope) and goes when
+    /// they do. A key with none acts for the workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
+
+/// Who holds a live key: its workspace, its scopes and the member it acts as, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    pub workspace_id: String,
+    pub scopes: Scopes,
+    pub member_id: Option<String>,
 }
 
 /// A key just created: the only time its value is shown.

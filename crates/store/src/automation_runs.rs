@@ -295,7 +295,7 @@ pub fn next_timer_due(c: &Connection) -> Result<Option<Millis>, StoreError> {
     )
 }
 
-/// Tag a conversation (idempotent).
+/// Tag a conversation (idempotent); a name the workspace's catalogue lacks joins it.
 pub fn add_tag(
     t: &Transaction,
     workspace_id: &str,
@@ -303,6 +303,8 @@ pub fn add_tag(
     tag: &str,
     at: Millis,
 ) -> Result<(), StoreError> {
+    let id = crate::model::new_id("tag");
+    crate::conversation_records::insert_tag(t, workspace_id, &id, tag, None, None, at)?;
     t.prepare_cached(
         "INSERT INTO conversation_tags (workspace_id, conversation_id, tag, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     )?

@@ -24,6 +24,9 @@ pub struct ContactFilter {
     pub name: Option<String>,
     /// The note name or one of the addresses contains this.
     pub q: Option<String>,
+    /// Only contacts whose conversation this member received or owns (a data scope of
+    /// `own`).
+    pub own_member: Option<String>,
 }
 
 /// How many of a contact's most recent messages the history shows.
@@ -387,6 +390,7 @@ impl Store {
         };
         let (name, anywhere) = (pattern(filter.name), pattern(filter.q));
         let inactive_only = filter.inactive_only;
+        let own_member = filter.own_member;
         self.read(move |c| {
             let now = now_ms();
             let rows = c
@@ -398,6 +402,8 @@ impl Store {
                        AND (CAST(?7 AS TEXT) IS NULL OR LOWER(name) LIKE ?7 ESCAPE '\\'
                             OR EXISTS (SELECT 1 FROM contact_addresses a WHERE a.contact_id = contacts.id
                                        AND LOWER(a.address) LIKE ?7 ESCAPE '\\'))
+                       AND (CAST(?8 AS TEXT) IS NULL OR id IN (SELECT contact_id FROM conversations
+                            WHERE workspace_id = ?1 AND (owner = ?8 OR received_by = ?8)))
                      ORDER BY id LIMIT ?5",
                 )?
                 .query_map(
@@ -408,7 +414,8 @@ impl Store {
                         now - INACTIVE_AFTER_MS,
                         limit + 1,
                         name,
-                        anywhere
+                        anywhere,
+                        own_member
                     ],
                     contact_row,
                 )?

@@ -28,7 +28,7 @@ pub struct ConversationState {
 
 const COLUMNS: &str = "id, workspace_id, contact_id, state, owner, COALESCE(state_at, created_at), COALESCE(opened_at, created_at), waiting_since, created_at, alert_due_at, hosted";
 
-fn state_row(r: &Row<'_>) -> crate::sql::Result<ConversationState> {
+pub(crate) fn state_row(r: &Row<'_>) -> crate::sql::Result<ConversationState> {
     Ok(ConversationState {
         id: r.get(0)?,
         workspace_id: r.get(1)?,

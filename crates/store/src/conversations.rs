@@ -68,13 +68,15 @@ pub struct MessageRow<'a> {
     pub connection_id: Option<&'a str>,
 }
 
-/// Add a message to a conversation: its sequence number.
+/// Add a message to a conversation, counted on its record in the same commit: its sequence
+/// number.
 pub fn insert_message(
     t: &Transaction,
     conversation_id: &str,
     m: &MessageRow<'_>,
     now: Millis,
 ) -> Result<i64, StoreError> {
+    crate::conversation_records::count_message(t, conversation_id, m.author)?;
     Ok(t.query_row(
         "INSERT INTO conversation_messages (conversation_id, author, text, marketing, template, at, off_platform, payload, connection_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
@@ -149,7 +151,7 @@ impl Store {
         self.read(move |c| {
             type Row = (String, String, Option<String>, Option<String>);
             let row: Option<Row> = c
-                .prepare_cached("SELECT id, started_by, connection_id, channel FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2")?
+                .prepare_cached("SELECT id, started_by, connection_id, channel FROM conversations WHERE workspace_id = ?1 AND (contact_id = ?2 OR id = ?2)")?
                 .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
             let Some((id, started_by, connection, channel)) = row else { return Ok(None) };
@@ -212,6 +214,8 @@ impl Store {
                 messages,
                 history,
                 hosting,
+                // The record's figures and the contact's label are the gateway's to fill.
+                figures: Default::default(),
             }))
         })
         .await

@@ -31,6 +31,7 @@ mod blocked_urls;
 mod connections;
 pub mod contact_edits;
 mod contacts;
+pub mod conversation_records;
 pub mod conversation_states;
 pub mod conversations;
 pub mod dead_letters;

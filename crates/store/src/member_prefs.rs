@@ -21,9 +21,11 @@ pub struct PrefsRow {
     pub present: bool,
     pub digest_due_at: Option<Millis>,
     pub digest_last_day: Option<String>,
+    /// How their lists name a contact.
+    pub list_label: crate::model::ListLabel,
 }
 
-const COLUMNS: &str = "id, workspace_id, email, name, time_zone, notify_digest, notify_offline_push, push_token, push_platform, last_seen_at, present, digest_due_at, digest_last_day";
+const COLUMNS: &str = "id, workspace_id, email, name, time_zone, notify_digest, notify_offline_push, push_token, push_platform, last_seen_at, present, digest_due_at, digest_last_day, list_label";
 
 fn prefs(r: &Row<'_>) -> crate::sql::Result<PrefsRow> {
     Ok(PrefsRow {
@@ -40,6 +42,12 @@ fn prefs(r: &Row<'_>) -> crate::sql::Result<PrefsRow> {
         present: r.get::<_, i64>(10)? != 0,
         digest_due_at: r.get(11)?,
         digest_last_day: r.get(12)?,
+        list_label: {
+            let label: String = r.get(13)?;
+            crate::model::ListLabel::parse(&label).ok_or_else(|| {
+                crate::sql::Error::conversion(13, format!("unknown list label {label:?}"))
+            })?
+        },
     })
 }
 
@@ -59,11 +67,11 @@ pub fn prefs_of(
 /// digest (`digest_due_at` to `None`, which the digest loop fills in).
 pub fn save_prefs(t: &Transaction, p: &PrefsRow) -> Result<(), StoreError> {
     t.prepare_cached(
-        "UPDATE members SET time_zone = ?3, notify_digest = ?4, notify_offline_push = ?5, push_token = ?6, push_platform = ?7,
+        "UPDATE members SET time_zone = ?3, notify_digest = ?4, notify_offline_push = ?5, push_token = ?6, push_platform = ?7, list_label = ?8,
                 digest_due_at = CASE WHEN time_zone <> ?3 OR notify_digest <> ?4 THEN NULL ELSE digest_due_at END
          WHERE workspace_id = ?1 AND id = ?2",
     )?
-    .execute(params![p.workspace_id, p.member_id, p.time_zone, p.digest as i64, p.offline_push as i64, p.push_token, p.push_platform])?;
+    .execute(params![p.workspace_id, p.member_id, p.time_zone, p.digest as i64, p.offline_push as i64, p.push_token, p.push_platform, p.list_label.as_str()])?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! service's (`switchboard-gateway`'s `tenancy/members.rs`).
 
 use crate::StoreError;
-use crate::model::{InvitationView, MemberView, Role, rfc3339};
+use crate::model::{DataScope, InvitationView, ListLabel, MemberView, Role, rfc3339};
 use crate::sql::{Connection, OptionalExtension, Row, Transaction, params};
 
 /// A member as stored, with what signing in needs.
@@ -12,12 +12,17 @@ pub struct MemberRow {
     pub view: MemberView,
     pub workspace_id: String,
     pub password_hash: String,
+    /// How their lists name a contact (a preference of theirs).
+    pub list_label: ListLabel,
 }
 
-const MEMBER_COLUMNS: &str = "id, email, name, role, created_at, workspace_id, password_hash";
+const MEMBER_COLUMNS: &str =
+    "id, email, name, role, created_at, workspace_id, password_hash, data_scope, list_label";
 
 fn member(r: &Row<'_>) -> crate::sql::Result<MemberRow> {
     let role: String = r.get(3)?;
+    let scope: String = r.get(7)?;
+    let label: String = r.get(8)?;
     Ok(MemberRow {
         view: MemberView {
             id: r.get(0)?,
@@ -26,10 +31,16 @@ fn member(r: &Row<'_>) -> crate::sql::Result<MemberRow> {
             role: Role::parse(&role).ok_or_else(|| {
                 crate::sql::Error::conversion(3, format!("unknown role {role:?}"))
             })?,
+            data_scope: DataScope::parse(&scope).ok_or_else(|| {
+                crate::sql::Error::conversion(7, format!("unknown data scope {scope:?}"))
+            })?,
             created_at: rfc3339(r.get(4)?),
         },
         workspace_id: r.get(5)?,
         password_hash: r.get(6)?,
+        list_label: ListLabel::parse(&label).ok_or_else(|| {
+            crate::sql::Error::conversion(8, format!("unknown list label {label:?}"))
+        })?,
     })
 }
 
@@ -194,6 +205,18 @@ pub fn set_role(
     )? == 1)
 }
 
+pub fn set_data_scope(
+    t: &Transaction,
+    workspace_id: &str,
+    id: &str,
+    scope: DataScope,
+) -> Result<bool, StoreError> {
+    Ok(t.execute(
+        "UPDATE members SET data_scope = ?3 WHERE workspace_id = ?1 AND id = ?2",
+        params![workspace_id, id, scope.as_str()],
+    )? == 1)
+}
+
 /// Remove a member and end every session of theirs.
 pub fn delete_member(t: &Transaction, workspace_id: &str, id: &str) -> Result<bool, StoreError> {
     t.execute(
@@ -204,6 +227,19 @@ pub fn delete_member(t: &Transaction, workspace_id: &str, id: &str) -> Result<bo
         "DELETE FROM members WHERE workspace_id = ?1 AND id = ?2",
         [workspace_id, id],
     )? == 1)
+}
+
+/// Revoke every live key that acts as a member.
+pub fn revoke_member_keys(
+    t: &Transaction,
+    workspace_id: &str,
+    member_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(t.execute(
+        "UPDATE api_keys SET revoked_at = ?3 WHERE workspace_id = ?1 AND member_id = ?2 AND revoked_at IS NULL",
+        params![workspace_id, member_id, now],
+    )?)
 }
 
 pub fn insert_session(
@@ -228,11 +264,11 @@ pub fn session(
     now: i64,
 ) -> Result<Option<(MemberRow, String)>, StoreError> {
     Ok(c.query_row(
-        "SELECT m.id, m.email, m.name, m.role, m.created_at, m.workspace_id, m.password_hash, s.csrf
+        "SELECT m.id, m.email, m.name, m.role, m.created_at, m.workspace_id, m.password_hash, m.data_scope, m.list_label, s.csrf
          FROM sessions s JOIN members m ON m.id = s.member_id
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         params![token_hash, now],
-        |r| Ok((member(r)?, r.get(7)?)),
+        |r| Ok((member(r)?, r.get(9)?)),
     )
     .optional()?)
 }

@@ -131,6 +131,9 @@ pub struct MessageFilter {
     pub created_to: Option<i64>,
     /// Only messages with (`true`) or without (`false`) a delivery whose attempts ran out.
     pub exhausted: Option<bool>,
+    /// Only messages to contacts whose conversation this member received or owns (a data
+    /// scope of `own`).
+    pub own_member: Option<String>,
 }
 
 impl Store {
@@ -160,6 +163,7 @@ impl Store {
             created_from,
             created_to,
             exhausted,
+            own_member,
         } = filter;
         self.read(move |c| {
             // A recipient is found through its deliveries (`deliveries_address_only`): the
@@ -180,10 +184,12 @@ impl Store {
                    AND (CAST(?7 AS BIGINT) IS NULL OR created_at >= ?7)
                    AND (CAST(?8 AS BIGINT) IS NULL OR created_at < ?8)
                    AND (CAST(?9 AS BIGINT) IS NULL OR ?9 = CASE WHEN status = 'failed' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.exhausted = 1) THEN 1 ELSE 0 END)
+                   AND (CAST(?10 AS TEXT) IS NULL OR contact_id IN
+                        (SELECT contact_id FROM conversations WHERE workspace_id = ?1 AND (owner = ?10 OR received_by = ?10)))
                  ORDER BY id DESC LIMIT ?5"
             ))?;
             let rows = stmt.query_map(
-                params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1, recipient, created_from, created_to, exhausted.map(i64::from)],
+                params![ws, status.map(Status::as_str), channel, cursor, limit as i64 + 1, recipient, created_from, created_to, exhausted.map(i64::from), own_member],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?, r.get::<_, i64>(6)?)),
             )?;
             let mut data = Vec::new();

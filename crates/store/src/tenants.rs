@@ -4,7 +4,7 @@
 use crate::sql::{OptionalExtension, params};
 
 use super::{Store, StoreError};
-use crate::model::{ApiKeyView, Scopes, WorkspaceView, now_ms, rfc3339};
+use crate::model::{ApiKeyView, KeyHolder, Scopes, WorkspaceView, now_ms, rfc3339};
 
 impl Store {
     pub async fn ensure_workspace(&self, id: &str, name: &str) -> Result<(), StoreError> {
@@ -68,6 +68,7 @@ impl Store {
         prefix: String,
         name: String,
         scopes: Scopes,
+        member: Option<String>,
     ) -> Result<ApiKeyView, StoreError> {
         let id = format!("key_{}", uuid::Uuid::now_v7().simple());
         let now = now_ms();
@@ -78,12 +79,13 @@ impl Store {
             prefix: prefix.clone(),
             created_at: rfc3339(now),
             revoked_at: None,
+            member: member.clone(),
         };
         self.write(move |t| {
             t.execute(
-                "INSERT INTO api_keys (key_hash, id, workspace_id, name, prefix, scopes, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![hash, id, workspace_id, name, prefix, scopes.stored(), now],
+                "INSERT INTO api_keys (key_hash, id, workspace_id, name, prefix, scopes, created_at, member_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![hash, id, workspace_id, name, prefix, scopes.stored(), now, member],
             )?;
             Ok::<_, StoreError>(())
         })
@@ -95,13 +97,17 @@ impl Store {
     pub async fn workspace_for_key_hash(
         &self,
         hash: String,
-    ) -> Result<Option<(String, Scopes)>, StoreError> {
+    ) -> Result<Option<KeyHolder>, StoreError> {
         self.read(move |c| {
             Ok(c.prepare_cached(
-                "SELECT workspace_id, scopes FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+                "SELECT workspace_id, scopes, member_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
             )?
             .query_row([hash], |r| {
-                Ok((r.get::<_, String>(0)?, Scopes::parse(&r.get::<_, String>(1)?)))
+                Ok(KeyHolder {
+                    workspace_id: r.get(0)?,
+                    scopes: Scopes::parse(&r.get::<_, String>(1)?),
+                    member_id: r.get(2)?,
+                })
             })
             .optional()?)
         })
@@ -111,7 +117,7 @@ impl Store {
     pub async fn api_keys(&self, workspace_id: String) -> Result<Vec<ApiKeyView>, StoreError> {
         self.read(move |c| {
             Ok(c.prepare(
-                "SELECT id, name, scopes, prefix, created_at, revoked_at FROM api_keys
+                "SELECT id, name, scopes, prefix, created_at, revoked_at, member_id FROM api_keys
                  WHERE workspace_id = ?1 ORDER BY created_at, id",
             )?
             .query_map([workspace_id], |r| {
@@ -122,6 +128,7 @@ impl Store {
                     prefix: r.get(3)?,
                     created_at: rfc3339(r.get(4)?),
                     revoked_at: r.get::<_, Option<i64>>(5)?.map(rfc3339),
+                    member: r.get(6)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?)

@@ -23,13 +23,14 @@
 
 use serde_json::json;
 
-use crate::model::{
-    ConversationPage, ConversationStats, ConversationSummary, Millis, now_ms, rfc3339,
-};
+use crate::model::{ConversationStats, ConversationSummary, Millis, now_ms, rfc3339};
 use crate::store::StoreError;
+use crate::store::conversation_records as record_rows;
 use crate::store::conversation_states::{self as rows, ConversationEvent, ConversationState};
 
 pub(crate) mod record;
+pub mod records;
+pub mod tags;
 pub use record::{NewMessage, Recorded};
 pub(crate) use record::{ProviderMessage, record_provider_messages};
 
@@ -268,10 +269,21 @@ fn webhook_kind(kind: &str) -> &'static str {
 
 /// Save a transition: the state row, its events and their webhook events, in the caller's
 /// transaction.
+///
+/// The record's firsts move here too: the first member to take the conversation received it,
+/// and the first answer's wait is its first response time.
 pub fn apply(t: &crate::store::sql::Transaction, tr: &Transition) -> Result<(), StoreError> {
     rows::save_state(t, &tr.state)?;
     for e in &tr.events {
         rows::insert_event(t, &tr.state.workspace_id, &tr.state.id, e)?;
+        let received = match (e.kind.as_str(), &e.member_id) {
+            ("taken" | "overtaken", Some(member)) => Some((member.as_str(), e.at)),
+            _ => None,
+        };
+        let response = (e.kind == "answered").then_some(e.value_ms).flatten();
+        if received.is_some() || response.is_some() {
+            record_rows::note_firsts(t, &tr.state.id, received, response)?;
+        }
         crate::events::record(
             t,
             &tr.state.workspace_id,
@@ -398,33 +410,6 @@ impl crate::Gateway {
                     })?;
                 apply(t, &tr)?;
                 Ok(summary(tr.state))
-            })
-            .await
-    }
-
-    pub async fn list_conversations(
-        &self,
-        ws: String,
-        state: Option<String>,
-        owner: Option<String>,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<ConversationPage, StoreError> {
-        self.store
-            .read(move |c| {
-                let found = rows::list(
-                    c,
-                    &ws,
-                    state.as_deref(),
-                    owner.as_deref(),
-                    cursor.as_deref(),
-                    limit + 1,
-                )?;
-                let (found, next_cursor) = crate::store::split_page(found, limit, |s| s.id.clone());
-                Ok(ConversationPage {
-                    data: found.into_iter().map(summary).collect(),
-                    next_cursor,
-                })
             })
             .await
     }

@@ -14,7 +14,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::model::{InvitationView, MemberView, NewInvitation, Role, new_id, now_ms};
+use crate::model::{DataScope, InvitationView, MemberView, NewInvitation, Role, new_id, now_ms};
 use crate::store::members::{self as rows, MemberRow, NewInvitationRow, NewMemberRow};
 use crate::store::{Store, StoreError};
 
@@ -312,26 +312,35 @@ pub async fn invitations(
         .await?)
 }
 
-/// Change a member's role; the last admin stays an admin.
-pub async fn set_role(
+/// Change a member's role and what they see; the last admin stays an admin.
+pub async fn change(
     store: &Store,
     workspace_id: String,
     id: String,
-    role: Role,
+    role: Option<Role>,
+    data_scope: Option<DataScope>,
 ) -> Result<MemberView, MemberError> {
     store
         .write(move |t| -> Result<MemberView, MemberError> {
             let Some(m) = rows::member_in(t, &workspace_id, &id)? else {
                 return Err(MemberError::NotFound);
             };
-            if m.view.role == Role::Admin
-                && role != Role::Admin
-                && rows::admins(t, &workspace_id)? <= 1
-            {
-                return Err(MemberError::LastAdmin);
+            let mut view = m.view;
+            if let Some(role) = role {
+                if view.role == Role::Admin
+                    && role != Role::Admin
+                    && rows::admins(t, &workspace_id)? <= 1
+                {
+                    return Err(MemberError::LastAdmin);
+                }
+                rows::set_role(t, &workspace_id, &id, role)?;
+                view.role = role;
             }
-            rows::set_role(t, &workspace_id, &id, role)?;
-            Ok(MemberView { role, ..m.view })
+            if let Some(scope) = data_scope {
+                rows::set_data_scope(t, &workspace_id, &id, scope)?;
+                view.data_scope = scope;
+            }
+            Ok(view)
         })
         .await
 }
@@ -347,6 +356,8 @@ pub async fn remove(store: &Store, workspace_id: String, id: String) -> Result<(
                 return Err(MemberError::LastAdmin);
             }
             rows::delete_member(t, &workspace_id, &id)?;
+            // Their keys act as them: they go with them.
+            rows::revoke_member_keys(t, &workspace_id, &id, now_ms())?;
             Ok(())
         })
         .await
