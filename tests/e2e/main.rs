@@ -19,6 +19,7 @@ mod console_admin;
 mod contact_activity;
 mod content;
 mod conversation_channels;
+mod conversation_records;
 mod conversations;
 mod crash;
 mod digest;

@@ -149,12 +149,13 @@ impl Store {
         contact_id: String,
     ) -> Result<Option<ConversationView>, StoreError> {
         self.read(move |c| {
-            type Row = (String, String, Option<String>, Option<String>);
+            type Row = (String, String, Option<String>, Option<String>, String);
+            // Named by the contact's id or the conversation's own.
             let row: Option<Row> = c
-                .prepare_cached("SELECT id, started_by, connection_id, channel FROM conversations WHERE workspace_id = ?1 AND (contact_id = ?2 OR id = ?2)")?
-                .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .prepare_cached("SELECT id, started_by, connection_id, channel, contact_id FROM conversations WHERE workspace_id = ?1 AND (contact_id = ?2 OR id = ?2)")?
+                .query_row(params![workspace_id, contact_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
                 .optional()?;
-            let Some((id, started_by, connection, channel)) = row else { return Ok(None) };
+            let Some((id, started_by, connection, channel, contact_id)) = row else { return Ok(None) };
             let state = crate::conversation_states::state_of(c, &workspace_id, &id)?;
             let history = crate::conversation_states::events(c, &id)?
                 .into_iter()

@@ -1,0 +1,608 @@
+//! Conversation records over HTTP, with the sandbox clock: message counts and first response
+//! times against figures computed by hand, reception filters, the dashboard's totals, tags,
+//! a member's data scope (API keys that act as them, and the console) and how their lists
+//! name a contact.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::console::{Browser, csrf_of, joined};
+use crate::support::Gateway;
+
+async fn contact(gw: &Gateway, phone: &str) -> String {
+    let (s, c) = gw
+        .post_json(
+            "/v1/contacts",
+            &json!({"addresses": [{"kind": "phone", "address": phone}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    c["id"].as_str().unwrap().to_string()
+}
+
+/// At script time `at_s` (seconds past the start), `who` writes to the contact.
+async fn writes(gw: &Gateway, at_s: i64, contact: &str, who: Option<&str>) {
+    gw.set_clock(at_s * 1000).await;
+    let body = match who {
+        None => json!({"author": "customer", "text": "hello?"}),
+        Some(m) => json!({"author": "agent", "text": "on it", "member": m}),
+    };
+    let (s, b) = gw
+        .post_json(&format!("/v1/conversations/{contact}/messages"), &body)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+fn contacts_of(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page: {page}"))
+        .iter()
+        .map(|c| c["contact"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page: {page}"))
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn record<'a>(page: &'a Value, contact: &str) -> &'a Value {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contact"] == contact)
+        .unwrap_or_else(|| panic!("{contact} in {page}"))
+}
+
+#[tokio::test]
+async fn counts_first_responses_receptions_totals_and_tags() {
+    let gw = Gateway::start("conversation-records", &[]);
+    let ada = joined(&gw, "ada@example.com", "agent", "Ada").await;
+    let bob = joined(&gw, "bob@example.com", "agent", "Bob").await;
+    let (c1, c2, c3) = (
+        contact(&gw, "+14155550111").await,
+        contact(&gw, "+14155550112").await,
+        contact(&gw, "+14155550113").await,
+    );
+    // c1: the visitor writes at 0 and 30 s; Ada answers at 90 s (taking it: she received
+    // it); the visitor writes at 100 s; Ada at 120 s; a bot message at no cost to either.
+    writes(&gw, 0, &c1, None).await;
+    writes(&gw, 30, &c1, None).await;
+    writes(&gw, 90, &c1, Some(&ada)).await;
+    writes(&gw, 100, &c1, None).await;
+    writes(&gw, 120, &c1, Some(&ada)).await;
+    // c2: the visitor at 200 s; Bob takes it at 260 s and answers at 300 s.
+    writes(&gw, 200, &c2, None).await;
+    gw.set_clock(260_000).await;
+    let (s, b) = gw
+        .post_json(
+            &format!("/v1/conversations/{c2}/take"),
+            &json!({"member": bob}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    writes(&gw, 300, &c2, Some(&bob)).await;
+    // c3: the visitor only.
+    writes(&gw, 400, &c3, None).await;
+
+    let (s, page) = gw.get("/v1/conversations").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let r1 = record(&page, &c1);
+    assert_eq!(
+        (
+            r1["message_count"].as_i64(),
+            r1["visitor_messages"].as_i64(),
+            r1["agent_messages"].as_i64()
+        ),
+        (Some(5), Some(3), Some(2)),
+        "{r1}"
+    );
+    // By hand: the wait began at 0 s and Ada's first answer came at 90 s.
+    assert_eq!(r1["first_response_ms"].as_i64().unwrap() / 1000, 90, "{r1}");
+    assert_eq!(r1["received_by"], json!(ada), "{r1}");
+    let r2 = record(&page, &c2);
+    assert_eq!(
+        (
+            r2["message_count"].as_i64(),
+            r2["visitor_messages"].as_i64(),
+            r2["agent_messages"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{r2}"
+    );
+    // Taking is not answering: the first response is Bob's message at 300 s, 100 s on.
+    assert_eq!(
+        r2["first_response_ms"].as_i64().unwrap() / 1000,
+        100,
+        "{r2}"
+    );
+    assert_eq!(r2["received_by"], json!(bob), "{r2}");
+    let r3 = record(&page, &c3);
+    assert_eq!(r3["message_count"], 1, "{r3}");
+    assert!(r3.get("first_response_ms").is_none(), "{r3}");
+    assert!(r3.get("received_by").is_none(), "{r3}");
+    // The received times are 170 s apart.
+    let at = |r: &Value| {
+        humantime::parse_rfc3339(r["received_at"].as_str().unwrap())
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    assert_eq!((at(r2) - at(r1)) / 1000, 170, "{r1} {r2}");
+    // The record view carries the same figures.
+    let (_, one) = gw.get(&format!("/v1/conversations/{c1}")).await;
+    assert_eq!(one["message_count"], 5, "{one}");
+    assert_eq!(one["received_by"], json!(ada), "{one}");
+    // ... and is found by the conversation's own id too.
+    let conv1 = r1["id"].as_str().unwrap();
+    let (s, by_id) = gw.get(&format!("/v1/conversations/{conv1}")).await;
+    assert_eq!(
+        (s, by_id["contact"].as_str()),
+        (StatusCode::OK, Some(c1.as_str()))
+    );
+
+    // Filters: by the receiving member, and by reception time.
+    let (_, adas) = gw
+        .get(&format!("/v1/conversations?received_by={ada}"))
+        .await;
+    assert_eq!(contacts_of(&adas), vec![c1.clone()]);
+    let since = urlencode(r2["received_at"].as_str().unwrap());
+    let (_, later) = gw
+        .get(&format!("/v1/conversations?received_since={since}"))
+        .await;
+    assert_eq!(contacts_of(&later), vec![c2.clone()]);
+    let (_, earlier) = gw
+        .get(&format!("/v1/conversations?received_until={since}"))
+        .await;
+    assert_eq!(contacts_of(&earlier), vec![c1.clone()]);
+    let (s, e) = gw.get("/v1/conversations?received_since=yesterday").await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("received_since")),
+        "{e}"
+    );
+
+    // The dashboard: Ada finishes c1.
+    gw.set_clock(500_000).await;
+    let (s, b) = gw
+        .post_json(
+            &format!("/v1/conversations/{c1}/finish"),
+            &json!({"member": ada}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, totals) = gw.get("/v1/conversations/summary").await;
+    assert_eq!(totals, json!({"ongoing": 2, "ended": 1, "total": 3}));
+    let (_, bobs) = gw
+        .get(&format!("/v1/conversations/summary?received_by={bob}"))
+        .await;
+    assert_eq!(bobs, json!({"ongoing": 1, "ended": 0, "total": 1}));
+
+    // Tags: the catalogue, then on conversations, then the filter.
+    let (s, vip) = gw
+        .post_json(
+            "/v1/conversation-tags",
+            &json!({"name": "vip", "color": "#d97706"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{vip}");
+    let (s, e) = gw
+        .post_json("/v1/conversation-tags", &json!({"name": "vip"}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate_tag"))
+    );
+    let (s, e) = gw
+        .post_json(
+            "/v1/conversation-tags",
+            &json!({"name": "x", "color": "red"}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("color"))
+    );
+    gw.post_json("/v1/conversation-tags", &json!({"name": "refund"}))
+        .await;
+    let (s, tagged) = gw
+        .post_json(
+            &format!("/v1/conversations/{c2}/tags"),
+            &json!({"tags": ["vip", "refund"]}),
+        )
+        .await;
+    assert_eq!(
+        (s, &tagged["tags"]),
+        (StatusCode::OK, &json!(["refund", "vip"]))
+    );
+    gw.post_json(
+        &format!("/v1/conversations/{c3}/tags"),
+        &json!({"tags": ["refund"]}),
+    )
+    .await;
+    let (s, e) = gw
+        .post_json(
+            &format!("/v1/conversations/{c3}/tags"),
+            &json!({"tags": ["nope"]}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("unknown_reference"),
+            Some("tags")
+        )
+    );
+    let (_, vips) = gw.get("/v1/conversations?tag=vip").await;
+    assert_eq!(contacts_of(&vips), vec![c2.clone()]);
+    let (_, refunds) = gw.get("/v1/conversations?tag=refund").await;
+    assert_eq!(contacts_of(&refunds), vec![c2.clone(), c3.clone()]);
+    let (_, refund_totals) = gw.get("/v1/conversations/summary?tag=refund").await;
+    assert_eq!(refund_totals["total"], 2, "{refund_totals}");
+    // A rename follows the tag onto its conversations; the count is the catalogue's.
+    let vip_id = vip["id"].as_str().unwrap();
+    let (s, gold) = gw
+        .patch_json(
+            &format!("/v1/conversation-tags/{vip_id}"),
+            &json!({"name": "gold"}),
+        )
+        .await;
+    assert_eq!(
+        (s, gold["conversations"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{gold}"
+    );
+    assert_eq!(gold["color"], "#d97706", "left-out fields stay: {gold}");
+    let (_, golds) = gw.get("/v1/conversations?tag=gold").await;
+    assert_eq!(contacts_of(&golds), vec![c2.clone()]);
+    let (_, none) = gw.get("/v1/conversations?tag=vip").await;
+    assert!(contacts_of(&none).is_empty(), "{none}");
+    // Off one conversation, then out of the catalogue (and off every conversation).
+    let (s, left) = gw
+        .call(
+            Method::DELETE,
+            &format!("/v1/conversations/{c3}/tags/refund"),
+            &gw.key,
+            None,
+        )
+        .await;
+    assert_eq!((s, &left["tags"]), (StatusCode::OK, &json!([])));
+    let (s, _) = gw
+        .call(
+            Method::DELETE,
+            &format!("/v1/conversations/{c3}/tags/refund"),
+            &gw.key,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        gw.delete(&format!("/v1/conversation-tags/{vip_id}")).await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, r2) = gw.get(&format!("/v1/conversations/{c2}")).await;
+    assert_eq!(r2["tags"], json!(["refund"]), "{r2}");
+    let (_, catalogue) = gw.get("/v1/conversation-tags").await;
+    let names: Vec<&str> = catalogue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["refund"]);
+    // Only admins manage the catalogue.
+    let (_, send_only) = gw
+        .post_json(
+            "/v1/keys",
+            &json!({"name": "app", "scopes": ["send", "read"]}),
+        )
+        .await;
+    let (s, _) = gw
+        .call(
+            Method::POST,
+            "/v1/conversation-tags",
+            send_only["key"].as_str().unwrap(),
+            Some(&json!({"name": "spam"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A key that acts as `member`, with `scopes`.
+async fn member_key(gw: &Gateway, member: &str, scopes: Value) -> String {
+    let (s, k) = gw
+        .post_json(
+            "/v1/keys",
+            &json!({"name": format!("key of {member}"), "scopes": scopes, "member": member}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    assert_eq!(k["member"], member, "{k}");
+    k["key"].as_str().unwrap().to_string()
+}
+
+async fn get_as(gw: &Gateway, key: &str, path: &str) -> (StatusCode, Value) {
+    gw.call(Method::GET, path, key, None).await
+}
+
+async fn sign_in(gw: &Gateway, email: &str) -> Browser {
+    let mut b = Browser::new(gw);
+    let login = b.get("/console/login").await;
+    let signed = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf_of(&login.body)),
+                ("email", email),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    b
+}
+
+#[tokio::test]
+async fn a_member_with_own_data_sees_only_their_conversations_everywhere() {
+    let gw = Gateway::start("data-scope", &[]);
+    let ada = joined(&gw, "ada@example.com", "agent", "Ada").await;
+    let bob = joined(&gw, "bob@example.com", "agent", "Bob").await;
+    let eve = joined(&gw, "eve@example.com", "admin", "Eve").await;
+    let (c1, c2, c3) = (
+        contact(&gw, "+14155550121").await,
+        contact(&gw, "+14155550122").await,
+        contact(&gw, "+14155550123").await,
+    );
+    // Ada receives c1, Bob c2; c3 waits for anyone.
+    writes(&gw, 0, &c1, None).await;
+    writes(&gw, 10, &c1, Some(&ada)).await;
+    writes(&gw, 20, &c2, None).await;
+    writes(&gw, 30, &c2, Some(&bob)).await;
+    writes(&gw, 40, &c3, None).await;
+    // A message to each contact, through the SMS channel.
+    let m1 = gw.send_sms("+14155550121", "for c1").await;
+    let m2 = gw.send_sms("+14155550122", "for c2").await;
+
+    // Ada sees only her own; Eve too, but she is an admin; Bob sees everything.
+    for m in [&ada, &eve] {
+        let (s, v) = gw
+            .patch_json(&format!("/v1/members/{m}"), &json!({"data_scope": "own"}))
+            .await;
+        assert_eq!(
+            (s, v["data_scope"].as_str()),
+            (StatusCode::OK, Some("own")),
+            "{v}"
+        );
+    }
+    let (s, e) = gw
+        .patch_json(
+            &format!("/v1/members/{ada}"),
+            &json!({"data_scope": "mine"}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("data_scope")),
+        "{e}"
+    );
+    let ada_key = member_key(&gw, &ada, json!(["read", "send"])).await;
+    let bob_key = member_key(&gw, &bob, json!(["read"])).await;
+    let eve_key = member_key(&gw, &eve, json!(["read", "admin"])).await;
+    // A key holds no scope its member's role does not give.
+    let (s, e) = gw
+        .post_json(
+            "/v1/keys",
+            &json!({"name": "too much", "scopes": ["read", "admin"], "member": ada}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("scopes")),
+        "{e}"
+    );
+    let (s, e) = gw
+        .post_json(
+            "/v1/keys",
+            &json!({"name": "nobody", "scopes": ["read"], "member": "mem_nobody"}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_reference")),
+        "{e}"
+    );
+
+    // The list, the record, the summary, the stats.
+    let (_, list) = get_as(&gw, &ada_key, "/v1/conversations").await;
+    assert_eq!(contacts_of(&list), vec![c1.clone()]);
+    let (s, _) = get_as(&gw, &ada_key, &format!("/v1/conversations/{c1}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, e) = get_as(&gw, &ada_key, &format!("/v1/conversations/{c2}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, _) = get_as(&gw, &ada_key, &format!("/v1/conversations/{c3}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, totals) = get_as(&gw, &ada_key, "/v1/conversations/summary").await;
+    assert_eq!(totals["total"], 1, "{totals}");
+    gw.set_clock(60_000).await;
+    let (_, stats) = get_as(&gw, &ada_key, "/v1/conversations/stats").await;
+    assert_eq!(
+        (stats["member"].as_str(), stats["answered"].as_i64()),
+        (Some(ada.as_str()), Some(1)),
+        "{stats}"
+    );
+    let (s, e) = get_as(
+        &gw,
+        &ada_key,
+        &format!("/v1/conversations/stats?member={bob}"),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("out_of_scope")),
+        "{e}"
+    );
+    let (_, everyone) = gw.get("/v1/conversations/stats").await;
+    assert_eq!(everyone["answered"], 2, "{everyone}");
+    // Messages and contacts follow the conversations.
+    let (_, msgs) = get_as(&gw, &ada_key, "/v1/messages").await;
+    assert_eq!(ids_of(&msgs), vec![m1.clone()]);
+    let (s, _) = get_as(&gw, &ada_key, &format!("/v1/messages/{m2}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = get_as(&gw, &ada_key, &format!("/v1/messages/{m1}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, contacts) = get_as(&gw, &ada_key, "/v1/contacts").await;
+    assert_eq!(ids_of(&contacts), vec![c1.clone()]);
+    let (s, _) = get_as(&gw, &ada_key, &format!("/v1/contacts/{c2}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = get_as(&gw, &ada_key, &format!("/v1/contacts/{c2}/messages")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Taking c3 makes it hers: she received it.
+    let (s, b) = gw
+        .call(
+            Method::POST,
+            &format!("/v1/conversations/{c3}/take"),
+            &ada_key,
+            Some(&json!({"member": ada})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, list) = get_as(&gw, &ada_key, "/v1/conversations").await;
+    assert_eq!(contacts_of(&list), vec![c1.clone(), c3.clone()]);
+
+    // Bob (all) and Eve (an admin, whatever her scope) see everything.
+    for key in [&bob_key, &eve_key] {
+        let (_, list) = get_as(&gw, key, "/v1/conversations").await;
+        assert_eq!(contacts_of(&list).len(), 3, "{list}");
+        let (_, msgs) = get_as(&gw, key, "/v1/messages").await;
+        assert_eq!(ids_of(&msgs).len(), 2, "{msgs}");
+    }
+
+    // The console applies the same rule.
+    let mut b = sign_in(&gw, "ada@example.com").await;
+    let page = b.get("/console/conversations").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let conv2 = record(&list_all(&gw).await, &c2)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !page.body.contains(&conv2),
+        "Bob's conversation shows for Ada"
+    );
+    assert!(
+        page.body.contains("id=\"totals-total\">2<"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        b.get(&format!("/console/contacts/{c2}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.get(&format!("/console/contacts/{c1}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        b.get(&format!("/console/messages/{m2}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let msgs = b.get("/console/messages").await;
+    assert!(
+        msgs.body.contains(&m1) && !msgs.body.contains(&m2),
+        "{}",
+        msgs.body
+    );
+    let mut bb = sign_in(&gw, "bob@example.com").await;
+    let page = bb.get("/console/conversations").await;
+    assert!(page.body.contains(&conv2), "{}", page.body);
+
+    // A member's keys go with them.
+    let (s, _) = get_as(&gw, &bob_key, "/v1/conversations").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        gw.delete(&format!("/v1/members/{bob}")).await,
+        StatusCode::NO_CONTENT
+    );
+    let (s, _) = get_as(&gw, &bob_key, "/v1/conversations").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (_, keys) = gw.get("/v1/keys").await;
+    let bobs = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["member"] == bob)
+        .unwrap();
+    assert!(bobs["revoked_at"].is_string(), "{bobs}");
+}
+
+async fn list_all(gw: &Gateway) -> Value {
+    gw.get("/v1/conversations").await.1
+}
+
+#[tokio::test]
+async fn each_member_names_contacts_their_own_way() {
+    let gw = Gateway::start("list-label", &[]);
+    let ada = joined(&gw, "ada@example.com", "agent", "Ada").await;
+    let bob = joined(&gw, "bob@example.com", "agent", "Bob").await;
+    let c1 = contact(&gw, "+14155550131").await;
+    writes(&gw, 0, &c1, None).await;
+    let (s, b) = gw
+        .patch_json(
+            &format!("/v1/contacts/{c1}"),
+            &json!({"name": "Grace <VIP>"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Bob wants the visitor label first; Ada keeps the default, the note name.
+    let (_, prefs) = gw.get(&format!("/v1/members/{bob}/preferences")).await;
+    assert_eq!(prefs["list_label"], "note_name", "{prefs}");
+    let mut changed = prefs.clone();
+    changed["list_label"] = json!("visitor_label");
+    let (s, saved) = gw
+        .call(
+            Method::PUT,
+            &format!("/v1/members/{bob}/preferences"),
+            &gw.key,
+            Some(&changed),
+        )
+        .await;
+    assert_eq!(
+        (s, saved["list_label"].as_str()),
+        (StatusCode::OK, Some("visitor_label"))
+    );
+    let ada_key = member_key(&gw, &ada, json!(["read"])).await;
+    let bob_key = member_key(&gw, &bob, json!(["read"])).await;
+    let (_, as_ada) = get_as(&gw, &ada_key, "/v1/conversations").await;
+    assert_eq!(record(&as_ada, &c1)["display_name"], "Grace <VIP>");
+    let (_, as_bob) = get_as(&gw, &bob_key, "/v1/conversations").await;
+    assert_eq!(record(&as_bob, &c1)["display_name"], "+14155550131");
+    let (_, one) = get_as(&gw, &bob_key, &format!("/v1/conversations/{c1}")).await;
+    assert_eq!(one["display_name"], "+14155550131");
+    // A workspace key names by note name.
+    let (_, as_app) = gw.get("/v1/conversations").await;
+    assert_eq!(record(&as_app, &c1)["display_name"], "Grace <VIP>");
+    // And so do their consoles, escaped.
+    let mut a = sign_in(&gw, "ada@example.com").await;
+    let page = a.get("/console/conversations").await;
+    assert!(page.body.contains("Grace &#60;VIP&#62;"), "{}", page.body);
+    assert!(!page.body.contains("Grace <VIP>"));
+    let mut b = sign_in(&gw, "bob@example.com").await;
+    let page = b.get("/console/conversations").await;
+    assert!(
+        page.body.contains("class=\"display-name\">+14155550131<"),
+        "{}",
+        page.body
+    );
+}
