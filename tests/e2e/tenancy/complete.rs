@@ -46,6 +46,7 @@ pub(super) fn every_endpoint_has_a_row(rows: &[Row]) {
             .replace("{rule}", "{id}")
             .replace("{result}", "{id}")
             .replace("{automation}", "{id}")
+            .replace("{tag}", "{id}")
             .replace("{policy}", "{name}")
     };
     let covered: BTreeSet<(String, String)> = rows
@@ -59,7 +60,12 @@ pub(super) fn every_endpoint_has_a_row(rows: &[Row]) {
         .collect();
     let doc_norm: BTreeSet<(String, String)> = documented
         .iter()
-        .map(|(m, p)| (m.clone(), p.replace("{contact}", "{id}")))
+        .map(|(m, p)| {
+            (
+                m.clone(),
+                p.replace("{contact}", "{id}").replace("{tag}", "{id}"),
+            )
+        })
         .collect();
     let missing: Vec<_> = doc_norm.difference(&covered).collect();
     assert!(

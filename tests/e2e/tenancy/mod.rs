@@ -140,6 +140,26 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
     let (s, automation) = gw.post_json("/v1/automations", &automation_body).await;
     assert_eq!(s, StatusCode::CREATED, "{automation}");
     let automation_id = automation["id"].as_str().unwrap().to_string();
+    // A tag of A's, on A's conversation.
+    let (s, tag) = gw
+        .post_json("/v1/conversation-tags", &json!({"name": "a-private-tag"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tag}");
+    let tag_id = tag["id"].as_str().unwrap().to_string();
+    let (s, _) = gw
+        .post_json(
+            &format!("/v1/conversations/{contact}/messages"),
+            &json!({"author": "customer", "text": "only for workspace A"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, tagged) = gw
+        .post_json(
+            &format!("/v1/conversations/{contact}/tags"),
+            &json!({"tags": ["a-private-tag"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{tagged}");
 
     // Workspace B, with one key per scope and one with all of them.
     let (_b, b_all) = gw.new_workspace("Tenant B").await;
@@ -233,6 +253,44 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         ),
         list("/v1/conversations", "read"),
         list("/v1/conversations/stats", "read"),
+        list("/v1/conversations/summary", "read"),
+        list("/v1/conversation-tags", "read"),
+        row(
+            Method::POST,
+            "/v1/conversation-tags",
+            "admin",
+            json!({"name": "b-tag"}),
+        ),
+        row(
+            Method::GET,
+            "/v1/conversation-tags/{tag}",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::PATCH,
+            "/v1/conversation-tags/{tag}",
+            "admin",
+            json!({"name": "stolen"}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/conversation-tags/{tag}",
+            "admin",
+            Value::Null,
+        ),
+        row(
+            Method::POST,
+            "/v1/conversations/{contact}/tags",
+            "send",
+            json!({"tags": ["b-tag"]}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/conversations/{contact}/tags/{tag}",
+            "send",
+            Value::Null,
+        ),
         // A's contact named in the body is not found in B (`ids[0]`), and nothing changes.
         row(
             Method::POST,
@@ -563,6 +621,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         "a-rule@example.com",
         automation_id.as_str(),
         "a-private-automation",
+        tag_id.as_str(),
+        "a-private-tag",
     ];
     let fill = |t: &str| {
         t.replace("{id}", &msg)
@@ -577,6 +637,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             .replace("{policy}", "a-private-policy")
             .replace("{automation}", &automation_id)
             .replace("{version}", "1")
+            .replace("{tag}", &tag_id)
     };
     for r in &rows {
         let path = fill(r.template);
@@ -602,6 +663,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             || path.contains(&rule_id)
             || path.contains(&result_id)
             || path.contains(&automation_id)
+            || path.contains(&tag_id)
             || path.contains(&format!("/prices/{price_id}"));
         if names_a_id {
             assert_eq!(status, StatusCode::NOT_FOUND, "{} {path}: {text}", r.method);
@@ -653,5 +715,11 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
     assert_eq!(
         (a["name"].as_str(), a["version"].as_u64()),
         (Some("a-private-automation"), Some(1))
+    );
+    let (_, t) = gw.get(&format!("/v1/conversation-tags/{tag_id}")).await;
+    assert_eq!(
+        (t["name"].as_str(), t["conversations"].as_i64()),
+        (Some("a-private-tag"), Some(1)),
+        "{t}"
     );
 }
