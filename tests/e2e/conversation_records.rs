@@ -598,6 +598,26 @@ async fn each_member_names_contacts_their_own_way() {
     let page = a.get("/console/conversations").await;
     assert!(page.body.contains("Grace &#60;VIP&#62;"), "{}", page.body);
     assert!(!page.body.contains("Grace <VIP>"));
+    // Ada changes her own choice in the console; Bob's list is not hers to change.
+    let saved = a
+        .post(
+            "/console/conversations/list-label",
+            &[
+                ("csrf", &csrf_of(&page.body)),
+                ("list_label", "visitor_label"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let forged = a
+        .post(
+            "/console/conversations/list-label",
+            &[("csrf", "forged"), ("list_label", "note_name")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let (_, as_ada) = get_as(&gw, &ada_key, "/v1/conversations").await;
+    assert_eq!(record(&as_ada, &c1)["display_name"], "+14155550131");
     let mut b = sign_in(&gw, "bob@example.com").await;
     let page = b.get("/console/conversations").await;
     assert!(

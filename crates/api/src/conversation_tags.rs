@@ -16,7 +16,7 @@ use super::auth::{AdminKey, ReadKey, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use switchboard_gateway::Gateway;
 use switchboard_gateway::conversations::tags::TagError;
-use switchboard_gateway::model::{TagInput, TagView, TagsInput};
+use switchboard_gateway::model::{NewTag, TagInput, TagView, TagsInput};
 
 impl From<TagError> for ApiError {
     fn from(e: TagError) -> Self {
@@ -50,7 +50,7 @@ pub async fn list(
 
 /// Add a tag to the workspace. A name it already has answers 409 `duplicate_tag`.
 #[utoipa::path(post, path = "/v1/conversation-tags", operation_id = "create_conversation_tag", tag = "conversations",
-    request_body = TagInput,
+    request_body = NewTag,
     responses((status = 201, body = TagView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -58,8 +58,11 @@ pub async fn create(
     AdminKey(ws): AdminKey,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<TagView>), ApiError> {
-    let input: TagInput = parse_json(&read_body(b)?)?;
-    Ok((StatusCode::CREATED, Json(gw.create_tag(ws, input).await?)))
+    let input: NewTag = parse_json(&read_body(b)?)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(gw.create_tag(ws, input.into()).await?),
+    ))
 }
 
 /// A tag, by its id or its name.

@@ -155,7 +155,7 @@ pub struct MemberChange {
 
 #[utoipa::path(patch, path = "/v1/members/{id}", operation_id = "update_member", tag = "members",
     params(("id" = String, Path, description = "Member id")), request_body = MemberChange,
-    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn update(
     State(gw): State<Arc<Gateway>>,

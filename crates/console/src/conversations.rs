@@ -13,7 +13,7 @@ use serde::Deserialize;
 use switchboard_gateway::Gateway;
 use switchboard_gateway::conversations::ConversationError;
 use switchboard_gateway::conversations::records::RecordQuery;
-use switchboard_gateway::model::{ConversationRecord, ConversationTotals, Role};
+use switchboard_gateway::model::{ConversationRecord, ConversationTotals, ListLabel, Role};
 
 use crate::pages::{Nav, form_allowed, problem_response, render, require};
 use crate::session::Member;
@@ -44,6 +44,8 @@ struct Conversations {
     tags: Vec<String>,
     totals: ConversationTotals,
     conversations: Vec<ConversationRecord>,
+    /// How this member's list names contacts.
+    list_label: &'static str,
     /// `(conversation, message)` of a take that needs an overtake.
     taken: Option<(String, String)>,
 }
@@ -115,6 +117,7 @@ pub async fn list(
             tags: tags.into_iter().map(|t| t.name).collect(),
             totals,
             conversations: page.data,
+            list_label: member.row.list_label.as_str(),
             taken,
         },
         StatusCode::OK,
@@ -163,6 +166,46 @@ pub async fn action(
             StatusCode::SERVICE_UNAVAILABLE,
             "Unavailable",
             &format!("The conversation could not be changed: {e}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListLabelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    list_label: String,
+}
+
+/// The signed-in member's own choice of how their lists name a contact (it changes no one
+/// else's list).
+pub async fn list_label(
+    State(gw): State<Arc<Gateway>>,
+    member: Member,
+    Form(form): Form<ListLabelForm>,
+) -> Response {
+    if let Err(no) = form_allowed(&member, &form.csrf, ROLES) {
+        return no;
+    }
+    let Some(label) = ListLabel::parse(&form.list_label) else {
+        return problem_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not a choice",
+            "Name contacts by note name or by visitor label.",
+        );
+    };
+    let (ws, me) = (member.row.workspace_id.clone(), member.row.view.id.clone());
+    match gw
+        .store
+        .write(move |t| switchboard_gateway::store::members::set_list_label(t, &ws, &me, label))
+        .await
+    {
+        Ok(_) => Redirect::to("/console/conversations").into_response(),
+        Err(e) => problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            &format!("The choice could not be saved: {e}"),
         ),
     }
 }

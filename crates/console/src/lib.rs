@@ -81,6 +81,7 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/messages", get(message_list::list))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}/{action}", post(conversations::action))
+        .route("/conversations/list-label", post(conversations::list_label))
         .route("/automations", get(automations::list))
         .route("/automations/{id}", get(automations::show))
         .route("/contacts", get(contacts::list))

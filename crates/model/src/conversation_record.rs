@@ -67,14 +67,41 @@ pub struct TagView {
     pub created_at: String,
 }
 
-/// `POST /v1/conversation-tags` and `PATCH /v1/conversation-tags/{id}`.
+/// `POST /v1/conversation-tags`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "vip", "color": "#d97706"}))]
+pub struct NewTag {
+    /// 1 to 64 characters, not blank, unique in the workspace.
+    #[schema(min_length = 1, max_length = 64, pattern = "[^ \\t\\n\\r]")]
+    pub name: String,
+    /// `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+impl From<NewTag> for TagInput {
+    fn from(t: NewTag) -> TagInput {
+        TagInput {
+            name: Some(t.name),
+            color: t.color,
+            description: t.description,
+        }
+    }
+}
+
+/// `PATCH /v1/conversation-tags/{id}`: fields left out stay as they are.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "vip", "color": "#d97706"}))]
 pub struct TagInput {
     /// 1 to 64 characters, not blank, unique in the workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 64, pattern = "[^ \\t\\n\\r]")]
     pub name: Option<String>,
     /// `#rrggbb`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

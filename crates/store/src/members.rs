@@ -217,6 +217,18 @@ pub fn set_data_scope(
     )? == 1)
 }
 
+pub fn set_list_label(
+    t: &Transaction,
+    workspace_id: &str,
+    id: &str,
+    label: ListLabel,
+) -> Result<bool, StoreError> {
+    Ok(t.execute(
+        "UPDATE members SET list_label = ?3 WHERE workspace_id = ?1 AND id = ?2",
+        params![workspace_id, id, label.as_str()],
+    )? == 1)
+}
+
 /// Remove a member and end every session of theirs.
 pub fn delete_member(t: &Transaction, workspace_id: &str, id: &str) -> Result<bool, StoreError> {
     t.execute(

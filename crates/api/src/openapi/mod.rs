@@ -241,6 +241,7 @@ component_types!(
     model::ConversationTotals,
     model::TagView,
     model::TagInput,
+    model::NewTag,
     model::TagsInput,
     model::ListLabel,
     model::DataScope,

@@ -52,14 +52,12 @@ fn invalid(field: &'static str, message: impl Into<String>) -> TagError {
 
 fn check(input: &TagInput) -> Result<(), TagError> {
     if let Some(name) = &input.name {
-        if name.trim().is_empty() || name.chars().count() > NAME_MAX {
+        let blank = name.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+        if blank || name.chars().count() > NAME_MAX {
             return Err(invalid(
                 "name",
                 format!("a name of 1 to {NAME_MAX} characters, not blank"),
             ));
-        }
-        if name.trim() != name {
-            return Err(invalid("name", "no leading or trailing spaces"));
         }
     }
     if let Some(color) = &input.color {
