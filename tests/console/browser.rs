@@ -21,6 +21,24 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start(test: &str) -> Browser {
+        Browser::start_with(test, serde_json::Map::new()).await
+    }
+
+    /// A session whose console messages and network events can be read back with
+    /// [`Browser::logs`].
+    pub async fn start_logging(test: &str) -> Browser {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:loggingPrefs".into(),
+            serde_json::json!({"browser": "ALL", "performance": "ALL"}),
+        );
+        Browser::start_with(test, caps).await
+    }
+
+    async fn start_with(
+        test: &str,
+        mut caps: serde_json::Map<String, serde_json::Value>,
+    ) -> Browser {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 std::path::Path::new(path).exists(),
@@ -42,7 +60,6 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
@@ -119,6 +136,18 @@ impl Browser {
             .unwrap();
     }
 
+    /// The entries of one of chromedriver's logs (`browser`: the console, CSP violations
+    /// included; `performance`: DevTools events, every network request among them) since
+    /// the last read. Needs [`Browser::start_logging`].
+    pub async fn logs(&self, kind: &'static str) -> Vec<serde_json::Value> {
+        let answer = self
+            .client
+            .issue_cmd(ReadLog(kind))
+            .await
+            .unwrap_or_else(|e| panic!("reading the {kind} log: {e}"));
+        answer.as_array().cloned().unwrap_or_default()
+    }
+
     /// No `alert`/`confirm`/`prompt` is open: no injected script ran.
     pub async fn assert_no_dialog(&self) {
         assert!(
@@ -132,5 +161,30 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// chromedriver's log endpoint (`POST /session/{id}/se/log`), which W3C WebDriver leaves out
+/// and fantoccini has no call for.
+#[derive(Debug)]
+struct ReadLog(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ReadLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(serde_json::json!({"type": self.0}).to_string()),
+        )
     }
 }

@@ -14,6 +14,7 @@ mod support;
 /// runs the console's HTTP tests there).
 pub const BACKEND: support::Backend = support::Backend::Sqlite;
 
+mod api_reference;
 mod automations;
 mod browser;
 mod facebook;

@@ -32,6 +32,7 @@ mod members;
 mod messenger;
 mod netguard;
 mod no_reply;
+mod operator_config;
 mod outbound_webhooks;
 mod plugin_sandbox;
 mod plugin_versions;

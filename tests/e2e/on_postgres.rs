@@ -31,6 +31,7 @@ mod messenger;
 mod multinode;
 mod netguard;
 mod no_reply;
+mod operator_config;
 mod outbound_webhooks;
 mod plugin_sandbox;
 mod plugin_versions;

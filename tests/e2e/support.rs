@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 #[path = "support_database.rs"]
 mod database;
 pub use database::*;
+#[path = "support_logs.rs"]
+mod logs;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -17,6 +17,7 @@ pub mod connections;
 pub mod contacts;
 pub mod conversation_tags;
 pub mod conversations;
+pub mod docs;
 pub mod error;
 pub mod hosting;
 pub mod member_prefs;
@@ -275,6 +276,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         // The console's pages: HTML with its own errors, headers and fallback.
         .nest("/console", switchboard_console::routes())
+        // The API reference page and its assets: HTML and static files with their own headers.
+        .merge(docs::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
