@@ -13,6 +13,7 @@
 //! component schemas in `schemas/openapi.json` (utoipa); tests fail when either is stale.
 
 pub mod automation;
+mod chat;
 pub mod clock;
 mod contact;
 pub mod json_numbers;
@@ -25,6 +26,7 @@ mod status;
 mod views;
 mod workspace;
 
+pub use chat::*;
 pub use contact::*;
 pub use members::*;
 pub use message::*;

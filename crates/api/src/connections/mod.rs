@@ -341,6 +341,7 @@ pub async fn create(
         max_in_flight: req.max_in_flight.unwrap_or(64),
         status: "active".into(),
         status_detail: None,
+        chat: Default::default(),
         created_at: switchboard_gateway::model::now_ms(),
         updated_at: switchboard_gateway::model::now_ms(),
     };
@@ -438,6 +439,7 @@ pub async fn patch(
         secrets,
         max_in_flight: change.max_in_flight,
         status: change.status,
+        chat: None,
     };
     let patched = switchboard_gateway::connections::patch(
         &gw.store,
