@@ -13,6 +13,7 @@ mod api_input;
 mod api_keys;
 mod automation_definitions;
 mod automations;
+mod chat_switch;
 mod connections;
 mod console;
 mod console_admin;

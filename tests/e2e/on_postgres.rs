@@ -11,6 +11,7 @@ mod api_input;
 mod api_keys;
 mod automation_definitions;
 mod automations;
+mod chat_switch;
 mod connections;
 mod console;
 mod console_admin;

@@ -158,6 +158,34 @@ impl FromRequestParts<Arc<Gateway>> for ReadAs {
     }
 }
 
+/// A key with the `admin` scope, for a change that records who made it: its workspace and
+/// the key's id (never the key).
+pub struct AdminCaller {
+    pub workspace: String,
+    pub key_id: String,
+}
+
+impl FromRequestParts<Arc<Gateway>> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gw: &Arc<Gateway>) -> Result<Self, ApiError> {
+        let workspace = authorize(parts, gw, Scope::Admin).await?.workspace_id;
+        let digest = hash_api_key(bearer(parts)?);
+        // A revocation since the cached check wins: the change is not made in its name.
+        let key_id = gw
+            .api_key_id(workspace.clone(), digest)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "unknown or revoked API key",
+                )
+            })?;
+        Ok(AdminCaller { workspace, key_id })
+    }
+}
+
 /// The gateway operator: the only caller that can create workspaces.
 pub struct Operator;
 

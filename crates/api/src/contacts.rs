@@ -16,7 +16,7 @@ use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use super::paging::PageSize;
 use switchboard_gateway::Gateway;
 use switchboard_gateway::model::{
-    AddressKind, ContactHistoryEntry, ContactPage, ContactView, NewContact,
+    AddressKind, ContactEventView, ContactHistoryEntry, ContactPage, ContactView, NewContact,
 };
 use switchboard_gateway::receipts::{Receipt, ReceiptError, SIGNATURE_HEADER};
 use switchboard_gateway::store::ContactFilter;
@@ -259,6 +259,27 @@ pub async fn history(
     }
     gw.store
         .contact_history(ws, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("contact"))
+}
+
+/// What the contact did outside any conversation, oldest first (the newest 200): today the
+/// messages a `one_way` connection refused (`inbound_refused`, reason `chat_disabled`), with
+/// their text and payload and the auto-reply that answered them, if any.
+#[utoipa::path(get, path = "/v1/contacts/{id}/events", operation_id = "list_contact_events", tag = "contacts",
+    params(("id" = String, Path, description = "Contact id")),
+    responses((status = 200, body = Vec<ContactEventView>), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn events(
+    State(gw): State<Arc<Gateway>>,
+    ReadAs(ws, viewer): ReadAs,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ContactEventView>>, ApiError> {
+    if !gw.sees_contact(ws.clone(), &viewer, id.clone()).await? {
+        return Err(ApiError::not_found("contact"));
+    }
+    gw.contact_events(ws, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("contact"))

@@ -389,6 +389,16 @@ impl From<switchboard_gateway::hosting::HostingError> for ApiError {
     }
 }
 
+impl From<switchboard_gateway::chat_switch::ChatSwitchError> for ApiError {
+    fn from(e: switchboard_gateway::chat_switch::ChatSwitchError) -> Self {
+        use switchboard_gateway::chat_switch::ChatSwitchError;
+        match e {
+            ChatSwitchError::Invalid { field, message } => ApiError::invalid(field, message),
+            ChatSwitchError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<switchboard_gateway::rules::RulesError> for ApiError {
     fn from(e: switchboard_gateway::rules::RulesError) -> Self {
         use switchboard_gateway::rules::RulesError;

@@ -73,6 +73,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(contacts::get).patch(contacts::patch),
         )
         .route("/v1/contacts/{id}/messages", get(contacts::history))
+        .route("/v1/contacts/{id}/events", get(contacts::events))
         .route("/v1/receipts", post(contacts::receipt))
         .route("/v1/activity", post(conversations::activity))
         .route("/v1/conversations", get(conversations::list))
@@ -142,6 +143,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route(
             "/v1/connections/{id}/sync-contacts",
             post(connections::sync),
+        )
+        .route(
+            "/v1/connections/{id}/chat-changes",
+            get(connections::chat_changes),
         )
         .route(
             "/v1/connections/{id}/blocked-urls",

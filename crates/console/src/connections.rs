@@ -1,7 +1,8 @@
 //! Connections (role `admin`): each channel account's health (`active`, `needs_reconnect`,
-//! `quarantined`, `disabled`), its blocked URLs, enabling and disabling, and, after a
-//! reconnect, resending the messages its expired token held back. Connecting Facebook pages
-//! is in [`crate::facebook`].
+//! `quarantined`, `disabled`), its blocked URLs, enabling and disabling, the two-way chat
+//! switch with its auto-reply (recorded as the member's change), and, after a reconnect,
+//! resending the messages its expired token held back. Connecting Facebook pages is in
+//! [`crate::facebook`].
 
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_gateway::Gateway;
+use switchboard_gateway::chat_switch::{ChatActor, ChatChange, check_auto_reply};
 use switchboard_gateway::connections::ConnectionPatch;
-use switchboard_gateway::model::{Role, rfc3339};
+use switchboard_gateway::model::{ChatMode, Role, rfc3339};
 
 use crate::pages::{Nav, problem_response, render, require};
 use crate::session::Member;
@@ -38,6 +40,8 @@ struct Line {
     /// Failed `token_expired` and resendable now (the connection was reconnected).
     held: usize,
     enabled: bool,
+    one_way: bool,
+    auto_reply: String,
 }
 
 #[derive(Template)]
@@ -63,6 +67,7 @@ fn notice_text(code: &str) -> Option<String> {
             "enabled" => "Connection enabled.",
             "disabled" => "Connection disabled: it gets no new messages.",
             "connected" => "Pages connected.",
+            "chat" => "Two-way chat setting saved.",
             _ => {
                 let n = code.strip_prefix("resent-")?.parse::<usize>().ok()?;
                 return Some(format!("{n} held message(s) resent."));
@@ -131,6 +136,8 @@ pub async fn list(
                 held
             },
             enabled: c.status != "disabled",
+            one_way: c.chat.mode == ChatMode::OneWay,
+            auto_reply: c.chat.auto_reply.clone().unwrap_or_default(),
             id: c.id.clone(),
             name: c.ctx.name.clone(),
             channel: c.channel.clone(),
@@ -164,6 +171,12 @@ pub async fn list(
 pub struct CsrfForm {
     #[serde(default)]
     csrf: String,
+    /// The chat form's: `two_way` or `one_way`.
+    #[serde(default)]
+    chat: String,
+    /// The chat form's auto-reply; empty removes it.
+    #[serde(default)]
+    auto_reply: String,
 }
 
 #[allow(clippy::result_large_err)] // the refusal is the page itself
@@ -197,8 +210,47 @@ pub async fn action(
         "enable" => set_status(&gw, ws, id, "active", "enabled").await,
         "disable" => set_status(&gw, ws, id, "disabled", "disabled").await,
         "resend" => resend_held(&gw, ws, id).await,
+        "chat" => set_chat(&gw, &member, id, &form).await,
         _ => not_found(),
     }
+}
+
+/// The two-way chat switch, through the same patch as `PATCH /v1/connections/{id}`, as this
+/// member's change.
+async fn set_chat(gw: &Gateway, member: &Member, id: String, form: &CsrfForm) -> Response {
+    let Some(mode) = ChatMode::parse(&form.chat) else {
+        return problem_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not saved",
+            "Chat must be two-way or one-way.",
+        );
+    };
+    let auto_reply = Some(form.auto_reply.trim().to_string()).filter(|t| !t.is_empty());
+    if let Some(text) = &auto_reply {
+        let plugin = gw
+            .connections
+            .get(&id)
+            .and_then(|c| gw.runtime.plugin(&c.plugin));
+        if let Some(plugin) = plugin
+            && let Err(e) = check_auto_reply(&plugin.manifest.limits, plugin.channel(), text)
+        {
+            return problem_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Not saved",
+                &format!("The auto-reply was not saved: {e}"),
+            );
+        }
+    }
+    let patch = ConnectionPatch {
+        chat: Some(ChatChange {
+            mode: Some(mode),
+            auto_reply: Some(auto_reply),
+            by: ChatActor::Member(member.row.view.id.clone()),
+        }),
+        ..ConnectionPatch::default()
+    };
+    let ws = member.row.workspace_id.clone();
+    patched(gw, ws, id, patch, "chat").await
 }
 
 /// Enable or disable, through the same patch as `PATCH /v1/connections/{id}`.
@@ -207,6 +259,17 @@ async fn set_status(gw: &Gateway, ws: String, id: String, status: &str, notice: 
         status: Some(status.to_string()),
         ..ConnectionPatch::default()
     };
+    patched(gw, ws, id, patch, notice).await
+}
+
+/// Apply a patch, then back to the list with `notice`.
+async fn patched(
+    gw: &Gateway,
+    ws: String,
+    id: String,
+    patch: ConnectionPatch,
+    notice: &str,
+) -> Response {
     let patched =
         switchboard_gateway::connections::patch(&gw.store, gw.vault.clone(), ws, id, patch).await;
     match patched {

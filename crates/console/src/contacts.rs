@@ -1,6 +1,7 @@
 //! Contacts (roles `admin` and `agent`): first and last activity, messages received, the
 //! 24-hour inactivity flag and the addresses per channel, searched by name through the same
-//! store query as `GET /v1/contacts?name=`.
+//! store query as `GET /v1/contacts?name=`; on a contact's page, the messages a one-way
+//! connection refused (`GET /v1/contacts/{id}/events`).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchboard_gateway::Gateway;
-use switchboard_gateway::model::{ContactView, Role};
+use switchboard_gateway::model::{ContactEventView, ContactView, Role};
 
 use crate::pages::{Nav, problem_response, render, require};
 use crate::session::Member;
@@ -94,6 +95,8 @@ pub async fn list(
 struct ContactPage {
     nav: Nav,
     contact: ContactView,
+    /// Messages kept outside any conversation (a one-way connection refused them).
+    events: Vec<ContactEventView>,
     phone: String,
     email: String,
     saved: bool,
@@ -120,21 +123,25 @@ async fn contact_page(
 ) -> Response {
     let ws = member.row.workspace_id.clone();
     // A contact outside the member's data scope is not found, as in the API.
-    let found = match gw
-        .sees_contact(ws.clone(), &member.viewer(), id.clone())
-        .await
-    {
-        Ok(true) => gw.store.contact_view(ws, id).await,
-        Ok(false) => Ok(None),
-        Err(e) => Err(e),
+    let read = async {
+        if !gw
+            .sees_contact(ws.clone(), &member.viewer(), id.clone())
+            .await?
+        {
+            return Ok(None);
+        }
+        let contact = gw.store.contact_view(ws.clone(), id.clone()).await?;
+        let events = gw.contact_events(ws, id).await?.unwrap_or_default();
+        Ok::<_, switchboard_gateway::store::StoreError>(contact.map(|c| (c, events)))
     };
-    match found {
-        Ok(Some(contact)) => render(
+    match read.await {
+        Ok(Some((contact, events))) => render(
             &ContactPage {
                 nav: Nav::of(member),
                 phone: first_of(&contact, "phone"),
                 email: first_of(&contact, "email"),
                 contact,
+                events,
                 saved,
                 error,
             },

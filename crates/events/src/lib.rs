@@ -81,6 +81,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "A connection was disabled, enabled or deleted.",
     ),
     (
+        "connection.chat_changed",
+        "A connection's two-way chat switch or auto-reply was changed (by an admin key or a console admin).",
+    ),
+    (
+        "contact.inbound_refused",
+        "A contact wrote to a connection whose two-way chat is off: kept as a contact event, no conversation.",
+    ),
+    (
         "conversation.opened",
         "A contact's conversation began (unanswered when the customer wrote first).",
     ),

@@ -369,6 +369,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
     tokio::spawn(crate::automations::engine::run(gateway.clone()));
     tokio::spawn(crate::rules::run(gateway.clone()));
     tokio::spawn(crate::digest::run(gateway.clone()));
+    tokio::spawn(crate::chat_switch::auto_reply::run(gateway.clone()));
     Ok(Running {
         addr,
         gateway,

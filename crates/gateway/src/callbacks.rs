@@ -11,9 +11,13 @@
 //! A customer's message also feeds the contact's conversation, and so does a message the
 //! business wrote outside Switchboard that the provider echoes back
 //! ([`crate::conversations::record_provider_messages`]); the echoes of Switchboard's own sends
-//! are recognised there and change nothing.
+//! are recognised there and change nothing. On a connection whose two-way chat is switched
+//! off, a customer's message opens no conversation and is kept as a contact event instead
+//! ([`crate::chat_switch`]); an auto-reply it earns wakes the loop that sends it.
 
 use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use crate::connections::Connections;
 use crate::conversations::{ConversationError, ProviderMessage, record_provider_messages};
@@ -65,6 +69,8 @@ pub struct Callbacks {
     /// Contact activity (inbound messages, reads) is written to the contact tables.
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    /// Woken when a commit decided an auto-reply ([`crate::chat_switch::auto_reply`]).
+    auto_replies_due: Arc<Notify>,
 }
 
 impl Callbacks {
@@ -81,7 +87,13 @@ impl Callbacks {
             deliveries,
             store,
             metrics,
+            auto_replies_due: Arc::new(Notify::new()),
         }
+    }
+
+    /// What the auto-reply loop waits on between passes.
+    pub fn auto_replies_due(&self) -> &Notify {
+        &self.auto_replies_due
     }
 
     pub async fn handle(
@@ -233,11 +245,14 @@ impl Callbacks {
         });
         if !activity.is_empty() {
             let (ws, connection) = (conn.workspace_id.clone(), conn.id.clone());
-            let written = self
+            let out = self
                 .store
                 .write(move |t| record_provider_messages(t, &ws, &connection, &activity))
                 .await?;
-            tracing::debug!(connection = %conn.id, written, "conversation messages from the provider");
+            tracing::debug!(connection = %conn.id, ?out, "conversation messages from the provider");
+            if out.auto_replies > 0 {
+                self.auto_replies_due.notify_one();
+            }
         }
         if !statuses.is_empty() {
             let moved = self.deliveries.apply_status_events(statuses).await?;

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::Semaphore;
 
-use crate::model::{Millis, now_ms};
+use crate::model::{ChatSetting, Millis, now_ms};
 use crate::runtime::{ConnectionCtx, Secret};
 use crate::store::{self, ConnectionRecord, Store, StoreError};
 use crate::vault::{Vault, VaultError};
@@ -39,6 +39,8 @@ pub struct ConnectionPatch {
     pub max_in_flight: Option<u32>,
     /// `active` or `disabled`.
     pub status: Option<String>,
+    /// The two-way chat switch, with who changes it ([`crate::chat_switch`]).
+    pub chat: Option<crate::chat_switch::ChatChange>,
 }
 
 /// What a patch did, for the events and caches that follow it.
@@ -58,6 +60,8 @@ pub struct Connection {
     pub status: String,
     pub status_detail: Option<String>,
     pub max_in_flight: u32,
+    /// For views: inbound messages read the setting from the store, in their own commit.
+    pub chat: ChatSetting,
     pub created_at: Millis,
     pub updated_at: Millis,
     pub ctx: Arc<ConnectionCtx>,
@@ -196,6 +200,7 @@ impl Connections {
                     status: status.to_string(),
                     status_detail: detail,
                     max_in_flight: old.max_in_flight,
+                    chat: old.chat.clone(),
                     created_at: old.created_at,
                     updated_at: crate::model::now_ms(),
                     ctx: old.ctx.clone(),
@@ -270,6 +275,7 @@ fn build(
         status: rec.status,
         status_detail: rec.status_detail,
         max_in_flight: rec.max_in_flight,
+        chat: rec.chat,
         created_at: rec.created_at,
         updated_at: rec.updated_at,
         ctx: Arc::new(ctx),
@@ -337,7 +343,14 @@ pub async fn patch(
                 }
             }
             rec.updated_at = now_ms();
+            let at = rec.updated_at;
+            let chat_change = patch
+                .chat
+                .and_then(|ch| crate::chat_switch::apply(&mut rec, ch, at));
             store::update_connection(t, &rec, secrets_changed)?;
+            if let Some(ch) = &chat_change {
+                crate::chat_switch::record_change(t, &rec, ch)?;
+            }
             if reconnected {
                 crate::events::record_connection(t, &rec.id, "connection.reconnected", None)?;
             } else if rec.status != status_before {
@@ -429,67 +442,5 @@ pub async fn reseal_secrets(store: &Store, vault: Arc<Vault>) -> Result<usize, C
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn conn(id: &str, status: &str) -> Arc<Connection> {
-        Arc::new(Connection {
-            id: id.into(),
-            workspace_id: "ws".into(),
-            channel: "sms".into(),
-            plugin: "twilio-sms".into(),
-            status: status.into(),
-            status_detail: None,
-            max_in_flight: 1,
-            created_at: 0,
-            updated_at: 0,
-            ctx: Arc::new(ConnectionCtx {
-                id: id.into(),
-                name: id.into(),
-                webhook_url: String::new(),
-                config: BTreeMap::new(),
-                secrets: BTreeMap::new(),
-                allowed_origins: Vec::new(),
-            }),
-            in_flight: Arc::new(Semaphore::new(1)),
-        })
-    }
-
-    fn put(c: &Connections, conn: Arc<Connection>) {
-        let mut inner = c.write();
-        inner.touch(&conn.id);
-        inner.by_id.insert(conn.id.clone(), conn);
-    }
-
-    /// A reload that read the table before a create, a status change and a delete committed
-    /// lands after them: it must not undo any of the three.
-    #[test]
-    fn a_reload_never_undoes_a_change_made_while_it_read() {
-        let c = Connections::default();
-        put(&c, conn("old", "active"));
-        put(&c, conn("gone", "active"));
-        let began = c.read().seq;
-        let read_before: HashMap<_, _> = [
-            ("old".to_string(), conn("old", "active")),
-            ("gone".to_string(), conn("gone", "active")),
-        ]
-        .into();
-        put(&c, conn("new", "active"));
-        c.set_status("old", "disabled", None);
-        c.remove("gone");
-        c.replace(began, read_before);
-        assert!(c.get("new").is_some(), "the created connection survives");
-        assert_eq!(c.get("old").unwrap().status, "disabled");
-        assert!(c.get("gone").is_none(), "the deleted one stays deleted");
-
-        // A later reload that saw them all is taken as it is, and forgets the marks.
-        let began = c.read().seq;
-        c.replace(
-            began,
-            [("new".to_string(), conn("new", "needs_reconnect"))].into(),
-        );
-        assert_eq!(c.get("new").unwrap().status, "needs_reconnect");
-        assert!(c.get("old").is_none());
-        assert!(c.read().touched.is_empty());
-    }
-}
+#[path = "connections_tests.rs"]
+mod tests;

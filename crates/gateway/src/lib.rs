@@ -25,6 +25,7 @@
 pub mod app;
 pub mod automations;
 pub mod callbacks;
+pub mod chat_switch;
 pub mod connections;
 pub mod contact_edits;
 pub mod contact_sync;

@@ -216,6 +216,7 @@ pub async fn prepare(
                         max_in_flight: 64,
                         status: "active".into(),
                         status_detail: None,
+                        chat: Default::default(),
                         created_at: crate::model::now_ms(),
                         updated_at: crate::model::now_ms(),
                     },

@@ -13,6 +13,7 @@
 //! component schemas in `schemas/openapi.json` (utoipa); tests fail when either is stale.
 
 pub mod automation;
+mod chat;
 pub mod clock;
 mod contact;
 mod conversation_record;
@@ -26,6 +27,7 @@ mod status;
 mod views;
 mod workspace;
 
+pub use chat::*;
 pub use contact::*;
 pub use conversation_record::*;
 pub use members::*;

@@ -352,6 +352,14 @@ pub struct ConnectionView {
     /// are not made (messages retry later with `plugin_quarantined`). Absent when none are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quarantine: Vec<QuarantineView>,
+    /// `two_way` (the default): a customer's message opens or feeds their conversation.
+    /// `one_way`: it opens none and is kept as the contact's `inbound_refused` event; sends
+    /// still work. Admins change it; `GET /v1/connections/{id}/chat-changes` says who did.
+    pub chat: super::ChatMode,
+    /// On a `one_way` connection, what answers a customer who writes, at most once per
+    /// contact in 24 hours. Absent when none is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_auto_reply: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

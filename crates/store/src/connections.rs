@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::sql::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{Store, StoreError};
-use crate::model::{Millis, now_ms};
+use crate::model::{ChatMode, ChatSetting, Millis, now_ms};
 
 /// One connection as stored. `sealed_secrets` is the vault's envelope, never plaintext.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct ConnectionRecord {
     pub max_in_flight: u32,
     pub status: String,
     pub status_detail: Option<String>,
+    /// The two-way chat switch and its auto-reply (a new connection is `two_way`).
+    pub chat: ChatSetting,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -40,7 +42,7 @@ pub struct ConnectionState {
 }
 
 const COLUMNS: &str = "id, workspace_id, channel, plugin, name, config, secrets, allowed_origins,
-    max_in_flight, status, status_detail, created_at, updated_at";
+    max_in_flight, status, status_detail, created_at, updated_at, chat, chat_auto_reply";
 
 fn record(r: &Row) -> crate::sql::Result<ConnectionRecord> {
     let json = |i: usize| -> crate::sql::Result<String> { r.get(i) };
@@ -59,7 +61,18 @@ fn record(r: &Row) -> crate::sql::Result<ConnectionRecord> {
         status_detail: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
+        chat: ChatSetting {
+            mode: chat_mode(r, 13)?,
+            auto_reply: r.get(14)?,
+        },
     })
+}
+
+/// The `chat` column (the table's CHECK allows only the modes).
+pub(crate) fn chat_mode(r: &Row, i: usize) -> crate::sql::Result<ChatMode> {
+    let stored: String = r.get(i)?;
+    ChatMode::parse(&stored)
+        .ok_or_else(|| crate::sql::Error::conversion(i, format!("unknown chat mode `{stored}`")))
 }
 
 /// What a connection event says about the connection, from its row as it now stands.
@@ -157,7 +170,8 @@ pub fn update_connection(
     t.prepare_cached(
         "UPDATE connections SET name = ?2, config = ?3, secrets = ?4, max_in_flight = ?5, status = ?6,
             status_detail = ?7, updated_at = ?8,
-            reconnected_at = CASE WHEN CAST(?9 AS BIGINT) <> 0 THEN ?8 ELSE reconnected_at END
+            reconnected_at = CASE WHEN CAST(?9 AS BIGINT) <> 0 THEN ?8 ELSE reconnected_at END,
+            chat = ?10, chat_auto_reply = ?11
          WHERE id = ?1",
     )?
     .execute(params![
@@ -170,6 +184,8 @@ pub fn update_connection(
         rec.status_detail,
         rec.updated_at,
         new_credentials,
+        rec.chat.mode.as_str(),
+        rec.chat.auto_reply,
     ])?;
     Ok(())
 }

@@ -28,6 +28,7 @@ pub mod automation_runs;
 pub mod automation_stats;
 pub mod automations;
 mod blocked_urls;
+pub mod chat_switch;
 mod connections;
 pub mod contact_edits;
 mod contacts;

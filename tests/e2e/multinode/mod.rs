@@ -6,6 +6,7 @@
 //! and clients may send through, which skips a node that does not answer, as a real one does.
 
 mod chaos;
+mod chat_switch;
 mod outage;
 
 use std::net::SocketAddr;

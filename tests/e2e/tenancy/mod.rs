@@ -210,6 +210,12 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             Value::Null,
         ),
         row(
+            Method::GET,
+            "/v1/contacts/{contact}/events",
+            "read",
+            Value::Null,
+        ),
+        row(
             Method::POST,
             "/v1/activity",
             "send",
@@ -355,6 +361,19 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             "/v1/connections/{conn}/sync-contacts",
             "admin",
             json!({}),
+        ),
+        row(
+            Method::GET,
+            "/v1/connections/{conn}/chat-changes",
+            "read",
+            Value::Null,
+        ),
+        // A's connection switched off from B: 404, and nothing is recorded in A.
+        row(
+            Method::PATCH,
+            "/v1/connections/{conn}",
+            "admin",
+            json!({"chat": "one_way", "chat_auto_reply": "taken over"}),
         ),
         row(
             Method::GET,
@@ -706,6 +725,11 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
     let (_, c) = gw.get(&format!("/v1/connections/{conn}")).await;
     assert_eq!(c["status"], "active", "{c}");
     assert_ne!(c["name"], "stolen");
+    assert_eq!(c["chat"], "two_way", "{c}");
+    let (_, changes) = gw
+        .get(&format!("/v1/connections/{conn}/chat-changes"))
+        .await;
+    assert_eq!(changes, serde_json::json!([]), "B switched A's chat");
     let (s, _) = gw.get("/v1/policies/a-private-policy").await;
     assert_eq!(s, StatusCode::OK);
     let (_, e) = gw.get(&format!("/v1/webhook-endpoints/{endpoint}")).await;

@@ -17,16 +17,18 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::{AdminKey, ReadKey};
+use super::auth::{AdminCaller, AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody, check_name, parse_json, read_body};
 use switchboard_gateway::Gateway;
 
 mod blocked_urls;
 mod bulk_resend;
+mod chat;
 mod sync;
 
 pub use blocked_urls::*;
 pub use bulk_resend::*;
+pub use chat::*;
 use switchboard_gateway::connections::{ConnectionPatch, ConnectionsError, secrets_owner};
 use switchboard_gateway::model::{ConnectionView, QuarantineView, new_id, rfc3339};
 use switchboard_gateway::store::ConnectionRecord;
@@ -67,6 +69,8 @@ fn view(gw: &Gateway, c: &switchboard_gateway::connections::Connection) -> Conne
         config: c.ctx.config.clone(),
         secrets: c.ctx.secrets.keys().cloned().collect(),
         max_in_flight: c.max_in_flight,
+        chat: c.chat.mode,
+        chat_auto_reply: c.chat.auto_reply.clone(),
         created_at: rfc3339(c.created_at),
         updated_at: rfc3339(c.updated_at),
     }
@@ -341,6 +345,7 @@ pub async fn create(
         max_in_flight: req.max_in_flight.unwrap_or(64),
         status: "active".into(),
         status_detail: None,
+        chat: Default::default(),
         created_at: switchboard_gateway::model::now_ms(),
         updated_at: switchboard_gateway::model::now_ms(),
     };
@@ -374,19 +379,31 @@ pub struct ConnectionChange {
     #[serde(default)]
     #[schema(pattern = "^(active|disabled)$")]
     pub status: Option<String>,
+    /// The two-way chat switch: `one_way` keeps customers' messages as contact events
+    /// instead of conversations; `two_way` applies again from the next message.
+    #[serde(default)]
+    pub chat: Option<switchboard_gateway::model::ChatMode>,
+    /// What answers a customer writing to the connection while it is `one_way`, at most
+    /// once per contact in 24 hours; `null` removes it.
+    #[serde(default, deserialize_with = "chat::present")]
+    #[schema(schema_with = chat::auto_reply_schema)]
+    pub chat_auto_reply: Option<Option<String>>,
 }
 
-/// Change a connection; reconnect it with new credentials.
+/// Change a connection; reconnect it with new credentials; switch its two-way chat (each
+/// change of `chat` or `chat_auto_reply` is recorded with the key that made it:
+/// `GET /v1/connections/{id}/chat-changes`).
 #[utoipa::path(patch, path = "/v1/connections/{id}", operation_id = "update_connection", tag = "connections", request_body = ConnectionChange,
     params(("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn patch(
     State(gw): State<Arc<Gateway>>,
-    AdminKey(ws): AdminKey,
+    caller: AdminCaller,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ConnectionView>, ApiError> {
+    let ws = caller.workspace.clone();
     let conn = owned(&gw, &ws, &id)?;
     let mut value = parse_body(body)?;
     let secrets = take_secrets(&mut value, true)?;
@@ -432,12 +449,14 @@ pub async fn patch(
         };
     }
     check_keys(&plugin, &config, &names)?;
+    let chat = chat::change(&plugin, change.chat, change.chat_auto_reply, caller.key_id)?;
     let patch = ConnectionPatch {
         name: change.name,
         config: change.config,
         secrets,
         max_in_flight: change.max_in_flight,
         status: change.status,
+        chat,
     };
     let patched = switchboard_gateway::connections::patch(
         &gw.store,

@@ -10,7 +10,9 @@
 //! twice.
 
 use super::{ConversationError, Transition, apply, member_of, rows, taken};
-use crate::model::{AddressKey, Millis, now_ms};
+use crate::chat_switch::inbound::{Refused, refuse};
+use crate::model::{AddressKey, ChatMode, Millis, now_ms};
+use crate::store::chat_switch;
 use crate::store::conversations::{self as store, MessageRow};
 use crate::store::sql::Transaction;
 use crate::store::{Activity, deliveries, record_activity, record_echo};
@@ -125,17 +127,36 @@ pub(crate) enum ProviderMessage {
     },
 }
 
+/// What one callback's messages wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProviderOutcome {
+    /// Conversation messages written.
+    pub written: usize,
+    /// Customer messages a `one_way` connection refused.
+    pub refused: usize,
+    /// Auto-replies decided (pending until the auto-reply loop commits them as messages).
+    pub auto_replies: usize,
+}
+
 /// Apply what one callback reported, in the caller's transaction: contact activity as
 /// before, each customer message not seen before as a `customer` message, and each echo that
 /// is not one of this connection's own sends (and not seen before) as an `agent` message
-/// written off platform by no member. Returns how many conversation messages were written.
+/// written off platform by no member.
+///
+/// On a `one_way` connection (the setting as committed, read here) a customer's message
+/// opens no conversation: it is kept as the contact's `inbound_refused` event and may get
+/// the auto-reply ([`crate::chat_switch`]); an echo joins the contact's history but no
+/// conversation either, since a conversation it opened could only wait for an answer the
+/// switch refuses.
 pub(crate) fn record_provider_messages(
     t: &Transaction,
     ws: &str,
     connection_id: &str,
     messages: &[ProviderMessage],
-) -> Result<usize, ConversationError> {
-    let mut written = 0;
+) -> Result<ProviderOutcome, ConversationError> {
+    let chat = chat_switch::chat_setting(t, connection_id)?.unwrap_or_default();
+    let two_way = chat.mode == ChatMode::TwoWay;
+    let mut out = ProviderOutcome::default();
     for m in messages {
         match m {
             ProviderMessage::Activity(a) => {
@@ -148,7 +169,18 @@ pub(crate) fn record_provider_messages(
             } => {
                 // A redelivered webhook repeats the message: it counted the first time.
                 let (contact, new) = record_activity(t, activity)?;
-                if new {
+                if new && !two_way {
+                    let refused = Refused {
+                        contact: &contact,
+                        activity,
+                        text,
+                        payload: payload.as_deref(),
+                    };
+                    out.refused += 1;
+                    if refuse(t, ws, connection_id, &chat, &refused)? {
+                        out.auto_replies += 1;
+                    }
+                } else if new {
                     let msg = NewMessage {
                         author: "customer",
                         text: text.clone(),
@@ -157,7 +189,7 @@ pub(crate) fn record_provider_messages(
                         ..NewMessage::default()
                     };
                     record_message(t, ws, &contact, &msg)?;
-                    written += 1;
+                    out.written += 1;
                 }
             }
             ProviderMessage::Echo {
@@ -183,7 +215,7 @@ pub(crate) fn record_provider_messages(
                     Some(text.as_str()).filter(|t| !t.is_empty()),
                     *at,
                 )?;
-                if new {
+                if new && two_way {
                     let msg = NewMessage {
                         author: "agent",
                         text: text.clone(),
@@ -192,12 +224,12 @@ pub(crate) fn record_provider_messages(
                         ..NewMessage::default()
                     };
                     record_message(t, ws, &contact, &msg)?;
-                    written += 1;
+                    out.written += 1;
                 }
             }
         }
     }
-    Ok(written)
+    Ok(out)
 }
 
 impl crate::Gateway {

@@ -445,6 +445,7 @@ impl FacebookLogin {
             max_in_flight: 64,
             status: "active".into(),
             status_detail: None,
+            chat: Default::default(),
             created_at: now,
             updated_at: now,
         };

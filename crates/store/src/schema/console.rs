@@ -258,6 +258,62 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         PRIMARY KEY (conversation_id, tag)
     );",
+    // 18: the two-way chat switch. A connection is `two_way` (customers' messages open
+    // conversations) or `one_way`, with an optional auto-reply; every change is a row of
+    // `connection_chat_changes` (who: an API key or a member). A message refused on a
+    // `one_way` connection is a row of `contact_events` with what it said. An auto-reply is
+    // decided in that commit: `chat_reply_marks` holds one row per connection and contact,
+    // taken over only when its last reply is 24 hours old (so two messages at once cannot
+    // both win), and `chat_auto_replies` the reply to send, pending until it is a message.
+    "ALTER TABLE connections ADD COLUMN chat TEXT NOT NULL DEFAULT 'two_way'
+        CHECK (chat IN ('two_way', 'one_way'));
+    ALTER TABLE connections ADD COLUMN chat_auto_reply TEXT;
+    CREATE TABLE connection_chat_changes (
+        seq INTEGER PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        connection_id TEXT NOT NULL REFERENCES connections(id),
+        chat TEXT NOT NULL,
+        chat_auto_reply TEXT,
+        changed_by TEXT NOT NULL CHECK (changed_by IN ('api_key', 'member')),
+        actor_id TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX connection_chat_changes_conn ON connection_chat_changes(connection_id, seq);
+    CREATE TABLE contact_events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        workspace_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL REFERENCES contacts(id),
+        connection_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        provider_message_id TEXT,
+        text TEXT,
+        payload TEXT,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX contact_events_contact ON contact_events(contact_id, seq);
+    CREATE TABLE chat_reply_marks (
+        connection_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        replied_at INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, contact_id)
+    );
+    CREATE TABLE chat_auto_replies (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        event_id TEXT NOT NULL UNIQUE,
+        address_kind TEXT NOT NULL,
+        address TEXT NOT NULL,
+        text TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        message_id TEXT,
+        detail TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX chat_auto_replies_pending ON chat_auto_replies(created_at) WHERE state = 'pending';",
     // 19: conversation records, tags and what a member sees. Each conversation keeps its
     // message counts (all, the visitor's, the agents'), its first response time and who
     // received it (the first member who took it) and when, each moved in the commit that
