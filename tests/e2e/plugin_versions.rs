@@ -2,9 +2,9 @@
 //! support is refused by name at load, with its version and the supported range, and the
 //! gateway keeps serving every other plugin; a plugin built before the SDK stamped versions is
 //! judged by the interface it exports and still loads and sends; a plugin built for 0.1.0 (no
-//! `find-sent`) and one built for 0.2.0 (no echoes, no payloads) keep working on a 0.3.0 host,
-//! and a lost answer of a send that cannot be asked about is decided by the workspace's
-//! `ambiguous_sends`.
+//! `find-sent`), one built for 0.2.0 (no echoes, no payloads) and one built for 0.3.0 (no
+//! senders) keep working on a 0.4.0 host, and a lost answer of a send that cannot be asked
+//! about is decided by the workspace's `ambiguous_sends`.
 
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
     assert!(
         error.contains("`test-plugin-future`")
             && error.contains("plugin API 0.9.0")
-            && error.contains("supports 0.1.x, 0.2.x, 0.3.x"),
+            && error.contains("supports 0.1.x, 0.2.x, 0.3.x, 0.4.x"),
         "{error}"
     );
     let loaded: Vec<&Value> = plugins["data"].as_array().unwrap().iter().collect();
@@ -49,13 +49,15 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
         loaded.iter().all(|p| p["name"] != "test-future"),
         "{plugins:#}"
     );
-    // The bundled plugins and the SDK-built test plugins are 0.3.0; the unversioned one is a
-    // 0.1.0 component and `test-api-0-2` a 0.2.0 one, and both load next to them.
+    // The bundled plugins and the SDK-built test plugins are 0.4.0; the unversioned one is a
+    // 0.1.0 component, `test-api-0-2` a 0.2.0 one and `test-api-0-3` a 0.3.0 one, and all
+    // load next to them.
     for p in &loaded {
         let want = match p["name"].as_str() {
             Some("test-unversioned") => "0.1.0",
             Some("test-api-0-2") => "0.2.0",
-            _ => "0.3.0",
+            Some("test-api-0-3") => "0.3.0",
+            _ => "0.4.0",
         };
         assert_eq!(p["api_version"], want, "{p}");
     }

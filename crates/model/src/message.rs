@@ -33,6 +33,34 @@ pub struct NewMessage {
     /// channel, e.g. the Facebook page a PSID belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
+    /// Who the email is from, instead of the connection's own sender. Email only: its
+    /// domain must be verified for the connection (`/v1/sender-domains`), else the message
+    /// is refused `sender_domain_unverified`; the connection's own sender is always
+    /// accepted. A routed message's other channels leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Sender>,
+}
+
+/// The sender of an email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "news@example.com", "name": "Example News"}))]
+pub struct Sender {
+    /// An address on a domain verified for the connection, or the connection's own sender.
+    pub email: String,
+    /// The display name recipients see; at most 100 characters, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Sender {
+    /// The domain part, lower case, when the address has one.
+    pub fn domain(&self) -> Option<String> {
+        self.email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+    }
 }
 
 /// A policy by name, or inline.
