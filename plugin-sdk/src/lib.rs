@@ -111,7 +111,7 @@ pub mod prelude {
         ContactActivity, ContactPage, Content, ContentLimits, DeliveryState, DnsRecord,
         DomainCheck, DomainError, Failure, FailureReason, FindOutcome, HistoryMessage, HttpReply,
         InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, OutboundEcho, Plugin,
-        QuickReply, Quote, RecordCheck, Recipient, SendError, Sender, SenderDomain, Sent,
+        QuickReply, Quote, Recipient, RecordCheck, SendError, Sender, SenderDomain, Sent,
         StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate, WebhookError,
         WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock, config, log, media, secrets,
         webhook_auth,
@@ -186,10 +186,7 @@ pub trait Plugin {
         Err(DomainError::Unsupported)
     }
     /// Ask the provider to check the domain's DNS records now, with each record's result.
-    fn domain_validate(
-        provider_id: String,
-        conn: Connection,
-    ) -> Result<DomainCheck, DomainError> {
+    fn domain_validate(provider_id: String, conn: Connection) -> Result<DomainCheck, DomainError> {
         let _ = (provider_id, conn);
         Err(DomainError::Unsupported)
     }
@@ -310,10 +307,7 @@ impl<T: Plugin> bindings::plugin::Guest for T {
     fn domain_get(provider_id: String, conn: Connection) -> Result<SenderDomain, DomainError> {
         <T as Plugin>::domain_get(provider_id, conn)
     }
-    fn domain_validate(
-        provider_id: String,
-        conn: Connection,
-    ) -> Result<DomainCheck, DomainError> {
+    fn domain_validate(provider_id: String, conn: Connection) -> Result<DomainCheck, DomainError> {
         <T as Plugin>::domain_validate(provider_id, conn)
     }
     fn domain_delete(provider_id: String, conn: Connection) -> Result<(), DomainError> {

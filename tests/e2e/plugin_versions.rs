@@ -122,6 +122,48 @@ async fn a_plugin_built_for_0_2_0_loads_as_0_2_0_and_sends() {
     assert!(provider_id.starts_with("api-0-2-"), "{msg:#}");
 }
 
+/// A plugin built for 0.3.0 sends as before. It has no senders, whatever its manifest
+/// claims: a message naming one is refused on its channel, and its connection has no sender
+/// domains (the host does not call a 0.3.0 plugin for them).
+#[tokio::test]
+async fn a_plugin_built_for_0_3_0_loads_as_0_3_0_sends_and_has_no_senders() {
+    let gw = Gateway::start("plugin-api-0-3", &["--plugins-dir", test_plugins_dir()]);
+    let (_, plugins) = gw.get("/v1/plugins").await;
+    let plugin = plugins["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "test-api-0-3")
+        .unwrap_or_else(|| panic!("not loaded: {plugins:#}"));
+    assert_eq!(plugin["api_version"], "0.3.0", "{plugin}");
+
+    let id = gw
+        .send(&json!({"channel": "test-api-0-3", "to": {"phone": "+14155550126"}, "content": {"text": "hello"}}))
+        .await;
+    let msg = gw.wait_for(&id, "sent", Duration::from_secs(20)).await;
+    let provider_id = msg["deliveries"][0]["provider_message_id"]
+        .as_str()
+        .unwrap();
+    assert!(provider_id.starts_with("api-0-3-"), "{msg:#}");
+
+    let (status, e) = gw
+        .post_message(
+            &json!({"channel": "test-api-0-3", "to": {"phone": "+14155550126"},
+                              "from": {"email": "news@example.com"}, "content": {"text": "hello"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["field"], "from", "{e}");
+    let (status, e) = gw
+        .post_json(
+            "/v1/sender-domains",
+            &json!({"connection": "con_sandbox_test_api_0_3", "domain": "example.com"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["code"], "domains_unsupported", "{e}");
+}
+
 /// A plugin that cannot be asked whether it sent (the SDK's default `find-sent`; a 0.1.0
 /// plugin has none at all) leaves a lost answer to `ambiguous_sends`: under `fail` the delivery
 /// ends `outcome_unknown` after one request, and the timeline says why.

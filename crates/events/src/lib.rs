@@ -81,6 +81,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "A connection was disabled, enabled or deleted.",
     ),
     (
+        "sender_domain.verified",
+        "A sender domain's check passed: messages may name a sender on it.",
+    ),
+    (
+        "sender_domain.failed",
+        "A verified sender domain's check failed: new messages from it are refused until a check passes.",
+    ),
+    (
         "conversation.opened",
         "A contact's conversation began (unanswered when the customer wrote first).",
     ),

@@ -50,6 +50,7 @@ pub struct Sender {
     pub email: String,
     /// The display name recipients see; at most 100 characters, one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 100)]
     pub name: Option<String>,
 }
 

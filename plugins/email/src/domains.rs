@@ -185,12 +185,12 @@ mod tests {
         assert_eq!(keys, ["dkim1", "dkim2", "mail_cname"]);
         let cname = d.records.iter().find(|r| r.key == "mail_cname").unwrap();
         assert_eq!(
-            (cname.kind.as_str(), cname.host.as_str(), cname.value.as_str()),
             (
-                "cname",
-                "em4821.example.com",
-                "u1446226.wl227.sendgrid.net"
-            )
+                cname.kind.as_str(),
+                cname.host.as_str(),
+                cname.value.as_str()
+            ),
+            ("cname", "em4821.example.com", "u1446226.wl227.sendgrid.net")
         );
         host.inspect(|h| {
             let r = &h.requests[0];

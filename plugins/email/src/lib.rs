@@ -181,10 +181,7 @@ impl Plugin for EmailPlugin {
         domains::get(&provider_id)
     }
 
-    fn domain_validate(
-        provider_id: String,
-        _conn: Connection,
-    ) -> Result<DomainCheck, DomainError> {
+    fn domain_validate(provider_id: String, _conn: Connection) -> Result<DomainCheck, DomainError> {
         domains::validate(&provider_id)
     }
 

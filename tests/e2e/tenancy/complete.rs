@@ -46,6 +46,7 @@ pub(super) fn every_endpoint_has_a_row(rows: &[Row]) {
             .replace("{rule}", "{id}")
             .replace("{result}", "{id}")
             .replace("{automation}", "{id}")
+            .replace("{sender_domain}", "{id}")
             .replace("{policy}", "{name}")
     };
     let covered: BTreeSet<(String, String)> = rows

@@ -24,12 +24,16 @@ impl PluginRuntime {
             let wit_conn = convert::wit_connection(&conn);
             let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
             let started = Instant::now();
-            let r = tokio::time::timeout(
+            let r = tokio::time::timeout(deadline, inst.call_default_sender(&mut store, &wit_conn))
+                .await;
+            let mut sender = finish(
+                plugin.name(),
+                "default-sender",
+                &store,
+                started,
                 deadline,
-                inst.call_default_sender(&mut store, &wit_conn),
-            )
-            .await;
-            let mut sender = finish(plugin.name(), "default-sender", &store, started, deadline, r)?;
+                r,
+            )?;
             if let Some(s) = &mut sender {
                 output::sender(s);
             }
@@ -106,8 +110,14 @@ impl PluginRuntime {
                 inst.call_domain_validate(&mut store, provider_id, &wit_conn),
             )
             .await;
-            let mut answer =
-                finish(plugin.name(), "domain-validate", &store, started, deadline, r)?;
+            let mut answer = finish(
+                plugin.name(),
+                "domain-validate",
+                &store,
+                started,
+                deadline,
+                r,
+            )?;
             output::domain_check(&mut answer);
             Ok(answer)
         })
