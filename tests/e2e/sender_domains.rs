@@ -344,18 +344,24 @@ async fn senders_are_refused_where_they_cannot_apply_and_bad_input_names_its_fie
             .contains("`from` applies to email"),
         "{e}"
     );
-    // A from that is not an address, or a name on two lines.
-    for (from, field) in [
-        (json!({"email": "not an address"}), "from.email"),
+    // A from that is not an address; a name on two lines or too long for a header.
+    for (from, status_want, field) in [
+        (json!({"email": "not an address"}), 422, "from.email"),
         (
             json!({"email": SANDBOX_EMAIL_FROM, "name": "two\nlines"}),
+            400,
+            "from.name",
+        ),
+        (
+            json!({"email": SANDBOX_EMAIL_FROM, "name": "n".repeat(101)}),
+            400,
             "from.name",
         ),
     ] {
         let (status, e) = gw
             .post_message(&email_from("ada@example.com", from, "hi"))
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(status.as_u16(), status_want, "{e}");
         assert_eq!(e["error"]["field"], field, "{e}");
     }
     let (status, e) = gw

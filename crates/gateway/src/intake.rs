@@ -312,8 +312,8 @@ impl Intake {
 }
 
 /// What is wrong with the sender a message names, before anyone is asked about its domain:
-/// a channel without senders takes none; an address must look like one and a name be one
-/// line.
+/// a channel without senders takes none, and an address must look like one (its name was
+/// held to its shape when the body was parsed).
 fn sender_violations(request: &NewMessage, plugin: &LoadedPlugin) -> Vec<Violation> {
     let Some(sender) = &request.from else {
         return Vec::new();
@@ -328,24 +328,14 @@ fn sender_violations(request: &NewMessage, plugin: &LoadedPlugin) -> Vec<Violati
             ),
         }];
     }
-    let mut v = Vec::new();
     if !looks_like_email(&sender.email) {
-        v.push(Violation {
+        return vec![Violation {
             code: "invalid_format".into(),
             field: "from.email".into(),
             message: format!("{:?} is not an email address", sender.email),
-        });
+        }];
     }
-    if let Some(name) = &sender.name
-        && !crate::sender_domains::valid_display_name(name)
-    {
-        v.push(Violation {
-            code: "invalid_format".into(),
-            field: "from.name".into(),
-            message: "a sender's name is at most 100 characters, on one line".into(),
-        });
-    }
-    v
+    Vec::new()
 }
 
 /// The declared size and type of each attachment whose URL answered give way to what it

@@ -49,9 +49,32 @@ pub struct Sender {
     /// An address on a domain verified for the connection, or the connection's own sender.
     pub email: String,
     /// The display name recipients see; at most 100 characters, one line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 100)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "display_name"
+    )]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: Option<String>,
+}
+
+/// A sender's display name as the document allows it, refused while the body is parsed (as
+/// any other value of the wrong shape is): a name becomes an email header, one line.
+fn display_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = <Option<String> as serde::Deserialize>::deserialize(d)?;
+    if let Some(n) = &name {
+        if n.chars().count() > 100 {
+            return Err(serde::de::Error::custom(
+                "a sender's name is at most 100 characters",
+            ));
+        }
+        if n.chars().any(char::is_control) {
+            return Err(serde::de::Error::custom(
+                "a sender's name is one line, without control characters",
+            ));
+        }
+    }
+    Ok(name)
 }
 
 impl Sender {
