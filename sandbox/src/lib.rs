@@ -13,7 +13,8 @@
 //!
 //! - [`sms`]: the Twilio Messages API, with HMAC-SHA1 signed status callbacks.
 //! - [`email`]: SendGrid v3 mail send, with its ECDSA-signed Event Webhook and magic recipient
-//!   addresses for bounces, blocks, drops, spam reports and deferrals.
+//!   addresses for bounces, blocks, drops, spam reports and deferrals, its Sender Identity
+//!   rule and Domain Authentication, checked against the simulated DNS ([`dns`]).
 //! - [`push`]: FCM HTTP v1 with Google's OAuth token endpoint and APNs over HTTP/2, verifying
 //!   the provider JWTs, with a simulated device posting HMAC-signed receipts.
 //! - [`messenger`]: the Graph API Send API and conversations for three sandbox pages, with
