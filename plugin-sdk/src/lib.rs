@@ -12,8 +12,9 @@
 //! check fails closed.
 //!
 //! wit-bindgen stays behind this crate: plugin authors never write bindings, and the WIT
-//! package (`schemas/wit/since_v0.3.0`, `switchboard:channel@0.3.0`, which reuses 0.1.0's
-//! imports and most of its vocabulary) can evolve behind the same trait. [`export_plugin!`] stamps the plugin with [`API_VERSION`], so a host that does
+//! package (`schemas/wit/since_v0.4.0`, `switchboard:channel@0.4.0`, which reuses 0.1.0's
+//! imports and most of its vocabulary, and 0.3.0's webhook outcome) can evolve behind the
+//! same trait. [`export_plugin!`] stamps the plugin with [`API_VERSION`], so a host that does
 //! not support it refuses the plugin by name instead of failing to link it.
 //!
 //! ```ignore
@@ -56,7 +57,7 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../schemas/wit/since_v0.3.0",
+        path: "../schemas/wit/since_v0.4.0",
         world: "channel-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_channel_plugin",
@@ -64,19 +65,22 @@ pub mod bindings {
         generate_all,
     });
     /// The exported interface of the version this SDK implements.
-    pub use self::exports::switchboard::channel0_3_0::plugin;
-    /// The imports and most of the vocabulary: 0.3.0 speaks 0.1.0's (its modules carry the
-    /// version because the world names two versions of the package).
+    pub use self::exports::switchboard::channel0_4_0::plugin;
+    /// The imports and most of the vocabulary: 0.4.0 speaks 0.1.0's (its modules carry the
+    /// version because the world names three versions of the package).
     pub use self::switchboard::channel0_1_0 as channel;
-    /// What 0.3.0 changed: the webhook outcome (echoes, inbound payloads) and the
-    /// `find-sent` types.
+    /// What 0.3.0 changed, which 0.4.0 keeps: the webhook outcome (echoes, inbound payloads)
+    /// and the `find-sent` types.
     pub use self::switchboard::channel0_3_0::events;
+    /// What 0.4.0 added: senders and sender domains.
+    pub use self::switchboard::channel0_4_0::senders;
 }
 
 pub mod cache;
 pub mod clock;
 pub mod config;
 mod errors;
+mod guest;
 pub mod http;
 pub mod log;
 mod manifest;
@@ -95,6 +99,9 @@ pub use bindings::channel::types::{
 pub use bindings::events::{
     AttemptWindow, FindOutcome, InboundMessage, OutboundEcho, WebhookEvent, WebhookOutcome,
 };
+pub use bindings::senders::{
+    DnsRecord, DomainCheck, DomainError, RecordCheck, Sender, SenderDomain,
+};
 pub use switchboard_vocab::{Capabilities, Capability};
 
 /// Everything a plugin usually needs, in one import.
@@ -102,12 +109,13 @@ pub mod prelude {
     pub use crate::http::{self, Request, Response};
     pub use crate::{
         AttemptWindow, Button, Capability, CarouselElement, Category, ConfigKey, Connection,
-        ContactActivity, ContactPage, Content, ContentLimits, DeliveryState, Failure,
-        FailureReason, FindOutcome, HistoryMessage, HttpReply, InboundMessage, Manifest, Media,
-        MediaKind, MediaRule, Message, OutboundEcho, Plugin, QuickReply, Quote, Recipient,
-        SendError, Sent, StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate,
-        WebhookError, WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock, config, log,
-        media, secrets, webhook_auth,
+        ContactActivity, ContactPage, Content, ContentLimits, DeliveryState, DnsRecord,
+        DomainCheck, DomainError, Failure, FailureReason, FindOutcome, HistoryMessage, HttpReply,
+        InboundMessage, Manifest, Media, MediaKind, MediaRule, Message, OutboundEcho, Plugin,
+        QuickReply, Quote, Recipient, RecordCheck, SendError, Sender, SenderDomain, Sent,
+        StatusUpdate, SyncedContact, TemplateRef, Violation, WatermarkUpdate, WebhookError,
+        WebhookEvent, WebhookOutcome, WebhookRequest, cache, clock, config, log, media, secrets,
+        webhook_auth,
     };
 }
 
@@ -116,7 +124,7 @@ pub mod prelude {
 ///
 /// Only [`Plugin::describe`] and [`Plugin::send`] are required. Every other export has a
 /// default that is honest for a channel that does not need it: no extra checks, one unit of
-/// the channel's product, no callbacks, no contact listing, no status lookup.
+/// the channel's product, no callbacks, no contact listing, no status lookup, no senders.
 pub trait Plugin {
     /// The manifest: channel, config keys (and which are secret), outbound hosts, limits.
     /// [`Manifest::new`] starts one with text-only [`ContentLimits::default`].
@@ -141,8 +149,53 @@ pub trait Plugin {
             country: msg.to.country.clone(),
         })
     }
-    /// Hand the message to the provider; returns the provider's message id.
+    /// Hand the message to the provider, from the connection's own sender; returns the
+    /// provider's message id.
     fn send(msg: Message, conn: Connection) -> Result<Sent, SendError>;
+    /// Hand the message to the provider from `sender`, the sender the message names (API
+    /// 0.4). The host calls it only for plugins that declare [`Capability::SenderDomains`],
+    /// and only with a sender whose domain is verified for the connection through the
+    /// `domain_*` exports, or with the connection's own ([`Plugin::default_sender`]).
+    ///
+    /// The default refuses: a channel without senders must not send from another address
+    /// than the one the message names.
+    fn send_from(msg: Message, conn: Connection, sender: Sender) -> Result<Sent, SendError> {
+        let _ = (msg, conn, sender);
+        Err(SendError::permanent(
+            FailureReason::InvalidFormat,
+            None,
+            "this channel cannot send from a sender the message names",
+        ))
+    }
+    /// The sender the connection's configuration names, which `send` uses (API 0.4): a
+    /// message may always name it, verified domain or not. The default: none.
+    fn default_sender(conn: Connection) -> Option<Sender> {
+        let _ = conn;
+        None
+    }
+    /// Ask the provider to set `domain` up as a sender domain and return the DNS records to
+    /// publish (API 0.4). Declare [`Capability::SenderDomains`] when you implement the
+    /// `domain_*` exports and [`Plugin::send_from`]. The default answers
+    /// [`DomainError::Unsupported`], as do the other three.
+    fn domain_create(domain: String, conn: Connection) -> Result<SenderDomain, DomainError> {
+        let _ = (domain, conn);
+        Err(DomainError::Unsupported)
+    }
+    /// The provider's current view of a sender domain, by the id `domain_create` returned.
+    fn domain_get(provider_id: String, conn: Connection) -> Result<SenderDomain, DomainError> {
+        let _ = (provider_id, conn);
+        Err(DomainError::Unsupported)
+    }
+    /// Ask the provider to check the domain's DNS records now, with each record's result.
+    fn domain_validate(provider_id: String, conn: Connection) -> Result<DomainCheck, DomainError> {
+        let _ = (provider_id, conn);
+        Err(DomainError::Unsupported)
+    }
+    /// Delete the sender domain at the provider; [`DomainError::NotFound`] when it was gone.
+    fn domain_delete(provider_id: String, conn: Connection) -> Result<(), DomainError> {
+        let _ = (provider_id, conn);
+        Err(DomainError::Unsupported)
+    }
     /// Verify the provider's signature through [`webhook_auth`], then normalise its callback
     /// into events. The host refuses an `Ok` that no successful verification backs.
     ///
@@ -208,45 +261,8 @@ pub trait Plugin {
     }
 }
 
-impl<T: Plugin> bindings::plugin::Guest for T {
-    fn describe() -> Manifest {
-        <T as Plugin>::describe()
-    }
-    fn validate(msg: Message) -> Vec<Violation> {
-        <T as Plugin>::validate(&msg)
-    }
-    fn quote(msg: Message) -> Result<Quote, Vec<Violation>> {
-        <T as Plugin>::quote(&msg)
-    }
-    fn send(msg: Message, conn: Connection) -> Result<Sent, SendError> {
-        <T as Plugin>::send(msg, conn)
-    }
-    fn handle_webhook(
-        req: WebhookRequest,
-        conn: Connection,
-    ) -> Result<WebhookOutcome, WebhookError> {
-        <T as Plugin>::handle_webhook(req, conn)
-    }
-    fn sync_contacts(conn: Connection, cursor: Option<String>) -> Result<ContactPage, SendError> {
-        <T as Plugin>::sync_contacts(conn, cursor)
-    }
-    fn lookup_status(
-        provider_message_id: String,
-        conn: Connection,
-    ) -> Result<Option<StatusUpdate>, SendError> {
-        <T as Plugin>::lookup_status(provider_message_id, conn)
-    }
-    fn find_sent(
-        msg: Message,
-        conn: Connection,
-        window: AttemptWindow,
-    ) -> Result<FindOutcome, SendError> {
-        <T as Plugin>::find_sent(msg, conn, window)
-    }
-}
-
 /// The plugin API (WIT package) version this SDK implements: `(major, minor, patch)`.
-pub const API_VERSION: (u16, u16, u16) = (0, 3, 0);
+pub const API_VERSION: (u16, u16, u16) = (0, 4, 0);
 
 /// [`API_VERSION`] as the host reads it from the `switchboard:api-version` custom section:
 /// major, minor and patch as big-endian `u16`s.
@@ -429,6 +445,41 @@ mod tests {
             (e.retryable, e.reason),
             (false, FailureReason::PermissionDenied)
         );
+    }
+
+    /// A channel that says nothing about senders has none: no default sender, every domain
+    /// call `unsupported`, and a named sender refused rather than ignored.
+    #[test]
+    fn a_channel_without_senders_says_so() {
+        assert!(Minimal::default_sender(conn()).is_none());
+        assert!(matches!(
+            Minimal::domain_create("example.com".into(), conn()),
+            Err(DomainError::Unsupported)
+        ));
+        assert!(matches!(
+            Minimal::domain_get("1".into(), conn()),
+            Err(DomainError::Unsupported)
+        ));
+        assert!(matches!(
+            Minimal::domain_validate("1".into(), conn()),
+            Err(DomainError::Unsupported)
+        ));
+        assert!(matches!(
+            Minimal::domain_delete("1".into(), conn()),
+            Err(DomainError::Unsupported)
+        ));
+        let sender = Sender {
+            email: "news@example.com".into(),
+            name: None,
+        };
+        let e = <Minimal as bindings::plugin::Guest>::send(message(), conn(), Some(sender))
+            .unwrap_err();
+        assert_eq!(
+            (e.retryable, e.reason),
+            (false, FailureReason::InvalidFormat)
+        );
+        let sent = <Minimal as bindings::plugin::Guest>::send(message(), conn(), None).unwrap();
+        assert_eq!(sent.provider_message_id, "dlv_1");
     }
 
     #[test]

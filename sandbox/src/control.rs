@@ -14,7 +14,8 @@
 //! | any method `/_sandbox/echo` | 200 `{"method", "query", "headers": {…}, "body"}`: the request quoted back, as some providers quote the offending header or field in an error (the plugin sandbox suite checks the host redacts secrets from answers) |
 //! | `GET /_sandbox/transport` | how provider requests arrived: `[{"host", "tls", "http_version", "path_prefix", "count"}]`, one row per combination (path cut to two segments), control requests left out |
 //! | `GET /_sandbox/tls` | `{"addr", "ca_pem", "hosts"}`: the TLS listener, the CA to trust and the host names it serves; 404 when the router runs without `start` |
-//! | `POST /_sandbox/reset` | forget messages, counters, faults, pending callbacks, the transport log; restore start config → 204 |
+//! | `POST /_sandbox/reset` | forget messages, counters, faults, pending callbacks, SendGrid's authenticated domains, the simulated DNS, the transport log; restore start config → 204 |
+//! | `PUT`/`DELETE /_sandbox/dns/{name}`, `GET /_sandbox/dns` | the simulated DNS the providers' domain checks read ([`crate::dns`]) |
 //!
 //! `callbacks_sent` counts attempts the receiver answered with 2xx, `callbacks_failed` all
 //! other attempts (non-2xx or transport error). For email a callback is one event POST.

@@ -13,7 +13,8 @@
 //!
 //! - [`sms`]: the Twilio Messages API, with HMAC-SHA1 signed status callbacks.
 //! - [`email`]: SendGrid v3 mail send, with its ECDSA-signed Event Webhook and magic recipient
-//!   addresses for bounces, blocks, drops, spam reports and deferrals.
+//!   addresses for bounces, blocks, drops, spam reports and deferrals, its Sender Identity
+//!   rule and Domain Authentication, checked against the simulated DNS ([`dns`]).
 //! - [`push`]: FCM HTTP v1 with Google's OAuth token endpoint and APNs over HTTP/2, verifying
 //!   the provider JWTs, with a simulated device posting HMAC-signed receipts.
 //! - [`messenger`]: the Graph API Send API and conversations for three sandbox pages, with
@@ -63,6 +64,7 @@ pub mod callbacks;
 pub mod clock;
 mod conn;
 mod control;
+pub mod dns;
 pub mod email;
 pub mod faults;
 pub mod generic;
@@ -121,9 +123,10 @@ pub const SANDBOX_FROM_NUMBER: &str = "+15005550006";
 /// The only API key the simulated SendGrid accepts (`Authorization: Bearer …`), shaped like a
 /// real one: `SG.`, an id, `.`, 43 characters of URL-safe base64.
 pub const SANDBOX_SENDGRID_API_KEY: &str = "SG.sandbox.c3dpdGNoYm9hcmQtc2FuZGJveC1zZW5kZ3JpZC1rZXk";
-/// Sender address for sandbox email connections. Its domain is also the one of the magic
-/// recipient addresses; the simulator accepts any valid sender, like an account without
-/// sender verification would.
+/// Sender address for sandbox email connections: the sandbox SendGrid account's verified
+/// single sender. Its domain is also the one of the magic recipient addresses. The simulator
+/// sends from it, or from an address on an authenticated domain that passed validation, and
+/// refuses any other `from` as SendGrid does (403, not a verified Sender Identity).
 pub const SANDBOX_EMAIL_FROM: &str = "noreply@sandbox.switchboard.test";
 
 /// How long a `timeout` fault holds a request before dropping the connection.
@@ -209,6 +212,8 @@ pub(crate) struct Shared {
     pub(crate) payments: payments::PaymentsState,
     pub(crate) generic: generic::GenericState,
     pub(crate) media: media::MediaState,
+    /// The simulated DNS providers' domain checks read.
+    pub(crate) dns: dns::Dns,
     pub(crate) clock: clock::SimClock,
     pub(crate) transport: transport::TransportLog,
     /// Set by `start`; a router mounted elsewhere has no TLS listener.
@@ -239,6 +244,7 @@ impl Shared {
             payments: payments::PaymentsState::default(),
             generic: generic::GenericState::default(),
             media: media::MediaState::default(),
+            dns: dns::Dns::default(),
             clock: clock::SimClock::default(),
             transport: transport::TransportLog::default(),
             tls: OnceLock::new(),
@@ -268,6 +274,7 @@ impl Shared {
         self.payments.clear();
         self.generic.clear();
         self.media.clear();
+        self.dns.clear();
         self.clock.set_offset_ms(0);
         self.transport.clear();
         *self.config.lock().expect("config poisoned") = self.initial.clone();
@@ -314,6 +321,7 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(generic::routes())
         .merge(media::routes())
         .merge(control::routes())
+        .merge(dns::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),

@@ -8,6 +8,8 @@ mod activity;
 mod common;
 #[path = "email/control.rs"]
 mod control;
+#[path = "email/domains.rs"]
+mod domains;
 #[path = "email/faults.rs"]
 mod faults;
 #[path = "email/harness.rs"]

@@ -44,6 +44,7 @@ mod routing;
 mod rules;
 mod sandbox_tls;
 mod scaffold;
+mod sender_domains;
 mod sms;
 mod support;
 mod tenancy;

@@ -2,9 +2,9 @@
 //! support is refused by name at load, with its version and the supported range, and the
 //! gateway keeps serving every other plugin; a plugin built before the SDK stamped versions is
 //! judged by the interface it exports and still loads and sends; a plugin built for 0.1.0 (no
-//! `find-sent`) and one built for 0.2.0 (no echoes, no payloads) keep working on a 0.3.0 host,
-//! and a lost answer of a send that cannot be asked about is decided by the workspace's
-//! `ambiguous_sends`.
+//! `find-sent`), one built for 0.2.0 (no echoes, no payloads) and one built for 0.3.0 (no
+//! senders) keep working on a 0.4.0 host, and a lost answer of a send that cannot be asked
+//! about is decided by the workspace's `ambiguous_sends`.
 
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
     assert!(
         error.contains("`test-plugin-future`")
             && error.contains("plugin API 0.9.0")
-            && error.contains("supports 0.1.x, 0.2.x, 0.3.x"),
+            && error.contains("supports 0.1.x, 0.2.x, 0.3.x, 0.4.x"),
         "{error}"
     );
     let loaded: Vec<&Value> = plugins["data"].as_array().unwrap().iter().collect();
@@ -49,13 +49,15 @@ async fn an_unsupported_api_version_is_refused_by_name_and_the_rest_keep_working
         loaded.iter().all(|p| p["name"] != "test-future"),
         "{plugins:#}"
     );
-    // The bundled plugins and the SDK-built test plugins are 0.3.0; the unversioned one is a
-    // 0.1.0 component and `test-api-0-2` a 0.2.0 one, and both load next to them.
+    // The bundled plugins and the SDK-built test plugins are 0.4.0; the unversioned one is a
+    // 0.1.0 component, `test-api-0-2` a 0.2.0 one and `test-api-0-3` a 0.3.0 one, and all
+    // load next to them.
     for p in &loaded {
         let want = match p["name"].as_str() {
             Some("test-unversioned") => "0.1.0",
             Some("test-api-0-2") => "0.2.0",
-            _ => "0.3.0",
+            Some("test-api-0-3") => "0.3.0",
+            _ => "0.4.0",
         };
         assert_eq!(p["api_version"], want, "{p}");
     }
@@ -118,6 +120,48 @@ async fn a_plugin_built_for_0_2_0_loads_as_0_2_0_and_sends() {
         .as_str()
         .unwrap();
     assert!(provider_id.starts_with("api-0-2-"), "{msg:#}");
+}
+
+/// A plugin built for 0.3.0 sends as before. It has no senders, whatever its manifest
+/// claims: a message naming one is refused on its channel, and its connection has no sender
+/// domains (the host does not call a 0.3.0 plugin for them).
+#[tokio::test]
+async fn a_plugin_built_for_0_3_0_loads_as_0_3_0_sends_and_has_no_senders() {
+    let gw = Gateway::start("plugin-api-0-3", &["--plugins-dir", test_plugins_dir()]);
+    let (_, plugins) = gw.get("/v1/plugins").await;
+    let plugin = plugins["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "test-api-0-3")
+        .unwrap_or_else(|| panic!("not loaded: {plugins:#}"));
+    assert_eq!(plugin["api_version"], "0.3.0", "{plugin}");
+
+    let id = gw
+        .send(&json!({"channel": "test-api-0-3", "to": {"phone": "+14155550126"}, "content": {"text": "hello"}}))
+        .await;
+    let msg = gw.wait_for(&id, "sent", Duration::from_secs(20)).await;
+    let provider_id = msg["deliveries"][0]["provider_message_id"]
+        .as_str()
+        .unwrap();
+    assert!(provider_id.starts_with("api-0-3-"), "{msg:#}");
+
+    let (status, e) = gw
+        .post_message(
+            &json!({"channel": "test-api-0-3", "to": {"phone": "+14155550126"},
+                              "from": {"email": "news@example.com"}, "content": {"text": "hello"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["field"], "from", "{e}");
+    let (status, e) = gw
+        .post_json(
+            "/v1/sender-domains",
+            &json!({"connection": "con_sandbox_test_api_0_3", "domain": "example.com"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["code"], "domains_unsupported", "{e}");
 }
 
 /// A plugin that cannot be asked whether it sent (the SDK's default `find-sent`; a 0.1.0

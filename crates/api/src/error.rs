@@ -328,6 +328,12 @@ impl From<IntakeError> for ApiError {
                     retry_after_s: 0,
                 }
             }
+            IntakeError::SenderDomainUnverified { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sender_domain_unverified",
+                e.to_string(),
+            )
+            .field("from.email"),
             IntakeError::Plugin(call) => {
                 tracing::warn!(error = %call, "plugin failed during intake");
                 ApiError::plugin(&call)

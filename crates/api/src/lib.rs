@@ -29,6 +29,7 @@ pub mod policies;
 pub mod resend;
 pub mod rules;
 pub mod sandbox;
+pub mod sender_domains;
 pub mod system;
 pub mod webhook_endpoints;
 pub mod webhooks;
@@ -153,6 +154,20 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(connections::blocked)
                 .post(connections::block)
                 .delete(connections::unblock),
+        )
+        .route(
+            "/v1/sender-domains",
+            get(sender_domains::list).post(sender_domains::create),
+        )
+        .route(
+            "/v1/sender-domains/{id}",
+            get(sender_domains::get)
+                .patch(sender_domains::update)
+                .delete(sender_domains::delete),
+        )
+        .route(
+            "/v1/sender-domains/{id}/validate",
+            post(sender_domains::validate),
         )
         .route(
             "/v1/webhook-endpoints",

@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         options: Default::default(),
         connection: None,
         policy: None,
+        from: None,
     };
     let msg = convert::wit_message("msg_bench", "ws_bench", &request, "dlv_bench");
 

@@ -1,8 +1,9 @@
 //! Connections (role `admin`): each channel account's health (`active`, `needs_reconnect`,
 //! `quarantined`, `disabled`), its blocked URLs, enabling and disabling, the two-way chat
 //! switch with its auto-reply (recorded as the member's change), and, after a reconnect,
-//! resending the messages its expired token held back. Connecting Facebook pages is in
-//! [`crate::facebook`].
+//! resending the messages its expired token held back; the email connections' sender domains
+//! with the DNS records to publish and each record's last check (managed over
+//! `/v1/sender-domains`). Connecting Facebook pages is in [`crate::facebook`].
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use switchboard_gateway::Gateway;
 use switchboard_gateway::chat_switch::{ChatActor, ChatChange, check_auto_reply};
 use switchboard_gateway::connections::ConnectionPatch;
-use switchboard_gateway::model::{ChatMode, Role, rfc3339};
+use switchboard_gateway::model::{ChatMode, Role, SenderDomainView, rfc3339};
 
 use crate::pages::{Nav, problem_response, render, require};
 use crate::session::Member;
@@ -49,6 +50,8 @@ struct Line {
 struct ConnectionsPage {
     nav: Nav,
     lines: Vec<Line>,
+    /// Every connection's sender domains, by connection then domain.
+    domains: Vec<SenderDomainView>,
     facebook: bool,
     notice: Option<String>,
 }
@@ -154,10 +157,24 @@ pub async fn list(
                 .collect(),
         });
     }
+    let domains = match gw.sender_domains.list(&ws, None).await {
+        Ok(mut d) => {
+            d.sort_by(|a, b| (&a.connection, &a.domain).cmp(&(&b.connection, &b.domain)));
+            d
+        }
+        Err(e) => {
+            return problem_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                &format!("The sender domains cannot be read now: {e}"),
+            );
+        }
+    };
     render(
         &ConnectionsPage {
             nav: Nav::of(&member),
             lines,
+            domains,
             facebook: gw.facebook.configured(),
             notice: notice
                 .ok()

@@ -89,6 +89,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "A contact wrote to a connection whose two-way chat is off: kept as a contact event, no conversation.",
     ),
     (
+        "sender_domain.verified",
+        "A sender domain's check passed: messages may name a sender on it.",
+    ),
+    (
+        "sender_domain.failed",
+        "A verified sender domain's check failed: new messages from it are refused until a check passes.",
+    ),
+    (
         "conversation.opened",
         "A contact's conversation began (unanswered when the customer wrote first).",
     ),

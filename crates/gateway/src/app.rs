@@ -42,6 +42,8 @@ pub struct Gateway {
     pub planner: Arc<crate::routing::plan::Planner>,
     /// Presence and the follow-ups it sends.
     pub followups: Arc<crate::followup::FollowUps>,
+    /// Sender domains and the workspace's follow-up sender.
+    pub sender_domains: Arc<crate::sender_domains::SenderDomains>,
     /// Importing a connection's conversations.
     pub contact_sync: crate::contact_sync::ContactSync,
     /// Balances, holds' reads, prices and top-ups.
@@ -284,6 +286,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         policies,
         planner,
         followups,
+        sender_domains,
         topups,
         contact_sync,
     } = services::Services::build(&core, config_policies, payments);
@@ -341,6 +344,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, StartError> {
         policies,
         planner,
         followups,
+        sender_domains,
         contact_sync,
         topups,
         store: core.store,

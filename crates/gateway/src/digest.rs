@@ -145,6 +145,7 @@ impl Gateway {
                     .into(),
                     options: Default::default(),
                     connection: None,
+                    from: None,
                 };
                 let hash = request_hash(&request);
                 let key = format!("digest:{}:{day}", p.member_id);
@@ -207,6 +208,7 @@ impl Gateway {
             .into(),
             options: Default::default(),
             connection: None,
+            from: None,
         };
         let hash = request_hash(&request);
         match self

@@ -9,10 +9,16 @@
 //! - agent messages marked marketing are not followed up;
 //! - each reply is followed up once (the follow-up's idempotency key is derived from the
 //!   reply, so a crash between sending and recording it cannot send twice).
+//!
+//! The follow-up email goes out from the workspace's follow-up sender when one is set
+//! (`PATCH /v1/sender-domains/{id}` with `follow_up`), its domain is verified and its
+//! connection is the one the email channel goes through; otherwise from that connection's
+//! own sender.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connections::Connections;
 use crate::dispatch::Dispatcher;
 use crate::intake::IntakeError;
 use crate::model::{
@@ -21,6 +27,7 @@ use crate::model::{
 use crate::routing::plan::Planner;
 use crate::routing::policy::FOLLOW_UP;
 use crate::routing::{InsertRouted, Router};
+use crate::sender_domains::SenderDomains;
 use crate::store::{Inserted, Store, StoreError};
 
 /// The sandbox clock can jump, so the loop never sleeps long on a computed deadline.
@@ -50,6 +57,9 @@ pub struct FollowUps {
     router: Arc<Router>,
     /// Woken after a follow-up is accepted, as after any API send.
     dispatcher: Arc<Dispatcher>,
+    /// The workspace's follow-up sender, and which connection a channel goes through.
+    senders: Arc<SenderDomains>,
+    connections: Arc<Connections>,
 }
 
 impl FollowUps {
@@ -58,13 +68,39 @@ impl FollowUps {
         planner: Arc<Planner>,
         router: Arc<Router>,
         dispatcher: Arc<Dispatcher>,
+        senders: Arc<SenderDomains>,
+        connections: Arc<Connections>,
     ) -> Arc<Self> {
         Arc::new(FollowUps {
             store,
             planner,
             router,
             dispatcher,
+            senders,
+            connections,
         })
+    }
+
+    /// The follow-up sender, when its domain is verified and its connection is the one its
+    /// channel goes through (a routed message's channels go through the workspace's first
+    /// connection for each).
+    async fn sender(&self, workspace: &str) -> Result<Option<crate::model::Sender>, IntakeError> {
+        let Some((connection, sender)) = self.senders.follow_up_sender(workspace).await? else {
+            return Ok(None);
+        };
+        let used = self
+            .connections
+            .get(&connection)
+            .and_then(|c| self.connections.for_channel(workspace, &c.channel))
+            .is_some_and(|c| c.id == connection);
+        if !used {
+            tracing::info!(
+                workspace,
+                connection,
+                "the follow-up sender's connection is not the one its channel goes through"
+            );
+        }
+        Ok(used.then_some(sender))
     }
 
     /// A sign of presence from the customer's app or page. Returns the follow-up this sent,
@@ -160,9 +196,25 @@ impl FollowUps {
             metadata: [("conversation".to_string(), last.conversation_id.clone())].into(),
             options: Default::default(),
             connection: None,
+            from: self.sender(workspace).await?,
         };
         let key = format!("follow-up:{}:{}", last.conversation_id, last.seq);
-        let prepared = self.planner.prepare_routed(workspace, request).await?;
+        let prepared = match self
+            .planner
+            .prepare_routed(workspace, request.clone())
+            .await
+        {
+            // The domain failed a check since it was read: the reply still follows the
+            // customer, from the connection's own sender.
+            Err(IntakeError::SenderDomainUnverified { .. }) if request.from.is_some() => {
+                let request = NewMessage {
+                    from: None,
+                    ..request
+                };
+                self.planner.prepare_routed(workspace, request).await?
+            }
+            other => other?,
+        };
         let id = new_id("msg");
         let inserted = self
             .router

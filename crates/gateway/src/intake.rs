@@ -10,6 +10,11 @@
 //!    what the gateway has learnt (a dead push token, a URL the provider blocked);
 //! 4. ask the plugin to `validate`, then to `quote` the billable product and units.
 //!
+//! A message that names its sender (`from`, email) is checked between 2 and 3: only a plugin
+//! with sender domains takes one, and only from a domain verified for the connection or the
+//! connection's own sender ([`crate::sender_domains::check_sender`]), else it is refused
+//! `sender_domain_unverified`.
+//!
 //! Nothing here writes: the caller commits the result, so a rejected request stores nothing
 //! and costs nothing.
 
@@ -37,6 +42,16 @@ pub enum IntakeError {
     Invalid {
         channel: String,
         violations: Vec<Violation>,
+    },
+    #[error(
+        "from.email is on {domain}, which is not verified for connection {connection}{}: verify it at /v1/sender-domains, or leave `from` out to send from the connection's own sender",
+        status.map(|s| format!(" (it is {s})")).unwrap_or_default()
+    )]
+    SenderDomainUnverified {
+        domain: String,
+        connection: String,
+        /// `pending` or `failed` when the domain is a sender domain of the connection.
+        status: Option<&'static str>,
     },
     #[error(transparent)]
     Plugin(#[from] CallError),
@@ -132,6 +147,20 @@ impl Intake {
         let (connection, plugin) =
             self.route(workspace, &request.channel, request.connection.as_deref())?;
         let mut violations = normalize_recipient(&mut request.to);
+        let sender_violations = sender_violations(&request, &plugin);
+        if sender_violations.is_empty()
+            && let Some(sender) = &request.from
+        {
+            crate::sender_domains::check_sender(
+                &self.store,
+                &self.runtime,
+                &connection,
+                &plugin,
+                sender,
+            )
+            .await?;
+        }
+        violations.extend(sender_violations);
         let limits = &plugin.manifest.limits;
         violations.extend(crate::validation::check(limits, &request));
         let fetched = self.fetch_media(limits, &request).await;
@@ -282,6 +311,33 @@ impl Intake {
     }
 }
 
+/// What is wrong with the sender a message names, before anyone is asked about its domain:
+/// a channel without senders takes none, and an address must look like one (its name was
+/// held to its shape when the body was parsed).
+fn sender_violations(request: &NewMessage, plugin: &LoadedPlugin) -> Vec<Violation> {
+    let Some(sender) = &request.from else {
+        return Vec::new();
+    };
+    if !plugin.has(crate::runtime::Capability::SenderDomains) {
+        return vec![Violation {
+            code: "unsupported".into(),
+            field: "from".into(),
+            message: format!(
+                "channel `{}` cannot send from a sender of the message's choosing: `from` applies to email",
+                request.channel
+            ),
+        }];
+    }
+    if !looks_like_email(&sender.email) {
+        return vec![Violation {
+            code: "invalid_format".into(),
+            field: "from.email".into(),
+            message: format!("{:?} is not an email address", sender.email),
+        }];
+    }
+    Vec::new()
+}
+
 /// The declared size and type of each attachment whose URL answered give way to what it
 /// serves: the plugin gets, and the store keeps, the real ones.
 fn use_real_media(request: &mut NewMessage, fetched: &[Option<Outcome>]) {
@@ -344,7 +400,7 @@ pub fn normalize_recipient(to: &mut model::Recipient) -> Vec<Violation> {
     violations
 }
 
-fn looks_like_email(s: &str) -> bool {
+pub(crate) fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

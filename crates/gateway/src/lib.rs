@@ -46,6 +46,7 @@ pub mod routing;
 pub mod rules;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_setup;
+pub mod sender_domains;
 pub mod sending;
 pub mod status_lookup;
 pub mod tenancy;

@@ -94,6 +94,7 @@ impl Gateway {
                     .into(),
                     options: Default::default(),
                     connection: None,
+                    from: None,
                 };
                 let key = format!(
                     "no-reply:{}:{}:{}",

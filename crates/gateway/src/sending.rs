@@ -212,6 +212,8 @@ impl Gateway {
             options: view.options.clone(),
             connection: view.deliveries.last().map(|d| d.connection.clone()),
             policy: None,
+            // Checked again at intake: a domain that failed since refuses the resend.
+            from: view.from.clone(),
         };
         let hash = request_hash(&request);
         Ok(self

@@ -44,6 +44,7 @@ fn msg(content: Content) -> NewMessage {
         metadata: Default::default(),
         options: Default::default(),
         connection: None,
+        from: None,
         policy: None,
     }
 }

@@ -33,6 +33,58 @@ pub struct NewMessage {
     /// channel, e.g. the Facebook page a PSID belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
+    /// Who the email is from, instead of the connection's own sender. Email only: its
+    /// domain must be verified for the connection (`/v1/sender-domains`), else the message
+    /// is refused `sender_domain_unverified`; the connection's own sender is always
+    /// accepted. A routed message's other channels leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Sender>,
+}
+
+/// The sender of an email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "news@example.com", "name": "Example News"}))]
+pub struct Sender {
+    /// An address on a domain verified for the connection, or the connection's own sender.
+    pub email: String,
+    /// The display name recipients see; at most 100 characters, one line.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "display_name"
+    )]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub name: Option<String>,
+}
+
+/// A sender's display name as the document allows it, refused while the body is parsed (as
+/// any other value of the wrong shape is): a name becomes an email header, one line.
+fn display_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = <Option<String> as serde::Deserialize>::deserialize(d)?;
+    if let Some(n) = &name {
+        if n.chars().count() > 100 {
+            return Err(serde::de::Error::custom(
+                "a sender's name is at most 100 characters",
+            ));
+        }
+        if n.chars().any(char::is_control) {
+            return Err(serde::de::Error::custom(
+                "a sender's name is one line, without control characters",
+            ));
+        }
+    }
+    Ok(name)
+}
+
+impl Sender {
+    /// The domain part, lower case, when the address has one.
+    pub fn domain(&self) -> Option<String> {
+        self.email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+    }
 }
 
 /// A policy by name, or inline.

@@ -32,6 +32,10 @@ pub struct MessageView {
     pub metadata: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
+    /// The sender the message named (email); absent when it goes out from the connection's
+    /// own sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<crate::Sender>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
     /// The contact this message went to.

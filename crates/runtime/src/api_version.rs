@@ -67,6 +67,7 @@ pub const SUPPORTED: &[ApiVersion] = &[
     ApiVersion::new(0, 1, 0),
     ApiVersion::new(0, 2, 0),
     ApiVersion::new(0, 3, 0),
+    ApiVersion::new(0, 4, 0),
 ];
 
 /// The supported range in words, e.g. `0.1.x`.
@@ -218,7 +219,7 @@ mod tests {
 
     #[test]
     fn refuses_other_lines_naming_plugin_version_and_range() {
-        for v in [[0u8, 0, 0, 4, 0, 0], [0, 1, 0, 1, 0, 0], [0, 0, 0, 0, 0, 9]] {
+        for v in [[0u8, 0, 0, 5, 0, 0], [0, 1, 0, 1, 0, 0], [0, 0, 0, 0, 0, 9]] {
             let wasm = module_with(&[(VERSION_SECTION, &v), (PACKAGE_SECTION, b"future")]);
             let err = check("/plugins/future.wasm", &wasm).unwrap_err();
             let text = err.to_string();
@@ -227,7 +228,7 @@ mod tests {
                 text.contains(&ApiVersion::from_section(&v).unwrap().to_string()),
                 "{text}"
             );
-            assert!(text.contains("0.1.x, 0.2.x, 0.3.x"), "{text}");
+            assert!(text.contains("0.1.x, 0.2.x, 0.3.x, 0.4.x"), "{text}");
         }
     }
 
@@ -253,7 +254,7 @@ mod tests {
         for (dir, wasm) in switchboard_bundled_plugins::PLUGINS {
             let d = declared(wasm);
             assert!(d.from_section, "{dir}: {d:?}");
-            assert_eq!(d.version, Some(ApiVersion::new(0, 3, 0)), "{dir}");
+            assert_eq!(d.version, Some(ApiVersion::new(0, 4, 0)), "{dir}");
             let package = d.package.unwrap_or_default();
             assert!(
                 package.starts_with("switchboard-plugin-"),

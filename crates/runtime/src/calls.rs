@@ -1,6 +1,9 @@
 //! The exports a plugin offers, one method each: an instance (warm for `validate`, `quote`,
 //! `send` and callbacks, see [`super::warm`]; fresh for the rest), a deadline, and the raw
-//! outcome turned into a value or a [`CallError`].
+//! outcome turned into a value or a [`CallError`]. The sender exports of API 0.4 are in
+//! [`senders`].
+
+mod senders;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,11 +110,13 @@ impl PluginRuntime {
         .await
     }
 
+    /// `sender`: the one the message names, checked at intake (see the WIT's `send`).
     pub async fn send(
         &self,
         plugin: &LoadedPlugin,
         conn: Arc<ConnectionCtx>,
         msg: &wit::Message,
+        sender: Option<&wit::Sender>,
     ) -> Result<SendAnswer, CallError> {
         let connection = conn.id.clone();
         self.guarded(plugin, &connection, "send", async {
@@ -121,8 +126,11 @@ impl PluginRuntime {
                 .checkout(plugin, &connection, Some(conn), Kind::Send, deadline)
                 .await?;
             let started = Instant::now();
-            let r = tokio::time::timeout(deadline, w.inst.call_send(&mut w.store, msg, &wit_conn))
-                .await;
+            let r = tokio::time::timeout(
+                deadline,
+                w.inst.call_send(&mut w.store, msg, &wit_conn, sender),
+            )
+            .await;
             let answer_lost = w.store.data().answer_lost;
             let mut sent = finish(plugin.name(), "send", &w.store, started, deadline, r)?;
             output::send(plugin.name(), &mut sent)?;

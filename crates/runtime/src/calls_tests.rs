@@ -34,7 +34,7 @@ async fn a_spinning_plugin_yields_its_thread_until_its_deadline() {
     let started = std::time::Instant::now();
     let spinning = {
         let (runtime, spin, conn) = (runtime.clone(), spin.clone(), conn.clone());
-        tokio::spawn(async move { runtime.send(&spin, conn, &message("hi")).await })
+        tokio::spawn(async move { runtime.send(&spin, conn, &message("hi"), None).await })
     };
     tokio::task::yield_now().await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -13,6 +13,14 @@ pub fn wit_connection(c: &ConnectionCtx) -> wit::Connection {
     }
 }
 
+/// The sender a message names, as `send` takes it.
+pub fn wit_sender(s: &model::Sender) -> wit::Sender {
+    wit::Sender {
+        email: s.email.trim().to_string(),
+        name: s.name.clone().filter(|n| !n.is_empty()),
+    }
+}
+
 /// The message as a plugin sees it. `idempotency_key` is stable across a delivery's attempts.
 pub fn wit_message(
     id: &str,

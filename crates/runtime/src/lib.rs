@@ -450,7 +450,11 @@ impl PluginRuntime {
         })?;
         let allowed: Arc<[OriginPattern]> =
             outbound::allow_list(&manifest.outbound_hosts, None).into();
-        let capabilities = manifest::capabilities(&manifest);
+        let mut capabilities = manifest::capabilities(&manifest);
+        // Senders came with API 0.4: an older plugin cannot be given one, whatever it says.
+        if api_version < api_version::ApiVersion::new(0, 4, 0) {
+            capabilities.remove(Capability::SenderDomains);
+        }
         let plugin = Arc::new(LoadedPlugin {
             manifest,
             api_version,

@@ -20,6 +20,12 @@ pub const MAX_VIOLATIONS: usize = 64;
 /// Events one callback may carry, and contacts one sync page may carry.
 pub const MAX_EVENTS: usize = 1000;
 pub const MAX_CONTACTS: usize = 1000;
+/// DNS records of one sender domain (SendGrid asks for three or four).
+pub const MAX_DOMAIN_RECORDS: usize = 16;
+/// A record's key names it across answers (create, validate): an identifier.
+pub const MAX_RECORD_KEY_BYTES: usize = 64;
+/// An email address is at most 254 bytes (RFC 5321); a display name is read by people.
+pub const MAX_SENDER_BYTES: usize = 320;
 
 /// Whether a call failed because its result (or an argument of a host call) exceeded the
 /// hostcall fuel. wasmtime's error type for it is private; its message is the stable part.
@@ -187,6 +193,89 @@ pub fn contact_page(
             Ok(())
         }
     }
+}
+
+/// The default sender is compared with what messages name; past any real address's length
+/// it matches nothing anyway.
+pub fn sender(s: &mut wit::Sender) {
+    truncate(&mut s.email, MAX_SENDER_BYTES);
+    if let Some(name) = &mut s.name {
+        truncate(name, MAX_SENDER_BYTES);
+    }
+}
+
+/// A sender domain's provider id and record keys are matched later, so an oversized one is
+/// refused; the records' texts are shown to people and cut.
+pub fn sender_domain(
+    plugin: &str,
+    export: &'static str,
+    r: &mut Result<wit::SenderDomain, wit::DomainError>,
+) -> Result<(), CallError> {
+    let d = match r {
+        Ok(d) => d,
+        Err(e) => {
+            domain_error(e);
+            return Ok(());
+        }
+    };
+    provider_id(plugin, export, &d.provider_id)?;
+    truncate(&mut d.domain, MAX_DETAIL_BYTES);
+    d.records.truncate(MAX_DOMAIN_RECORDS);
+    for record in &mut d.records {
+        record_key(plugin, export, &record.key)?;
+        truncate(&mut record.kind, MAX_PROVIDER_CODE_BYTES);
+        truncate(&mut record.host, MAX_DETAIL_BYTES);
+        truncate(&mut record.value, MAX_DETAIL_BYTES);
+    }
+    Ok(())
+}
+
+/// A check's results are matched to the stored records by key: a key past the cap matches
+/// none, so it is dropped with the rest of an oversized list.
+pub fn domain_check(r: &mut Result<wit::DomainCheck, wit::DomainError>) {
+    match r {
+        Ok(check) => {
+            check
+                .records
+                .retain(|c| c.key.len() <= MAX_RECORD_KEY_BYTES);
+            check.records.truncate(MAX_DOMAIN_RECORDS);
+            for c in &mut check.records {
+                if let Some(reason) = &mut c.reason {
+                    truncate(reason, MAX_DETAIL_BYTES);
+                }
+            }
+        }
+        Err(e) => domain_error(e),
+    }
+}
+
+pub fn domain_error(e: &mut wit::DomainError) {
+    match e {
+        wit::DomainError::Unsupported => {}
+        wit::DomainError::Refused(why) | wit::DomainError::NotFound(why) => {
+            truncate(why, MAX_DETAIL_BYTES)
+        }
+        wit::DomainError::Failed(f) => {
+            truncate(&mut f.detail, MAX_DETAIL_BYTES);
+            if let Some(code) = &mut f.provider_code {
+                truncate(code, MAX_PROVIDER_CODE_BYTES);
+            }
+        }
+    }
+}
+
+fn record_key(plugin: &str, export: &'static str, key: &str) -> Result<(), CallError> {
+    if key.is_empty() || key.len() > MAX_RECORD_KEY_BYTES {
+        return Err(too_large(
+            plugin,
+            export,
+            format!(
+                "a DNS record key of {} bytes (1 to {MAX_RECORD_KEY_BYTES})",
+                key.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ async fn sends_reuse_an_instance_with_a_fresh_budget_each_call() {
     });
     for round in 0..3 {
         let answer = runtime
-            .send(&plugin, conn.clone(), &message("0"))
+            .send(&plugin, conn.clone(), &message("0"), None)
             .await
             .unwrap();
         let err = answer.result.unwrap_err();
@@ -127,7 +127,10 @@ async fn sends_reuse_an_instance_with_a_fresh_budget_each_call() {
         allowed_origins: vec!["https://api.allowed.example".into()],
         ..(*conn).clone()
     });
-    runtime.send(&plugin, changed, &message("0")).await.unwrap();
+    runtime
+        .send(&plugin, changed, &message("0"), None)
+        .await
+        .unwrap();
     assert_eq!(runtime.warm_instances("con_x"), 1);
 }
 

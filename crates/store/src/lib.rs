@@ -50,6 +50,7 @@ mod resend_facts;
 pub mod routes;
 pub mod rules;
 mod schema;
+pub mod sender_domains;
 pub mod sql;
 mod statements;
 mod tenants;

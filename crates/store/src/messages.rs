@@ -347,6 +347,7 @@ pub fn load_message(
         category: req.category,
         metadata: req.metadata,
         options: req.options,
+        from: req.from,
         idempotency_key,
         contact,
         resend_of,

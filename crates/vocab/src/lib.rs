@@ -98,10 +98,13 @@ pub enum Capability {
     DeviceReceipts,
     /// Korean SMS/LMS rules (EUC-KR, LMS with subject).
     KoreanLms,
+    /// Messages may name their sender, on a domain verified through the `domain_*` exports
+    /// (plugin API 0.4).
+    SenderDomains,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 12] = [
         Capability::StatusCallbacks,
         Capability::IdempotencyKey,
         Capability::Templates,
@@ -113,6 +116,7 @@ impl Capability {
         Capability::MessagingWindow,
         Capability::DeviceReceipts,
         Capability::KoreanLms,
+        Capability::SenderDomains,
     ];
 
     /// The manifest spelling.
@@ -129,6 +133,7 @@ impl Capability {
             Capability::MessagingWindow => "messaging-window",
             Capability::DeviceReceipts => "device-receipts",
             Capability::KoreanLms => "korean-lms",
+            Capability::SenderDomains => "sender-domains",
         }
     }
 
@@ -169,6 +174,10 @@ impl Capabilities {
 
     pub fn insert(&mut self, c: Capability) {
         self.0 |= c.bit();
+    }
+
+    pub fn remove(&mut self, c: Capability) {
+        self.0 &= !c.bit();
     }
 
     pub const fn contains(self, c: Capability) -> bool {

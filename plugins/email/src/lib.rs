@@ -1,11 +1,14 @@
 //! Email channel plugin speaking the SendGrid v3 wire format.
 //!
-//! - [`sendgrid`]: `POST /v3/mail/send` with the connection's sender (the business's own
-//!   domain), a default HTML template around plain text, and the error mapping.
+//! - [`sendgrid`]: `POST /v3/mail/send` from the connection's sender or the one the message
+//!   names, a default HTML template around plain text, and the error mapping.
+//! - [`domains`]: sender domains through SendGrid's Domain Authentication API (plugin API
+//!   0.4's `domain-*` exports); the host lets a message name a sender on a verified one.
 //! - [`events`]: the Signed Event Webhook, verified by the host (ECDSA P-256 over timestamp +
 //!   raw body against the connection's public key, signed time within the replay window),
 //!   normalised into delivery statuses.
 
+pub mod domains;
 pub mod events;
 pub mod find;
 pub mod sendgrid;
@@ -32,13 +35,14 @@ impl Plugin for EmailPlugin {
                 Capability::Seen.into(),
                 Capability::DefaultTemplate.into(),
                 Capability::FindSent.into(),
+                Capability::SenderDomains.into(),
             ],
             config_keys: vec![
                 key(
                     "api_key",
                     true,
                     true,
-                    "SendGrid API key with mail.send permission",
+                    "SendGrid API key with mail.send permission (and whitelabel permissions for sender domains)",
                 ),
                 key(
                     "from_email",
@@ -158,7 +162,31 @@ impl Plugin for EmailPlugin {
     }
 
     fn send(msg: Message, _conn: Connection) -> Result<Sent, SendError> {
-        sendgrid::send(&msg)
+        sendgrid::send(&msg, None)
+    }
+
+    fn send_from(msg: Message, _conn: Connection, sender: Sender) -> Result<Sent, SendError> {
+        sendgrid::send(&msg, Some(&sender))
+    }
+
+    fn default_sender(_conn: Connection) -> Option<Sender> {
+        sendgrid::configured_sender()
+    }
+
+    fn domain_create(domain: String, _conn: Connection) -> Result<SenderDomain, DomainError> {
+        domains::create(&domain)
+    }
+
+    fn domain_get(provider_id: String, _conn: Connection) -> Result<SenderDomain, DomainError> {
+        domains::get(&provider_id)
+    }
+
+    fn domain_validate(provider_id: String, _conn: Connection) -> Result<DomainCheck, DomainError> {
+        domains::validate(&provider_id)
+    }
+
+    fn domain_delete(provider_id: String, _conn: Connection) -> Result<(), DomainError> {
+        domains::delete(&provider_id)
     }
 
     fn find_sent(

@@ -7,8 +7,22 @@ use crate::template;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.sendgrid.com";
 
-pub fn build_request(msg: &Message) -> Result<Request, SendError> {
-    let from_email = config::require("from_email")?;
+/// The connection's own sender, from its configuration.
+pub fn configured_sender() -> Option<Sender> {
+    let email = config::get("from_email").filter(|e| !e.is_empty())?;
+    Some(Sender {
+        email,
+        name: config::get("from_name").filter(|n| !n.is_empty()),
+    })
+}
+
+/// `sender`: the one the message names (the host checked its domain); `None` sends from the
+/// connection's own.
+pub fn build_request(msg: &Message, sender: Option<&Sender>) -> Result<Request, SendError> {
+    let sender = match sender {
+        Some(s) => s.clone(),
+        None => configured_sender().ok_or_else(|| SendError::misconfigured("from_email"))?,
+    };
     let base = config::get("base_url")
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| DEFAULT_BASE_URL.into());
@@ -27,8 +41,8 @@ pub fn build_request(msg: &Message) -> Result<Request, SendError> {
     if let Some(name) = msg.to.name.as_deref().filter(|n| !n.is_empty()) {
         recipient["name"] = json!(name);
     }
-    let mut from = json!({ "email": from_email });
-    if let Some(name) = config::get("from_name").filter(|n| !n.is_empty()) {
+    let mut from = json!({ "email": sender.email });
+    if let Some(name) = sender.name.as_deref().filter(|n| !n.is_empty()) {
         from["name"] = json!(name);
     }
     let body = json!({
@@ -51,8 +65,8 @@ pub fn build_request(msg: &Message) -> Result<Request, SendError> {
         .json_body(body.to_string()))
 }
 
-pub fn send(msg: &Message) -> Result<Sent, SendError> {
-    let resp = http::send(build_request(msg)?).map_err(SendError::from_http)?;
+pub fn send(msg: &Message, sender: Option<&Sender>) -> Result<Sent, SendError> {
+    let resp = http::send(build_request(msg, sender)?).map_err(SendError::from_http)?;
     if resp.is_success() {
         let id = resp
             .header("x-message-id")
@@ -142,7 +156,7 @@ mod tests {
             .secret("api_key", "SG.x")
             .on_http(|_| Ok(resp(202, &[("X-Message-Id", "abc123")], "")))
             .install();
-        let sent = send(&message("ada@example.com", "Shipped <today>")).unwrap();
+        let sent = send(&message("ada@example.com", "Shipped <today>"), None).unwrap();
         assert_eq!(sent.provider_message_id, "abc123");
         host.inspect(|h| {
             let r = &h.requests[0];
@@ -173,6 +187,26 @@ mod tests {
                     .unwrap()
                     .contains("Shipped &lt;today&gt;")
             );
+        });
+    }
+
+    /// A sender the message names replaces the configured one, name and all.
+    #[test]
+    fn a_named_sender_goes_out_as_the_from() {
+        let host = MockHost::new()
+            .config("from_email", "orders@shop.example")
+            .config("from_name", "Shop")
+            .secret("api_key", "SG.x")
+            .on_http(|_| Ok(resp(202, &[("X-Message-Id", "abc123")], "")))
+            .install();
+        let news = Sender {
+            email: "news@example.com".into(),
+            name: None,
+        };
+        send(&message("ada@example.com", "hi"), Some(&news)).unwrap();
+        host.inspect(|h| {
+            let b: serde_json::Value = serde_json::from_slice(&h.requests[0].body).unwrap();
+            assert_eq!(b["from"], json!({"email": "news@example.com"}));
         });
     }
 

@@ -11,6 +11,8 @@ use serde::Serialize;
 /// SendGrid's answer to a missing, malformed or unknown API key.
 pub const UNAUTHORIZED_MESSAGE: &str =
     "The provided authorization grant is invalid, expired, or revoked";
+/// SendGrid's answer to a `from` that is not a verified Sender Identity (403, field `from`).
+pub const UNVERIFIED_SENDER_MESSAGE: &str = "The from address does not match a verified Sender Identity. Mail cannot be sent until this error is resolved. Visit https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ to see the Sender Identity requirements";
 
 /// One entry of the `errors` list. `help` is always null: SendGrid's help links point at its
 /// own documentation, which a sandbox cannot usefully imitate.
@@ -66,6 +68,14 @@ impl SendGridError {
             status: StatusCode::BAD_REQUEST,
             errors,
         }
+    }
+
+    pub fn unverified_sender() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            Some("from".into()),
+            UNVERIFIED_SENDER_MESSAGE,
+        )
     }
 
     pub fn not_found() -> Self {

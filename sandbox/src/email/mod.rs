@@ -1,6 +1,11 @@
-//! Simulated SendGrid v3 mail send (`POST /v3/mail/send`), Signed Event Webhook and Email
-//! Activity API (`GET /v3/messages`, see [`activity`]), following SendGrid's documented format
-//! byte for byte where a client library would notice (`docs/sandbox.md`, "Email simulator").
+//! Simulated SendGrid v3 mail send (`POST /v3/mail/send`), Signed Event Webhook, Email
+//! Activity API (`GET /v3/messages`, see [`activity`]) and Domain Authentication
+//! (`/v3/whitelabel/domains`, see [`domains`]), following SendGrid's documented format byte
+//! for byte where a client library would notice (`docs/sandbox.md`, "Email simulator").
+//!
+//! A send's `from` must be a verified Sender Identity, as at SendGrid: the account's verified
+//! single sender ([`crate::SANDBOX_EMAIL_FROM`]) or an address on an authenticated domain
+//! whose last validation passed; any other is refused 403 with SendGrid's message.
 //!
 //! Request handling order, as in the SMS simulator: count the request, authenticate (Bearer
 //! [`crate::SANDBOX_SENDGRID_API_KEY`]), consult the fault book (keyed on `to`, the first
@@ -40,6 +45,7 @@
 //! nothing on other statuses. `callback_error_code` is ignored too.
 
 pub mod activity;
+pub mod domains;
 pub mod errors;
 pub mod events;
 pub mod mail;
@@ -78,6 +84,7 @@ const DEFAULT_RATE_LIMIT_RESET_S: u64 = 1;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
+        .merge(domains::routes())
         .route("/v3/mail/send", post(send))
         .route("/v3/messages", get(activity::filter_messages))
         .route("/v3/messages/{msg_id}", get(activity::get_message))

@@ -78,6 +78,8 @@ impl Message {
 #[derive(Default)]
 pub struct EmailState {
     inner: Mutex<Inner>,
+    /// The account's authenticated domains (Domain Authentication).
+    pub(crate) domains: super::domains::EmailDomains,
 }
 
 /// 16 random bytes in URL-safe base64 without padding: 22 characters, the length and alphabet
@@ -96,6 +98,13 @@ impl EmailState {
         self.lock().stats.requests += 1;
     }
 
+    /// SendGrid sends only from a verified Sender Identity: a verified single sender (the
+    /// sandbox account has one, [`crate::SANDBOX_EMAIL_FROM`]) or an address on an
+    /// authenticated domain that passed its last validation.
+    pub fn is_sender_identity(&self, from: &str) -> bool {
+        from.eq_ignore_ascii_case(crate::SANDBOX_EMAIL_FROM) || self.domains.covers(from)
+    }
+
     /// Validates and accepts a send; every valid send is a new email.
     pub fn accept(&self, raw: &[u8], body: Option<&Value>, fault_id: Option<String>) -> Outcome {
         let mail = match body.map(mail::validate) {
@@ -103,6 +112,9 @@ impl EmailState {
             Some(Err(err)) => return Outcome::Rejected(err),
             None => return Outcome::Rejected(SendGridError::malformed()),
         };
+        if !self.is_sender_identity(&mail.from.email) {
+            return Outcome::Rejected(SendGridError::unverified_sender());
+        }
         let x_message_id = random_id();
         // SendGrid's sg_message_id is the X-Message-Id, a filter tag and two numbers; the
         // first stands for the processing node, the second tells recipients apart.
@@ -143,6 +155,7 @@ impl EmailState {
 
     pub fn clear(&self) {
         *self.lock() = Inner::default();
+        self.domains.clear();
     }
 }
 

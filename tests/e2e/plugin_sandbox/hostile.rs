@@ -45,6 +45,7 @@ async fn hostile_plugins_are_contained_and_sms_keeps_flowing() {
             "sendgrid-email",
             "solapi-alimtalk",
             "test-api-0-2",
+            "test-api-0-3",
             "test-deep",
             "test-exfil",
             "test-flaky",

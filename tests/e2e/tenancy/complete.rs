@@ -47,6 +47,7 @@ pub(super) fn every_endpoint_has_a_row(rows: &[Row]) {
             .replace("{result}", "{id}")
             .replace("{automation}", "{id}")
             .replace("{tag}", "{id}")
+            .replace("{sender_domain}", "{id}")
             .replace("{policy}", "{name}")
     };
     let covered: BTreeSet<(String, String)> = rows

@@ -160,6 +160,14 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{tagged}");
+    let (s, sender_domain) = gw
+        .post_json(
+            "/v1/sender-domains",
+            &json!({"connection": "con_sandbox_sendgrid_email", "domain": "a-only-domain.example.com"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sender_domain}");
+    let sender_domain_id = sender_domain["id"].as_str().unwrap().to_string();
 
     // Workspace B, with one key per scope and one with all of them.
     let (_b, b_all) = gw.new_workspace("Tenant B").await;
@@ -390,6 +398,37 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         row(
             Method::DELETE,
             "/v1/connections/{conn}/blocked-urls?url=https%3A%2F%2Fa-only.example.com%2Fx",
+            "admin",
+            Value::Null,
+        ),
+        list("/v1/sender-domains", "read"),
+        row(
+            Method::POST,
+            "/v1/sender-domains",
+            "admin",
+            json!({"connection": conn, "domain": "b-domain.example.com"}),
+        ),
+        row(
+            Method::GET,
+            "/v1/sender-domains/{sender_domain}",
+            "read",
+            Value::Null,
+        ),
+        row(
+            Method::PATCH,
+            "/v1/sender-domains/{sender_domain}",
+            "admin",
+            json!({"follow_up": {"local_part": "taken"}}),
+        ),
+        row(
+            Method::POST,
+            "/v1/sender-domains/{sender_domain}/validate",
+            "admin",
+            json!({}),
+        ),
+        row(
+            Method::DELETE,
+            "/v1/sender-domains/{sender_domain}",
             "admin",
             Value::Null,
         ),
@@ -642,6 +681,8 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
         "a-private-automation",
         tag_id.as_str(),
         "a-private-tag",
+        sender_domain_id.as_str(),
+        "a-only-domain.example.com",
     ];
     let fill = |t: &str| {
         t.replace("{id}", &msg)
@@ -655,6 +696,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             .replace("{result}", &result_id)
             .replace("{policy}", "a-private-policy")
             .replace("{automation}", &automation_id)
+            .replace("{sender_domain}", &sender_domain_id)
             .replace("{version}", "1")
             .replace("{tag}", &tag_id)
     };
@@ -683,6 +725,7 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
             || path.contains(&result_id)
             || path.contains(&automation_id)
             || path.contains(&tag_id)
+            || path.contains(&sender_domain_id)
             || path.contains(&format!("/prices/{price_id}"));
         if names_a_id {
             assert_eq!(status, StatusCode::NOT_FOUND, "{} {path}: {text}", r.method);
@@ -734,6 +777,11 @@ async fn every_endpoint_refuses_another_workspaces_ids_and_checks_its_scope() {
     assert_eq!(s, StatusCode::OK);
     let (_, e) = gw.get(&format!("/v1/webhook-endpoints/{endpoint}")).await;
     assert_eq!(e["status"], "enabled");
+    let (s, d) = gw
+        .get(&format!("/v1/sender-domains/{sender_domain_id}"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert!(d["follow_up"].is_null(), "{d}");
     let (s, a) = gw.get(&format!("/v1/automations/{automation_id}")).await;
     assert_eq!(s, StatusCode::OK, "{a}");
     assert_eq!(

@@ -65,6 +65,42 @@ pub(crate) const LINKS: &[(&str, &str, &str, &str, &str)] = &[
     ),
     ("create_connection", "201", "sync_contacts", "id", "/id"),
     ("list_connections", "200", "get_connection", "id", "/0/id"),
+    // Sender domains.
+    (
+        "create_sender_domain",
+        "201",
+        "get_sender_domain",
+        "id",
+        "/id",
+    ),
+    (
+        "create_sender_domain",
+        "201",
+        "validate_sender_domain",
+        "id",
+        "/id",
+    ),
+    (
+        "create_sender_domain",
+        "201",
+        "update_sender_domain",
+        "id",
+        "/id",
+    ),
+    (
+        "create_sender_domain",
+        "201",
+        "delete_sender_domain",
+        "id",
+        "/id",
+    ),
+    (
+        "list_sender_domains",
+        "200",
+        "get_sender_domain",
+        "id",
+        "/0/id",
+    ),
     // Prices: one added to take effect later can still be taken back.
     ("add_price", "201", "delete_price", "id", "/id"),
     // Webhook endpoints.

@@ -21,6 +21,7 @@ use crate::routing::plan::Planner;
 use crate::routing::policies::{self, Policies};
 use crate::routing::policy::Policy;
 use crate::runtime::PluginRuntime;
+use crate::sender_domains::SenderDomains;
 use crate::store::Store;
 
 /// The handles the services are built on, made earlier in `start`.
@@ -43,6 +44,7 @@ pub(super) struct Services {
     pub policies: Arc<Policies>,
     pub planner: Arc<Planner>,
     pub followups: Arc<FollowUps>,
+    pub sender_domains: Arc<SenderDomains>,
     pub topups: Arc<TopUps>,
     pub contact_sync: ContactSync,
 }
@@ -67,11 +69,18 @@ impl Services {
             core.runtime.clone(),
             core.store.clone(),
         );
+        let sender_domains = SenderDomains::new(
+            core.store.clone(),
+            core.connections.clone(),
+            core.runtime.clone(),
+        );
         let followups = FollowUps::new(
             core.store.clone(),
             planner.clone(),
             core.router.clone(),
             core.dispatcher.clone(),
+            sender_domains.clone(),
+            core.connections.clone(),
         );
         Services {
             callbacks: Callbacks::new(
@@ -86,6 +95,7 @@ impl Services {
             policies,
             planner,
             followups,
+            sender_domains,
             topups: TopUps::new(core.wallets.clone(), payments),
             contact_sync: ContactSync::new(
                 core.connections.clone(),

@@ -266,6 +266,7 @@ impl Gateway {
             .into(),
             options: Default::default(),
             connection,
+            from: None,
         };
         let key = format!("automation:{}:{}", run.id, run.seq);
         self.accept_keyed(run, request, key).await
@@ -329,6 +330,7 @@ impl Gateway {
             metadata: [("run".to_string(), run.id.clone())].into(),
             options: Default::default(),
             connection,
+            from: None,
         };
         let key = format!("automation:{}:{}:{index}", run.id, run.seq);
         Ok(self.accept_keyed(run, request, key).await?.map(|_| ()))

@@ -52,6 +52,7 @@ fn message(a: &AutoReplyRow, channel: String) -> Result<NewMessage, String> {
         .into(),
         options: Default::default(),
         connection: Some(a.connection_id.clone()),
+        from: None,
     })
 }
 

@@ -102,6 +102,7 @@ pub fn check_auto_reply(
         metadata: Default::default(),
         options: Default::default(),
         connection: None,
+        from: None,
     };
     match crate::validation::check(limits, &probe).into_iter().next() {
         Some(v) => Err(invalid(format!(

@@ -261,8 +261,19 @@ impl Dispatcher {
         };
         let mut msg = self.wit_message(job, &plugin);
         msg.to.last_inbound_ms = last_inbound_ms;
+        // Checked at intake; it goes out as accepted (see `sender_domains`).
+        let sender = job
+            .request
+            .from
+            .as_ref()
+            .filter(|_| plugin.has(crate::runtime::Capability::SenderDomains))
+            .map(convert::wit_sender);
         let mut answer_lost = false;
-        let outcome = match self.runtime.send(&plugin, conn.ctx.clone(), &msg).await {
+        let outcome = match self
+            .runtime
+            .send(&plugin, conn.ctx.clone(), &msg, sender.as_ref())
+            .await
+        {
             Ok(SendAnswer {
                 result: Ok(sent), ..
             }) => SendOutcome::Accepted {

@@ -169,6 +169,7 @@ mod tests {
                 options: Default::default(),
                 connection: None,
                 policy: None,
+                from: None,
             },
             request_hash: format!("hash-{text}"),
             idempotency_key: key.map(str::to_string),

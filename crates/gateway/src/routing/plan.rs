@@ -271,7 +271,8 @@ impl Planner {
 /// a template for AlimTalk, text for SMS. Each channel gets what it can use; a part it cannot
 /// carry is left out rather than failing it (a single-channel message never gets here with
 /// such parts: intake refuses them). With a template, a templated channel sends the template
-/// and not the free text, which its provider would compare against the template.
+/// and not the free text, which its provider would compare against the template. The sender
+/// (`from`) goes only to channels with sender domains.
 pub fn project(plugin: &crate::runtime::LoadedPlugin, msg: &mut NewMessage) {
     let limits = &plugin.manifest.limits;
     let c = &mut msg.content;
@@ -296,6 +297,10 @@ pub fn project(plugin: &crate::runtime::LoadedPlugin, msg: &mut NewMessage) {
     }
     if limits.max_quick_replies == 0 {
         c.quick_replies.clear();
+    }
+    // A sender is an email's: the other channels of a routed message go out without it.
+    if !plugin.has(crate::runtime::Capability::SenderDomains) {
+        msg.from = None;
     }
 }
 

@@ -494,6 +494,7 @@ impl Gateway {
             .into(),
             options: Default::default(),
             connection,
+            from: None,
         };
         let hash = request_hash(&request);
         let key = format!("result-notification:{}", n.id);

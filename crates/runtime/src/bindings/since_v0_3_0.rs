@@ -1,10 +1,11 @@
-//! Host-side bindings for `switchboard:channel@0.3.0` (`schemas/wit/since_v0.3.0`), the latest.
+//! Host-side bindings for `switchboard:channel@0.3.0` (`schemas/wit/since_v0.3.0`).
 //!
 //! Like 0.2.0, it imports 0.1.0's interfaces and speaks 0.1.0's vocabulary, so those map onto
 //! [`super::since_v0_1_0`]'s modules and one set of host imports serves every version. What is
 //! new is its own `events` interface: the webhook outcome with echoes and inbound payloads, and
-//! 0.2.0's `find-sent` types restated there. The rest of the host speaks these types; older
-//! versions' outcomes are converted into them ([`super::versioned`]).
+//! 0.2.0's `find-sent` types restated there. The rest of the host speaks these types (0.4.0
+//! reuses the interface itself); older versions' outcomes are converted into them
+//! ([`super::versioned`]).
 
 wasmtime::component::bindgen!({
     path: "../../schemas/wit/since_v0.3.0",

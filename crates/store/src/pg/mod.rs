@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("009_bot_hosting.sql"),
     include_str!("010_automations.sql"),
     include_str!("011_automation_runs.sql"),
+    include_str!("012_sender_domains.sql"),
     include_str!("013_chat_switch.sql"),
     include_str!("014_conversation_records.sql"),
 ];

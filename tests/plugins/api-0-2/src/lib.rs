@@ -3,7 +3,7 @@
 //! exporting `switchboard:channel/plugin@0.2.0`, bound here with wit-bindgen against
 //! `schemas/wit/since_v0.2.0` onto the SDK's 0.1.0 vocabulary. Its `handle-webhook` answers
 //! 0.2.0's webhook outcome, which has no echoes and no payloads. The host must load it as
-//! 0.2.0 and send through it: a plugin built for 0.2.0 keeps working on a 0.3.0 host.
+//! 0.2.0 and send through it: a plugin built for 0.2.0 keeps working on a later host.
 use switchboard_plugin_sdk::prelude::*;
 
 #[path = "../../common.rs"]

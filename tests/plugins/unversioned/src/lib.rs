@@ -3,7 +3,7 @@
 //! `find-sent`), bound here with wit-bindgen against `schemas/wit/since_v0.1.0` onto the
 //! SDK's types. The host must judge it by the version of the
 //! `switchboard:channel/plugin@0.1.0` interface it exports, load it, and send through it: a
-//! plugin built for 0.1.0 keeps working on a 0.3.0 host.
+//! plugin built for 0.1.0 keeps working on a later host.
 use switchboard_plugin_sdk::prelude::*;
 
 #[path = "../../common.rs"]
@@ -43,7 +43,7 @@ mod v0_1_0 {
         fn send(msg: Message, conn: Connection) -> Result<Sent, SendError> {
             <Unversioned as Plugin>::send(msg, conn)
         }
-        // 0.1.0's outcome type, not the SDK's (0.3.0's); this probe takes no callbacks.
+        // 0.1.0's outcome type, not the SDK's (0.3.0's, which 0.4.0 keeps); this probe takes no callbacks.
         fn handle_webhook(
             _: WebhookRequest,
             _: Connection,
