@@ -11,6 +11,27 @@ use super::finish;
 use crate::bindings::wit;
 use crate::{CallError, ConnectionCtx, LoadedPlugin, PluginRuntime, convert, output};
 
+/// One sender call: a fresh instance with the connection, the call under `deadline`, its
+/// answer finished as every call's is, then held to its caps by `check`.
+macro_rules! sender_call {
+    ($rt:ident, $plugin:ident, $conn:ident, $name:literal, $deadline:expr,
+     |$store:ident, $inst:ident, $wit_conn:ident| $call:expr, |$answer:ident| $check:expr) => {{
+        let connection = $conn.id.clone();
+        $rt.guarded($plugin, &connection, $name, async {
+            let deadline = $deadline;
+            let $wit_conn = convert::wit_connection(&$conn);
+            let (mut $store, $inst) = $rt.instantiate_for($plugin, Some($conn), deadline).await?;
+            let started = Instant::now();
+            let r = tokio::time::timeout(deadline, $call).await;
+            #[allow(unused_mut)]
+            let mut $answer = finish($plugin.name(), $name, &$store, started, deadline, r)?;
+            $check;
+            Ok($answer)
+        })
+        .await
+    }};
+}
+
 impl PluginRuntime {
     /// The sender the connection's configuration names, if its plugin has senders.
     pub async fn default_sender(
@@ -18,28 +39,17 @@ impl PluginRuntime {
         plugin: &LoadedPlugin,
         conn: Arc<ConnectionCtx>,
     ) -> Result<Option<wit::Sender>, CallError> {
-        let connection = conn.id.clone();
-        self.guarded(plugin, &connection, "default-sender", async {
-            let deadline = self.limits.pure_deadline;
-            let wit_conn = convert::wit_connection(&conn);
-            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-            let started = Instant::now();
-            let r = tokio::time::timeout(deadline, inst.call_default_sender(&mut store, &wit_conn))
-                .await;
-            let mut sender = finish(
-                plugin.name(),
-                "default-sender",
-                &store,
-                started,
-                deadline,
-                r,
-            )?;
-            if let Some(s) = &mut sender {
-                output::sender(s);
+        sender_call!(
+            self,
+            plugin,
+            conn,
+            "default-sender",
+            self.limits.pure_deadline,
+            |store, inst, wit_conn| inst.call_default_sender(&mut store, &wit_conn),
+            |sender| if let Some(s) = &mut sender {
+                output::sender(s)
             }
-            Ok(sender)
-        })
-        .await
+        )
     }
 
     /// Ask the provider to set `domain` up as a sender domain.
@@ -49,22 +59,15 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         domain: &str,
     ) -> Result<Result<wit::SenderDomain, wit::DomainError>, CallError> {
-        let connection = conn.id.clone();
-        self.guarded(plugin, &connection, "domain-create", async {
-            let deadline = self.limits.send_deadline;
-            let wit_conn = convert::wit_connection(&conn);
-            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-            let started = Instant::now();
-            let r = tokio::time::timeout(
-                deadline,
-                inst.call_domain_create(&mut store, domain, &wit_conn),
-            )
-            .await;
-            let mut answer = finish(plugin.name(), "domain-create", &store, started, deadline, r)?;
-            output::sender_domain(plugin.name(), "domain-create", &mut answer)?;
-            Ok(answer)
-        })
-        .await
+        sender_call!(
+            self,
+            plugin,
+            conn,
+            "domain-create",
+            self.limits.send_deadline,
+            |store, inst, wit_conn| inst.call_domain_create(&mut store, domain, &wit_conn),
+            |answer| output::sender_domain(plugin.name(), "domain-create", &mut answer)?
+        )
     }
 
     /// The provider's current view of a sender domain.
@@ -74,22 +77,15 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         provider_id: &str,
     ) -> Result<Result<wit::SenderDomain, wit::DomainError>, CallError> {
-        let connection = conn.id.clone();
-        self.guarded(plugin, &connection, "domain-get", async {
-            let deadline = self.limits.send_deadline;
-            let wit_conn = convert::wit_connection(&conn);
-            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-            let started = Instant::now();
-            let r = tokio::time::timeout(
-                deadline,
-                inst.call_domain_get(&mut store, provider_id, &wit_conn),
-            )
-            .await;
-            let mut answer = finish(plugin.name(), "domain-get", &store, started, deadline, r)?;
-            output::sender_domain(plugin.name(), "domain-get", &mut answer)?;
-            Ok(answer)
-        })
-        .await
+        sender_call!(
+            self,
+            plugin,
+            conn,
+            "domain-get",
+            self.limits.send_deadline,
+            |store, inst, wit_conn| inst.call_domain_get(&mut store, provider_id, &wit_conn),
+            |answer| output::sender_domain(plugin.name(), "domain-get", &mut answer)?
+        )
     }
 
     /// Ask the provider to check a sender domain's DNS records now.
@@ -99,29 +95,15 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         provider_id: &str,
     ) -> Result<Result<wit::DomainCheck, wit::DomainError>, CallError> {
-        let connection = conn.id.clone();
-        self.guarded(plugin, &connection, "domain-validate", async {
-            let deadline = self.limits.send_deadline;
-            let wit_conn = convert::wit_connection(&conn);
-            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-            let started = Instant::now();
-            let r = tokio::time::timeout(
-                deadline,
-                inst.call_domain_validate(&mut store, provider_id, &wit_conn),
-            )
-            .await;
-            let mut answer = finish(
-                plugin.name(),
-                "domain-validate",
-                &store,
-                started,
-                deadline,
-                r,
-            )?;
-            output::domain_check(&mut answer);
-            Ok(answer)
-        })
-        .await
+        sender_call!(
+            self,
+            plugin,
+            conn,
+            "domain-validate",
+            self.limits.send_deadline,
+            |store, inst, wit_conn| inst.call_domain_validate(&mut store, provider_id, &wit_conn),
+            |answer| output::domain_check(&mut answer)
+        )
     }
 
     /// Delete a sender domain at the provider.
@@ -131,23 +113,16 @@ impl PluginRuntime {
         conn: Arc<ConnectionCtx>,
         provider_id: &str,
     ) -> Result<Result<(), wit::DomainError>, CallError> {
-        let connection = conn.id.clone();
-        self.guarded(plugin, &connection, "domain-delete", async {
-            let deadline = self.limits.send_deadline;
-            let wit_conn = convert::wit_connection(&conn);
-            let (mut store, inst) = self.instantiate_for(plugin, Some(conn), deadline).await?;
-            let started = Instant::now();
-            let r = tokio::time::timeout(
-                deadline,
-                inst.call_domain_delete(&mut store, provider_id, &wit_conn),
-            )
-            .await;
-            let mut answer = finish(plugin.name(), "domain-delete", &store, started, deadline, r)?;
-            if let Err(e) = &mut answer {
-                output::domain_error(e);
+        sender_call!(
+            self,
+            plugin,
+            conn,
+            "domain-delete",
+            self.limits.send_deadline,
+            |store, inst, wit_conn| inst.call_domain_delete(&mut store, provider_id, &wit_conn),
+            |answer| if let Err(e) = &mut answer {
+                output::domain_error(e)
             }
-            Ok(answer)
-        })
-        .await
+        )
     }
 }
