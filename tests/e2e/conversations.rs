@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::Gateway;
 
-async fn contact(gw: &Gateway, phone: &str) -> String {
+pub(crate) async fn contact(gw: &Gateway, phone: &str) -> String {
     let (s, c) = gw
         .post_json(
             "/v1/contacts",
@@ -19,7 +19,12 @@ async fn contact(gw: &Gateway, phone: &str) -> String {
 }
 
 /// At script time `at_s` (seconds past the start), `who` writes to the contact.
-async fn writes(gw: &Gateway, at_s: i64, contact: &str, who: Option<&str>) -> (StatusCode, Value) {
+pub(crate) async fn writes(
+    gw: &Gateway,
+    at_s: i64,
+    contact: &str,
+    who: Option<&str>,
+) -> (StatusCode, Value) {
     gw.set_clock(at_s * 1000).await;
     let body = match who {
         None => json!({"author": "customer", "text": "hello?"}),

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{ReadAs, SendKey};
 use super::error::{ApiError, ErrorBody, parse_json, read_body};
 use switchboard_gateway::Gateway;
-use switchboard_gateway::conversations::records::RecordQuery;
+use switchboard_gateway::conversations::records::RecordFilter;
 use switchboard_gateway::followup::FollowUp;
 use switchboard_gateway::model::{
     ConversationPage, ConversationStats, ConversationSummary, ConversationTotals, ConversationView,
@@ -348,7 +348,7 @@ fn record_query(
     received_since: Option<String>,
     received_until: Option<String>,
     tag: Option<String>,
-) -> Result<RecordQuery, ApiError> {
+) -> Result<RecordFilter, ApiError> {
     if let Some(s) = &state
         && !["unanswered", "active", "finished"].contains(&s.as_str())
     {
@@ -359,7 +359,7 @@ fn record_query(
         )
         .field("state"));
     }
-    Ok(RecordQuery {
+    Ok(RecordFilter {
         state,
         owner,
         received_by,
@@ -370,6 +370,7 @@ fn record_query(
             .map(|t| crate::billing::parse_time("received_until", &t))
             .transpose()?,
         tag,
+        own_member: None,
     })
 }
 

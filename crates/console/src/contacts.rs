@@ -202,15 +202,22 @@ pub async fn edit(
         return no;
     }
     let ws = member.row.workspace_id.clone();
-    if !matches!(
-        gw.sees_contact(ws, &member.viewer(), id.clone()).await,
-        Ok(true)
-    ) {
-        return problem_response(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such contact in this workspace.",
-        );
+    match gw.sees_contact(ws, &member.viewer(), id.clone()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return problem_response(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such contact in this workspace.",
+            );
+        }
+        Err(e) => {
+            return problem_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                &format!("The contact cannot be read now: {e}"),
+            );
+        }
     }
     let value = |v: &str| Some(Some(v.trim().to_string()).filter(|v| !v.is_empty()));
     let change = switchboard_gateway::contact_edits::ContactChange {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_gateway::Gateway;
 use switchboard_gateway::conversations::ConversationError;
-use switchboard_gateway::conversations::records::RecordQuery;
+use switchboard_gateway::conversations::records::RecordFilter;
 use switchboard_gateway::model::{ConversationRecord, ConversationTotals, ListLabel, Role};
 
 use crate::pages::{Nav, form_allowed, problem_response, render, require};
@@ -68,11 +68,11 @@ pub async fn list(
     let ws = member.row.workspace_id.clone();
     let viewer = member.viewer();
     let tag = Some(q.tag.trim().to_string()).filter(|t| !t.is_empty());
-    let query = RecordQuery {
+    let query = RecordFilter {
         state: state.clone(),
         owner,
         tag: tag.clone(),
-        ..RecordQuery::default()
+        ..RecordFilter::default()
     };
     let found = async {
         let page = gw

@@ -97,9 +97,7 @@ impl ListLabel {
 /// whose scope is `own` sees only the conversations they received or own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Viewer {
-    /// The member the key or the console session belongs to.
-    pub member: Option<String>,
-    /// Set when reads are limited to that member's own conversations.
+    /// The member reads are limited to: one whose data scope is `own` and who is no admin.
     pub own_only: Option<String>,
     pub list_label: ListLabel,
 }
@@ -113,7 +111,6 @@ impl Viewer {
     /// A member, by their role, scope and preference.
     pub fn member(id: &str, role: Role, scope: DataScope, list_label: ListLabel) -> Viewer {
         Viewer {
-            member: Some(id.to_string()),
             own_only: (role != Role::Admin && scope == DataScope::Own).then(|| id.to_string()),
             list_label,
         }

@@ -295,31 +295,6 @@ pub fn next_timer_due(c: &Connection) -> Result<Option<Millis>, StoreError> {
     )
 }
 
-/// Tag a conversation (idempotent); a name the workspace's catalogue lacks joins it.
-pub fn add_tag(
-    t: &Transaction,
-    workspace_id: &str,
-    conversation_id: &str,
-    tag: &str,
-    at: Millis,
-) -> Result<(), StoreError> {
-    let id = crate::model::new_id("tag");
-    crate::conversation_records::insert_tag(t, workspace_id, &id, tag, None, None, at)?;
-    t.prepare_cached(
-        "INSERT INTO conversation_tags (workspace_id, conversation_id, tag, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![workspace_id, conversation_id, tag, at])?;
-    Ok(())
-}
-
-pub fn tags(c: &Connection, conversation_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(c.prepare_cached(
-        "SELECT tag FROM conversation_tags WHERE conversation_id = ?1 ORDER BY tag",
-    )?
-    .query_map([conversation_id], |r| r.get(0))?
-    .collect::<Result<_, _>>()?)
-}
-
 /// Whether the bot hosts a conversation, the connection its customer wrote through and
 /// that connection's channel.
 pub fn conversation_facts(

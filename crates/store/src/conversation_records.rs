@@ -166,20 +166,6 @@ pub fn is_members(
     .exists(params![workspace_id, contact_or_id, member])?)
 }
 
-/// Whether `member` received or owns the conversation of this contact.
-pub fn contact_is_members(
-    c: &Connection,
-    workspace_id: &str,
-    contact_id: &str,
-    member: &str,
-) -> Result<bool, StoreError> {
-    Ok(c.prepare_cached(
-        "SELECT 1 FROM conversations WHERE workspace_id = ?1 AND contact_id = ?2
-                AND (owner = ?3 OR received_by = ?3)",
-    )?
-    .exists(params![workspace_id, contact_id, member])?)
-}
-
 /// Whether a message went to a contact whose conversation `member` received or owns.
 pub fn message_is_members(
     c: &Connection,
@@ -227,6 +213,24 @@ pub fn note_firsts(
          WHERE id = ?1",
     )?
     .execute(params![conversation_id, by, at, first_response_ms])?;
+    Ok(())
+}
+
+/// Tag a conversation (idempotent); a name the workspace's catalogue lacks joins it (an
+/// automation's `tag` step may name one).
+pub fn add_tag(
+    t: &Transaction,
+    workspace_id: &str,
+    conversation_id: &str,
+    tag: &str,
+    at: Millis,
+) -> Result<(), StoreError> {
+    let id = crate::model::new_id("tag");
+    insert_tag(t, workspace_id, &id, tag, None, None, at)?;
+    t.prepare_cached(
+        "INSERT INTO conversation_tags (workspace_id, conversation_id, tag, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![workspace_id, conversation_id, tag, at])?;
     Ok(())
 }
 

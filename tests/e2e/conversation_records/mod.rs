@@ -10,27 +10,11 @@ use serde_json::{Value, json};
 use crate::console::joined;
 use crate::support::Gateway;
 
-pub(super) async fn contact(gw: &Gateway, phone: &str) -> String {
-    let (s, c) = gw
-        .post_json(
-            "/v1/contacts",
-            &json!({"addresses": [{"kind": "phone", "address": phone}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
-    c["id"].as_str().unwrap().to_string()
-}
+pub(super) use crate::conversations::contact;
 
 /// At script time `at_s` (seconds past the start), `who` writes to the contact.
 pub(super) async fn writes(gw: &Gateway, at_s: i64, contact: &str, who: Option<&str>) {
-    gw.set_clock(at_s * 1000).await;
-    let body = match who {
-        None => json!({"author": "customer", "text": "hello?"}),
-        Some(m) => json!({"author": "agent", "text": "on it", "member": m}),
-    };
-    let (s, b) = gw
-        .post_json(&format!("/v1/conversations/{contact}/messages"), &body)
-        .await;
+    let (s, b) = crate::conversations::writes(gw, at_s, contact, who).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
 }
 

@@ -15,7 +15,9 @@ const CREDENTIAL_PARAMS: &[&str] = &["pass", "secret", "token", "key", "auth", "
 
 /// Print the effective settings of `resolved` to `out`.
 pub fn print_check(resolved: &Resolved, out: &mut impl Write) -> std::io::Result<()> {
-    let values = serde_json::to_value(&resolved.settings).unwrap_or_default();
+    // Every value unset would be a lie about what `serve` runs with: a settings type that
+    // cannot be shown as JSON is an error, not a page of `(none)`.
+    let values = serde_json::to_value(&resolved.settings).map_err(std::io::Error::other)?;
     writeln!(
         out,
         "# switchboard serve: effective settings (flag > environment > config file > default)"

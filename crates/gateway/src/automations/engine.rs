@@ -387,7 +387,13 @@ fn apply(t: &Transaction, run: &Run, effect: Effect, now: Millis) -> Result<(), 
         }
         Effect::Tags(tags) => {
             for tag in tags {
-                runs::add_tag(t, &run.workspace_id, &run.conversation_id, &tag, now)?;
+                crate::store::conversation_records::add_tag(
+                    t,
+                    &run.workspace_id,
+                    &run.conversation_id,
+                    &tag,
+                    now,
+                )?;
             }
         }
         Effect::Assign(member) => {

@@ -154,6 +154,8 @@ pub(crate) fn record_provider_messages(
     connection_id: &str,
     messages: &[ProviderMessage],
 ) -> Result<ProviderOutcome, ConversationError> {
+    // No row: the connection was deleted while its callback was on the way; it is handled
+    // as every connection was before the switch existed, two-way.
     let chat = chat_switch::chat_setting(t, connection_id)?.unwrap_or_default();
     let two_way = chat.mode == ChatMode::TwoWay;
     let mut out = ProviderOutcome::default();

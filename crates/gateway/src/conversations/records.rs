@@ -9,10 +9,11 @@
 
 use crate::model::{
     ConversationFigures, ConversationPage, ConversationRecord, ConversationTotals,
-    ConversationView, ListLabel, Millis, Viewer, rfc3339,
+    ConversationView, ListLabel, Viewer, rfc3339,
 };
 use crate::store::StoreError;
-use crate::store::conversation_records::{self as rows, RecordFilter, RecordRow};
+pub use crate::store::conversation_records::RecordFilter;
+use crate::store::conversation_records::{self as rows, RecordRow};
 use crate::store::sql::Connection;
 
 /// What a visitor is called before anyone names them: the address they came in by, as their
@@ -67,26 +68,12 @@ fn record(
     })
 }
 
-/// The list's filters, as the API and the console take them.
-#[derive(Debug, Clone, Default)]
-pub struct RecordQuery {
-    pub state: Option<String>,
-    pub owner: Option<String>,
-    pub received_by: Option<String>,
-    pub received_since: Option<Millis>,
-    pub received_until: Option<Millis>,
-    pub tag: Option<String>,
-}
-
-fn filter(q: RecordQuery, viewer: &Viewer) -> RecordFilter {
+/// The caller's filters narrowed to what `viewer` sees: `own_member` comes from the viewer,
+/// whatever the caller put there.
+fn filter(q: RecordFilter, viewer: &Viewer) -> RecordFilter {
     RecordFilter {
-        state: q.state,
-        owner: q.owner,
-        received_by: q.received_by,
-        received_since: q.received_since,
-        received_until: q.received_until,
-        tag: q.tag,
         own_member: viewer.own_only.clone(),
+        ..q
     }
 }
 
@@ -96,7 +83,7 @@ impl crate::Gateway {
         &self,
         ws: String,
         viewer: Viewer,
-        q: RecordQuery,
+        q: RecordFilter,
         cursor: Option<String>,
         limit: u32,
     ) -> Result<ConversationPage, StoreError> {
@@ -120,7 +107,7 @@ impl crate::Gateway {
         &self,
         ws: String,
         viewer: Viewer,
-        q: RecordQuery,
+        q: RecordFilter,
     ) -> Result<ConversationTotals, StoreError> {
         self.store
             .read(move |c| {
@@ -134,6 +121,19 @@ impl crate::Gateway {
             .await
     }
 
+    /// Whether `viewer` sees everything, or passes `check` as the member whose own data
+    /// they are limited to.
+    async fn sees(
+        &self,
+        viewer: &Viewer,
+        check: impl FnOnce(&Connection, &str) -> Result<bool, StoreError> + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        let Some(member) = viewer.own_only.clone() else {
+            return Ok(true);
+        };
+        self.store.read(move |c| check(c, &member)).await
+    }
+
     /// Whether `viewer` sees the conversation of this contact (or with this id). A
     /// conversation that does not exist is seen by whoever sees everything.
     pub async fn sees_conversation(
@@ -142,42 +142,33 @@ impl crate::Gateway {
         viewer: &Viewer,
         contact_or_id: String,
     ) -> Result<bool, StoreError> {
-        let Some(member) = viewer.own_only.clone() else {
-            return Ok(true);
-        };
-        self.store
-            .read(move |c| rows::is_members(c, &ws, &contact_or_id, &member))
-            .await
+        self.sees(viewer, move |c, m| {
+            rows::is_members(c, &ws, &contact_or_id, m)
+        })
+        .await
     }
 
-    /// Whether `viewer` sees this contact (their conversation is the member's).
+    /// Whether `viewer` sees this contact: their conversation is the member's.
     pub async fn sees_contact(
         &self,
         ws: String,
         viewer: &Viewer,
         contact: String,
     ) -> Result<bool, StoreError> {
-        let Some(member) = viewer.own_only.clone() else {
-            return Ok(true);
-        };
-        self.store
-            .read(move |c| rows::contact_is_members(c, &ws, &contact, &member))
-            .await
+        self.sees_conversation(ws, viewer, contact).await
     }
 
-    /// Whether `viewer` sees this message (it went to a contact of theirs).
+    /// Whether `viewer` sees this message: it went to a contact of theirs.
     pub async fn sees_message(
         &self,
         ws: String,
         viewer: &Viewer,
         message: String,
     ) -> Result<bool, StoreError> {
-        let Some(member) = viewer.own_only.clone() else {
-            return Ok(true);
-        };
-        self.store
-            .read(move |c| rows::message_is_members(c, &ws, &message, &member))
-            .await
+        self.sees(viewer, move |c, m| {
+            rows::message_is_members(c, &ws, &message, m)
+        })
+        .await
     }
 
     /// The conversation with its messages, history and record, if `viewer` sees it.

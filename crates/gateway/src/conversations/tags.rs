@@ -175,7 +175,7 @@ impl crate::Gateway {
                     if rows::tag(t, &ws, name)?.is_none_or(|g| g.name != *name) {
                         return Err(TagError::UnknownTag(name.clone()));
                     }
-                    crate::store::automation_runs::add_tag(t, &ws, &state.id, name, now)?;
+                    rows::add_tag(t, &ws, &state.id, name, now)?;
                 }
                 Ok(rows::tags_of(t, &state.id)?)
             })
